@@ -1,0 +1,47 @@
+"""Builds the ASGI application from Settings: routes, and the lifespan that runs the
+queue, writer and jobs inside the server process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from footfall.api import admin, collect, health, stats
+from footfall.config import Settings
+from footfall.runtime import Services
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    routes = [
+        Route("/api/event", collect.post_event, methods=["POST"]),
+        Route("/api/event", collect.preflight, methods=["OPTIONS"]),
+        Route("/api/events", collect.post_events, methods=["POST"]),
+        Route("/api/events", collect.preflight, methods=["OPTIONS"]),
+        Route("/api/stats", stats.get_stats, methods=["GET"]),
+        Route("/api/site/create", admin.create_site, methods=["POST"]),
+        Route("/api/tokens", admin.create_token, methods=["POST"]),
+        Route("/api/admin/jobs/{name}", admin.run_job, methods=["POST"]),
+        Route("/api/health", health.health, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_factory() -> Starlette:
+    """Entry point for ASGI servers: ``granian --factory footfall.app:app_factory``."""
+    return create_app()

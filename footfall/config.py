@@ -1,0 +1,156 @@
+"""Settings: one typed object read from ``FOOTFALL_*`` environment variables.
+
+Every field carries its documentation next to its default; ``footfall config docs`` prints
+the README's configuration table from these, and a test checks the README agrees. A bad
+value fails at start with a message that names the variable, never later at first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "FOOTFALL_"
+
+
+class SettingsError(ValueError):
+    """A FOOTFALL_* variable holds a value that cannot be used."""
+
+
+def _doc(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Runtime configuration of one Footfall process (``serve`` or ``worker``)."""
+
+    host: str = _doc("127.0.0.1", "Address `footfall serve` listens on.")
+    port: int = _doc(8000, "TCP port `footfall serve` listens on.")
+    data_dir: Path = _doc(
+        Path("footfall-data"), "Directory holding all state: DuckDB store, spool, SQLite metadata."
+    )
+    admin_token: str = _doc(
+        "", "Bearer token for admin HTTP endpoints; unset means admin endpoints answer 403."
+    )
+    database_url: str = _doc(
+        "", "SQLAlchemy URL of the metadata database; empty means SQLite in the data directory."
+    )
+    log_level: str = _doc("info", "Log level: debug, info, warning or error.")
+    rate_limit_per_ip: float = _doc(
+        100.0, "Collection requests per second allowed per client IP; 0 turns the limit off."
+    )
+    rate_limit_per_ip_burst: int = _doc(1000, "Burst size of the per-IP rate limit.")
+    rate_limit_per_key: float = _doc(
+        1000.0, "Collection requests per second allowed per ingest key; 0 turns the limit off."
+    )
+    rate_limit_per_key_burst: int = _doc(10000, "Burst size of the per-key rate limit.")
+    trusted_proxies: int = _doc(
+        0,
+        "Number of reverse-proxy hops in front of Footfall whose X-Forwarded-For is trusted; "
+        "0 takes the client IP from the socket.",
+    )
+    retention_days: int = _doc(
+        0, "Raw events older than this many days are deleted daily; 0 keeps them forever."
+    )
+    batch_size: int = _doc(20000, "Most events the writer inserts into the store in one batch.")
+    flush_interval_ms: int = _doc(
+        250, "Longest time an acknowledged event waits in the spool before the writer runs."
+    )
+    spool_max_bytes: int = _doc(
+        1 << 30, "Spool size cap in bytes; above it collection answers 503 with Retry-After."
+    )
+    spool_segment_bytes: int = _doc(64 << 20, "Size at which the spool starts a new segment file.")
+    max_past_days: int = _doc(30, "Oldest client timestamp accepted, in days before now.")
+    max_future_seconds: int = _doc(300, "Furthest client timestamp accepted, in seconds after now.")
+    maxmind_db: str = _doc(
+        "", "Path to an operator-supplied MaxMind/DB-IP .mmdb; used before the built-in table."
+    )
+    session_timeout_minutes: int = _doc(30, "Inactivity gap that ends a visit.")
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'meta.sqlite3'}"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "events.duckdb"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every field from ``FOOTFALL_<FIELD>``; ``overrides`` win (CLI flags)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = PREFIX + f.name.upper()
+            if f.name in overrides and overrides[f.name] is not None:
+                values[f.name] = overrides[f.name]
+                continue
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(name, raw, type(f.default))
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("port", 0 < self.port < 65536, "must be between 1 and 65535"),
+            ("rate_limit_per_ip", self.rate_limit_per_ip >= 0, "must be >= 0"),
+            ("rate_limit_per_key", self.rate_limit_per_key >= 0, "must be >= 0"),
+            ("rate_limit_per_ip_burst", self.rate_limit_per_ip_burst >= 1, "must be >= 1"),
+            ("rate_limit_per_key_burst", self.rate_limit_per_key_burst >= 1, "must be >= 1"),
+            ("trusted_proxies", self.trusted_proxies >= 0, "must be >= 0"),
+            ("retention_days", self.retention_days >= 0, "must be >= 0"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("flush_interval_ms", self.flush_interval_ms >= 1, "must be >= 1"),
+            ("spool_max_bytes", self.spool_max_bytes >= 1 << 20, "must be at least 1 MiB"),
+            ("spool_segment_bytes", self.spool_segment_bytes >= 1 << 16, "must be >= 64 KiB"),
+            ("max_past_days", self.max_past_days >= 0, "must be >= 0"),
+            ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
+            ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
+            (
+                "log_level",
+                self.log_level in ("debug", "info", "warning", "error"),
+                "must be debug, info, warning or error",
+            ),
+        ]
+        for name, ok, message in checks:
+            if not ok:
+                raise SettingsError(f"{PREFIX}{name.upper()} {message} (got {getattr(self, name)!r})")
+        if self.maxmind_db and not Path(self.maxmind_db).is_file():
+            raise SettingsError(f"{PREFIX}MAXMIND_DB: no such file {self.maxmind_db!r}")
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is Path:
+            return Path(raw)
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+
+
+def docs_table() -> str:
+    """The README's configuration table, generated from the Settings fields."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = f"`{default}`" if default not in ("", None) else "(unset)"
+        lines.append(f"| `{PREFIX}{f.name.upper()}` | {shown} | {f.metadata['doc']} |")
+    return "\n".join(lines)

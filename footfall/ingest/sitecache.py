@@ -1,0 +1,54 @@
+"""In-memory cache of key → site and site → domains for the hot ingest path.
+
+The metadata database (SQLite or PostgreSQL) is written by the CLI and the admin API,
+possibly from another process, so entries expire: a new key works within
+``negative_ttl`` seconds, a revoked one stops within ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from footfall.meta.repo import Metadata, SiteInfo
+
+
+class SiteCache:
+    def __init__(self, meta: Metadata, ttl: float = 30.0, negative_ttl: float = 2.0) -> None:
+        self.meta, self.ttl, self.negative_ttl = meta, ttl, negative_ttl
+        self._by_key: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._by_id: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def for_ingest_key(self, key: str) -> SiteInfo | None:
+        return self._get(self._by_key, key, self.meta.site_for_ingest_key)
+
+    def get(self, site_id: str) -> SiteInfo | None:
+        return self._get(self._by_id, site_id, self.meta.get_site)
+
+    def domains_of(self, site_id: str) -> tuple[str, ...]:
+        site = self.get(site_id)
+        return site.domains if site else ()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._by_key.clear()
+            self._by_id.clear()
+
+    def _get(self, table: dict[str, tuple[float, SiteInfo | None]], key: str, load: "Loader") -> SiteInfo | None:
+        now = time.monotonic()
+        hit = table.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        site = load(key)
+        ttl = self.ttl if site is not None else self.negative_ttl
+        with self._lock:
+            if len(table) > 100_000:  # unknown keys from the internet must not grow this forever
+                table.clear()
+            table[key] = (now + ttl, site)
+        return site
+
+
+from collections.abc import Callable  # noqa: E402
+
+Loader = Callable[[str], SiteInfo | None]

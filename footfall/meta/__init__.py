@@ -1,0 +1,21 @@
+"""Metadata store: sites, ingest keys, read tokens and daily salts (SQLite or PostgreSQL).
+
+Use :class:`Metadata` (call :meth:`Metadata.migrate` once at start) and :class:`SaltStore`;
+they return plain frozen dataclasses, never ORM objects.
+"""
+
+from footfall.meta.repo import KeyInfo, Metadata, SiteInfo
+from footfall.meta.salts import SaltStore, stable_id, visitor_hash
+from footfall.meta.values import MetaError, MetaValidationError, SiteNotFoundError
+
+__all__ = [
+    "KeyInfo",
+    "MetaError",
+    "MetaValidationError",
+    "Metadata",
+    "SaltStore",
+    "SiteInfo",
+    "SiteNotFoundError",
+    "stable_id",
+    "visitor_hash",
+]

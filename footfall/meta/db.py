@@ -1,0 +1,101 @@
+"""Engines and migrations of the metadata store (SQLite or PostgreSQL, same code).
+
+:func:`make_engine` turns ``settings.metadata_url`` into an engine. For SQLite it sets
+every new connection up so that several processes (``footfall serve``, ``footfall
+worker``, the CLI) can share one file: write-ahead logging (readers never block the
+writer), a busy timeout (a writer waits for another instead of failing at once) and
+foreign keys. It also takes over ``BEGIN`` from the ``sqlite3`` driver so that a
+transaction started through :func:`writer` begins with ``BEGIN IMMEDIATE``: it takes the
+write lock up front and waits for it, instead of reading first and then failing with
+"database is locked" when it tries to upgrade to writing.
+
+:func:`migrate` applies the Alembic migrations shipped in ``migrations/`` (found next to
+this file, so it works from an installed package) up to head. It is a no-op when the
+schema is current and safe to run from several processes starting at once: it runs in
+one transaction that holds SQLite's write lock or a PostgreSQL advisory lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 15_000
+WRITE_OPTION = "footfall_write"
+_PG_MIGRATION_LOCK = 0x666F6F74_6D657461  # b"footmeta": one advisory lock id for migrations
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url``, configured for shared use when it is SQLite."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        engine = create_engine(sa_url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(sa_url, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions take the SQLite write lock first."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for an in-memory or URI-style database."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; creates a SQLite file's directory."""
+    path = sqlite_path(engine.url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    with writer(engine).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None before the first migration."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_on_begin); the driver must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = bool(conn.get_execution_options().get(WRITE_OPTION, False))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,579 @@
+"""The durable on-disk spool of the embedded deployment: append-only segment files.
+
+The HTTP side appends accepted events and answers the client only once they are durable
+(written and fsync'd, and for a new segment file its directory fsync'd too). Appends from
+many concurrent requests share one write and one fsync (group commit): appends queue up in
+a pending buffer while a single flusher task writes and fsyncs everything pending in a
+worker thread, then wakes all of their callers; whatever arrives during that fsync goes
+into the next round.
+
+The writer reads on its own thread. Reading shares nothing with the append path except
+the files and a lock-guarded map of each segment's *durable end* (the offset up to which
+it has been fsync'd), so a reader never sees a record before the client could have been
+told it was accepted.
+
+Layout: ``<directory>/00000000000000000001.seg``, ``...0002.seg`` … (see
+:mod:`footfall.queue.segments` for the record framing) and ``spool.lock``, which keeps a
+second process from appending to the same spool. Segments never change once a later one
+exists: after a restart, appends always start a new segment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from footfall.queue.segments import (
+    HEADER,
+    HEADER_SIZE,
+    SpoolCorrupt,
+    Stop,
+    decode,
+    frame,
+    fsync_dir,
+    list_segments,
+    pread_exact,
+    pwrite_all,
+    scan,
+    segment_name,
+)
+
+if TYPE_CHECKING:
+    from footfall.queue.base import EventQueue
+
+__all__ = ["Position", "Spool", "SpoolCorrupt", "SpoolFull"]
+
+log = logging.getLogger(__name__)
+
+# What a full spool tells clients: the writer frees whole segments as it catches up,
+# which takes seconds, not milliseconds.
+RETRY_AFTER_SECONDS = 5
+_LOCK_FILE = "spool.lock"
+_SAMPLE_BYTES = 64 << 10
+
+
+class SpoolFull(Exception):
+    """The spool is at its size cap; the client should retry after ``retry_after`` s."""
+
+    def __init__(self, retry_after: int, message: str = "spool is full") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A point in the spool: a byte offset (at a record boundary) in a segment."""
+
+    segment: int
+    offset: int
+
+
+_Pending = tuple[bytes, int, "asyncio.Future[None]"]  # framed data, record count, waiter
+
+
+class Spool:
+    """Durable append-only queue of opaque payloads, in segment files under ``directory``.
+
+    ``segment_bytes``: a segment is closed and the next one started once it reaches this
+    size. ``max_bytes``: appends raise :class:`SpoolFull` rather than let segment files
+    plus pending appends exceed this.
+    """
+
+    def __init__(
+        self, directory: Path, *, segment_bytes: int = 64 << 20, max_bytes: int = 1 << 30
+    ) -> None:
+        if segment_bytes <= 0 or max_bytes <= 0:
+            raise ValueError("segment_bytes and max_bytes must be positive")
+        self.directory = Path(directory)
+        self.segment_bytes = segment_bytes
+        self.max_bytes = max_bytes
+        # Shared with readers and release() on any thread; guarded by _lock.
+        self._lock = threading.Lock()
+        self._ends: dict[int, int] = {}  # segment -> durable end; keys ascending
+        self._current = 0  # the segment being appended to
+        self._disk_bytes = 0  # durable bytes in segment files
+        self._reserved = 0  # bytes of appends accepted but not yet durable
+        self._released: Position | None = None
+        self._seen_records = 0  # for depth(): average record size
+        self._seen_bytes = 0
+        # Append-side file state; only touched with _write_lock held (flusher thread or
+        # append_sync's caller).
+        self._write_lock = threading.Lock()
+        self._fd: int | None = None
+        self._size = 0  # bytes in the current segment
+        self._broken: OSError | None = None
+        # Event-loop side of group commit.
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock_fd: int | None = None
+        self._state = "new"  # new -> open -> closing -> closed
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def open(self) -> None:
+        """Create the directory if needed, recover, and start a new segment."""
+        if self._state != "new":
+            raise RuntimeError(f"spool is {self._state}")
+        created = not self.directory.exists()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if created:
+            fsync_dir(self.directory.parent)
+        lock_fd = os.open(self.directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise RuntimeError(f"spool {self.directory} is already open elsewhere") from None
+        try:
+            self._recover()
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        self._lock_fd = lock_fd
+        # One dedicated thread: rounds are sequential anyway, and fsyncs must not wait
+        # behind unrelated work in the loop's default executor.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footfall-spool")
+        self._state = "open"
+
+    def _recover(self) -> None:
+        numbers = list_segments(self.directory)
+        ends = {n: self._path(n).stat().st_size for n in numbers[:-1]}
+        # Only the last segment can have a torn tail: a segment gets a successor only
+        # after its last round was fsync'd, and a failed round is truncated away (or
+        # stops all appends, leaving the segment last).
+        empty_last = None
+        if numbers:
+            last = numbers[-1]
+            valid, records, size = scan(self._path(last))
+            if valid < size:
+                log.warning(
+                    "spool segment %s: truncating %d bytes of torn or corrupt tail after "
+                    "%d intact records (an append that never returned)",
+                    segment_name(last),
+                    size - valid,
+                    records,
+                )
+                fd = os.open(self._path(last), os.O_WRONLY | os.O_CLOEXEC)
+                try:
+                    os.ftruncate(fd, valid)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            ends[last] = valid
+            self._seen_records, self._seen_bytes = records, valid
+            if valid == 0:
+                empty_last = last
+        new = numbers[-1] + 1 if numbers else 1
+        fd = self._create_segment(new)
+        if empty_last is not None:
+            # Deleted only after its successor exists, so the highest segment number
+            # ever used is always on disk and positions never go backwards.
+            del ends[empty_last]
+            os.unlink(self._path(empty_last))
+            fsync_dir(self.directory)
+        ends[new] = 0
+        with self._lock:
+            self._ends, self._current = ends, new
+            self._disk_bytes = sum(ends.values())
+        self._fd, self._size = fd, 0
+
+    async def close(self) -> None:
+        """Flush pending appends, fsync and close the files. Appends then fail."""
+        if self._state not in ("open", "closing"):
+            return
+        self._state = "closing"
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            self._wakeup.set()
+            await flusher
+        self._close_files()
+
+    def close_sync(self) -> None:
+        """Close without an event loop (CLI, tests); async appends must all have returned."""
+        if self._pending or (self._flusher is not None and not self._flusher.done()):
+            raise RuntimeError("async appends are in flight; use `await close()`")
+        if self._state in ("open", "closing"):
+            self._close_files()
+
+    def _close_files(self) -> None:
+        with self._write_lock:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+        self._state = "closed"
+
+    # ---------------------------------------------------------------- appending
+
+    async def append(self, payloads: list[bytes]) -> None:
+        """Return once all ``payloads`` are durable; raise if they are not.
+
+        Raises :class:`SpoolFull` before buffering anything when the size cap would be
+        exceeded, and the write's ``OSError`` when the round carrying them failed.
+        """
+        if not payloads:
+            return
+        self._check_open()
+        data = frame(payloads)
+        self._reserve(len(data))
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._pending.append((data, len(payloads), waiter))
+        if self._flusher is None or self._flusher.done():
+            self._wakeup = asyncio.Event()
+            self._flusher = loop.create_task(self._flush_loop(), name="footfall-spool-flush")
+        elif self._flusher.get_loop() is not loop:
+            raise RuntimeError("a Spool serves one event loop")
+        self._wakeup.set()
+        # Shielded: a cancelled request must not cancel the shared round; its records
+        # may become durable all the same (the writer dedupes by event id).
+        await asyncio.shield(waiter)
+
+    def append_sync(self, payloads: list[bytes]) -> None:
+        """Write and fsync ``payloads`` from the calling thread (CLI, tests)."""
+        if not payloads:
+            return
+        self._check_open()
+        data = frame(payloads)
+        self._reserve(len(data))
+        try:
+            self._write_round([data], len(payloads))
+        finally:
+            with self._lock:
+                self._reserved -= len(data)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"spool is {self._state}")
+
+    def _reserve(self, size: int) -> None:
+        if size > self.max_bytes:
+            raise ValueError(f"append of {size} bytes can never fit a {self.max_bytes} spool")
+        with self._lock:
+            used = self._disk_bytes + self._reserved
+            if used + size > self.max_bytes:
+                raise SpoolFull(
+                    RETRY_AFTER_SECONDS, f"spool is full ({used} of {self.max_bytes} bytes)"
+                )
+            self._reserved += size
+
+    async def _flush_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        wakeup = self._wakeup
+        try:
+            while True:
+                if not self._pending:
+                    if self._state != "open":
+                        return
+                    wakeup.clear()
+                    await wakeup.wait()
+                    continue
+                batch = self._take_round()
+                size = sum(len(data) for data, _, _ in batch)
+                error: BaseException | None = None
+                try:
+                    await loop.run_in_executor(
+                        self._executor,
+                        self._write_round,
+                        [data for data, _, _ in batch],
+                        sum(n for _, n, _ in batch),
+                    )
+                except Exception as exc:
+                    error = exc
+                except BaseException:
+                    # Cancelled while the thread writes: the outcome is unknown, so
+                    # nobody may be told the records are durable.
+                    _settle(batch, RuntimeError("spool flush cancelled; outcome unknown"))
+                    raise
+                finally:
+                    with self._lock:
+                        self._reserved -= size
+                _settle(batch, error)
+        finally:
+            # Whatever is still pending would otherwise wait forever.
+            leftover, self._pending = self._pending, []
+            if leftover:
+                with self._lock:
+                    self._reserved -= sum(len(data) for data, _, _ in leftover)
+                _settle(leftover, RuntimeError("spool flusher stopped"))
+
+    def _take_round(self) -> list[_Pending]:
+        # Take what fits in the current segment (at least one append), so that a round
+        # is one write + one fsync into one file and segments stay near segment_bytes.
+        # _size is read without the write lock: a stale value only changes batch size.
+        size = self._size
+        room = self.segment_bytes - size if size < self.segment_bytes else self.segment_bytes
+        taken = total = 0
+        for data, _, _ in self._pending:
+            if taken and total + len(data) > room:
+                break
+            taken += 1
+            total += len(data)
+        batch = self._pending[:taken]
+        del self._pending[:taken]
+        return batch
+
+    def _write_round(self, chunks: list[bytes], records: int) -> None:
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        with self._write_lock:
+            if self._broken is not None:
+                raise OSError("spool disabled by an earlier write failure; restart to recover")
+            if self._fd is None:
+                raise RuntimeError("spool is closed")
+            if self._size >= self.segment_bytes:
+                self._rotate()
+            fd, start = self._fd, self._size
+            assert fd is not None
+            try:
+                pwrite_all(fd, data, start)
+                os.fsync(fd)
+            except OSError:
+                self._undo(fd, start)
+                raise
+            self._size = start + len(data)
+            with self._lock:
+                self._ends[self._current] = self._size
+                self._disk_bytes += len(data)
+                self._seen_records += records
+                self._seen_bytes += len(data)
+
+    def _undo(self, fd: int, start: int) -> None:
+        # Cut the failed round off so that the next round's records follow the last
+        # durable one directly; otherwise readers would walk into the failed bytes.
+        try:
+            os.ftruncate(fd, start)
+            os.fsync(fd)
+        except OSError as exc:
+            # The segment may now end in bytes nobody was told are durable. Appending
+            # after them would make them readable, so stop appending: this segment stays
+            # the last one and the next open() truncates what does not check out.
+            log.error("spool: cannot truncate failed write; appends disabled: %s", exc)
+            self._broken = exc
+
+    def _rotate(self) -> None:
+        new = self._current + 1
+        fd = self._create_segment(new)
+        old, self._fd, self._size = self._fd, fd, 0
+        with self._lock:
+            self._ends[new] = 0
+            self._current = new
+        if old is not None:
+            # Its data was fsync'd by the round that wrote it; a close error loses nothing.
+            with contextlib.suppress(OSError):
+                os.close(old)
+
+    def _create_segment(self, number: int) -> int:
+        path = self._path(number)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            fsync_dir(self.directory)  # the new file's name must survive a crash too
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        return fd
+
+    def _path(self, number: int) -> Path:
+        return self.directory / segment_name(number)
+
+    # ---------------------------------------------------------------- reading
+
+    def read(
+        self, start: Position, max_records: int, max_bytes: int = 16 << 20
+    ) -> tuple[list[bytes], Position]:
+        """Durable records after ``start`` and the position after the last one returned.
+
+        Returns at most ``max_records`` records and about ``max_bytes`` of payload (at
+        least one record if any is durable). The position is ``start`` itself when there
+        is nothing new. Moves on to the next segment when one is exhausted and a later
+        one exists. If ``start`` names a segment that no longer exists (released, or an
+        empty one removed at open), reading continues at the first existing segment after
+        it, so a consumer holding a stale position neither fails nor re-reads.
+        Thread-safe; never returns a record before its append was fsync'd.
+        """
+        out: list[bytes] = []
+        seg, off = start.segment, start.offset
+        budget = max_bytes
+        while len(out) < max_records and (budget > 0 or not out):
+            with self._lock:
+                end = self._ends.get(seg)
+                later = next((s for s in self._ends if s > seg), None)
+            if end is None or off == end:
+                if later is None:
+                    break
+                seg, off = later, 0
+                continue
+            if off > end:
+                raise ValueError(f"{start} is past the durable end of segment {seg}")
+            try:
+                payloads, consumed = self._read_some(
+                    seg, off, end, max_records - len(out), budget, force_first=not out
+                )
+            except FileNotFoundError:
+                with self._lock:
+                    if seg in self._ends:
+                        raise SpoolCorrupt(f"segment file {segment_name(seg)} vanished") from None
+                continue  # released meanwhile; the next turn moves past it
+            if not consumed:
+                break
+            out.extend(payloads)
+            off += consumed
+            budget -= sum(len(p) for p in payloads)
+        if not out:
+            return [], start
+        return out, Position(seg, off)
+
+    def _read_some(
+        self, seg: int, off: int, end: int, max_records: int, budget: int, *, force_first: bool
+    ) -> tuple[list[bytes], int]:
+        fd = os.open(self._path(seg), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            want = min(end - off, max(budget, HEADER_SIZE))
+            while True:
+                chunk = pread_exact(fd, want, off)
+                if len(chunk) < max(want, HEADER_SIZE):
+                    raise SpoolCorrupt(f"segment {segment_name(seg)} ends before {off + want}")
+                payloads, _, consumed, stop = decode(
+                    chunk, max_records, budget, force_first=force_first
+                )
+                if stop is Stop.CORRUPT:
+                    raise SpoolCorrupt(
+                        f"bad record in segment {segment_name(seg)} at offset {off + consumed}"
+                    )
+                if consumed or stop is not Stop.INCOMPLETE:
+                    return payloads, consumed
+                # The next record is larger than what we read: read exactly that record.
+                length: int = HEADER.unpack_from(chunk)[0]
+                if not force_first and length > budget:
+                    return [], 0
+                want = HEADER_SIZE + length
+                if off + want > end:
+                    raise SpoolCorrupt(f"record in {segment_name(seg)} crosses durable end")
+        finally:
+            os.close(fd)
+
+    def release(self, upto: Position) -> None:
+        """Delete every segment before ``upto.segment``: its records are in the store.
+
+        The segment being appended to is never deleted. Thread-safe.
+        """
+        with self._lock:
+            victims = [s for s in self._ends if s < upto.segment and s != self._current]
+            for s in victims:
+                # Dropped from the map first, so readers skip them from now on.
+                self._disk_bytes -= self._ends.pop(s)
+            if self._released is None or upto > self._released:
+                self._released = upto
+        for s in victims:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path(s))
+        if victims:
+            fsync_dir(self.directory)
+
+    # ---------------------------------------------------------------- introspection
+
+    def size_bytes(self) -> int:
+        """Bytes of durable records held in segment files (what counts against max_bytes)."""
+        with self._lock:
+            return self._disk_bytes
+
+    def backlog_bytes(self, since: Position | None = None) -> int:
+        """Exact bytes (framing included) of durable records after ``since``.
+
+        ``None`` means after the position last passed to :meth:`release`.
+        """
+        with self._lock:
+            if since is None:
+                since = self._released or Position(next(iter(self._ends), 0), 0)
+            total = 0
+            for seg, end in self._ends.items():
+                if seg > since.segment:
+                    total += end
+                elif seg == since.segment:
+                    total += max(end - since.offset, 0)
+            return total
+
+    def depth(self, since: Position | None = None) -> int:
+        """Approximate number of durable records after ``since`` (see backlog_bytes).
+
+        Estimated from the exact byte backlog and the average record size seen by this
+        process, so that it costs no disk reads on the request path.
+        """
+        backlog = self.backlog_bytes(since)
+        if backlog == 0:
+            return 0
+        with self._lock:
+            records, size = self._seen_records, self._seen_bytes
+        if not records:
+            records, size = self._sample()
+        if not records:
+            return 1
+        return max(1, round(backlog * records / size))
+
+    def _sample(self) -> tuple[int, int]:
+        # After a restart whose last segment was empty nothing has been seen yet: walk
+        # the first records of the oldest segment once to learn a typical size.
+        with self._lock:
+            first = next(((s, e) for s, e in self._ends.items() if e), None)
+        if first is None:
+            return 0, 0
+        try:
+            with open(self._path(first[0]), "rb") as f:
+                chunk = f.read(min(first[1], _SAMPLE_BYTES))
+        except FileNotFoundError:
+            return 0, 0
+        _, records, size, _ = decode(chunk, 1 << 30, 1 << 62, keep=False)
+        if records:
+            with self._lock:
+                if not self._seen_records:
+                    self._seen_records, self._seen_bytes = records, size
+        return records, size
+
+    def first_position(self) -> Position:
+        """The position before the oldest record held."""
+        with self._lock:
+            if not self._ends:
+                raise RuntimeError("spool is not open")
+            return Position(next(iter(self._ends)), 0)
+
+    def end_position(self) -> Position:
+        """The position after the last durable record."""
+        with self._lock:
+            if not self._ends:
+                raise RuntimeError("spool is not open")
+            return Position(self._current, self._ends[self._current])
+
+
+def _settle(batch: list[_Pending], error: BaseException | None) -> None:
+    for _, _, waiter in batch:
+        if waiter.done():
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+
+
+if TYPE_CHECKING:
+
+    def _conforms(spool: Spool) -> EventQueue[Position]:
+        # mypy checks here that Spool satisfies the queue protocol.
+        return spool

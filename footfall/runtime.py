@@ -1,0 +1,100 @@
+"""Wiring: builds the ports (metadata, store, queue, limits) from Settings and runs them.
+
+``Services`` is what HTTP handlers reach through ``request.app.state.services``; the
+lifespan in ``app.py`` calls ``start`` and ``stop``. Stopping drains the spool into the
+store before closing it, so Ctrl-C leaves nothing behind but an empty spool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from footfall.api.ratelimit import RateLimiter, make_limiter
+from footfall.config import Settings
+from footfall.ingest.geo import GeoLookup
+from footfall.ingest.pipeline import Pipeline
+from footfall.ingest.sitecache import SiteCache
+from footfall.jobs.scheduler import Scheduler
+from footfall.meta.repo import Metadata
+from footfall.meta.salts import SaltStore
+from footfall.queue.spool import Spool
+from footfall.queue.writer import Writer
+from footfall.store.base import EventStore
+from footfall.store.duckdb import DuckDBStore
+
+log = logging.getLogger("footfall")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    meta: Metadata
+    sites: SiteCache
+    salts: SaltStore
+    pipeline: Pipeline
+    queue: Spool
+    store: EventStore
+    writer: Writer
+    ip_limiter: RateLimiter
+    key_limiter: RateLimiter
+    scheduler: Scheduler
+    started: bool = field(default=False)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = Metadata(settings.metadata_url)
+        meta.migrate()
+        sites = SiteCache(meta)
+        salts = SaltStore(meta)
+        store = DuckDBStore(settings.store_path)
+        store.open()
+        spool = Spool(
+            settings.spool_dir,
+            segment_bytes=settings.spool_segment_bytes,
+            max_bytes=settings.spool_max_bytes,
+        )
+        spool.open()
+        writer = Writer(
+            spool,
+            store,
+            sites.domains_of,
+            batch_size=settings.batch_size,
+            interval_ms=settings.flush_interval_ms,
+            session_timeout_ms=settings.session_timeout_minutes * 60_000,
+            allow_headless=os.environ.get("FOOTFALL_ALLOW_HEADLESS") == "1",
+        )
+        services = cls(
+            settings=settings,
+            meta=meta,
+            sites=sites,
+            salts=salts,
+            pipeline=Pipeline(settings, sites, salts, GeoLookup(settings.maxmind_db)),
+            queue=spool,
+            store=store,
+            writer=writer,
+            ip_limiter=make_limiter(settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst),
+            key_limiter=make_limiter(settings.rate_limit_per_key, settings.rate_limit_per_key_burst),
+            scheduler=Scheduler(),
+        )
+        from footfall.jobs.registry import register_default_jobs
+
+        register_default_jobs(services)
+        return services
+
+    def start(self) -> None:
+        self.writer.start()
+        self.scheduler.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Flush pending appends, drain the spool into the store, close everything."""
+        self.scheduler.stop()
+        await self.queue.close()
+        self.writer.stop()
+        self.store.close()
+        self.meta.close()
+        self.started = False
+        log.info("footfall stopped cleanly; spool drained")

@@ -1,0 +1,82 @@
+"""Shared fixtures: a real app on a temporary data directory, driven in process.
+
+The Starlette TestClient runs the real lifespan (metadata migrations, DuckDB store,
+spool, writer thread), so these tests exercise the same objects ``footfall serve`` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from footfall.app import create_app
+from footfall.config import Settings
+from footfall.runtime import Services
+
+ADMIN = "test-admin-token"
+
+
+def require_services() -> bool:
+    """CI sets FOOTFALL_REQUIRE_SERVICES=1: a missing service is then a failure, not a skip."""
+    return os.environ.get("FOOTFALL_REQUIRE_SERVICES") == "1"
+
+
+@dataclass
+class Footfall:
+    client: TestClient
+    services: Services
+    site_id: str
+    api_key: str
+    token: str
+
+    def send(self, event: dict[str, Any], **kw: Any) -> Any:
+        return self.client.post("/api/event", json=event, headers={"x-api-key": self.api_key}, **kw)
+
+    def send_batch(self, events: list[dict[str, Any]]) -> Any:
+        return self.client.post("/api/events", json={"events": events}, headers={"x-api-key": self.api_key})
+
+    def flush(self) -> None:
+        assert self.services.writer.wait_idle(15), "writer did not drain the spool"
+
+    def stats(self, **params: str) -> dict[str, Any]:
+        self.flush()
+        r = self.client.get(
+            "/api/stats", params={"site_id": self.site_id, **params},
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()["data"]
+        return data
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {"data_dir": tmp_path / "data", "admin_token": ADMIN, "flush_interval_ms": 20}
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def footfall(settings: Settings) -> Iterator[Footfall]:
+    app = create_app(settings)
+    with TestClient(app, client=("203.0.113.7", 50000)) as client:
+        services: Services = app.state.services
+        r = client.post(
+            "/api/site/create", json={"name": "Example", "domains": ["example.com"]},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert r.status_code == 201, r.text
+        site_id, key = r.json()["site_id"], r.json()["api_key"]
+        t = client.post("/api/tokens", json={"site_id": site_id}, headers={"Authorization": f"Bearer {ADMIN}"})
+        assert t.status_code == 201, t.text
+        yield Footfall(client, services, site_id, key, t.json()["token"])
