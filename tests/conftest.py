@@ -44,15 +44,19 @@ class Footfall:
     def flush(self) -> None:
         assert self.services.writer.wait_idle(15), "writer did not drain the spool"
 
-    def stats(self, **params: str) -> dict[str, Any]:
+    def stats(self, token: str | None = None, **params: str) -> dict[str, Any]:
         self.flush()
         r = self.client.get(
             "/api/stats", params={"site_id": self.site_id, **params},
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers={"Authorization": f"Bearer {token or self.token}"},
         )
         assert r.status_code == 200, r.text
         data: dict[str, Any] = r.json()["data"]
         return data
+
+
+    def stats_admin(self, first: Any, last: Any) -> dict[str, Any]:
+        return self.stats(token=ADMIN, **{"from": first.isoformat(), "to": last.isoformat()})
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -17,6 +17,8 @@ one transaction that holds SQLite's write lock or a PostgreSQL advisory lock.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +92,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        _sqlite_enable_wal(cursor)
     finally:
         cursor.close()
+
+
+def _sqlite_enable_wal(cursor: Any) -> None:
+    # WAL is a property of the file, so it is usually on already. Switching it on needs
+    # a moment alone with the file and SQLite does not wait for that (no busy handler),
+    # so two processes opening a new file at once must retry here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    mode = str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+    while mode not in ("wal", "memory"):
+        try:
+            mode = str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        if mode != "wal" and time.monotonic() > deadline:
+            return  # e.g. a file system without shared memory: keep the rollback journal
+        if mode != "wal":
+            time.sleep(0.01)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -154,6 +154,43 @@ def scan(path: Path) -> tuple[int, int, int]:
         os.close(fd)
 
 
+def read_records(
+    path: Path, off: int, end: int, max_records: int, budget: int, *, force_first: bool
+) -> tuple[list[bytes], int]:
+    """Read records of the segment at ``path`` from ``off``, never past ``end``.
+
+    ``end`` is the segment's durable end, so everything before it must check out: a bad
+    record raises :class:`SpoolCorrupt`. Returns the payloads and the bytes they span;
+    ``budget`` and ``force_first`` are as in :func:`decode`. ``(…, 0)`` means nothing
+    more can be taken within the limits.
+    """
+    name = path.name
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # Read about a budget's worth at once; record by record would cost a syscall each.
+        want = min(end - off, max(budget, HEADER_SIZE))
+        while True:
+            chunk = pread_exact(fd, want, off)
+            if len(chunk) < max(want, HEADER_SIZE):
+                raise SpoolCorrupt(f"segment {name} ends before its durable end {end}")
+            payloads, _, consumed, stop = decode(
+                chunk, max_records, budget, force_first=force_first
+            )
+            if stop is Stop.CORRUPT:
+                raise SpoolCorrupt(f"bad record in segment {name} at offset {off + consumed}")
+            if consumed or stop is not Stop.INCOMPLETE:
+                return payloads, consumed
+            # The next record is larger than what we read: read exactly that record.
+            length: int = HEADER.unpack_from(chunk)[0]
+            if not force_first and length > budget:
+                return [], 0
+            want = HEADER_SIZE + length
+            if off + want > end:
+                raise SpoolCorrupt(f"record in segment {name} crosses its durable end")
+    finally:
+        os.close(fd)
+
+
 def pread_exact(fd: int, size: int, offset: int) -> bytes:
     """Read ``size`` bytes at ``offset`` (fewer only at end of file)."""
     parts: list[bytes] = []

@@ -32,16 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from footfall.queue.segments import (
-    HEADER,
-    HEADER_SIZE,
     SpoolCorrupt,
-    Stop,
     decode,
     frame,
     fsync_dir,
     list_segments,
-    pread_exact,
     pwrite_all,
+    read_records,
     scan,
     segment_name,
 )
@@ -128,7 +125,7 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         if created:
             fsync_dir(self.directory.parent)
-        lock_fd = os.open(self.directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+        lock_fd = os.open(self.directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -231,16 +228,17 @@ class Spool:
         if not payloads:
             return
         self._check_open()
+        loop = asyncio.get_running_loop()
+        flusher = self._flusher
+        if flusher is not None and not flusher.done() and flusher.get_loop() is not loop:
+            raise RuntimeError("a Spool serves one event loop")
         data = frame(payloads)
         self._reserve(len(data))
-        loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._pending.append((data, len(payloads), waiter))
-        if self._flusher is None or self._flusher.done():
+        if flusher is None or flusher.done():
             self._wakeup = asyncio.Event()
             self._flusher = loop.create_task(self._flush_loop(), name="footfall-spool-flush")
-        elif self._flusher.get_loop() is not loop:
-            raise RuntimeError("a Spool serves one event loop")
         self._wakeup.set()
         # Shielded: a cancelled request must not cancel the shared round; its records
         # may become durable all the same (the writer dedupes by event id).
@@ -424,8 +422,8 @@ class Spool:
             if off > end:
                 raise ValueError(f"{start} is past the durable end of segment {seg}")
             try:
-                payloads, consumed = self._read_some(
-                    seg, off, end, max_records - len(out), budget, force_first=not out
+                payloads, consumed = read_records(
+                    self._path(seg), off, end, max_records - len(out), budget, force_first=not out
                 )
             except FileNotFoundError:
                 with self._lock:
@@ -440,35 +438,6 @@ class Spool:
         if not out:
             return [], start
         return out, Position(seg, off)
-
-    def _read_some(
-        self, seg: int, off: int, end: int, max_records: int, budget: int, *, force_first: bool
-    ) -> tuple[list[bytes], int]:
-        fd = os.open(self._path(seg), os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            want = min(end - off, max(budget, HEADER_SIZE))
-            while True:
-                chunk = pread_exact(fd, want, off)
-                if len(chunk) < max(want, HEADER_SIZE):
-                    raise SpoolCorrupt(f"segment {segment_name(seg)} ends before {off + want}")
-                payloads, _, consumed, stop = decode(
-                    chunk, max_records, budget, force_first=force_first
-                )
-                if stop is Stop.CORRUPT:
-                    raise SpoolCorrupt(
-                        f"bad record in segment {segment_name(seg)} at offset {off + consumed}"
-                    )
-                if consumed or stop is not Stop.INCOMPLETE:
-                    return payloads, consumed
-                # The next record is larger than what we read: read exactly that record.
-                length: int = HEADER.unpack_from(chunk)[0]
-                if not force_first and length > budget:
-                    return [], 0
-                want = HEADER_SIZE + length
-                if off + want > end:
-                    raise SpoolCorrupt(f"record in {segment_name(seg)} crosses durable end")
-        finally:
-            os.close(fd)
 
     def release(self, upto: Position) -> None:
         """Delete every segment before ``upto.segment``: its records are in the store.

@@ -173,8 +173,8 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def read_progress(self) -> tuple[int, int] | None:
-        row = self._cursor().execute('SELECT segment, "offset" FROM writer_progress').fetchone()
-        return (int(row[0]), int(row[1])) if row else None
+        rows = self._cursor().execute('SELECT segment, "offset" FROM writer_progress').fetchall()
+        return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     # -- what the writer asks before writing -----------------------------------------------
 
@@ -247,22 +247,22 @@ class DuckDBStore:
     def delete_events_before(self, cutoff: datetime, batch_rows: int = 500_000) -> int:
         """Delete raw events (and visits that ended) before ``cutoff``, a day at a time."""
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-        row = self._cursor().execute("SELECT min(ts) FROM events").fetchone()
-        if not row or row[0] is None or row[0] >= cutoff:
+        oldest = self._cursor().execute("SELECT min(ts) FROM events").fetchall()[0][0]
+        if oldest is None or oldest >= cutoff:
             return 0
         deleted = 0
-        step = row[0].replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        step = oldest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
         # Day-sized transactions keep each delete's undo log small on a big store.
         while True:
             upto = min(step, cutoff)
             with self._write_lock, self._transaction() as cur:
-                got = cur.execute("DELETE FROM events WHERE ts < ?", [upto]).fetchone()
-                deleted += int(got[0]) if got else 0
+                got = cur.execute("DELETE FROM events WHERE ts < ?", [upto]).fetchall()
+                deleted += int(got[0][0]) if got else 0
                 cur.execute("DELETE FROM sessions WHERE end_ts < ?", [upto])
             if upto >= cutoff:
                 return deleted
             step += timedelta(days=1)
 
     def health(self) -> dict[str, Any]:
-        row = self._cursor().execute("SELECT count(*) FROM sessions LIMIT 1").fetchone()
-        return {"backend": "duckdb", "ok": row is not None}
+        rows = self._cursor().execute("SELECT 1").fetchall()
+        return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path}

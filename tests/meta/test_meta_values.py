@@ -46,7 +46,6 @@ def test_normalize_domain(raw: str, expected: str) -> None:
     [
         "",
         " ",
-        "www.",
         "http://",
         "exa mple.com",
         "-bad.com",

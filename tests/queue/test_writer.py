@@ -1,0 +1,136 @@
+"""The writer moves spool records into DuckDB exactly once, across crashes and retries."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from footfall.ingest.record import ENCODER, SpoolRecord
+from footfall.queue.spool import Spool
+from footfall.queue.writer import Writer
+from footfall.store.base import WriteBatch
+from footfall.store.duckdb import DuckDBStore
+
+UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
+T0 = 1_700_000_000_000
+
+
+def record(i: int, **kw: object) -> SpoolRecord:
+    base: dict[str, object] = dict(
+        event_id=str(uuid.UUID(int=i + 1)), site_id="s", ts=T0 + i * 1000, name="pageview",
+        hostname="s.com", pathname=f"/{i % 7}", url_query="", referrer="", user_agent=UA,
+        visitor_id=1 + i % 13, session_id=0, user_id="", screen="", language="", country="",
+        region="", city="", title="", interactive=True, props={"i": str(i)},
+    )
+    base.update(kw)
+    return SpoolRecord(**base)  # type: ignore[arg-type]
+
+
+def open_parts(tmp_path: Path) -> tuple[Spool, DuckDBStore]:
+    spool = Spool(tmp_path / "spool", segment_bytes=1 << 16)
+    spool.open()
+    store = DuckDBStore(tmp_path / "events.duckdb")
+    store.open()
+    return spool, store
+
+
+def count(store: DuckDBStore) -> tuple[int, int]:
+    return store.query("SELECT count(*), count(DISTINCT event_id) FROM events")[0]
+
+
+def test_drains_in_batches_and_releases_segments(tmp_path: Path) -> None:
+    spool, store = open_parts(tmp_path)
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(3000)])
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=700)
+    rounds = 0
+    while writer.run_once():
+        rounds += 1
+    assert rounds == 5
+    assert count(store) == (3000, 3000)
+    assert store.query("SELECT count(*) FROM sessions")[0][0] == 13  # 13 visitors, 1 s apart
+    assert store.query("SELECT sum(pageviews) FROM sessions")[0][0] == 3000
+    segments = sorted((tmp_path / "spool").glob("*.seg"))
+    assert len(segments) <= 2, "consumed segments must be deleted"
+    assert store.query("SELECT props['i'] FROM events ORDER BY ts LIMIT 1")[0][0] == "0"
+
+
+def test_restart_after_crash_between_commit_and_release_is_exactly_once(tmp_path: Path) -> None:
+    spool, store = open_parts(tmp_path)
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(1000)])
+    Writer(spool, store, lambda s: ("s.com",), batch_size=400).run_once()
+    assert count(store) == (400, 400)
+    # "Crash": drop the writer and spool objects without releasing, reopen both.
+    spool.close_sync()
+    store.close()
+    spool, store = open_parts(tmp_path)
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=400)
+    while writer.run_once():
+        pass
+    assert count(store) == (1000, 1000)
+
+
+class FailingStore(DuckDBStore):
+    """A real DuckDB store whose second batch fails mid-transaction (disk full, say)."""
+
+    calls = 0
+
+    def write_batch(self, batch: WriteBatch) -> None:
+        FailingStore.calls += 1
+        if FailingStore.calls == 2:
+            batch.events = batch.events.drop_columns(["props"])  # INSERT fails inside the txn
+        super().write_batch(batch)
+
+
+def test_failed_batch_rolls_back_and_is_retried(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.open()
+    store = FailingStore(tmp_path / "e.duckdb")
+    store.open()
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(900)])
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=300)
+    writer.run_once()
+    with pytest.raises(Exception):
+        writer.run_once()
+    assert count(store) == (300, 300)
+    assert store.read_progress() is not None
+    writer.sessionizer.reset()
+    while writer.run_once():
+        pass
+    assert count(store) == (900, 900)
+    assert store.query("SELECT sum(pageviews) FROM sessions")[0][0] == 900
+
+
+def test_duplicate_event_ids_are_stored_once(tmp_path: Path) -> None:
+    spool, store = open_parts(tmp_path)
+    recs = [ENCODER.encode(record(i)) for i in range(50)]
+    spool.append_sync(recs + recs[:10])  # repeated in one batch
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    writer.run_once()
+    spool.append_sync(recs[20:30])  # repeated in a later batch
+    writer.run_once()
+    assert count(store) == (50, 50)
+    assert writer.stats.duplicates_skipped == 20
+
+
+def test_bots_are_counted_not_stored(tmp_path: Path) -> None:
+    spool, store = open_parts(tmp_path)
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    spool.append_sync([ENCODER.encode(record(i, user_agent=bot if i % 4 == 0 else UA)) for i in range(100)])
+    Writer(spool, store, lambda s: ("s.com",)).run_once()
+    assert count(store)[0] == 75
+    assert store.query("SELECT reason, sum(n) FROM dropped_events GROUP BY reason") == [("bot", 25)]
+
+
+def test_client_session_keeps_its_first_visitor(tmp_path: Path) -> None:
+    """identify() mid-visit changes the visitor id the client sends; the visit keeps its own."""
+    spool, store = open_parts(tmp_path)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    spool.append_sync([ENCODER.encode(record(0, session_id=99, visitor_id=5))])
+    writer.run_once()
+    spool.append_sync([ENCODER.encode(record(1, session_id=99, visitor_id=6, user_id="alice"))])
+    writer = Writer(spool, store, lambda s: ("s.com",))  # a fresh cache must learn it from the store
+    writer.run_once()
+    assert store.query("SELECT DISTINCT visitor_id FROM events") == [(5,)]
+    assert store.query("SELECT visitor_id, pageviews FROM sessions") == [(5, 2)]
