@@ -16,7 +16,8 @@ import urllib.request
 from typing import Any
 
 from footfall.config import Settings, SettingsError, docs_table
-from footfall.meta.repo import Metadata, MetaValidationError
+from footfall.meta.repo import Metadata
+from footfall.meta.values import MetaValidationError
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -40,7 +41,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # The app factory reads Settings from the environment in the worker process.
     os.environ["FOOTFALL_HOST"], os.environ["FOOTFALL_PORT"] = settings.host, str(settings.port)
-    print(f"footfall serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    print(
+        f"footfall serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})",
+        flush=True,
+    )
     Granian(
         "footfall.app:app_factory",
         address=settings.host,
@@ -76,7 +80,9 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     if meta.get_site(args.site) is None:
         print(f"error: site: no site {args.site!r}", file=sys.stderr)
         return 2
-    print(f"token: {meta.create_read_token(args.site)}\n(read access to {args.site} only; shown once)")
+    print(
+        f"token: {meta.create_read_token(args.site)}\n(read access to {args.site} only; shown once)"
+    )
     return 0
 
 
@@ -111,7 +117,7 @@ def _ask_server(settings: Settings, path: str) -> int:
             file=sys.stderr,
         )
         return 3
-    req = urllib.request.Request(  # noqa: S310 - our own server, http on the configured host
+    req = urllib.request.Request(
         f"http://{settings.host}:{settings.port}{path}",
         method="POST",
         headers={"Authorization": f"Bearer {settings.admin_token}"},
@@ -138,7 +144,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen port (FOOTFALL_PORT)")
     serve.set_defaults(func=cmd_serve)
 
-    sites = sub.add_parser("sites", help="manage sites").add_subparsers(dest="action", required=True)
+    sites = sub.add_parser("sites", help="manage sites").add_subparsers(
+        dest="action", required=True
+    )
     create = sites.add_parser("create", help="create a site and print its ingest key")
     create.add_argument("name")
     create.add_argument("--domain", action="append", required=True, help="repeatable")
@@ -146,18 +154,26 @@ def parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_sites_create)
     sites.add_parser("list", help="list sites").set_defaults(func=cmd_sites_list)
 
-    tokens = sub.add_parser("tokens", help="read tokens").add_subparsers(dest="action", required=True)
+    tokens = sub.add_parser("tokens", help="read tokens").add_subparsers(
+        dest="action", required=True
+    )
     tcreate = tokens.add_parser("create", help="create a read token for one site")
     tcreate.add_argument("--site", required=True)
     tcreate.set_defaults(func=cmd_tokens_create)
 
-    jobs = sub.add_parser("jobs", help="maintenance jobs").add_subparsers(dest="action", required=True)
+    jobs = sub.add_parser("jobs", help="maintenance jobs").add_subparsers(
+        dest="action", required=True
+    )
     run = jobs.add_parser("run", help="run a job now")
     run.add_argument("name", choices=["retention"])
     run.set_defaults(func=cmd_jobs_run)
 
-    config = sub.add_parser("config", help="configuration").add_subparsers(dest="action", required=True)
-    config.add_parser("docs", help="print the configuration table").set_defaults(func=cmd_config_docs)
+    config = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="action", required=True
+    )
+    config.add_parser("docs", help="print the configuration table").set_defaults(
+        func=cmd_config_docs
+    )
     return p
 
 

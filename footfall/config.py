@@ -126,7 +126,9 @@ class Settings:
         ]
         for name, ok, message in checks:
             if not ok:
-                raise SettingsError(f"{PREFIX}{name.upper()} {message} (got {getattr(self, name)!r})")
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()} {message} (got {getattr(self, name)!r})"
+                )
         if self.maxmind_db and not Path(self.maxmind_db).is_file():
             raise SettingsError(f"{PREFIX}MAXMIND_DB: no such file {self.maxmind_db!r}")
 

@@ -76,7 +76,9 @@ class Services:
             store=store,
             writer=writer,
             ip_limiter=make_limiter(settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst),
-            key_limiter=make_limiter(settings.rate_limit_per_key, settings.rate_limit_per_key_burst),
+            key_limiter=make_limiter(
+                settings.rate_limit_per_key, settings.rate_limit_per_key_burst
+            ),
             scheduler=Scheduler(),
         )
         from footfall.jobs.registry import register_default_jobs

@@ -11,20 +11,28 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 RECEIVED = Counter(
-    "footfall_events_received", "Events received by collection endpoints.", ["endpoint"],
+    "footfall_events_received",
+    "Events received by collection endpoints.",
+    ["endpoint"],
     registry=REGISTRY,
 )
 ACCEPTED = Counter(
     "footfall_events_accepted", "Events made durable in the queue.", registry=REGISTRY
 )
 DROPPED = Counter(
-    "footfall_events_dropped", "Events dropped by a pipeline step, by reason.", ["reason"],
+    "footfall_events_dropped",
+    "Events dropped by a pipeline step, by reason.",
+    ["reason"],
     registry=REGISTRY,
 )
 REJECTED = Counter(
-    "footfall_requests_rejected", "Collection requests answered with an error.", ["status"],
+    "footfall_requests_rejected",
+    "Collection requests answered with an error.",
+    ["status"],
     registry=REGISTRY,
 )
 QUERY_SECONDS = Histogram(
-    "footfall_query_seconds", "Time spent answering stats queries.", registry=REGISTRY,
+    "footfall_query_seconds",
+    "Time spent answering stats queries.",
+    registry=REGISTRY,
 )

@@ -39,7 +39,9 @@ class Footfall:
         return self.client.post("/api/event", json=event, headers={"x-api-key": self.api_key}, **kw)
 
     def send_batch(self, events: list[dict[str, Any]]) -> Any:
-        return self.client.post("/api/events", json={"events": events}, headers={"x-api-key": self.api_key})
+        return self.client.post(
+            "/api/events", json={"events": events}, headers={"x-api-key": self.api_key}
+        )
 
     def flush(self) -> None:
         assert self.services.writer.wait_idle(15), "writer did not drain the spool"
@@ -47,20 +49,24 @@ class Footfall:
     def stats(self, token: str | None = None, **params: str) -> dict[str, Any]:
         self.flush()
         r = self.client.get(
-            "/api/stats", params={"site_id": self.site_id, **params},
+            "/api/stats",
+            params={"site_id": self.site_id, **params},
             headers={"Authorization": f"Bearer {token or self.token}"},
         )
         assert r.status_code == 200, r.text
         data: dict[str, Any] = r.json()["data"]
         return data
 
-
     def stats_admin(self, first: Any, last: Any) -> dict[str, Any]:
         return self.stats(token=ADMIN, **{"from": first.isoformat(), "to": last.isoformat()})
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {"data_dir": tmp_path / "data", "admin_token": ADMIN, "flush_interval_ms": 20}
+    base: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_token": ADMIN,
+        "flush_interval_ms": 20,
+    }
     base.update(overrides)
     return Settings(**base)
 
@@ -76,11 +82,14 @@ def footfall(settings: Settings) -> Iterator[Footfall]:
     with TestClient(app, client=("203.0.113.7", 50000)) as client:
         services: Services = app.state.services
         r = client.post(
-            "/api/site/create", json={"name": "Example", "domains": ["example.com"]},
+            "/api/site/create",
+            json={"name": "Example", "domains": ["example.com"]},
             headers={"Authorization": f"Bearer {ADMIN}"},
         )
         assert r.status_code == 201, r.text
         site_id, key = r.json()["site_id"], r.json()["api_key"]
-        t = client.post("/api/tokens", json={"site_id": site_id}, headers={"Authorization": f"Bearer {ADMIN}"})
+        t = client.post(
+            "/api/tokens", json={"site_id": site_id}, headers={"Authorization": f"Bearer {ADMIN}"}
+        )
         assert t.status_code == 201, t.text
         yield Footfall(client, services, site_id, key, t.json()["token"])

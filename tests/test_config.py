@@ -21,7 +21,9 @@ def test_defaults_match_the_issue() -> None:
 
 
 def test_env_values_are_typed() -> None:
-    s = Settings.from_env({"FOOTFALL_PORT": "9001", "FOOTFALL_DATA_DIR": "/tmp/x", "FOOTFALL_RATE_LIMIT_PER_IP": "0"})
+    s = Settings.from_env(
+        {"FOOTFALL_PORT": "9001", "FOOTFALL_DATA_DIR": "/tmp/x", "FOOTFALL_RATE_LIMIT_PER_IP": "0"}
+    )
     assert s.port == 9001 and s.data_dir == Path("/tmp/x") and s.rate_limit_per_ip == 0
 
 
@@ -43,7 +45,11 @@ def test_cli_overrides_env() -> None:
 def test_serve_refuses_bad_config_with_a_clear_message(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "footfall.cli", "serve"],
-        env={"FOOTFALL_PORT": "x", "PATH": "/usr/bin"}, capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        env={"FOOTFALL_PORT": "x", "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert out.returncode != 0
     assert "FOOTFALL_PORT" in out.stderr
@@ -51,6 +57,8 @@ def test_serve_refuses_bad_config_with_a_clear_message(tmp_path: Path) -> None:
 
 def test_readme_configuration_table_matches_settings() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert docs_table() in readme, "README's configuration table is stale: run `footfall config docs`"
+    assert docs_table() in readme, (
+        "README's configuration table is stale: run `footfall config docs`"
+    )
     for name in re.findall(r"`(FOOTFALL_[A-Z_]+)`", docs_table()):
         assert name in readme

@@ -13,12 +13,14 @@ from starlette.responses import Response
 from footfall.api.auth import AuthError, require_admin
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError, field_error
-from footfall.meta.repo import MetaValidationError
+from footfall.meta.values import MetaValidationError
 
 
 class SiteCreate(msgspec.Struct):
     name: Annotated[str, Meta(min_length=1, max_length=100)]
-    domains: Annotated[list[Annotated[str, Meta(max_length=253)]], Meta(min_length=1, max_length=50)]
+    domains: Annotated[
+        list[Annotated[str, Meta(max_length=253)]], Meta(min_length=1, max_length=50)
+    ]
     timezone: Annotated[str, Meta(max_length=64)] = "UTC"
 
 
@@ -41,7 +43,9 @@ async def create_site(request: Request) -> Response:
         svc = require_admin(request)
         body = await _body(request, SiteCreate)
         assert isinstance(body, SiteCreate)
-        site, key = await run_in_threadpool(svc.meta.create_site, body.name, body.domains, body.timezone)
+        site, key = await run_in_threadpool(
+            svc.meta.create_site, body.name, body.domains, body.timezone
+        )
     except AuthError as exc:
         return error(exc.status, exc.message)
     except FieldError as exc:

@@ -71,8 +71,11 @@ async def _prepare(request: Request, limit: int) -> tuple[Services, str, Any] | 
         return _fail(413, f"Body larger than {limit} bytes", "body")
     try:
         raw = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 in a string.
         return _fail(400, f"Invalid JSON: {exc}", "body")
+    except RecursionError:
+        return _fail(400, "Invalid JSON: nested too deeply", "body")
     if not isinstance(raw, dict):
         return _fail(400, "Body must be a JSON object", "body")
     return svc, ip, raw

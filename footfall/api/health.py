@@ -30,7 +30,9 @@ async def health(request: Request) -> Response:
         "queue": {"depth": svc.writer.lag(), "bytes": svc.queue.size_bytes()},
         "writer": {
             "lag_events": svc.writer.lag(),
-            "seconds_since_last_batch": round(time.time() - w.last_batch_at, 3) if w.last_batch_at else None,
+            "seconds_since_last_batch": round(time.time() - w.last_batch_at, 3)
+            if w.last_batch_at
+            else None,
             "events_written": w.events_written,
             "duplicates_skipped": w.duplicates_skipped,
             "dropped": w.dropped,

@@ -44,7 +44,9 @@ class Sessionizer:
         self._visits.clear()
         self._client_sessions.clear()
 
-    def assign(self, records: Sequence[SpoolRecord]) -> tuple[list[int], list[int], list[tuple[str, int, int]]]:
+    def assign(
+        self, records: Sequence[SpoolRecord]
+    ) -> tuple[list[int], list[int], list[tuple[str, int, int]]]:
         """Return (session_ids, visitor_ids, merges) for ``records`` in order."""
         if len(self._visits) > self.max_cached or len(self._client_sessions) > self.max_cached:
             self.reset()
@@ -71,7 +73,9 @@ class Sessionizer:
                 session_ids[i] = sid
         return session_ids, visitor_ids, merges
 
-    def _place(self, r: SpoolRecord, visits: list[list[int]], merges: list[tuple[str, int, int]]) -> int:
+    def _place(
+        self, r: SpoolRecord, visits: list[list[int]], merges: list[tuple[str, int, int]]
+    ) -> int:
         t, gap = r.ts, self.timeout
         near = [v for v in visits if v[0] - gap <= t <= v[1] + gap]
         if not near:
@@ -108,6 +112,8 @@ class Sessionizer:
         lo = min(since.values())
         found: dict[Key, list[list[int]]] = {k: [] for k in since}
         for span in self.store.sessions_for_visitors(sorted(since), lo):
-            found[(span.site_id, span.visitor_id)].append([span.start_ms, span.end_ms, span.session_id])
+            found[(span.site_id, span.visitor_id)].append(
+                [span.start_ms, span.end_ms, span.session_id]
+            )
         for key, visits in found.items():
             self._visits[key] = (lo, visits)

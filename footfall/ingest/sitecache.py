@@ -35,7 +35,9 @@ class SiteCache:
             self._by_key.clear()
             self._by_id.clear()
 
-    def _get(self, table: dict[str, tuple[float, SiteInfo | None]], key: str, load: "Loader") -> SiteInfo | None:
+    def _get(
+        self, table: dict[str, tuple[float, SiteInfo | None]], key: str, load: Loader
+    ) -> SiteInfo | None:
         now = time.monotonic()
         hit = table.get(key)
         if hit is not None and hit[0] > now:

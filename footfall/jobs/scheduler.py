@@ -33,7 +33,9 @@ class Scheduler:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def add(self, name: str, every_seconds: float, func: Callable[[], Any], *, first_in: float = 0.0) -> None:
+    def add(
+        self, name: str, every_seconds: float, func: Callable[[], Any], *, first_in: float = 0.0
+    ) -> None:
         self.jobs[name] = Job(name, every_seconds, func, time.monotonic() + first_in)
 
     def run(self, name: str) -> Any:

@@ -40,11 +40,21 @@ def _count(alias: str) -> Callable[[Mapping[str, Any]], Any]:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("pageviews", "events", {"pageviews": "count(*) FILTER (WHERE name = 'pageview')"},
-               _count("pageviews")),
-        Metric("events", "events", {"events": "count(*) FILTER (WHERE name <> 'engagement')"},
-               _count("events")),
-        Metric("visitors", "events", {"visitors": "count(DISTINCT visitor_id)"}, _count("visitors")),
+        Metric(
+            "pageviews",
+            "events",
+            {"pageviews": "count(*) FILTER (WHERE name = 'pageview')"},
+            _count("pageviews"),
+        ),
+        Metric(
+            "events",
+            "events",
+            {"events": "count(*) FILTER (WHERE name <> 'engagement')"},
+            _count("events"),
+        ),
+        Metric(
+            "visitors", "events", {"visitors": "count(DISTINCT visitor_id)"}, _count("visitors")
+        ),
         Metric("visits", "sessions", {"visits": "count(*)"}, _count("visits")),
         Metric(
             "bounce_rate",
@@ -59,11 +69,14 @@ METRICS: dict[str, Metric] = {
         Metric(
             "visit_duration",
             "sessions",
-            {"visits": "count(*)", "duration_ms": "sum(date_diff('millisecond', start_ts, end_ts))"},
+            {
+                "visits": "count(*)",
+                "duration_ms": "sum(date_diff('millisecond', start_ts, end_ts))",
+            },
             lambda a: int(ratio(a["duration_ms"] or 0, 1000 * int(a["visits"] or 0), 0)),
         ),
     )
-}  # fmt: skip
+}
 
 # views per visit spans both sources: pageviews (by event time) / visits (by first event).
 VIEWS_PER_VISIT = ("pageviews", "visits")

@@ -32,7 +32,10 @@ def period(first: date, last: date, timezone: str) -> Period:
         raise FieldError("to", "range longer than 20 years")
     zone = ZoneInfo(timezone)
     return Period(
-        first, last, local_midnight_utc(first, zone), local_midnight_utc(last + timedelta(days=1), zone)
+        first,
+        last,
+        local_midnight_utc(first, zone),
+        local_midnight_utc(last + timedelta(days=1), zone),
     )
 
 

@@ -15,7 +15,9 @@ from footfall.store.base import EventStore
 SUMMARY = ("visitors", "visits", "pageviews", "bounce_rate", "visit_duration")
 
 
-def _aggregate(store: EventStore, source: Source, names: list[str], site_id: str, p: Period) -> dict[str, Any]:
+def _aggregate(
+    store: EventStore, source: Source, names: list[str], site_id: str, p: Period
+) -> dict[str, Any]:
     aggs: dict[str, str] = {}
     for name in names:
         aggs.update(METRICS[name].aggregates)

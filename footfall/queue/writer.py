@@ -123,9 +123,7 @@ class Writer:
         session_ids, visitor_ids, merges = self.sessionizer.assign(kept)
         table = _to_arrow(kept, enriched.columns, session_ids, visitor_ids)
         drops = dict(enriched.drops)
-        self.store.write_batch(
-            WriteBatch(table, merges, drops, (end.segment, end.offset))
-        )
+        self.store.write_batch(WriteBatch(table, merges, drops, (end.segment, end.offset)))
         self.position = end
         self.spool.release(end)
         s = self.stats

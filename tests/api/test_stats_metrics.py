@@ -82,7 +82,9 @@ def build_dataset(seed: int) -> list[dict]:
         for _ in range(rng.randint(1, 8)):
             kind = rng.choices(["pageview", "signup", "quiet", "engagement"], [70, 10, 10, 10])[0]
             event = {
-                "event_type": "pageview" if kind == "pageview" else ("engagement" if kind == "engagement" else "signup"),
+                "event_type": "pageview"
+                if kind == "pageview"
+                else ("engagement" if kind == "engagement" else "signup"),
                 "path": f"/page/{rng.randint(0, 11)}",
                 "url": "https://example.com/",
                 "user_agent": UA,
@@ -127,7 +129,10 @@ def test_stats_match_reference_over_days_and_timezones(footfall: Footfall, tz: s
     zone = ZoneInfo(tz)
     today = NOW.astimezone(zone).date()
     ranges = [(today - timedelta(days=d), today - timedelta(days=d)) for d in range(7)]
-    ranges += [(today - timedelta(days=6), today), (today - timedelta(days=3), today - timedelta(days=1))]
+    ranges += [
+        (today - timedelta(days=6), today),
+        (today - timedelta(days=3), today - timedelta(days=1)),
+    ]
     for first, last in ranges:
         got = footfall.stats_admin(first, last)
         want = reference(events, first, last, tz)
@@ -147,13 +152,23 @@ def test_stats_simple_literals(footfall: Footfall) -> None:
         ("b", "/", 0), ("b", "/blog", 2 * 3600),
     ]  # fmt: skip
     for visitor, path, offset in sends:
-        r = footfall.send({
-            "event_type": "pageview", "path": path, "visitor_id": visitor, "user_agent": UA,
-            "timestamp": (t0 + timedelta(seconds=offset)).isoformat(),
-        })
+        r = footfall.send(
+            {
+                "event_type": "pageview",
+                "path": path,
+                "visitor_id": visitor,
+                "user_agent": UA,
+                "timestamp": (t0 + timedelta(seconds=offset)).isoformat(),
+            }
+        )
         assert r.status_code == 202, r.text
     day = (t0).date()
-    data = footfall.stats(**{"from": (day - timedelta(days=1)).isoformat(), "to": (day + timedelta(days=1)).isoformat()})
+    data = footfall.stats(
+        **{
+            "from": (day - timedelta(days=1)).isoformat(),
+            "to": (day + timedelta(days=1)).isoformat(),
+        }
+    )
     assert data["pageviews"] == 5
     assert data["visitors"] == 2
     assert data["visits"] == 3
@@ -164,8 +179,13 @@ def test_stats_simple_literals(footfall: Footfall) -> None:
 
 
 def test_retried_event_id_is_stored_once(footfall: Footfall) -> None:
-    event = {"event_type": "pageview", "path": "/once", "event_id": str(uuid.uuid4()), "user_agent": UA,
-             "timestamp": NOW.isoformat()}
+    event = {
+        "event_type": "pageview",
+        "path": "/once",
+        "event_id": str(uuid.uuid4()),
+        "user_agent": UA,
+        "timestamp": NOW.isoformat(),
+    }
     for _ in range(3):
         assert footfall.send(event).status_code == 202
         footfall.flush()
@@ -179,8 +199,15 @@ def test_late_event_joins_two_visits(footfall: Footfall) -> None:
     t0 = NOW - timedelta(hours=2)
 
     def send(minutes: int, path: str) -> None:
-        r = footfall.send({"event_type": "pageview", "path": path, "visitor_id": "late", "user_agent": UA,
-                           "timestamp": (t0 + timedelta(minutes=minutes)).isoformat()})
+        r = footfall.send(
+            {
+                "event_type": "pageview",
+                "path": path,
+                "visitor_id": "late",
+                "user_agent": UA,
+                "timestamp": (t0 + timedelta(minutes=minutes)).isoformat(),
+            }
+        )
         assert r.status_code == 202
 
     send(0, "/a")
@@ -193,6 +220,7 @@ def test_late_event_joins_two_visits(footfall: Footfall) -> None:
     assert data["visit_duration"] == 50 * 60
     assert data["bounce_rate"] == 0.0
     rows = footfall.services.store.query(
-        "SELECT entry_page, exit_page, pageviews FROM sessions WHERE site_id = ?", [footfall.site_id]
+        "SELECT entry_page, exit_page, pageviews FROM sessions WHERE site_id = ?",
+        [footfall.site_id],
     )
     assert rows == [("/a", "/c", 3)]

@@ -18,12 +18,24 @@ def test_retention_job_deletes_old_events_over_http(tmp_path: Path) -> None:
     app = create_app(settings)
     auth = {"Authorization": f"Bearer {ADMIN}"}
     with TestClient(app) as client:
-        site = client.post("/api/site/create", json={"name": "R", "domains": ["r.com"]}, headers=auth).json()
+        site = client.post(
+            "/api/site/create", json={"name": "R", "domains": ["r.com"]}, headers=auth
+        ).json()
         now = datetime.now(UTC)
         ages = [1, 5, 9, 11, 20, 29]  # days
-        events = [{"event_type": "pageview", "path": f"/{d}", "user_agent": UA, "visitor_id": str(d),
-                   "timestamp": (now - timedelta(days=d)).isoformat()} for d in ages]
-        r = client.post("/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]})
+        events = [
+            {
+                "event_type": "pageview",
+                "path": f"/{d}",
+                "user_agent": UA,
+                "visitor_id": str(d),
+                "timestamp": (now - timedelta(days=d)).isoformat(),
+            }
+            for d in ages
+        ]
+        r = client.post(
+            "/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]}
+        )
         assert r.json()["accepted"] == 6
         app.state.services.writer.wait_idle()
         r = client.post("/api/admin/jobs/retention", headers=auth)

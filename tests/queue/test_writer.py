@@ -19,10 +19,26 @@ T0 = 1_700_000_000_000
 
 def record(i: int, **kw: object) -> SpoolRecord:
     base: dict[str, object] = dict(
-        event_id=str(uuid.UUID(int=i + 1)), site_id="s", ts=T0 + i * 1000, name="pageview",
-        hostname="s.com", pathname=f"/{i % 7}", url_query="", referrer="", user_agent=UA,
-        visitor_id=1 + i % 13, session_id=0, user_id="", screen="", language="", country="",
-        region="", city="", title="", interactive=True, props={"i": str(i)},
+        event_id=str(uuid.UUID(int=i + 1)),
+        site_id="s",
+        ts=T0 + i * 1000,
+        name="pageview",
+        hostname="s.com",
+        pathname=f"/{i % 7}",
+        url_query="",
+        referrer="",
+        user_agent=UA,
+        visitor_id=1 + i % 13,
+        session_id=0,
+        user_id="",
+        screen="",
+        language="",
+        country="",
+        region="",
+        city="",
+        title="",
+        interactive=True,
+        props={"i": str(i)},
     )
     base.update(kw)
     return SpoolRecord(**base)  # type: ignore[arg-type]
@@ -117,7 +133,9 @@ def test_duplicate_event_ids_are_stored_once(tmp_path: Path) -> None:
 def test_bots_are_counted_not_stored(tmp_path: Path) -> None:
     spool, store = open_parts(tmp_path)
     bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-    spool.append_sync([ENCODER.encode(record(i, user_agent=bot if i % 4 == 0 else UA)) for i in range(100)])
+    spool.append_sync(
+        [ENCODER.encode(record(i, user_agent=bot if i % 4 == 0 else UA)) for i in range(100)]
+    )
     Writer(spool, store, lambda s: ("s.com",)).run_once()
     assert count(store)[0] == 75
     assert store.query("SELECT reason, sum(n) FROM dropped_events GROUP BY reason") == [("bot", 25)]
@@ -130,7 +148,9 @@ def test_client_session_keeps_its_first_visitor(tmp_path: Path) -> None:
     spool.append_sync([ENCODER.encode(record(0, session_id=99, visitor_id=5))])
     writer.run_once()
     spool.append_sync([ENCODER.encode(record(1, session_id=99, visitor_id=6, user_id="alice"))])
-    writer = Writer(spool, store, lambda s: ("s.com",))  # a fresh cache must learn it from the store
+    writer = Writer(
+        spool, store, lambda s: ("s.com",)
+    )  # a fresh cache must learn it from the store
     writer.run_once()
     assert store.query("SELECT DISTINCT visitor_id FROM events") == [(5,)]
     assert store.query("SELECT visitor_id, pageviews FROM sessions") == [(5, 2)]
