@@ -64,7 +64,9 @@ class FieldError(Exception):
         return {"field": self.field, "message": self.message}
 
 
-_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+# msgspec ends its message with " - at `$.a[2].b`", " - at `$.metadata[...]`" (a dict value)
+# or " - at `key` in `$.metadata`" (a dict key).
+_AT = re.compile(r" - at (?P<key>`key` in )?`\$\.?(?P<path>[^`]*)`$")
 
 
 def field_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str = "") -> FieldError:
@@ -75,8 +77,8 @@ def field_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str 
         missing = re.search(r"missing required field `(\w+)`", text)
         field = missing.group(1) if missing else (prefix.rstrip(".") or "body")
         return FieldError(field, text)
-    path = re.sub(r"\[\d+\]", "", match.group("path")).lstrip(".")
-    message = text[: match.start()]
+    path = re.sub(r"\[(\d+|\.\.\.)\]", "", match.group("path")).lstrip(".")
+    message = text[: match.start()] + (" (in a key)" if match.group("key") else "")
     # Key names inside props are not fields; name the props object itself.
     for container in ("metadata", "user_props"):
         if path.startswith(container + "."):

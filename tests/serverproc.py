@@ -1,0 +1,88 @@
+"""Start the real ``footfall serve`` as a subprocess for tests that need a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path, admin: str = "admin-secret", **env: str) -> None:
+        self.port = free_port()
+        self.admin = admin
+        self.env = {
+            **os.environ,
+            "FOOTFALL_DATA_DIR": str(data_dir),
+            "FOOTFALL_PORT": str(self.port),
+            "FOOTFALL_ADMIN_TOKEN": admin,
+            "FOOTFALL_FLUSH_INTERVAL_MS": "50",
+            **env,
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self) -> Server:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "footfall.cli", "serve"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                self.get("/api/health")
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start: " + self.log_path.read_text())
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, token: str | None = None) -> Any:
+        req = urllib.request.Request(self.url(path))
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        req = urllib.request.Request(self.url(path), data=json.dumps(body).encode(), method="POST")
+        req.add_header("content-type", "application/json")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def admin_post(self, path: str, body: Any) -> tuple[int, Any]:
+        return self.post(path, body, {"Authorization": f"Bearer {self.admin}"})
+
+    def send_signal(self, sig: int) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, sig)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30) -> int:
+        assert self.proc is not None
+        self.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")

@@ -1,0 +1,72 @@
+"""The real ``footfall serve`` process: Ctrl-C drains the spool; the CLI works beside it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.serverproc import Server
+
+pytestmark = pytest.mark.slow
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def cli(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "footfall.cli", *args],
+        env={**os.environ, "FOOTFALL_DATA_DIR": str(data), **env},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    created = cli("sites", "create", "My Site", "--domain", "example.com", data=data)
+    assert created.returncode == 0, created.stderr
+    lines = dict(line.split(": ", 1) for line in created.stdout.splitlines() if ": " in line)
+    site, key = lines["site_id"], lines["api_key"]
+    assert site == "my-site" and key.startswith("ffk_")
+
+    server = Server(data, FOOTFALL_FLUSH_INTERVAL_MS="60000").start()  # writer waits: spool holds events
+    try:
+        # Sites and tokens can be created by the CLI while the server runs (SQLite WAL).
+        token_out = cli("tokens", "create", "--site", site, data=data)
+        assert token_out.returncode == 0, token_out.stderr
+        token = token_out.stdout.split("token: ", 1)[1].split()[0]
+        for i in range(40):
+            status, _ = server.post("/api/event", {"event_type": "pageview", "path": f"/{i}", "user_agent": UA},
+                                    {"x-api-key": key})
+            assert status == 202
+        # A second site created by the CLI is usable by the running server at once.
+        other = cli("sites", "create", "Other", "--domain", "other.org", data=data)
+        other_key = other.stdout.split("api_key: ", 1)[1].split()[0]
+        status, _ = server.post("/api/event", {"event_type": "pageview", "path": "/x", "user_agent": UA},
+                                {"x-api-key": other_key})
+        assert status == 202
+        # The store is held by the server: without the admin token the CLI says so clearly.
+        held = cli("jobs", "run", "retention", data=data, FOOTFALL_ADMIN_TOKEN="")
+        assert held.returncode == 3 and "running `footfall serve`" in held.stderr
+        # With it, the CLI asks the running server.
+        asked = cli("jobs", "run", "retention", data=data, FOOTFALL_ADMIN_TOKEN=server.admin,
+                    FOOTFALL_PORT=str(server.port))
+        assert asked.returncode == 0, asked.stderr
+        assert '"job":"retention"' in asked.stdout
+        assert server.get(f"/api/stats?site_id={site}", token)["success"]
+    finally:
+        code = server.stop(signal.SIGINT)
+    assert code == 0, server.log()
+    con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM events WHERE site_id = ?", [site]).fetchall() == [(40,)]
+    assert con.execute("SELECT count(*) FROM events").fetchall() == [(41,)]
+    con.close()
+    segments = list((data / "spool").glob("*.seg"))
+    assert sum(p.stat().st_size for p in segments) == 0 or len(segments) <= 1
+    # Once the server is gone the CLI runs the job itself.
+    direct = cli("jobs", "run", "retention", data=data)
+    assert direct.returncode == 0 and "retention disabled" in direct.stdout
