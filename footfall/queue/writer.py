@@ -15,15 +15,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import pyarrow as pa
 
 from footfall.ingest.enrich import enrich
 from footfall.ingest.record import DECODER, SpoolRecord
-from footfall.ingest.sessions import Sessionizer
+from footfall.ingest.sessions import Assignment, Attrs, Sessionizer
 from footfall.queue.spool import Position, Spool
-from footfall.store.base import EVENTS_SCHEMA, EventStore, WriteBatch
+from footfall.store.base import EVENTS_SCHEMA, VISIT_COLUMNS, EventStore, WriteBatch
 
 log = logging.getLogger("footfall.writer")
 
@@ -118,12 +119,21 @@ class Writer:
         started = time.perf_counter()
         records = self._decode(payloads)
         records = self._without_duplicates(records)
+        # Sessions are cut on event time; in time order a visit's first event comes first.
+        records.sort(key=lambda r: r.ts)
         enriched = enrich(records, self.domains_of, allow_headless=self.allow_headless)
         kept = enriched.records
-        session_ids, visitor_ids, merges = self.sessionizer.assign(kept)
-        table = _to_arrow(kept, enriched.columns, session_ids, visitor_ids)
+        assignment = self.sessionizer.assign(kept, _own_visit_attrs(kept, enriched.columns))
         drops = dict(enriched.drops)
-        self.store.write_batch(WriteBatch(table, merges, drops, (end.segment, end.offset)))
+        self.store.write_batch(
+            WriteBatch(
+                _to_arrow(kept, assignment),
+                assignment.merges,
+                drops,
+                (end.segment, end.offset),
+                assignment.restamp,
+            )
+        )
         self.position = end
         self.spool.release(end)
         s = self.stats
@@ -159,20 +169,30 @@ class Writer:
         return kept
 
 
-def _to_arrow(
-    records: list[SpoolRecord],
-    derived: dict[str, list[object]],
-    session_ids: list[int],
-    visitor_ids: list[int],
-) -> pa.Table:
-    cols: dict[str, object] = dict(derived)
+_RECORD_ATTRS = frozenset(("referrer", "screen", "language", "country", "region", "city"))
+
+
+def _own_visit_attrs(records: list[SpoolRecord], derived: dict[str, list[Any]]) -> list[Attrs]:
+    """Each event's own values of VISIT_COLUMNS (the visit's, if it is the first event)."""
+    columns = [
+        [getattr(r, name) for r in records] if name in _RECORD_ATTRS else derived[name]
+        for name in VISIT_COLUMNS
+    ]
+    return list(zip(*columns, strict=True)) if records else []
+
+
+def _to_arrow(records: list[SpoolRecord], a: Assignment) -> pa.Table:
+    cols: dict[str, object] = {}
     for name in (
-        "event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "referrer",
-        "user_id", "screen", "language", "country", "region", "city", "title", "revenue",
-        "duration_ms", "load_time_ms", "scroll_depth", "interactive",
+        "event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "user_id",
+        "title", "revenue", "duration_ms", "load_time_ms", "scroll_depth", "interactive",
     ):  # fmt: skip
         cols[name] = [getattr(r, name) for r in records]
+    stamped = list(zip(*a.attrs, strict=True)) if records else [[] for _ in VISIT_COLUMNS]
+    for name, values in zip(VISIT_COLUMNS, stamped, strict=True):
+        cols[name] = values
+    cols["entry_page"] = a.entry_pages
     cols["props"] = [list(r.props.items()) for r in records]
-    cols["session_id"] = session_ids
-    cols["visitor_id"] = visitor_ids
+    cols["session_id"] = a.session_ids
+    cols["visitor_id"] = a.visitor_ids
     return pa.Table.from_pydict(cols, schema=EVENTS_SCHEMA)

@@ -48,6 +48,7 @@ EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("region", pa.string()),
     ("city", pa.string()),
     ("title", pa.string()),
+    ("entry_page", pa.string()),
     ("props", pa.map_(pa.string(), pa.string())),
     ("revenue", pa.float64()),
     ("duration_ms", pa.int64()),
@@ -57,11 +58,9 @@ EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 )
 EVENTS_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS])
 
-# Visit attributes a session takes from its first event (Plausible's "visit:" dimensions).
-SESSION_FIRST_EVENT_COLUMNS: tuple[str, ...] = (
-    "visitor_id",
-    "user_id",
-    "hostname",
+# Visit attributes: those of the visit's first event, stamped on every event of the visit
+# (Plausible's "visit:" dimensions), in this order.
+VISIT_COLUMNS: tuple[str, ...] = (
     "referrer",
     "referrer_source",
     "utm_source",
@@ -80,6 +79,8 @@ SESSION_FIRST_EVENT_COLUMNS: tuple[str, ...] = (
     "region",
     "city",
 )
+# What a sessions row takes from its first event.
+SESSION_FIRST_EVENT_COLUMNS: tuple[str, ...] = ("visitor_id", "user_id", "hostname", *VISIT_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,9 @@ class WriteBatch:
     # (site_id, day, reason) -> count of events dropped by enrichment (bots, spam, host).
     drops: dict[tuple[str, str, str], int] = field(default_factory=dict)
     progress: tuple[int, int] | None = None  # queue position after this batch
+    # (site_id, session_id): stored visits whose first event or entry page changed, so
+    # their events' stamped visit attributes must be rewritten from the sessions row.
+    restamp: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,9 @@ class SessionSpan:
     session_id: int
     start_ms: int
     end_ms: int
+    attrs: tuple[str, ...]  # VISIT_COLUMNS values
+    entry_page: str | None
+    entry_ts_ms: int | None
 
 
 class EventStore(Protocol):
@@ -132,7 +139,7 @@ class EventStore(Protocol):
         self, keys: Sequence[tuple[str, int]], since_ms: int
     ) -> list[SessionSpan]: ...
 
-    def session_visitors(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]: ...
+    def sessions_by_id(self, keys: Sequence[tuple[str, int]]) -> list[SessionSpan]: ...
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 from footfall.store.base import (
     EVENT_COLUMNS,
     SESSION_FIRST_EVENT_COLUMNS,
+    VISIT_COLUMNS,
     Capabilities,
     SessionSpan,
     WriteBatch,
@@ -140,6 +141,8 @@ class DuckDBStore:
                 "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
             )
             cur.execute("INSERT INTO sessions BY NAME SELECT * FROM _merged")
+            if batch.restamp:
+                self._restamp(cur, batch.restamp)
             if batch.drops:
                 drops = pa.table(
                     {
@@ -160,6 +163,23 @@ class DuckDBStore:
                 )
             cur.unregister("_batch")
             cur.unregister("_merges")
+
+    def _restamp(self, cur: duckdb.DuckDBPyConnection, keys: list[tuple[str, int]]) -> None:
+        """Rewrite the visit attributes stamped on the events of ``keys`` from their rows."""
+        table = pa.table(
+            {
+                "site_id": pa.array([k[0] for k in keys], pa.string()),
+                "session_id": pa.array([k[1] for k in keys], pa.uint64()),
+            }
+        )
+        cur.register("_restamp", table)
+        sets = ", ".join(f"{c} = s.{c}" for c in (*VISIT_COLUMNS, "entry_page"))
+        cur.execute(
+            f"UPDATE events SET {sets} FROM sessions s JOIN _restamp r "
+            "ON s.site_id = r.site_id AND s.session_id = r.session_id "
+            "WHERE events.site_id = s.site_id AND events.session_id = s.session_id"
+        )
+        cur.unregister("_restamp")
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -197,47 +217,48 @@ class DuckDBStore:
     def sessions_for_visitors(
         self, keys: Sequence[tuple[str, int]], since_ms: int
     ) -> list[SessionSpan]:
+        return self._spans(keys, "visitor_id", "AND s.end_ts >= make_timestamp_ms(?)", [since_ms])
+
+    def sessions_by_id(self, keys: Sequence[tuple[str, int]]) -> list[SessionSpan]:
+        return self._spans(keys, "session_id", "", [])
+
+    def _spans(
+        self, keys: Sequence[tuple[str, int]], column: str, where: str, params: list[Any]
+    ) -> list[SessionSpan]:
         if not keys:
             return []
         cur = self._cursor()
         table = pa.table(
             {
                 "site_id": pa.array([k[0] for k in keys], pa.string()),
-                "visitor_id": pa.array([k[1] for k in keys], pa.uint64()),
+                "k": pa.array([k[1] for k in keys], pa.uint64()),
             }
         )
-        cur.register("_visitors", table)
+        cur.register("_keys", table)
+        attrs = ", ".join("s." + c for c in VISIT_COLUMNS)
         try:
             rows = cur.execute(
                 "SELECT s.site_id, s.visitor_id, s.session_id, epoch_ms(s.start_ts), "
-                "epoch_ms(s.end_ts) FROM sessions s JOIN _visitors v "
-                "ON s.site_id = v.site_id AND s.visitor_id = v.visitor_id "
-                "WHERE s.end_ts >= make_timestamp_ms(?)",
-                [since_ms],
+                "epoch_ms(s.end_ts), s.entry_page, epoch_ms(s.entry_ts), "
+                f"{attrs} FROM sessions s JOIN _keys k "
+                f"ON s.site_id = k.site_id AND s.{column} = k.k {where}",
+                params,
             ).fetchall()
         finally:
-            cur.unregister("_visitors")
-        return [SessionSpan(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
-
-    def session_visitors(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        if not keys:
-            return {}
-        cur = self._cursor()
-        table = pa.table(
-            {
-                "site_id": pa.array([k[0] for k in keys], pa.string()),
-                "session_id": pa.array([k[1] for k in keys], pa.uint64()),
-            }
-        )
-        cur.register("_sids", table)
-        try:
-            rows = cur.execute(
-                "SELECT s.site_id, s.session_id, s.visitor_id FROM sessions s JOIN _sids k "
-                "ON s.site_id = k.site_id AND s.session_id = k.session_id"
-            ).fetchall()
-        finally:
-            cur.unregister("_sids")
-        return {(r[0], int(r[1])): int(r[2]) for r in rows}
+            cur.unregister("_keys")
+        return [
+            SessionSpan(
+                r[0],
+                int(r[1]),
+                int(r[2]),
+                int(r[3]),
+                int(r[4]),
+                tuple(r[7:]),
+                r[5],
+                None if r[6] is None else int(r[6]),
+            )  # fmt: skip
+            for r in rows
+        ]
 
     # -- reading and maintenance -----------------------------------------------------------
 

@@ -154,3 +154,24 @@ def test_client_session_keeps_its_first_visitor(tmp_path: Path) -> None:
     writer.run_once()
     assert store.query("SELECT DISTINCT visitor_id FROM events") == [(5,)]
     assert store.query("SELECT visitor_id, pageviews FROM sessions") == [(5, 2)]
+
+
+def test_events_carry_their_visits_attributes_even_after_a_late_first_event(tmp_path: Path) -> None:
+    spool, store = open_parts(tmp_path)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    # A visit from Google: landing on /a, then /b (whose own referrer is internal).
+    spool.append_sync([
+        ENCODER.encode(record(10, visitor_id=7, pathname="/a", referrer="https://www.google.com/")),
+        ENCODER.encode(record(20, visitor_id=7, pathname="/b", referrer="https://s.com/a")),
+    ])
+    writer.run_once()
+    rows = store.query("SELECT pathname, referrer_source, entry_page FROM events ORDER BY ts")
+    assert rows == [("/a", "Google", "/a"), ("/b", "Google", "/a")]
+    # A late event 5 s before the landing, from Bing, on /start: the visit's first event.
+    spool.append_sync([ENCODER.encode(record(5, visitor_id=7, pathname="/start", referrer="https://www.bing.com/"))])
+    writer.run_once()
+    rows = store.query("SELECT pathname, referrer_source, entry_page FROM events ORDER BY ts")
+    assert rows == [("/start", "Bing", "/start"), ("/a", "Bing", "/start"), ("/b", "Bing", "/start")]
+    assert store.query("SELECT referrer_source, entry_page, exit_page, pageviews FROM sessions") == [
+        ("Bing", "/start", "/b", 3)
+    ]

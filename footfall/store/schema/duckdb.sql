@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS events (
     region VARCHAR,
     city VARCHAR,
     title VARCHAR,
+    entry_page VARCHAR,                  -- the visit's first pageview (stamped, like the visit:* columns)
     props MAP(VARCHAR, VARCHAR),
     revenue DOUBLE,
     duration_ms BIGINT,
