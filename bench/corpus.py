@@ -18,11 +18,41 @@ from typing import Any
 DOMAIN = "shop.example.com"
 
 _SECTIONS = ["blog", "docs", "products", "guides", "changelog", "help", "careers", "news"]
-_WORDS = (
-    "analytics privacy fast simple dashboard setup install tracking events goals funnels "
-    "pricing python rust caching storage export import migrate teams billing api sdk "
-    "cookie consent gdpr speed mobile search referrers campaigns release notes"
-).split()
+_WORDS = [
+    "analytics",
+    "privacy",
+    "fast",
+    "simple",
+    "dashboard",
+    "setup",
+    "install",
+    "tracking",
+    "events",
+    "goals",
+    "funnels",
+    "pricing",
+    "python",
+    "rust",
+    "caching",
+    "storage",
+    "export",
+    "import",
+    "migrate",
+    "teams",
+    "billing",
+    "api",
+    "sdk",
+    "cookie",
+    "consent",
+    "gdpr",
+    "speed",
+    "mobile",
+    "search",
+    "referrers",
+    "campaigns",
+    "release",
+    "notes",
+]
 
 
 def _paths(rng: random.Random, n: int = 2000) -> list[str]:
@@ -40,7 +70,8 @@ def _paths(rng: random.Random, n: int = 2000) -> list[str]:
 
 def _referrers(rng: random.Random) -> list[str]:
     search = [
-        f"https://www.google.{tld}/" for tld in ("com", "de", "co.uk", "fr", "co.jp", "com.br", "es", "it")
+        f"https://www.google.{tld}/"
+        for tld in ("com", "de", "co.uk", "fr", "co.jp", "com.br", "es", "it")
     ] + [
         "https://www.bing.com/", "https://duckduckgo.com/", "https://search.yahoo.com/",
         "https://www.baidu.com/", "https://yandex.ru/", "https://www.ecosia.org/",
@@ -56,7 +87,8 @@ def _referrers(rng: random.Random) -> list[str]:
     blogs = []
     tlds = ("com", "io", "dev", "net", "org", "blog")
     while len(blogs) < 170:
-        host = f"{rng.choice(_WORDS)}{rng.choice(['', 'blog', 'weekly', 'hub', 'notes'])}.{rng.choice(tlds)}"
+        suffix = rng.choice(["", "blog", "weekly", "hub", "notes"])
+        host = f"{rng.choice(_WORDS)}{suffix}.{rng.choice(tlds)}"
         blogs.append(f"https://{host}/{'-'.join(rng.sample(_WORDS, 3))}")
     return search + social + blogs
 
@@ -70,8 +102,8 @@ def _user_agents(rng: random.Random) -> tuple[list[str], list[str]]:
         )
     for v in range(118, 131, 2):
         uas.append(
-            f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-            f"Chrome/{v}.0.0.0 Safari/537.36"
+            f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like "
+            f"Gecko) Chrome/{v}.0.0.0 Safari/537.36"
         )
         uas.append(
             f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -82,7 +114,9 @@ def _user_agents(rng: random.Random) -> tuple[list[str], list[str]]:
             f"Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.0.0"
         )
     for v in range(115, 133, 2):
-        uas.append(f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0")
+        uas.append(
+            f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0"
+        )
         uas.append(f"Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0")
     for minor in range(0, 7):
         uas.append(
@@ -120,9 +154,14 @@ def _ips(rng: random.Random, n: int = 50_000) -> list[str]:
     out = []
     for i in range(n):
         if i % 20 == 0:
-            out.append(f"2001:db8:{rng.randrange(65536):x}:{rng.randrange(65536):x}::{rng.randrange(65536):x}")
+            out.append(
+                f"2001:db8:{rng.randrange(65536):x}:{rng.randrange(65536):x}::{rng.randrange(65536):x}"
+            )
         else:
-            out.append(f"{rng.randint(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}")
+            out.append(
+                f"{rng.randint(1, 223)}.{rng.randrange(256)}."
+                f"{rng.randrange(256)}.{rng.randint(1, 254)}"
+            )
     return out
 
 
@@ -138,7 +177,15 @@ class Corpus:
         self.referrers = _referrers(rng)
         self.user_agents, self.bots = _user_agents(rng)
         self.ips = _ips(rng)
-        self.screens = ["1920x1080", "1366x768", "2560x1440", "1440x900", "390x844", "412x915", "768x1024"]
+        self.screens = [
+            "1920x1080",
+            "1366x768",
+            "2560x1440",
+            "1440x900",
+            "390x844",
+            "412x915",
+            "768x1024",
+        ]
         self.languages = ["en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "pt-BR", "nl-NL"]
         self.now_ms = int(time.time() * 1000)
 
@@ -150,7 +197,8 @@ class Corpus:
         path = self.path()
         url = f"https://{self.domain}{path}"
         if rng.random() < 0.08:
-            url += f"?utm_source={rng.choice(['newsletter', 'twitter', 'partner'])}&utm_medium=email&utm_campaign=spring"
+            source = rng.choice(["newsletter", "twitter", "partner"])
+            url += f"?utm_source={source}&utm_medium=email&utm_campaign=spring"
         ua = rng.choice(self.bots) if rng.random() < 0.03 else rng.choice(self.user_agents)
         ref = "" if rng.random() < 0.4 else rng.choice(self.referrers)
         ev: dict[str, Any] = {

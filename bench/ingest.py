@@ -82,7 +82,11 @@ def free_port() -> int:
 
 
 def http(
-    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 10
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
@@ -179,7 +183,9 @@ def start_footfall(port: int, data_dir: Path, limits_off: bool) -> Server:
 
 def create_site(base: str, name: str) -> tuple[str, str, str]:
     admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
-    status, body = http("POST", f"{base}/api/site/create", {"name": name, "domains": [DOMAIN]}, admin)
+    status, body = http(
+        "POST", f"{base}/api/site/create", {"name": name, "domains": [DOMAIN]}, admin
+    )
     if status != 201:
         sys.exit(f"site create failed: {status} {body}")
     site_id, key = body["site_id"], body["api_key"]
@@ -202,9 +208,7 @@ def consumed(h: dict[str, Any]) -> int:
 # ------------------------------------------------------------------------------ wrk
 
 
-def wrk_cmd(
-    wrk: str, url: str, duration: float, conns: int, threads: int
-) -> list[str]:
+def wrk_cmd(wrk: str, url: str, duration: float, conns: int, threads: int) -> list[str]:
     threads = max(1, min(threads, conns))
     return [
         wrk, f"-t{threads}", f"-c{conns}", f"-d{duration:g}s", "--timeout", "10s", "--latency",
@@ -406,7 +410,7 @@ def inprocess_drain(tmp: Path, n: int, corpus: Corpus) -> dict[str, Any]:
             total += got
         drain_s = time.perf_counter() - began
         written = writer.stats.events_written
-        table = svc.store.con.execute("SELECT * FROM events").to_arrow_table()
+        table = svc.store.con.sql("SELECT * FROM events").to_arrow_table()
     finally:
         svc.store.close()
         svc.meta.close()
@@ -447,7 +451,9 @@ def running(server: Server) -> Iterator[Server]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (10)")
-    ap.add_argument("--connections", type=int, default=64, help="wrk connections, single events (64)")
+    ap.add_argument(
+        "--connections", type=int, default=64, help="wrk connections, single events (64)"
+    )
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     ap.add_argument("--batch-connections", type=int, default=8, help="wrk connections, batches (8)")
     ap.add_argument("--drain-records", type=int, default=500_000, help="in-process drain size")
@@ -621,8 +627,10 @@ def print_table(res: dict[str, Any]) -> None:
          mark(f["p95_s"] <= TARGETS["fresh_p95_s"])),
     ]  # fmt: skip
     print()
-    print(f"Footfall ingest benchmark - {res['cores']} cores, wrk -c{res['connections']} "
-          f"-d{res['duration']:g}s (wrk runs on the same cores)")
+    print(
+        f"Footfall ingest benchmark - {res['cores']} cores, wrk -c{res['connections']} "
+        f"-d{res['duration']:g}s (wrk runs on the same cores)"
+    )
     w = max(len(r[0]) for r in rows)
     print(f"{'metric':<{w}}  {'value':>18}  {'target':>10}  status")
     print("-" * (w + 42))

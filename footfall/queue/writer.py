@@ -188,7 +188,9 @@ def _to_arrow(records: list[SpoolRecord], a: Assignment) -> pa.Table:
         "title", "revenue", "duration_ms", "load_time_ms", "scroll_depth", "interactive",
     ):  # fmt: skip
         cols[name] = [getattr(r, name) for r in records]
-    stamped = list(zip(*a.attrs, strict=True)) if records else [[] for _ in VISIT_COLUMNS]
+    stamped: list[tuple[Any, ...]] = (
+        list(zip(*a.attrs, strict=True)) if records else [() for _ in VISIT_COLUMNS]
+    )
     for name, values in zip(VISIT_COLUMNS, stamped, strict=True):
         cols[name] = values
     cols["entry_page"] = a.entry_pages

@@ -256,7 +256,7 @@ class DuckDBStore:
                 tuple(r[7:]),
                 r[5],
                 None if r[6] is None else int(r[6]),
-            )  # fmt: skip
+            )
             for r in rows
         ]
 
