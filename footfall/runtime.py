@@ -19,6 +19,7 @@ from footfall.ingest.sitecache import SiteCache
 from footfall.jobs.scheduler import Scheduler
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
+from footfall.query.runner import QueryRunner
 from footfall.queue.spool import Spool
 from footfall.queue.writer import Writer
 from footfall.store.base import EventStore
@@ -40,6 +41,7 @@ class Services:
     ip_limiter: RateLimiter
     key_limiter: RateLimiter
     scheduler: Scheduler
+    runner: QueryRunner
     started: bool = field(default=False)
 
     @classmethod
@@ -80,6 +82,7 @@ class Services:
                 settings.rate_limit_per_key, settings.rate_limit_per_key_burst
             ),
             scheduler=Scheduler(),
+            runner=QueryRunner(store),
         )
         from footfall.jobs.registry import register_default_jobs
 

@@ -38,7 +38,7 @@ async def get_stats(request: Request) -> Response:
         return validation_failed([exc])
     svc: Services = request.app.state.services
     with QUERY_SECONDS.time():
-        data = await run_in_threadpool(summary, svc.store, site.id, p)
+        data = await run_in_threadpool(summary, svc.runner, site, p)
     body = {
         "site_id": site.id,
         "date": first.isoformat(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from footfall.ingest.bots import is_bot, is_referrer_spam
@@ -29,11 +28,12 @@ class Enriched:
 
     records: list[SpoolRecord] = field(default_factory=list)
     columns: dict[str, list[Any]] = field(default_factory=dict)
-    drops: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    drops: Counter[tuple[str, int, str]] = field(default_factory=Counter)
 
 
-def _day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d")
+def _hour(ts_ms: int) -> int:
+    """The event's UTC hour (epoch ms), the grain drop counts are kept at."""
+    return ts_ms - ts_ms % 3_600_000
 
 
 def enrich(
@@ -48,14 +48,14 @@ def enrich(
         if bot is None:
             bot = bot_cache[r.user_agent] = is_bot(r.user_agent, allow_headless=allow_headless)
         if bot:
-            out.drops[(r.site_id, _day(r.ts), "bot")] += 1
+            out.drops[(r.site_id, _hour(r.ts), "bot")] += 1
             continue
         key = (r.site_id, r.referrer)
         ref = ref_cache.get(key)
         if ref is None:
             ref = ref_cache[key] = classify_referrer(r.referrer, domains_of(r.site_id))
         if ref[1] and is_referrer_spam(ref[1]):
-            out.drops[(r.site_id, _day(r.ts), "referrer_spam")] += 1
+            out.drops[(r.site_id, _hour(r.ts), "referrer_spam")] += 1
             continue
         out.records.append(r)
         out.columns.setdefault("referrer_source", []).append(ref[0])

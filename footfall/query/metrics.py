@@ -1,10 +1,12 @@
 """Metric definitions (DESIGN.md "Metric definitions"), each written once.
 
-A metric is a set of exact SQL aggregates over one source table plus a Python function
-that finishes them (ratios and rounding happen here, once, not in each dialect). Event
-metrics read ``events`` rows whose ``ts`` is in the range; visit metrics read ``sessions``
-whose first event (``start_ts``) is in the range, because a visit belongs to the period of
-its first event.
+A metric names the exact SQL aggregates it needs from a source and a Python function that
+finishes them (ratios and rounding happen here, once, not in each SQL dialect).
+
+Sources: ``events`` rows whose ``ts`` is in the range; ``sessions`` whose first event
+(``start_ts``) is in the range, because a visit belongs to the period of its first event;
+``dropped`` counts of filtered events; and ``special`` metrics with their own query shape
+(time on page, scroll depth, entries and exits), built in ``builder.py``.
 """
 
 from __future__ import annotations
@@ -12,17 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any
 
-Source = Literal["events", "sessions"]
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    name: str
-    source: Source
-    aggregates: Mapping[str, str]  # alias -> SQL aggregate over the source table
-    finish: Callable[[Mapping[str, Any]], Any]
+from footfall.query.dialect import Dialect
 
 
 def ratio(num: Any, den: Any, places: int) -> float:
@@ -33,54 +27,116 @@ def ratio(num: Any, den: Any, places: int) -> float:
     return float((Decimal(int(num)) / Decimal(int(den))).quantize(q, rounding=ROUND_HALF_UP))
 
 
-def _count(alias: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda a: int(a[alias] or 0)
+def percent_change(current: Any, previous: Any) -> float | None:
+    """(current - previous) / previous x 100, one decimal; null when previous is 0."""
+    if not previous or current is None:
+        return None
+    prev = Decimal(str(previous))
+    change = (Decimal(str(current)) - prev) / prev * 100
+    return float(change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-METRICS: dict[str, Metric] = {
+def event_aggregates(d: Dialect) -> dict[str, str]:
+    """Aggregates over matching events, by alias."""
+    aggs = {
+        "visitors": d.count_distinct("visitor_id"),
+        "pageviews": "count(*) FILTER (WHERE name = 'pageview')",
+        "events": "count(*) FILTER (WHERE name <> 'engagement')",
+        "visits_e": d.count_distinct("session_id"),
+    }
+    for p in (50, 90, 99):
+        aggs[f"load_p{p}"] = (
+            f"{d.quantile('load_time_ms', p / 100)} FILTER "
+            "(WHERE name = 'pageview' AND load_time_ms IS NOT NULL)"
+        )
+    return aggs
+
+
+def session_aggregates(d: Dialect) -> dict[str, str]:
+    """Aggregates over matching visits, by alias."""
+    return {
+        "visits": "count(*)",
+        # one pageview and no other interactive event (a pageview is itself interactive)
+        "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
+        "duration_ms": f"sum({d.millis_between('start_ts', 'end_ts')})",
+    }
+
+
+Values = Mapping[str, Any]
+
+
+def _int(alias: str) -> Callable[[Values], Any]:
+    return lambda v: int(v.get(alias) or 0)
+
+
+def _ms(alias: str) -> Callable[[Values], Any]:
+    return lambda v: None if v.get(alias) is None else round(float(v[alias]))
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    needs: tuple[str, ...]  # "source.alias" (or "total.alias" for the breakdown-wide value)
+    finish: Callable[[Values], Any]
+
+
+def _visits(v: Values) -> int:
+    return int(v.get("sessions.visits", v.get("events.visits_e")) or 0)
+
+
+QUERY_METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
+        Metric("visitors", ("events.visitors",), _int("events.visitors")),
+        Metric("visits", ("visits",), _visits),
+        Metric("pageviews", ("events.pageviews",), _int("events.pageviews")),
+        Metric("events", ("events.events",), _int("events.events")),
         Metric(
-            "pageviews",
-            "events",
-            {"pageviews": "count(*) FILTER (WHERE name = 'pageview')"},
-            _count("pageviews"),
+            "views_per_visit",
+            ("events.pageviews", "visits"),
+            lambda v: ratio(v.get("events.pageviews") or 0, _visits(v), 2),
         ),
-        Metric(
-            "events",
-            "events",
-            {"events": "count(*) FILTER (WHERE name <> 'engagement')"},
-            _count("events"),
-        ),
-        Metric(
-            "visitors", "events", {"visitors": "count(DISTINCT visitor_id)"}, _count("visitors")
-        ),
-        Metric("visits", "sessions", {"visits": "count(*)"}, _count("visits")),
         Metric(
             "bounce_rate",
-            "sessions",
-            {
-                "visits": "count(*)",
-                # one pageview and no other interactive event (a pageview is interactive)
-                "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
-            },
-            lambda a: ratio(100 * int(a["bounces"] or 0), a["visits"], 1),
+            ("sessions.visits", "sessions.bounces"),
+            lambda v: ratio(100 * int(v.get("sessions.bounces") or 0), v.get("sessions.visits"), 1),
         ),
         Metric(
             "visit_duration",
-            "sessions",
-            {
-                "visits": "count(*)",
-                "duration_ms": "sum(date_diff('millisecond', start_ts, end_ts))",
-            },
-            lambda a: int(ratio(a["duration_ms"] or 0, 1000 * int(a["visits"] or 0), 0)),
+            ("sessions.visits", "sessions.duration_ms"),
+            lambda v: int(
+                ratio(
+                    v.get("sessions.duration_ms") or 0, 1000 * int(v.get("sessions.visits") or 0), 0
+                )
+            ),
         ),
+        Metric("load_time_p50", ("events.load_p50",), _ms("events.load_p50")),
+        Metric("load_time_p90", ("events.load_p90",), _ms("events.load_p90")),
+        Metric("load_time_p99", ("events.load_p99",), _ms("events.load_p99")),
+        Metric(
+            "percentage",
+            ("events.visitors", "total.visitors"),
+            lambda v: ratio(100 * int(v.get("events.visitors") or 0), v.get("total.visitors"), 1),
+        ),
+        Metric(
+            "conversion_rate",
+            ("events.visitors", "base_total.visitors"),
+            lambda v: ratio(
+                100 * int(v.get("events.visitors") or 0), v.get("base_total.visitors"), 1
+            ),
+        ),
+        Metric(
+            "group_conversion_rate",
+            ("events.visitors", "base.visitors"),
+            lambda v: ratio(100 * int(v.get("events.visitors") or 0), v.get("base.visitors"), 1),
+        ),
+        Metric("bot_events", ("dropped.bots",), _int("dropped.bots")),
+        Metric("time_on_page", ("special.time_on_page",), _int("special.time_on_page")),
+        Metric("scroll_depth", ("special.scroll_depth",), _int("special.scroll_depth")),
+        Metric("entries", ("special.entries",), _int("special.entries")),
+        Metric("exits", ("special.exits",), _int("special.exits")),
     )
 }
 
-# views per visit spans both sources: pageviews (by event time) / visits (by first event).
-VIEWS_PER_VISIT = ("pageviews", "visits")
-
-
-def views_per_visit(pageviews: int, visits: int) -> float:
-    return ratio(pageviews, visits, 2)
+# Visit metrics that have no meaning per event dimension (Plausible refuses them too).
+SESSION_ONLY = frozenset({"bounce_rate", "visit_duration", "views_per_visit"})

@@ -48,3 +48,46 @@ def parse_date(value: str, field: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise FieldError(field, "must be a date as YYYY-MM-DD") from None
+
+
+def _months_back(day: date, months: int) -> date:
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(y, m + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def named(name: str, today: date, first_data: date | None) -> tuple[date, date]:
+    """Plausible's named ranges, inclusive dates ending at (or containing) ``today``."""
+    if name == "day":
+        return today, today
+    if name.endswith("d") and name[:-1].isdigit():
+        return today - timedelta(days=int(name[:-1]) - 1), today
+    if name == "month":
+        return today.replace(day=1), _month_end(today)
+    if name.endswith("mo") and name[:-2].isdigit():
+        return _months_back(today, int(name[:-2]) - 1), _month_end(today)
+    if name == "year":
+        return date(today.year, 1, 1), date(today.year, 12, 31)
+    if name == "all":
+        return min(first_data or today, today), today
+    raise FieldError("date_range", f"unknown range {name!r}")
+
+
+def shifted(p: Period, mode: str | tuple[str, str], timezone: str) -> Period:
+    """The comparison period: previous period of equal length, a year earlier, or custom."""
+    if isinstance(mode, tuple):
+        return period(parse_date(mode[0], "compare"), parse_date(mode[1], "compare"), timezone)
+    if mode == "year_over_year":
+
+        def back(d: date) -> date:
+            return d.replace(year=d.year - 1, day=28 if (d.month, d.day) == (2, 29) else d.day)
+
+        return period(back(p.first), back(p.last), timezone)
+    if p.first == p.last and p.end_utc - p.start_utc < timedelta(hours=23):  # realtime
+        span = p.end_utc - p.start_utc
+        return Period(p.first, p.last, p.start_utc - span, p.start_utc)
+    length = (p.last - p.first).days + 1
+    return period(p.first - timedelta(days=length), p.first - timedelta(days=1), timezone)

@@ -100,8 +100,8 @@ class WriteBatch:
     events: pa.Table  # EVENTS_SCHEMA
     # (site_id, dropped_session_id, kept_session_id): sessions joined by a late event.
     session_merges: list[tuple[str, int, int]] = field(default_factory=list)
-    # (site_id, day, reason) -> count of events dropped by enrichment (bots, spam, host).
-    drops: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (site_id, UTC hour as epoch ms, reason) -> events dropped by enrichment (bots, spam).
+    drops: dict[tuple[str, int, str], int] = field(default_factory=dict)
     progress: tuple[int, int] | None = None  # queue position after this batch
     # (site_id, session_id): stored visits whose first event or entry page changed, so
     # their events' stamped visit attributes must be rewritten from the sessions row.

@@ -147,7 +147,7 @@ class DuckDBStore:
                 drops = pa.table(
                     {
                         "site_id": [k[0] for k in batch.drops],
-                        "day": pa.array([k[1] for k in batch.drops]).cast(pa.date32()),
+                        "hour": pa.array([k[1] for k in batch.drops], pa.timestamp("ms")),
                         "reason": [k[2] for k in batch.drops],
                         "n": pa.array(list(batch.drops.values()), pa.int64()),
                     }

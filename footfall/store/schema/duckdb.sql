@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 -- Events dropped by the writer's filters (bots, referrer spam, foreign hostnames), counted.
 CREATE TABLE IF NOT EXISTS dropped_events (
     site_id VARCHAR NOT NULL,
-    day DATE NOT NULL,
+    hour TIMESTAMP NOT NULL,             -- UTC, truncated to the hour
     reason VARCHAR NOT NULL,
     n BIGINT NOT NULL
 );

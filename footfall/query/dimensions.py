@@ -1,0 +1,81 @@
+"""Dimensions: what each ``event:``/``visit:``/``time:`` name means on each table.
+
+Events carry their visit's attributes (stamped by the writer), so every visit dimension
+except the exit page is a plain column on both tables. ``None`` for a table means the
+dimension must be reached through the other table (a semi-join on ``session_id``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from footfall.ingest.validate import FieldError
+
+CHANNEL_SEARCH = ("Google", "Bing", "DuckDuckGo", "Yahoo!", "Yandex", "Baidu", "Ecosia", "Brave",
+                  "Startpage", "Kagi", "Qwant", "Naver", "Seznam")  # fmt: skip
+CHANNEL_SOCIAL = ("Facebook", "Twitter", "LinkedIn", "Reddit", "Instagram", "YouTube", "Pinterest",
+                  "TikTok", "Mastodon", "Bluesky", "Threads", "Hacker News", "Telegram", "WhatsApp")  # fmt: skip
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+# Plausible-style acquisition channel, derived from the visit's source and UTM medium.
+CHANNEL_SQL = f"""CASE
+  WHEN lower(utm_medium) IN ('cpc', 'ppc', 'paid', 'paidsearch') AND referrer_source IN ({_quoted(CHANNEL_SEARCH)}) THEN 'Paid Search'
+  WHEN lower(utm_medium) IN ('cpc', 'ppc', 'paid', 'paidsocial') THEN 'Paid Social'
+  WHEN lower(utm_medium) IN ('email', 'e-mail', 'newsletter') OR lower(utm_source) IN ('email', 'newsletter') THEN 'Email'
+  WHEN referrer_source IN ({_quoted(CHANNEL_SEARCH)}) THEN 'Organic Search'
+  WHEN referrer_source IN ({_quoted(CHANNEL_SOCIAL)}) THEN 'Organic Social'
+  WHEN referrer_source = '' THEN 'Direct'
+  ELSE 'Referral' END"""
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    name: str
+    events: str | None  # SQL on the events table ({map} is replaced for props)
+    sessions: str | None  # SQL on the sessions table
+    empty_label: str = "(none)"  # what an empty value is called in results and filters
+    prop_key: str | None = None
+
+    @property
+    def event_level(self) -> bool:
+        return self.name.startswith("event:")
+
+
+_VISIT_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "device",
+                  "browser", "browser_version", "os", "os_version", "country", "region", "city",
+                  "screen", "language")  # fmt: skip
+
+DIMENSIONS: dict[str, Dimension] = {
+    "event:page": Dimension("event:page", "pathname", None),
+    "event:hostname": Dimension("event:hostname", "hostname", None),
+    "event:name": Dimension("event:name", "name", None),
+    "visit:entry_page": Dimension("visit:entry_page", "entry_page", "entry_page"),
+    "visit:exit_page": Dimension("visit:exit_page", None, "exit_page"),
+    "visit:source": Dimension(
+        "visit:source", "referrer_source", "referrer_source", "Direct / None"
+    ),
+    "visit:referrer": Dimension(
+        "visit:referrer", "{strip:referrer}", "{strip:referrer}", "Direct / None"
+    ),
+    "visit:channel": Dimension("visit:channel", CHANNEL_SQL, CHANNEL_SQL),
+    **{f"visit:{c}": Dimension(f"visit:{c}", c, c) for c in _VISIT_COLUMNS},
+}
+TIME_UNITS = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
+
+
+def dimension(name: str, field: str = "dimensions") -> Dimension:
+    """The dimension called ``name``; ``time*`` names are handled by the builder."""
+    if name in DIMENSIONS:
+        return DIMENSIONS[name]
+    if name == "time" or name in TIME_UNITS:
+        return Dimension(name, None, None)
+    if name.startswith("event:props:"):
+        key = name.removeprefix("event:props:")
+        if not 1 <= len(key) <= 128:
+            raise FieldError(field, "a property name is 1-128 characters")
+        return Dimension(name, "{map:props}", None, prop_key=key)
+    raise FieldError(field, f"unknown dimension {name!r}")

@@ -1,0 +1,219 @@
+"""The query model (Plausible Stats API v2 shape) and its validation.
+
+``parse_query`` turns a JSON body into a ``Query`` or raises ``FieldError`` naming the bad
+part: an unknown metric, dimension or operator, an invalid range, an impossible
+combination. Everything downstream can then trust the query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from footfall.ingest.validate import FieldError, field_error
+from footfall.query.dimensions import dimension
+from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
+
+OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime")
+
+
+class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
+    site_id: Annotated[str, Meta(min_length=1, max_length=100)]
+    metrics: Annotated[list[str], Meta(min_length=1, max_length=30)]
+    date_range: str | list[str]
+    dimensions: Annotated[list[str], Meta(max_length=5)] = []
+    filters: list[Any] = []
+    compare: str | dict[str, Any] | None = None
+    order_by: list[tuple[str, str]] | None = None
+    limit: Annotated[int, Meta(ge=1, le=10_000)] = 10_000
+    offset: Annotated[int, Meta(ge=0)] = 0
+    pagination: dict[str, int] | None = None
+    include: dict[str, bool] = {}
+    date: str | None = None  # reference "today" for named ranges (site's zone by default)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A simple filter: ``[operator, dimension, clauses, modifiers?]``."""
+
+    op: str
+    dim: str
+    values: tuple[str, ...]
+    case_sensitive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Logical:
+    op: Literal["and", "or", "not"]
+    children: tuple[Filter, ...]
+
+
+Filter = Condition | Logical
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    site_id: str
+    metrics: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    filters: tuple[Filter, ...]
+    date_range: str | tuple[str, str]
+    compare: str | tuple[str, str] | None  # "previous_period", "year_over_year", (from, to)
+    order_by: tuple[tuple[str, str], ...]
+    limit: int
+    offset: int
+    include: dict[str, bool] = field(default_factory=dict)
+    date: str | None = None
+
+    @property
+    def time_dimension(self) -> str | None:
+        return next((d for d in self.dimensions if d.startswith("time")), None)
+
+    def event_dimensions(self) -> list[str]:
+        return [d for d in self.dimensions if d.startswith("event:")]
+
+
+def _filter(raw: Any, path: str) -> Filter:
+    if not isinstance(raw, list) or len(raw) < 2 or not isinstance(raw[0], str):
+        raise FieldError(path, "a filter is [operator, dimension, [values]] or [and|or|not, ...]")
+    op = raw[0]
+    if op in ("and", "or"):
+        if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
+            raise FieldError(path, f"'{op}' takes a non-empty list of filters")
+        return Logical(op, tuple(_filter(f, f"{path}[{i}]") for i, f in enumerate(raw[1])))  # type: ignore[arg-type]
+    if op == "not":
+        if len(raw) != 2:
+            raise FieldError(path, "'not' takes exactly one filter")
+        return Logical("not", (_filter(raw[1], path + "[1]"),))
+    if op not in OPERATORS:
+        raise FieldError(path, f"unknown filter operator {op!r}")
+    if len(raw) not in (3, 4) or not isinstance(raw[1], str) or not isinstance(raw[2], list):
+        raise FieldError(path, "a filter is [operator, dimension, [values], modifiers?]")
+    dim = raw[1]
+    if dim.startswith("time"):
+        raise FieldError(path, "time dimensions cannot be filtered; set date_range")
+    dimension(dim, path)
+    values = raw[2]
+    if not values or len(values) > 100 or not all(isinstance(v, str | int | float) for v in values):
+        raise FieldError(path, "values must be a list of 1-100 strings")
+    values = [str(v) for v in values]
+    if any(len(v) > 2000 for v in values):
+        raise FieldError(path, "a filter value is longer than 2000 characters")
+    if op.startswith("matches"):
+        for v in values:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise FieldError(path, f"invalid regular expression {v!r}: {exc}") from None
+    modifiers = raw[3] if len(raw) == 4 else {}
+    if not isinstance(modifiers, dict) or set(modifiers) - {"case_sensitive"}:
+        raise FieldError(path, 'the only modifier is {"case_sensitive": bool}')
+    return Condition(op, dim, tuple(values), bool(modifiers.get("case_sensitive", True)))
+
+
+def _conditions(filters: tuple[Filter, ...]) -> list[Condition]:
+    out: list[Condition] = []
+    for f in filters:
+        out.extend([f] if isinstance(f, Condition) else _conditions(f.children))
+    return out
+
+
+def parse_query(raw: bytes | dict[str, Any]) -> Query:
+    try:
+        body = (
+            msgspec.json.decode(raw, type=QueryBody)
+            if isinstance(raw, bytes)
+            else msgspec.convert(raw, QueryBody)
+        )
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise field_error(exc) from None
+    for m in body.metrics:
+        if m not in QUERY_METRICS:
+            raise FieldError("metrics", f"unknown metric {m!r}")
+    if len(set(body.metrics)) != len(body.metrics):
+        raise FieldError("metrics", "a metric is listed twice")
+    for d in body.dimensions:
+        dimension(d, "dimensions")
+    if len(set(body.dimensions)) != len(body.dimensions):
+        raise FieldError("dimensions", "a dimension is listed twice")
+    if sum(d.startswith("time") for d in body.dimensions) > 1:
+        raise FieldError("dimensions", "at most one time dimension")
+    filters = tuple(_filter(f, f"filters[{i}]") for i, f in enumerate(body.filters))
+    date_range = _date_range(body.date_range)
+    compare = _compare(body.compare)
+    limit, offset = body.limit, body.offset
+    if body.pagination:
+        limit, offset = body.pagination.get("limit", limit), body.pagination.get("offset", offset)
+        if not 1 <= limit <= 10_000 or offset < 0:
+            raise FieldError("pagination", "limit must be 1-10000 and offset >= 0")
+    q = Query(
+        body.site_id, tuple(body.metrics), tuple(body.dimensions), filters, date_range, compare,
+        tuple(body.order_by or ()), limit, offset, dict(body.include), body.date,
+    )  # fmt: skip
+    _check_combination(q)
+    return q
+
+
+def _date_range(value: str | list[str]) -> str | tuple[str, str]:
+    if isinstance(value, str):
+        if value not in NAMED_RANGES:
+            raise FieldError(
+                "date_range",
+                f"unknown range {value!r}; use one of {', '.join(NAMED_RANGES)} or [from, to]",
+            )
+        return value
+    if len(value) != 2:
+        raise FieldError("date_range", "a custom range is [from, to]")
+    return value[0], value[1]
+
+
+def _compare(value: str | dict[str, Any] | None) -> str | tuple[str, str] | None:
+    if value is None or value in ("previous_period", "year_over_year"):
+        return value  # type: ignore[return-value]
+    if isinstance(value, dict) and value.get("mode") == "custom":
+        rng = value.get("date_range")
+        if isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, str) for v in rng):
+            return rng[0], rng[1]
+        raise FieldError("compare", "custom comparison needs date_range: [from, to]")
+    raise FieldError("compare", "use previous_period, year_over_year or {mode: custom, date_range}")
+
+
+def _check_combination(q: Query) -> None:
+    event_dims = q.event_dimensions()
+    for m in q.metrics:
+        if m in SESSION_ONLY and event_dims:
+            raise FieldError(
+                "metrics", f"{m} cannot be broken down by event dimension {event_dims[0]}"
+            )
+    conditions = _conditions(q.filters)
+    page_scoped = "event:page" in q.dimensions or any(c.dim == "event:page" for c in conditions)
+    for m in ("time_on_page", "scroll_depth"):
+        if m in q.metrics and not page_scoped:
+            raise FieldError("metrics", f"{m} needs an event:page dimension or filter")
+    for m in ("entries", "exits"):
+        if m in q.metrics and any(
+            d != "event:page" and not d.startswith("time") for d in q.dimensions
+        ):
+            raise FieldError("metrics", f"{m} can only be broken down by event:page")
+    if "percentage" in q.metrics and not q.dimensions:
+        raise FieldError("metrics", "percentage needs a dimension")
+    if ("conversion_rate" in q.metrics or "group_conversion_rate" in q.metrics) and not any(
+        c.dim == "event:name" and c.op == "is" for c in conditions
+    ):
+        raise FieldError(
+            "metrics", "conversion rates need an ['is', 'event:name', [...]] filter (the goal)"
+        )
+    if "bot_events" in q.metrics and any(not d.startswith("time") for d in q.dimensions):
+        raise FieldError("metrics", "bot_events can only be broken down by time")
+    if q.include.get("time_labels") and q.time_dimension is None:
+        raise FieldError("include", "time_labels needs a time dimension")
+    for key, direction in q.order_by:
+        if key not in q.metrics and key not in q.dimensions:
+            raise FieldError("order_by", f"{key!r} is not among the query's metrics or dimensions")
+        if direction not in ("asc", "desc"):
+            raise FieldError("order_by", "direction must be asc or desc")

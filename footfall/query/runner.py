@@ -1,0 +1,249 @@
+"""Runs a Query: resolve the period(s), execute one statement per source the metrics need,
+merge the rows by dimension values, finish the metrics, compare, order and paginate.
+
+The REST API, the seed summary and the dashboard all call ``QueryRunner.run``, so every
+figure comes from the same code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from footfall.meta.repo import SiteInfo
+from footfall.query import builder
+from footfall.query.builder import Scope, Statement
+from footfall.query.dialect import DIALECTS
+from footfall.query.dimensions import dimension
+from footfall.query.metrics import QUERY_METRICS, percent_change
+from footfall.query.model import Condition, Filter, Query
+from footfall.query.period import Period, named, parse_date, period, shifted, today_in
+from footfall.query.timebuckets import auto_unit, label, labels
+from footfall.store.base import EventStore
+
+Key = tuple[str, ...]
+Values = dict[str, Any]
+
+
+def _without_goals(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+    """The filters minus top-level ``is event:name`` (the goal), for conversion divisors."""
+    return tuple(
+        f
+        for f in filters
+        if not (isinstance(f, Condition) and f.dim == "event:name" and f.op == "is")
+    )
+
+
+class QueryRunner:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.dialect = DIALECTS[store.capabilities.sql_dialect]
+
+    # -- periods ---------------------------------------------------------------------------
+
+    def resolve(self, q: Query, site: SiteInfo, now: datetime | None = None) -> Period:
+        now = now or datetime.now(UTC)
+        if q.date_range == "realtime":
+            end = now.astimezone(UTC).replace(tzinfo=None)
+            today = today_in(site.timezone, now)
+            return Period(today, today, end - timedelta(minutes=30), end + timedelta(seconds=1))
+        if isinstance(q.date_range, tuple):
+            first = parse_date(q.date_range[0], "date_range")
+            last = parse_date(q.date_range[1], "date_range")
+            return period(first, last, site.timezone)
+        today = parse_date(q.date, "date") if q.date else today_in(site.timezone, now)
+        first_data = None
+        if q.date_range == "all":
+            rows = self.store.query("SELECT min(ts) FROM events WHERE site_id = ?", [site.id])
+            if rows and rows[0][0] is not None:
+                first_data = (
+                    rows[0][0].replace(tzinfo=UTC).astimezone(ZoneInfo(site.timezone)).date()
+                )
+        first, last = named(q.date_range, today, first_data)
+        return period(first, last, site.timezone)
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def _fetch(
+        self,
+        st: Statement,
+        scope: Scope,
+        dims: tuple[str, ...],
+        prefix: str,
+        out: dict[Key, Values],
+    ) -> None:
+        n = len(dims)
+        for row in self.store.query(st.sql, st.params):
+            key = tuple(self._label(scope, d, v) for d, v in zip(dims, row[:n], strict=True))
+            values = out.setdefault(key, {})
+            for alias, value in zip(st.aliases, row[n:], strict=True):
+                values[f"{prefix}.{alias}"] = value
+
+    @staticmethod
+    def _label(scope: Scope, dim: str, value: Any) -> str:
+        if dim == "time" or dim.startswith("time:"):
+            return label(scope.unit or "day", value)
+        if value is None or value == "":
+            return dimension(dim).empty_label
+        return str(value)
+
+    def values(
+        self, q: Query, scope: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]
+    ) -> dict[Key, Values]:
+        needs = {n for m in q.metrics for n in QUERY_METRICS[m].needs}
+        event_dims = any(dimension(d).event_level for d in dims if not d.startswith("time"))
+        if "visits" in needs:
+            needs.add("events.visits_e" if event_dims else "sessions.visits")
+        out: dict[Key, Values] = {}
+        b = builder
+        ev = sorted({n.split(".")[1] for n in needs if n.startswith("events.")} | {"visitors"})
+        self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
+        ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
+        if ses:
+            self._fetch(
+                b.aggregate(scope, "sessions", ses, dims, filters), scope, dims, "sessions", out
+            )
+        if "dropped.bots" in needs:
+            self._fetch(b.bot_events(scope, dims), scope, dims, "dropped", out)
+        for special in ("entries", "exits"):
+            if f"special.{special}" in needs:
+                self._fetch(
+                    b.entries_exits(scope, special, dims, filters), scope, dims, "special", out
+                )
+        if "special.scroll_depth" in needs:
+            self._fetch(b.scroll_depth(scope, dims, filters), scope, dims, "special", out)
+        if "special.time_on_page" in needs:
+            self._fetch(b.time_on_page(scope, dims, filters), scope, dims, "special", out)
+        if "total.visitors" in needs:
+            total = self._scalar(scope, filters)
+            for v in out.values():
+                v["total.visitors"] = total
+        if "base_total.visitors" in needs:
+            total = self._scalar(scope, _without_goals(filters))
+            for v in out.values():
+                v["base_total.visitors"] = total
+        if "base.visitors" in needs:
+            base: dict[Key, Values] = {}
+            self._fetch(
+                b.aggregate(scope, "events", ["visitors"], dims, _without_goals(filters)),
+                scope,
+                dims,
+                "events",
+                base,
+            )
+            for key, v in out.items():
+                v["base.visitors"] = base.get(key, {}).get("events.visitors", 0)
+        return out
+
+    def _scalar(self, scope: Scope, filters: tuple[Filter, ...]) -> int:
+        st = builder.aggregate(scope, "events", ["visitors"], (), filters)
+        return int(self.store.query(st.sql, st.params)[0][0] or 0)
+
+    # -- the whole query -----------------------------------------------------------------------
+
+    def run(self, q: Query, site: SiteInfo, now: datetime | None = None) -> dict[str, Any]:
+        zone = ZoneInfo(site.timezone)
+        p = self.resolve(q, site, now)
+        unit = None
+        if q.time_dimension:
+            unit = (
+                auto_unit(p.first, p.last)
+                if q.time_dimension == "time"
+                else q.time_dimension.split(":")[1]
+            )
+        scope = Scope(site.id, p.start_utc, p.end_utc, zone, self.dialect, unit)
+        current = self.values(q, scope, q.dimensions, q.filters)
+        finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
+        rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
+        rows = self._order(q, rows)
+        total_rows = len(rows)
+        page = rows[q.offset : q.offset + q.limit]
+        results: list[dict[str, Any]] = [{"dimensions": list(k), "metrics": m} for k, m in page]
+        meta: dict[str, Any] = {"period": {"from": p.first.isoformat(), "to": p.last.isoformat()}}
+        if unit and q.include.get("time_labels"):
+            meta["time_labels"] = labels(unit, p.first, p.last)
+        compare_period = shifted(p, q.compare, site.timezone) if q.compare else None
+        if compare_period is not None:
+            cscope = Scope(
+                site.id, compare_period.start_utc, compare_period.end_utc, zone, self.dialect, unit
+            )
+            previous = self.values(q, cscope, q.dimensions, q.filters)
+            relabel = self._time_alignment(q, unit, p, compare_period)
+            for result, (key, metrics) in zip(results, page, strict=True):
+                ckey = relabel(key)
+                prev = [finish[m](previous.get(ckey, {})) for m in q.metrics]
+                result["comparison"] = {
+                    "dimensions": list(ckey),
+                    "metrics": prev,
+                    "change": [percent_change(c, pv) for c, pv in zip(metrics, prev, strict=True)],
+                }
+            meta["comparison_period"] = {
+                "from": compare_period.first.isoformat(),
+                "to": compare_period.last.isoformat(),
+            }
+        if q.include.get("totals") or q.include.get("total_rows"):
+            meta["total_rows"] = total_rows
+        if q.include.get("totals"):
+            meta["totals"] = self._totals(q, scope, finish, compare_period, site)
+        return {"results": results, "meta": meta, "query": self._echo(q, p)}
+
+    def _totals(
+        self, q: Query, scope: Scope, finish: dict[str, Any], cp: Period | None, site: SiteInfo
+    ) -> dict[str, Any]:
+        totals_q = Query(q.site_id, tuple(m for m in q.metrics if m not in ("percentage", "group_conversion_rate")),
+                         (), q.filters, q.date_range, None, (), 1, 0)  # fmt: skip
+        now = self.values(
+            totals_q,
+            Scope(site.id, scope.start, scope.end, scope.zone, self.dialect, None),
+            (),
+            q.filters,
+        )
+        out: dict[str, Any] = {m: finish[m](now.get((), {})) for m in totals_q.metrics}
+        if cp is not None:
+            prev_scope = Scope(site.id, cp.start_utc, cp.end_utc, scope.zone, self.dialect, None)
+            prev = self.values(totals_q, prev_scope, (), q.filters)
+            prev_values = {m: finish[m](prev.get((), {})) for m in totals_q.metrics}
+            out = {"metrics": out, "comparison": prev_values,
+                   "change": {m: percent_change(out[m], prev_values[m]) for m in out}}  # fmt: skip
+        return out
+
+    @staticmethod
+    def _time_alignment(q: Query, unit: str | None, p: Period, cp: Period) -> Any:
+        if unit is None or q.time_dimension is None:
+            return lambda key: key
+        index = q.dimensions.index(q.time_dimension)
+        mapping = dict(
+            zip(labels(unit, p.first, p.last), labels(unit, cp.first, cp.last), strict=False)
+        )
+
+        def relabel(key: Key) -> Key:
+            return (*key[:index], mapping.get(key[index], ""), *key[index + 1 :])
+
+        return relabel
+
+    @staticmethod
+    def _order(q: Query, rows: list[tuple[Key, list[Any]]]) -> list[tuple[Key, list[Any]]]:
+        order = list(q.order_by)
+        if not order:
+            if q.time_dimension:
+                order.append((q.time_dimension, "asc"))
+            order.append((q.metrics[0], "desc"))
+        order += [(d, "asc") for d in q.dimensions if d not in [o[0] for o in order]]
+        # Stable sorts from the last key to the first give a total, repeatable order.
+        for key, direction in reversed(order):
+            if key in q.metrics:
+                i = q.metrics.index(key)
+                rows.sort(
+                    key=lambda r: (r[1][i] is None, r[1][i] or 0), reverse=direction == "desc"
+                )
+            else:
+                i = q.dimensions.index(key)
+                rows.sort(key=lambda r: r[0][i], reverse=direction == "desc")
+        return rows
+
+    @staticmethod
+    def _echo(q: Query, p: Period) -> dict[str, Any]:
+        return {"site_id": q.site_id, "metrics": list(q.metrics), "dimensions": list(q.dimensions),
+                "date_range": [p.first.isoformat(), p.last.isoformat()], "compare": q.compare,
+                "limit": q.limit, "offset": q.offset}  # fmt: skip
