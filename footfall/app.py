@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from footfall.api import admin, collect, health, stats
+from footfall.api import admin, collect, compat, health, stats, tracker, query
 from footfall.config import Settings
 from footfall.runtime import Services
 
@@ -32,7 +32,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/event", collect.preflight, methods=["OPTIONS"]),
         Route("/api/events", collect.post_events, methods=["POST"]),
         Route("/api/events", collect.preflight, methods=["OPTIONS"]),
+        Route("/api/send", compat.umami_send, methods=["POST"]),
+        Route("/api/send", compat.preflight, methods=["OPTIONS"]),
+        Route("/api/batch", compat.umami_batch, methods=["POST"]),
+        Route("/api/batch", compat.preflight, methods=["OPTIONS"]),
+        Route("/js/manifest.json", tracker.get_manifest, methods=["GET"]),
+        Route("/js/{name}", tracker.get_script, methods=["GET", "HEAD"]),
         Route("/api/stats", stats.get_stats, methods=["GET"]),
+        Route("/api/v2/query", query.post_query, methods=["POST"]),
         Route("/api/site/create", admin.create_site, methods=["POST"]),
         Route("/api/tokens", admin.create_token, methods=["POST"]),
         Route("/api/admin/jobs/{name}", admin.run_job, methods=["POST"]),

@@ -74,7 +74,7 @@ def field_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str 
     text = str(exc)
     match = _AT.search(text)
     if match is None:
-        missing = re.search(r"missing required field `(\w+)`", text)
+        missing = re.search(r"(?:missing required|contains unknown) field `(\w+)`", text)
         field = missing.group(1) if missing else (prefix.rstrip(".") or "body")
         return FieldError(field, text)
     path = re.sub(r"\[(\d+|\.\.\.)\]", "", match.group("path")).lstrip(".")

@@ -20,8 +20,12 @@ def summary(runner: QueryRunner, site: SiteInfo, p: Period, top: int = 10) -> di
     totals = runner.run(Query(site.id, SUMMARY, (), (), rng, None, (), 1, 0), site)
     values = totals["results"][0]["metrics"] if totals["results"] else [0] * len(SUMMARY)
     out: dict[str, Any] = dict(zip(SUMMARY, values, strict=True))
-    pages = runner.run(Query(site.id, ("pageviews",), ("event:page",), (), rng, None, (), top, 0), site)
+    pages = runner.run(
+        Query(site.id, ("pageviews",), ("event:page",), (), rng, None, (), top, 0), site
+    )
     out["top_paths"] = [
-        {"path": r["dimensions"][0], "views": r["metrics"][0]} for r in pages["results"] if r["metrics"][0]
+        {"path": r["dimensions"][0], "views": r["metrics"][0]}
+        for r in pages["results"]
+        if r["metrics"][0]
     ]
     return out
