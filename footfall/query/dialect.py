@@ -55,7 +55,8 @@ class Dialect:
         return f"date_diff('millisecond', {start}, {end})"
 
     def add_seconds(self, expr: str, seconds: int) -> str:
-        return f"({expr} + INTERVAL {int(seconds)} SECOND)"
+        sign = "-" if seconds < 0 else "+"
+        return f"({expr} {sign} INTERVAL {abs(int(seconds))} SECOND)"
 
     def trunc(self, unit: str, expr: str) -> str:
         return f"date_trunc('{unit}', {expr})"
