@@ -12,8 +12,9 @@ Prints figures and ratios (it is not a test and asserts nothing):
 
     .venv/bin/python bench/ingest.py [--duration S] [--connections N] [--quick] [--json F]
 
-Needs ``wrk`` (installed with apt-get when missing). A default run takes about 2.5 min;
-``--quick`` about 30 s. Numbers depend heavily on the machine: wrk shares its cores.
+Needs ``wrk`` (installed with apt-get when missing). A default run takes 1.5-3 min (the
+in-process drain dominates); ``--quick`` about 30 s. Numbers depend heavily on the machine:
+wrk shares its cores. PYTHONPATH=/path/to/a/checkout benches that copy of ``footfall``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ import msgspec
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+sys.path.append(str(ROOT))  # after PYTHONPATH: PYTHONPATH=/some/snapshot benches that copy
 
 from corpus import DOMAIN, Corpus  # noqa: E402
 
@@ -175,8 +176,9 @@ def start_footfall(port: int, data_dir: Path, limits_off: bool) -> Server:
             env[f"FOOTFALL_{name}"] = "0"
         else:
             env.pop(f"FOOTFALL_{name}", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
     cmd = [sys.executable, "-m", "footfall.cli", "serve", "--port", str(port)]
-    server = Server(cmd, env, ROOT, data_dir.parent / f"{data_dir.name}.log")
+    server = Server(cmd, env, data_dir.parent, data_dir.parent / f"{data_dir.name}.log")
     wait_up(f"http://127.0.0.1:{port}/api/health", server.proc, server.log)
     return server
 
@@ -456,7 +458,7 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     ap.add_argument("--batch-connections", type=int, default=8, help="wrk connections, batches (8)")
-    ap.add_argument("--drain-records", type=int, default=500_000, help="in-process drain size")
+    ap.add_argument("--drain-records", type=int, default=300_000, help="in-process drain size")
     ap.add_argument("--quick", action="store_true", help="~30 s smoke run")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")

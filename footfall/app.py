@@ -9,8 +9,20 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from footfall.api import admin, collect, compat, health, stats, tracker, query
+from footfall.api import (
+    admin,
+    collect,
+    compat,
+    export,
+    health,
+    openapi,
+    query,
+    reports,
+    stats,
+    tracker,
+)
 from footfall.config import Settings
+from footfall.dashboard.routes import routes as dashboard_routes
 from footfall.runtime import Services
 
 
@@ -45,6 +57,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/admin/jobs/{name}", admin.run_job, methods=["POST"]),
         Route("/api/health", health.health, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
+        *dashboard_routes(),  # login, site list, dashboard pages, /static
+        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES,
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

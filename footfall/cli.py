@@ -1,4 +1,4 @@
-"""``footfall`` command line: serve, sites, tokens, jobs, config.
+"""``footfall`` command line: serve, sites, tokens, users, jobs, config.
 
 Metadata commands write SQLite/PostgreSQL directly (safe beside a running server, which
 re-reads keys within seconds). Commands that need the DuckDB store while ``serve`` holds
@@ -65,13 +65,15 @@ def cmd_sites_create(args: argparse.Namespace) -> int:
     except MetaValidationError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
-    print(f"site_id: {site.id}\napi_key: {key}\n(the key is shown once; it can only write events)")
+    print(f"site_id: {site.id}\nsite_uuid: {site.public_uuid}\napi_key: {key}")
+    print("(the key is shown once; it can only write events)")
     return 0
 
 
 def cmd_sites_list(args: argparse.Namespace) -> int:
     for site in _meta(_settings()).list_sites():
-        print(f"{site.id}\t{site.name}\t{','.join(site.domains)}\t{site.timezone}")
+        domains = ",".join(site.domains)
+        print(f"{site.id}\t{site.name}\t{domains}\t{site.timezone}\t{site.public_uuid}")
     return 0
 
 
@@ -167,6 +169,10 @@ def parser() -> argparse.ArgumentParser:
     run = jobs.add_parser("run", help="run a job now")
     run.add_argument("name", choices=["retention"])
     run.set_defaults(func=cmd_jobs_run)
+
+    from footfall import cli_users
+
+    cli_users.add_parser(sub, lambda: _meta(_settings()))
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True

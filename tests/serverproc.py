@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import urllib.error
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any

@@ -1,4 +1,9 @@
-"""Who is asking: the admin token, a site's read token, or nobody.
+"""Who is asking: the admin token, a site's read token, a dashboard login, or nobody.
+
+Without a bearer token, the dashboard's session cookie is consulted: a logged-in user may
+read the sites they are a member of (the owner: every site), and the owner may call the
+admin endpoints (with the session's CSRF token in ``X-CSRF-Token``). Bearer tokens
+behave exactly as before whether or not a cookie is present.
 
 A missing or bad token is 401; a site the caller may not see is 404 whether or not it
 exists (DESIGN.md), so a token for one site learns nothing about others.
@@ -11,7 +16,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from footfall.dashboard.sessions import csrf_header_ok, current_login
 from footfall.meta.repo import SiteInfo
+from footfall.meta.users import Accounts
 from footfall.runtime import Services
 
 
@@ -39,7 +46,15 @@ def is_admin(svc: Services, token: str | None) -> bool:
 
 
 def require_admin(request: Request) -> Services:
+    """The admin token, or (without a bearer token) a logged-in instance owner whose
+    request carries the session's CSRF token in ``X-CSRF-Token``."""
     svc: Services = request.app.state.services
+    if bearer(request) is None:
+        login = current_login(request)
+        if login is not None and login.user.is_owner:
+            if not csrf_header_ok(request, login):
+                raise AuthError(403, "Missing or invalid X-CSRF-Token for a cookie login")
+            return svc
     if not svc.settings.admin_token:
         raise AuthError(403, "Admin API disabled: set FOOTFALL_ADMIN_TOKEN or use the CLI")
     if not is_admin(svc, bearer(request)):
@@ -52,7 +67,14 @@ def readable_site(request: Request, site_id: str) -> SiteInfo:
     svc: Services = request.app.state.services
     token = bearer(request)
     if token is None:
-        raise AuthError(401, "Missing Authorization: Bearer token")
+        login = current_login(request)
+        if login is None:
+            raise AuthError(401, "Missing Authorization: Bearer token")
+        role = Accounts(svc.meta).role_on(login.user, site_id) if isinstance(site_id, str) else None
+        found = svc.meta.get_site(site_id) if role else None
+        if found is None:
+            raise AuthError(404, "Site not found")
+        return found
     if is_admin(svc, token):
         site = svc.meta.get_site(site_id)
     else:

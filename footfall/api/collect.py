@@ -18,6 +18,7 @@ from starlette.responses import Response
 from footfall.api.clientip import client_ip
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS, JSON, error, validation_failed
+from footfall.ingest.compat import is_plausible
 from footfall.ingest.pipeline import Dropped, Unauthorized
 from footfall.ingest.record import ENCODER
 from footfall.ingest.validate import BatchBody, FieldError, decode_event, field_error
@@ -113,6 +114,10 @@ async def post_event(request: Request) -> Response:
     if isinstance(prepared, JSON):
         return prepared
     svc, ip, raw = prepared
+    if is_plausible(raw):  # Plausible's tracker and Events API share this URL
+        from footfall.api.compat import plausible  # compat imports this module
+
+        return await plausible(request, svc, ip, raw)
     site = _authenticate(svc, request, raw)
     if isinstance(site, JSON):
         return site

@@ -11,10 +11,11 @@ from __future__ import annotations
 import msgspec
 
 
-class SpoolRecord(msgspec.Struct, array_like=True, omit_defaults=False):
-    """One accepted event as written to the spool (msgpack, positional for compactness)."""
+class SpoolRecord(msgspec.Struct, omit_defaults=False):
+    """One accepted event as written to the spool: one JSON object per record, so the
+    writer can hand a whole batch to the store's JSON reader (no Python per event)."""
 
-    event_id: str  # 32 hex chars (uuid without dashes)
+    event_id: str  # canonical UUID text
     site_id: str
     ts: int  # epoch milliseconds, UTC
     name: str  # "pageview", "engagement" or a custom event name
@@ -40,5 +41,5 @@ class SpoolRecord(msgspec.Struct, array_like=True, omit_defaults=False):
     scroll_depth: int | None = None
 
 
-ENCODER = msgspec.msgpack.Encoder()
-DECODER = msgspec.msgpack.Decoder(SpoolRecord)
+ENCODER = msgspec.json.Encoder()
+DECODER = msgspec.json.Decoder(SpoolRecord)

@@ -17,6 +17,7 @@ The schema itself is created and changed only by the Alembic migrations in
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
@@ -84,6 +85,10 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A second, unguessable name for the site, for trackers that name sites by UUID (Umami).
+    public_uuid: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
 
     domains: Mapped[list[SiteDomain]] = relationship(
         back_populates="site",

@@ -58,6 +58,7 @@ class SiteInfo:
     domains: tuple[str, ...]
     timezone: str
     created_at: datetime
+    public_uuid: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,9 @@ class KeyInfo:
 
 
 def _site_info(site: Site) -> SiteInfo:
-    return SiteInfo(site.id, site.name, site.domain_list, site.timezone, site.created_at)
+    return SiteInfo(
+        site.id, site.name, site.domain_list, site.timezone, site.created_at, site.public_uuid
+    )
 
 
 def _key_info(row: IngestKey | ReadToken) -> KeyInfo:
@@ -192,6 +195,14 @@ class Metadata:
         query = select(Site).join(SiteDomain).where(SiteDomain.domain == host).order_by(Site.id)
         with self._read() as s:
             return [_site_info(site) for site in s.scalars(query)]
+
+    def site_for_alias(self, alias: str) -> SiteInfo | None:
+        """The site named by ``alias``: its public UUID (any case) or its id."""
+        if not isinstance(alias, str) or not alias or len(alias) > 64:
+            return None
+        lowered = alias.strip().lower()
+        query = select(Site).where(or_(Site.public_uuid == lowered, Site.id == alias))
+        return self._site_by(query)
 
     # -- ingest keys ---------------------------------------------------------------------
 

@@ -216,7 +216,7 @@ def time_on_page(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
 
 def bot_events(s: Scope, dims: tuple[str, ...]) -> Statement:
     cols, params = [], []
-    for i, name in enumerate(dims):
+    for i, _name in enumerate(dims):
         expr, p = bucket_sql(s.unit or "day", "hour", s.zone, s.start, s.end, s.dialect)
         cols.append(f"{expr} AS d{i}")
         params += p

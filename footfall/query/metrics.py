@@ -44,6 +44,7 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
         "events": "count(*) FILTER (WHERE name <> 'engagement')",
         "visits_e": d.count_distinct("session_id"),
     }
+    aggs["load_n"] = "count(load_time_ms) FILTER (WHERE name = 'pageview')"
     for p in (50, 90, 99):
         aggs[f"load_p{p}"] = (
             f"{d.quantile('load_time_ms', p / 100)} FILTER "
@@ -110,6 +111,7 @@ QUERY_METRICS: dict[str, Metric] = {
                 )
             ),
         ),
+        Metric("load_time_pageviews", ("events.load_n",), _int("events.load_n")),
         Metric("load_time_p50", ("events.load_p50",), _ms("events.load_p50")),
         Metric("load_time_p90", ("events.load_p90",), _ms("events.load_p90")),
         Metric("load_time_p99", ("events.load_p99",), _ms("events.load_p99")),

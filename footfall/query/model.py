@@ -19,7 +19,8 @@ from footfall.query.dimensions import dimension
 from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
 
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
-NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime")
+NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime",
+                "realtime_5m")  # fmt: skip
 
 
 class QueryBody(msgspec.Struct, forbid_unknown_fields=True):

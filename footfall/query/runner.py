@@ -44,10 +44,11 @@ class QueryRunner:
 
     def resolve(self, q: Query, site: SiteInfo, now: datetime | None = None) -> Period:
         now = now or datetime.now(UTC)
-        if q.date_range == "realtime":
+        if q.date_range in ("realtime", "realtime_5m"):  # the last 30 (or 5) minutes
             end = now.astimezone(UTC).replace(tzinfo=None)
             today = today_in(site.timezone, now)
-            return Period(today, today, end - timedelta(minutes=30), end + timedelta(seconds=1))
+            span = timedelta(minutes=5 if q.date_range == "realtime_5m" else 30)
+            return Period(today, today, end - span, end + timedelta(seconds=1))
         if isinstance(q.date_range, tuple):
             first = parse_date(q.date_range[0], "date_range")
             last = parse_date(q.date_range[1], "date_range")
@@ -191,8 +192,8 @@ class QueryRunner:
     def _totals(
         self, q: Query, scope: Scope, finish: dict[str, Any], cp: Period | None, site: SiteInfo
     ) -> dict[str, Any]:
-        totals_q = Query(q.site_id, tuple(m for m in q.metrics if m not in ("percentage", "group_conversion_rate")),
-                         (), q.filters, q.date_range, None, (), 1, 0)  # fmt: skip
+        metrics = tuple(m for m in q.metrics if m not in ("percentage", "group_conversion_rate"))
+        totals_q = Query(q.site_id, metrics, (), q.filters, q.date_range, None, (), 1, 0)
         now = self.values(
             totals_q,
             Scope(site.id, scope.start, scope.end, scope.zone, self.dialect, None),

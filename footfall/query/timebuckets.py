@@ -8,6 +8,7 @@ SQL on DuckDB and ClickHouse.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,7 @@ def local_time(
         return d.add_seconds(column, spans[0][1]), []
     parts: list[str] = []
     params: list[object] = []
-    for (_, off), (until, _) in zip(spans, spans[1:], strict=False):
+    for (_, off), (until, _) in itertools.pairwise(spans):
         parts.append(f"WHEN {column} < ? THEN {d.add_seconds(column, off)}")
         params.append(until)
     return f"CASE {' '.join(parts)} ELSE {d.add_seconds(column, spans[-1][1])} END", params

@@ -1,11 +1,11 @@
 """The batch writer: drains the queue into the event store by size and by interval.
 
 One round reads up to ``batch_size`` durable records from the queue position the store
-last committed, drops duplicates (event ids already stored or repeated in the batch),
-enriches, assigns sessions, and commits events + session merges + drop counts + the new
-position in one store transaction. Only then are the consumed spool segments released.
-After a crash the round simply runs again from the committed position: nothing
-acknowledged is lost and nothing is written twice.
+last committed and hands them to the store, which drops duplicates, enriches (through the
+``Enricher``'s lookups for distinct values), assigns sessions, and commits events, visits,
+drop counts and the new position in one transaction. Only then are the consumed spool
+segments released. After a crash the round simply runs again from the committed position:
+nothing acknowledged is lost and nothing is written twice.
 """
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import msgspec
-import pyarrow as pa
-
-from footfall.ingest.enrich import enrich
-from footfall.ingest.record import DECODER, SpoolRecord
-from footfall.ingest.sessions import Assignment, Attrs, Sessionizer
+from footfall.ingest.enrich import Enricher
 from footfall.queue.spool import Position, Spool
-from footfall.store.base import EVENTS_SCHEMA, VISIT_COLUMNS, EventStore, WriteBatch
+from footfall.store.base import EventStore, WriteBatch
 
 log = logging.getLogger("footfall.writer")
-
-DAY_MS = 86_400_000
 
 
 @dataclass(slots=True)
@@ -36,7 +28,6 @@ class WriterStats:
     events_written: int = 0
     duplicates_skipped: int = 0
     dropped: int = 0
-    corrupt_records: int = 0
     batches: int = 0
     last_batch_at: float = 0.0
     last_batch_seconds: float = 0.0
@@ -59,8 +50,9 @@ class Writer:
     ) -> None:
         self.spool, self.store, self.domains_of = spool, store, domains_of
         self.batch_size, self.interval = batch_size, interval_ms / 1000
-        self.sessionizer = Sessionizer(store, session_timeout_ms)
-        self.allow_headless = allow_headless
+        self.session_timeout_ms = session_timeout_ms
+        self.enricher = Enricher(domains_of, allow_headless=allow_headless)
+        self.scratch = spool.directory.parent / "writer-batch.jsonl"
         self.stats = WriterStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -100,14 +92,15 @@ class Writer:
                 n = self.run_once()
                 backoff = self.interval
             except Exception:
-                # The store refused the batch: forget cached visits (they may be ahead of
-                # the store) and try the same records again later; they stay in the spool.
+                # The store refused the batch (its transaction rolled back): the records
+                # stay in the spool and the same round is tried again later.
                 log.exception("writer round failed; retrying")
                 self.stats.errors += 1
-                self.sessionizer.reset()
                 backoff = min(backoff * 2, 5.0)
                 self._stop.wait(backoff)
                 continue
+            if n == 0:
+                self.store.idle()
             if n < self.batch_size:
                 self._stop.wait(self.interval)
 
@@ -117,84 +110,21 @@ class Writer:
         if not payloads:
             return 0
         started = time.perf_counter()
-        records = self._decode(payloads)
-        records = self._without_duplicates(records)
-        # Sessions are cut on event time; in time order a visit's first event comes first.
-        records.sort(key=lambda r: r.ts)
-        enriched = enrich(records, self.domains_of, allow_headless=self.allow_headless)
-        kept = enriched.records
-        assignment = self.sessionizer.assign(kept, _own_visit_attrs(kept, enriched.columns))
-        drops = dict(enriched.drops)
-        self.store.write_batch(
+        # The store reads the batch as JSON lines; a scratch file in the data directory
+        # (never a raw IP: spool records hold none) is the cheapest hand-over.
+        self.scratch.write_bytes(b"\n".join(payloads))
+        counts = self.store.write_batch(
             WriteBatch(
-                _to_arrow(kept, assignment),
-                assignment.merges,
-                drops,
-                (end.segment, end.offset),
-                assignment.restamp,
+                self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
             )
         )
         self.position = end
         self.spool.release(end)
         s = self.stats
-        s.events_written += len(kept)
-        s.dropped += sum(drops.values())
+        s.events_written += counts["inserted"]
+        s.duplicates_skipped += counts["duplicates"]
+        s.dropped += counts["dropped"]
         s.batches += 1
         s.last_batch_at = time.time()
         s.last_batch_seconds = time.perf_counter() - started
         return len(payloads)
-
-    def _decode(self, payloads: list[bytes]) -> list[SpoolRecord]:
-        out: list[SpoolRecord] = []
-        for p in payloads:
-            try:
-                out.append(DECODER.decode(p))
-            except msgspec.DecodeError:
-                # The spool's crc passed, so this is a record from an incompatible version.
-                self.stats.corrupt_records += 1
-                log.error("skipping undecodable spool record (%d bytes)", len(p))
-        return out
-
-    def _without_duplicates(self, records: list[SpoolRecord]) -> list[SpoolRecord]:
-        unique: dict[str, SpoolRecord] = {}
-        for r in records:
-            unique.setdefault(r.event_id, r)
-        if not unique:
-            return []
-        lo = min(r.ts for r in unique.values()) - DAY_MS
-        hi = max(r.ts for r in unique.values()) + DAY_MS
-        stored = self.store.existing_event_ids(list(unique), lo, hi)
-        kept = [r for eid, r in unique.items() if eid not in stored]
-        self.stats.duplicates_skipped += len(records) - len(kept)
-        return kept
-
-
-_RECORD_ATTRS = frozenset(("referrer", "screen", "language", "country", "region", "city"))
-
-
-def _own_visit_attrs(records: list[SpoolRecord], derived: dict[str, list[Any]]) -> list[Attrs]:
-    """Each event's own values of VISIT_COLUMNS (the visit's, if it is the first event)."""
-    columns = [
-        [getattr(r, name) for r in records] if name in _RECORD_ATTRS else derived[name]
-        for name in VISIT_COLUMNS
-    ]
-    return list(zip(*columns, strict=True)) if records else []
-
-
-def _to_arrow(records: list[SpoolRecord], a: Assignment) -> pa.Table:
-    cols: dict[str, object] = {}
-    for name in (
-        "event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "user_id",
-        "title", "revenue", "duration_ms", "load_time_ms", "scroll_depth", "interactive",
-    ):  # fmt: skip
-        cols[name] = [getattr(r, name) for r in records]
-    stamped: list[tuple[Any, ...]] = (
-        list(zip(*a.attrs, strict=True)) if records else [() for _ in VISIT_COLUMNS]
-    )
-    for name, values in zip(VISIT_COLUMNS, stamped, strict=True):
-        cols[name] = values
-    cols["entry_page"] = a.entry_pages
-    cols["props"] = [list(r.props.items()) for r in records]
-    cols["session_id"] = a.session_ids
-    cols["visitor_id"] = a.visitor_ids
-    return pa.Table.from_pydict(cols, schema=EVENTS_SCHEMA)

@@ -10,9 +10,10 @@ what makes spool replay exactly-once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -93,33 +94,25 @@ class Capabilities:
     single_writer_process: bool  # only one OS process may open the store for writing
 
 
+class Enrichment(Protocol):
+    """Lookup tables for a batch's distinct values (footfall.ingest.enrich.Enricher)."""
+
+    def user_agents(self, agents: Sequence[str]) -> pa.Table: ...
+
+    def referrers(self, pairs: Sequence[tuple[str, str]]) -> pa.Table: ...
+
+    def queries(self, queries: Sequence[str]) -> pa.Table: ...
+
+
 @dataclass(slots=True)
 class WriteBatch:
-    """Everything one writer round commits."""
+    """Everything one writer round commits: spool records (JSON lines in ``source``), the
+    enrichment to apply, and the queue position the batch ends at."""
 
-    events: pa.Table  # EVENTS_SCHEMA
-    # (site_id, dropped_session_id, kept_session_id): sessions joined by a late event.
-    session_merges: list[tuple[str, int, int]] = field(default_factory=list)
-    # (site_id, UTC hour as epoch ms, reason) -> events dropped by enrichment (bots, spam).
-    drops: dict[tuple[str, int, str], int] = field(default_factory=dict)
-    progress: tuple[int, int] | None = None  # queue position after this batch
-    # (site_id, session_id): stored visits whose first event or entry page changed, so
-    # their events' stamped visit attributes must be rewritten from the sessions row.
-    restamp: list[tuple[str, int]] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSpan:
-    """A visit's bounds, as the writer needs them to place new events."""
-
-    site_id: str
-    visitor_id: int
-    session_id: int
-    start_ms: int
-    end_ms: int
-    attrs: tuple[str, ...]  # VISIT_COLUMNS values
-    entry_page: str | None
-    entry_ts_ms: int | None
+    source: Path
+    enrichment: Enrichment
+    session_timeout_ms: int = 30 * 60_000
+    progress: tuple[int, int] | None = None
 
 
 class EventStore(Protocol):
@@ -129,20 +122,29 @@ class EventStore(Protocol):
 
     def close(self) -> None: ...
 
-    def write_batch(self, batch: WriteBatch) -> None: ...
+    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
+        """Commit one batch atomically; counts of received, duplicates, inserted, dropped."""
+        ...
+
+    def idle(self) -> None:
+        """The writer found nothing to do: a moment for deferred maintenance."""
+        ...
 
     def read_progress(self) -> tuple[int, int] | None: ...
 
-    def existing_event_ids(self, ids: Sequence[str], lo_ms: int, hi_ms: int) -> set[str]: ...
-
-    def sessions_for_visitors(
-        self, keys: Sequence[tuple[str, int]], since_ms: int
-    ) -> list[SessionSpan]: ...
-
-    def sessions_by_id(self, keys: Sequence[tuple[str, int]]) -> list[SessionSpan]: ...
-
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``sql`` as Arrow batches of at most ``batch_rows``, read lazily; at
+        least one batch (empty when there are no rows), so the consumer learns the columns."""
+        ...
+
     def delete_events_before(self, cutoff: datetime, batch_rows: int = 500_000) -> int: ...
+
+    def delete_site_data(self, site_id: str) -> int:
+        """Delete every row of one site (events, sessions, drop counts); events deleted."""
+        ...
 
     def health(self) -> dict[str, Any]: ...

@@ -11,6 +11,7 @@ from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.queue.spool import Spool
 from footfall.queue.writer import Writer
 from footfall.store.base import WriteBatch
+from footfall.store import duckdb_write
 from footfall.store.duckdb import DuckDBStore
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
@@ -88,15 +89,17 @@ def test_restart_after_crash_between_commit_and_release_is_exactly_once(tmp_path
 
 
 class FailingStore(DuckDBStore):
-    """A real DuckDB store whose second batch fails mid-transaction (disk full, say)."""
+    """A real DuckDB store whose second batch fails after all its work, before commit."""
 
     calls = 0
 
-    def write_batch(self, batch: WriteBatch) -> None:
+    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
         FailingStore.calls += 1
         if FailingStore.calls == 2:
-            batch.events = batch.events.drop_columns(["props"])  # INSERT fails inside the txn
-        super().write_batch(batch)
+            with self._transaction() as cur:
+                duckdb_write.write(cur, batch.source, batch.enrichment, batch.session_timeout_ms, batch.progress)
+                raise OSError("disk full")
+        return super().write_batch(batch)
 
 
 def test_failed_batch_rolls_back_and_is_retried(tmp_path: Path) -> None:
@@ -111,7 +114,6 @@ def test_failed_batch_rolls_back_and_is_retried(tmp_path: Path) -> None:
         writer.run_once()
     assert count(store) == (300, 300)
     assert store.read_progress() is not None
-    writer.sessionizer.reset()
     while writer.run_once():
         pass
     assert count(store) == (900, 900)

@@ -1,0 +1,44 @@
+"""Server-sent events: the live "current visitors" count of one site.
+
+Each stream sends ``{"visitors": n}`` every ``LIVE_INTERVAL_S`` seconds and closes after
+``LIVE_LIFETIME_S`` (the browser's EventSource reconnects by itself after ``retry``), so
+a server shutting down never waits long on an open stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from footfall.dashboard.siteops import current_visitors
+from footfall.meta.repo import SiteInfo
+from footfall.runtime import Services
+
+LIVE_INTERVAL_S = float(os.environ.get("FOOTFALL_LIVE_INTERVAL_S", "3"))
+LIVE_LIFETIME_S = 20.0
+
+
+async def _events(request: Request, svc: Services, site: SiteInfo) -> AsyncIterator[str]:
+    yield "retry: 2000\n\n"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LIVE_LIFETIME_S
+    while loop.time() < deadline:
+        count = await run_in_threadpool(current_visitors, svc, site)
+        yield f"event: visitors\ndata: {json.dumps({'visitors': count})}\n\n"
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(LIVE_INTERVAL_S)
+
+
+def live_response(request: Request, svc: Services, site: SiteInfo) -> StreamingResponse:
+    return StreamingResponse(
+        _events(request, svc, site),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

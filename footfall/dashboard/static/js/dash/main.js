@@ -1,0 +1,243 @@
+// The site dashboard: the shell is already on the page; this fetches every figure from
+// the query API in parallel (top stats, chart, panels), renders it as text, keeps the
+// view's state in the URL, and follows the live visitor count over server-sent events.
+import { el, clear, fmt } from './dom.js';
+import { METRICS, readState, writeState, dateRange, timeDimension, apiFilters, describe, dimLabel } from './state.js';
+import { PANELS, panelNode, panelQuery, renderRows } from './panels.js';
+import { drawChart, resizeChart } from './chart.js';
+import { download } from './csv.js';
+
+const root = document.getElementById('dashboard');
+const cfg = { ...root.dataset };
+const realtime = cfg.mode === 'realtime';
+let state = readState(cfg.mode);
+let generation = 0;
+let controller = null;
+const shown = { stats: null, chart: null, panels: {} };
+
+async function query(body, signal) {
+  const res = await fetch(cfg.queryUrl, {
+    method: 'POST', credentials: 'same-origin', signal,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ site_id: cfg.siteId, ...body }),
+  });
+  if (!res.ok) throw new Error('query failed: ' + res.status);
+  return res.json();
+}
+
+// -- filters -------------------------------------------------------------------------------
+
+function addFilter(filter) {
+  state.filters = [...state.filters.filter((f) => f.dim !== filter.dim), filter];
+  navigate();
+}
+
+function renderFilters() {
+  const box = clear(document.getElementById('filters'));
+  for (const f of state.filters) {
+    box.append(el('button', {
+      type: 'button', class: 'chip', 'aria-label': 'Remove filter ' + describe(f),
+      onclick: () => { state.filters = state.filters.filter((x) => x !== f); navigate(); },
+    }, el('span', { text: dimLabel(f.dim) + ' is ' }), el('strong', { text: f.value }), el('span', { 'aria-hidden': 'true', text: ' ✕' })));
+  }
+}
+
+// -- top stats and chart -------------------------------------------------------------------
+
+function changeNode(metric, change) {
+  if (change === null || change === undefined) return el('span', { class: 'change muted', text: '' });
+  const good = metric.lowerIsBetter ? change <= 0 : change >= 0;
+  const arrow = change > 0 ? '↑' : change < 0 ? '↓' : '';
+  return el('span', { class: 'change ' + (good ? 'up' : 'down'), text: arrow + ' ' + Math.abs(change) + '%' });
+}
+
+async function loadStats(signal) {
+  const body = { metrics: METRICS.map((m) => m.key), filters: apiFilters(state), date_range: dateRange(state) };
+  if (state.compare) body.compare = 'previous_period';
+  const data = await query(body, signal);
+  const row = data.results[0] || { metrics: METRICS.map(() => 0) };
+  shown.stats = { row, period: data.meta.period };
+  const box = clear(document.getElementById('stats'));
+  METRICS.forEach((m, i) => {
+    const selected = m.key === state.metric;
+    box.append(el('button', {
+      type: 'button', role: 'tab', class: 'stat', id: 'stat-' + m.key, 'aria-selected': String(selected),
+      onclick: () => { state.metric = m.key; navigate(); },
+    }, el('span', { class: 'statlabel', text: m.label }),
+    el('span', { class: 'statvalue', text: fmt(m.key, row.metrics[i]) }),
+    row.comparison ? changeNode(m, row.comparison.change[i]) : null));
+  });
+}
+
+async function loadChart(signal) {
+  const target = document.getElementById('chart');
+  if (realtime) { target.hidden = true; return; }
+  const dim = timeDimension(state);
+  const base = { metrics: [state.metric], dimensions: [dim], filters: apiFilters(state), include: { time_labels: true } };
+  const data = await query({ ...base, date_range: dateRange(state), compare: state.compare ? 'previous_period' : undefined }, signal);
+  const labels = data.meta.time_labels || [];
+  const byLabel = new Map(data.results.map((r) => [r.dimensions[0], r.metrics[0]]));
+  const current = labels.map((l) => byLabel.get(l) ?? 0);
+  let previous = null;
+  const cp = data.meta.comparison_period;
+  if (cp) {
+    const prev = await query({ ...base, date_range: [cp.from, cp.to] }, signal);
+    const prevBy = new Map(prev.results.map((r) => [r.dimensions[0], r.metrics[0]]));
+    previous = (prev.meta.time_labels || []).slice(0, labels.length).map((l) => prevBy.get(l) ?? 0);
+    while (previous.length < labels.length) previous.push(null);
+  }
+  shown.chart = { labels, current, previous, metric: state.metric };
+  drawChart(clear(target), state.metric, labels, current, previous);
+  const name = METRICS.find((m) => m.key === state.metric).label;
+  document.getElementById('chart-legend').textContent = name + ' ' + data.meta.period.from + ' – ' + data.meta.period.to
+    + (cp ? ' (dashed: ' + cp.from + ' – ' + cp.to + ')' : '');
+}
+
+// -- panels --------------------------------------------------------------------------------
+
+const panels = PANELS.map((p) => ({ def: p, ui: panelNode(p, { onTab: (panel) => loadPanel(panel, controller.signal, generation), onDetails: openDetails }) }));
+document.getElementById('panels').append(...panels.map((p) => p.ui.node));
+
+async function loadPanel(def, signal, gen) {
+  const { ui } = panels.find((p) => p.def === def);
+  const tab = ui.tab();
+  ui.list.setAttribute('aria-busy', 'true');
+  try {
+    const data = await query(panelQuery(state, tab), signal);
+    if (gen !== generation) return;
+    shown.panels[def.id] = { tab, results: data.results };
+    renderRows(ui.list, tab, data.results, addFilter);
+    if (def.id === 'events') await loadProps(ui, signal, gen);
+  } catch (err) {
+    if (err.name !== 'AbortError') { clear(ui.list).append(el('li', { class: 'empty alert', text: 'Could not load' })); }
+  } finally {
+    ui.list.removeAttribute('aria-busy');
+  }
+}
+
+// With an event filter on, the events panel breaks that event down by each property.
+async function loadProps(ui, signal, gen) {
+  clear(ui.extra);
+  const event = state.filters.find((f) => f.dim === 'event:name');
+  if (!event || !cfg.propsUrl) return;
+  const res = await fetch(cfg.propsUrl + '?event=' + encodeURIComponent(event.value), { credentials: 'same-origin', signal });
+  const { keys } = await res.json();
+  for (const key of keys.slice(0, 5)) {
+    const tab = { id: 'prop', label: key, dim: 'event:props:' + key, metrics: ['visitors', 'events'] };
+    const data = await query(panelQuery(state, tab), signal);
+    if (gen !== generation) return;
+    const list = el('ol', { class: 'rows' });
+    renderRows(list, tab, data.results, addFilter);
+    ui.extra.append(el('h3', { class: 'proptitle', text: 'Property: ' + key }), list);
+  }
+}
+
+// -- details dialog ------------------------------------------------------------------------
+
+const dialog = document.getElementById('details');
+const PAGE = 100;
+let detail = null;
+
+async function showDetailPage() {
+  const { tab, offset } = detail;
+  const body = clear(document.getElementById('details-body'));
+  const data = await query(panelQuery(state, tab, PAGE, offset));
+  const list = el('ol', { class: 'rows' });
+  renderRows(list, tab, data.results, (f) => { dialog.close(); addFilter(f); });
+  body.append(list);
+  const total = data.meta.total_rows ?? data.results.length;
+  document.getElementById('details-page').textContent = `${offset + 1}–${offset + data.results.length} of ${total}`;
+  document.getElementById('details-prev').disabled = offset === 0;
+  document.getElementById('details-next').disabled = offset + PAGE >= total;
+}
+
+function openDetails(panel, tab) {
+  detail = { tab, offset: 0 };
+  document.getElementById('details-title').textContent = panel.title + ' · ' + tab.label;
+  dialog.showModal();
+  showDetailPage();
+}
+document.getElementById('details-close').addEventListener('click', () => dialog.close());
+document.getElementById('details-prev').addEventListener('click', () => { detail.offset = Math.max(0, detail.offset - PAGE); showDetailPage(); });
+document.getElementById('details-next').addEventListener('click', () => { detail.offset += PAGE; showDetailPage(); });
+
+// -- controls, URL state, export, live -----------------------------------------------------
+
+function navigate() {
+  writeState(state);
+  load();
+}
+
+function syncControls() {
+  const range = document.getElementById('range');
+  if (!range) return;
+  range.value = state.period;
+  document.getElementById('custom-range').hidden = state.period !== 'custom';
+  document.getElementById('from').value = state.from;
+  document.getElementById('to').value = state.to;
+  document.getElementById('compare').checked = state.compare;
+}
+
+function load() {
+  generation += 1;
+  const gen = generation;
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const { signal } = controller;
+  syncControls();
+  renderFilters();
+  const quiet = (p) => p.catch((err) => { if (err.name !== 'AbortError') console.warn(err); });
+  root.setAttribute('aria-busy', 'true');
+  Promise.all([quiet(loadStats(signal)), quiet(loadChart(signal)), ...panels.map((p) => loadPanel(p.def, signal, gen))])
+    .then(() => { if (gen === generation) root.setAttribute('aria-busy', 'false'); });
+}
+
+function exportCsv() {
+  const rows = [['section', 'dimension', 'value', 'metric', 'current', 'previous', 'change_percent']];
+  if (shown.stats) {
+    METRICS.forEach((m, i) => rows.push(['top stats', '', '', m.key, shown.stats.row.metrics[i],
+      shown.stats.row.comparison?.metrics[i] ?? '', shown.stats.row.comparison?.change[i] ?? '']));
+  }
+  if (shown.chart) {
+    shown.chart.labels.forEach((l, i) => rows.push(['chart', 'time', l, shown.chart.metric, shown.chart.current[i], shown.chart.previous?.[i] ?? '', '']));
+  }
+  for (const { tab, results } of Object.values(shown.panels)) {
+    const metrics = tab.metrics || ['visitors'];
+    for (const r of results) metrics.forEach((m, i) => rows.push([tab.label, tab.dim, r.dimensions[0], m, r.metrics[i], '', '']));
+  }
+  const period = shown.stats ? shown.stats.period.from + '_' + shown.stats.period.to : 'export';
+  download(`footfall-${cfg.siteId}-${period}.csv`, rows);
+}
+
+function startLive() {
+  if (!cfg.liveUrl || !window.EventSource) return;
+  const source = new EventSource(cfg.liveUrl);
+  source.addEventListener('visitors', (e) => {
+    const count = JSON.parse(e.data).visitors;
+    document.getElementById('live-count').textContent = String(count);
+  });
+}
+
+const range = document.getElementById('range');
+if (range) {
+  range.addEventListener('change', () => {
+    if (range.value === 'custom') { document.getElementById('custom-range').hidden = false; return; }
+    state.period = range.value;
+    navigate();
+  });
+  document.getElementById('apply-range').addEventListener('click', () => {
+    const from = document.getElementById('from').value, to = document.getElementById('to').value;
+    if (!from || !to) return;
+    Object.assign(state, { period: 'custom', from, to });
+    navigate();
+  });
+  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked; navigate(); });
+}
+document.getElementById('export-csv').addEventListener('click', exportCsv);
+window.addEventListener('popstate', () => { state = readState(cfg.mode); load(); });
+window.addEventListener('resize', () => resizeChart(document.getElementById('chart')));
+document.addEventListener('footfall:theme', () => { if (shown.chart) drawChart(clear(document.getElementById('chart')), shown.chart.metric, shown.chart.labels, shown.chart.current, shown.chart.previous); });
+if (realtime) setInterval(load, 15000);
+writeState(state, true);
+load();
+startLive();
