@@ -67,9 +67,15 @@ def assert_no_ip_in(blob: bytes, where: str) -> None:
 def scan_data_dir(data_dir: Path) -> list[str]:
     files = [p for p in data_dir.rglob("*") if p.is_file()]
     assert files, "nothing in the data directory?"
+    scanned = []
     for path in files:
-        assert_no_ip_in(path.read_bytes(), str(path))
-    return sorted(p.name for p in files)
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:  # a WAL folded in by a checkpoint while we walked
+            continue
+        assert_no_ip_in(blob, str(path))
+        scanned.append(path.name)
+    return sorted(scanned)
 
 
 def pv(path: str, **extra: Any) -> dict[str, Any]:
@@ -235,12 +241,6 @@ def test_two_trusted_proxies_take_the_second_from_the_right(tmp_path: Path) -> N
     ) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "footfall/api/clientip.py reads only the first X-Forwarded-For header line "
-    "(headers.get); a proxy that adds its own header line (HAProxy option forwardfor) "
-    "then lets the client's forged line pick the IP. RFC 9110: repeated lines = one "
-    "comma-joined list, so the rightmost entry must come from the last line."
-))
 def test_xff_split_over_several_header_lines_is_one_list(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, trusted_proxies=1)
     with serve(settings, ("192.0.2.10", 53000)) as (client, svc):

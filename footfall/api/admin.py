@@ -36,6 +36,8 @@ async def _body(request: Request, kind: type[msgspec.Struct]) -> msgspec.Struct:
         return msgspec.json.decode(raw, type=kind)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise field_error(exc) from None
+    except UnicodeDecodeError:
+        raise FieldError("body", "is not valid UTF-8") from None
 
 
 async def create_site(request: Request) -> Response:

@@ -14,7 +14,9 @@ def client_ip(conn: HTTPConnection, trusted_proxies: int) -> str:
     peer = conn.client.host if conn.client else ""
     if trusted_proxies <= 0:
         return peer
-    forwarded = conn.headers.get("x-forwarded-for", "")
+    # Repeated header lines are one comma-joined list (RFC 9110): a proxy that adds its own
+    # line must not let the client's forged first line pick the address.
+    forwarded = ",".join(conn.headers.getlist("x-forwarded-for"))
     chain = [p.strip() for p in forwarded.split(",") if p.strip()] + [peer]
     index = len(chain) - 1 - trusted_proxies
     return chain[max(index, 0)]

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from footfall.ingest.validate import FieldError, NativeEvent, decode_event
 from footfall.meta.repo import Metadata, SiteInfo
@@ -25,6 +25,14 @@ _PLAUSIBLE_FIELDS = {
     "event_type": "name", "path": "url", "url": "url", "metadata": "props",
     "referrer": "referrer", "revenue": "revenue", "engaged_ms": "e", "scroll_depth": "sd",
 }
+
+
+def _split(url: str, field: str) -> SplitResult:
+    """urlsplit, with its ValueError (e.g. an unbalanced '[') turned into a 400."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        raise CompatError(field, "is invalid") from None
 
 
 class CompatError(ValueError):
@@ -101,7 +109,7 @@ def plausible_event(raw: dict[str, Any]) -> tuple[list[str], NativeEvent]:
     domains = [d for d in domains if d]
     if not domains:
         raise CompatError("domain", "can't be blank")
-    parts = urlsplit(url)
+    parts = _split(url, "url")
     if parts.scheme not in ("http", "https") and not parts.scheme.startswith("app"):
         raise CompatError("url", "is invalid")
     path = parts.path or "/"
@@ -165,7 +173,7 @@ def umami_event(body: Any) -> tuple[str, str, NativeEvent | None]:
     hostname = _text(payload.get("hostname"), "payload.hostname", required=False)
     url = _text(payload.get("url"), "payload.url", required=False) or "/"
     if url.startswith(("http://", "https://")):
-        parts = urlsplit(url)
+        parts = _split(url, "payload.url")
         full, path = url, parts.path or "/"
     else:
         full = f"https://{hostname}{url}" if hostname else ""

@@ -80,7 +80,8 @@ class Pipeline:
         server_side = event.ip is not None or event.user_agent is not None
         # Browser events must come from one of the site's pages (others are copies of the
         # snippet on someone else's site); server-side senders vouch with their key.
-        if hostname and not server_side and not host_allowed(hostname, site.domains):
+        # A url whose host cannot be read is no page of this site either.
+        if event.url and not server_side and not host_allowed(hostname, site.domains):
             DROPPED.labels("hostname").inc()
             return Dropped("hostname")
         ip = event.ip or client_ip
