@@ -21,12 +21,13 @@ from footfall.api import (
     stats,
     tracker,
 )
+from footfall.api.fastpath import FootfallApp
 from footfall.config import Settings
 from footfall.dashboard.routes import routes as dashboard_routes
 from footfall.runtime import Services
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> FootfallApp:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -60,9 +61,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *dashboard_routes(),  # login, site list, dashboard pages, /static
         *reports.ROUTES, *export.ROUTES, *openapi.ROUTES,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
+    return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)
 
 
-def app_factory() -> Starlette:
+def app_factory() -> FootfallApp:
     """Entry point for ASGI servers: ``granian --factory footfall.app:app_factory``."""
     return create_app()

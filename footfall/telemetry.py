@@ -36,3 +36,7 @@ QUERY_SECONDS = Histogram(
     "Time spent answering stats queries.",
     registry=REGISTRY,
 )
+
+# Label children bound once: ``.labels()`` costs a lock and a dict lookup per call.
+RECEIVED_EVENT = RECEIVED.labels("event")
+RECEIVED_EVENTS = RECEIVED.labels("events")

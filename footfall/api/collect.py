@@ -24,7 +24,7 @@ from footfall.ingest.record import ENCODER
 from footfall.ingest.validate import BatchBody, FieldError, decode_event, field_error
 from footfall.queue.spool import SpoolFull
 from footfall.runtime import Services
-from footfall.telemetry import ACCEPTED, RECEIVED, REJECTED
+from footfall.telemetry import ACCEPTED, RECEIVED_EVENT, RECEIVED_EVENTS, REJECTED
 
 log = logging.getLogger("footfall.collect")
 
@@ -109,7 +109,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> JSON | None:
 
 async def post_event(request: Request) -> Response:
     started = time.perf_counter()
-    RECEIVED.labels("event").inc()
+    RECEIVED_EVENT.inc()
     prepared = await _prepare(request, SINGLE_LIMIT)
     if isinstance(prepared, JSON):
         return prepared
@@ -139,7 +139,7 @@ async def post_event(request: Request) -> Response:
 
 async def post_events(request: Request) -> Response:
     started = time.perf_counter()
-    RECEIVED.labels("events").inc()
+    RECEIVED_EVENTS.inc()
     prepared = await _prepare(request, BATCH_LIMIT)
     if isinstance(prepared, JSON):
         return prepared

@@ -1,8 +1,9 @@
 """Server-sent events: the live "current visitors" count of one site.
 
 Each stream sends ``{"visitors": n}`` every ``LIVE_INTERVAL_S`` seconds and closes after
-``LIVE_LIFETIME_S`` (the browser's EventSource reconnects by itself after ``retry``), so
-a server shutting down never waits long on an open stream.
+``LIVE_LIFETIME_S`` (the browser's EventSource reconnects by itself after ``retry``).
+The short lifetime matters: a stopping server (granian) waits for open responses before
+it drains the spool and exits, so no stream may keep it waiting for more than ~10 s.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from footfall.meta.repo import SiteInfo
 from footfall.runtime import Services
 
 LIVE_INTERVAL_S = float(os.environ.get("FOOTFALL_LIVE_INTERVAL_S", "3"))
-LIVE_LIFETIME_S = 20.0
+LIVE_LIFETIME_S = 10.0
 
 
 async def _events(request: Request, svc: Services, site: SiteInfo) -> AsyncIterator[str]:
-    yield "retry: 2000\n\n"
+    yield "retry: 1000\n\n"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + LIVE_LIFETIME_S
     while loop.time() < deadline:

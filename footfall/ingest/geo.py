@@ -81,6 +81,7 @@ class GeoLookup:
             self._reader = maxminddb.open_database(mmdb_path)
         # Per-instance, in-memory only; never persisted.
         self._cached_mmdb = functools.lru_cache(maxsize=CACHE_SIZE)(self._mmdb_lookup)
+        self._memo = functools.lru_cache(maxsize=65_536)(self._lookup)
 
     @property
     def source(self) -> str:
@@ -94,7 +95,13 @@ class GeoLookup:
             return UNKNOWN
 
     def lookup(self, ip: str) -> tuple[str, str, str]:
-        """``(country, region, city)`` of ``ip``; ``("", "", "")`` when unknown. Never raises."""
+        """``(country, region, city)`` of ``ip``; ``("", "", "")`` when unknown. Never raises.
+
+        Memoised per address in process memory only (parsing the address costs more than
+        the table lookup); nothing of it is ever written anywhere."""
+        return self._memo(ip)
+
+    def _lookup(self, ip: str) -> tuple[str, str, str]:
         try:
             public = _public_ip(ip)
             if not public:
@@ -107,7 +114,8 @@ class GeoLookup:
         return (code.upper(), "", "") if isinstance(code, str) and len(code) == 2 else UNKNOWN
 
     def close(self) -> None:
-        """Release the mmdb file (a no-op with iptocc)."""
+        """Release the mmdb file (a no-op with iptocc) and forget memoised addresses."""
+        self._memo.cache_clear()
         if self._reader is not None:
             self._reader.close()
             self._reader = None

@@ -9,6 +9,7 @@ data, so only the campaign parameters in :data:`ALLOWED_PARAMS` survive ingestio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -45,6 +46,7 @@ def _pairs(query: str) -> list[tuple[str, str]]:
         return []
 
 
+@functools.lru_cache(maxsize=16_384)
 def clean_query(query: str) -> str:
     """``query`` with only the allow-listed parameters, in their order, url-encoded.
 
@@ -71,6 +73,7 @@ def utm_fields(query: str) -> UTM:
     )
 
 
+@functools.lru_cache(maxsize=16_384)
 def split_url(url: str) -> tuple[str, str, str]:
     """``(hostname, pathname, query)`` of a page URL; never raises.
 

@@ -54,7 +54,12 @@ DIMENSIONS: dict[str, Dimension] = {
     "event:hostname": Dimension("event:hostname", "hostname", None),
     "event:name": Dimension("event:name", "name", None),
     "visit:entry_page": Dimension("visit:entry_page", "entry_page", "entry_page"),
-    "visit:exit_page": Dimension("visit:exit_page", None, "exit_page"),
+    # Events carry no exit page (it changes with every new event): read it from the visit.
+    "visit:exit_page": Dimension(
+        "visit:exit_page",
+        "(SELECT s.exit_page FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
+        "exit_page",
+    ),
     "visit:source": Dimension(
         "visit:source", "referrer_source", "referrer_source", "Direct / None"
     ),

@@ -215,6 +215,14 @@ def test_filter_by_source_changes_every_panel_range_back_and_csv(ctx: Ctx, brows
     for _ in range(2):
         page.click("#filters .chip >> nth=0")
         settled(page)
+    page.focus("#list-devices button.rowpick >> nth=0")  # keyboard: Enter adds the filter
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#filters .chip")
+    settled(page)
+    page.focus("#filters .chip")
+    page.keyboard.press("Enter")
+    settled(page)
+    assert page.locator("#filters .chip").count() == 0
     page.select_option("#range", "day")
     settled(page)
     today = api(ctx, {"metrics": ["visitors"], "date_range": "day"})["results"][0]["metrics"][0]
@@ -312,6 +320,10 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     assert stat(public, "visitors") == "12"
     assert public.locator("#nav-settings, #nav-sessions, #logout").count() == 0
     assert public.inner_text("#site-name") == SITE_NAME
+    public.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing overflows
+    public.wait_for_timeout(300)
+    assert public.evaluate("document.documentElement.scrollWidth") <= 390
+    public.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
     public.goto(ctx.server.url(f"/sites/{ctx.site_id}"))
     assert "/login" in public.url  # the link opens that one dashboard and nothing else
     assert ctx.dialogs == [] and ctx.errors == []
