@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,12 @@ class Settings:
         "", "Path to an operator-supplied MaxMind/DB-IP .mmdb; used before the built-in table."
     )
     session_timeout_minutes: int = _doc(30, "Inactivity gap that ends a visit.")
+    duckdb_threads: int = _doc(
+        0, "Threads DuckDB may use for writes and queries; 0 means one per core."
+    )
+    duckdb_memory_limit: str = _doc(
+        "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -118,6 +125,13 @@ class Settings:
             ("max_past_days", self.max_past_days >= 0, "must be >= 0"),
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
+            ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
+            (
+                "duckdb_memory_limit",
+                re.fullmatch(r"(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))?", self.duckdb_memory_limit)
+                is not None,
+                "must be a size such as 512MB or 2GB",
+            ),
             (
                 "log_level",
                 self.log_level in ("debug", "info", "warning", "error"),

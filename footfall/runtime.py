@@ -51,7 +51,11 @@ class Services:
         meta.migrate()
         sites = SiteCache(meta)
         salts = SaltStore(meta)
-        store = DuckDBStore(settings.store_path)
+        store = DuckDBStore(
+            settings.store_path,
+            threads=settings.duckdb_threads,
+            memory_limit=settings.duckdb_memory_limit,
+        )
         store.open()
         spool = Spool(
             settings.spool_dir,

@@ -32,8 +32,9 @@ class DuckDBStore:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, threads: int = 0, memory_limit: str = "") -> None:
         self.path = str(path)
+        self.threads, self.memory_limit = threads, memory_limit
         self._con: duckdb.DuckDBPyConnection | None = None
         self._local = threading.local()
         self._write_lock = threading.Lock()
@@ -47,6 +48,10 @@ class DuckDBStore:
         # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
         # the writer checkpoints when idle instead (see ``idle``).
         self._con.execute("SET checkpoint_threshold = '256MB'")
+        if self.threads:
+            self._con.execute(f"SET threads = {int(self.threads)}")
+        if self.memory_limit:
+            self._con.execute("SET memory_limit = ?", [self.memory_limit])
         self._dirty = False
         ddl = resources.files("footfall.store").joinpath("schema/duckdb.sql").read_text()
         self._con.execute(ddl)

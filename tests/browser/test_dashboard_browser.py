@@ -322,7 +322,10 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     assert public.inner_text("#site-name") == SITE_NAME
     public.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing overflows
     public.wait_for_timeout(300)
-    assert public.evaluate("document.documentElement.scrollWidth") <= 390
+    wide = public.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > 391)
+        .map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + e.getBoundingClientRect().right)""")
+    assert public.evaluate("document.documentElement.scrollWidth") <= 390, wide[:8]
     public.screenshot(path=str(SHOTS / "dashboard-phone.png"), full_page=True)
     public.goto(ctx.server.url(f"/sites/{ctx.site_id}"))
     assert "/login" in public.url  # the link opens that one dashboard and nothing else
