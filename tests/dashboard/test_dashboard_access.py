@@ -116,3 +116,26 @@ def test_hostile_site_names_are_escaped_in_every_context(
     assert 'data-site-name="&#34;&gt;&lt;script&gt;' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_without_admin_token_only_a_logged_in_owner_reaches_admin_endpoints(
+    tmp_path: Any,
+) -> None:
+    from footfall.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(tmp_path, admin_token=""))
+    body = {"name": "Tokenless", "domains": ["tokenless.example"]}
+    with TestClient(app) as client:
+        assert client.post("/api/site/create", json=body).status_code == 403
+        accounts = Accounts(app.state.services.meta)
+        accounts.create_user("boss@example.com", PASSWORD, owner=True)
+        accounts.create_user("nobody@example.com", PASSWORD)
+        other = TestClient(app)
+        login(other, "nobody@example.com")
+        denied = other.post("/api/site/create", json=body,
+                            headers={"x-csrf-token": csrf_for(other)})  # fmt: skip
+        assert denied.status_code == 403
+        login(client, "boss@example.com")
+        made = client.post("/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)})
+        assert made.status_code == 201, made.text

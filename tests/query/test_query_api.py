@@ -304,3 +304,15 @@ def test_comparison_maths(world: dict[str, Any]) -> None:
     # Far in the past there is nothing: change is null, never a division by zero.
     got = world["query"]({"metrics": ["pageviews"], "date_range": ["2026-01-01", "2026-01-07"], "compare": "year_over_year"})
     assert got["results"] == [] or got["results"][0]["comparison"]["change"] == [None]
+
+
+def test_exit_page_as_dimension_and_filter(world: dict[str, Any]) -> None:
+    got = rows(world["query"]({"metrics": ["visits", "pageviews"], "dimensions": ["visit:exit_page"], "date_range": "28d"}))
+    evs = world["events"]
+    want = {}
+    for page in {e["v_exit"] for e in evs if e["v_exit"]}:
+        mine = [e for e in evs if e["v_exit"] == page]
+        want[(page,)] = [len({e["visit"] for e in mine}), sum(e["event_type"] == "pageview" for e in mine)]
+    assert got == want
+    got = world["query"]({"metrics": ["pageviews"], "filters": [["is", "visit:exit_page", ["/docs"]]], "date_range": "28d"})
+    assert got["results"][0]["metrics"] == [sum(e["event_type"] == "pageview" for e in evs if e["v_exit"] == "/docs")]
