@@ -68,7 +68,11 @@ class BatchResult:
 class Client:
     """A Footfall ingest client for one site (its ingest key). Safe to share across threads."""
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 5.0, max_retries: int = 3) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 5.0, max_retries: int = 3
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
@@ -101,9 +105,18 @@ class Client:
         """
         event: dict[str, Any] = {"event_type": event_type, "path": path}
         optional = {
-            "url": url, "referrer": referrer, "user_id": user_id, "visitor_id": visitor_id,
-            "session_id": session_id, "ip": ip, "user_agent": user_agent, "metadata": props,
-            "user_props": user_props, "revenue": revenue, "timestamp": timestamp, "event_id": event_id,
+            "url": url,
+            "referrer": referrer,
+            "user_id": user_id,
+            "visitor_id": visitor_id,
+            "session_id": session_id,
+            "ip": ip,
+            "user_agent": user_agent,
+            "metadata": props,
+            "user_props": user_props,
+            "revenue": revenue,
+            "timestamp": timestamp,
+            "event_id": event_id,
         }
         event.update({k: v for k, v in optional.items() if v is not None})
         event = _prepare(event)
@@ -121,7 +134,9 @@ class Client:
         size = 0
         for index, event in enumerate(prepared):
             encoded = json.dumps(event, separators=(",", ":"), default=str).encode()
-            if chunk and (len(chunk) >= MAX_BATCH_EVENTS or size + len(encoded) + 1 > MAX_BATCH_BYTES):
+            if chunk and (
+                len(chunk) >= MAX_BATCH_EVENTS or size + len(encoded) + 1 > MAX_BATCH_BYTES
+            ):
                 self._send_chunk(chunk, result)
                 chunk, size = [], 0
             chunk.append((index, encoded))
@@ -145,12 +160,19 @@ class Client:
 
     def _post(self, path: str, payload: dict[str, Any] | bytes) -> Any:
         data = payload if isinstance(payload, bytes) else json.dumps(payload, default=str).encode()
-        headers = {"content-type": "application/json", "x-api-key": self.api_key, "user-agent": USER_AGENT}
+        headers = {
+            "content-type": "application/json",
+            "x-api-key": self.api_key,
+            "user-agent": USER_AGENT,
+        }
         attempt = 0
         while True:
-            request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")
+            # S310: base_url is checked to be http(s) in __init__.
+            request = urllib.request.Request(  # noqa: S310
+                self.base_url + path, data=data, headers=headers, method="POST"
+            )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                     return _json(response.read())
             except urllib.error.HTTPError as exc:
                 body = _json(exc.read())
@@ -161,7 +183,9 @@ class Client:
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 reason = getattr(exc, "reason", exc)
                 if attempt >= self.max_retries:
-                    raise FootfallError(0, "connection", f"{self.base_url}{path}: {reason}") from None
+                    raise FootfallError(
+                        0, "connection", f"{self.base_url}{path}: {reason}"
+                    ) from None
                 delay = None
             time.sleep(min(MAX_DELAY, delay if delay is not None else 0.5 * 2**attempt))
             attempt += 1
@@ -227,7 +251,11 @@ def default_client() -> Client:
         if _default is None:
             url, key = os.environ.get("FOOTFALL_URL"), os.environ.get("FOOTFALL_API_KEY")
             if not url or not key:
-                raise FootfallError(0, "FOOTFALL_URL" if not url else "FOOTFALL_API_KEY", "environment variable not set")
+                raise FootfallError(
+                    0,
+                    "FOOTFALL_URL" if not url else "FOOTFALL_API_KEY",
+                    "environment variable not set",
+                )
             _default = Client(url, key)
         return _default
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "FOOTFALL_"
+_SIZE = r"(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))?"
 
 
 class SettingsError(ValueError):
@@ -128,8 +129,7 @@ class Settings:
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
             (
                 "duckdb_memory_limit",
-                re.fullmatch(r"(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))?", self.duckdb_memory_limit)
-                is not None,
+                re.fullmatch(_SIZE, self.duckdb_memory_limit) is not None,
                 "must be a size such as 512MB or 2GB",
             ),
             (

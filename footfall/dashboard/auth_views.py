@@ -1,4 +1,4 @@
-"""Login, logout and the first-run setup page.
+"""Login, logout, the first-run setup page, and changing one's own password.
 
 Login is rate limited per client IP and per email (10 attempts in 5 minutes each); a
 wrong email and a wrong password get the same answer in about the same time. The setup
@@ -14,8 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.ratelimit import retry_after_header
+from footfall.dashboard.access import Denied, guarded, require_login
 from footfall.dashboard.render import error_page, redirect, render
 from footfall.dashboard.sessions import (
+    SESSION_COOKIE,
     DashboardState,
     accounts,
     client_key,
@@ -109,3 +111,34 @@ async def setup_submit(request: Request) -> Response:
     response = redirect("/")
     await run_in_threadpool(log_in, request, response, user)
     return response
+
+
+@guarded
+async def account_page(request: Request) -> Response:
+    require_login(request)
+    return render(request, "account.html", {"error": None, "notice": None})
+
+
+@guarded
+async def change_password(request: Request) -> Response:
+    """Change one's own password: this browser stays logged in, every other session ends."""
+    login = require_login(request)
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise Denied(403, "Your form expired; reload the page and try again.")
+    acc, new = accounts(request), str(form.get("password", ""))
+    ctx: dict[str, str | None] = {"error": None, "notice": None}
+    current = await run_in_threadpool(acc.authenticate, login.user.email, str(form.get("current")))
+    if current is None:
+        return render(
+            request, "account.html", {**ctx, "error": "The current password is wrong."}, 400
+        )
+    if new != str(form.get("password2", "")):
+        return render(request, "account.html", {**ctx, "error": "The new passwords differ."}, 400)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        await run_in_threadpool(acc.set_password, login.user.email, new, keep_token=token)
+    except MetaValidationError as exc:
+        return render(request, "account.html", {**ctx, "error": f"{exc.field}: {exc.message}"}, 400)
+    notice = "Password changed; your other sessions were logged out."
+    return render(request, "account.html", {**ctx, "notice": notice})

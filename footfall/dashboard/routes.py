@@ -19,6 +19,8 @@ def routes() -> list[BaseRoute]:
         Route("/login", auth_views.login_page, methods=["GET"]),
         Route("/login", auth_views.login_submit, methods=["POST"]),
         Route("/logout", auth_views.logout, methods=["POST"]),
+        Route("/account", auth_views.account_page, methods=["GET"]),
+        Route("/account/password", auth_views.change_password, methods=["POST"]),
         Route("/setup", auth_views.setup_page, methods=["GET"]),
         Route("/setup", auth_views.setup_submit, methods=["POST"]),
         Route("/sites", site_views.create_site, methods=["POST"]),

@@ -103,6 +103,15 @@ class GeoLookup:
 
     def _lookup(self, ip: str) -> tuple[str, str, str]:
         try:
+            if self._reader is None:
+                # iptocc itself answers None for private, reserved and malformed text, at a
+                # fraction of ipaddress's parsing cost; only IPv4-mapped IPv6 needs unwrapping.
+                code = iptocc.country_code(ip)
+                if code is None and ":" in ip and "." in ip:
+                    public = _public_ip(ip)
+                    code = iptocc.country_code(public) if public else None
+                known = isinstance(code, str) and len(code) == 2
+                return (code.upper(), "", "") if known else UNKNOWN
             public = _public_ip(ip)
             if not public:
                 return UNKNOWN

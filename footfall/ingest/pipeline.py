@@ -9,6 +9,8 @@ put into the record, a log line or an error message.
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,11 +43,27 @@ def host_allowed(host: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
+class _EventIds:
+    """UUID-shaped ids from an 80-bit random prefix per process and a counter: unique
+    across processes and restarts at a fraction of uuid4's cost on the hot path."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.randbits(80) << 48
+        self._count = itertools.count()
+
+    def next(self) -> str:
+        h = f"{self._prefix | (next(self._count) & 0xFFFF_FFFF_FFFF):032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_new_id = _EventIds().next
+
+
 def event_uuid(client_id: str | None) -> str:
     """Canonical event id: the client's UUID, a UUID derived from any other client id (so
-    retries still collapse), or a new random one."""
+    retries still collapse), or a new unique one."""
     if client_id is None:
-        return str(uuid.uuid4())
+        return _new_id()
     try:
         return str(uuid.UUID(client_id))
     except ValueError:
@@ -57,6 +75,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, sites: SiteCache, salts: SaltStore, geo: GeoLookup):
         self.sites, self.salts, self.geo = sites, salts, geo
+        self._salt, self._salt_until = b"", 0  # today's salt, valid until UTC midnight
         self.max_past_ms = settings.max_past_days * 86_400_000
         self.max_future_ms = settings.max_future_seconds * 1000
 
@@ -126,8 +145,10 @@ class Pipeline:
             return stable_id("v:" + event.visitor_id)
         if event.user_id:
             return stable_id("u:" + event.user_id)
-        salt = self.salts.salts_for()[0]
-        return visitor_hash(salt, site_id, ip, ua)
+        if now_ms >= self._salt_until:
+            self._salt = self.salts.salts_for()[0]
+            self._salt_until = (now_ms // 86_400_000 + 1) * 86_400_000
+        return visitor_hash(self._salt, site_id, ip, ua)
 
 
 __all__ = ["Dropped", "FieldError", "Pipeline", "Unauthorized", "event_uuid", "host_allowed"]

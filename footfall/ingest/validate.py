@@ -92,12 +92,19 @@ def decode_event(raw: Any) -> NativeEvent:
         event = msgspec.convert(raw, NativeEvent)
     except msgspec.ValidationError as exc:
         raise field_error(exc) from None
+    return check_event(event)
+
+
+def check_event(event: NativeEvent) -> NativeEvent:
+    """What the schema cannot say."""
     if not event.path.startswith("/"):
         raise FieldError("path", "must start with '/'")
     return event
 
 
-def parse_timestamp(value: str | int | None, now_ms: int, max_past_ms: int, max_future_ms: int) -> int:
+def parse_timestamp(
+    value: str | int | None, now_ms: int, max_past_ms: int, max_future_ms: int
+) -> int:
     """Epoch milliseconds from RFC 3339 (naive = UTC) or epoch ms, inside the window."""
     if value is None:
         return now_ms
@@ -109,7 +116,9 @@ def parse_timestamp(value: str | int | None, now_ms: int, max_past_ms: int, max_
         try:
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise FieldError("timestamp", "not an RFC 3339 date-time or epoch milliseconds") from None
+            raise FieldError(
+                "timestamp", "not an RFC 3339 date-time or epoch milliseconds"
+            ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         ts = int(dt.timestamp() * 1000)

@@ -128,3 +128,20 @@ def test_set_password_can_keep_the_current_session(footfall: Footfall, owner: Us
     other, _ = accounts.start_session(owner)
     assert accounts.set_password(owner.email, "another password", keep_token=mine)
     assert accounts.session_for(mine) is not None and accounts.session_for(other) is None
+
+
+def test_changing_ones_password_ends_other_sessions_only(
+    footfall: Footfall, owner: UserInfo
+) -> None:
+    client, elsewhere = footfall.client, TestClient(footfall.client.app)
+    login(client, owner.email)
+    login(elsewhere, owner.email)
+    form = {"csrf": csrf_for(client, "/account"), "current": "wrong", "password": "new password 1",
+            "password2": "new password 1"}  # fmt: skip
+    assert client.post("/account/password", data=form).status_code == 400
+    assert client.post("/account/password", data={**form, "csrf": "x"}).status_code == 403
+    done = client.post("/account/password", data={**form, "current": PASSWORD})
+    assert done.status_code == 200 and "other sessions were logged out" in done.text
+    assert client.get("/", follow_redirects=False).status_code == 200
+    assert elsewhere.get("/", follow_redirects=False).status_code == 303
+    assert Accounts(footfall.services.meta).authenticate(owner.email, "new password 1") == owner

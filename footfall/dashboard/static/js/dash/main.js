@@ -176,6 +176,7 @@ function syncControls() {
   document.getElementById('from').value = state.from;
   document.getElementById('to').value = state.to;
   document.getElementById('compare').checked = state.compare;
+  document.getElementById('interval').value = state.interval;
 }
 
 function load() {
@@ -232,6 +233,7 @@ if (range) {
     navigate();
   });
   document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked; navigate(); });
+  document.getElementById('interval').addEventListener('change', (e) => { state.interval = e.target.value; navigate(); });
 }
 document.getElementById('export-csv').addEventListener('click', exportCsv);
 window.addEventListener('popstate', () => { state = readState(cfg.mode); load(); });

@@ -2,6 +2,7 @@
 // shared and back/forward work: period, from, to, compare, metric and filters (f=dim|value).
 
 export const PERIODS = ['day', '7d', '30d', 'month', 'year', 'custom'];
+export const INTERVALS = ['hour', 'day', 'week', 'month'];
 
 export const METRICS = [
   { key: 'visitors', label: 'Unique visitors' },
@@ -47,6 +48,7 @@ export function readState(mode) {
     period: mode === 'realtime' ? 'realtime' : period,
     from, to, metric,
     compare: mode !== 'realtime' && q.get('compare') === '1',
+    interval: INTERVALS.includes(q.get('interval')) ? q.get('interval') : '',
     filters: q.getAll('f').map(parseFilter).filter(Boolean),
   };
 }
@@ -59,6 +61,7 @@ export function writeState(state, replace = false) {
     if (state.compare) q.set('compare', '1');
   }
   if (state.metric !== 'visitors') q.set('metric', state.metric);
+  if (state.interval) q.set('interval', state.interval);
   for (const f of state.filters) q.append('f', f.dim + '|' + f.value);
   const url = location.pathname + (q.toString() ? '?' + q.toString() : '');
   if (replace) history.replaceState(null, '', url);
@@ -70,6 +73,7 @@ export function dateRange(state) {
 }
 
 export function timeDimension(state) {
+  if (state.interval) return 'time:' + state.interval;
   if (state.period === 'day') return 'time:hour';
   if (state.period === 'year') return 'time:month';
   if (state.period === 'custom') return 'time';
