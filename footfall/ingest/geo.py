@@ -110,8 +110,9 @@ class GeoLookup:
                 if code is None and ":" in ip and "." in ip:
                     public = _public_ip(ip)
                     code = iptocc.country_code(public) if public else None
-                known = isinstance(code, str) and len(code) == 2
-                return (code.upper(), "", "") if known else UNKNOWN
+                if isinstance(code, str) and len(code) == 2:
+                    return code.upper(), "", ""
+                return UNKNOWN
             public = _public_ip(ip)
             if not public:
                 return UNKNOWN
