@@ -207,12 +207,14 @@ def site_info(manifest: dict[str, Any]) -> Any:
                     datetime(2024, 1, 1))  # fmt: skip
 
 
-def open_runner(manifest: dict[str, Any], root: Path) -> tuple[Any, Any]:
+def open_runner(manifest: dict[str, Any], root: Path, threads: int = 0) -> tuple[Any, Any]:
     from footfall.query.runner import QueryRunner
     from footfall.store.duckdb import DuckDBStore
 
     store = DuckDBStore(root / "data" / "events.duckdb")
     store.open()
+    if threads:  # an experiment: the server keeps DuckDB's default (one per core)
+        store.con.execute(f"SET threads = {int(threads)}")
     return store, QueryRunner(store)
 
 
@@ -229,6 +231,7 @@ class InProcess:
         self.queries = queries
         self.parse = parse_query
         self.pool = cf.ThreadPoolExecutor(POOL)
+        self.cpu: list[float] = []  # process CPU seconds per set (all threads)
 
     def one(self, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         t = time.perf_counter()
@@ -237,16 +240,18 @@ class InProcess:
 
     def sequential(self) -> tuple[float, dict[str, float], dict[str, Any]]:
         times, results = {}, {}
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for name, body in self.queries:
             times[name], results[name] = self.one(body)
+        self.cpu.append(time.process_time() - c)
         return time.perf_counter() - t, times, results
 
     def parallel(self) -> tuple[float, dict[str, float], dict[str, Any]]:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         futures = {name: self.pool.submit(self.one, body) for name, body in self.queries}
         done = {name: f.result() for name, f in futures.items()}
         wall = time.perf_counter() - t
+        self.cpu.append(time.process_time() - c)
         return wall, {n: d[0] for n, d in done.items()}, {n: d[1] for n, d in done.items()}
 
     def close(self) -> None:
@@ -257,7 +262,7 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
                        queries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
     from footfall.query.period import period
 
-    store, runner = open_runner(manifest, root)
+    store, runner = open_runner(manifest, root, args.duckdb_threads)
     bench = InProcess(runner, site_info(manifest), queries)
     out: dict[str, Any] = {}
     try:
@@ -266,11 +271,14 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
         out["first_set_s"] = first_wall
         log(f"first (warming) parallel set: {ms(first_wall)} ms")
         seq_walls, per_query = [], {name: [] for name, _ in queries}
+        bench.cpu.clear()
         for _ in range(args.reps):
             wall, times, results = bench.sequential()
             seq_walls.append(wall)
             for name, s in times.items():
                 per_query[name].append(s)
+        seq_cpu = list(bench.cpu)
+        bench.cpu.clear()
         par_walls, par_query = [], {name: [] for name, _ in queries}
         for _ in range(args.reps):
             wall, times, results = bench.parallel()
@@ -278,7 +286,8 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
             for name, s in times.items():
                 par_query[name].append(s)
         out.update(seq_walls=seq_walls, par_walls=par_walls, per_query=per_query,
-                   par_query=par_query, results=results)  # fmt: skip
+                   par_query=par_query, results=results, seq_cpu=seq_cpu,
+                   par_cpu=list(bench.cpu))  # fmt: skip
         log(f"warm: sequential set p50 {ms(pct(seq_walls, .5))} ms, parallel set p50 "
             f"{ms(pct(par_walls, .5))} / p95 {ms(pct(par_walls, .95))} ms "
             f"({time.perf_counter() - t:.0f} s)")  # fmt: skip
@@ -316,6 +325,8 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
             f"({time.perf_counter() - t:.0f} s)")  # fmt: skip
         if args.explain:
             out["explain"] = explain(store, runner, manifest, queries)
+        if args.proto:
+            out["proto"] = measure_proto(args, manifest, root, store, bench, out["results"])
     finally:
         bench.close()
         store.close()
@@ -519,7 +530,7 @@ def child_cold(args: argparse.Namespace) -> None:
     root = Path(args.dir)
     manifest = json.loads((root / "manifest.json").read_text())
     queries = dashboard_set(manifest["site_id"], manifest["end_date"], args.range_days)
-    store, runner = open_runner(manifest, root)
+    store, runner = open_runner(manifest, root, args.duckdb_threads)
     t1 = time.perf_counter()
     bench = InProcess(runner, site_info(manifest), queries)
     wall, times, _ = bench.parallel()
@@ -534,7 +545,7 @@ def measure_cold(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         t = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", "cold", "--dir", str(root),
-             "--range-days", str(args.range_days)],
+             "--range-days", str(args.range_days), "--duckdb-threads", str(args.duckdb_threads)],
             capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip
         total = time.perf_counter() - t
@@ -887,6 +898,10 @@ def main() -> None:
     ap.add_argument("--no-http", action="store_true", help="skip the server, HTTP and ingest parts")
     ap.add_argument("--no-empty-ingest", action="store_true")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every statement")
+    ap.add_argument("--duckdb-threads", type=int, default=0,
+                    help="SET threads on the in-process store (experiment; default: DuckDB's)")
+    ap.add_argument("--proto", action="store_true",
+                    help="also build the prototype reach rollups (bench/rollup_proto.py) and time the set on them")
     ap.add_argument("--json", default=None, help="write all measurements to this file")
     ap.add_argument("--generate-only", action="store_true")
     # internal: child processes
