@@ -521,6 +521,98 @@ def explain(store: Any, runner: Any, manifest: dict[str, Any],
     return seen
 
 
+# ------------------------------------------------------------------------------ proto
+
+
+def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path, store: Any,
+                  bench: InProcess, results: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The set answered from prototype reach rollups (bench/rollup_proto.py): same answers?
+    how fast? Everything runs in this process on the same store connection."""
+    import rollup_proto as rp
+
+    last = date.fromisoformat(manifest["end_date"])
+    first = last - timedelta(days=args.range_days - 1)
+    sealed = last  # every day before the data's last day is sealed; the last comes raw
+    path = root / "rollups.duckdb"
+    marker = root / "rollups.json"
+    want = {"generated": manifest["now"], "sealed": sealed.isoformat(), "kinds": list(rp.KINDS)}
+    out: dict[str, Any] = {}
+    if not (args.keep and marker.exists() and json.loads(marker.read_text()) == want):
+        path.unlink(missing_ok=True)
+        store.con.execute(f"ATTACH '{path}' AS r")
+        out["build"] = rp.build(store.con, manifest["site_id"], manifest["tz"], sealed, log=log)
+        marker.write_text(json.dumps(want))
+    else:
+        store.con.execute(f"ATTACH '{path}' AS r")
+        out["build"] = None
+    proto = rp.Proto(store, bench.site, first, last, sealed, args.range_days)
+    names = [n for n, _ in bench.queries]
+    bodies = dict(bench.queries)
+
+    def one(name: str) -> tuple[float, dict[str, Any]]:
+        t = time.perf_counter()
+        if name == "top_stats_filtered":  # filters: the raw path, as today
+            r = bench.runner.run(bench.parse(bodies[name]), bench.site)
+        else:
+            r = proto.run(name)
+        return time.perf_counter() - t, r
+
+    # same answers as the query layer (which the checks compared with raw SQL)
+    def norm(rows: list[dict[str, Any]]) -> list[Any]:
+        return [(r["dimensions"], r["metrics"], r.get("comparison", {}).get("metrics"),
+                 r.get("comparison", {}).get("change")) for r in rows]  # fmt: skip
+
+    checks = [(n, norm(one(n)[1]["results"]) == norm(results[n]["results"])) for n in names]
+    out["checks"] = checks
+    seq_walls, per_query, cpu = [], {n: [] for n in names}, []
+    for _ in range(args.reps):
+        t, c = time.perf_counter(), time.process_time()
+        for n in names:
+            per_query[n].append(one(n)[0])
+        seq_walls.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    par_walls, par_cpu = [], []
+    for _ in range(args.reps):
+        t, c = time.perf_counter(), time.process_time()
+        futures = [bench.pool.submit(one, n) for n in names]
+        for f in futures:
+            f.result()
+        par_walls.append(time.perf_counter() - t)
+        par_cpu.append(time.process_time() - c)
+    out.update(seq_walls=seq_walls, par_walls=par_walls, per_query=per_query, seq_cpu=cpu,
+               par_cpu=par_cpu)  # fmt: skip
+    # what sealing one more day would cost: an idempotent OR-merge of the last sealed day
+    day = sealed - timedelta(days=1)
+    dn = rp.local_day_sql(manifest["tz"])
+    parts = " UNION ALL ".join(
+        f"SELECT '{k}' AS kind, {v} AS value, visitor_id, {dn} AS dn FROM events "
+        f"WHERE site_id = '{manifest['site_id']}' AND ts >= ? AND ts < ?" for k, v in rp.KINDS.items()
+    )
+    from footfall.query.period import period
+
+    p = period(day, day, manifest["tz"])
+    t = time.perf_counter()
+    store.con.execute(
+        f"""MERGE INTO r.reach t USING (
+              SELECT '{manifest['site_id']}' AS site_id, kind, win, value, visitor_id,
+                     bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+              FROM (SELECT kind, value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win FROM ({parts}))
+              GROUP BY ALL) s
+            ON t.site_id = s.site_id AND t.kind = s.kind AND t.win = s.win AND t.value = s.value
+               AND t.visitor_id = s.visitor_id
+            WHEN MATCHED THEN UPDATE SET days = t.days | s.days
+            WHEN NOT MATCHED THEN INSERT VALUES (s.site_id, s.kind, s.win, s.value, s.visitor_id, s.days)""",
+        [p.start_utc, p.end_utc] * len(rp.KINDS),
+    )
+    out["seal_day_s"] = time.perf_counter() - t
+    out["reach_bytes"] = path.stat().st_size
+    log(f"proto: parallel set p50 {ms(pct(par_walls, .5))} / p95 {ms(pct(par_walls, .95))} ms, "
+        f"same answers {sum(ok for _, ok in checks)}/{len(checks)}, "
+        f"sealing one day {out['seal_day_s']:.1f} s")  # fmt: skip
+    store.con.execute("DETACH r")
+    return out
+
+
 # ------------------------------------------------------------------------------ cold
 
 
@@ -829,6 +921,7 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
           f"{manifest['visitors']:,} visitors over {manifest['days']} days "
           f"({manifest['bytes'] / 1e6:,.0f} MB); range {args.range_days}d to {manifest['end_date']} "
           f"({manifest['tz']}): {ip['range_rows']:,} events")  # fmt: skip
+    print(f"load average {res['load'][0]:.1f} at start, {res['load'][1]:.1f} at end (other work on the machine)")
     print(f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; generation "
           + ("reused (--keep)" if manifest["reused"] else f"{manifest['generate_seconds']:.0f} s")
           + f"; warm n={args.reps}, cold n={args.cold_reps}")  # fmt: skip
@@ -844,11 +937,17 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
     def row(label: str, values: list[float], extra: str = "") -> None:
         print(f"  {label:<42}{ms(pct(values, .5)):>9}{ms(pct(values, .95)):>9}{len(values):>5}  {extra}")
 
-    row("in process, one after another", ip["seq_walls"])
-    verdict = ""
-    if target:
-        verdict = f"target p95 <= {target:,.0f} ms: " + ("MET" if pct(ip["par_walls"], .95) * 1000 <= target else "MISSED")
-    row(f"in process, parallel x{POOL} (dashboard load)", ip["par_walls"], verdict)
+    def cpu(values: list[float]) -> str:
+        return f"cpu {ms(pct(values, .5))} ms/set"
+
+    def verdict(walls: list[float]) -> str:
+        if not target:
+            return ""
+        return f"target p95 <= {target:,.0f}: " + ("MET" if pct(walls, .95) * 1000 <= target else "MISSED")
+
+    row("in process, one after another", ip["seq_walls"], cpu(ip["seq_cpu"]))
+    row(f"in process, parallel x{POOL} (dashboard load)", ip["par_walls"],
+        cpu(ip["par_cpu"]) + "  " + verdict(ip["par_walls"]))  # fmt: skip
     row("  first load in this process", [ip["first_set_s"]])
     if res.get("cold"):
         row("cold: fresh process, parallel set", [r["set_s"] for r in res["cold"]])
@@ -859,7 +958,22 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
         row("HTTP first set after server start", [h["first_set_s"]])
         if "ingest_busy" in h:
             row("HTTP parallel set while ingesting", h["ingest_busy"]["set_walls"])
+    if ip.get("proto"):
+        pr = ip["proto"]
+        row("PROTO reach rollups, one after another", pr["seq_walls"], cpu(pr["seq_cpu"]))
+        row(f"PROTO reach rollups, parallel x{POOL}", pr["par_walls"],
+            cpu(pr["par_cpu"]) + "  " + verdict(pr["par_walls"]))  # fmt: skip
     print(line)
+    if ip.get("proto"):
+        pr = ip["proto"]
+        print("PROTO per query p50 ms (one after another): " + ", ".join(
+            f"{n} {ms(pct(v, .5))}" for n, v in pr["per_query"].items()))  # fmt: skip
+        b = pr["build"]
+        print(f"PROTO answers equal the query layer's: {sum(ok for _, ok in pr['checks'])}/{len(pr['checks'])}"
+              + "".join(f" MISMATCH:{n}" for n, ok in pr["checks"] if not ok)
+              + (f"; build {b['build_s']:.0f} s, {b['reach_rows']:,} reach rows" if b else "; reused")
+              + f", {pr['reach_bytes'] / 1e6:,.0f} MB; sealing one day {pr['seal_day_s']:.1f} s")  # fmt: skip
+        print(line)
     scans = ip["scans"]
     par50 = pct(ip["par_walls"], .5)
     print(f"{'plain scans, same process (ms)':<44}{'p50':>9}{'p95':>9}{'n':>5}  set p50 / scan p50")
@@ -925,12 +1039,14 @@ def main() -> None:
     root = store_dir(args)
     queries = dashboard_set(manifest["site_id"], manifest["end_date"], args.range_days)
     res: dict[str, Any] = {"queries": queries, "args": vars(args), "manifest": manifest}
+    load0 = os.getloadavg()[0]
     res["in_process"] = measure_in_process(args, manifest, root, queries)
     res["cold"] = measure_cold(args, root) if args.cold_reps else []
     if not args.no_http:
         res["http"] = measure_http(args, manifest, root, queries)
         if args.ingest_seconds > 0 and not args.no_empty_ingest:
             res["empty_ingest"] = measure_empty_ingest(args, root)
+    res["load"] = (load0, os.getloadavg()[0])
     report(args, manifest, res)
     if args.json:
         res["in_process"].pop("results", None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from footfall.dashboard import auth_views, settings_views, share_views, site_views
+from footfall.dashboard import auth_views, settings_views, share_views, site_views, users_views
 
 STATIC = Path(__file__).parent / "static"
 SITE = "/sites/{site_id}"
@@ -24,6 +24,8 @@ def routes() -> list[BaseRoute]:
         Route("/setup", auth_views.setup_page, methods=["GET"]),
         Route("/setup", auth_views.setup_submit, methods=["POST"]),
         Route("/sites", site_views.create_site, methods=["POST"]),
+        Route("/users", users_views.users_page, methods=["GET"]),
+        Route("/users", users_views.create_user, methods=["POST"]),
         Route(SITE, site_views.dashboard, methods=["GET"]),
         Route(SITE + "/realtime", site_views.realtime, methods=["GET"]),
         Route(SITE + "/live", site_views.live, methods=["GET"]),

@@ -139,3 +139,23 @@ def test_without_admin_token_only_a_logged_in_owner_reaches_admin_endpoints(
         login(client, "boss@example.com")
         made = client.post("/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)})
         assert made.status_code == 201, made.text
+
+
+def test_owner_manages_users_and_others_may_not(
+    footfall: Footfall, owner: UserInfo, viewer: UserInfo
+) -> None:
+    client = footfall.client
+    login(client, viewer.email)
+    assert client.get("/users").status_code == 403
+    token = csrf_for(client)
+    form = {"csrf": token, "email": "made@example.com", "password": PASSWORD}
+    assert client.post("/users", data=form).status_code == 403
+    client.post("/logout", data={"csrf": token})
+    login(client, owner.email)
+    page = client.get("/users")
+    assert page.status_code == 200 and "viewer@example.com" in page.text and "viewer" in page.text
+    made = client.post("/users", data={**form, "csrf": csrf_for(client, "/users")})
+    assert made.status_code == 200 and "made@example.com created" in made.text
+    again = client.post("/users", data={**form, "csrf": csrf_for(client, "/users")})
+    assert again.status_code == 400 and "exists" in again.text
+    assert login(TestClient(client.app), "made@example.com").status_code == 303

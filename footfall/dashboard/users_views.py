@@ -1,0 +1,56 @@
+"""The instance owner's user list: every user, their roles, and a form to add one.
+
+Only the owner sees it (anyone else gets 403). Site roles are given on each site's
+settings page (or with ``footfall users grant``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from footfall.dashboard.access import Denied, guarded, require_login
+from footfall.dashboard.render import render
+from footfall.dashboard.sessions import accounts, csrf_ok, services
+from footfall.meta.values import MetaValidationError
+
+
+def _require_owner(request: Request) -> None:
+    if not require_login(request).user.is_owner:
+        raise Denied(403, "Only the instance owner manages users.")
+
+
+def _context(request: Request) -> dict[str, Any]:
+    acc = accounts(request)
+    roles: dict[int, list[tuple[str, str]]] = {}
+    for site in services(request).meta.list_sites():
+        for user, role in acc.members(site.id):
+            roles.setdefault(user.id, []).append((site.name, role))
+    return {"users": acc.list_users(), "roles": roles, "error": None, "notice": None}
+
+
+@guarded
+async def users_page(request: Request) -> Response:
+    _require_owner(request)
+    return render(request, "users.html", await run_in_threadpool(_context, request))
+
+
+@guarded
+async def create_user(request: Request) -> Response:
+    _require_owner(request)
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise Denied(403, "Your form expired; reload the page and try again.")
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    owner = form.get("owner") == "on"
+    status, outcome = 200, {}
+    try:
+        user = await run_in_threadpool(accounts(request).create_user, email, password, owner=owner)
+        outcome = {"notice": f"{user.email} created."}
+    except MetaValidationError as exc:
+        status, outcome = 400, {"error": f"{exc.field}: {exc.message}"}
+    ctx = await run_in_threadpool(_context, request)
+    return render(request, "users.html", {**ctx, **outcome}, status)
