@@ -36,7 +36,9 @@ def _skip(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open its event loop runs in
+# this thread, and every asyncio test collected after tests/browser would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         _skip("Debian chromium is not installed (apt-get install chromium chromium-driver)")

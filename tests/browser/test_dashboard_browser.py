@@ -5,14 +5,17 @@ live count over SSE, CSV export, roles, the public shared link, logout — and t
 strings (paths, referrers, props, UTM values, site names) stay inert text everywhere.
 
 One server serves every test in this module (they run in order), to keep the whole file
-well under two minutes. Screenshots of the main pages go to docs/screenshots/.
+well under two minutes. Screenshots of the main pages go to docs/screenshots/ when
+``FOOTFALL_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +29,10 @@ from tests.serverproc import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = ROOT / "docs" / "screenshots"
+# FOOTFALL_SCREENSHOTS=1 refreshes the README's screenshots; otherwise they go to a temp dir
+# so that a test run leaves the working tree clean.
+SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("FOOTFALL_SCREENSHOTS") == "1"
+         else Path(tempfile.gettempdir()) / "footfall-screenshots")
 OWNER, VIEWER, PASSWORD = "owner@example.com", "viewer@example.com", "correct horse battery"
 SITE_NAME = "Evil \"<b>bold</b>\" & 'co' <img src=x onerror=alert(1)>"
 EVIL_PATH = "/<script>alert(1)</script>"
