@@ -47,10 +47,12 @@ class Settings:
         100.0, "Collection requests per second allowed per client IP; 0 turns the limit off."
     )
     rate_limit_per_ip_burst: int = _doc(1000, "Burst size of the per-IP rate limit.")
+    # Every browser of a site shares its public ingest key, so this caps a whole site's
+    # traffic: it is set high, as a guard against a runaway sender, not a quota.
     rate_limit_per_key: float = _doc(
-        1000.0, "Collection requests per second allowed per ingest key; 0 turns the limit off."
+        10000.0, "Collection requests per second allowed per ingest key; 0 turns the limit off."
     )
-    rate_limit_per_key_burst: int = _doc(10000, "Burst size of the per-key rate limit.")
+    rate_limit_per_key_burst: int = _doc(100000, "Burst size of the per-key rate limit.")
     trusted_proxies: int = _doc(
         0,
         "Number of reverse-proxy hops in front of Footfall whose X-Forwarded-For is trusted; "
