@@ -90,7 +90,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings()
-    from footfall.jobs.retention import run_retention
+    from footfall.jobs.retention import run_retention, site_retention
     from footfall.store.duckdb import DuckDBStore
 
     if args.name != "retention":
@@ -105,7 +105,12 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         store.close()
         return _ask_server(settings, f"/api/admin/jobs/{args.name}")
     try:
-        print(json.dumps(run_retention(store, settings.retention_days)))
+        meta = _meta(settings)
+        try:
+            days = site_retention(meta)
+        finally:
+            meta.close()
+        print(json.dumps(run_retention(store, settings.retention_days, site_days=days)))
     finally:
         store.close()
     return 0

@@ -19,6 +19,7 @@ from footfall.api.clientip import client_ip
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS, JSON, error, validation_failed
 from footfall.ingest.compat import is_plausible
+from footfall.ingest.exclusions import opted_out
 from footfall.ingest.pipeline import Dropped, Unauthorized
 from footfall.ingest.record import ENCODER
 from footfall.ingest.validate import (
@@ -140,9 +141,11 @@ async def post_event(request: Request) -> Response:
     if isinstance(site, JSON):
         return site
     try:
+        headers = request.headers
         record = svc.pipeline.build(
-            decode_event(raw), site, ip, request.headers.get("user-agent", "")
-        )
+            decode_event(raw), site, ip, headers.get("user-agent", ""),
+            opted_out(headers.get("dnt"), headers.get("sec-gpc")),
+        )  # fmt: skip
     except FieldError as exc:
         REJECTED.labels("400").inc()
         return validation_failed([exc], CORS_HEADERS)
@@ -175,6 +178,7 @@ async def post_events(request: Request) -> Response:
         REJECTED.labels("400").inc()
         return validation_failed([field_error(exc)], CORS_HEADERS)
     ua = request.headers.get("user-agent", "")
+    opt_out = opted_out(request.headers.get("dnt"), request.headers.get("sec-gpc"))
     payloads: list[bytes] = []
     rejected: list[dict[str, Any]] = []
     dropped = 0
@@ -185,7 +189,7 @@ async def post_events(request: Request) -> Response:
     for index, item in enumerate(events):
         try:
             event = check_event(item) if isinstance(item, NativeEvent) else decode_event(item)
-            record = svc.pipeline.build(event, site, ip, ua)
+            record = svc.pipeline.build(event, site, ip, ua, opt_out)
         except FieldError as exc:
             rejected.append({"index": index, "field": exc.field, "message": exc.message})
             continue

@@ -25,6 +25,7 @@ from footfall.api.collect import TooLarge, read_body
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS, JSON
 from footfall.ingest.compat import CompatError, CompatSites, plausible_event, umami_event
+from footfall.ingest.exclusions import opted_out
 from footfall.ingest.pipeline import Dropped
 from footfall.ingest.record import ENCODER
 from footfall.ingest.validate import NativeEvent
@@ -54,12 +55,14 @@ def _sites(request: Request, svc: Services) -> CompatSites:
     return sites
 
 
-def _build(svc: Services, event: NativeEvent, site: SiteInfo, ip: str, ua: str) -> bytes | None:
+def _build(
+    svc: Services, event: NativeEvent, site: SiteInfo, ip: str, ua: str, opt_out: bool = False
+) -> bytes | None:
     wait = svc.key_limiter.hit(site.id)
     if wait is not None:
         headers = {"retry-after": retry_after_header(wait)}
         raise Refused(429, "Too many requests for this site", headers)
-    record = svc.pipeline.build(event, site, ip, ua)
+    record = svc.pipeline.build(event, site, ip, ua, opt_out)
     return None if isinstance(record, Dropped) else ENCODER.encode(record)
 
 
@@ -91,6 +94,7 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
     except CompatError as exc:
         return _plausible_error(400, exc.field, exc.message)
     ua = request.headers.get("user-agent", "")
+    opt_out = opted_out(request.headers.get("dnt"), request.headers.get("sec-gpc"))
     payloads: list[bytes] = []
     try:
         for domain in domains:
@@ -98,7 +102,7 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
             if not sites:
                 DROPPED.labels("unknown_site").inc()
             for site in sites:
-                payload = _build(svc, event, site, ip, ua)
+                payload = _build(svc, event, site, ip, ua, opt_out)
                 if payload is not None:
                     payloads.append(payload)
         await _enqueue(svc, payloads)
@@ -144,7 +148,9 @@ def _umami_one(request: Request, svc: Services, ip: str, body: Any) -> bytes | N
         raise CompatError("payload.website", "website not found")
     if event is None:
         return None
-    return _build(svc, event, site, ip, request.headers.get("user-agent", ""))
+    headers = request.headers
+    opt_out = opted_out(headers.get("dnt"), headers.get("sec-gpc"))
+    return _build(svc, event, site, ip, headers.get("user-agent", ""), opt_out)
 
 
 async def umami_send(request: Request) -> Response:

@@ -20,6 +20,7 @@ from footfall.dashboard.sessions import accounts, csrf_ok, services
 from footfall.dashboard.settings_views import origin, settings_context
 from footfall.dashboard.siteops import property_keys, snippet
 from footfall.ingest.validate import FieldError
+from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
 from footfall.meta.values import MetaValidationError
 from footfall.query import sessions as visits
@@ -77,16 +78,30 @@ def _shell(request: Request, site: SiteInfo, role: str, mode: str) -> dict[str, 
     }  # fmt: skip
 
 
+def goal_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
+    """The site's goals as the dashboard's goals list queries them (see goals.js): a
+    conversion rate only for custom-event goals without a property filter, whose filter is
+    the ``is event:name`` the query layer's conversion_rate divides by."""
+    return [
+        {"name": g.name, "filters": g.query_filters(), "rate": g.kind == "event" and not g.prop_key}
+        for g in SitePrefs(services(request).meta).goals(site.id)
+    ]
+
+
 @guarded
 async def dashboard(request: Request) -> Response:
     site, role = await site_access(request)
-    return render(request, "dashboard.html", _shell(request, site, role, "dashboard"))
+    ctx = _shell(request, site, role, "dashboard")
+    ctx["goals"] = await run_in_threadpool(goal_specs, request, site)
+    return render(request, "dashboard.html", ctx)
 
 
 @guarded
 async def realtime(request: Request) -> Response:
     site, role = await site_access(request)
-    return render(request, "dashboard.html", _shell(request, site, role, "realtime"))
+    ctx = _shell(request, site, role, "realtime")
+    ctx["goals"] = await run_in_threadpool(goal_specs, request, site)
+    return render(request, "dashboard.html", ctx)
 
 
 @guarded

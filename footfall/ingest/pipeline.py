@@ -1,10 +1,12 @@
 """The request-path half of the ingest pipeline, as small named steps.
 
 parse/validate (``validate.py``) → authenticate key → site → hostname check → timestamp
-window → identity (visitor id from the daily salt, which needs the IP) → country (needs
-the IP) → spool record. Each step passes the event on or stops it with a reason that is
-counted. The raw IP lives only in local variables here: it is hashed and looked up, never
-put into the record, a log line or an error message.
+window → the site's own rules (Do-Not-Track / GPC when it honours them, excluded IP
+ranges, excluded paths; see ``exclusions.py``) → identity (visitor id from the daily
+salt, which needs the IP) → country (needs the IP) → spool record. Each step passes the
+event on or stops it with a reason that is counted. The raw IP lives only in local
+variables here: it is hashed, looked up and compared, never put into the record, a log
+line or an error message.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 
 from footfall.config import Settings
+from footfall.ingest.exclusions import NO_RULES
 from footfall.ingest.geo import GeoLookup
 from footfall.ingest.record import SpoolRecord
 from footfall.ingest.sitecache import SiteCache
@@ -88,9 +91,15 @@ class Pipeline:
         return site
 
     def build(
-        self, event: NativeEvent, site: SiteInfo, client_ip: str, client_ua: str
+        self,
+        event: NativeEvent,
+        site: SiteInfo,
+        client_ip: str,
+        client_ua: str,
+        opt_out: bool = False,
     ) -> SpoolRecord | Dropped:
-        """Steps after authentication; raises FieldError for client mistakes."""
+        """Steps after authentication; raises FieldError for client mistakes. ``opt_out``:
+        the request carried ``DNT: 1`` or ``Sec-GPC: 1`` (see ``exclusions.opted_out``)."""
         now_ms = int(time.time() * 1000)
         ts = parse_timestamp(event.timestamp, now_ms, self.max_past_ms, self.max_future_ms)
         hostname, _, query = split_url(event.url) if event.url else ("", "", "")
@@ -104,6 +113,12 @@ class Pipeline:
             DROPPED.labels("hostname").inc()
             return Dropped("hostname")
         ip = event.ip or client_ip
+        rules = self.sites.rules(site.id)
+        if rules is not NO_RULES:
+            reason = rules.drop_reason(opt_out, ip, pathname)
+            if reason is not None:
+                DROPPED.labels(reason).inc()
+                return Dropped(reason)
         ua = event.user_agent if event.user_agent is not None else client_ua
         visitor = self._visitor_id(event, site.id, ip, ua, now_ms)
         country, region, city = self.geo.lookup(ip)

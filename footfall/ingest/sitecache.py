@@ -1,4 +1,5 @@
-"""In-memory cache of key → site and site → domains for the hot ingest path.
+"""In-memory cache of key → site, site → domains and site → compiled exclusion rules
+(:class:`~footfall.ingest.exclusions.SiteRules`) for the hot ingest path.
 
 The metadata database (SQLite or PostgreSQL) is written by the CLI and the admin API,
 possibly from another process, so entries expire: a new key works within
@@ -10,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
+from footfall.ingest.exclusions import SiteRules
+from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import Metadata, SiteInfo
 
 
@@ -18,6 +21,8 @@ class SiteCache:
         self.meta, self.ttl, self.negative_ttl = meta, ttl, negative_ttl
         self._by_key: dict[str, tuple[float, SiteInfo | None]] = {}
         self._by_id: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._rules: dict[str, tuple[float, SiteRules]] = {}
+        self._prefs = SitePrefs(meta)
         self._lock = threading.Lock()
 
     def for_ingest_key(self, key: str) -> SiteInfo | None:
@@ -30,10 +35,24 @@ class SiteCache:
         site = self.get(site_id)
         return site.domains if site else ()
 
+    def rules(self, site_id: str) -> SiteRules:
+        """The site's privacy and exclusion rules, compiled once per ``ttl``."""
+        now = time.monotonic()
+        hit = self._rules.get(site_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        rules = SiteRules.compile(self._prefs.privacy(site_id))
+        with self._lock:
+            if len(self._rules) > 100_000:
+                self._rules.clear()
+            self._rules[site_id] = (now + self.ttl, rules)
+        return rules
+
     def invalidate(self) -> None:
         with self._lock:
             self._by_key.clear()
             self._by_id.clear()
+            self._rules.clear()
 
     def _get(
         self, table: dict[str, tuple[float, SiteInfo | None]], key: str, load: Loader

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from footfall.jobs.retention import run_retention
+from footfall.jobs.retention import run_retention, site_retention
 
 if TYPE_CHECKING:
     from footfall.runtime import Services
@@ -18,7 +18,7 @@ def register_default_jobs(services: Services) -> None:
     s.scheduler.add(
         "retention",
         DAY,
-        lambda: run_retention(s.store, s.settings.retention_days),
+        lambda: run_retention(s.store, s.settings.retention_days, site_days=site_retention(s.meta)),
         first_in=60.0,
     )
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's

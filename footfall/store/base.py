@@ -141,7 +141,12 @@ class EventStore(Protocol):
         least one batch (empty when there are no rows), so the consumer learns the columns."""
         ...
 
-    def delete_events_before(self, cutoff: datetime, batch_rows: int = 500_000) -> int: ...
+    def delete_events_before(
+        self, cutoff: datetime, batch_rows: int = 500_000, site_id: str | None = None
+    ) -> int:
+        """Delete raw events (and ended visits) before ``cutoff``, of every site or only
+        of ``site_id``; returns events deleted."""
+        ...
 
     def delete_site_data(self, site_id: str) -> int:
         """Delete every row of one site (events, sessions, drop counts); events deleted."""

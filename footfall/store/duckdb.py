@@ -134,10 +134,15 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def delete_events_before(self, cutoff: datetime, batch_rows: int = 500_000) -> int:
-        """Delete raw events (and visits that ended) before ``cutoff``, a day at a time."""
+    def delete_events_before(
+        self, cutoff: datetime, batch_rows: int = 500_000, site_id: str | None = None
+    ) -> int:
+        """Delete raw events (and visits that ended) before ``cutoff``, a day at a time;
+        with ``site_id``, only that site's."""
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-        oldest = self._cursor().execute("SELECT min(ts) FROM events").fetchall()[0][0]
+        where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
+        sql = f"SELECT min(ts) FROM events WHERE {where}true"
+        oldest = self._cursor().execute(sql, args).fetchall()[0][0]
         if oldest is None or oldest >= cutoff:
             return 0
         deleted = 0
@@ -146,9 +151,10 @@ class DuckDBStore:
         while True:
             upto = min(step, cutoff)
             with self._write_lock, self._transaction() as cur:
-                got = cur.execute("DELETE FROM events WHERE ts < ?", [upto]).fetchall()
+                sql = f"DELETE FROM events WHERE {where}ts < ?"
+                got = cur.execute(sql, [*args, upto]).fetchall()
                 deleted += int(got[0][0]) if got else 0
-                cur.execute("DELETE FROM sessions WHERE end_ts < ?", [upto])
+                cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
             if upto >= cutoff:
                 return deleted
             step += timedelta(days=1)

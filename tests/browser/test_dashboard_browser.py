@@ -237,6 +237,13 @@ def test_filter_by_source_changes_every_panel_range_back_and_csv(ctx: Ctx, brows
     page.check("#compare")
     settled(page)
     assert "compare=1" in page.url and page.locator("#stat-visitors .change").count() == 1
+    page.select_option("#compare-mode", "year_over_year")  # year over year, kept in the URL
+    settled(page)
+    dates = re.findall(r"(\d{4})-(\d\d-\d\d)", page.inner_text("#chart-legend"))
+    assert "compare=yoy" in page.url and int(dates[2][0]) == int(dates[0][0]) - 1, dates
+    page.reload()
+    settled(page)
+    assert page.input_value("#compare-mode") == "year_over_year" and page.is_checked("#compare")
     page.select_option("#interval", "hour")
     settled(page)
     assert "interval=hour" in page.url and "(dashed:" in page.inner_text("#chart-legend")
@@ -306,7 +313,16 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     assert VIEWER in page.inner_text("#members")
     page.click("#share-form button[type=submit]")
     ctx.share_url = page.get_attribute("#shares a.share-link", "href")
+    page.fill("#goal-form input[name=goal_name]", "Signed up")  # a goal, shown on the dashboard
+    page.fill("#goal-form input[name=goal_event]", "Signup")
+    page.click("#goal-form button[type=submit]")
+    assert "Signed up" in page.inner_text("#goal-list")
     page.screenshot(path=str(SHOTS / "settings.png"), full_page=True)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
+    settled(page)
+    goal = {"date_range": "7d", "filters": [["is", "event:name", ["Signup"]]]}
+    visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0]["metrics"]
+    assert page.inner_text("#list-goals li.goal").split() == ["Signed", "up", str(visitors), f"{rate:g}%"]
     page.click("#logout")
     page.wait_for_url(re.compile("/login"))
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}"))

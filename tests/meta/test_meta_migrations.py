@@ -13,10 +13,11 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0003"
+HEAD = "0004"
 
 TABLES = {"sites", "site_domains", "ingest_keys", "read_tokens", "salts", "alembic_version",
-          "users", "memberships", "login_sessions", "shared_links"}
+          "users", "memberships", "login_sessions", "shared_links",
+          "site_settings", "goals", "funnels", "funnel_steps"}
 
 
 def test_migrate_from_empty_creates_every_table(db_url: str) -> None:

@@ -10,8 +10,8 @@ import pytest
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.queue.spool import Spool
 from footfall.queue.writer import Writer
-from footfall.store.base import WriteBatch
 from footfall.store import duckdb_write
+from footfall.store.base import WriteBatch
 from footfall.store.duckdb import DuckDBStore
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"

@@ -48,7 +48,13 @@
         return (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16);
       });
     };
-    var dnt = on('respect-dnt') && (nav.doNotTrack == '1' || w.doNotTrack == '1' || nav.globalPrivacyControl);
+    // "Don't count my own visits": a page opened with #footfall-ignore sets the flag in this
+    // browser (#footfall-unignore clears it); while it is "true", nothing is sent.
+    var IG = 'footfall_ignore', hash = loc.hash;
+    if (ls && hash == '#footfall-ignore') ls.setItem(IG, 'true');
+    if (ls && hash == '#footfall-unignore') ls.removeItem(IG);
+    var dnt = ls && ls.getItem(IG) === 'true' ||
+      on('respect-dnt') && (nav.doNotTrack == '1' || w.doNotTrack == '1' || nav.globalPrivacyControl);
     var visitor = on('persist') ? get(V) || uuid() : 0;
     if (visitor) set(V, visitor);
     var user = get(U) || {};
@@ -68,7 +74,7 @@
       timer = 0;
       var q = get(Q) || [];
       if (busy) again = 1;
-      if (busy || !q.length) return;
+      if (busy || dnt || !q.length) return;
       again = 0;
       busy = 1;
       var ids = q.map(function (e) { return e.event_id; });
@@ -147,7 +153,7 @@
 
     var beacon = function () {
       var q = get(Q) || [];
-      if (!q.length) return;
+      if (dnt || !q.length) return;
       var body = JSON.stringify({ api_key: key, events: q });
       var sent = nav.sendBeacon && nav.sendBeacon(endpoint, body);
       if (!sent) fetch(endpoint, { method: 'POST', body: body, keepalive: true }).catch(function () {});

@@ -4,11 +4,13 @@
 import { el, clear, fmt } from './dom.js';
 import { METRICS, readState, writeState, dateRange, timeDimension, apiFilters, describe, dimLabel } from './state.js';
 import { PANELS, panelNode, panelQuery, renderRows } from './panels.js';
+import { renderGoals } from './goals.js';
 import { drawChart, resizeChart } from './chart.js';
 import { download } from './csv.js';
 
 const root = document.getElementById('dashboard');
 const cfg = { ...root.dataset };
+const goals = JSON.parse(cfg.goals || '[]');
 const realtime = cfg.mode === 'realtime';
 let state = readState(cfg.mode);
 let generation = 0;
@@ -53,7 +55,7 @@ function changeNode(metric, change) {
 
 async function loadStats(signal) {
   const body = { metrics: METRICS.map((m) => m.key), filters: apiFilters(state), date_range: dateRange(state) };
-  if (state.compare) body.compare = 'previous_period';
+  if (state.compare) body.compare = state.compare;
   const data = await query(body, signal);
   const row = data.results[0] || { metrics: METRICS.map(() => 0) };
   shown.stats = { row, period: data.meta.period };
@@ -74,7 +76,7 @@ async function loadChart(signal) {
   if (realtime) { target.hidden = true; return; }
   const dim = timeDimension(state);
   const base = { metrics: [state.metric], dimensions: [dim], filters: apiFilters(state), include: { time_labels: true } };
-  const data = await query({ ...base, date_range: dateRange(state), compare: state.compare ? 'previous_period' : undefined }, signal);
+  const data = await query({ ...base, date_range: dateRange(state), compare: state.compare || undefined }, signal);
   const labels = data.meta.time_labels || [];
   const byLabel = new Map(data.results.map((r) => [r.dimensions[0], r.metrics[0]]));
   const current = labels.map((l) => byLabel.get(l) ?? 0);
@@ -107,7 +109,10 @@ async function loadPanel(def, signal, gen) {
     if (gen !== generation) return;
     shown.panels[def.id] = { tab, results: data.results };
     renderRows(ui.list, tab, data.results, addFilter);
-    if (def.id === 'events') await loadProps(ui, signal, gen);
+    if (def.id === 'events') {
+      await loadProps(ui, signal, gen);
+      await renderGoals(ui.extra, goals, state, query, signal, () => gen === generation);
+    }
   } catch (err) {
     if (err.name !== 'AbortError') { clear(ui.list).append(el('li', { class: 'empty alert', text: 'Could not load' })); }
   } finally {
@@ -175,7 +180,8 @@ function syncControls() {
   document.getElementById('custom-range').hidden = state.period !== 'custom';
   document.getElementById('from').value = state.from;
   document.getElementById('to').value = state.to;
-  document.getElementById('compare').checked = state.compare;
+  document.getElementById('compare').checked = Boolean(state.compare);
+  document.getElementById('compare-mode').value = state.compare || 'previous_period';
   document.getElementById('interval').value = state.interval;
 }
 
@@ -232,7 +238,9 @@ if (range) {
     Object.assign(state, { period: 'custom', from, to });
     navigate();
   });
-  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked; navigate(); });
+  const mode = document.getElementById('compare-mode');
+  document.getElementById('compare').addEventListener('change', (e) => { state.compare = e.target.checked ? mode.value : ''; navigate(); });
+  mode.addEventListener('change', () => { state.compare = mode.value; navigate(); });
   document.getElementById('interval').addEventListener('change', (e) => { state.interval = e.target.value; navigate(); });
 }
 document.getElementById('export-csv').addEventListener('click', exportCsv);

@@ -1,5 +1,6 @@
 // The dashboard's state lives in the URL query string, so views can be bookmarked and
-// shared and back/forward work: period, from, to, compare, metric and filters (f=dim|value).
+// shared and back/forward work: period, from, to, compare (1 = previous period, yoy = year
+// over year), metric and filters (f=dim|value).
 
 export const PERIODS = ['day', '7d', '30d', 'month', 'year', 'custom'];
 export const INTERVALS = ['hour', 'day', 'week', 'month'];
@@ -23,6 +24,7 @@ export const DIM_LABELS = {
 };
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const COMPARE = { 1: 'previous_period', yoy: 'year_over_year' };
 
 export function dimLabel(dim) {
   if (dim.startsWith('event:props:')) return 'Property ' + dim.slice(12);
@@ -47,7 +49,7 @@ export function readState(mode) {
   return {
     period: mode === 'realtime' ? 'realtime' : period,
     from, to, metric,
-    compare: mode !== 'realtime' && q.get('compare') === '1',
+    compare: (mode !== 'realtime' && COMPARE[q.get('compare')]) || '',
     interval: INTERVALS.includes(q.get('interval')) ? q.get('interval') : '',
     filters: q.getAll('f').map(parseFilter).filter(Boolean),
   };
@@ -58,7 +60,7 @@ export function writeState(state, replace = false) {
   if (state.period !== 'realtime') {
     q.set('period', state.period);
     if (state.period === 'custom') { q.set('from', state.from); q.set('to', state.to); }
-    if (state.compare) q.set('compare', '1');
+    if (state.compare) q.set('compare', state.compare === 'year_over_year' ? 'yoy' : '1');
   }
   if (state.metric !== 'visitors') q.set('metric', state.metric);
   if (state.interval) q.set('interval', state.interval);

@@ -1,0 +1,104 @@
+"""Goals and funnels defined in site settings (create, list, delete, refusals), the goal
+list the dashboard gets and the query API accepting each goal's filters, and viewers
+refused (403) on every settings change."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from footfall.dashboard.settings_views import ACTIONS
+from footfall.meta.prefs import SitePrefs
+from footfall.meta.users import UserInfo
+from tests.conftest import Footfall
+from tests.dashboard.conftest import csrf_for, login
+
+
+def post(footfall: Footfall, action: str, status: int = 200, **form: str) -> str:
+    url = f"/sites/{footfall.site_id}/settings"
+    r = footfall.client.post(f"{url}/{action}", data={"csrf": csrf_for(footfall.client, url), **form})
+    assert r.status_code == status, r.text
+    return r.text
+
+
+def goal_ids(footfall: Footfall) -> dict[str, int]:
+    return {g.name: g.id for g in SitePrefs(footfall.services.meta).goals(footfall.site_id)}
+
+
+def test_goal_and_funnel_crud(footfall: Footfall, owner: UserInfo) -> None:
+    login(footfall.client, owner.email)
+    post(footfall, "goal-create", goal_name="Signup", goal_kind="event", goal_event="Signup")
+    post(footfall, "goal-create", goal_name="Pro signup", goal_kind="event", goal_event="Signup",
+         goal_prop_key="plan", goal_prop_value="pro")  # fmt: skip
+    page = post(footfall, "goal-create", goal_name="Thanks", goal_kind="page", goal_path="/thanks/*")
+    assert "Goal &#39;Thanks&#39; created" in page and "where plan = pro" in page
+    page = post(footfall, "goal-create", 400, goal_name="Signup", goal_kind="event", goal_event="X")
+    assert 'id="settings-error">goal_name: ' in page  # names are unique per site
+    ids = goal_ids(footfall)
+    page = post(footfall, "funnel-create", funnel_name="Convert", step1=str(ids["Thanks"]),
+                step2=str(ids["Signup"]), step4=str(ids["Pro signup"]))  # fmt: skip
+    assert "Thanks → Signup → Pro signup" in html.unescape(page)
+    funnel = SitePrefs(footfall.services.meta).funnels(footfall.site_id)[0]
+    assert [s.name for s in funnel.steps] == ["Thanks", "Signup", "Pro signup"]
+    for form in ({"step1": str(ids["Signup"])},
+                 {"step1": str(ids["Signup"]), "step2": "999999"},
+                 {"step1": str(ids["Signup"]), "step2": str(ids["Signup"])}):  # fmt: skip
+        page = post(footfall, "funnel-create", 400, funnel_name="Bad", **form)
+        assert 'id="settings-error">funnel_steps: ' in page
+    page = post(footfall, "goal-delete", 400, goal_id=str(ids["Signup"]))
+    assert 'id="settings-error">goal_id: funnel' in html.unescape(page)
+    assert "Funnel deleted" in post(footfall, "funnel-delete", funnel_id=str(funnel.id))
+    assert "Goal deleted" in post(footfall, "goal-delete", goal_id=str(ids["Signup"]))
+    assert "No such goal" in post(footfall, "goal-delete", goal_id=str(ids["Signup"]))
+    assert set(goal_ids(footfall)) == {"Pro signup", "Thanks"}
+
+
+def test_goals_on_the_dashboard_use_the_query_api(footfall: Footfall, owner: UserInfo) -> None:
+    now = datetime.now(UTC).isoformat()
+    for visitor, path in [("a", "/thanks/x"), ("b", "/"), ("c", "/thanks/x/y"), ("d", "/")]:
+        footfall.send({"event_type": "pageview", "path": path, "visitor_id": visitor, "timestamp": now})
+    footfall.send({"event_type": "Signup", "path": "/", "visitor_id": "b", "timestamp": now,
+                   "metadata": {"plan": "pro"}})  # fmt: skip
+    footfall.flush()
+    login(footfall.client, owner.email)
+    post(footfall, "goal-create", goal_name="Signup", goal_kind="event", goal_event="Signup")
+    post(footfall, "goal-create", goal_name="Thanks", goal_kind="page", goal_path="/thanks/*")
+    post(footfall, "goal-create", goal_name="Pro", goal_kind="event", goal_event="Signup",
+         goal_prop_key="plan", goal_prop_value="pro")  # fmt: skip
+    page = footfall.client.get(f"/sites/{footfall.site_id}").text
+    found = re.search(r"data-goals='([^']*)'", page)
+    assert found
+    goals = json.loads(html.unescape(found.group(1)))
+    assert [(g["name"], g["rate"]) for g in goals] == [
+        ("Signup", True), ("Thanks", False), ("Pro", False)]  # fmt: skip
+    got: dict[str, Any] = {}
+    for goal in goals:
+        metrics = ["visitors", "conversion_rate"] if goal["rate"] else ["visitors"]
+        body = {"site_id": footfall.site_id, "metrics": metrics, "date_range": "day",
+                "filters": goal["filters"]}  # fmt: skip
+        r = footfall.client.post("/api/v2/query", json=body)  # the dashboard's session cookie
+        assert r.status_code == 200, r.text
+        got[goal["name"]] = r.json()["results"][0]["metrics"]
+    # 4 visitors: b signed up (25 %); only a's /thanks/x matches /thanks/* (one segment).
+    assert got == {"Signup": [1, 25.0], "Thanks": [1], "Pro": [1]}
+
+
+@pytest.mark.parametrize("action", [*ACTIONS, "delete"])
+def test_viewers_get_403_on_every_settings_change(
+    footfall: Footfall, viewer: UserInfo, action: str
+) -> None:
+    login(footfall.client, viewer.email)
+    csrf = csrf_for(footfall.client, f"/sites/{footfall.site_id}")
+    r = footfall.client.post(
+        f"/sites/{footfall.site_id}/settings/{action}",
+        data={"csrf": csrf, "respect_dnt": "on", "excluded_ips": "0.0.0.0/0", "goal_name": "x",
+              "goal_kind": "event", "goal_event": "x", "goal_id": "1", "confirm": "Example"},
+    )  # fmt: skip
+    assert r.status_code == 403, r.text
+    assert SitePrefs(footfall.services.meta).privacy(footfall.site_id).excluded_ips == ()
+    assert footfall.services.meta.get_site(footfall.site_id) is not None
