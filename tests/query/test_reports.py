@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from tests.conftest import ADMIN, make_settings
+from tests.reference import half_up, split_visits
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -30,8 +30,6 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
 
 
-def half_up(value: Decimal | float, places: int) -> float:
-    return float(Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def build(seed: int = 7, visits: int = 50) -> list[dict[str, Any]]:
@@ -61,20 +59,7 @@ def build(seed: int = 7, visits: int = 50) -> list[dict[str, Any]]:
 
 def sessionize(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """30-minute rule per visitor on event time; visit attributes are the first event's."""
-    by_visitor: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in events:
-        by_visitor[e["visitor_id"]].append(e)
-    visits = []
-    for evs in by_visitor.values():
-        evs.sort(key=lambda e: e["at"])
-        cur = [evs[0]]
-        for e in evs[1:]:
-            if e["at"] - cur[-1]["at"] <= timedelta(minutes=30):
-                cur.append(e)
-            else:
-                visits.append(cur)
-                cur = [e]
-        visits.append(cur)
+    visits = split_visits(events)
     for v in visits:
         pages = [e["path"] for e in v if e["event_type"] == "pageview"]
         for e in v:
