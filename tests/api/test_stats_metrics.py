@@ -7,20 +7,17 @@ import random
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.conftest import ADMIN, Footfall
+from tests.reference import half_up, split_visits
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 # Chrome on Windows: a real browser UA, so the bot filter keeps these events.
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
-
-
-def half_up(value: Decimal, places: int) -> float:
-    return float(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def reference(events: list[dict], first: date, last: date, tz: str) -> dict:
@@ -29,20 +26,7 @@ def reference(events: list[dict], first: date, last: date, tz: str) -> dict:
     zone = ZoneInfo(tz)
     lo = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
     hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
-    by_visitor: dict[str, list[dict]] = defaultdict(list)
-    for e in events:
-        by_visitor[e["visitor_id"]].append(e)
-    visits: list[list[dict]] = []
-    for evs in by_visitor.values():
-        evs.sort(key=lambda e: e["at"])
-        current = [evs[0]]
-        for e in evs[1:]:
-            if e["at"] - current[-1]["at"] <= timedelta(minutes=30):
-                current.append(e)
-            else:
-                visits.append(current)
-                current = [e]
-        visits.append(current)
+    visits = split_visits(events)
     in_range = [e for e in events if lo <= e["at"] < hi]
     pageviews = sum(1 for e in in_range if e["event_type"] == "pageview")
     my_visits = [v for v in visits if lo <= v[0]["at"] < hi]
