@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from footfall.store.base import SESSION_FIRST_EVENT_COLUMNS, VISIT_COLUMNS, Enrichment
+from footfall.store.base import VISIT_COLUMNS, Enrichment
 
 # The spool record's JSON fields and their types (footfall/ingest/record.py SpoolRecord).
 RECORD_COLUMNS = {
@@ -36,19 +36,24 @@ RECORD_COLUMNS = {
 _COLUMNS_ARG = "{" + ", ".join(f"{k}: '{v}'" for k, v in RECORD_COLUMNS.items()) + "}"
 DAY_MS = 86_400_000
 
-_ITEMS_SQL = """
-CREATE OR REPLACE TEMP TABLE _items AS
+# The stored visits this batch may touch, read once: those of its visitors that end
+# within the timeout of the batch, and those of client-supplied session ids.
+_OLD_SQL = """
+CREATE OR REPLACE TEMP TABLE _old AS
 WITH vis AS (SELECT DISTINCT site_id, visitor_id FROM _b WHERE client_sid = 0),
      cli AS (SELECT DISTINCT site_id, client_sid FROM _b WHERE client_sid <> 0)
-SELECT s.site_id, 0 AS kind, s.visitor_id AS part, s.start_ts AS lo, s.end_ts AS hi,
-       s.session_id AS old_sid, NULL::UUID AS event_id, 0 AS is_event, s.visitor_id,
-       s.entry_page, s.entry_ts
+SELECT s.*, 0 AS kind, s.visitor_id AS part
 FROM sessions s JOIN vis ON s.site_id = vis.site_id AND s.visitor_id = vis.visitor_id
 WHERE s.end_ts >= ?
 UNION ALL
-SELECT s.site_id, 1, s.session_id, s.start_ts, s.end_ts, s.session_id, NULL::UUID, 0, s.visitor_id,
-       s.entry_page, s.entry_ts
+SELECT s.*, 1, s.session_id
 FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.client_sid
+"""
+_ITEMS_SQL = """
+CREATE OR REPLACE TEMP TABLE _items AS
+SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
+       NULL::UUID AS event_id, 0 AS is_event, visitor_id, entry_page, entry_ts
+FROM _old
 UNION ALL
 SELECT site_id, (client_sid <> 0)::INTEGER, CASE WHEN client_sid <> 0 THEN client_sid ELSE visitor_id END,
        ts, ts, NULL, event_id, 1, visitor_id,
@@ -96,7 +101,8 @@ SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query,
 FROM _b b JOIN _grouped i ON i.is_event = 1 AND i.event_id = b.event_id
 JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part AND g.grp = i.grp
 LEFT JOIN _b fe ON g.first_is_event = 1 AND fe.event_id = g.first_event
-LEFT JOIN sessions fs ON g.first_is_event = 0 AND fs.site_id = g.site_id AND fs.session_id = g.first_old;
+LEFT JOIN _old fs ON g.first_is_event = 0 AND fs.kind = g.kind AND fs.site_id = g.site_id
+     AND fs.session_id = g.first_old;
 CREATE OR REPLACE TEMP TABLE _merges AS
 SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id
 FROM _grouped i JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part
@@ -108,33 +114,55 @@ WHERE n_old >= 1 AND (n_old >= 2 OR first_is_event = 1
                       OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP));
 """
 
-_FIRST = ", ".join(f"arg_min({c}, start_ts) AS {c}" for c in SESSION_FIRST_EVENT_COLUMNS)
+_ANY = ", ".join(f"any_value({c}) AS {c}" for c in VISIT_COLUMNS)
+_FROM_BATCH = ", ".join(f"b.{c}" for c in VISIT_COLUMNS)
+# Fold the batch per visit, fold the touched stored rows per visit (a late event may have
+# joined two), then combine the two 1:1. Batch events already carry their visit's final
+# attributes (stamped above), so those need no per-column arg_min; only the columns that
+# are the first event's own (user id, hostname) follow the earlier start.
 _MERGE_SESSIONS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _merged AS
-WITH parts AS (
-    SELECT site_id, session_id, ts AS start_ts, ts AS end_ts,
-           CASE WHEN name = 'pageview' THEN pathname END AS entry_page,
-           CASE WHEN name = 'pageview' THEN ts END AS entry_ts,
-           CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
-           CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
-           (name = 'pageview')::BIGINT AS pageviews,
-           (name <> 'engagement')::BIGINT AS events,
-           interactive::BIGINT AS interactive_events,
-           {", ".join(SESSION_FIRST_EVENT_COLUMNS)}
-    FROM _batch
-    UNION ALL
-    SELECT s.site_id, coalesce(m.keep_id, s.session_id) AS session_id, s.start_ts, s.end_ts,
-           s.entry_page, s.entry_ts, s.exit_page, s.exit_ts, s.pageviews, s.events,
-           s.interactive_events, {", ".join("s." + c for c in SESSION_FIRST_EVENT_COLUMNS)}
-    FROM sessions s JOIN _touched t ON s.site_id = t.site_id AND s.session_id = t.session_id
+WITH b AS (
+    SELECT site_id, session_id, min(ts) AS start_ts, max(ts) AS end_ts,
+           arg_min(pathname, ts) FILTER (WHERE name = 'pageview') AS entry_page,
+           min(ts) FILTER (WHERE name = 'pageview') AS entry_ts,
+           arg_max(pathname, ts) FILTER (WHERE name = 'pageview') AS exit_page,
+           max(ts) FILTER (WHERE name = 'pageview') AS exit_ts,
+           count(*) FILTER (WHERE name = 'pageview') AS pageviews,
+           count(*) FILTER (WHERE name <> 'engagement') AS events,
+           count(*) FILTER (WHERE interactive) AS interactive_events,
+           arg_min(user_id, ts) AS user_id, arg_min(hostname, ts) AS hostname,
+           any_value(visitor_id) AS visitor_id, {_ANY}
+    FROM _batch GROUP BY site_id, session_id
+), s AS (
+    SELECT s.site_id, coalesce(m.keep_id, s.session_id) AS session_id,
+           min(s.start_ts) AS start_ts, max(s.end_ts) AS end_ts,
+           arg_min(s.entry_page, s.entry_ts) AS entry_page, min(s.entry_ts) AS entry_ts,
+           arg_max(s.exit_page, s.exit_ts) AS exit_page, max(s.exit_ts) AS exit_ts,
+           sum(s.pageviews) AS pageviews, sum(s.events) AS events,
+           sum(s.interactive_events) AS interactive_events,
+           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname
+    FROM (SELECT DISTINCT ON (site_id, session_id) * EXCLUDE (kind, part) FROM _old) s
+    JOIN _touched t ON s.site_id = t.site_id AND s.session_id = t.session_id
     LEFT JOIN _merges m ON s.site_id = m.site_id AND s.session_id = m.drop_id
+    GROUP BY s.site_id, coalesce(m.keep_id, s.session_id)
 )
-SELECT site_id, session_id, min(start_ts) AS start_ts, max(end_ts) AS end_ts,
-       arg_min(entry_page, entry_ts) AS entry_page, min(entry_ts) AS entry_ts,
-       arg_max(exit_page, exit_ts) AS exit_page, max(exit_ts) AS exit_ts,
-       sum(pageviews)::BIGINT AS pageviews, sum(events)::BIGINT AS events,
-       sum(interactive_events)::BIGINT AS interactive_events, {_FIRST}
-FROM parts GROUP BY site_id, session_id
+SELECT b.site_id, b.session_id,
+       least(b.start_ts, coalesce(s.start_ts, b.start_ts)) AS start_ts,
+       greatest(b.end_ts, coalesce(s.end_ts, b.end_ts)) AS end_ts,
+       CASE WHEN s.entry_ts IS NOT NULL AND (b.entry_ts IS NULL OR s.entry_ts <= b.entry_ts)
+            THEN s.entry_page ELSE b.entry_page END AS entry_page,
+       least(b.entry_ts, s.entry_ts) AS entry_ts,
+       CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
+            THEN s.exit_page ELSE b.exit_page END AS exit_page,
+       greatest(b.exit_ts, s.exit_ts) AS exit_ts,
+       b.pageviews + coalesce(s.pageviews, 0) AS pageviews,
+       b.events + coalesce(s.events, 0) AS events,
+       b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
+       CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
+       CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
+       b.visitor_id, {_FROM_BATCH}
+FROM b LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id
 """
 
 _SETS = ", ".join(f"{c} = s.{c}" for c in (*VISIT_COLUMNS, "entry_page"))
@@ -196,7 +224,8 @@ def write(
         f"coalesce(q.utm_content, '') AS utm_content {verdict} "
         "LEFT JOIN _utm q ON i.url_query = q.url_query WHERE NOT u.is_bot AND NOT r.spam"
     )
-    cur.execute(_ITEMS_SQL, [_ts(lo - timeout_ms)])
+    cur.execute(_OLD_SQL, [_ts(lo - timeout_ms)])
+    cur.execute(_ITEMS_SQL)
     cur.execute(_GROUP_SQL, [timeout_ms])
     cur.execute(_GROUPS_SQL)
     cur.execute(_BATCH_SQL)
