@@ -57,7 +57,6 @@ EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("scroll_depth", pa.int64()),
     ("interactive", pa.bool_()),
 )
-EVENTS_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_COLUMNS])
 
 # Visit attributes: those of the visit's first event, stamped on every event of the visit
 # (Plausible's "visit:" dimensions), in this order.
@@ -141,9 +140,7 @@ class EventStore(Protocol):
         least one batch (empty when there are no rows), so the consumer learns the columns."""
         ...
 
-    def delete_events_before(
-        self, cutoff: datetime, batch_rows: int = 500_000, site_id: str | None = None
-    ) -> int:
+    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
         """Delete raw events (and ended visits) before ``cutoff``, of every site or only
         of ``site_id``; returns events deleted."""
         ...

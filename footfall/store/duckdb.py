@@ -134,9 +134,7 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def delete_events_before(
-        self, cutoff: datetime, batch_rows: int = 500_000, site_id: str | None = None
-    ) -> int:
+    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
         """Delete raw events (and visits that ended) before ``cutoff``, a day at a time;
         with ``site_id``, only that site's."""
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
