@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (SQL and data tables read better unwrapped, as in footfall/query/builder.py)
 """Query benchmark: the dashboard's queries on a realistic synthetic site, warm and cold,
 in process and over HTTP, against a plain scan, checked against raw SQL, with ingestion
 running alongside.
@@ -48,14 +49,13 @@ import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def ms(seconds: float) -> str:
-    return "-" if seconds != seconds else f"{seconds * 1000:,.0f}" if seconds >= 0.1 else f"{seconds * 1000:,.1f}"
+    return (
+        "-"
+        if seconds != seconds
+        else f"{seconds * 1000:,.0f}"
+        if seconds >= 0.1
+        else f"{seconds * 1000:,.1f}"
+    )
 
 
 def log(msg: str) -> None:
@@ -145,14 +151,15 @@ def store_dir(args: argparse.Namespace) -> Path:
 
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Generate the store (or reuse it with --keep); returns the manifest."""
+    from synth import HOSTNAME, Spec, generate
+
     from footfall.meta.repo import Metadata
     from footfall.store.duckdb import DuckDBStore
-    from synth import HOSTNAME, Spec, generate
 
     root = store_dir(args)
     manifest_path = root / "manifest.json"
     if args.keep and manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
         log(f"reusing {root} ({manifest['events']:,} events generated {manifest['now']})")
         manifest["reused"] = True
         return manifest
@@ -270,7 +277,8 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
         first_wall, _, _ = bench.parallel()  # this process's first load: warms DuckDB's cache
         out["first_set_s"] = first_wall
         log(f"first (warming) parallel set: {ms(first_wall)} ms")
-        seq_walls, per_query = [], {name: [] for name, _ in queries}
+        seq_walls: list[float] = []
+        per_query: dict[str, list[float]] = {name: [] for name, _ in queries}
         bench.cpu.clear()
         for _ in range(args.reps):
             wall, times, results = bench.sequential()
@@ -279,7 +287,8 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
                 per_query[name].append(s)
         seq_cpu = list(bench.cpu)
         bench.cpu.clear()
-        par_walls, par_query = [], {name: [] for name, _ in queries}
+        par_walls: list[float] = []
+        par_query: dict[str, list[float]] = {name: [] for name, _ in queries}
         for _ in range(args.reps):
             wall, times, results = bench.parallel()
             par_walls.append(wall)
@@ -309,15 +318,15 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
         out["scans"] = {}
         out["scan_rows"] = {}
         for name, (sql, params) in scans.items():
-            times = []
+            scan_times: list[float] = []
             for _ in range(max(3, args.reps // 2)):
                 t = time.perf_counter()
                 row = store.query(sql, params)[0]
-                times.append(time.perf_counter() - t)
-            out["scans"][name] = times
+                scan_times.append(time.perf_counter() - t)
+            out["scans"][name] = scan_times
             out["scan_rows"][name] = [int(v or 0) for v in row]
         out["range_rows"] = out["scan_rows"]["scan_range"][0]
-        log("scans: " + ", ".join(f"{k} p50 {ms(pct(v, .5))} ms" for k, v in out["scans"].items()))
+        log("scans: " + ", ".join(f"{k} p50 {ms(pct(v, 0.5))} ms" for k, v in out["scans"].items()))
 
         t = time.perf_counter()
         out["checks"] = check(store, manifest, args.range_days, out["results"])
@@ -346,11 +355,18 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
     last = date.fromisoformat(manifest["end_date"])
     first = last - timedelta(days=range_days - 1)
     prev_first, prev_last = first - timedelta(days=range_days), first - timedelta(days=1)
+    # Big stores: only the events from two days before the compared ranges (visits here
+    # last minutes, so none is cut), to keep the temporary tables in memory.
+    cut = datetime(1970, 1, 1)
+    if manifest["events"] > 20_000_000:
+        cut = datetime.combine(prev_first - timedelta(days=2), datetime.min.time())
+    cut_next = cut + timedelta(days=1)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _chk AS SELECT session_id, visitor_id, name, pathname, "
         "referrer_source, country, device, browser, interactive, ts, "
-        "CAST(timezone(?, ts AT TIME ZONE 'UTC') AS DATE) AS day FROM events WHERE site_id = ?",
-        [tz, site],
+        "CAST(timezone(?, ts AT TIME ZONE 'UTC') AS DATE) AS day FROM events "
+        "WHERE site_id = ? AND ts >= ?",
+        [tz, site, cut],
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _chk_s AS SELECT session_id, min(ts) AS st, max(ts) AS en, "
@@ -361,7 +377,8 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
     out: list[tuple[str, bool, str]] = []
 
     def q(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return con.execute(sql, params).fetchall()
+        rows: list[tuple[Any, ...]] = con.execute(sql, params).fetchall()
+        return rows
 
     def top_stats(a: date, b: date, event_filter: str = "TRUE") -> dict[str, Any]:
         ev = (f"FROM _chk e JOIN _chk_s s USING (session_id) WHERE e.day BETWEEN ? AND ? "
@@ -385,11 +402,18 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
         }  # fmt: skip
 
     def change(c: Any, p: Any) -> float | None:
-        return None if not p else half_up((Decimal(str(c)) - Decimal(str(p))) / Decimal(str(p)) * 100, 1)
+        return (
+            None
+            if not p
+            else half_up((Decimal(str(c)) - Decimal(str(p))) / Decimal(str(p)) * 100, 1)
+        )
 
     def compare_top(name: str, event_filter: str) -> None:
         res = results[name]["results"]
-        now, prev = top_stats(first, last, event_filter), top_stats(prev_first, prev_last, event_filter)
+        now, prev = (
+            top_stats(first, last, event_filter),
+            top_stats(prev_first, prev_last, event_filter),
+        )
         metrics = list(now)
         got = res[0]["metrics"] if res else None
         got_prev = res[0]["comparison"]["metrics"] if res else None
@@ -397,9 +421,11 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
         want, want_prev = [now[m] for m in metrics], [prev[m] for m in metrics]
         want_change = [change(now[m], prev[m]) for m in metrics]
         ok = got == want and got_prev == want_prev and got_change == want_change
-        detail = f"{dict(zip(metrics, got or []))}"
+        detail = f"{dict(zip(metrics, got or [], strict=False))}"
         if not ok:
-            detail = f"got {got} / {got_prev} / {got_change}, raw {want} / {want_prev} / {want_change}"
+            detail = (
+                f"got {got} / {got_prev} / {got_change}, raw {want} / {want_prev} / {want_change}"
+            )
         out.append((name, ok, detail))
 
     compare_top("top_stats", "TRUE")
@@ -408,19 +434,26 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
     # time series: every day of the range, visitors and pageviews
     raw = {
         d.isoformat(): [v, p]
-        for d, v, p in q("SELECT day, count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview') "
-                         "FROM _chk WHERE day BETWEEN ? AND ? GROUP BY day", [first, last])  # fmt: skip
+        for d, v, p in q(
+            "SELECT day, count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview') "
+            "FROM _chk WHERE day BETWEEN ? AND ? GROUP BY day",
+            [first, last],
+        )  # fmt: skip
     }
     got = {r["dimensions"][0]: r["metrics"] for r in results["timeseries"]["results"]}
     labels = results["timeseries"]["meta"].get("time_labels", [])
-    ok = got == raw and labels == [(first + timedelta(days=i)).isoformat() for i in range(range_days)]
+    ok = got == raw and labels == [
+        (first + timedelta(days=i)).isoformat() for i in range(range_days)
+    ]
     out.append(("timeseries", ok, f"{len(got)} days" if ok else f"got {got}, raw {raw}"))
 
     def breakdown(name: str, sql: str, params: list[Any]) -> None:
         want = [[r[0], list(r[1:])] for r in q(sql, params)]
         got = [[r["dimensions"][0], r["metrics"]] for r in results[name]["results"]]
         ok = got == want
-        out.append((name, ok, f"top {got[0][0]!r} {got[0][1]}" if ok and got else f"got {got}, raw {want}"))
+        out.append(
+            (name, ok, f"top {got[0][0]!r} {got[0][1]}" if ok and got else f"got {got}, raw {want}")
+        )
 
     none = "coalesce(nullif({}, ''), '{}')"
     rng = "e.day BETWEEN ? AND ?"
@@ -450,12 +483,14 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
 
     # the sessions table against a fold of the raw events (what the writer maintains)
     bad = q(
-        "SELECT count(*) FROM sessions t FULL JOIN _chk_s s USING (session_id) "
-        "WHERE t.site_id IS DISTINCT FROM ? OR t.start_ts IS DISTINCT FROM s.st "
+        "SELECT count(*) FROM (SELECT * FROM sessions WHERE site_id = ?) t "
+        "FULL JOIN _chk_s s USING (session_id) "
+        "WHERE (t.site_id IS DISTINCT FROM ? OR t.start_ts IS DISTINCT FROM s.st "
         "OR t.end_ts IS DISTINCT FROM s.en OR t.entry_page IS DISTINCT FROM s.entry "
         "OR t.pageviews IS DISTINCT FROM s.pv OR t.interactive_events IS DISTINCT FROM s.ia "
-        "OR t.referrer_source IS DISTINCT FROM s.src",
-        [site],
+        "OR t.referrer_source IS DISTINCT FROM s.src) "
+        "AND coalesce(s.st, t.start_ts) >= ?",
+        [site, site, cut_next],
     )[0][0]
     out.append(("sessions table", bad == 0, f"{bad} visits differ from the raw events"))
     # every event carries its visit's attributes (the first event's) and entry page
@@ -463,11 +498,11 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
         "WITH f AS (SELECT session_id, arg_min(referrer_source, ts) AS src, arg_min(device, ts) AS dev, "
         "arg_min(country, ts) AS co, arg_min(visitor_id, ts) AS vis, "
         "coalesce(arg_min(pathname, ts) FILTER (WHERE name = 'pageview'), '') AS entry "
-        "FROM events WHERE site_id = ? GROUP BY session_id) "
+        "FROM events WHERE site_id = ? AND ts >= ? GROUP BY session_id) "
         "SELECT count(*) FROM events e JOIN f USING (session_id) WHERE e.site_id = ? AND "
-        "(e.referrer_source <> f.src OR e.device <> f.dev OR e.country <> f.co "
+        "e.ts >= ? AND (e.referrer_source <> f.src OR e.device <> f.dev OR e.country <> f.co "
         "OR e.visitor_id <> f.vis OR e.entry_page <> f.entry)",
-        [site, site],
+        [site, cut, site, cut_next],
     )[0][0]
     out.append(("visit attributes stamped", unstamped == 0, f"{unstamped} events differ"))
     # a visitor's visits are more than 30 minutes apart (the writer would have joined them)
@@ -535,12 +570,17 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
     sealed = last  # every day before the data's last day is sealed; the last comes raw
     path = root / "rollups.duckdb"
     marker = root / "rollups.json"
-    want = {"generated": manifest["now"], "sealed": sealed.isoformat(), "kinds": list(rp.KINDS)}
+    prev_first = first - timedelta(days=args.range_days)
+    # Only what this benchmark's two ranges read: their windows, daily rows from prev_first.
+    windows = sorted({rp.day_number(first) // 32, rp.day_number(prev_first) // 32})
+    want = {"generated": manifest["now"], "sealed": sealed.isoformat(), "kinds": list(rp.KINDS),
+            "windows": windows, "since": prev_first.isoformat()}  # fmt: skip
     out: dict[str, Any] = {}
     if not (args.keep and marker.exists() and json.loads(marker.read_text()) == want):
         path.unlink(missing_ok=True)
         store.con.execute(f"ATTACH '{path}' AS r")
-        out["build"] = rp.build(store.con, manifest["site_id"], manifest["tz"], sealed, log=log)
+        out["build"] = rp.build(store.con, manifest["site_id"], manifest["tz"], sealed,
+                                windows, prev_first, log=log)  # fmt: skip
         marker.write_text(json.dumps(want))
     else:
         store.con.execute(f"ATTACH '{path}' AS r")
@@ -564,7 +604,9 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
 
     checks = [(n, norm(one(n)[1]["results"]) == norm(results[n]["results"])) for n in names]
     out["checks"] = checks
-    seq_walls, per_query, cpu = [], {n: [] for n in names}, []
+    seq_walls: list[float] = []
+    per_query: dict[str, list[float]] = {n: [] for n in names}
+    cpu: list[float] = []
     for _ in range(args.reps):
         t, c = time.perf_counter(), time.process_time()
         for n in names:
@@ -586,7 +628,8 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
     dn = rp.local_day_sql(manifest["tz"])
     parts = " UNION ALL ".join(
         f"SELECT '{k}' AS kind, {v} AS value, visitor_id, {dn} AS dn FROM events "
-        f"WHERE site_id = '{manifest['site_id']}' AND ts >= ? AND ts < ?" for k, v in rp.KINDS.items()
+        f"WHERE site_id = '{manifest['site_id']}' AND ts >= ? AND ts < ?"
+        for k, v in rp.KINDS.items()
     )
     from footfall.query.period import period
 
@@ -594,7 +637,7 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
     t = time.perf_counter()
     store.con.execute(
         f"""MERGE INTO r.reach t USING (
-              SELECT '{manifest['site_id']}' AS site_id, kind, win, value, visitor_id,
+              SELECT '{manifest["site_id"]}' AS site_id, kind, win, value, visitor_id,
                      bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
               FROM (SELECT kind, value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win FROM ({parts}))
               GROUP BY ALL) s
@@ -647,7 +690,9 @@ def measure_cold(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         r = json.loads(line[len("BENCHJSON ") :])
         r["process_s"] = total
         runs.append(r)
-        log(f"cold: process {ms(total)} ms, open {ms(r['import_open_s'])} ms, set {ms(r['set_s'])} ms")
+        log(
+            f"cold: process {ms(total)} ms, open {ms(r['import_open_s'])} ms, set {ms(r['set_s'])} ms"
+        )
     return runs
 
 
@@ -666,7 +711,9 @@ class Http:
         for attempt in (0, 1):
             conn = getattr(self.local, "conn", None)
             if conn is None:
-                conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                conn = self.local.conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=120
+                )
             try:
                 conn.request(method, path, body=body, headers=headers or {})
                 resp = conn.getresponse()
@@ -684,7 +731,10 @@ class HttpSet:
         self.http = Http(port)
         self.bodies = [(n, json.dumps(b).encode()) for n, b in queries]
         self.pool = cf.ThreadPoolExecutor(POOL)
-        self.headers = {"authorization": f"Bearer {ADMIN_TOKEN}", "content-type": "application/json"}
+        self.headers = {
+            "authorization": f"Bearer {ADMIN_TOKEN}",
+            "content-type": "application/json",
+        }
 
     def one(self, body: bytes) -> float:
         t = time.perf_counter()
@@ -698,6 +748,13 @@ class HttpSet:
         futures = {n: self.pool.submit(self.one, b) for n, b in self.bodies}
         times = {n: f.result() for n, f in futures.items()}
         return time.perf_counter() - t, times
+
+    def serial(self) -> float:
+        """The set one query at a time: what a server-side limit of one query would do."""
+        t = time.perf_counter()
+        for _, b in self.bodies:
+            self.one(b)
+        return time.perf_counter() - t
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -777,7 +834,7 @@ def child_sender(args: argparse.Namespace) -> None:
     client = Http(args.port)
     headers = {"x-api-key": args.key, "content-type": "application/json"}
     stop = time.perf_counter() + args.seconds
-    counts = {"requests": 0, "accepted": 0, "errors": 0}
+    counts: dict[str, float] = {"requests": 0, "accepted": 0, "errors": 0}
     lock = threading.Lock()
 
     def loop(i: int) -> None:
@@ -802,8 +859,8 @@ def child_sender(args: argparse.Namespace) -> None:
     print("BENCHJSON " + json.dumps(counts), flush=True)
 
 
-def ingest_phase(args: argparse.Namespace, port: int, key: str,
-                 queries: HttpSet | None) -> dict[str, Any]:  # fmt: skip
+def ingest_phase(args: argparse.Namespace, port: int, key: str, queries: HttpSet | None,
+                 serial: bool = False) -> dict[str, Any]:  # fmt: skip
     """Sender for --ingest-seconds; with ``queries``, dashboards load back to back meanwhile."""
     wait_drained(port)
     before = writer_stats(port)
@@ -817,7 +874,7 @@ def ingest_phase(args: argparse.Namespace, port: int, key: str,
         time.sleep(0.5)
         stop = time.perf_counter() + args.ingest_seconds - 1
         while time.perf_counter() < stop:
-            walls.append(queries.parallel()[0])
+            walls.append(queries.serial() if serial else queries.parallel()[0])
     out, _ = sender.communicate(timeout=args.ingest_seconds + 120)
     after = writer_stats(port)
     line = next(ln for ln in out.splitlines() if ln.startswith("BENCHJSON "))
@@ -850,7 +907,8 @@ def measure_http(args: argparse.Namespace, manifest: dict[str, Any], root: Path,
     hs = HttpSet(port, queries)
     try:
         out["first_set_s"] = hs.parallel()[0]  # the first dashboard after the server started
-        walls, per_query = [], {n: [] for n, _ in queries}
+        walls: list[float] = []
+        per_query: dict[str, list[float]] = {n: [] for n, _ in queries}
         for _ in range(args.reps):
             wall, times = hs.parallel()
             walls.append(wall)
@@ -870,6 +928,11 @@ def measure_http(args: argparse.Namespace, manifest: dict[str, Any], root: Path,
                 f"{b['written_eps']:,.0f} written/s; sets meanwhile p50 "
                 f"{ms(pct(b['set_walls'], .5))} / p95 {ms(pct(b['set_walls'], .95))} ms "
                 f"(n={len(b['set_walls'])})")  # fmt: skip
+            out["ingest_serial"] = ingest_phase(args, port, key, hs, serial=True)
+            b = out["ingest_serial"]
+            log(f"ingest with dashboards loading one query at a time: {b['accepted_eps']:,.0f} "
+                f"accepted/s, {b['written_eps']:,.0f} written/s; sets meanwhile p50 "
+                f"{ms(pct(b['set_walls'], .5))} ms (n={len(b['set_walls'])})")  # fmt: skip
     finally:
         hs.close()
         stop_server(proc)
@@ -903,7 +966,9 @@ def measure_empty_ingest(args: argparse.Namespace, root: Path) -> dict[str, Any]
     finally:
         stop_server(proc)
         shutil.rmtree(data, ignore_errors=True)
-    log(f"ingest on an empty store: {r['accepted_eps']:,.0f} accepted/s, {r['written_eps']:,.0f} written/s")
+    log(
+        f"ingest on an empty store: {r['accepted_eps']:,.0f} accepted/s, {r['written_eps']:,.0f} written/s"
+    )
     return r
 
 
@@ -921,29 +986,39 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
           f"{manifest['visitors']:,} visitors over {manifest['days']} days "
           f"({manifest['bytes'] / 1e6:,.0f} MB); range {args.range_days}d to {manifest['end_date']} "
           f"({manifest['tz']}): {ip['range_rows']:,} events")  # fmt: skip
-    print(f"load average {res['load'][0]:.1f} at start, {res['load'][1]:.1f} at end (other work on the machine)")
+    print(
+        f"load average {res['load'][0]:.1f} at start, {res['load'][1]:.1f} at end (other work on the machine)"
+    )
     print(f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; generation "
           + ("reused (--keep)" if manifest["reused"] else f"{manifest['generate_seconds']:.0f} s")
           + f"; warm n={args.reps}, cold n={args.cold_reps}")  # fmt: skip
     print(line)
-    print(f"{'query (in process, warm)':<28}{'seq p50':>9}{'seq p95':>9}{'par p50':>9}{'par p95':>9}  rows")
+    print(
+        f"{'query (in process, warm)':<28}{'seq p50':>9}{'seq p95':>9}{'par p50':>9}{'par p95':>9}  rows"
+    )
     for n in names:
         seq, par = ip["per_query"][n], ip["par_query"][n]
         rows = len(ip["results"][n]["results"])
-        print(f"  {n:<26}{ms(pct(seq, .5)):>9}{ms(pct(seq, .95)):>9}{ms(pct(par, .5)):>9}{ms(pct(par, .95)):>9}  {rows}")
+        print(
+            f"  {n:<26}{ms(pct(seq, 0.5)):>9}{ms(pct(seq, 0.95)):>9}{ms(pct(par, 0.5)):>9}{ms(pct(par, 0.95)):>9}  {rows}"
+        )
     print(line)
     print(f"{'whole set (ms)':<44}{'p50':>9}{'p95':>9}{'n':>5}")
 
     def row(label: str, values: list[float], extra: str = "") -> None:
-        print(f"  {label:<42}{ms(pct(values, .5)):>9}{ms(pct(values, .95)):>9}{len(values):>5}  {extra}")
+        print(
+            f"  {label:<42}{ms(pct(values, 0.5)):>9}{ms(pct(values, 0.95)):>9}{len(values):>5}  {extra}"
+        )
 
     def cpu(values: list[float]) -> str:
-        return f"cpu {ms(pct(values, .5))} ms/set"
+        return f"cpu {ms(pct(values, 0.5))} ms/set"
 
     def verdict(walls: list[float]) -> str:
         if not target:
             return ""
-        return f"target p95 <= {target:,.0f}: " + ("MET" if pct(walls, .95) * 1000 <= target else "MISSED")
+        return f"target p95 <= {target:,.0f}: " + (
+            "MET" if pct(walls, 0.95) * 1000 <= target else "MISSED"
+        )
 
     row("in process, one after another", ip["seq_walls"], cpu(ip["seq_cpu"]))
     row(f"in process, parallel x{POOL} (dashboard load)", ip["par_walls"],
@@ -958,6 +1033,8 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
         row("HTTP first set after server start", [h["first_set_s"]])
         if "ingest_busy" in h:
             row("HTTP parallel set while ingesting", h["ingest_busy"]["set_walls"])
+        if "ingest_serial" in h:
+            row("HTTP set, 1 query at a time, while ingesting", h["ingest_serial"]["set_walls"])
     if ip.get("proto"):
         pr = ip["proto"]
         row("PROTO reach rollups, one after another", pr["seq_walls"], cpu(pr["seq_cpu"]))
@@ -975,19 +1052,27 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
               + f", {pr['reach_bytes'] / 1e6:,.0f} MB; sealing one day {pr['seal_day_s']:.1f} s")  # fmt: skip
         print(line)
     scans = ip["scans"]
-    par50 = pct(ip["par_walls"], .5)
+    par50 = pct(ip["par_walls"], 0.5)
     print(f"{'plain scans, same process (ms)':<44}{'p50':>9}{'p95':>9}{'n':>5}  set p50 / scan p50")
     for n, v in scans.items():
-        print(f"  {n:<42}{ms(pct(v, .5)):>9}{ms(pct(v, .95)):>9}{len(v):>5}  {par50 / pct(v, .5):.1f}x")
+        print(
+            f"  {n:<42}{ms(pct(v, 0.5)):>9}{ms(pct(v, 0.95)):>9}{len(v):>5}  {par50 / pct(v, 0.5):.1f}x"
+        )
     if res.get("http") and "ingest_idle" in res["http"]:
         print(line)
-        print(f"{'ingest (POST /api/events, 200/batch, 2 conns)':<44}{'accepted/s':>12}{'written/s':>12}{'drain s':>9}")
-        rows = [("server on this store, alone", res["http"]["ingest_idle"]),
+        print(
+            f"{'ingest (POST /api/events, 200/batch, 2 conns)':<44}{'accepted/s':>12}{'written/s':>12}{'drain s':>9}"
+        )
+        ingest_rows = [("server on this store, alone", res["http"]["ingest_idle"]),
                 ("  ... while dashboards load back to back", res["http"]["ingest_busy"])]  # fmt: skip
+        if "ingest_serial" in res["http"]:
+            ingest_rows.append(("  ... same, one query at a time", res["http"]["ingest_serial"]))
         if res.get("empty_ingest"):
-            rows.append(("server on an empty store", res["empty_ingest"]))
-        for label, r in rows:
-            print(f"  {label:<42}{r['accepted_eps']:>12,.0f}{r['written_eps']:>12,.0f}{r['drain_s']:>9.1f}")
+            ingest_rows.append(("server on an empty store", res["empty_ingest"]))
+        for label, r in ingest_rows:
+            print(
+                f"  {label:<42}{r['accepted_eps']:>12,.0f}{r['written_eps']:>12,.0f}{r['drain_s']:>9.1f}"
+            )
     print(line)
     print("checks against raw SQL over the events:")
     for name, ok, detail in ip["checks"]:
@@ -996,7 +1081,9 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--quick", action="store_true", help="1M events")
     ap.add_argument("--days", type=int, default=90)
@@ -1012,10 +1099,17 @@ def main() -> None:
     ap.add_argument("--no-http", action="store_true", help="skip the server, HTTP and ingest parts")
     ap.add_argument("--no-empty-ingest", action="store_true")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE every statement")
-    ap.add_argument("--duckdb-threads", type=int, default=0,
-                    help="SET threads on the in-process store (experiment; default: DuckDB's)")
-    ap.add_argument("--proto", action="store_true",
-                    help="also build the prototype reach rollups (bench/rollup_proto.py) and time the set on them")
+    ap.add_argument(
+        "--duckdb-threads",
+        type=int,
+        default=0,
+        help="SET threads on the in-process store (experiment; default: DuckDB's)",
+    )
+    ap.add_argument(
+        "--proto",
+        action="store_true",
+        help="also build the prototype reach rollups (bench/rollup_proto.py) and time the set on them",
+    )
     ap.add_argument("--json", default=None, help="write all measurements to this file")
     ap.add_argument("--generate-only", action="store_true")
     # internal: child processes

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (SQL and data tables read better unwrapped, as in footfall/query/builder.py)
 """Prototype of exact "reach" rollups, to measure what they would do for the dashboard set.
 
 Not used by Footfall; ``bench/query.py --proto`` builds these tables in a side file
@@ -30,7 +31,7 @@ merged at the next run; see the closing notes of the benchmark report.)
 from __future__ import annotations
 
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 KINDS: dict[str, str] = {
@@ -50,51 +51,80 @@ def day_number(d: date) -> int:
     return (d - EPOCH).days
 
 
-def local_day_sql(tz: str) -> str:
-    return f"(CAST(timezone('{tz}', ts AT TIME ZONE 'UTC') AS DATE) - DATE '1970-01-01')::INTEGER"
+def local_day_sql(tz: str, start: Any = None, end: Any = None) -> str:
+    """The site-local day number of ``ts``. With a UTC span, the query layer's own offset
+    arithmetic (a CASE per DST change, see footfall/query/timebuckets.py), much cheaper
+    than ICU's per-row conversion; without, ICU."""
+    if start is None:
+        return (
+            f"(CAST(timezone('{tz}', ts AT TIME ZONE 'UTC') AS DATE) - DATE '1970-01-01')::INTEGER"
+        )
+    from zoneinfo import ZoneInfo
+
+    from footfall.query.dialect import DUCKDB
+    from footfall.query.timebuckets import local_time
+
+    expr, params = local_time("ts", ZoneInfo(tz), start, end, DUCKDB)
+    for p in params:
+        expr = expr.replace("?", f"TIMESTAMP '{p}'", 1)  # naive UTC datetimes
+    return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER"
 
 
-def build(con: Any, site_id: str, tz: str, sealed_day: date, log: Any = print) -> dict[str, float]:
-    """(Re)build r.reach and r.daily for days before ``sealed_day``; returns timings."""
+def build(con: Any, site_id: str, tz: str, sealed_day: date, windows: list[int] | None = None,
+          since: date | None = None, log: Any = print) -> dict[str, Any]:  # fmt: skip
+    """(Re)build r.reach and r.daily for days before ``sealed_day`` (only ``windows`` and
+    days from ``since`` when given: a benchmark needs just its ranges); returns timings."""
+    from zoneinfo import ZoneInfo
+
+    from footfall.query.period import local_midnight_utc
+
     t_all = time.perf_counter()
-    dn = local_day_sql(tz)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _src AS SELECT visitor_id, name, pathname, entry_page, "
-        f"referrer_source, country, device, browser, {dn} AS dn FROM events "
-        f"WHERE site_id = ? AND {dn} < ?",
-        [site_id, day_number(sealed_day)],
-    )
-    parts = " UNION ALL ".join(
-        f"SELECT '{k}' AS kind, {v} AS value, visitor_id, dn, name FROM _src" for k, v in KINDS.items()
-    )
+    lo = day_number(since) if since else None  # daily rows from this day
+    first_needed = min(x for x in (lo, 32 * min(windows) if windows else None) if x is not None) \
+        if (lo is not None or windows) else None  # fmt: skip
+    span_start = EPOCH + timedelta(days=(first_needed or 1) - 1)
+    dn = local_day_sql(tz, datetime.combine(span_start, datetime.min.time()),
+                       datetime.combine(sealed_day + timedelta(days=1), datetime.min.time()))  # fmt: skip
+    where = f"site_id = '{site_id}' AND {dn} < {day_number(sealed_day)}"
+    params: list[Any] = []
+    if first_needed is not None:  # lets the zonemaps on ts skip older row groups
+        where += " AND ts >= ?"
+        params.append(local_midnight_utc(EPOCH + timedelta(days=first_needed), ZoneInfo(tz)))
+    lo_sql = f"AND {dn} >= {lo}" if lo is not None else ""
+    wins = f"WHERE win IN ({', '.join(map(str, windows))})" if windows else ""
     con.execute("DROP TABLE IF EXISTS r.reach")
-    con.execute(f"""
-        CREATE TABLE r.reach AS
-        SELECT '{site_id}' AS site_id, kind, win, value, visitor_id,
-               bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
-        FROM (SELECT kind, value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win FROM ({parts}))
-        GROUP BY ALL
-        ORDER BY site_id, kind, win, value
-    """)
-    t_reach = time.perf_counter() - t_all
+    con.execute("CREATE TABLE r.reach (site_id VARCHAR, kind VARCHAR, win INTEGER, value VARCHAR, "
+                "visitor_id UBIGINT, days UBIGINT)")  # fmt: skip
     con.execute("DROP TABLE IF EXISTS r.daily")
-    con.execute(f"""
-        CREATE TABLE r.daily AS
-        SELECT '{site_id}' AS site_id, kind, DATE '1970-01-01' + dn AS day, value,
-               count(DISTINCT visitor_id) AS visitors,
-               count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-               count(*) FILTER (WHERE name <> 'engagement') AS events
-        FROM ({parts})
-        GROUP BY ALL
-        ORDER BY site_id, kind, day
-    """)
-    con.execute("DROP TABLE _src")
+    con.execute("CREATE TABLE r.daily (site_id VARCHAR, kind VARCHAR, day DATE, value VARCHAR, "
+                "visitors BIGINT, pageviews BIGINT, events BIGINT)")  # fmt: skip
+    for kind, v in KINDS.items():  # one kind at a time bounds the aggregates' memory
+        con.execute(f"""
+            INSERT INTO r.reach
+            SELECT '{site_id}', '{kind}', win, value, visitor_id,
+                   bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+            FROM (SELECT value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win
+                  FROM (SELECT {v} AS value, visitor_id, {dn} AS dn FROM events WHERE {where}))
+            {wins}
+            GROUP BY ALL
+            ORDER BY win, value
+        """, params)  # fmt: skip
+        con.execute(f"""
+            INSERT INTO r.daily
+            SELECT '{site_id}', '{kind}', DATE '1970-01-01' + {dn} AS day, {v} AS value,
+                   count(DISTINCT visitor_id), count(*) FILTER (WHERE name = 'pageview'),
+                   count(*) FILTER (WHERE name <> 'engagement')
+            FROM events WHERE {where} {lo_sql}
+            GROUP BY ALL
+        """, params)  # fmt: skip
+    t_reach = time.perf_counter() - t_all
     con.execute("CHECKPOINT r")
     rows = con.execute("SELECT count(*) FROM r.reach").fetchone()[0]
     drows = con.execute("SELECT count(*) FROM r.daily").fetchone()[0]
     total = time.perf_counter() - t_all
-    log(f"  proto rollups: reach {rows:,} rows ({t_reach:.0f} s), daily {drows:,} rows, {total:.0f} s")
-    return {"build_s": total, "reach_rows": rows, "daily_rows": drows}
+    log(f"  proto rollups: reach {rows:,} rows, daily {drows:,} rows, {total:.0f} s"
+        + (f" (windows {windows} only)" if windows else ""))  # fmt: skip
+    return {"build_s": total, "reach_rows": rows, "daily_rows": drows, "insert_s": t_reach}
 
 
 class Proto:
@@ -152,7 +182,9 @@ class Proto:
                    "GROUP BY v")  # fmt: skip
         return {r[0]: int(r[1]) for r in self.store.query(sql, params)}
 
-    def sums(self, kind: str, p: Any, a: date, b: date, extra: str = "") -> dict[str, tuple[int, int]]:
+    def sums(
+        self, kind: str, p: Any, a: date, b: date, extra: str = ""
+    ) -> dict[str, tuple[int, int]]:
         """(pageviews, events) by value: daily rows + unsealed raw events."""
         raw = self._raw_window(p)
         sealed_last = min(b, self.sealed - timedelta(days=1))
@@ -192,7 +224,7 @@ class Proto:
         now = one(self.cur, self.first, self.last)
         prev = one(self.prev, self.prev_first, self.prev_last)
         return {"results": [{"dimensions": [], "metrics": now, "comparison": {
-            "metrics": prev, "change": [percent_change(c, p) for c, p in zip(now, prev)]}}]}  # fmt: skip
+            "metrics": prev, "change": [percent_change(c, p) for c, p in zip(now, prev, strict=True)]}}]}  # fmt: skip
 
     def timeseries(self) -> dict[str, Any]:
         out: dict[str, list[int]] = {}
@@ -246,7 +278,9 @@ class Proto:
         if name == "pages":
             return self.breakdown("page", "(none)", ("visitors", "pageviews"))
         if name == "entry_pages":
-            return self.breakdown("entry_page", "(none)", ("visitors", "visits"), session_dim="entry_page")
+            return self.breakdown(
+                "entry_page", "(none)", ("visitors", "visits"), session_dim="entry_page"
+            )
         if name == "sources":
             return self.breakdown("source", "Direct / None", ("visitors",))
         if name == "countries":

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (SQL and data tables read better unwrapped, as in footfall/query/builder.py)
 """A realistic synthetic site, generated straight into a DuckDB store with set-based SQL.
 
 Used by ``bench/query.py``. Nothing goes through HTTP or the writer, yet the result is what
@@ -43,9 +44,7 @@ HOSTNAME = "shop.example.com"
 SLOTS = 10_000  # resolution of weighted picks
 
 _SECTIONS = ["blog", "docs", "products", "guides", "changelog", "help", "careers", "news"]
-_WORDS = ("analytics privacy fast simple dashboard setup install tracking events goals funnels "
-          "pricing python rust caching storage export import migrate teams billing api sdk "
-          "cookie consent gdpr speed mobile search referrers campaigns release notes").split()  # fmt: skip
+_WORDS = ["analytics", "privacy", "fast", "simple", "dashboard", "setup", "install", "tracking", "events", "goals", "funnels", "pricing", "python", "rust", "caching", "storage", "export", "import", "migrate", "teams", "billing", "api", "sdk", "cookie", "consent", "gdpr", "speed", "mobile", "search", "referrers", "campaigns", "release", "notes"]  # fmt: skip
 
 
 def _paths(rng: random.Random, n: int = 2000) -> list[str]:
@@ -94,22 +93,77 @@ def _user_agents() -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for v in range(118, 131):
         w = 1.0 + (v - 118) * 0.4
-        out.append((f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36", 3 * w))
-        out.append((f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36", 1.5 * w))
-        out.append((f"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36", 1.6 * w))
+        out.append(
+            (
+                f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+                3 * w,
+            )
+        )
+        out.append(
+            (
+                f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+                1.5 * w,
+            )
+        )
+        out.append(
+            (
+                f"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36",
+                1.6 * w,
+            )
+        )
     for v in range(120, 131, 2):
-        out.append((f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.0.0", 1.5))
-        out.append((f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36", 0.6))
+        out.append(
+            (
+                f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.0.0",
+                1.5,
+            )
+        )
+        out.append(
+            (
+                f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+                0.6,
+            )
+        )
     for v in range(121, 133, 2):
-        out.append((f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0", 1.0))
+        out.append(
+            (
+                f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+                1.0,
+            )
+        )
         out.append((f"Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0", 0.5))
-        out.append((f"Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:{v}.0) Gecko/20100101 Firefox/{v}.0", 0.4))
+        out.append(
+            (
+                f"Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+                0.4,
+            )
+        )
     for minor in range(0, 7):
-        out.append((f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Safari/605.1.15", 1.5))
-        out.append((f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_{minor} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Mobile/15E148 Safari/604.1", 5.0))
-        out.append((f"Mozilla/5.0 (iPad; CPU OS 17_{minor} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Mobile/15E148 Safari/604.1", 0.8))
+        out.append(
+            (
+                f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Safari/605.1.15",
+                1.5,
+            )
+        )
+        out.append(
+            (
+                f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_{minor} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Mobile/15E148 Safari/604.1",
+                5.0,
+            )
+        )
+        out.append(
+            (
+                f"Mozilla/5.0 (iPad; CPU OS 17_{minor} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{minor} Mobile/15E148 Safari/604.1",
+                0.8,
+            )
+        )
     for model in ("SM-S918B", "SM-A546B", "moto g(60)"):
-        out.append((f"Mozilla/5.0 (Linux; Android 13; {model}) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36", 1.5))
+        out.append(
+            (
+                f"Mozilla/5.0 (Linux; Android 13; {model}) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
+                1.5,
+            )
+        )
     return out  # fmt: skip
 
 
@@ -266,19 +320,19 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
         CREATE OR REPLACE TEMP TABLE _cand AS
         WITH c AS (
             SELECT sno,
-                   floor({vpool} * pow({u('sno', 1)}, 2.0))::BIGINT AS vidx,
-                   least(20, 1 + floor(-ln(1.0 - {u('sno', 2)}) * 3.5))::INTEGER AS k,
-                   (4000 + floor(116000 * pow({u('sno', 3)}, 2.0)))::BIGINT AS pace_ms,
+                   floor({vpool} * pow({u("sno", 1)}, 2.0))::BIGINT AS vidx,
+                   least(20, 1 + floor(-ln(1.0 - {u("sno", 2)}) * 3.5))::INTEGER AS k,
+                   (4000 + floor(116000 * pow({u("sno", 3)}, 2.0)))::BIGINT AS pace_ms,
                    {t0_ms}::BIGINT
-                     + floor({spec.days} * pow({u('sno', 4)}, 0.85))::BIGINT * 86400000
+                     + floor({spec.days} * pow({u("sno", 4)}, 0.85))::BIGINT * 86400000
                      + hs.hour::BIGINT * 3600000
-                     + floor({u('sno', 6)} * 3600000)::BIGINT AS start_ms
+                     + floor({u("sno", 6)} * 3600000)::BIGINT AS start_ms
             FROM range({candidates}) r(sno)
-            JOIN _hour_slots hs ON hs.slot = {h('sno', 5, SLOTS)}
+            JOIN _hour_slots hs ON hs.slot = {h("sno", 5, SLOTS)}
         )
         SELECT *,
                start_ms + CASE WHEN k = 1 THEN 0 ELSE (k - 1) * pace_ms
-                   + floor({u('sno * 32 + k - 1', 7)} * pace_ms * 0.8)::BIGINT END AS end_ms
+                   + floor({u("sno * 32 + k - 1", 7)} * pace_ms * 0.8)::BIGINT END AS end_ms
         FROM c
     """)
     con.execute(f"DELETE FROM _cand WHERE end_ms >= {now_ms - 60_000}")
@@ -294,7 +348,7 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _picked AS
         SELECT * EXCLUDE (cum) FROM (
-            SELECT *, sum(k) OVER (ORDER BY {h('sno', 8, 1 << 62)}, sno ROWS UNBOUNDED PRECEDING) AS cum
+            SELECT *, sum(k) OVER (ORDER BY {h("sno", 8, 1 << 62)}, sno ROWS UNBOUNDED PRECEDING) AS cum
             FROM _kept)
         WHERE cum <= {spec.events}
         ORDER BY start_ms
@@ -306,24 +360,26 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
     # Visit attributes. Device, browser, OS, screen, language and country follow the
     # visitor; source, UTM and entry page follow the visit.
     pick = f"1 + {h('p.vidx', 18, 6)}"
-    screen_sql = "CASE ua.device " + " ".join(
-        f"WHEN '{d}' THEN {list(ss)!r}[{pick}]" for d, ss in _SCREENS.items()
-    ) + f" ELSE {_SCREENS['desktop']!r}[{pick}] END"
+    screen_sql = (
+        "CASE ua.device "
+        + " ".join(f"WHEN '{d}' THEN {list(ss)!r}[{pick}]" for d, ss in _SCREENS.items())
+        + f" ELSE {_SCREENS['desktop']!r}[{pick}] END"
+    )
     t = time.perf_counter()
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _visits AS
         WITH p AS (
             SELECT p.*,
-                   CASE WHEN {u('sno', 10)} < 0.30 THEN 0
-                        ELSE 1 + floor({n_refs - 1} * pow({u('sno', 11)}, 3.0))::BIGINT END AS ref_i,
-                   {u('sno', 12)} < 0.09 AS tagged,
-                   floor({n_paths} * pow({u('sno * 32', 20)}, 3.0))::BIGINT AS entry_i
+                   CASE WHEN {u("sno", 10)} < 0.30 THEN 0
+                        ELSE 1 + floor({n_refs - 1} * pow({u("sno", 11)}, 3.0))::BIGINT END AS ref_i,
+                   {u("sno", 12)} < 0.09 AS tagged,
+                   floor({n_paths} * pow({u("sno * 32", 20)}, 3.0))::BIGINT AS entry_i
             FROM _picked p
         )
         SELECT p.sno, p.k, p.pace_ms, p.start_ms,
                hash(p.sno, {seed + 13}::BIGINT) AS session_id,
                hash(p.vidx, {seed + 14}::BIGINT) AS visitor_id,
-               CASE WHEN {u('p.vidx', 15)} < 0.02 THEN 'user-' || p.vidx ELSE '' END AS user_id,
+               CASE WHEN {u("p.vidx", 15)} < 0.02 THEN 'user-' || p.vidx ELSE '' END AS user_id,
                r.referrer,
                CASE WHEN r.source = '' AND p.tagged THEN ut.utm_src ELSE r.source END AS referrer_source,
                CASE WHEN p.tagged THEN ut.utm_source ELSE '' END AS utm_source,
@@ -337,12 +393,12 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
                ep.path AS entry_page
         FROM p
         JOIN _refs r ON r.i = p.ref_i
-        JOIN _utm_slots us ON us.slot = {h('p.sno', 16, SLOTS)}
+        JOIN _utm_slots us ON us.slot = {h("p.sno", 16, SLOTS)}
         JOIN _utms ut ON ut.i = us.i
-        JOIN _ua_slots uss ON uss.slot = {h('p.vidx', 17, SLOTS)}
+        JOIN _ua_slots uss ON uss.slot = {h("p.vidx", 17, SLOTS)}
         JOIN _uas ua ON ua.i = uss.i
-        JOIN _lang_slots lg ON lg.slot = {h('p.vidx', 19, SLOTS)}
-        JOIN _country_slots co ON co.slot = {h('p.vidx', 21, SLOTS)}
+        JOIN _lang_slots lg ON lg.slot = {h("p.vidx", 19, SLOTS)}
+        JOIN _country_slots co ON co.slot = {h("p.vidx", 21, SLOTS)}
         JOIN _paths ep ON ep.i = p.entry_i
         ORDER BY p.start_ms
     """)
@@ -372,15 +428,15 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
             SELECT v.*, unnest(range(v.k)) AS pos FROM _visits v
         ), e1 AS (
             SELECT *,
-                   CASE WHEN pos = 0 OR {raw('pos')} < 0.5 OR (pos > 1 AND {raw('pos - 1')} >= 0.5) THEN 'pageview'
-                        WHEN {raw('pos')} < 0.84 THEN 'engagement' ELSE 'custom' END AS kind,
+                   CASE WHEN pos = 0 OR {raw("pos")} < 0.5 OR (pos > 1 AND {raw("pos - 1")} >= 0.5) THEN 'pageview'
+                        WHEN {raw("pos")} < 0.84 THEN 'engagement' ELSE 'custom' END AS kind,
                    start_ms + CASE WHEN pos = 0 THEN 0 ELSE pos * pace_ms
-                       + floor({u('sno * 32 + pos', 7)} * pace_ms * 0.8)::BIGINT END AS ts_ms,
-                   floor({n_paths} * pow({u('sno * 32', 20)}, 3.0))::BIGINT AS entry_i
+                       + floor({u("sno * 32 + pos", 7)} * pace_ms * 0.8)::BIGINT END AS ts_ms,
+                   floor({n_paths} * pow({u("sno * 32", 20)}, 3.0))::BIGINT AS entry_i
             FROM e0
         ), e2 AS (
-            SELECT *, CASE WHEN kind = 'pageview' THEN {page('pos')} ELSE {page('pos - 1')} END AS page_i,
-                   {u('sno * 32 + pos', 23)} AS x, {u('sno * 32 + pos', 24)} AS y
+            SELECT *, CASE WHEN kind = 'pageview' THEN {page("pos")} ELSE {page("pos - 1")} END AS page_i,
+                   {u("sno * 32 + pos", 23)} AS x, {u("sno * 32 + pos", 24)} AS y
             FROM e1
         )
         SELECT uuid() AS event_id, '{site}' AS site_id, epoch_ms(ts_ms) AS ts,
@@ -395,10 +451,10 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
                     WHEN cs.name = 'Outbound Link: Click' THEN map(['url'], [
                         ['https://github.com/footfall/footfall', 'https://docs.python.org/3/',
                          'https://duckdb.org/docs/', 'https://clickhouse.com/docs',
-                         'https://twitter.com/footfall'][1 + ({h('sno', 25, 5)})]])
+                         'https://twitter.com/footfall'][1 + ({h("sno", 25, 5)})]])
                     WHEN cs.name IN ('Signup', 'Purchase') THEN map(['plan', 'method'], [
                         ['free', 'pro', 'team', 'enterprise'][1 + floor(4 * x * x)::INTEGER],
-                        ['email', 'google', 'github'][1 + ({h('sno', 26, 3)})]])
+                        ['email', 'google', 'github'][1 + ({h("sno", 26, 3)})]])
                     WHEN cs.name = 'Add to Cart' THEN map(['product', 'quantity'], [
                         'sku-' || floor(200 * pow(x, 2))::INTEGER, (1 + floor(3 * y * y))::INTEGER::VARCHAR])
                     WHEN cs.name = 'File Download' THEN map(['file'], [
@@ -413,7 +469,7 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
                CASE kind WHEN 'pageview' THEN true WHEN 'engagement' THEN false ELSE cs.interactive END AS interactive
         FROM e2
         JOIN _paths pg ON pg.i = e2.page_i
-        JOIN _custom_slots cs ON cs.slot = {h('sno * 32 + pos', 27, SLOTS)}
+        JOIN _custom_slots cs ON cs.slot = {h("sno * 32 + pos", 27, SLOTS)}
     """)
     con.execute(f"SET threads = {threads}")
     n_events = con.execute("SELECT count(*) FROM events").fetchone()[0] - before  # type: ignore[index]
@@ -423,8 +479,10 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
     # The sessions table, exactly as the writer's fold would leave it.
     t = time.perf_counter()
     first = ", ".join(f"arg_min({c}, ts) AS {c}" for c in SESSION_FIRST_EVENT_COLUMNS)
-    con.execute(f"""
-        INSERT INTO sessions BY NAME
+    # One GROUP BY over the site's events; above ~20M events it runs per hash slice of
+    # session_id (each visit lies wholly in one slice) to bound the aggregate's memory.
+    slices = max(1, spec.events // 20_000_000)
+    fold = f"""
         SELECT site_id, session_id, min(ts) AS start_ts, max(ts) AS end_ts,
                arg_min(pathname, ts) FILTER (WHERE name = 'pageview') AS entry_page,
                min(ts) FILTER (WHERE name = 'pageview') AS entry_ts,
@@ -434,10 +492,17 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
                count(*) FILTER (WHERE name <> 'engagement') AS events,
                count(*) FILTER (WHERE interactive) AS interactive_events,
                {first}
-        FROM events WHERE site_id = '{site}'
+        FROM events WHERE site_id = '{site}' AND session_id % {slices} = ?
         GROUP BY site_id, session_id
-        ORDER BY start_ts
-    """)
+    """
+    if slices == 1:
+        con.execute(f"INSERT INTO sessions BY NAME {fold} ORDER BY start_ts", [0])
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sess AS {fold}", [0])
+        for k in range(1, slices):
+            con.execute(f"INSERT INTO _sess {fold}", [k])
+        con.execute("INSERT INTO sessions BY NAME SELECT * FROM _sess ORDER BY start_ts")
+        con.execute("DROP TABLE _sess")
     n_sessions = con.execute(
         "SELECT count(*) FROM sessions WHERE site_id = ?", [spec.site_id]
     ).fetchone()[0]  # type: ignore[index]
