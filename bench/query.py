@@ -635,6 +635,7 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
 
     p = period(day, day, manifest["tz"])
     t = time.perf_counter()
+    store.con.execute("BEGIN TRANSACTION")  # measured, then rolled back: reruns see the same table
     store.con.execute(
         f"""MERGE INTO r.reach t USING (
               SELECT '{manifest["site_id"]}' AS site_id, kind, win, value, visitor_id,
@@ -648,6 +649,7 @@ def measure_proto(args: argparse.Namespace, manifest: dict[str, Any], root: Path
         [p.start_utc, p.end_utc] * len(rp.KINDS),
     )
     out["seal_day_s"] = time.perf_counter() - t
+    store.con.execute("ROLLBACK")
     out["reach_bytes"] = path.stat().st_size
     log(f"proto: parallel set p50 {ms(pct(par_walls, .5))} / p95 {ms(pct(par_walls, .95))} ms, "
         f"same answers {sum(ok for _, ok in checks)}/{len(checks)}, "
