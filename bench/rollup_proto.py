@@ -21,11 +21,11 @@ daily(site_id, kind, day, value, visitors, pageviews, events)
     exact per site-local day (time series buckets; pageviews/events add up over days).
 
 Sealing: both tables hold the days before ``sealed_day`` (here: every day before the
-data's last day). Queries add the unsealed events from the raw table: the range's reach
-rows FULL JOIN the unsealed (value, visitor) pairs count each pair once, so the answer
-stays exact. (In Footfall the seal would be an OR-merge job run every few minutes over
-events newer than an ingestion watermark: OR is idempotent, so late events are just
-merged at the next run; see the closing notes of the benchmark report.)
+data's last day). Queries add the unsealed events from the raw table: the unsealed
+(value, visitor) pairs not already among the range's reach rows are added to their
+count (|A u T| = |A| + |T minus A|), so the answer stays exact. (In Footfall the seal
+would be an OR-merge job run every few minutes over events newer than an ingestion
+watermark: OR is idempotent, so late events are just merged at the next run.)
 """
 
 from __future__ import annotations
@@ -177,9 +177,18 @@ class Proto:
         if len(parts) == 1:
             sql = f"SELECT value, count(*) FROM ({parts[0]}) GROUP BY value"
         else:
-            sql = (f"SELECT coalesce(a.value, t.value) AS v, count(*) FROM ({parts[0]}) a "
-                   f"FULL JOIN ({parts[1]}) t ON a.value = t.value AND a.visitor_id = t.visitor_id "
-                   "GROUP BY v")  # fmt: skip
+            # |A u T| = |A| + |T \ A|, T (unsealed pairs) small: A is counted plainly, and
+            # only A's rows of T's visitors are matched against T (a FULL JOIN of all of A
+            # costs 3-8x more).
+            a, t = parts
+            pa, pt = params[:4], params[4:]
+            a_of_t = a + " AND visitor_id IN (SELECT visitor_id FROM t)"
+            sql = (f"WITH t AS ({t}) SELECT value, sum(n) FROM ("
+                   f"SELECT value, count(*) AS n FROM ({a}) GROUP BY value UNION ALL "
+                   f"SELECT t.value, count(*) FROM t ANTI JOIN ({a_of_t}) x "
+                   "ON x.value = t.value AND x.visitor_id = t.visitor_id GROUP BY t.value"
+                   ") GROUP BY value")  # fmt: skip
+            params = pt + pa + pa
         return {r[0]: int(r[1]) for r in self.store.query(sql, params)}
 
     def sums(
