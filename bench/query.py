@@ -4,7 +4,11 @@ in process and over HTTP, against a plain scan, checked against raw SQL, with in
 running alongside.
 
     .venv/bin/python bench/query.py [--events N | --quick] [--days D] [--keep] [--reps R]
-                                    [--range-days 30] [--tz ZONE] [--no-http] [--json F]
+                                    [--range-days 30] [--tz ZONE] [--no-http] [--proto]
+                                    [--duckdb-threads N] [--explain] [--json F]
+    .venv/bin/python bench/query_summary.py RUN.json ...   # medians over --json runs
+
+A 10M run takes about 6 minutes here (generation ~1.5-2 min, skipped with --keep).
 
 Steps (each prints as it goes; a table at the end):
 
@@ -28,9 +32,13 @@ Steps (each prints as it goes; a table at the end):
 6. http      the real ``footfall serve`` on the same store (DuckDB allows one process per
              file, so this process lets go of it first): the set over ``POST /api/v2/query``,
              then ingestion (``POST /api/events`` batches to a second site, from a sender
-             process) alone and while dashboards load back to back, events/s accepted and
-             written. The ingested site's rows are deleted again at the end, so a --keep
-             rerun sees the same store.
+             process) alone, while dashboards load back to back (6 at a time), and while
+             they load one query at a time; events/s accepted and written; then the same
+             sender against a server on an empty store. The ingested site's rows are
+             deleted again at the end, so a --keep rerun sees the same store.
+7. --proto   (optional) the set answered from prototype exact rollups
+             (``bench/rollup_proto.py``), compared with the query layer's answers and timed
+             the same way, to size the proposal in the closing notes of issue 3.
 
 Targets (issue 3, this 2-core machine): the parallel 30-day set p95 <= 300 ms warm at 10M
 events, <= 1.5 s at 100M. Numbers are noisy on a shared machine: compare medians of runs.
@@ -218,10 +226,8 @@ def open_runner(manifest: dict[str, Any], root: Path, threads: int = 0) -> tuple
     from footfall.query.runner import QueryRunner
     from footfall.store.duckdb import DuckDBStore
 
-    store = DuckDBStore(root / "data" / "events.duckdb")
+    store = DuckDBStore(root / "data" / "events.duckdb", threads=threads)
     store.open()
-    if threads:  # an experiment: the server keeps DuckDB's default (one per core)
-        store.con.execute(f"SET threads = {int(threads)}")
     return store, QueryRunner(store)
 
 
@@ -762,8 +768,12 @@ class HttpSet:
         self.pool.shutdown()
 
 
-def start_server(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path, port: int, log_path: Path, threads: int = 0
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
+    if threads:
+        env["FOOTFALL_DUCKDB_THREADS"] = str(threads)
     env.update(
         FOOTFALL_DATA_DIR=str(data_dir), FOOTFALL_ADMIN_TOKEN=ADMIN_TOKEN,
         FOOTFALL_PORT=str(port), FOOTFALL_HOST="127.0.0.1",
@@ -904,7 +914,7 @@ def measure_http(args: argparse.Namespace, manifest: dict[str, Any], root: Path,
                  queries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
     port = free_port()
     t = time.perf_counter()
-    proc = start_server(root / "data", port, root / "server.log")
+    proc = start_server(root / "data", port, root / "server.log", args.duckdb_threads)
     out: dict[str, Any] = {"server_start_s": time.perf_counter() - t}
     hs = HttpSet(port, queries)
     try:
@@ -1105,7 +1115,7 @@ def main() -> None:
         "--duckdb-threads",
         type=int,
         default=0,
-        help="SET threads on the in-process store (experiment; default: DuckDB's)",
+        help="DuckDB threads in process and in the server (FOOTFALL_DUCKDB_THREADS); 0: per core",
     )
     ap.add_argument(
         "--proto",

@@ -180,11 +180,11 @@ class Proto:
             # |A u T| = |A| + |T \ A|, T (unsealed pairs) small: A is counted plainly, and
             # only A's rows of T's visitors are matched against T (a FULL JOIN of all of A
             # costs 3-8x more).
-            a, t = parts
+            a_sql, t_sql = parts
             pa, pt = params[:4], params[4:]
-            a_of_t = a + " AND visitor_id IN (SELECT visitor_id FROM t)"
-            sql = (f"WITH t AS ({t}) SELECT value, sum(n) FROM ("
-                   f"SELECT value, count(*) AS n FROM ({a}) GROUP BY value UNION ALL "
+            a_of_t = a_sql + " AND visitor_id IN (SELECT visitor_id FROM t)"
+            sql = (f"WITH t AS ({t_sql}) SELECT value, sum(n) FROM ("
+                   f"SELECT value, count(*) AS n FROM ({a_sql}) GROUP BY value UNION ALL "
                    f"SELECT t.value, count(*) FROM t ANTI JOIN ({a_of_t}) x "
                    "ON x.value = t.value AND x.visitor_id = t.visitor_id GROUP BY t.value"
                    ") GROUP BY value")  # fmt: skip
