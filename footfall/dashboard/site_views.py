@@ -88,20 +88,22 @@ def goal_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
     ]
 
 
-@guarded
-async def dashboard(request: Request) -> Response:
+async def _dashboard_page(request: Request, view: str) -> Response:
+    """The one-page dashboard; ``view`` picks the tab it opens on (dashboard or realtime)."""
     site, role = await site_access(request)
-    ctx = _shell(request, site, role, "dashboard")
+    ctx = _shell(request, site, role, view)
     ctx["goals"] = await run_in_threadpool(goal_specs, request, site)
     return render(request, "dashboard.html", ctx)
+
+
+@guarded
+async def dashboard(request: Request) -> Response:
+    return await _dashboard_page(request, "dashboard")
 
 
 @guarded
 async def realtime(request: Request) -> Response:
-    site, role = await site_access(request)
-    ctx = _shell(request, site, role, "realtime")
-    ctx["goals"] = await run_in_threadpool(goal_specs, request, site)
-    return render(request, "dashboard.html", ctx)
+    return await _dashboard_page(request, "realtime")
 
 
 @guarded
