@@ -246,6 +246,14 @@ def write(
         "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
     )
     cur.execute("INSERT INTO sessions BY NAME SELECT * FROM _merged")
+    # The rollups' to-do list (store/rollups.py): every visitor whose events this batch
+    # added or may re-stamp, over the visits' whole span (stored visits' old visitor too).
+    cur.execute(
+        "INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
+        "SELECT site_id, visitor_id, min(lo), max(hi) FROM ("
+        "SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM _merged UNION ALL "
+        "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
+    )
     if cur.execute("SELECT count(*) FROM _restamp").fetchall()[0][0]:
         cur.execute(
             f"UPDATE events SET {_SETS} FROM sessions s JOIN _restamp r "

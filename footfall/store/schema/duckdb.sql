@@ -87,3 +87,41 @@ CREATE TABLE IF NOT EXISTS writer_progress (
     segment BIGINT NOT NULL,
     "offset" BIGINT NOT NULL
 );
+
+-- Exact rollups for the dashboard's distinct counts (footfall/store/rollups.py).
+-- reach: bit i of ``days`` says the visitor had an event with ``value`` (of ``kind``) on
+-- site-local day 32*win + i; every day lies in two 64-day windows, so any range of up to
+-- 33 days is one window's filtered count(*). daily: per site-local day, additive sums.
+CREATE TABLE IF NOT EXISTS reach (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    win INTEGER NOT NULL,
+    value VARCHAR,
+    visitor_id UBIGINT NOT NULL,
+    days UBIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS daily (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    value VARCHAR,
+    visitors BIGINT NOT NULL,
+    pageviews BIGINT NOT NULL,
+    events BIGINT NOT NULL
+);
+-- Visitors whose events the writer added or re-stamped since the last seal, with the time
+-- span touched; their days are answered from raw events until the seal folds them in.
+CREATE SEQUENCE IF NOT EXISTS rollup_seq;
+CREATE TABLE IF NOT EXISTS rollup_pending (
+    seq BIGINT NOT NULL DEFAULT nextval('rollup_seq'),
+    site_id VARCHAR NOT NULL,
+    visitor_id UBIGINT NOT NULL,
+    lo TIMESTAMP NOT NULL,
+    hi TIMESTAMP NOT NULL
+);
+-- Sites whose rollups are built, and the zone their days are in.
+CREATE TABLE IF NOT EXISTS rollup_state (
+    site_id VARCHAR PRIMARY KEY,
+    timezone VARCHAR NOT NULL,
+    built_at TIMESTAMP NOT NULL
+);
