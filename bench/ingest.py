@@ -51,6 +51,7 @@ from corpus import DOMAIN, Corpus  # noqa: E402
 LUA = HERE / "wrk" / "post_bodies.lua"
 ADMIN_TOKEN = "bench-admin-token"
 BATCH_SIZE = 500
+ALL_PHASES = {"bare", "single", "batch", "fresh", "limits", "drain"}
 TARGETS = {
     "single_rps": 8000.0,
     "single_ratio": 0.7,
@@ -462,6 +463,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="~30 s smoke run")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument(
+        "--phases",
+        default="all",
+        help="comma list of bare,single,batch,fresh,limits,drain, or all (default)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.duration = min(args.duration, 3.0)
@@ -469,6 +475,10 @@ def main() -> None:
     dur, conns, threads = args.duration, args.connections, args.threads
     drain_cap = 8.0 if args.quick else 25.0
     markers, spacing = (20, 0.08) if args.quick else (50, 0.08)
+
+    phases = ALL_PHASES if args.phases == "all" else set(args.phases.split(","))
+    if phases - ALL_PHASES:
+        ap.error(f"unknown phases: {', '.join(sorted(phases - ALL_PHASES))}")
 
     wrk = ensure_wrk()
     tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-"))
@@ -493,96 +503,104 @@ def main() -> None:
         )
 
         # bare ceiling ------------------------------------------------------------
-        port = free_port()
-        with running(start_bare(port, tmp)):
-            env = wrk_env(single, "bench", "/api/event")
-            r = run_wrk(wrk, f"http://127.0.0.1:{port}", env, dur, conns, threads)
-            describe("bare ASGI app (Granian, 1 worker)", r)
-            results["bare"] = r
+        if "bare" in phases:
+            port = free_port()
+            with running(start_bare(port, tmp)):
+                env = wrk_env(single, "bench", "/api/event")
+                r = run_wrk(wrk, f"http://127.0.0.1:{port}", env, dur, conns, threads)
+                describe("bare ASGI app (Granian, 1 worker)", r)
+                results["bare"] = r
 
         # footfall, limits off ---------------------------------------------------
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with running(start_footfall(port, tmp / "data-off", limits_off=True)):
-            site_id, key, _token = create_site(base, "bench")
-            m_site, m_key, m_token = create_site(base, "markers")
-            h0 = health(base)
-            r = run_wrk(wrk, base, wrk_env(single, key, "/api/event"), dur, conns, threads)
-            h1 = health(base)
-            describe("footfall /api/event, limits off", r)
-            r["writer_eps_during"] = (consumed(h1) - consumed(h0)) / r["seconds"]
-            r["lag_after"] = h1.get("writer", {}).get("lag_events")
-            results["single_off"] = r
-            d = measure_drain(base, drain_cap)
-            print(
-                f"  after single load: writer consumed {r['writer_eps_during']:,.0f} rec/s during "
-                f"load; backlog {d['backlog']:,} drained at {d['eps']:,.0f} rec/s "
-                f"({d['left']:,} left after {d['seconds']:.1f} s)",
-                flush=True,
-            )
-            results["drain_after_single"] = d
+        if phases & {"single", "batch", "fresh"}:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with running(start_footfall(port, tmp / "data-off", limits_off=True)):
+                site_id, key, _token = create_site(base, "bench")
+                m_site, m_key, m_token = create_site(base, "markers")
+                if "single" in phases:
+                    h0 = health(base)
+                    r = run_wrk(wrk, base, wrk_env(single, key, "/api/event"), dur, conns, threads)
+                    h1 = health(base)
+                    describe("footfall /api/event, limits off", r)
+                    r["writer_eps_during"] = (consumed(h1) - consumed(h0)) / r["seconds"]
+                    r["lag_after"] = h1.get("writer", {}).get("lag_events")
+                    results["single_off"] = r
+                    d = measure_drain(base, drain_cap)
+                    print(
+                        f"  after single load: writer consumed {r['writer_eps_during']:,.0f} "
+                        f"rec/s during load; backlog {d['backlog']:,} drained at "
+                        f"{d['eps']:,.0f} rec/s ({d['left']:,} left after {d['seconds']:.1f} s)",
+                        flush=True,
+                    )
+                    results["drain_after_single"] = d
 
-            h0 = health(base)
-            rb = run_wrk(
-                wrk, base, wrk_env(batch, key, "/api/events"), dur, args.batch_connections,
-                threads,
-            )  # fmt: skip
-            h1 = health(base)
-            rb["events_per_s"] = rb["ok_rps"] * BATCH_SIZE
-            rb["writer_eps_during"] = (consumed(h1) - consumed(h0)) / rb["seconds"]
-            describe(f"footfall /api/events x{BATCH_SIZE} (c={args.batch_connections})", rb)
-            print(f"  batch: {rb['events_per_s']:,.0f} events/s accepted", flush=True)
-            results["batch"] = rb
-            d = measure_drain(base, drain_cap)
-            print(
-                f"  after batch load: writer consumed {rb['writer_eps_during']:,.0f} rec/s during "
-                f"load; backlog {d['backlog']:,} drained at {d['eps']:,.0f} rec/s "
-                f"({d['left']:,} left after {d['seconds']:.1f} s)",
-                flush=True,
-            )
-            results["drain_after_batch"] = d
+                if "batch" in phases:
+                    h0 = health(base)
+                    rb = run_wrk(
+                        wrk, base, wrk_env(batch, key, "/api/events"), dur,
+                        args.batch_connections, threads,
+                    )  # fmt: skip
+                    h1 = health(base)
+                    rb["events_per_s"] = rb["ok_rps"] * BATCH_SIZE
+                    rb["writer_eps_during"] = (consumed(h1) - consumed(h0)) / rb["seconds"]
+                    describe(f"footfall /api/events x{BATCH_SIZE} (c={args.batch_connections})", rb)
+                    print(f"  batch: {rb['events_per_s']:,.0f} events/s accepted", flush=True)
+                    results["batch"] = rb
+                    d = measure_drain(base, drain_cap)
+                    print(
+                        f"  after batch load: writer consumed {rb['writer_eps_during']:,.0f} "
+                        f"rec/s during load; backlog {d['backlog']:,} drained at "
+                        f"{d['eps']:,.0f} rec/s ({d['left']:,} left after {d['seconds']:.1f} s)",
+                        flush=True,
+                    )
+                    results["drain_after_batch"] = d
 
-            # freshness under moderate load (8 connections, <= ~1000 req/s)
-            load = subprocess.Popen(
-                wrk_cmd(wrk, base, dur + 30, 8, 1),
-                env=wrk_env(single, key, "/api/event", delay_ms=8),
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            try:
-                time.sleep(1.0)
-                f = measure_freshness(base, m_site, m_key, m_token, markers, spacing)
-            finally:
-                load.send_signal(signal.SIGINT)
-                out, _ = load.communicate()
-            with contextlib.suppress(RuntimeError):
-                bg = parse_wrk(out)
-                f["load_rps"] = bg["ok_rps"]
-            print(
-                f"  freshness ({markers} markers, load {f.get('load_rps', float('nan')):,.0f} "
-                f"req/s): p50 {f['p50_s']:.3f} s  p95 {f['p95_s']:.3f} s  max {f['max_s']:.3f} s"
-                f"  (stats poll {f['poll_ms']:.0f} ms, missing {f['missing']})",
-                flush=True,
-            )
-            results["fresh"] = f
+                if "fresh" in phases:
+                    # freshness under moderate load (8 connections, <= ~1000 req/s)
+                    load = subprocess.Popen(
+                        wrk_cmd(wrk, base, dur + 30, 8, 1),
+                        env=wrk_env(single, key, "/api/event", delay_ms=8),
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    )  # fmt: skip
+                    try:
+                        time.sleep(1.0)
+                        f = measure_freshness(base, m_site, m_key, m_token, markers, spacing)
+                    finally:
+                        load.send_signal(signal.SIGINT)
+                        out, _ = load.communicate()
+                    with contextlib.suppress(RuntimeError):
+                        bg = parse_wrk(out)
+                        f["load_rps"] = bg["ok_rps"]
+                    print(
+                        f"  freshness ({markers} markers, load "
+                        f"{f.get('load_rps', float('nan')):,.0f} req/s): p50 {f['p50_s']:.3f} s"
+                        f"  p95 {f['p95_s']:.3f} s  max {f['max_s']:.3f} s  (stats poll "
+                        f"{f['poll_ms']:.0f} ms, missing {f['missing']})",
+                        flush=True,
+                    )
+                    results["fresh"] = f
 
         # footfall, default limits --------------------------------------------------
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with running(start_footfall(port, tmp / "data-default", limits_off=False)):
-            site_id, key, _ = create_site(base, "bench")
-            r = run_wrk(wrk, base, wrk_env(single, key, "/api/event"), dur, conns, threads)
-            describe("footfall /api/event, default limits", r)
-            results["single_default"] = r
+        if "limits" in phases:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            with running(start_footfall(port, tmp / "data-default", limits_off=False)):
+                site_id, key, _ = create_site(base, "bench")
+                r = run_wrk(wrk, base, wrk_env(single, key, "/api/event"), dur, conns, threads)
+                describe("footfall /api/event, default limits", r)
+                results["single_default"] = r
 
         # in-process drain ---------------------------------------------------------
-        dr = inprocess_drain(tmp, args.drain_records, corpus)
-        print(
-            f"  in-process drain: {dr['records']:,} records in {dr['drain_s']:.2f} s "
-            f"({dr['rounds']} rounds) = {dr['eps']:,.0f} rec/s; raw DuckDB Arrow insert of "
-            f"{dr['raw_rows']:,} rows: {dr['raw_eps']:,.0f} rows/s",
-            flush=True,
-        )
-        results["inproc"] = dr
+        if "drain" in phases:
+            dr = inprocess_drain(tmp, args.drain_records, corpus)
+            print(
+                f"  in-process drain: {dr['records']:,} records in {dr['drain_s']:.2f} s "
+                f"({dr['rounds']} rounds) = {dr['eps']:,.0f} rec/s; raw DuckDB Arrow insert of "
+                f"{dr['raw_rows']:,} rows: {dr['raw_eps']:,.0f} rows/s",
+                flush=True,
+            )
+            results["inproc"] = dr
     finally:
         if args.keep:
             print(f"kept {tmp}")
@@ -595,39 +613,56 @@ def main() -> None:
 
 
 def print_table(res: dict[str, Any]) -> None:
-    bare, off, dflt, b = res["bare"], res["single_off"], res["single_default"], res["batch"]
-    dr, f = res["inproc"], res["fresh"]
-    ratio = off["ok_rps"] / bare["ok_rps"]
-    server_drain = res["drain_after_batch"]
+    """The summary table; rows of phases that did not run are left out."""
 
     def mark(ok: bool) -> str:
         return "ok" if ok else "MISS"
 
-    rows = [
-        ("bare ASGI ceiling, req/s", f"{bare['ok_rps']:,.0f}", "", ""),
-        ("bare p50 / p99, ms", f"{bare['p50_ms']:.2f} / {bare['p99_ms']:.2f}", "", ""),
-        ("single events/s (limits off)", f"{off['ok_rps']:,.0f}", ">= 8,000",
-         mark(off["ok_rps"] >= TARGETS["single_rps"])),
-        ("  ratio to bare", f"{ratio:.2f}x", ">= 0.70x", mark(ratio >= TARGETS["single_ratio"])),
-        ("  p50 / p99, ms", f"{off['p50_ms']:.2f} / {off['p99_ms']:.2f}", "p99 <= 20",
-         mark(off["p99_ms"] <= TARGETS["single_p99_ms"])),
-        ("single, default limits: req/s", f"{dflt['rps']:,.0f}", "", ""),
-        ("  of which 2xx/s | 429s", f"{dflt['ok_rps']:,.0f} | {dflt['n429']:,}", "",
-         "(one IP)"),
-        ("  p50 / p99, ms", f"{dflt['p50_ms']:.2f} / {dflt['p99_ms']:.2f}", "", ""),
-        (f"batch events/s ({BATCH_SIZE}/body)", f"{b['events_per_s']:,.0f}", ">= 150,000",
-         mark(b["events_per_s"] >= TARGETS["batch_eps"])),
-        ("  batch p50 / p99, ms", f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f}", "", ""),
-        ("server writer rec/s during batch load", f"{b['writer_eps_during']:,.0f}", "", ""),
-        ("server drain rec/s after batch load", f"{server_drain['eps']:,.0f}", "",
-         f"backlog {server_drain['backlog']:,}"),
-        ("in-process drain rec/s", f"{dr['eps']:,.0f}", ">= 200,000",
-         mark(dr["eps"] >= TARGETS["drain_eps"])),
-        ("  raw DuckDB Arrow insert rows/s", f"{dr['raw_eps']:,.0f}", "", ""),
-        ("  drain / raw insert", f"{dr['eps'] / dr['raw_eps']:.3f}x", "", ""),
-        ("freshness p50 / p95, s", f"{f['p50_s']:.3f} / {f['p95_s']:.3f}", "p95 <= 2",
-         mark(f["p95_s"] <= TARGETS["fresh_p95_s"])),
-    ]  # fmt: skip
+    rows: list[tuple[str, str, str, str]] = []
+    bare, off = res.get("bare"), res.get("single_off")
+    if bare:
+        rows += [
+            ("bare ASGI ceiling, req/s", f"{bare['ok_rps']:,.0f}", "", ""),
+            ("bare p50 / p99, ms", f"{bare['p50_ms']:.2f} / {bare['p99_ms']:.2f}", "", ""),
+        ]
+    if off:
+        rows.append(("single events/s (limits off)", f"{off['ok_rps']:,.0f}", ">= 8,000",
+                     mark(off["ok_rps"] >= TARGETS["single_rps"])))  # fmt: skip
+        if bare:
+            ratio = off["ok_rps"] / bare["ok_rps"]
+            rows.append(("  ratio to bare", f"{ratio:.2f}x", ">= 0.70x",
+                         mark(ratio >= TARGETS["single_ratio"])))  # fmt: skip
+        rows.append(("  p50 / p99, ms", f"{off['p50_ms']:.2f} / {off['p99_ms']:.2f}", "p99 <= 20",
+                     mark(off["p99_ms"] <= TARGETS["single_p99_ms"])))  # fmt: skip
+    if dflt := res.get("single_default"):
+        rows += [
+            ("single, default limits: req/s", f"{dflt['rps']:,.0f}", "", ""),
+            ("  of which 2xx/s | 429s", f"{dflt['ok_rps']:,.0f} | {dflt['n429']:,}", "",
+             "(one IP)"),
+            ("  p50 / p99, ms", f"{dflt['p50_ms']:.2f} / {dflt['p99_ms']:.2f}", "", ""),
+        ]  # fmt: skip
+    if b := res.get("batch"):
+        server_drain = res["drain_after_batch"]
+        rows += [
+            (f"batch events/s ({BATCH_SIZE}/body)", f"{b['events_per_s']:,.0f}", ">= 150,000",
+             mark(b["events_per_s"] >= TARGETS["batch_eps"])),
+            ("  batch p50 / p99, ms", f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f}", "", ""),
+            ("server writer rec/s during batch load", f"{b['writer_eps_during']:,.0f}", "", ""),
+            ("server drain rec/s after batch load", f"{server_drain['eps']:,.0f}", "",
+             f"backlog {server_drain['backlog']:,}"),
+        ]  # fmt: skip
+    if dr := res.get("inproc"):
+        rows += [
+            ("in-process drain rec/s", f"{dr['eps']:,.0f}", ">= 200,000",
+             mark(dr["eps"] >= TARGETS["drain_eps"])),
+            ("  raw DuckDB Arrow insert rows/s", f"{dr['raw_eps']:,.0f}", "", ""),
+            ("  drain / raw insert", f"{dr['eps'] / dr['raw_eps']:.3f}x", "", ""),
+        ]  # fmt: skip
+    if f := res.get("fresh"):
+        rows.append(("freshness p50 / p95, s", f"{f['p50_s']:.3f} / {f['p95_s']:.3f}", "p95 <= 2",
+                     mark(f["p95_s"] <= TARGETS["fresh_p95_s"])))  # fmt: skip
+    if not rows:
+        return
     print()
     print(
         f"Footfall ingest benchmark - {res['cores']} cores, wrk -c{res['connections']} "
