@@ -81,6 +81,11 @@ class Settings:
     duckdb_memory_limit: str = _doc(
         "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
     )
+    rollup_interval_seconds: float = _doc(
+        60.0,
+        "How often new events are folded into the exact rollups the dashboard reads; until "
+        "then their days are read from raw events (always exact, slower on big sites).",
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -129,6 +134,7 @@ class Settings:
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
+            ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
             (
                 "duckdb_memory_limit",
                 re.fullmatch(_SIZE, self.duckdb_memory_limit) is not None,

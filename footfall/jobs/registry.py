@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from footfall.jobs.retention import run_retention, site_retention
+from footfall.jobs.rollups import run_rollups
 
 if TYPE_CHECKING:
     from footfall.runtime import Services
@@ -24,3 +25,8 @@ def register_default_jobs(services: Services) -> None:
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's
     # on first use; this job is what deletes salts older than 48 hours.
     s.scheduler.add("salts", 3600.0, lambda: s.salts.rotate(datetime.now(UTC)), first_in=5.0)
+    if s.store.capabilities.rollups:
+        s.scheduler.add(
+            "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
+            first_in=min(10.0, s.settings.rollup_interval_seconds),
+        )  # fmt: skip

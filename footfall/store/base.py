@@ -10,7 +10,8 @@ what makes spool replay exactly-once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,6 +92,7 @@ class Capabilities:
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
     transactional_batches: bool  # events, sessions and queue progress commit together
     single_writer_process: bool  # only one OS process may open the store for writing
+    rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 
 class Enrichment(Protocol):
@@ -112,6 +114,10 @@ class WriteBatch:
     enrichment: Enrichment
     session_timeout_ms: int = 30 * 60_000
     progress: tuple[int, int] | None = None
+
+
+# Runs one statement and returns its rows (``EventStore.snapshot`` yields one).
+QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 class EventStore(Protocol):
@@ -147,6 +153,17 @@ class EventStore(Protocol):
 
     def delete_site_data(self, site_id: str) -> int:
         """Delete every row of one site (events, sessions, drop counts); events deleted."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[QueryFn]:
+        """A query function whose statements all see one state of the store."""
+        ...
+
+    def maintain_rollups(
+        self, sites: Mapping[str, str], kinds: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """With ``capabilities.rollups``: build and seal the exact rollups of ``sites``
+        (id -> time zone) for ``kinds`` (dimension name -> SQL on events); else nothing."""
         ...
 
     def health(self) -> dict[str, Any]: ...

@@ -9,7 +9,7 @@ crash between batches replays the spool exactly once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -19,11 +19,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from footfall.store import duckdb_write
-from footfall.store.base import Capabilities, WriteBatch
+from footfall.store import duckdb_rollups, duckdb_write
+from footfall.store.base import Capabilities, QueryFn, WriteBatch
 
 CAPABILITIES = Capabilities(
-    name="duckdb", sql_dialect="duckdb", transactional_batches=True, single_writer_process=True
+    name="duckdb",
+    sql_dialect="duckdb",
+    transactional_batches=True,
+    single_writer_process=True,
+    rollups=True,
 )
 
 
@@ -113,6 +117,17 @@ class DuckDBStore:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._cursor().execute(sql, list(params)).fetchall()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[QueryFn]:
+        """A query function whose statements all read one state of the store (one
+        read transaction), for answers assembled from several statements."""
+        with self._transaction() as cur:
+
+            def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                return cur.execute(sql, list(params)).fetchall()
+
+            yield run
+
     def stream(
         self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000
     ) -> Iterator[pa.RecordBatch]:
@@ -164,7 +179,16 @@ class DuckDBStore:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
+            duckdb_rollups.drop(cur, site_id)
         return int(got[0][0]) if got else 0
+
+    def maintain_rollups(
+        self, sites: Mapping[str, str], kinds: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
+        the writer added since the last run (footfall/store/duckdb_rollups.py). Runs beside
+        the writer: it only appends to ``rollup_pending``, which this never updates."""
+        return duckdb_rollups.maintain(self._transaction, sites, kinds)
 
     def health(self) -> dict[str, Any]:
         rows = self._cursor().execute("SELECT 1").fetchall()

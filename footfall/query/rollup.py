@@ -1,0 +1,219 @@
+# ruff: noqa: E501  (SQL reads better unwrapped)
+"""Answers from the exact rollups, for the queries that can use them.
+
+The store keeps ``reach`` and ``daily`` (footfall/store/duckdb_rollups.py explains them)
+for the dimensions below. A query is answered here instead of from raw events when every
+part of it allows that: its range is whole site-local days, at most 33 of them; it asks
+only visitors, pageviews and events of events; it groups by nothing, by one rolled-up
+dimension, or by day; and its filters (if any) only test the grouped dimension itself
+(``is_not event:name pageview`` on the custom-events panel, say). Anything else goes to
+the raw path, so this is purely an accelerator: the contract tests compare both.
+
+Days that the writer touched since the last seal (``rollup_pending``) are read from raw
+events in the same read transaction: visitors per value = the rollup pairs of the clean
+days, plus the raw pairs of the touched days that are not already among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from footfall.query import builder
+from footfall.query.builder import Scope
+from footfall.query.dimensions import dimension
+from footfall.query.model import Condition, Filter, Logical
+from footfall.query.period import local_midnight_utc
+from footfall.store.base import EventStore
+
+# Dimensions with rollups: the dashboard's panels. Each costs rows in ``reach`` and
+# work in every seal, so add one only for a panel that needs it.
+ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
+                     "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
+ALIASES = frozenset({"visitors", "pageviews", "events"})
+MAX_DAYS = 33
+EPOCH = date(1970, 1, 1)
+
+
+def kinds() -> dict[str, str]:
+    """Each rolled-up dimension's SQL on events ('' is the site total)."""
+    out = {"": "''"}
+    for name in ROLLUP_DIMENSIONS:
+        expr = dimension(name).events
+        assert expr is not None and "{" not in expr, name
+        out[name] = expr
+    return out
+
+
+def _day(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def _conditions(f: Filter) -> list[Condition]:
+    if isinstance(f, Condition):
+        return [f]
+    return [c for child in f.children for c in _conditions(child)]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    kind: str  # '' for no grouping or by day
+    by_day: bool
+    first: date
+    last: date
+    filters: tuple[Filter, ...]
+
+
+def plan(store: EventStore, scope: Scope, aliases: list[str], dims: tuple[str, ...],
+         filters: tuple[Filter, ...]) -> Plan | None:  # fmt: skip
+    """A Plan when the rollups can answer this statement exactly, else None."""
+    if not store.capabilities.rollups or not set(aliases) <= ALIASES:
+        return None
+    by_day = False
+    if not dims:
+        kind = ""
+    elif dims[0] in ROLLUP_DIMENSIONS and len(dims) == 1:
+        kind = dims[0]
+    elif len(dims) == 1 and dims[0] in ("time", "time:day") and scope.unit == "day":
+        kind, by_day = "", True
+    else:
+        return None
+    if any(c.dim != kind for f in filters for c in _conditions(f)):
+        return None
+    first = _local_date(scope.start, scope)
+    end = _local_date(scope.end, scope)
+    if first is None or end is None or not 1 <= (end - first).days <= MAX_DAYS:
+        return None
+    rows = store.query("SELECT timezone FROM rollup_state WHERE site_id = ?", [scope.site_id])
+    if not rows or rows[0][0] != scope.zone.key:
+        return None
+    return Plan(kind, by_day, first, end - timedelta(days=1), filters)
+
+
+def _local_date(at: datetime, scope: Scope) -> date | None:
+    """The local date of ``at`` if it is a local midnight, else None."""
+    local = at.replace(tzinfo=None)
+    d = at.replace(tzinfo=UTC).astimezone(scope.zone).date()
+    return d if local_midnight_utc(d, scope.zone) == local else None
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive runs of sorted days."""
+    out: list[tuple[date, date]] = []
+    for d in days:
+        if out and out[-1][1] + timedelta(days=1) == d:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+Rows = list[tuple[Any, ...]]
+
+
+def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
+    """Rows shaped like the raw statement's: (dimension value?, *aliases)."""
+    with store.snapshot() as q:
+        pending = q(
+            "SELECT DISTINCT CAST(timezone(?, lo AT TIME ZONE 'UTC') AS DATE), "
+            "CAST(timezone(?, hi AT TIME ZONE 'UTC') AS DATE) FROM rollup_pending WHERE site_id = ?",
+            [scope.zone.key, scope.zone.key, scope.site_id],
+        )
+        dirty = sorted({
+            p.first + timedelta(days=i)
+            for lo, hi in pending
+            for i in range((p.last - p.first).days + 1)
+            if lo <= p.first + timedelta(days=i) <= hi
+        })  # fmt: skip
+        runs = [
+            Scope(scope.site_id, local_midnight_utc(a, scope.zone), local_midnight_utc(b + timedelta(days=1), scope.zone),
+                  scope.zone, scope.dialect, scope.unit)
+            for a, b in _runs(dirty)
+        ]  # fmt: skip
+        if p.by_day:
+            return _by_day(q, scope, p, aliases, dirty, runs)
+        return _grouped(q, scope, p, aliases, dirty, runs)
+
+
+def _clean_mask(p: Plan, dirty: list[date]) -> tuple[int, int]:
+    lo = _day(p.first)
+    win = lo // 32
+    mask = 0
+    d = p.first
+    while d <= p.last:
+        if d not in dirty:
+            mask |= 1 << (_day(d) - 32 * win)
+        d += timedelta(days=1)
+    return win, mask
+
+
+def _value_filter(scope: Scope, p: Plan) -> tuple[str, list[Any], str, list[Any]]:
+    """The plan's filters on the rollups' ``value`` and on the raw expression."""
+    if not p.filters:
+        return "", [], "", []
+    tree = p.filters[0] if len(p.filters) == 1 else Logical("and", p.filters)
+    vsql, vparams = builder._tree(scope, tree, "events", {p.kind: "value"})
+    esql, eparams = builder._tree(scope, tree, "events")
+    return f" AND {vsql}", vparams, f" AND {esql}", eparams
+
+
+def _raw_where(scope: Scope, runs: list[Scope]) -> tuple[str, list[Any]]:
+    parts = " OR ".join("(ts >= ? AND ts < ?)" for _ in runs)
+    return f"site_id = ? AND ({parts})", [scope.site_id, *[t for r in runs for t in (r.start, r.end)]]
+
+
+def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+    vf, vfp, ef, efp = _value_filter(scope, p)
+    expr = kinds()[p.kind]
+    win, mask = _clean_mask(p, dirty)
+    out: dict[Any, dict[str, int]] = {}
+    a_sql = ("SELECT value, visitor_id FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
+             f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
+    a_params = [scope.site_id, p.kind, win, mask, *vfp]
+    rw, rwp = _raw_where(scope, runs) if runs else ("", [])
+    if "visitors" in aliases:
+        if not runs:
+            sql, params = f"SELECT value, count(*) FROM ({a_sql}) GROUP BY value", a_params
+        else:
+            t_sql = f"SELECT DISTINCT {expr} AS value, visitor_id FROM events WHERE {rw}{ef}"
+            # |A u T| = |A| + |T \\ A|; T (the touched days' pairs) is small, so only the
+            # rollup pairs of T's visitors are matched against it.
+            a_of_t = f"{a_sql} AND visitor_id IN (SELECT visitor_id FROM t)"
+            sql = (f"WITH t AS ({t_sql}) SELECT value, sum(n) FROM ("
+                   f"SELECT value, count(*) AS n FROM ({a_sql}) GROUP BY value UNION ALL "
+                   f"SELECT t.value, count(*) FROM t ANTI JOIN ({a_of_t}) x "
+                   "ON x.value IS NOT DISTINCT FROM t.value AND x.visitor_id = t.visitor_id GROUP BY t.value"
+                   ") GROUP BY value")  # fmt: skip
+            params = [*rwp, *efp, *a_params, *a_params]
+        for value, n in q(sql, params):
+            out.setdefault(value, {})["visitors"] = int(n)
+    sums = [a for a in aliases if a != "visitors"]
+    if sums:
+        cols = ", ".join(f"sum({a})" for a in sums)
+        sql = (f"SELECT value, {cols} FROM daily WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?"
+               f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''}{vf} GROUP BY value")  # fmt: skip
+        rows = q(sql, [scope.site_id, p.kind, p.first, p.last, *dirty, *vfp])
+        if runs:
+            aggs = ", ".join(_RAW_SUMS[a] for a in sums)
+            rows += q(f"SELECT {expr} AS value, {aggs} FROM events WHERE {rw}{ef} GROUP BY 1", [*rwp, *efp])
+        for value, *vals in rows:
+            acc = out.setdefault(value, {})
+            for a, v in zip(sums, vals, strict=True):
+                acc[a] = acc.get(a, 0) + int(v or 0)
+    return [(value, *(v.get(a, 0) for a in aliases)) for value, v in out.items()] if p.kind else \
+        [tuple(out.get("", {}).get(a, 0) for a in aliases)] if out else [tuple(0 for _ in aliases)]  # fmt: skip
+
+
+_RAW_SUMS = {"pageviews": "count(*) FILTER (WHERE name = 'pageview')",
+             "events": "count(*) FILTER (WHERE name <> 'engagement')"}  # fmt: skip
+
+
+def _by_day(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+    sql = (f"SELECT day, {', '.join(aliases)} FROM daily WHERE site_id = ? AND kind = '' AND day BETWEEN ? AND ?"
+           f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''}")  # fmt: skip
+    rows: Rows = list(q(sql, [scope.site_id, p.first, p.last, *dirty]))
+    for run in runs:  # touched days: the raw statement over just those days
+        st = builder.aggregate(run, "events", list(aliases), ("time:day",), ())
+        rows += q(st.sql, st.params)
+    return rows

@@ -1,0 +1,200 @@
+# ruff: noqa: E501  (SQL reads better unwrapped)
+"""Exact rollups on DuckDB: building and sealing the ``reach`` and ``daily`` tables.
+
+``visitors`` is a distinct count, so per-day counts do not add up over a range; scanning a
+month of raw events for every dashboard panel is what made the dashboard slow. Two tables
+keep the answers exact (schema/duckdb.sql):
+
+reach(site_id, kind, win, value, visitor_id, days)
+    one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
+    had an event with that value on site-local day 32*win + i. Every day lies in two
+    windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
+daily(site_id, kind, day, value, visitors, pageviews, events)
+    per site-local day: distinct visitors and the additive counts.
+
+``kind`` is a dimension name ('' for the site total); the caller passes each kind's SQL
+expression on ``events`` (footfall/query/rollup.py), so the meaning of a value is the
+query layer's, defined once.
+
+The writer lists every visitor whose events it added or re-stamped in ``rollup_pending``
+(with the time span touched). Queries answer the days those rows touch from raw events,
+so results are exact at every moment; ``seal`` recomputes those visitors' bits and those
+days' sums from raw events and removes the rows it folded in. Recomputing (rather than
+adding) makes a seal idempotent and correct for late events, merged visits and
+re-stamped attributes alike. A site is built in full once (and again when its time zone
+changes); rollups are kept when retention deletes raw events (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from footfall.query.dialect import DUCKDB
+from footfall.query.timebuckets import local_time
+
+FULL = (1 << 64) - 1
+
+
+def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
+    """The site-local day number (days since 1970-01-01) of a naive-UTC ``column``."""
+    expr, params = local_time(column, zone, lo - timedelta(days=2), hi + timedelta(days=2), DUCKDB)
+    return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER", params
+
+
+def _kinds_list(kinds: Mapping[str, str]) -> str:
+    """A list of {k, v} structs, one per kind, to unnest an event into its kinds' values."""
+    items = ", ".join(
+        "{'k': '" + k.replace("'", "''") + "', 'v': CAST(" + expr + " AS VARCHAR)}"
+        for k, expr in kinds.items()
+    )
+    return f"[{items}]"
+
+
+def _reach_select(kinds_sql: str, source: str) -> str:
+    """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, kv...)."""
+    return f"""
+        SELECT kind, win, value, visitor_id, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+        FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win
+              FROM (SELECT visitor_id, dn, unnest({kinds_sql}) AS kv FROM {source}))
+        GROUP BY ALL"""
+
+
+def _daily_select(kinds_sql: str, source: str) -> str:
+    return f"""
+        SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value,
+               count(DISTINCT visitor_id) AS visitors,
+               count(*) FILTER (WHERE name = 'pageview') AS pageviews,
+               count(*) FILTER (WHERE name <> 'engagement') AS events
+        FROM (SELECT visitor_id, dn, name, unnest({kinds_sql}) AS kv FROM {source})
+        GROUP BY ALL"""
+
+
+def build(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Mapping[str, str]) -> int:
+    """(Re)build one site's rollups from all its raw events, in the caller's transaction;
+    returns the number of reach rows."""
+    cur.execute("DELETE FROM reach WHERE site_id = ?", [site_id])
+    cur.execute("DELETE FROM daily WHERE site_id = ?", [site_id])
+    lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
+    if lo is not None:
+        dn, params = _day_number("ts", ZoneInfo(timezone), lo, hi)
+        for kind, expr in kinds.items():  # a kind at a time bounds the aggregates' memory
+            one = _kinds_list({kind: expr})
+            src = f"(SELECT visitor_id, {dn} AS dn, name, * EXCLUDE (visitor_id, name) FROM events WHERE site_id = ?)"
+            cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select(one, src)}) ORDER BY win, value",
+                        [site_id, *params, site_id])  # fmt: skip
+            cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select(one, src)})",
+                        [site_id, *params, site_id])  # fmt: skip
+    cur.execute(
+        "INSERT OR REPLACE INTO rollup_state VALUES (?, ?, ?)",
+        [site_id, timezone, datetime.now(UTC).replace(tzinfo=None)],
+    )
+    return int(cur.execute("SELECT count(*) FROM reach WHERE site_id = ?", [site_id]).fetchall()[0][0])
+
+
+def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Mapping[str, str],
+              upto: int) -> int:  # fmt: skip
+    """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups."""
+    zone = ZoneInfo(timezone)
+    span = cur.execute(
+        "SELECT min(lo), max(hi), count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ? AND seq <= ?",
+        [site_id, upto],
+    ).fetchall()[0]
+    if span[0] is None:
+        return 0
+    lo, hi = span[0], span[1]
+    dn_lo, p_lo = _day_number("lo", zone, lo, hi)
+    dn_hi, p_hi = _day_number("hi", zone, lo, hi)
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day "
+        "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id",
+        [*p_lo, *p_hi, site_id, upto],
+    )
+    w_lo, w_hi, d_lo, d_hi = cur.execute(
+        "SELECT min(lo_day) // 32 - 1, max(hi_day) // 32, min(lo_day), max(hi_day) FROM _rp"
+    ).fetchall()[0]
+    # Raw events of those days (two days' slack either side covers any UTC offset).
+    t_lo, t_hi = lo - timedelta(days=2), hi + timedelta(days=2)
+    dn, p_dn = _day_number("ts", zone, t_lo, t_hi)
+    k = _kinds_list(kinds)
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT * FROM (SELECT e.visitor_id, {dn} AS dn, e.name, e.* EXCLUDE (visitor_id, name) "
+        "FROM events e WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?) WHERE dn BETWEEN ? AND ?",
+        [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi],
+    )
+    # reach: the pending visitors' bits outside their touched days, plus recomputed bits.
+    span_mask = (
+        "CASE WHEN greatest(p.lo_day - 32 * r.win, 0) > least(p.hi_day - 32 * r.win, 63) THEN 0::UBIGINT "
+        "WHEN least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) >= 63 "
+        f"THEN {FULL}::UBIGINT "
+        "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
+        "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
+    )
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _keep AS "
+        f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
+        "FROM reach r JOIN _rp p ON r.visitor_id = p.visitor_id "
+        "WHERE r.site_id = ? AND r.win BETWEEN ? AND ? AND r.win BETWEEN p.lo_day // 32 - 1 AND p.hi_day // 32",
+        [site_id, w_lo, w_hi],
+    )
+    cur.execute(
+        "DELETE FROM reach USING _rp p WHERE reach.site_id = ? AND reach.win BETWEEN ? AND ? "
+        "AND reach.visitor_id = p.visitor_id AND reach.win BETWEEN p.lo_day // 32 - 1 AND p.hi_day // 32",
+        [site_id, w_lo, w_hi],
+    )
+    fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute(
+        f"INSERT INTO reach SELECT ?, kind, win, value, visitor_id, bit_or(days) FROM ("
+        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select(k, fresh)}) GROUP BY ALL",
+        [site_id],
+    )
+    # daily: every touched day recomputed from all of its raw events.
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
+    )
+    cur.execute(
+        "DELETE FROM daily WHERE site_id = ? AND day IN (SELECT DATE '1970-01-01' + dn::INTEGER FROM _days)",
+        [site_id],
+    )
+    cur.execute(
+        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select(k, '(SELECT * FROM _ev WHERE dn IN (SELECT dn FROM _days))')})",
+        [site_id],
+    )
+    return int(span[2])
+
+
+def maintain(cur_factory: Any, sites: Mapping[str, str], kinds: Mapping[str, str]) -> dict[str, Any]:
+    """Build the sites that need it, then seal every built site's pending visitors.
+
+    ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
+    manager giving a cursor inside one transaction."""
+    with cur_factory() as cur:
+        state = dict(cur.execute("SELECT site_id, timezone FROM rollup_state").fetchall())
+    built = []
+    for site_id, tz in sites.items():
+        if state.get(site_id) != tz:
+            with cur_factory() as cur:
+                build(cur, site_id, tz, kinds)
+            state[site_id] = tz
+            built.append(site_id)
+    sealed = 0
+    with cur_factory() as cur:
+        upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
+        if upto is not None:
+            for site_id, tz in sites.items():
+                sealed += seal_site(cur, site_id, tz, kinds, int(upto))
+            # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
+            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
+        gone = [s for s in state if s not in sites]
+        for site_id in gone:
+            drop(cur, site_id)
+    return {"built": built, "sealed_visitors": sealed, "dropped": gone}
+
+
+def drop(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
+    for table in ("reach", "daily", "rollup_pending", "rollup_state"):
+        cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])

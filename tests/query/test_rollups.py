@@ -1,0 +1,194 @@
+"""The exact rollups (footfall/query/rollup.py, footfall/store/duckdb_rollups.py): every
+query they answer must equal the raw path's answer — after a full build, with touched
+days not sealed yet, after a seal, with late events that merge visits and change their
+entry page and source, across a DST change, and after a time-zone change. Plus a few
+figures checked against a plain-Python count, and that they outlive raw retention."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from footfall.jobs.rollups import run_rollups
+from footfall.query import rollup
+from footfall.query.model import parse_query
+from footfall.query.runner import QueryRunner
+from footfall.config import Settings
+from tests.conftest import Footfall, make_settings
+from tests.reference import split_visits
+
+ZONE = "America/New_York"
+# 40 days of data reach back over a DST change whenever the suite runs.
+NOW = datetime.now(UTC).replace(microsecond=0)
+TODAY = NOW.astimezone(ZoneInfo(ZONE)).date()
+PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/docs", "/p/1"]
+REFS = ["https://www.google.com/", "", "https://news.ycombinator.com/", "https://t.co/x"]
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+]  # fmt: skip
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, max_past_days=60)
+
+
+def events(rng: random.Random, n_visits: int, days_back: int, prefix: str) -> list[dict[str, Any]]:
+    out = []
+    for n in range(n_visits):
+        visitor = f"{prefix}{rng.randrange(n_visits * 2 // 3 + 1)}"  # some come back
+        ref, ua = rng.choice(REFS), rng.choice(AGENTS)
+        at = NOW - timedelta(days=rng.randint(0, days_back), minutes=rng.randint(0, 23 * 60))
+        for i in range(rng.choice([1, 1, 2, 3, 6])):
+            name = "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "engagement"])
+            out.append({
+                "event_type": name, "path": rng.choice(PAGES), "visitor_id": visitor,
+                "timestamp": at.isoformat(), "url": "https://example.com/", "referrer": ref if i == 0 else "",
+                "user_agent": ua, "ip": rng.choice(["8.8.8.8", "81.2.69.160", "5.9.0.1"]),
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            })  # fmt: skip
+            at += timedelta(minutes=rng.choice([1, 5, 12]))
+    for e in out:
+        e["url"] = "https://example.com" + e["path"]
+    return out
+
+
+def queries(site_id: str, today: date) -> list[dict[str, Any]]:
+    top = ["visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration"]
+    out: list[dict[str, Any]] = [
+        {"metrics": top, "date_range": "30d", "compare": "previous_period"},
+        {"metrics": ["visitors", "pageviews", "events"], "date_range": "7d"},
+        {"metrics": ["visitors", "pageviews"], "dimensions": ["time:day"], "date_range": "30d"},
+        {"metrics": ["visitors", "events"], "dimensions": ["event:name"], "date_range": "28d",
+         "filters": [["is_not", "event:name", ["pageview", "engagement"]]]},
+        {"metrics": ["visitors"], "dimensions": ["event:page"], "date_range": "30d",
+         "filters": [["contains", "event:page", ["blog"]]], "include": {"total_rows": True}},
+        {"metrics": ["visitors"], "dimensions": ["visit:source"], "date_range": "7d",
+         "filters": [["is", "visit:source", ["Google", "Direct / None"]]]},
+    ]  # fmt: skip
+    for dim in rollup.ROLLUP_DIMENSIONS:
+        out.append({"metrics": ["visitors", "pageviews"], "dimensions": [dim], "date_range": "30d"})
+    rng = random.Random(len(site_id))
+    for _ in range(8):  # custom ranges of 1-33 days ending anywhere in the data
+        last = today - timedelta(days=rng.randint(0, 12))
+        first = last - timedelta(days=rng.randint(0, 32))
+        dim = rng.choice([None, *rollup.ROLLUP_DIMENSIONS])
+        q: dict[str, Any] = {"metrics": ["visitors", "pageviews", "events"],
+                             "date_range": [first.isoformat(), last.isoformat()]}  # fmt: skip
+        if dim:
+            q["dimensions"] = [dim]
+        out.append(q)
+    return [{**q, "site_id": site_id, "date": today.isoformat()} for q in out]
+
+
+def compare(ff: Footfall, expect_rollups: bool = True) -> None:
+    """Rollup path == raw path for every query; the rollups really answered them."""
+    site = ff.services.meta.get_site(ff.site_id)
+    assert site is not None
+    raw, fast = QueryRunner(ff.services.store, rollups=False), QueryRunner(ff.services.store)
+    used = []
+    real_plan = rollup.plan
+
+    def spy(*a: Any, **k: Any) -> Any:
+        p = real_plan(*a, **k)
+        used.append(p is not None)
+        return p
+
+    rollup.plan = spy  # type: ignore[assignment]
+    try:
+        for body in queries(ff.site_id, TODAY):
+            q = parse_query(body)
+            assert fast.run(q, site, NOW) == raw.run(q, site, NOW), body
+    finally:
+        rollup.plan = real_plan  # type: ignore[assignment]
+    assert any(used) is expect_rollups
+
+
+def pending(ff: Footfall) -> int:
+    return int(ff.services.store.query("SELECT count(*) FROM rollup_pending")[0][0])
+
+
+def test_rollups_equal_raw_through_build_touch_and_seal(footfall: Footfall) -> None:
+    ff, rng = footfall, random.Random(7)
+    ff.services.meta.update_site(ff.site_id, timezone=ZONE)
+    base = events(rng, 150, 40, "a")
+    for i in range(0, len(base), 200):
+        assert ff.send_batch(base[i : i + 200]).status_code == 202
+    ff.flush()
+    compare(ff, expect_rollups=False)  # nothing built yet: raw path only
+    run_rollups(ff.services.store, ff.services.meta)
+    assert pending(ff) == 0
+    compare(ff)
+
+    # Late events: each lands 2 minutes before a stored visit's first event with another
+    # page and source, so that visit's entry page and source change (a re-stamp); others
+    # bridge two visits of a visitor (a merge), and some are new today.
+    visits = split_visits([{**e, "at": datetime.fromisoformat(e["timestamp"])} for e in base])
+    late = []
+    for v in rng.sample(visits, 25):
+        first = v[0]
+        late.append({**first, "event_type": "pageview", "path": "/late", "url": "https://example.com/late",
+                     "referrer": "https://www.bing.com/", "event_id": str(uuid.uuid4()),
+                     "timestamp": (first["at"] - timedelta(minutes=2)).isoformat()})  # fmt: skip
+    for e in late:
+        e.pop("at", None)
+    late += events(rng, 30, 0, "b")
+    assert ff.send_batch(late).status_code == 202
+    ff.flush()
+    assert pending(ff) > 0
+    compare(ff)  # touched days from raw events, the rest from rollups
+    run_rollups(ff.services.store, ff.services.meta)
+    assert pending(ff) == 0
+    compare(ff)
+    run_rollups(ff.services.store, ff.services.meta)  # sealing again changes nothing
+    compare(ff)
+
+    # Another time zone: the rollups are not used until rebuilt in that zone.
+    ff.services.meta.update_site(ff.site_id, timezone="Asia/Kolkata")
+    compare(ff, expect_rollups=False)
+    assert run_rollups(ff.services.store, ff.services.meta)["built"] == [ff.site_id]
+    compare(ff)
+
+
+def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Footfall) -> None:
+    ff = footfall
+    ff.services.meta.update_site(ff.site_id, timezone="UTC")
+    day = (NOW - timedelta(days=3)).replace(hour=10)
+    sent = []
+    # Three visitors on /a (one twice), two on /b, one custom event; 3 days ago, in UTC.
+    for n, (visitor, path, name) in enumerate([("x", "/a", "pageview"), ("x", "/a", "pageview"),
+                                               ("y", "/a", "pageview"), ("z", "/a", "pageview"),
+                                               ("y", "/b", "pageview"), ("w", "/b", "pageview"),
+                                               ("w", "/b", "signup")]):  # fmt: skip
+        sent.append({"event_type": name, "path": path, "url": "https://example.com" + path,
+                     "visitor_id": visitor, "timestamp": (day + timedelta(minutes=n)).isoformat(),
+                     "user_agent": AGENTS[0]})  # fmt: skip
+    assert ff.send_batch(sent).status_code == 202
+    ff.flush()
+    run_rollups(ff.services.store, ff.services.meta)
+    site = ff.services.meta.get_site(ff.site_id)
+    assert site is not None
+    q = parse_query({"site_id": ff.site_id, "metrics": ["visitors", "pageviews", "events"],
+                     "dimensions": ["event:page"], "date_range": "7d", "date": TODAY.isoformat()})  # fmt: skip
+    want = {"/a": [3, 4, 4], "/b": [2, 2, 3]}
+    got = QueryRunner(ff.services.store).run(q, site, NOW)
+    assert {r["dimensions"][0]: r["metrics"] for r in got["results"]} == want
+    # Retention removes the raw events; the rollups keep the figures (DESIGN.md).
+    ff.services.store.delete_events_before(NOW.replace(tzinfo=None))
+    assert ff.services.store.query("SELECT count(*) FROM events")[0][0] == 0
+    got = QueryRunner(ff.services.store).run(q, site, NOW)
+    assert {r["dimensions"][0]: r["metrics"] for r in got["results"]} == want
+    raw = QueryRunner(ff.services.store, rollups=False).run(q, site, NOW)
+    assert raw["results"] == []
+    # Deleting the site's data deletes its rollups too.
+    ff.services.store.delete_site_data(ff.site_id)
+    for table in ("reach", "daily", "rollup_state"):
+        assert ff.services.store.query(f"SELECT count(*) FROM {table}")[0][0] == 0
