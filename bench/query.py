@@ -222,13 +222,66 @@ def site_info(manifest: dict[str, Any]) -> Any:
                     datetime(2024, 1, 1))  # fmt: skip
 
 
-def open_runner(manifest: dict[str, Any], root: Path, threads: int = 0) -> tuple[Any, Any]:
+def open_runner(manifest: dict[str, Any], root: Path, threads: int = 0,
+                rollups: bool = True) -> tuple[Any, Any]:  # fmt: skip
     from footfall.query.runner import QueryRunner
     from footfall.store.duckdb import DuckDBStore
 
     store = DuckDBStore(root / "data" / "events.duckdb", threads=threads)
     store.open()
-    return store, QueryRunner(store)
+    return store, QueryRunner(store, rollups=rollups)
+
+
+# ------------------------------------------------------------------------------ rollups
+
+
+def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Build the exact rollups (footfall/store/duckdb_rollups.py) as ``footfall serve``'s
+    rollups job would on first start, time a seal of the last day's visitors, then leave
+    that day pending again: as on a live site, where today is always touched since the
+    last seal, the set reads today from raw events and the other days from rollups."""
+    from footfall.query.period import local_midnight_utc
+    from footfall.query.rollup import kinds
+    from footfall.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(root / "data" / "events.duckdb", threads=args.duckdb_threads)
+    store.open()
+    sites = {manifest["site_id"]: manifest["tz"], manifest["ingest_site_id"]: "UTC"}
+    site = manifest["site_id"]
+    try:
+        t = time.perf_counter()
+        built = store.maintain_rollups(sites, kinds())["built"]
+        build_s = time.perf_counter() - t
+        last = date.fromisoformat(manifest["end_date"])
+        today = local_midnight_utc(last, _zone(manifest["tz"]))
+
+        def touch_today() -> int:
+            store.query("DELETE FROM rollup_pending WHERE site_id = ?", [site])
+            store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
+                        "SELECT site_id, visitor_id, min(ts), max(ts) FROM events "
+                        "WHERE site_id = ? AND ts >= ? GROUP BY ALL", [site, today])  # fmt: skip
+            return int(store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0])
+
+        touched = touch_today()
+        t = time.perf_counter()
+        store.maintain_rollups(sites, kinds())
+        seal_s = time.perf_counter() - t
+        touch_today()
+        reach_rows = int(store.query("SELECT count(*) FROM reach WHERE site_id = ?", [site])[0][0])
+        daily_rows = int(store.query("SELECT count(*) FROM daily WHERE site_id = ?", [site])[0][0])
+        store.idle()
+    finally:
+        store.close()
+    size = (root / "data" / "events.duckdb").stat().st_size
+    if built:
+        log(f"rollups built in {build_s:.0f} s: reach {reach_rows:,} rows, daily {daily_rows:,} rows; "
+            f"store now {size / 1e6:,.0f} MB")  # fmt: skip
+    else:
+        log(f"rollups already built: reach {reach_rows:,} rows, daily {daily_rows:,} rows")
+    log(f"seal of the last day's {touched:,} visitors: {seal_s:.2f} s; that day left pending")
+    return {"built": bool(built), "build_s": build_s if built else None, "seal_s": seal_s,
+            "touched_visitors": touched, "reach_rows": reach_rows, "daily_rows": daily_rows,
+            "bytes": size}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ in process
@@ -275,7 +328,7 @@ def measure_in_process(args: argparse.Namespace, manifest: dict[str, Any], root:
                        queries: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:  # fmt: skip
     from footfall.query.period import period
 
-    store, runner = open_runner(manifest, root, args.duckdb_threads)
+    store, runner = open_runner(manifest, root, args.duckdb_threads, rollups=not args.no_rollups)
     bench = InProcess(runner, site_info(manifest), queries)
     out: dict[str, Any] = {}
     try:
@@ -673,7 +726,7 @@ def child_cold(args: argparse.Namespace) -> None:
     root = Path(args.dir)
     manifest = json.loads((root / "manifest.json").read_text())
     queries = dashboard_set(manifest["site_id"], manifest["end_date"], args.range_days)
-    store, runner = open_runner(manifest, root, args.duckdb_threads)
+    store, runner = open_runner(manifest, root, args.duckdb_threads, rollups=not args.no_rollups)
     t1 = time.perf_counter()
     bench = InProcess(runner, site_info(manifest), queries)
     wall, times, _ = bench.parallel()
@@ -688,7 +741,8 @@ def measure_cold(args: argparse.Namespace, root: Path) -> list[dict[str, Any]]:
         t = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", "cold", "--dir", str(root),
-             "--range-days", str(args.range_days), "--duckdb-threads", str(args.duckdb_threads)],
+             "--range-days", str(args.range_days), "--duckdb-threads", str(args.duckdb_threads),
+             *(["--no-rollups"] if args.no_rollups else [])],
             capture_output=True, text=True, cwd=ROOT,
         )  # fmt: skip
         total = time.perf_counter() - t
@@ -1004,6 +1058,14 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
     print(f"DuckDB {duckdb.__version__}, {os.cpu_count()} CPUs; generation "
           + ("reused (--keep)" if manifest["reused"] else f"{manifest['generate_seconds']:.0f} s")
           + f"; warm n={args.reps}, cold n={args.cold_reps}")  # fmt: skip
+    ro = res.get("rollups")
+    if ro:
+        print("exact rollups: " + (f"built in {ro['build_s']:.0f} s" if ro["built"] else "reused")
+              + f", reach {ro['reach_rows']:,} rows, daily {ro['daily_rows']:,} rows, store "
+              f"{ro['bytes'] / 1e6:,.0f} MB; seal of the last day ({ro['touched_visitors']:,} visitors) "
+              f"{ro['seal_s']:.2f} s; that day read raw (as between seals)")  # fmt: skip
+    else:
+        print("rollups OFF (--no-rollups): every query on raw events")
     print(line)
     print(
         f"{'query (in process, warm)':<28}{'seq p50':>9}{'seq p95':>9}{'par p50':>9}{'par p95':>9}  rows"
@@ -1122,6 +1184,8 @@ def main() -> None:
         action="store_true",
         help="also build the prototype reach rollups (bench/rollup_proto.py) and time the set on them",
     )
+    ap.add_argument("--no-rollups", action="store_true",
+                    help="the in-process set on raw events only (the query layer without rollups)")  # fmt: skip
     ap.add_argument("--json", default=None, help="write all measurements to this file")
     ap.add_argument("--generate-only", action="store_true")
     # internal: child processes
@@ -1146,6 +1210,8 @@ def main() -> None:
     queries = dashboard_set(manifest["site_id"], manifest["end_date"], args.range_days)
     res: dict[str, Any] = {"queries": queries, "args": vars(args), "manifest": manifest}
     load0 = os.getloadavg()[0]
+    if not args.no_rollups:
+        res["rollups"] = measure_rollups(args, manifest, root)
     res["in_process"] = measure_in_process(args, manifest, root, queries)
     res["cold"] = measure_cold(args, root) if args.cold_reps else []
     if not args.no_http:

@@ -177,15 +177,14 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
             sql, params = f"SELECT value, count(*) FROM ({a_sql}) GROUP BY value", a_params
         else:
             t_sql = f"SELECT DISTINCT {expr} AS value, visitor_id FROM events WHERE {rw}{ef}"
-            # |A u T| = |A| + |T \\ A|; T (the touched days' pairs) is small, so only the
-            # rollup pairs of T's visitors are matched against it.
-            a_of_t = f"{a_sql} AND visitor_id IN (SELECT visitor_id FROM t)"
+            # |A u T| = |A| - |A n T| + |T|, in one pass over A: T (the touched days'
+            # pairs) is small, so matching every rollup pair against it is a cheap probe.
             sql = (f"WITH t AS ({t_sql}) SELECT value, sum(n) FROM ("
-                   f"SELECT value, count(*) AS n FROM ({a_sql}) GROUP BY value UNION ALL "
-                   f"SELECT t.value, count(*) FROM t ANTI JOIN ({a_of_t}) x "
-                   "ON x.value IS NOT DISTINCT FROM t.value AND x.visitor_id = t.visitor_id GROUP BY t.value"
+                   f"SELECT a.value, count(*) - count(t.visitor_id) AS n FROM ({a_sql}) a "
+                   "LEFT JOIN t ON a.visitor_id = t.visitor_id AND a.value IS NOT DISTINCT FROM t.value "
+                   "GROUP BY a.value UNION ALL SELECT value, count(*) FROM t GROUP BY value"
                    ") GROUP BY value")  # fmt: skip
-            params = [*rwp, *efp, *a_params, *a_params]
+            params = [*rwp, *efp, *a_params]
         for value, n in q(sql, params):
             out.setdefault(value, {})["visitors"] = int(n)
     sums = [a for a in aliases if a != "visitors"]

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
-from footfall.config import Settings
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
 
