@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=1,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
+        **json.loads(os.environ.get("FF_GRANIAN", "{}")),
     ).serve()
     return 0
 
@@ -91,10 +92,11 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings()
     from footfall.jobs.retention import run_retention, site_retention
+    from footfall.jobs.rollups import run_rollups
     from footfall.store.duckdb import DuckDBStore
 
-    if args.name != "retention":
-        print(f"error: unknown job {args.name!r} (known: retention)", file=sys.stderr)
+    if args.name not in ("retention", "rollups"):
+        print(f"error: unknown job {args.name!r} (known: retention, rollups)", file=sys.stderr)
         return 2
     store = DuckDBStore(settings.store_path)
     try:
@@ -107,6 +109,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     try:
         meta = _meta(settings)
         try:
+            if args.name == "rollups":
+                print(json.dumps(run_rollups(store, meta)))
+                return 0
             days = site_retention(meta)
         finally:
             meta.close()
@@ -172,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     run = jobs.add_parser("run", help="run a job now")
-    run.add_argument("name", choices=["retention"])
+    run.add_argument("name", choices=["retention", "rollups"])
     run.set_defaults(func=cmd_jobs_run)
 
     from footfall import cli_users

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -57,6 +58,11 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
                     FOOTFALL_PORT=str(server.port))
         assert asked.returncode == 0, asked.stderr
         assert '"job":"retention"' in asked.stdout
+        # The rollups job too: both sites get built (the dashboard's fast path).
+        rolled = cli("jobs", "run", "rollups", data=data, FOOTFALL_ADMIN_TOKEN=server.admin,
+                     FOOTFALL_PORT=str(server.port))
+        assert rolled.returncode == 0, rolled.stderr
+        assert '"job":"rollups"' in rolled.stdout and site in rolled.stdout
         assert server.get(f"/api/stats?site_id={site}", token)["success"]
     finally:
         code = server.stop(signal.SIGINT)
@@ -70,3 +76,10 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     # Once the server is gone the CLI runs the job itself.
     direct = cli("jobs", "run", "retention", data=data)
     assert direct.returncode == 0 and "retention disabled" in direct.stdout
+    # Built already: a direct run only folds in what the writer wrote after the server's
+    # run; a second one then has nothing left to do.
+    direct = cli("jobs", "run", "rollups", data=data)
+    assert direct.returncode == 0, direct.stderr
+    assert json.loads(direct.stdout)["built"] == []
+    direct = cli("jobs", "run", "rollups", data=data)
+    assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": []}
