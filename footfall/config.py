@@ -81,6 +81,11 @@ class Settings:
     duckdb_memory_limit: str = _doc(
         "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
     )
+    query_concurrency: int = _doc(
+        0,
+        "Stats queries run at once; more wait their turn, so dashboards never take every core "
+        "from ingestion. 0 means one less than the number of cores (at least 1).",
+    )
     rollup_interval_seconds: float = _doc(
         60.0,
         "How often new events are folded into the exact rollups the dashboard reads; until "
@@ -135,6 +140,7 @@ class Settings:
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
+            ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),
             (
                 "duckdb_memory_limit",
                 re.fullmatch(_SIZE, self.duckdb_memory_limit) is not None,

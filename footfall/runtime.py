@@ -86,7 +86,9 @@ class Services:
                 settings.rate_limit_per_key, settings.rate_limit_per_key_burst
             ),
             scheduler=Scheduler(),
-            runner=QueryRunner(store),
+            runner=QueryRunner(
+                store, concurrency=settings.query_concurrency or max(1, (os.cpu_count() or 2) - 1)
+            ),
         )
         from footfall.jobs.registry import register_default_jobs
 

@@ -7,6 +7,7 @@ figure comes from the same code.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,9 +37,13 @@ def _without_goals(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
 
 
 class QueryRunner:
-    def __init__(self, store: EventStore, *, rollups: bool = True) -> None:
+    def __init__(self, store: EventStore, *, rollups: bool = True, concurrency: int = 0) -> None:
         self.store = store
         self.rollups = rollups  # False: always the raw path (the rollup contract tests)
+        # Queries beyond ``concurrency`` wait their turn: a dashboard load fires ten at
+        # once, and on a small machine they would otherwise take every core from the
+        # writer (a queued panel costs its wait; a starved writer costs freshness).
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency > 0 else None
         self.dialect = DIALECTS[store.capabilities.sql_dialect]
 
     # -- periods ---------------------------------------------------------------------------
@@ -161,6 +166,12 @@ class QueryRunner:
     # -- the whole query -----------------------------------------------------------------------
 
     def run(self, q: Query, site: SiteInfo, now: datetime | None = None) -> dict[str, Any]:
+        if self._slots is None:
+            return self._run(q, site, now)
+        with self._slots:
+            return self._run(q, site, now)
+
+    def _run(self, q: Query, site: SiteInfo, now: datetime | None) -> dict[str, Any]:
         zone = ZoneInfo(site.timezone)
         p = self.resolve(q, site, now)
         unit = None
