@@ -58,6 +58,12 @@ class Dialect:
         sign = "-" if seconds < 0 else "+"
         return f"({expr} {sign} INTERVAL {abs(int(seconds))} SECOND)"
 
+    def quarter_hour(self, expr: str) -> str:
+        """``expr`` truncated to its quarter hour."""
+        if self.name == "duckdb":
+            return f"time_bucket(INTERVAL 15 MINUTE, {expr})"
+        return f"toStartOfFifteenMinutes({expr})"
+
     def trunc(self, unit: str, expr: str) -> str:
         return f"date_trunc('{unit}', {expr})"
 

@@ -98,6 +98,10 @@ def _local_date(at: datetime, scope: Scope) -> date | None:
     return d if local_midnight_utc(d, scope.zone) == local else None
 
 
+def _in_zone(at: datetime, scope: Scope) -> date:
+    return at.replace(tzinfo=UTC).astimezone(scope.zone).date()
+
+
 def _runs(days: list[date]) -> list[tuple[date, date]]:
     """Consecutive runs of sorted days."""
     out: list[tuple[date, date]] = []
@@ -115,16 +119,16 @@ Rows = list[tuple[Any, ...]]
 def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
     """Rows shaped like the raw statement's: (dimension value?, *aliases)."""
     with store.snapshot() as q:
-        pending = q(
-            "SELECT DISTINCT CAST(timezone(?, lo AT TIME ZONE 'UTC') AS DATE), "
-            "CAST(timezone(?, hi AT TIME ZONE 'UTC') AS DATE) FROM rollup_pending WHERE site_id = ?",
-            [scope.zone.key, scope.zone.key, scope.site_id],
-        )
+        # Local midnight is on a quarter hour in UTC in every zone, so each quarter-hour
+        # bucket lies within one local day: converting the few buckets here is exact.
+        quarter = scope.dialect.quarter_hour
+        spans = q(f"SELECT DISTINCT {quarter('lo')}, {quarter('hi')} FROM rollup_pending WHERE site_id = ?",
+                  [scope.site_id])  # fmt: skip
         dirty = sorted({
             p.first + timedelta(days=i)
-            for lo, hi in pending
+            for lo, hi in spans
             for i in range((p.last - p.first).days + 1)
-            if lo <= p.first + timedelta(days=i) <= hi
+            if _in_zone(lo, scope) <= p.first + timedelta(days=i) <= _in_zone(hi, scope)
         })  # fmt: skip
         runs = [
             Scope(scope.site_id, local_midnight_utc(a, scope.zone), local_midnight_utc(b + timedelta(days=1), scope.zone),
