@@ -55,22 +55,23 @@ def _kinds_list(kinds: Mapping[str, str]) -> str:
     return f"[{items}]"
 
 
-def _reach_select(kinds_sql: str, source: str) -> str:
-    """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, kv...)."""
+def _reach_select(kvs: str, source: str) -> str:
+    """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, ...);
+    ``kvs`` is the list of {k, v} structs on those rows."""
     return f"""
         SELECT kind, win, value, visitor_id, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
         FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win
-              FROM (SELECT visitor_id, dn, unnest({kinds_sql}) AS kv FROM {source}))
+              FROM (SELECT visitor_id, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
 
 
-def _daily_select(kinds_sql: str, source: str) -> str:
+def _daily_select(kvs: str, source: str) -> str:
     return f"""
         SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value,
                count(DISTINCT visitor_id) AS visitors,
                count(*) FILTER (WHERE name = 'pageview') AS pageviews,
                count(*) FILTER (WHERE name <> 'engagement') AS events
-        FROM (SELECT visitor_id, dn, name, unnest({kinds_sql}) AS kv FROM {source})
+        FROM (SELECT visitor_id, dn, name, unnest({kvs}) AS kv FROM {source})
         GROUP BY ALL"""
 
 
@@ -84,10 +85,10 @@ def build(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Ma
         dn, params = _day_number("ts", ZoneInfo(timezone), lo, hi)
         for kind, expr in kinds.items():  # a kind at a time bounds the aggregates' memory
             one = _kinds_list({kind: expr})
-            src = f"(SELECT visitor_id, {dn} AS dn, name, * EXCLUDE (visitor_id, name) FROM events WHERE site_id = ?)"
-            cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select(one, src)}) ORDER BY win, value",
+            src = f"(SELECT visitor_id, {dn} AS dn, name, {one} AS kvs FROM events WHERE site_id = ?)"
+            cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src)}) ORDER BY win, value",
                         [site_id, *params, site_id])  # fmt: skip
-            cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select(one, src)})",
+            cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})",
                         [site_id, *params, site_id])  # fmt: skip
     cur.execute(
         "INSERT OR REPLACE INTO rollup_state VALUES (?, ?, ?)",
@@ -117,13 +118,13 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
     w_lo, w_hi, d_lo, d_hi = cur.execute(
         "SELECT min(lo_day) // 32 - 1, max(hi_day) // 32, min(lo_day), max(hi_day) FROM _rp"
     ).fetchall()[0]
-    # Raw events of those days (two days' slack either side covers any UTC offset).
-    t_lo, t_hi = lo - timedelta(days=2), hi + timedelta(days=2)
+    # Raw events of those days: a local day starts at most 25 hours (a DST day) before
+    # any instant in it and ends at most 25 hours after.
+    t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
     dn, p_dn = _day_number("ts", zone, t_lo, t_hi)
-    k = _kinds_list(kinds)
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT * FROM (SELECT e.visitor_id, {dn} AS dn, e.name, e.* EXCLUDE (visitor_id, name) "
-        "FROM events e WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?) WHERE dn BETWEEN ? AND ?",
+        f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, "
+        f"{_kinds_list(kinds)} AS kvs FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?",
         [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi],
     )
     # reach: the pending visitors' bits outside their touched days, plus recomputed bits.
@@ -134,22 +135,24 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
         "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
         "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
     )
+    # One pass over the windows: take the visitors' rows out, keep their other days' bits.
+    deleted = cur.sql(
+        "DELETE FROM reach WHERE site_id = ? AND win BETWEEN ? AND ? AND visitor_id IN (SELECT visitor_id FROM _rp) "
+        "RETURNING kind, win, value, visitor_id, days",
+        params=[site_id, w_lo, w_hi],
+    )
+    old = deleted.to_arrow_table() if deleted is not None else None
+    cur.register("_old_reach", old)
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
         f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
-        "FROM reach r JOIN _rp p ON r.visitor_id = p.visitor_id "
-        "WHERE r.site_id = ? AND r.win BETWEEN ? AND ? AND r.win BETWEEN p.lo_day // 32 - 1 AND p.hi_day // 32",
-        [site_id, w_lo, w_hi],
+        "FROM _old_reach r JOIN _rp p ON r.visitor_id = p.visitor_id"
     )
-    cur.execute(
-        "DELETE FROM reach USING _rp p WHERE reach.site_id = ? AND reach.win BETWEEN ? AND ? "
-        "AND reach.visitor_id = p.visitor_id AND reach.win BETWEEN p.lo_day // 32 - 1 AND p.hi_day // 32",
-        [site_id, w_lo, w_hi],
-    )
+    cur.unregister("_old_reach")
     fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(
         f"INSERT INTO reach SELECT ?, kind, win, value, visitor_id, bit_or(days) FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select(k, fresh)}) GROUP BY ALL",
+        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL",
         [site_id],
     )
     # daily: every touched day recomputed from all of its raw events.
@@ -161,7 +164,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
         [site_id],
     )
     cur.execute(
-        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select(k, '(SELECT * FROM _ev WHERE dn IN (SELECT dn FROM _days))')})",
+        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', '(SELECT * FROM _ev WHERE dn IN (SELECT dn FROM _days))')})",
         [site_id],
     )
     return int(span[2])
