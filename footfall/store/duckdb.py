@@ -42,6 +42,9 @@ class DuckDBStore:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        # Rollup maintenance and site deletion both rewrite a site's rollup rows; DuckDB
+        # would abort one of two such transactions, so they take turns.
+        self._rollup_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class DuckDBStore:
     def delete_site_data(self, site_id: str) -> int:
         """Delete every stored row of one site (events, visits, drop counts); returns the
         number of events deleted."""
-        with self._write_lock, self._transaction() as cur:
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
@@ -188,7 +191,8 @@ class DuckDBStore:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
         the writer added since the last run (footfall/store/duckdb_rollups.py). Runs beside
         the writer: it only appends to ``rollup_pending``, which this never updates."""
-        return duckdb_rollups.maintain(self._transaction, sites, kinds)
+        with self._rollup_lock:
+            return duckdb_rollups.maintain(self._transaction, sites, kinds)
 
     def health(self) -> dict[str, Any]:
         rows = self._cursor().execute("SELECT 1").fetchall()
