@@ -229,9 +229,10 @@ class Spool(SpoolReading):
             self._wakeup = asyncio.Event()
             self._flusher = loop.create_task(self._flush_loop(), name="footfall-spool-flush")
         self._wakeup.set()
-        # Shielded: a cancelled request must not cancel the shared round; its records
-        # may become durable all the same (the writer dedupes by event id).
-        await asyncio.shield(waiter)
+        # Each append has its own waiter, so a cancelled request cancels only that (no
+        # shield needed); the round goes on and its records may become durable all the
+        # same (the writer dedupes by event id).
+        await waiter
 
     def append_sync(self, payloads: list[bytes]) -> None:
         """Write and fsync ``payloads`` from the calling thread (CLI, tests)."""

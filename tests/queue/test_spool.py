@@ -104,6 +104,31 @@ async def test_concurrent_appends_share_fsyncs(
     await spool.close()
 
 
+async def test_a_cancelled_append_does_not_fail_the_others_in_its_round(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = opened(tmp_path)
+    real = os.fsync
+    in_fsync = threading.Event()
+
+    def slow_fsync(fd: int) -> None:
+        in_fsync.set()
+        threading.Event().wait(0.05)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    tasks = [asyncio.create_task(spool.append([payload(i)])) for i in range(20)]
+    assert await asyncio.to_thread(in_fsync.wait, 5)
+    tasks[3].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert all(r is None for i, r in enumerate(results) if i != 3), results
+    records, _ = read_all(spool, batch=100)
+    # The round carrying the cancelled append went on: its record is durable all the same.
+    assert sorted(records) == sorted(payload(i) for i in range(20))
+    await spool.close()
+
+
 async def test_group_commit_across_rotation_keeps_each_append_in_order(tmp_path: Path) -> None:
     spool = opened(tmp_path, segment_bytes=300)
 
