@@ -2,9 +2,10 @@
 
 ``POST /api/event`` and ``POST /api/events`` take most of the traffic; sending them
 through Starlette's error and exception middleware and its router costs more CPU than
-the handler itself. ``FootfallApp`` calls their handlers directly and passes everything
-else to Starlette. Unexpected errors still become a JSON 500 (and a log line), as the
-middleware would have made them.
+the handler itself. ``FootfallApp`` calls their raw ASGI form directly (a handler's
+``asgi`` attribute, see :mod:`footfall.api.collect`) and passes everything else to
+Starlette. Unexpected errors still become a JSON 500 (and a log line), as the middleware
+would have made them.
 """
 
 from __future__ import annotations
@@ -23,22 +24,37 @@ from footfall.api.responses import CORS_HEADERS, error
 log = logging.getLogger("footfall.collect")
 
 Handler = Callable[[Request], Awaitable[Response]]
+RawHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class FootfallApp(Starlette):
-    def __init__(self, *args: Any, fast_routes: Mapping[str, Handler], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fast_routes = fast_routes
+def _raw(handler: Handler) -> RawHandler:
+    """The handler's own raw ASGI form, or an adapter that builds a Request for it."""
+    raw: RawHandler | None = getattr(handler, "asgi", None)
+    if raw is not None:
+        return raw
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self.fast_routes.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None or scope["method"] != "POST":
-            await super().__call__(scope, receive, send)
-            return
-        scope["app"] = self  # handlers reach app.state.services through the request
+    async def adapter(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await handler(Request(scope, receive))
         except Exception:
             log.exception("collection handler failed")
             response = error(500, "Internal error", headers=CORS_HEADERS)
         await response(scope, receive, send)
+
+    return adapter
+
+
+class FootfallApp(Starlette):
+    def __init__(self, *args: Any, fast_routes: Mapping[str, Handler], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_routes = fast_routes
+        self._fast = {path: _raw(handler) for path, handler in fast_routes.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self._fast.get(scope["path"])
+            if handler is not None:
+                scope["app"] = self  # handlers reach app.state.services through it
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)

@@ -11,21 +11,30 @@ line or an error message.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from footfall.config import Settings
 from footfall.ingest.exclusions import NO_RULES
 from footfall.ingest.geo import GeoLookup
-from footfall.ingest.record import SpoolRecord
+from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.ingest.sitecache import SiteCache
 from footfall.ingest.utm import clean_query, split_url
-from footfall.ingest.validate import FieldError, NativeEvent, parse_timestamp, stringify_props
+from footfall.ingest.validate import (
+    FieldError,
+    NativeEvent,
+    check_event,
+    decode_event,
+    parse_timestamp,
+    stringify_props,
+)
 from footfall.meta.repo import SiteInfo
-from footfall.meta.salts import SaltStore, stable_id, visitor_hash
+from footfall.meta.salts import SaltStore, stable_id
 from footfall.telemetry import DROPPED
 
 
@@ -51,12 +60,13 @@ class _EventIds:
     across processes and restarts at a fraction of uuid4's cost on the hot path."""
 
     def __init__(self) -> None:
-        self._prefix = secrets.randbits(80) << 48
+        h = f"{secrets.randbits(80):020x}"
+        # The prefix is the first 20 hex digits, i.e. exactly the first four groups.
+        self._head = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-"
         self._count = itertools.count()
 
     def next(self) -> str:
-        h = f"{self._prefix | (next(self._count) & 0xFFFF_FFFF_FFFF):032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return self._head + format(next(self._count) & 0xFFFF_FFFF_FFFF, "012x")
 
 
 _new_id = _EventIds().next
@@ -79,6 +89,7 @@ class Pipeline:
     def __init__(self, settings: Settings, sites: SiteCache, salts: SaltStore, geo: GeoLookup):
         self.sites, self.salts, self.geo = sites, salts, geo
         self._salt, self._salt_until = b"", 0  # today's salt, valid until UTC midnight
+        self._hasher = hashlib.blake2b(digest_size=8)  # keyed with _salt once it is read
         self.max_past_ms = settings.max_past_days * 86_400_000
         self.max_future_ms = settings.max_future_seconds * 1000
 
@@ -97,19 +108,26 @@ class Pipeline:
         client_ip: str,
         client_ua: str,
         opt_out: bool = False,
+        now_ms: int | None = None,
     ) -> SpoolRecord | Dropped:
         """Steps after authentication; raises FieldError for client mistakes. ``opt_out``:
-        the request carried ``DNT: 1`` or ``Sec-GPC: 1`` (see ``exclusions.opted_out``)."""
-        now_ms = int(time.time() * 1000)
-        ts = parse_timestamp(event.timestamp, now_ms, self.max_past_ms, self.max_future_ms)
-        hostname, _, query = split_url(event.url) if event.url else ("", "", "")
+        the request carried ``DNT: 1`` or ``Sec-GPC: 1`` (see ``exclusions.opted_out``).
+        ``now_ms``: the time the request arrived (default: the clock)."""
+        if now_ms is None:
+            now_ms = time.time_ns() // 1_000_000
+        if event.timestamp is None:
+            ts = now_ms
+        else:
+            ts = parse_timestamp(event.timestamp, now_ms, self.max_past_ms, self.max_future_ms)
+        url = event.url
+        hostname, _, query = split_url(url) if url else ("", "", "")
         pathname, _, path_query = event.path.partition("?")
         query = query or path_query
         server_side = event.ip is not None or event.user_agent is not None
         # Browser events must come from one of the site's pages (others are copies of the
         # snippet on someone else's site); server-side senders vouch with their key.
         # A url whose host cannot be read is no page of this site either.
-        if event.url and not server_side and not host_allowed(hostname, site.domains):
+        if url and not server_side and not host_allowed(hostname, site.domains):
             DROPPED.labels("hostname").inc()
             return Dropped("hostname")
         ip = event.ip or client_ip
@@ -122,17 +140,22 @@ class Pipeline:
         ua = event.user_agent if event.user_agent is not None else client_ua
         visitor = self._visitor_id(event, site.id, ip, ua, now_ms)
         country, region, city = self.geo.lookup(ip)
-        props = stringify_props(event.metadata)
-        if event.user_props:
-            props.update({"user." + k: v for k, v in stringify_props(event.user_props).items()})
+        if event.metadata or event.user_props:
+            props = stringify_props(event.metadata)
+            if event.user_props:
+                user = stringify_props(event.user_props)
+                props.update({"user." + k: v for k, v in user.items()})
+        else:
+            props = {}
+        name = event.event_type
         return SpoolRecord(
-            event_id=event_uuid(event.event_id),
+            event_id=_new_id() if event.event_id is None else event_uuid(event.event_id),
             site_id=site.id,
             ts=ts,
-            name=event.event_type,
+            name=name,
             hostname=hostname,
             pathname=pathname or "/",
-            url_query=clean_query(query),
+            url_query=clean_query(query) if query else "",
             referrer=event.referrer,
             user_agent=ua,
             visitor_id=visitor,
@@ -145,14 +168,42 @@ class Pipeline:
             city=city,
             title=event.title,
             # A pageview is always interactive; engagement events never are.
-            interactive=event.event_type == "pageview"
-            or (event.interactive and event.event_type != "engagement"),
+            interactive=name == "pageview" or (event.interactive and name != "engagement"),
             props=props,
             revenue=event.revenue,
             duration_ms=event.engaged_ms,
             load_time_ms=event.load_time_ms,
             scroll_depth=event.scroll_depth,
         )
+
+    def build_many(
+        self,
+        events: list[Any],
+        site: SiteInfo,
+        client_ip: str,
+        client_ua: str,
+        opt_out: bool = False,
+    ) -> tuple[list[bytes], list[dict[str, Any]], int]:
+        """A batch request's events, each judged on its own: ``(spool payloads, rejected,
+        dropped)``. Items are NativeEvents or still-raw JSON objects (validated here, so
+        that each error names its index)."""
+        now_ms = time.time_ns() // 1_000_000
+        payloads: list[bytes] = []
+        rejected: list[dict[str, Any]] = []
+        dropped = 0
+        build, encode = self.build, ENCODER.encode
+        for index, item in enumerate(events):
+            try:
+                event = check_event(item) if isinstance(item, NativeEvent) else decode_event(item)
+                record = build(event, site, client_ip, client_ua, opt_out, now_ms)
+            except FieldError as exc:
+                rejected.append({"index": index, "field": exc.field, "message": exc.message})
+                continue
+            if isinstance(record, Dropped):
+                dropped += 1
+            else:
+                payloads.append(encode(record))
+        return payloads, rejected, dropped
 
     def _visitor_id(self, event: NativeEvent, site_id: str, ip: str, ua: str, now_ms: int) -> int:
         # DESIGN.md "Identity": client visitor id, then user id, then the cookieless hash.
@@ -162,8 +213,13 @@ class Pipeline:
             return stable_id("u:" + event.user_id)
         if now_ms >= self._salt_until:
             self._salt = self.salts.salts_for()[0]
+            self._hasher = hashlib.blake2b(digest_size=8, key=self._salt)
             self._salt_until = (now_ms // 86_400_000 + 1) * 86_400_000
-        return visitor_hash(self._salt, site_id, ip, ua)
+        # = salts.visitor_hash(salt, site_id, ip, ua), from a copy of the keyed state
+        # instead of keying a new hasher for every event.
+        digest = self._hasher.copy()
+        digest.update(f"{site_id}\0{ip}\0{ua}".encode("utf-8", "surrogatepass"))
+        return int.from_bytes(digest.digest(), "big")
 
 
 __all__ = ["Dropped", "FieldError", "Pipeline", "Unauthorized", "event_uuid", "host_allowed"]

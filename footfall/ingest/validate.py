@@ -53,6 +53,14 @@ class BatchBody(msgspec.Struct):
     api_key: Annotated[str, Meta(max_length=128)] | None = None
 
 
+class TypedBatchBody(msgspec.Struct):
+    """A batch whose events are all valid, decoded in one pass; when decoding into this
+    fails, the batch is read as :class:`BatchBody` and each event judged on its own."""
+
+    events: Annotated[list[NativeEvent], Meta(min_length=1, max_length=1000)]
+    api_key: Annotated[str, Meta(max_length=128)] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError(Exception):
     """A client mistake, with the field it is about (``body`` for the whole body)."""
