@@ -54,7 +54,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=1,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
-        **json.loads(os.environ.get("FF_GRANIAN", "{}")),
     ).serve()
     return 0
 
