@@ -40,100 +40,164 @@ DAY_MS = 86_400_000
 # within the timeout of the batch, and those of client-supplied session ids.
 _OLD_SQL = """
 CREATE OR REPLACE TEMP TABLE _old AS
-WITH vis AS (SELECT DISTINCT site_id, visitor_id FROM _b WHERE client_sid = 0),
-     cli AS (SELECT DISTINCT site_id, client_sid FROM _b WHERE client_sid <> 0)
+WITH vis AS (SELECT DISTINCT site_id, visitor_id FROM _in WHERE session_id = 0)
 SELECT s.*, 0 AS kind, s.visitor_id AS part
 FROM sessions s JOIN vis ON s.site_id = vis.site_id AND s.visitor_id = vis.visitor_id
 WHERE s.end_ts >= ?
-UNION ALL
-SELECT s.*, 1, s.session_id
-FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.client_sid
 """
-_ITEMS_SQL = """
-CREATE OR REPLACE TEMP TABLE _items AS
+_OLD_CLIENT_SQL = """
+INSERT INTO _old
+WITH cli AS (SELECT DISTINCT site_id, session_id FROM _in WHERE session_id <> 0)
+SELECT s.*, 1, s.session_id
+FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.session_id
+"""
+# Visits as intervals per visitor (kind 0) or client session id (kind 1): the stored ones
+# and the batch's events, merged where the gap to everything before is at most the timeout
+# (``grp`` numbers the merged groups of a partition, ``rn`` orders its items). Each item
+# also carries what the visit's fold needs: a stored visit its stored aggregates, an event
+# its own contribution.
+_ITEMS_OLD = """
 SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
-       NULL::UUID AS event_id, 0 AS is_event, visitor_id, entry_page, entry_ts
+       NULL::UUID AS event_id, 0 AS is_event, visitor_id, entry_page, entry_ts, exit_page,
+       exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia, user_id, hostname
 FROM _old
 UNION ALL
-SELECT site_id, (client_sid <> 0)::INTEGER, CASE WHEN client_sid <> 0 THEN client_sid ELSE visitor_id END,
-       ts, ts, NULL, event_id, 1, visitor_id,
-       CASE WHEN name = 'pageview' THEN pathname END, CASE WHEN name = 'pageview' THEN ts END
-FROM _b
 """
-
 _GROUP_SQL = """
 CREATE OR REPLACE TEMP TABLE _grouped AS
-SELECT *, sum(brk) OVER (PARTITION BY site_id, kind, part ORDER BY lo, is_event, event_id
-                         ROWS UNBOUNDED PRECEDING) AS grp
+WITH items AS ({old}
+    SELECT site_id, (session_id <> 0)::INTEGER AS kind,
+           CASE WHEN session_id <> 0 THEN session_id ELSE visitor_id END AS part,
+           ts AS lo, ts AS hi, NULL::UBIGINT AS old_sid, event_id, 1 AS is_event, visitor_id,
+           CASE WHEN name = 'pageview' THEN pathname END AS entry_page,
+           CASE WHEN name = 'pageview' THEN ts END AS entry_ts,
+           CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
+           CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
+           (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
+           interactive::BIGINT AS ia, user_id, hostname
+    FROM _in
+)
+SELECT * EXCLUDE (brk), sum(brk) OVER w AS grp, row_number() OVER w AS rn
 FROM (SELECT *, CASE WHEN kind = 0 AND lo > max(hi) OVER (
           PARTITION BY site_id, kind, part ORDER BY lo, is_event, event_id
           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + to_milliseconds(?)
-      THEN 1 ELSE 0 END AS brk FROM _items)
+      THEN 1 ELSE 0 END AS brk FROM items)
+WINDOW w AS (PARTITION BY site_id, kind, part ORDER BY lo, is_event, event_id ROWS UNBOUNDED PRECEDING)
 """
-_GROUPS_SQL = """
-CREATE OR REPLACE TEMP TABLE _groups AS
-SELECT site_id, kind, part, grp,
-       CASE WHEN kind = 1 THEN part
-            ELSE coalesce(arg_min(old_sid, lo) FILTER (WHERE is_event = 0),
-                          hash(arg_min(event_id, (lo, event_id)) FILTER (WHERE is_event = 1)))
-       END AS sid,
-       CASE WHEN kind = 1 THEN arg_min(visitor_id, (lo, is_event)) ELSE part END AS visitor,
-       arg_min(is_event, (lo, is_event)) AS first_is_event,
-       arg_min(event_id, (lo, is_event)) AS first_event,
-       arg_min(old_sid, (lo, is_event)) AS first_old,
-       arg_min(entry_page, entry_ts) AS entry_page,
-       count(*) FILTER (WHERE is_event = 0) AS n_old,
-       min(entry_ts) FILTER (WHERE is_event = 1) AS new_entry,
-       min(entry_ts) FILTER (WHERE is_event = 0) AS old_entry
-FROM _grouped GROUP BY site_id, kind, part, grp
-"""
-
-# A visit's attributes are its first item's: a batch event's own, or the stored visit's.
+# One row per group: its id (a stored visit's, the earliest if a late event bridged two; a
+# new group's is a hash of its first event id), visitor, what changed for its stored
+# visits, its attributes (its first item's: a batch event's own or the stored visit's),
+# and the fold of all its items, which is the visit's sessions row. Ties between a stored
+# visit and a batch event go as the stored-then-batch fold always went: entry and start to
+# the stored visit, exit to the batch.
+_FIRST_EVENT = {
+    "referrer": "i.referrer",
+    "referrer_source": "CASE WHEN r.source <> '' THEN r.source ELSE coalesce(q.utm_source_name, '') END",
+    **{f"utm_{c}": f"coalesce(q.utm_{c}, '')" for c in ("source", "medium", "campaign", "term", "content")},
+    **{c: f"u.{c}" for c in ("browser", "browser_version", "os", "os_version", "device")},
+    **{c: f"i.{c}" for c in ("screen", "language", "country", "region", "city")},
+}  # fmt: skip
+assert tuple(_FIRST_EVENT) == VISIT_COLUMNS
 _STAMPED = ", ".join(
-    f"CASE WHEN g.first_is_event = 1 THEN fe.{c} ELSE fs.{c} END AS {c}" for c in VISIT_COLUMNS
+    f"CASE WHEN g.first_is_event = 1 THEN {_FIRST_EVENT[c]} ELSE fs.{c} END AS {c}"
+    for c in VISIT_COLUMNS
 )
-_BATCH_SQL = f"""
-CREATE OR REPLACE TEMP TABLE _batch AS
-SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query, {_STAMPED},
-       g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
-       coalesce(g.entry_page, '') AS entry_page, b.props, b.revenue, b.duration_ms,
-       b.load_time_ms, b.scroll_depth, b.interactive
-FROM _b b JOIN _grouped i ON i.is_event = 1 AND i.event_id = b.event_id
-JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part AND g.grp = i.grp
-LEFT JOIN _b fe ON g.first_is_event = 1 AND fe.event_id = g.first_event
+_GROUPS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _groups AS
+WITH g AS (
+    SELECT site_id, kind, part, grp,
+           CASE WHEN kind = 1 THEN part
+                ELSE coalesce(arg_min(old_sid, rn), hash(arg_min(event_id, rn)))
+           END AS sid,
+           CASE WHEN kind = 1 THEN arg_min(visitor_id, rn) ELSE part END AS visitor,
+           arg_min(is_event, rn) AS first_is_event,
+           arg_min(event_id, rn) AS first_event,
+           arg_min(old_sid, rn) AS first_old,
+           count(event_id) AS n_ev,
+           count(old_sid) AS n_old,
+           min(entry_ts) FILTER (WHERE is_event = 1) AS new_entry,
+           min(entry_ts) FILTER (WHERE is_event = 0) AS old_entry,
+           min(lo) AS start_ts, max(hi) AS end_ts,
+           arg_min(entry_page, epoch_us(entry_ts) * 2 + is_event) AS entry_page,
+           min(entry_ts) AS entry_ts,
+           arg_max(exit_page, epoch_us(exit_ts) * 2 + is_event) AS exit_page,
+           max(exit_ts) AS exit_ts,
+           sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
+           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname
+    FROM _grouped GROUP BY site_id, kind, part, grp
+)
+SELECT g.*, {_STAMPED}
+FROM g
+LEFT JOIN _in i ON g.first_is_event = 1 AND i.event_id = g.first_event
+LEFT JOIN _ua u ON i.user_agent = u.user_agent
+LEFT JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer
+LEFT JOIN _utm q ON i.url_query = q.url_query
 LEFT JOIN _old fs ON g.first_is_event = 0 AND fs.kind = g.kind AND fs.site_id = g.site_id
-     AND fs.session_id = g.first_old;
+     AND fs.session_id = g.first_old
+"""
+_GROUP_OF = (
+    "JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part "
+    "AND g.grp = i.grp"
+)
+_MERGES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _merges AS
-SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id
-FROM _grouped i JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part
-     AND g.grp = i.grp
+SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id FROM _grouped i {_GROUP_OF}
 WHERE i.is_event = 0 AND i.old_sid <> g.sid;
 CREATE OR REPLACE TEMP TABLE _restamp AS
 SELECT DISTINCT site_id, sid AS session_id FROM _groups
 WHERE n_old >= 1 AND (n_old >= 2 OR first_is_event = 1
                       OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP));
 """
-
-_ANY = ", ".join(f"any_value({c}) AS {c}" for c in VISIT_COLUMNS)
-_FROM_BATCH = ", ".join(f"b.{c}" for c in VISIT_COLUMNS)
-# Fold the batch per visit, fold the touched stored rows per visit (a late event may have
-# joined two), then combine the two 1:1. Batch events already carry their visit's final
-# attributes (stamped above), so those need no per-column arg_min; only the columns that
-# are the first event's own (user id, hostname) follow the earlier start.
-_MERGE_SESSIONS_SQL = f"""
+_INSERT_EVENTS_SQL = f"""
+INSERT INTO events BY NAME
+SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query,
+       {", ".join(f"g.{c}" for c in VISIT_COLUMNS)},
+       g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
+       coalesce(g.entry_page, '') AS entry_page, b.props, b.revenue, b.duration_ms,
+       b.load_time_ms, b.scroll_depth, b.interactive
+FROM _in b JOIN _grouped i ON i.is_event = 1 AND i.event_id = b.event_id {_GROUP_OF}
+"""
+_SESSION_COLUMNS = (
+    "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
+    "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",
+    *VISIT_COLUMNS,
+)  # fmt: skip
+# The common case: every group is one visit of its own (no client-supplied session id in
+# the batch, and no group of stored visits alone), so each group with events is exactly
+# its visit's new sessions row.
+_FAST_SESSIONS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _merged AS
-WITH b AS (
-    SELECT site_id, session_id, min(ts) AS start_ts, max(ts) AS end_ts,
-           arg_min(pathname, ts) FILTER (WHERE name = 'pageview') AS entry_page,
-           min(ts) FILTER (WHERE name = 'pageview') AS entry_ts,
-           arg_max(pathname, ts) FILTER (WHERE name = 'pageview') AS exit_page,
-           max(ts) FILTER (WHERE name = 'pageview') AS exit_ts,
-           count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-           count(*) FILTER (WHERE name <> 'engagement') AS events,
-           count(*) FILTER (WHERE interactive) AS interactive_events,
-           arg_min(user_id, ts) AS user_id, arg_min(hostname, ts) AS hostname,
-           any_value(visitor_id) AS visitor_id, {_ANY}
-    FROM _batch GROUP BY site_id, session_id
+SELECT * EXCLUDE (sid, visitor), sid AS session_id, visitor AS visitor_id FROM _groups
+WHERE n_ev > 0;
+CREATE OR REPLACE TEMP TABLE _touched AS
+SELECT i.site_id, i.old_sid AS session_id FROM _grouped i {_GROUP_OF}
+WHERE i.is_event = 0 AND g.n_ev > 0;
+"""
+# Otherwise fold the batch per visit id, fold the touched stored rows per visit id (a late
+# event may have joined two), then combine the two 1:1. A visit's visitor and attributes
+# are its group's (the earliest-starting one's, if two groups share the id); only the
+# columns that are the first event's own (user id, hostname) follow the earlier start.
+_FROM_GA = ", ".join(f"ga.{c}" for c in VISIT_COLUMNS)
+_SESSIONS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _touched AS
+SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0
+UNION SELECT site_id, drop_id FROM _merges UNION SELECT site_id, keep_id FROM _merges;
+CREATE OR REPLACE TEMP TABLE _merged AS
+WITH ga AS (
+    SELECT DISTINCT ON (site_id, sid) * FROM _groups WHERE n_ev > 0
+    ORDER BY site_id, sid, start_ts, kind, part, grp
+), b AS (
+    SELECT g.site_id, g.sid AS session_id, min(e.ts) AS start_ts, max(e.ts) AS end_ts,
+           arg_min(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS entry_page,
+           min(e.ts) FILTER (WHERE e.name = 'pageview') AS entry_ts,
+           arg_max(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_page,
+           max(e.ts) FILTER (WHERE e.name = 'pageview') AS exit_ts,
+           count(*) FILTER (WHERE e.name = 'pageview') AS pageviews,
+           count(*) FILTER (WHERE e.name <> 'engagement') AS events,
+           count(*) FILTER (WHERE e.interactive) AS interactive_events,
+           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname
+    FROM _in e JOIN _grouped i ON i.is_event = 1 AND i.event_id = e.event_id {_GROUP_OF}
+    GROUP BY g.site_id, g.sid
 ), s AS (
     SELECT s.site_id, coalesce(m.keep_id, s.session_id) AS session_id,
            min(s.start_ts) AS start_ts, max(s.end_ts) AS end_ts,
@@ -161,23 +225,33 @@ SELECT b.site_id, b.session_id,
        b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
        CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
        CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
-       b.visitor_id, {_FROM_BATCH}
-FROM b LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id
+       ga.visitor AS visitor_id, {_FROM_GA}
+FROM b JOIN ga ON ga.site_id = b.site_id AND ga.sid = b.session_id
+LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id
 """
 
 _SETS = ", ".join(f"{c} = s.{c}" for c in (*VISIT_COLUMNS, "entry_page"))
 
 
-def _lookups(cur: duckdb.DuckDBPyConnection, enricher: Enrichment) -> None:
+def _lookups(cur: duckdb.DuckDBPyConnection, enricher: Enrichment) -> tuple[bool, bool]:
+    """Register the lookup tables; returns whether any user agent is a bot and whether any
+    referrer is spam."""
     agents = [r[0] for r in cur.execute("SELECT DISTINCT user_agent FROM _in").fetchall()]
-    cur.register("_ua", enricher.user_agents(agents))
+    ua = enricher.user_agents(agents)
+    cur.register("_ua", ua)
     pairs = cur.execute("SELECT DISTINCT site_id, referrer FROM _in").fetchall()
-    cur.register("_ref", enricher.referrers([(r[0], r[1]) for r in pairs]))
+    ref = enricher.referrers([(r[0], r[1]) for r in pairs])
+    cur.register("_ref", ref)
     queries = [
         r[0]
         for r in cur.execute("SELECT DISTINCT url_query FROM _in WHERE url_query <> ''").fetchall()
     ]
     cur.register("_utm", enricher.queries(queries))
+    return any(ua.column("is_bot").to_pylist()), any(ref.column("spam").to_pylist())
+
+
+def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    return cur.execute(sql, params or []).fetchall()[0]
 
 
 def write(
@@ -191,61 +265,74 @@ def write(
         f"CAST(event_id AS UUID) AS event_id, make_timestamp_ms(ts) AS ts FROM {reader}",
         [str(source)],
     )
-    lo, hi, received, distinct = cur.execute(
-        "SELECT epoch_ms(min(ts)), epoch_ms(max(ts)), count(*), count(DISTINCT event_id) FROM _in"
-    ).fetchall()[0]
+    lo, hi, received, distinct, cli = _one(
+        cur,
+        "SELECT epoch_ms(min(ts)), epoch_ms(max(ts)), count(*), count(DISTINCT event_id), "
+        "count(*) FILTER (WHERE session_id <> 0) FROM _in",
+    )
     if not received:
         return {"received": 0, "inserted": 0, "duplicates": 0, "dropped": 0}
     if distinct < received:  # the same event twice in one batch (a quick client retry)
         cur.execute("CREATE OR REPLACE TEMP TABLE _in AS SELECT DISTINCT ON (event_id) * FROM _in")
     # Event ids are unique: drop what is already stored (a client retry, or a replay).
-    cur.execute(
+    stored = _one(
+        cur,
         "DELETE FROM _in WHERE event_id IN (SELECT event_id FROM events "
         "WHERE ts BETWEEN make_timestamp_ms(?) AND make_timestamp_ms(?))",
         [lo - DAY_MS, hi + DAY_MS],
-    )
-    _lookups(cur, enricher)
-    # Drops: bots first, then referrer spam, counted per site, UTC hour and reason.
-    verdict = (
-        "FROM _in i JOIN _ua u ON i.user_agent = u.user_agent "
-        "JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer"
-    )
-    cur.execute(
-        "INSERT INTO dropped_events SELECT i.site_id, date_trunc('hour', i.ts), "
-        f"CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END, count(*) {verdict} "
-        "WHERE u.is_bot OR r.spam GROUP BY ALL"
-    )
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _b AS SELECT i.* EXCLUDE (session_id, user_agent), "
-        "i.session_id AS client_sid, u.browser, u.browser_version, u.os, u.os_version, u.device, "
-        "CASE WHEN r.source <> '' THEN r.source ELSE coalesce(q.utm_source_name, '') END AS referrer_source, "
-        "coalesce(q.utm_source, '') AS utm_source, coalesce(q.utm_medium, '') AS utm_medium, "
-        "coalesce(q.utm_campaign, '') AS utm_campaign, coalesce(q.utm_term, '') AS utm_term, "
-        f"coalesce(q.utm_content, '') AS utm_content {verdict} "
-        "LEFT JOIN _utm q ON i.url_query = q.url_query WHERE NOT u.is_bot AND NOT r.spam"
-    )
-    cur.execute(_OLD_SQL, [_ts(lo - timeout_ms)])
-    cur.execute(_ITEMS_SQL)
-    cur.execute(_GROUP_SQL, [timeout_ms])
-    cur.execute(_GROUPS_SQL)
-    cur.execute(_BATCH_SQL)
-    if cur.execute("SELECT count(*) FROM _merges").fetchall()[0][0]:
-        # A late event joined two visits: move the later one's events to the kept id.
+    )[0]
+    unique = distinct - stored
+    bots, spam = _lookups(cur, enricher)
+    # Drops: bots first, then referrer spam, counted per site, UTC hour and reason, then
+    # deleted from the batch (with what no lookup can match: a record lacking a field).
+    if bots or spam:
         cur.execute(
-            "UPDATE events SET session_id = m.keep_id FROM _merges m "
-            "WHERE events.site_id = m.site_id AND events.session_id = m.drop_id"
+            "INSERT INTO dropped_events SELECT i.site_id, date_trunc('hour', i.ts), "
+            "CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END, count(*) "
+            "FROM _in i JOIN _ua u ON i.user_agent = u.user_agent "
+            "JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer "
+            "WHERE u.is_bot OR r.spam GROUP BY ALL"
         )
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT site_id, session_id FROM _batch "
-        "UNION SELECT site_id, drop_id FROM _merges UNION SELECT site_id, keep_id FROM _merges"
+        cur.execute(
+            "DELETE FROM _in WHERE user_agent IN (SELECT user_agent FROM _ua WHERE is_bot) "
+            "OR (site_id, referrer) IN (SELECT (site_id, referrer) FROM _ref WHERE spam)"
+        )
+    cur.execute("DELETE FROM _in WHERE user_agent IS NULL OR site_id IS NULL OR referrer IS NULL")
+    # Visits: the stored ones the batch may touch, the groups, their rows.
+    cur.execute(_OLD_SQL, [_ts(lo - timeout_ms)])
+    if cli:
+        cur.execute(_OLD_CLIENT_SQL)
+    n_old, n_old_cli = _one(cur, "SELECT count(*), count(*) FILTER (WHERE kind = 1) FROM _old")
+    cur.execute(_GROUP_SQL.format(old=_ITEMS_OLD if n_old else ""), [timeout_ms])
+    cur.execute(_GROUPS_SQL)
+    # Each group is one visit of its own unless a stored visit was read twice (by visitor
+    # and by client session id) or stored visits were merged with no batch event.
+    fast = not n_old or (
+        not n_old_cli
+        and not _one(cur, "SELECT count(*) FROM _groups WHERE n_ev = 0 AND n_old >= 2")[0]
     )
-    cur.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
-    cur.execute(_MERGE_SESSIONS_SQL)
-    cur.execute(
-        "DELETE FROM sessions USING _touched t "
-        "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
-    )
-    cur.execute("INSERT INTO sessions BY NAME SELECT * FROM _merged")
+    restamp = False
+    if n_old:
+        cur.execute(_MERGES_SQL)
+        if _one(cur, "SELECT count(*) FROM _merges")[0]:
+            # A late event joined two visits: move the later one's events to the kept id.
+            cur.execute(
+                "UPDATE events SET session_id = m.keep_id FROM _merges m "
+                "WHERE events.site_id = m.site_id AND events.session_id = m.drop_id"
+            )
+        restamp = _one(cur, "SELECT count(*) FROM _restamp")[0] > 0
+    inserted = _one(cur, _INSERT_EVENTS_SQL)[0]
+    columns = ", ".join(_SESSION_COLUMNS)
+    if fast:
+        cur.execute(_FAST_SESSIONS_SQL)
+    else:
+        cur.execute(_SESSIONS_SQL)
+    if n_old:
+        cur.execute(
+            "DELETE FROM sessions USING _touched t "
+            "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
+        )
+    cur.execute(f"INSERT INTO sessions ({columns}) SELECT {columns} FROM _merged")
     # The rollups' to-do list (store/rollups.py): every visitor whose events this batch
     # added or may re-stamp, over the visits' whole span (stored visits' old visitor too).
     cur.execute(
@@ -254,7 +341,7 @@ def write(
         "SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM _merged UNION ALL "
         "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
     )
-    if cur.execute("SELECT count(*) FROM _restamp").fetchall()[0][0]:
+    if restamp:
         cur.execute(
             f"UPDATE events SET {_SETS} FROM sessions s JOIN _restamp r "
             "ON s.site_id = r.site_id AND s.session_id = r.session_id "
@@ -265,17 +352,13 @@ def write(
             'INSERT OR REPLACE INTO writer_progress (id, segment, "offset") VALUES (1, ?, ?)',
             list(progress),
         )
-    counts = cur.execute(
-        "SELECT (SELECT count(*) FROM _in), (SELECT count(*) FROM _batch), "
-        "(SELECT count(*) FROM _in) - (SELECT count(*) FROM _b)"
-    ).fetchall()[0]
     for name in ("_ua", "_ref", "_utm"):
         cur.unregister(name)
     return {
         "received": received,
-        "duplicates": received - counts[0],
-        "inserted": counts[1],
-        "dropped": counts[2],
+        "duplicates": received - unique,
+        "inserted": inserted,
+        "dropped": unique - inserted,
     }
 
 

@@ -1,0 +1,181 @@
+"""Writer drain benchmark: N spool records (the bench corpus) drained by ``run_once``.
+
+Builds a fresh data directory, appends ``--records`` records straight into the spool
+(the same records as bench/ingest.py's in-process drain: 5,000 corpus templates, 50,000
+visitors, spread over two hours, so most batches touch visits stored by earlier ones),
+then times the writer's rounds until the spool is empty. Prints events/s (wall) and CPU
+µs per event (``time.process_time``, all threads of this process: the figure that is
+robust when other work shares the machine). ``--repeat`` runs the whole thing several
+times and reports medians. ``--profile`` adds the wall time per SQL statement of the
+store's write path and per Python step of the round.
+
+    .venv/bin/python bench/drain.py [--records 300000] [--repeat 3] [--batch-size N]
+                                    [--profile] [--cprofile FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus import DOMAIN, Corpus  # noqa: E402
+
+SQL_TIMES: dict[str, list[float]] = defaultdict(list)
+
+
+class TimingCursor:
+    """Wraps a DuckDB cursor: wall time per statement, keyed by its first words."""
+
+    def __init__(self, cur: Any) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        key = " ".join(sql.split())[:70]
+        began = time.perf_counter()
+        out = self._cur.execute(sql, params) if params is not None else self._cur.execute(sql)
+        SQL_TIMES[key].append(time.perf_counter() - began)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._cur, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            out = attr(*args, **kwargs)
+            SQL_TIMES[f"<{name}>"].append(time.perf_counter() - began)
+            return out
+
+        return timed
+
+
+def fill(svc: Any, n: int, seed: int = 11) -> None:
+    from footfall.ingest.pipeline import Dropped
+    from footfall.ingest.record import ENCODER, SpoolRecord
+    from footfall.ingest.validate import decode_event
+
+    corpus = Corpus()
+    _, key = svc.meta.create_site("drain", [DOMAIN], "UTC")
+    site = svc.pipeline.authenticate(key)
+    templates: list[SpoolRecord] = []
+    for _ in range(5000):
+        ev = corpus.event()
+        ev.pop("timestamp", None)
+        rec = svc.pipeline.build(decode_event(ev), site, ev["ip"], ev["user_agent"])
+        if not isinstance(rec, Dropped):
+            templates.append(rec)
+    rng = random.Random(seed)
+    visitors = [rng.getrandbits(63) for _ in range(50_000)]
+    span_ms = 2 * 3600_000
+    t_start = int(time.time() * 1000) - span_ms - 60_000
+    run = rng.getrandbits(32)
+    chunk: list[bytes] = []
+    replace = msgspec.structs.replace
+    for i in range(n):
+        rec = replace(
+            templates[i % len(templates)],
+            event_id=f"{run:08x}-0000-4000-8000-{i:012x}",
+            ts=t_start + i * span_ms // n,
+            visitor_id=visitors[rng.randrange(len(visitors))],
+        )
+        chunk.append(ENCODER.encode(rec))
+        if len(chunk) == 10_000:
+            svc.queue.append_sync(chunk)
+            chunk = []
+    svc.queue.append_sync(chunk)
+
+
+def one_run(n: int, batch_size: int | None, profile: bool, cprofile: str | None) -> dict[str, Any]:
+    from footfall.config import Settings
+    from footfall.runtime import Services
+    from footfall.store import duckdb_write
+
+    tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-drain-"))
+    real_write = duckdb_write.write
+    try:
+        svc = Services.build(Settings(data_dir=tmp / "data"))
+        try:
+            fill(svc, n)
+            writer = svc.writer
+            if batch_size:
+                writer.batch_size = batch_size
+            if profile:
+
+                def timed_write(cur: Any, *args: Any) -> Any:
+                    return real_write(TimingCursor(cur), *args)  # type: ignore[arg-type]
+
+                duckdb_write.write = timed_write  # type: ignore[assignment]
+            prof = None
+            if cprofile:
+                import cProfile
+
+                prof = cProfile.Profile()
+                prof.enable()
+            rounds = total = 0
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            while got := writer.run_once():
+                rounds += 1
+                total += got
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(cprofile)
+            written = writer.stats.events_written
+            stored = svc.store.query("SELECT count(*) FROM events")[0][0]
+        finally:
+            duckdb_write.write = real_write
+            svc.store.close()
+            svc.meta.close()
+            svc.queue.close_sync()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "records": total, "written": written, "stored": stored, "rounds": rounds,
+        "wall_s": wall, "cpu_s": cpu, "eps": total / wall, "cpu_us": cpu / total * 1e6,
+    }  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=300_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--batch-size", type=int, default=None, help="override the writer's")
+    ap.add_argument("--profile", action="store_true", help="wall time per SQL statement")
+    ap.add_argument("--cprofile", default=None, help="dump cProfile stats of the last run here")
+    args = ap.parse_args()
+    runs = []
+    for i in range(args.repeat):
+        last = i == args.repeat - 1
+        r = one_run(args.records, args.batch_size, args.profile, args.cprofile if last else None)
+        runs.append(r)
+        print(
+            f"run {i + 1}: {r['records']:,} records ({r['written']:,} written, "
+            f"{r['rounds']} rounds) in {r['wall_s']:.2f} s: {r['eps']:,.0f} ev/s, "
+            f"{r['cpu_us']:.2f} µs CPU/event"
+        )
+    eps = statistics.median(r["eps"] for r in runs)
+    cpu = statistics.median(r["cpu_us"] for r in runs)
+    print(f"median: {eps:,.0f} events/s, {cpu:.2f} µs CPU/event")
+    if args.profile:
+        total = sum(sum(v) for v in SQL_TIMES.values())
+        print(f"\nper statement (wall, all {args.repeat} runs, {total:.2f} s in SQL):")
+        for key, times in sorted(SQL_TIMES.items(), key=lambda kv: -sum(kv[1])):
+            share = 100 * sum(times) / total
+            print(f"  {sum(times):7.2f} s {share:5.1f} %  n={len(times):4d}  {key}")
+
+
+if __name__ == "__main__":
+    main()
