@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from footfall.store.base import VISIT_COLUMNS, Enrichment
 
@@ -52,38 +54,70 @@ SELECT s.*, 1, s.session_id
 FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.session_id
 """
 # Visits as intervals per visitor (kind 0) or client session id (kind 1): the stored ones
-# and the batch's events, merged where the gap to everything before is at most the timeout
-# (``grp`` numbers the merged groups of a partition, ``rn`` orders its items). Each item
-# also carries what the visit's fold needs: a stored visit its stored aggregates, an event
-# its own contribution.
+# and the batch's events, in order within each partition. Each item also carries what its
+# visit's fold needs: a stored visit its stored aggregates, an event its own contribution
+# (and ``rid``, its row in ``_in``).
 _ITEMS_OLD = """
 SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
-       NULL::UUID AS event_id, 0 AS is_event, visitor_id, entry_page, entry_ts, exit_page,
-       exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia, user_id, hostname
+       NULL::UUID AS event_id, NULL::BIGINT AS rid, 0 AS is_event, visitor_id, entry_page,
+       entry_ts, exit_page, exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia,
+       user_id, hostname
 FROM _old
 UNION ALL
 """
-_GROUP_SQL = """
-CREATE OR REPLACE TEMP TABLE _grouped AS
-WITH items AS ({old}
+_ITEMS_SQL = """
+SELECT * EXCLUDE (event_id) FROM ({old}
     SELECT site_id, (session_id <> 0)::INTEGER AS kind,
            CASE WHEN session_id <> 0 THEN session_id ELSE visitor_id END AS part,
-           ts AS lo, ts AS hi, NULL::UBIGINT AS old_sid, event_id, 1 AS is_event, visitor_id,
-           CASE WHEN name = 'pageview' THEN pathname END AS entry_page,
+           ts AS lo, ts AS hi, NULL::UBIGINT AS old_sid, event_id, rowid AS rid, 1 AS is_event,
+           visitor_id, CASE WHEN name = 'pageview' THEN pathname END AS entry_page,
            CASE WHEN name = 'pageview' THEN ts END AS entry_ts,
            CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
            CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
            (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
            interactive::BIGINT AS ia, user_id, hostname
     FROM _in
-)
-SELECT * EXCLUDE (brk), sum(brk) OVER w AS grp, row_number() OVER w AS rn
-FROM (SELECT *, CASE WHEN kind = 0 AND lo > max(hi) OVER (
-          PARTITION BY site_id, kind, part ORDER BY lo, is_event, event_id
-          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) + to_milliseconds(?)
-      THEN 1 ELSE 0 END AS brk FROM items)
-WINDOW w AS (PARTITION BY site_id, kind, part ORDER BY lo, is_event, event_id ROWS UNBOUNDED PRECEDING)
+) ORDER BY site_id, kind, part, lo, is_event, event_id
 """
+
+
+def _group(items: pa.Table, timeout_ms: int) -> pa.Table:
+    """Number the merged groups of the ordered items (``grp``, unique across partitions)
+    and their order (``rn``): an item starts a group when it starts its partition, or when
+    its partition is a visitor's and it begins more than the timeout after everything before
+    it ended. Column-at-a-time (Arrow compute), no Python per item."""
+    n = items.num_rows
+    if n == 0:
+        return items.append_column("grp", pa.array([], pa.int64())).append_column(
+            "rn", pa.array([], pa.int64())
+        )
+
+    def prev(column: Any) -> Any:  # the previous row's value (null for the first)
+        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        return pa.concat_arrays([pa.nulls(1, arr.type), arr.slice(0, n - 1)])
+
+    starts = pc.fill_null(
+        pc.or_(
+            pc.or_(
+                pc.not_equal(items["site_id"], prev(items["site_id"])),
+                pc.not_equal(items["kind"], prev(items["kind"])),
+            ),
+            pc.not_equal(items["part"], prev(items["part"])),
+        ),
+        True,
+    )
+    # A running max per partition: lift each partition above every earlier one.
+    lo = pc.cast(items["lo"], pa.int64())
+    hi = pc.cast(items["hi"], pa.int64())
+    base = pc.min(lo).as_py()
+    lift = pc.multiply(pc.cumulative_sum(pc.cast(starts, pa.int64())), 1 << 42)
+    ended = prev(pc.cumulative_max(pc.add(lift, pc.subtract(hi, base))))
+    late = pc.greater(pc.add(lift, pc.subtract(lo, base)), pc.add(ended, timeout_ms * 1000))
+    breaks = pc.fill_null(pc.or_(starts, pc.and_(pc.equal(items["kind"], 0), late)), True)
+    grp = pc.cumulative_sum(pc.cast(breaks, pa.int64()))
+    return items.append_column("grp", grp).append_column("rn", pa.array(range(n), pa.int64()))
+
+
 # One row per group: its id (a stored visit's, the earliest if a late event bridged two; a
 # new group's is a hash of its first event id), visitor, what changed for its stored
 # visits, its attributes (its first item's: a batch event's own or the stored visit's),
@@ -105,15 +139,12 @@ _STAMPED = ", ".join(
 _GROUPS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _groups AS
 WITH g AS (
-    SELECT site_id, kind, part, grp,
-           CASE WHEN kind = 1 THEN part
-                ELSE coalesce(arg_min(old_sid, rn), hash(arg_min(event_id, rn)))
-           END AS sid,
-           CASE WHEN kind = 1 THEN arg_min(visitor_id, rn) ELSE part END AS visitor,
+    SELECT grp, any_value(site_id) AS site_id, any_value(kind) AS kind,
+           any_value(part) AS part, arg_min(visitor_id, rn) AS first_visitor,
            arg_min(is_event, rn) AS first_is_event,
-           arg_min(event_id, rn) AS first_event,
+           arg_min(rid, rn) AS first_rid,
            arg_min(old_sid, rn) AS first_old,
-           count(event_id) AS n_ev,
+           count(rid) AS n_ev,
            count(old_sid) AS n_old,
            min(entry_ts) FILTER (WHERE is_event = 1) AS new_entry,
            min(entry_ts) FILTER (WHERE is_event = 0) AS old_entry,
@@ -124,29 +155,31 @@ WITH g AS (
            max(exit_ts) AS exit_ts,
            sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
            arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname
-    FROM _grouped GROUP BY site_id, kind, part, grp
+    FROM _grouped GROUP BY grp
 )
-SELECT g.*, {_STAMPED}
+SELECT g.* EXCLUDE (first_visitor, first_rid),
+       CASE WHEN g.kind = 1 THEN g.part ELSE coalesce(g.first_old, hash(i.event_id)) END AS sid,
+       CASE WHEN g.kind = 1 THEN g.first_visitor ELSE g.part END AS visitor,
+       {_STAMPED}
 FROM g
-LEFT JOIN _in i ON g.first_is_event = 1 AND i.event_id = g.first_event
+LEFT JOIN _in i ON i.rowid = g.first_rid
 LEFT JOIN _ua u ON i.user_agent = u.user_agent
 LEFT JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer
 LEFT JOIN _utm q ON i.url_query = q.url_query
 LEFT JOIN _old fs ON g.first_is_event = 0 AND fs.kind = g.kind AND fs.site_id = g.site_id
      AND fs.session_id = g.first_old
 """
-_GROUP_OF = (
-    "JOIN _groups g ON g.site_id = i.site_id AND g.kind = i.kind AND g.part = i.part "
-    "AND g.grp = i.grp"
+_GROUP_OF = "JOIN _groups g ON g.grp = i.grp"
+_RESTAMP = (
+    "n_old >= 1 AND (n_old >= 2 OR first_is_event = 1 "
+    "OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP))"
 )
 _MERGES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _merges AS
 SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id FROM _grouped i {_GROUP_OF}
 WHERE i.is_event = 0 AND i.old_sid <> g.sid;
 CREATE OR REPLACE TEMP TABLE _restamp AS
-SELECT DISTINCT site_id, sid AS session_id FROM _groups
-WHERE n_old >= 1 AND (n_old >= 2 OR first_is_event = 1
-                      OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP));
+SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE {_RESTAMP};
 """
 _INSERT_EVENTS_SQL = f"""
 INSERT INTO events BY NAME
@@ -155,7 +188,7 @@ SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query,
        g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
        coalesce(g.entry_page, '') AS entry_page, b.props, b.revenue, b.duration_ms,
        b.load_time_ms, b.scroll_depth, b.interactive
-FROM _in b JOIN _grouped i ON i.is_event = 1 AND i.event_id = b.event_id {_GROUP_OF}
+FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
 """
 _SESSION_COLUMNS = (
     "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
@@ -164,9 +197,9 @@ _SESSION_COLUMNS = (
 )  # fmt: skip
 # The common case: every group is one visit of its own (no client-supplied session id in
 # the batch, and no group of stored visits alone), so each group with events is exactly
-# its visit's new sessions row.
+# its visit's new sessions row, and the stored rows it replaces are its stored items.
 _FAST_SESSIONS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE _merged AS
+CREATE OR REPLACE TEMP VIEW _fold AS
 SELECT * EXCLUDE (sid, visitor), sid AS session_id, visitor AS visitor_id FROM _groups
 WHERE n_ev > 0;
 CREATE OR REPLACE TEMP TABLE _touched AS
@@ -185,7 +218,7 @@ UNION SELECT site_id, drop_id FROM _merges UNION SELECT site_id, keep_id FROM _m
 CREATE OR REPLACE TEMP TABLE _merged AS
 WITH ga AS (
     SELECT DISTINCT ON (site_id, sid) * FROM _groups WHERE n_ev > 0
-    ORDER BY site_id, sid, start_ts, kind, part, grp
+    ORDER BY site_id, sid, start_ts, kind, part
 ), b AS (
     SELECT g.site_id, g.sid AS session_id, min(e.ts) AS start_ts, max(e.ts) AS end_ts,
            arg_min(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS entry_page,
@@ -196,7 +229,7 @@ WITH ga AS (
            count(*) FILTER (WHERE e.name <> 'engagement') AS events,
            count(*) FILTER (WHERE e.interactive) AS interactive_events,
            arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname
-    FROM _in e JOIN _grouped i ON i.is_event = 1 AND i.event_id = e.event_id {_GROUP_OF}
+    FROM _in e JOIN _grouped i ON i.rid = e.rowid {_GROUP_OF}
     GROUP BY g.site_id, g.sid
 ), s AS (
     SELECT s.site_id, coalesce(m.keep_id, s.session_id) AS session_id,
@@ -303,7 +336,8 @@ def write(
     if cli:
         cur.execute(_OLD_CLIENT_SQL)
     n_old, n_old_cli = _one(cur, "SELECT count(*), count(*) FILTER (WHERE kind = 1) FROM _old")
-    cur.execute(_GROUP_SQL.format(old=_ITEMS_OLD if n_old else ""), [timeout_ms])
+    items = cur.sql(_ITEMS_SQL.format(old=_ITEMS_OLD if n_old else "")).to_arrow_table()
+    cur.register("_grouped", _group(items, timeout_ms))
     cur.execute(_GROUPS_SQL)
     # Each group is one visit of its own unless a stored visit was read twice (by visitor
     # and by client session id) or stored visits were merged with no batch event.
@@ -311,48 +345,64 @@ def write(
         not n_old_cli
         and not _one(cur, "SELECT count(*) FROM _groups WHERE n_ev = 0 AND n_old >= 2")[0]
     )
-    restamp = False
     if n_old:
         cur.execute(_MERGES_SQL)
-        if _one(cur, "SELECT count(*) FROM _merges")[0]:
-            # A late event joined two visits: move the later one's events to the kept id.
+        merges, first, last = _one(
+            cur,
+            "SELECT count(*), min(o.start_ts), max(o.end_ts) FROM _merges m JOIN _old o "
+            "ON o.site_id = m.site_id AND o.session_id = m.drop_id",
+        )
+        if merges:
+            # A late event joined two visits: move the later one's events to the kept id
+            # (the time range only lets the scan skip what cannot match).
             cur.execute(
                 "UPDATE events SET session_id = m.keep_id FROM _merges m "
-                "WHERE events.site_id = m.site_id AND events.session_id = m.drop_id"
+                "WHERE events.site_id = m.site_id AND events.session_id = m.drop_id "
+                "AND events.ts BETWEEN ? AND ?",
+                [first, last],
             )
-        restamp = _one(cur, "SELECT count(*) FROM _restamp")[0] > 0
     inserted = _one(cur, _INSERT_EVENTS_SQL)[0]
     columns = ", ".join(_SESSION_COLUMNS)
-    if fast:
-        cur.execute(_FAST_SESSIONS_SQL)
-    else:
-        cur.execute(_SESSIONS_SQL)
+    merged = "_fold" if fast else "_merged"
+    cur.execute(_FAST_SESSIONS_SQL if fast else _SESSIONS_SQL)
     if n_old:
         cur.execute(
             "DELETE FROM sessions USING _touched t "
             "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
         )
-    cur.execute(f"INSERT INTO sessions ({columns}) SELECT {columns} FROM _merged")
+    cur.execute(f"INSERT INTO sessions ({columns}) SELECT {columns} FROM {merged}")
     # The rollups' to-do list (store/rollups.py): every visitor whose events this batch
     # added or may re-stamp, over the visits' whole span (stored visits' old visitor too).
     cur.execute(
         "INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
         "SELECT site_id, visitor_id, min(lo), max(hi) FROM ("
-        "SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM _merged UNION ALL "
+        f"SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM {merged} UNION ALL "
         "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
     )
-    if restamp:
+    # Visits whose first event or entry page changed: re-stamp their stored events with
+    # the visit's new row (the time range only lets the scan skip what cannot match).
+    visits = (
+        f"(SELECT * EXCLUDE (sid), sid AS session_id FROM _groups WHERE {_RESTAMP})"
+        if fast
+        else "(SELECT m.* FROM _merged m JOIN _restamp r "
+        "ON m.site_id = r.site_id AND m.session_id = r.session_id)"
+    )
+    n, first, last = (0, None, None)
+    if n_old:
+        n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
+    if n:
         cur.execute(
-            f"UPDATE events SET {_SETS} FROM sessions s JOIN _restamp r "
-            "ON s.site_id = r.site_id AND s.session_id = r.session_id "
-            "WHERE events.site_id = s.site_id AND events.session_id = s.session_id"
+            f"UPDATE events SET {_SETS} FROM {visits} s "
+            "WHERE events.site_id = s.site_id AND events.session_id = s.session_id "
+            "AND events.ts BETWEEN ? AND ?",
+            [first, last],
         )
     if progress is not None:
         cur.execute(
             'INSERT OR REPLACE INTO writer_progress (id, segment, "offset") VALUES (1, ?, ?)',
             list(progress),
         )
-    for name in ("_ua", "_ref", "_utm"):
+    for name in ("_ua", "_ref", "_utm", "_grouped"):
         cur.unregister(name)
     return {
         "received": received,
