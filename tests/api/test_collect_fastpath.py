@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 
 from footfall.api.fastpath import FootfallApp
 from footfall.ingest.pipeline import event_uuid
-from footfall.ingest.record import DECODER
-from footfall.meta.salts import visitor_hash
+from footfall.ingest.record import DECODER, SpoolRecord
+from footfall.meta.salts import stable_id, visitor_hash
 from tests.conftest import Footfall
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
@@ -140,6 +140,60 @@ def test_spooled_record_matches_the_plain_functions(footfall: Footfall) -> None:
     ids = {event_uuid(None) for _ in range(1000)}
     assert len(ids) == 1000
     assert all(str(uuid.UUID(i)) == i for i in ids)
+
+
+def test_spool_record_field_order_is_what_the_pipeline_passes_positionally() -> None:
+    # Pipeline._build constructs SpoolRecord positionally; a reordered or new field must
+    # be reflected there (and here).
+    assert SpoolRecord.__struct_fields__ == (
+        "event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "referrer",
+        "user_agent", "visitor_id", "session_id", "user_id", "screen", "language", "country",
+        "region", "city", "title", "interactive", "props", "revenue", "duration_ms",
+        "load_time_ms", "scroll_depth",
+    )  # fmt: skip
+
+
+def test_record_fields_from_a_full_event(footfall: Footfall) -> None:
+    svc = footfall.services
+    start = svc.queue.end_position()
+    sent = {
+        "event_type": "signup", "path": "/join?utm_source=x&secret=1", "url": "https://example.com/join",
+        "referrer": "https://r.example/", "title": "Join", "event_id": "abc",
+        "user_id": "u1", "session_id": "s1", "screen": "1x1", "language": "de",
+        "interactive": False, "metadata": {"plan": "pro", "n": 2, "ok": True, "none": None},
+        "user_props": {"tier": "gold"}, "ip": "8.8.8.8", "user_agent": UA, "revenue": 9.5,
+        "engaged_ms": 1200, "load_time_ms": 300, "scroll_depth": 70,
+    }  # fmt: skip
+    assert footfall.send(sent).status_code == 202
+    payloads, _ = svc.queue.read(start, 10)
+    record = DECODER.decode(payloads[0])
+    assert record.event_id == event_uuid("abc")
+    assert (record.site_id, record.name, record.hostname) == (
+        footfall.site_id,
+        "signup",
+        "example.com",
+    )
+    assert (record.pathname, record.url_query, record.referrer) == (
+        "/join",
+        "utm_source=x",
+        "https://r.example/",
+    )
+    assert (record.user_agent, record.user_id, record.screen, record.language, record.title) == (
+        UA,
+        "u1",
+        "1x1",
+        "de",
+        "Join",
+    )
+    assert record.visitor_id == stable_id("u:u1") and record.session_id == stable_id("s:s1")
+    assert record.interactive is False
+    assert record.props == {"plan": "pro", "n": "2", "ok": "true", "user.tier": "gold"}
+    assert (record.revenue, record.duration_ms, record.load_time_ms, record.scroll_depth) == (
+        9.5,
+        1200,
+        300,
+        70,
+    )
 
 
 def test_batch_of_valid_events_in_one_typed_pass_and_mixed_batch_by_index(
