@@ -63,6 +63,7 @@ def list_segments(directory: Path) -> list[int]:
 def frame(payloads: list[bytes]) -> bytes:
     """Frame ``payloads`` as consecutive records, ready for one write."""
     parts: list[bytes] = []
+    append, pack, crc32 = parts.append, HEADER.pack, zlib.crc32
     for payload in payloads:
         size = len(payload)
         # A zero-length record would be indistinguishable from the zero-filled tail some
@@ -71,8 +72,8 @@ def frame(payloads: list[bytes]) -> bytes:
             raise ValueError("spool payloads must not be empty")
         if size > MAX_PAYLOAD:
             raise ValueError(f"spool payload too large ({size} bytes)")
-        parts.append(HEADER.pack(size, zlib.crc32(payload)))
-        parts.append(payload)
+        append(pack(size, crc32(payload)))
+        append(payload)
     return b"".join(parts)
 
 
@@ -92,28 +93,33 @@ def decode(
     ``force_first`` the first record is always taken, so that a caller makes progress past
     a record larger than its budget.
     """
-    view = memoryview(buf)
-    total = len(view)
+    # Payloads are sliced straight out of a bytes buffer (one copy, which the crc then
+    # reads); a memoryview is only used when nothing is kept, or for a caller's view.
+    data: bytes | memoryview = buf if keep and isinstance(buf, bytes) else memoryview(buf)
+    total = len(data)
+    unpack, crc32 = HEADER.unpack_from, zlib.crc32
     out: list[bytes] = []
+    append = out.append
     count = 0
     pos = 0
     used = 0
     while count < max_records:
         if total - pos < HEADER_SIZE:
             return out, count, pos, (Stop.END if pos == total else Stop.INCOMPLETE)
-        length, crc = HEADER.unpack_from(view, pos)
+        length, crc = unpack(data, pos)
         if length == 0:
             return out, count, pos, Stop.CORRUPT
-        end = pos + HEADER_SIZE + length
+        start = pos + HEADER_SIZE
+        end = start + length
         if end > total:
             return out, count, pos, Stop.INCOMPLETE
         if (count or not force_first) and used + length > max_bytes:
             return out, count, pos, Stop.LIMIT
-        body = view[pos + HEADER_SIZE : end]
-        if zlib.crc32(body) != crc:
+        body = data[start:end]
+        if crc32(body) != crc:
             return out, count, pos, Stop.CORRUPT
         if keep:
-            out.append(bytes(body))
+            append(body if type(body) is bytes else bytes(body))
         count += 1
         used += length
         pos = end

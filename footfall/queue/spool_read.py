@@ -13,7 +13,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from footfall.queue.segments import SpoolCorrupt, decode, fsync_dir, read_records, segment_name
+from footfall.queue.segments import (
+    HEADER_SIZE,
+    SpoolCorrupt,
+    decode,
+    fsync_dir,
+    read_records,
+    segment_name,
+)
 
 _SAMPLE_BYTES = 64 << 10
 
@@ -82,7 +89,7 @@ class SpoolReading:
                 break
             out.extend(payloads)
             off += consumed
-            budget -= sum(len(p) for p in payloads)
+            budget -= consumed - HEADER_SIZE * len(payloads)  # the payload bytes
         if not out:
             return [], start
         return out, Position(seg, off)
