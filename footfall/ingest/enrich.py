@@ -4,7 +4,8 @@ This is the part of the pipeline that moved off the request path (DESIGN.md allo
 bot detection, user-agent parsing, referrer classification, referrer spam and UTM
 extraction. Real traffic repeats the same few hundred user agents and referrers, so the
 store asks for the distinct values of a batch and joins these small lookup tables back
-in SQL; no Python runs per event.
+in SQL; no Python runs per event. Referrer verdicts are also kept across batches (keyed by
+the site's domains, so a domain change takes effect at once).
 """
 
 from __future__ import annotations
@@ -39,12 +40,17 @@ UTM_SCHEMA = pa.schema(
 )
 
 
+# Entries kept across batches before the referrer cache starts over.
+CACHE_ENTRIES = 50_000
+
+
 class Enricher:
     """Lookup tables for a batch's distinct user agents, referrers and query strings."""
 
     def __init__(self, domains_of: DomainsOf, *, allow_headless: bool = False) -> None:
         self.domains_of = domains_of
         self.allow_headless = allow_headless
+        self._referrers: dict[tuple[tuple[str, ...], str], tuple[str, bool]] = {}
 
     def user_agents(self, agents: Sequence[str]) -> pa.Table:
         rows: dict[str, list[object]] = {name: [] for name in UA_SCHEMA.names}
@@ -59,10 +65,20 @@ class Enricher:
     def referrers(self, pairs: Sequence[tuple[str, str]]) -> pa.Table:
         """(site_id, referrer) -> source; own domains are internal (no source)."""
         sources, spam = [], []
+        domains: dict[str, tuple[str, ...]] = {}
+        cache = self._referrers
+        if len(cache) > CACHE_ENTRIES:
+            cache.clear()
         for site_id, referrer in pairs:
-            source, host = classify_referrer(referrer, self.domains_of(site_id))
-            sources.append(source)
-            spam.append(bool(host) and is_referrer_spam(host))
+            own = domains.get(site_id)
+            if own is None:
+                own = domains[site_id] = self.domains_of(site_id)
+            verdict = cache.get((own, referrer))
+            if verdict is None:
+                source, host = classify_referrer(referrer, own)
+                verdict = cache[own, referrer] = (source, bool(host) and is_referrer_spam(host))
+            sources.append(verdict[0])
+            spam.append(verdict[1])
         return pa.table(
             [[p[0] for p in pairs], [p[1] for p in pairs], sources, spam], schema=REFERRER_SCHEMA
         )

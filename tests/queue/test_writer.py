@@ -177,3 +177,55 @@ def test_events_carry_their_visits_attributes_even_after_a_late_first_event(tmp_
     assert store.query("SELECT referrer_source, entry_page, exit_page, pageviews FROM sessions") == [
         ("Bing", "/start", "/b", 3)
     ]
+
+
+def _visits(store: DuckDBStore) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Sessions and events with each visit named by its earliest event id, not its id."""
+    first = (
+        "(SELECT session_id, arg_min(event_id, ts) AS first FROM events GROUP BY session_id) f"
+    )
+    stamped = ", ".join(("referrer_source", "browser", "screen", "country", "entry_page"))
+    sessions = store.query(
+        f"SELECT f.first, s.* EXCLUDE (session_id) FROM sessions s JOIN {first} USING (session_id) "
+        "ORDER BY f.first"
+    )
+    events = store.query(
+        f"SELECT e.event_id, f.first, e.visitor_id, {stamped} FROM events e "
+        f"JOIN {first} USING (session_id) ORDER BY e.event_id"
+    )
+    return sessions, events
+
+
+@pytest.mark.parametrize("pieces", [2, 5])
+def test_visits_written_in_pieces_equal_visits_written_at_once(tmp_path: Path, pieces: int) -> None:
+    """Late events that extend, bridge (merge) or precede stored visits give the same visits,
+    visit attributes and entry pages as writing every event in one batch."""
+    import random
+
+    rng = random.Random(pieces)
+    refs = ["", "https://www.google.com/", "https://www.bing.com/", "https://s.com/x"]
+    recs = [
+        record(
+            i,
+            ts=T0 + rng.randrange(0, 6 * 3600_000),
+            visitor_id=1 + i % 9,
+            referrer=rng.choice(refs),
+            screen=rng.choice(["1x1", "2x2"]),
+            country=rng.choice(["DE", "US"]),
+            name=rng.choice(["pageview", "pageview", "signup", "engagement"]),
+            pathname=f"/{rng.randrange(6)}",
+        )
+        for i in range(400)
+    ]
+    at_once, store_a = open_parts(tmp_path / "a")
+    at_once.append_sync([ENCODER.encode(r) for r in recs])
+    Writer(at_once, store_a, lambda s: ("s.com",), batch_size=10_000).run_once()
+    spool_b, store_b = open_parts(tmp_path / "b")
+    writer = Writer(spool_b, store_b, lambda s: ("s.com",))
+    rng.shuffle(recs)  # arrival order is not event order: later batches hold earlier events
+    size = -(-len(recs) // pieces)
+    for k in range(pieces):
+        spool_b.append_sync([ENCODER.encode(r) for r in recs[k * size : (k + 1) * size]])
+        writer.run_once()
+    assert store_b.query("SELECT count(*) FROM sessions")[0][0] < 400  # visits were merged
+    assert _visits(store_b) == _visits(store_a)
