@@ -61,7 +61,7 @@ class Settings:
     retention_days: int = _doc(
         0, "Raw events older than this many days are deleted daily; 0 keeps them forever."
     )
-    batch_size: int = _doc(20000, "Most events the writer inserts into the store in one batch.")
+    batch_size: int = _doc(150000, "Most events the writer inserts into the store in one batch.")
     flush_interval_ms: int = _doc(
         250, "Longest time an acknowledged event waits in the spool before the writer runs."
     )
