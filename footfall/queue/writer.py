@@ -100,7 +100,13 @@ class Writer:
                 self._stop.wait(backoff)
                 continue
             if n == 0:
-                self.store.idle()
+                try:
+                    self.store.idle()
+                except Exception as exc:
+                    # The checkpoint fails while another write transaction is open (a
+                    # rollup or retention job); the store stays dirty, the next idle
+                    # round tries again. The writer thread must not die of it.
+                    log.info("writer idle checkpoint deferred: %s", exc)
             if n < self.batch_size:
                 self._stop.wait(self.interval)
 

@@ -1,18 +1,24 @@
 """The DuckDB write path: one transaction per batch, set operations only.
 
-1. read the batch's JSON lines into ``_raw`` (DuckDB's reader; no Python per event);
+1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event);
 2. drop duplicates, within the batch and against stored events (event ids are unique);
-3. join the enricher's lookups for the distinct user agents, referrers and query strings;
-   bots and referrer spam are counted per site and hour, not stored;
+3. look up the enricher's verdicts for the distinct user agents, referrers and query
+   strings; bots and referrer spam are counted per site and hour, and deleted from ``_in``;
 4. assign visits by the 30-minute rule on event time: the batch's events and the stored
-   visits they may touch are intervals per visitor, merged where the gap to everything
-   before is at most the timeout (a window function). A group holding a stored visit keeps
-   its id (the earliest, if a late event bridged two: the other is merged into it); a new
-   group's id is a hash of its first event id, so a replay gives the same id. A
-   client-supplied session id is honoured as one group, keeping its first visitor;
-5. stamp every event with its visit's attributes (those of the first event) and entry page,
-   and re-stamp stored events of visits whose first event or entry page changed;
-6. insert events, fold the visits into ``sessions``, record drops and the queue position.
+   visits they may touch (``_old``) are intervals per visitor, merged where the gap to
+   everything before is at most the timeout. DuckDB orders the items; the breaks between
+   groups are a running max per partition in Arrow compute (no Python per item). A group
+   holding a stored visit keeps its id (the earliest, if a late event bridged two: the
+   other is merged into it); a new group's id is a hash of its first event id, so a replay
+   gives the same id. A client-supplied session id is honoured as one group, keeping its
+   first visitor;
+5. one pass per group (``_groups``) gives its id, its attributes (those of its first item)
+   and entry page, and the fold of all its items: when every group is a visit of its own
+   (the common case) that row is the visit's new ``sessions`` row; otherwise the batch and
+   the touched stored visits are folded per visit id. Stored events of visits whose first
+   event or entry page changed are re-stamped;
+6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list,
+   record the queue position.
 """
 
 from __future__ import annotations

@@ -229,3 +229,36 @@ def test_visits_written_in_pieces_equal_visits_written_at_once(tmp_path: Path, p
         writer.run_once()
     assert store_b.query("SELECT count(*) FROM sessions")[0][0] < 400  # visits were merged
     assert _visits(store_b) == _visits(store_a)
+
+
+class IdleFailsOnce(DuckDBStore):
+    """A store whose first idle checkpoint fails, as it does while a job's write
+    transaction is open."""
+
+    fails = 1
+
+    def idle(self) -> None:
+        if self.fails:
+            self.fails -= 1
+            raise RuntimeError("Cannot CHECKPOINT: there are other write transactions active")
+        super().idle()
+
+
+def test_a_failed_idle_checkpoint_does_not_stop_the_writer(tmp_path: Path) -> None:
+    import time
+
+    spool = Spool(tmp_path / "spool")
+    spool.open()
+    store = IdleFailsOnce(tmp_path / "e.duckdb")
+    store.open()
+    writer = Writer(spool, store, lambda s: ("s.com",), interval_ms=10)
+    writer.start()
+    try:
+        time.sleep(0.1)  # idle rounds: the first checkpoint fails
+        assert store.fails == 0
+        spool.append_sync([ENCODER.encode(record(i)) for i in range(10)])
+        assert writer.wait_idle(5)
+    finally:
+        writer.stop()
+    assert count(store) == (10, 10)
+    assert writer.stats.errors == 0
