@@ -9,6 +9,8 @@ Prints figures and ratios (it is not a test and asserts nothing):
            in-process drain of N records appended straight into a fresh spool, compared
            with a raw DuckDB Arrow insert of the same rows
   fresh    time from a marker event's 202 until /api/stats counts it, under moderate load
+  cpu      CPU per POST /api/event with the ASGI app driven in process (no server, no
+           wrk): the least noisy figure on a shared machine
 
     .venv/bin/python bench/ingest.py [--duration S] [--connections N] [--quick] [--json F]
                                      [--phases bare,single,batch,fresh,limits,drain] [--cold]
@@ -56,7 +58,7 @@ from corpus import DOMAIN, Corpus  # noqa: E402
 LUA = HERE / "wrk" / "post_bodies.lua"
 ADMIN_TOKEN = "bench-admin-token"
 BATCH_SIZE = 500
-ALL_PHASES = {"bare", "single", "batch", "fresh", "limits", "drain"}
+ALL_PHASES = {"bare", "single", "batch", "fresh", "limits", "drain", "cpu"}
 TARGETS = {
     "single_rps": 8000.0,
     "single_ratio": 0.7,
@@ -469,6 +471,93 @@ def inprocess_drain(tmp: Path, n: int, corpus: Corpus) -> dict[str, Any]:
     }
 
 
+def inprocess_requests(
+    tmp: Path, corpus: Corpus, requests: int, concurrency: int, writer: bool
+) -> dict[str, Any]:
+    """CPU per POST /api/event with no server and no wrk: the ASGI app driven directly on
+    one event loop (real lifespan, spool with fsync, pipeline), ``concurrency`` requests
+    in flight. Far less noisy than req/s on a shared machine: ``loop_us`` is the request
+    path's own CPU; ``process_us`` adds the spool thread and, with ``writer``, the writer
+    draining the same events concurrently."""
+    import asyncio
+
+    from footfall.app import create_app
+    from footfall.config import Settings
+
+    async def run() -> dict[str, Any]:
+        settings = Settings(
+            data_dir=tmp / f"inproc-{int(writer)}", rate_limit_per_ip=0, rate_limit_per_key=0
+        )
+        app = create_app(settings)
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def lifespan_send(message: dict[str, Any]) -> None:
+            await outbox.put(message)
+
+        lifespan = asyncio.create_task(
+            app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, inbox.get,
+                lifespan_send)
+        )  # fmt: skip
+        await inbox.put({"type": "lifespan.startup"})
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"lifespan startup failed: {started}")
+        svc = app.state.services
+        if not writer:
+            svc.writer.stop()  # drains (nothing yet) and leaves the spool to us
+        _, key = svc.meta.create_site("inproc", [DOMAIN], "UTC")
+        bodies = [b.encode() for b in corpus.bodies(4000)]
+        base_headers = [
+            (b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+            (b"x-api-key", key.encode()), (b"user-agent", b"footfall-bench (in process)"),
+        ]  # fmt: skip
+        statuses: dict[int, int] = {}
+
+        async def one(i: int) -> None:
+            body = bodies[i % len(bodies)]
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": "POST", "scheme": "http", "path": "/api/event",
+                "raw_path": b"/api/event", "query_string": b"", "root_path": "",
+                "headers": [*base_headers, (b"content-length", b"%d" % len(body))],
+                "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000),
+            }  # fmt: skip
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive() -> dict[str, Any]:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+
+            await app(scope, receive, send)
+
+        async def client(first: int, count: int) -> None:
+            for i in range(first, count, concurrency):
+                await one(i)
+
+        await asyncio.gather(*(client(c, 500) for c in range(concurrency)))  # warm-up
+        statuses.clear()
+        wall, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+        await asyncio.gather(*(client(c, requests) for c in range(concurrency)))
+        wall = time.perf_counter() - wall
+        cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await lifespan
+        return {
+            "requests": requests,
+            "statuses": statuses,
+            "rps": requests / wall,
+            "loop_us": loop_cpu / requests * 1e6,
+            "process_us": cpu / requests * 1e6,
+        }
+
+    return asyncio.run(run())
+
+
 # ------------------------------------------------------------------------------ main
 
 
@@ -489,6 +578,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     ap.add_argument("--batch-connections", type=int, default=8, help="wrk connections, batches (8)")
     ap.add_argument("--drain-records", type=int, default=300_000, help="in-process drain size")
+    ap.add_argument(
+        "--cpu-requests", type=int, default=20_000, help="requests per in-process CPU run"
+    )
     ap.add_argument("--quick", action="store_true", help="~30 s smoke run")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
@@ -500,12 +592,13 @@ def main() -> None:
     ap.add_argument(
         "--phases",
         default="all",
-        help="comma list of bare,single,batch,fresh,limits,drain, or all (default)",
+        help="comma list of bare,single,batch,fresh,limits,drain,cpu, or all (default)",
     )
     args = ap.parse_args()
     if args.quick:
         args.duration = min(args.duration, 3.0)
         args.drain_records = min(args.drain_records, 100_000)
+        args.cpu_requests = min(args.cpu_requests, 10_000)
     dur, conns, threads = args.duration, args.connections, args.threads
     drain_cap = 8.0 if args.quick else 25.0
     markers, spacing = (20, 0.08) if args.quick else (50, 0.08)
@@ -635,6 +728,19 @@ def main() -> None:
                 describe("footfall /api/event, default limits", r)
                 results["single_default"] = r
 
+        # in-process CPU per request ----------------------------------------------------
+        if "cpu" in phases:
+            for writer in (False, True):
+                c = inprocess_requests(tmp, corpus, args.cpu_requests, conns, writer)
+                label = "writer draining too" if writer else "writer stopped"
+                print(
+                    f"  in-process POST /api/event ({label}): {c['loop_us']:.0f} us CPU per "
+                    f"request on the loop thread, {c['process_us']:.0f} us in the whole "
+                    f"process; {c['rps']:,.0f} req/s  {c['statuses']}",
+                    flush=True,
+                )
+                results["cpu_writer" if writer else "cpu"] = c
+
         # in-process drain ---------------------------------------------------------
         if "drain" in phases:
             dr = inprocess_drain(tmp, args.drain_records, corpus)
@@ -695,6 +801,10 @@ def print_table(res: dict[str, Any]) -> None:
             ("server drain rec/s after batch load", f"{server_drain['eps']:,.0f}", "",
              f"backlog {server_drain['backlog']:,}"),
         ]  # fmt: skip
+    for key, label in (("cpu", "writer stopped"), ("cpu_writer", "writer draining")):
+        if c := res.get(key):
+            value = f"{c['loop_us']:.0f} loop / {c['process_us']:.0f} all"
+            rows.append((f"in-process CPU us/request ({label})", value, "", ""))
     if dr := res.get("inproc"):
         rows += [
             ("in-process drain rec/s", f"{dr['eps']:,.0f}", ">= 200,000",
