@@ -10,8 +10,10 @@ one pass over the header list instead of Starlette's ``Request``/``Headers`` obj
 typed msgspec decode straight from the body bytes when the body is a valid native event,
 and pre-encoded response headers. Anything unusual (Plausible bodies, a trusted proxy's
 ``X-Forwarded-For``, errors) takes the same steps as before, in the same order, so clients
-see the same answers. ``post_event`` / ``post_events`` are the same handlers for
-Starlette's router.
+see the same answers, with one exception: inside an unknown field (ignored anyway) a
+number beyond float range or nesting deeper than Python's recursion limit no longer makes
+the body a 400. ``post_event`` / ``post_events`` are the same handlers for Starlette's
+router.
 """
 
 from __future__ import annotations
@@ -209,6 +211,15 @@ async def _prepare(svc: Services, req: Incoming, limit: int) -> tuple[str, bytes
     return ip, body
 
 
+def _utf8(body: bytes) -> bytes:
+    """``body`` if it is valid UTF-8, else UnicodeDecodeError. The typed decoders skip
+    unknown fields without checking their text, and such a body must still get the
+    generic decoder's 400."""
+    if not body.isascii():
+        body.decode("utf-8")
+    return body
+
+
 def _parse(body: bytes) -> dict[str, Any] | FastJSON:
     try:
         raw = msgspec.json.decode(body)
@@ -264,7 +275,7 @@ async def event_response(scope: Scope, receive: Receive) -> Response:
     event: NativeEvent | None
     try:
         # The common case in one step: a valid native event, typed straight from the bytes.
-        event = _decode_event(body)
+        event = _decode_event(_utf8(body))
         key = req.key or event.api_key or req.query_key()
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         # Anything else goes the long way, which names the problem exactly as before.
@@ -314,7 +325,7 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
     events: list[Any]
     try:
         # The common all-valid batch in one typed pass over the bytes.
-        typed = _decode_batch(body)
+        typed = _decode_batch(_utf8(body))
         key = req.key or typed.api_key or req.query_key()
         events = typed.events
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):

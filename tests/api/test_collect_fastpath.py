@@ -213,6 +213,20 @@ def test_batch_of_valid_events_in_one_typed_pass_and_mixed_batch_by_index(
     assert typed_invalid.json()["rejected"][0]["field"] == "event_type"
 
 
+@pytest.mark.parametrize("endpoint", ["/api/event", "/api/events"])
+def test_invalid_utf8_in_an_unknown_field_is_still_400(footfall: Footfall, endpoint: str) -> None:
+    content = b'{"event_type": "pageview", "path": "/", "junk": "\xff\xfe"}'
+    if endpoint == "/api/events":
+        content = b'{"events": [' + content + b"]}"
+    r = footfall.client.post(endpoint, content=content, headers={"x-api-key": footfall.api_key})
+    assert r.status_code == 400 and r.json()["details"][0]["field"] == "body", r.text
+    accented = '{"event_type": "pageview", "path": "/caf\u00e9", "title": "Café ☕"}'
+    r = footfall.client.post(
+        "/api/event", content=accented.encode(), headers={"x-api-key": footfall.api_key}
+    )
+    assert r.status_code == 202, r.text
+
+
 def test_key_in_body_is_used_when_the_typed_decode_succeeds(footfall: Footfall) -> None:
     body = msgspec.json.encode({**event(), "api_key": footfall.api_key})
     r = footfall.client.post("/api/event", content=body)
