@@ -10,10 +10,9 @@ one pass over the header list instead of Starlette's ``Request``/``Headers`` obj
 typed msgspec decode straight from the body bytes when the body is a valid native event,
 and pre-encoded response headers. Anything unusual (Plausible bodies, a trusted proxy's
 ``X-Forwarded-For``, errors) takes the same steps as before, in the same order, so clients
-see the same answers, with one exception: inside an unknown field (ignored anyway) a
-number beyond float range or nesting deeper than Python's recursion limit no longer makes
-the body a 400. ``post_event`` / ``post_events`` are the same handlers for Starlette's
-router.
+see the same answers, with one exception: a number beyond float range (``1e999``) inside
+an unknown field, which is ignored anyway, no longer makes the body a 400.
+``post_event`` / ``post_events`` are the same handlers for Starlette's router.
 """
 
 from __future__ import annotations
