@@ -25,6 +25,7 @@ from footfall.query.builder import Scope
 from footfall.query.dimensions import dimension
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.period import local_midnight_utc
+from footfall.query.timebuckets import local_time
 from footfall.store.base import EventStore
 
 # Dimensions with rollups: the dashboard's panels. Each costs rows in ``reach`` and
@@ -34,6 +35,7 @@ ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:sour
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
+FULL = (1 << 64) - 1
 
 
 def kinds() -> dict[str, str]:
@@ -140,16 +142,47 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
         return _grouped(q, scope, p, aliases, dirty, runs)
 
 
-def _clean_mask(p: Plan, dirty: list[date]) -> tuple[int, int]:
-    lo = _day(p.first)
-    win = lo // 32
-    mask = 0
-    d = p.first
-    while d <= p.last:
-        if d not in dirty:
-            mask |= 1 << (_day(d) - 32 * win)
-        d += timedelta(days=1)
-    return win, mask
+def _visitors_sql(q: Any, scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str, list[Any]]
+                  ) -> tuple[str, list[Any]]:  # fmt: skip
+    """Visitors per value. The rollups are exact for every visitor the writer has not
+    touched since the last seal; for a touched one (``rollup_pending``) they are used only
+    for the days before the first day it touched, and its raw events from that day on are
+    added: |A u T| = |A| - |A n T| + |T|, in one pass over A (T is small, so matching
+    every rollup pair against it is a cheap probe)."""
+    vf, vfp, ef, efp = f
+    win = _day(p.first) // 32
+    mask = ((1 << ((p.last - p.first).days + 1)) - 1) << (_day(p.first) - 32 * win)
+    a_sql = (f"SELECT value, visitor_id, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
+             f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
+    a_params: list[Any] = [scope.site_id, p.kind, win, mask, *vfp]
+    lo, hi = q("SELECT min(lo), max(hi) FROM rollup_pending WHERE site_id = ?", [scope.site_id])[0]
+    start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone)) if lo else None
+    if lo is None or start is None or start >= scope.end:
+        return f"SELECT value, count(*) FROM ({a_sql}) GROUP BY value", a_params
+    pad = timedelta(days=2)
+    dn_lo, p_lo = _day_number("lo", scope, lo - pad, hi + pad)
+    dn_ts, p_ts = _day_number("e.ts", scope, start - pad, scope.end + pad)
+    # the range's bits a touched visitor keeps: those of days before its first touched day
+    keep = (f"CASE WHEN p.lo_day IS NULL THEN {FULL}::UBIGINT WHEN p.lo_day - {32 * win} <= 0 THEN 0::UBIGINT "
+            f"WHEN p.lo_day - {32 * win} >= 64 THEN {FULL}::UBIGINT "
+            f"ELSE ((1::UBIGINT) << (p.lo_day - {32 * win})::UBIGINT) - 1 END")  # fmt: skip
+    sql = (f"WITH p AS (SELECT visitor_id, min({dn_lo}) AS lo_day FROM rollup_pending WHERE site_id = ? GROUP BY visitor_id), "
+           f"t AS (SELECT DISTINCT {expr} AS value, e.visitor_id FROM events e JOIN p ON e.visitor_id = p.visitor_id "
+           f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}), "
+           f"a AS (SELECT a.value, a.visitor_id FROM ({a_sql}) a LEFT JOIN p ON a.visitor_id = p.visitor_id "
+           f"WHERE (a.days & ?::UBIGINT & {keep}) <> 0) "
+           "SELECT value, sum(n) FROM ("
+           "SELECT a.value, count(*) - count(t.visitor_id) AS n FROM a "
+           "LEFT JOIN t ON a.visitor_id = t.visitor_id AND a.value IS NOT DISTINCT FROM t.value "
+           "GROUP BY a.value UNION ALL SELECT value, count(*) FROM t GROUP BY value) GROUP BY value")  # fmt: skip
+    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask]
+    return sql, params
+
+
+def _day_number(column: str, scope: Scope, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
+    """The site-local day number of a naive-UTC ``column`` (offsets for [lo, hi))."""
+    expr, params = local_time(column, scope.zone, lo, hi, scope.dialect)
+    return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER", params
 
 
 def _value_filter(scope: Scope, p: Plan) -> tuple[str, list[Any], str, list[Any]]:
@@ -170,25 +203,10 @@ def _raw_where(scope: Scope, runs: list[Scope]) -> tuple[str, list[Any]]:
 def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
     vf, vfp, ef, efp = _value_filter(scope, p)
     expr = kinds()[p.kind]
-    win, mask = _clean_mask(p, dirty)
     out: dict[Any, dict[str, int]] = {}
-    a_sql = ("SELECT value, visitor_id FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
-             f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
-    a_params = [scope.site_id, p.kind, win, mask, *vfp]
     rw, rwp = _raw_where(scope, runs) if runs else ("", [])
     if "visitors" in aliases:
-        if not runs:
-            sql, params = f"SELECT value, count(*) FROM ({a_sql}) GROUP BY value", a_params
-        else:
-            t_sql = f"SELECT DISTINCT {expr} AS value, visitor_id FROM events WHERE {rw}{ef}"
-            # |A u T| = |A| - |A n T| + |T|, in one pass over A: T (the touched days'
-            # pairs) is small, so matching every rollup pair against it is a cheap probe.
-            sql = (f"WITH t AS ({t_sql}) SELECT value, sum(n) FROM ("
-                   f"SELECT a.value, count(*) - count(t.visitor_id) AS n FROM ({a_sql}) a "
-                   "LEFT JOIN t ON a.visitor_id = t.visitor_id AND a.value IS NOT DISTINCT FROM t.value "
-                   "GROUP BY a.value UNION ALL SELECT value, count(*) FROM t GROUP BY value"
-                   ") GROUP BY value")  # fmt: skip
-            params = [*rwp, *efp, *a_params]
+        sql, params = _visitors_sql(q, scope, p, expr, (vf, vfp, ef, efp))
         for value, n in q(sql, params):
             out.setdefault(value, {})["visitors"] = int(n)
     sums = [a for a in aliases if a != "visitors"]
