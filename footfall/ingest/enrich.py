@@ -52,6 +52,12 @@ class Enricher:
         self.allow_headless = allow_headless
         self._referrers: dict[tuple[tuple[str, ...], str], tuple[str, bool]] = {}
 
+    def warm(self) -> None:
+        """Load the user-agent and crawler rules now (about 0.5 s holding the GIL), so the
+        first batch does not stall the request path while the server is already serving."""
+        self.user_agents(["Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"])
+        is_referrer_spam("example.com")
+
     def user_agents(self, agents: Sequence[str]) -> pa.Table:
         rows: dict[str, list[object]] = {name: [] for name in UA_SCHEMA.names}
         for ua in agents:

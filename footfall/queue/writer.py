@@ -60,6 +60,7 @@ class Writer:
         self.position = Position(*saved) if saved else spool.first_position()
 
     def start(self) -> None:
+        self.enricher.warm()
         self._thread = threading.Thread(target=self._loop, name="footfall-writer", daemon=True)
         self._thread.start()
 
