@@ -107,7 +107,7 @@ class Writer:
                     # The checkpoint fails while another write transaction is open (a
                     # rollup or retention job); the store stays dirty, the next idle
                     # round tries again. The writer thread must not die of it.
-                    log.info("writer idle checkpoint deferred: %s", exc)
+                    log.debug("writer idle checkpoint deferred: %s", exc)
             if n < self.batch_size:
                 self._stop.wait(self.interval)
 

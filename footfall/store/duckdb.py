@@ -95,7 +95,9 @@ class DuckDBStore:
 
     def idle(self) -> None:
         """Called by the writer when the queue is empty: fold the WAL into the file."""
-        if self._dirty:
+        # A checkpoint fails while another write transaction is open; the rollups job's
+        # can last minutes (a first build), so wait for it rather than fail every round.
+        if self._dirty and not self._rollup_lock.locked():
             with self._write_lock:
                 self._cursor().execute("CHECKPOINT").fetchall()
             self._dirty = False
