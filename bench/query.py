@@ -1016,7 +1016,7 @@ def measure_http(args: argparse.Namespace, manifest: dict[str, Any], root: Path,
     import duckdb
 
     con = duckdb.connect(str(root / "data" / "events.duckdb"))
-    for table in ("events", "sessions", "dropped_events"):
+    for table in ("events", "sessions", "dropped_events", "reach", "daily", "rollup_pending"):
         con.execute(f"DELETE FROM {table} WHERE site_id = ?", [manifest["ingest_site_id"]])
     con.execute("CHECKPOINT")
     con.close()
