@@ -102,6 +102,7 @@ class Services:
 
     async def stop(self) -> None:
         """Flush pending appends, drain the spool into the store, close everything."""
+        self.store.interrupt_maintenance()  # a first rollup build can take minutes
         self.scheduler.stop()
         await self.queue.close()
         self.writer.stop()

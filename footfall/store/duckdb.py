@@ -45,6 +45,8 @@ class DuckDBStore:
         # Rollup maintenance and site deletion both rewrite a site's rollup rows; DuckDB
         # would abort one of two such transactions, so they take turns.
         self._rollup_lock = threading.Lock()
+        self._maintaining: duckdb.DuckDBPyConnection | None = None
+        self._closing = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -194,7 +196,21 @@ class DuckDBStore:
         the writer added since the last run (footfall/store/duckdb_rollups.py). Runs beside
         the writer: it only appends to ``rollup_pending``, which this never updates."""
         with self._rollup_lock:
-            return duckdb_rollups.maintain(self._transaction, sites, kinds)
+            self._maintaining = self._cursor()
+            try:
+                return duckdb_rollups.maintain(
+                    self._transaction, sites, kinds, lambda: self._closing
+                )
+            finally:
+                self._maintaining = None
+
+    def interrupt_maintenance(self) -> None:
+        """Stop a running rollups job now (shutdown): its current statement is
+        interrupted and a build stops between steps; the next start resumes it."""
+        self._closing = True
+        cur = self._maintaining
+        if cur is not None:
+            cur.interrupt()
 
     def health(self) -> dict[str, Any]:
         rows = self._cursor().execute("SELECT 1").fetchall()

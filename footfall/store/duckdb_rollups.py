@@ -27,8 +27,8 @@ changes); rollups are kept when retention deletes raw events (DESIGN.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from footfall.query.dialect import DUCKDB
 from footfall.query.timebuckets import local_time
 
 FULL = (1 << 64) - 1
+EPOCH = date(1970, 1, 1)
 
 
 def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
@@ -55,12 +56,12 @@ def _kinds_list(kinds: Mapping[str, str]) -> str:
     return f"[{items}]"
 
 
-def _reach_select(kvs: str, source: str) -> str:
+def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])") -> str:
     """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, ...);
-    ``kvs`` is the list of {k, v} structs on those rows."""
+    ``kvs`` is the list of {k, v} structs on those rows; by default both windows of a day."""
     return f"""
         SELECT kind, win, value, visitor_id, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
-        FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, unnest([dn // 32, dn // 32 - 1]) AS win
+        FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, {win} AS win
               FROM (SELECT visitor_id, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
 
@@ -75,26 +76,54 @@ def _daily_select(kvs: str, source: str) -> str:
         GROUP BY ALL"""
 
 
-def build(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Mapping[str, str]) -> int:
-    """(Re)build one site's rollups from all its raw events, in the caller's transaction;
-    returns the number of reach rows."""
-    cur.execute("DELETE FROM reach WHERE site_id = ?", [site_id])
-    cur.execute("DELETE FROM daily WHERE site_id = ?", [site_id])
-    lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
+class Interrupted(Exception):
+    """The store is closing: a build stops between two of its steps."""
+
+
+def build(cur_factory: Any, site_id: str, timezone: str, kinds: Mapping[str, str],
+          should_stop: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
+    """(Re)build one site's rollups from all its raw events, a kind and a window (or a
+    32-day block, for ``daily``) per transaction: each step's aggregate stays small, the
+    writer's checkpoints go on between steps, and closing the store stops it. The site's
+    state row is written last, so queries use the rollups only once they are complete;
+    events written meanwhile are listed in ``rollup_pending`` and sealed afterwards."""
+    zone = ZoneInfo(timezone)
+    with cur_factory() as cur:
+        for table in ("rollup_state", "reach", "daily"):
+            cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+        lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
     if lo is not None:
-        dn, params = _day_number("ts", ZoneInfo(timezone), lo, hi)
-        for kind, expr in kinds.items():  # a kind at a time bounds the aggregates' memory
-            one = _kinds_list({kind: expr})
-            src = f"(SELECT visitor_id, {dn} AS dn, name, {one} AS kvs FROM events WHERE site_id = ?)"
-            cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src)}) ORDER BY win, value",
-                        [site_id, *params, site_id])  # fmt: skip
-            cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})",
-                        [site_id, *params, site_id])  # fmt: skip
-    cur.execute(
-        "INSERT OR REPLACE INTO rollup_state VALUES (?, ?, ?)",
-        [site_id, timezone, datetime.now(UTC).replace(tzinfo=None)],
-    )
-    return int(cur.execute("SELECT count(*) FROM reach WHERE site_id = ?", [site_id]).fetchall()[0][0])
+        dn, params = _day_number("ts", zone, lo, hi)
+        first, last = _local_day(lo, zone), _local_day(hi, zone)
+        steps = [("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds]
+        steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
+        for table, kind, w in steps:
+            if should_stop():
+                raise Interrupted(site_id)
+            span = 64 if table == "reach" else 32
+            t_lo = _midnight(32 * w, zone) - timedelta(hours=1)
+            t_hi = _midnight(32 * w + span, zone) + timedelta(hours=1)
+            src = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list({kind: kinds[kind]})} AS kvs "
+                   f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn >= {32 * w} AND dn < {32 * w + span})")  # fmt: skip
+            args = [site_id, *params, site_id, t_lo, t_hi]
+            with cur_factory() as cur:
+                if table == "reach":
+                    cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
+                                "ORDER BY value", args)  # fmt: skip
+                else:
+                    cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)
+    with cur_factory() as cur:
+        cur.execute("INSERT OR REPLACE INTO rollup_state VALUES (?, ?, ?)",
+                    [site_id, timezone, datetime.now(UTC).replace(tzinfo=None)])  # fmt: skip
+
+
+def _local_day(at: datetime, zone: ZoneInfo) -> int:
+    return (at.replace(tzinfo=UTC).astimezone(zone).date() - EPOCH).days
+
+
+def _midnight(day: int, zone: ZoneInfo) -> datetime:
+    local = datetime.combine(EPOCH + timedelta(days=day), datetime.min.time(), zone)
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Mapping[str, str],
@@ -170,7 +199,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
     return int(span[2])
 
 
-def maintain(cur_factory: Any, sites: Mapping[str, str], kinds: Mapping[str, str]) -> dict[str, Any]:
+def maintain(cur_factory: Any, sites: Mapping[str, str], kinds: Mapping[str, str],
+             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
@@ -180,8 +210,7 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], kinds: Mapping[str, str
     built = []
     for site_id, tz in sites.items():
         if state.get(site_id) != tz:
-            with cur_factory() as cur:
-                build(cur, site_id, tz, kinds)
+            build(cur_factory, site_id, tz, kinds, should_stop)
             state[site_id] = tz
             built.append(site_id)
     sealed = 0

@@ -20,6 +20,7 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
+from footfall.store.duckdb_rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
 
@@ -192,3 +193,14 @@ def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Foot
     ff.services.store.delete_site_data(ff.site_id)
     for table in ("reach", "daily", "rollup_state"):
         assert ff.services.store.query(f"SELECT count(*) FROM {table}")[0][0] == 0
+
+
+def test_a_closing_store_stops_a_build_and_queries_stay_on_raw_events(footfall: Footfall) -> None:
+    ff = footfall
+    assert ff.send_batch(events(random.Random(3), 20, 5, "c")).status_code == 202
+    ff.flush()
+    ff.services.store.interrupt_maintenance()  # what shutdown does first
+    with pytest.raises(Interrupted):
+        run_rollups(ff.services.store, ff.services.meta)
+    assert ff.services.store.query("SELECT count(*) FROM rollup_state")[0][0] == 0
+    compare(ff, expect_rollups=False)
