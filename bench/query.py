@@ -245,7 +245,7 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
     the data's last ``PENDING_MINUTES`` as touched: the set reads their days from raw
     events, and today's sums (pageviews, events, visitors by day) from raw events too."""
     from footfall.query.period import local_midnight_utc
-    from footfall.query.rollup import kinds
+    from footfall.query.rollup import spec
     from footfall.store.duckdb import DuckDBStore
 
     store = DuckDBStore(root / "data" / "events.duckdb", threads=args.duckdb_threads)
@@ -254,7 +254,7 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
     site = manifest["site_id"]
     try:
         t = time.perf_counter()
-        built = store.maintain_rollups(sites, kinds())["built"]
+        built = store.maintain_rollups(sites, spec())["built"]
         build_s = time.perf_counter() - t
         last = date.fromisoformat(manifest["end_date"])
         today = local_midnight_utc(last, _zone(manifest["tz"]))
@@ -268,7 +268,7 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
 
         touched = touch_today()
         t = time.perf_counter()
-        store.maintain_rollups(sites, kinds())
+        store.maintain_rollups(sites, spec())
         seal_s = time.perf_counter() - t
         store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
                     "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from footfall.meta.repo import Metadata
-from footfall.query.rollup import kinds
+from footfall.query.rollup import spec
 from footfall.store.base import EventStore
 
 log = logging.getLogger("footfall.jobs")
@@ -19,7 +19,7 @@ log = logging.getLogger("footfall.jobs")
 
 def run_rollups(store: EventStore, meta: Metadata) -> dict[str, Any]:
     sites = {s.id: s.timezone for s in meta.list_sites()}
-    result = store.maintain_rollups(sites, kinds())
+    result = store.maintain_rollups(sites, spec())
     if result.get("built"):
         log.info("rollups built for %s", ", ".join(result["built"]))
     return result

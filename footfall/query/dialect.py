@@ -64,6 +64,12 @@ class Dialect:
             return f"time_bucket(INTERVAL 15 MINUTE, {expr})"
         return f"toStartOfFifteenMinutes({expr})"
 
+    def day_number(self, expr: str) -> str:
+        """The day of the timestamp ``expr`` as days since 1970-01-01."""
+        if self.name == "duckdb":
+            return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER"
+        return f"toInt32(toDate({expr}))"
+
     def trunc(self, unit: str, expr: str) -> str:
         return f"date_trunc('{unit}', {expr})"
 

@@ -9,9 +9,13 @@ dimension, or by day; and its filters (if any) only test the grouped dimension i
 (``is_not event:name pageview`` on the custom-events panel, say). Anything else goes to
 the raw path, so this is purely an accelerator: the contract tests compare both.
 
-Days that the writer touched since the last seal (``rollup_pending``) are read from raw
-events in the same read transaction: visitors per value = the rollup pairs of the clean
-days, plus the raw pairs of the touched days that are not already among them.
+The visit sums behind visits, bounce rate and visit duration (``visits``, ``bounces``,
+``duration_ms`` of the sessions statement) come from ``visit_daily`` the same way, for
+the site total, the visit dimensions and by day.
+
+Visitors the writer touched since the last seal (``rollup_pending``) are corrected from
+raw events in the same read transaction (``_visitors_sql``), and the additive sums of the
+days they touched are read from raw events, so every answer equals the raw path's.
 """
 
 from __future__ import annotations
@@ -22,17 +26,21 @@ from typing import Any
 
 from footfall.query import builder
 from footfall.query.builder import Scope
+from footfall.query.dialect import DUCKDB
 from footfall.query.dimensions import dimension
+from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.period import local_midnight_utc
-from footfall.query.timebuckets import local_time
-from footfall.store.base import EventStore
+from footfall.query.timebuckets import local_day_number
+from footfall.store.base import EventStore, RollupSpec
 
 # Dimensions with rollups: the dashboard's panels. Each costs rows in ``reach`` and
 # work in every seal, so add one only for a panel that needs it.
 ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
 ALIASES = frozenset({"visitors", "pageviews", "events"})
+VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
+VERSION = 3  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 FULL = (1 << 64) - 1
@@ -46,6 +54,21 @@ def kinds() -> dict[str, str]:
         assert expr is not None and "{" not in expr, name
         out[name] = expr
     return out
+
+
+def visit_kinds() -> dict[str, str]:
+    """Each rolled-up visit dimension's SQL on sessions ('' is the site total)."""
+    out = {"": "''"}
+    for name in ROLLUP_DIMENSIONS:
+        expr = dimension(name).sessions
+        if not dimension(name).event_level and expr is not None:
+            out[name] = expr
+    return out
+
+
+def spec() -> RollupSpec:
+    sums = session_aggregates(DUCKDB)
+    return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION)
 
 
 def _day(d: date) -> int:
@@ -62,20 +85,23 @@ def _conditions(f: Filter) -> list[Condition]:
 class Plan:
     kind: str  # '' for no grouping or by day
     by_day: bool
+    table: str  # "events" (reach, daily) or "sessions" (visit_daily)
     first: date
     last: date
     filters: tuple[Filter, ...]
 
 
 def plan(store: EventStore, scope: Scope, aliases: list[str], dims: tuple[str, ...],
-         filters: tuple[Filter, ...]) -> Plan | None:  # fmt: skip
-    """A Plan when the rollups can answer this statement exactly, else None."""
-    if not store.capabilities.rollups or not set(aliases) <= ALIASES:
+         filters: tuple[Filter, ...], table: str = "events") -> Plan | None:  # fmt: skip
+    """A Plan when the rollups can answer this statement on ``table`` exactly, else None."""
+    allowed = ALIASES if table == "events" else frozenset(VISIT_ALIASES)
+    if not store.capabilities.rollups or not set(aliases) <= allowed:
         return None
     by_day = False
+    grouped = ROLLUP_DIMENSIONS if table == "events" else tuple(visit_kinds())
     if not dims:
         kind = ""
-    elif dims[0] in ROLLUP_DIMENSIONS and len(dims) == 1:
+    elif dims[0] in grouped and len(dims) == 1:
         kind = dims[0]
     elif len(dims) == 1 and dims[0] in ("time", "time:day") and scope.unit == "day":
         kind, by_day = "", True
@@ -87,10 +113,10 @@ def plan(store: EventStore, scope: Scope, aliases: list[str], dims: tuple[str, .
     end = _local_date(scope.end, scope)
     if first is None or end is None or not 1 <= (end - first).days <= MAX_DAYS:
         return None
-    rows = store.query("SELECT timezone FROM rollup_state WHERE site_id = ?", [scope.site_id])
-    if not rows or rows[0][0] != scope.zone.key:
+    rows = store.query("SELECT timezone, version FROM rollup_state WHERE site_id = ?", [scope.site_id])
+    if not rows or rows[0] != (scope.zone.key, VERSION):
         return None
-    return Plan(kind, by_day, first, end - timedelta(days=1), filters)
+    return Plan(kind, by_day, table, first, end - timedelta(days=1), filters)
 
 
 def _local_date(at: datetime, scope: Scope) -> date | None:
@@ -137,52 +163,60 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
                   scope.zone, scope.dialect, scope.unit)
             for a, b in _runs(dirty)
         ]  # fmt: skip
+        if p.table == "sessions":
+            return _visit_sums(q, scope, p, aliases, dirty, runs)
         if p.by_day:
             return _by_day(q, scope, p, aliases, dirty, runs)
-        return _grouped(q, scope, p, aliases, dirty, runs)
+        # the touched span (quarter hours: the same local days, which is all it is used for)
+        pending = (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else None
+        return _grouped(q, scope, p, aliases, dirty, runs, pending)
 
 
-def _visitors_sql(q: Any, scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str, list[Any]]
-                  ) -> tuple[str, list[Any]]:  # fmt: skip
+def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str, list[Any]],
+                  pending: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:  # fmt: skip
     """Visitors per value. The rollups are exact for every visitor the writer has not
     touched since the last seal; for a touched one (``rollup_pending``) they are used only
     for the days before the first day it touched, and its raw events from that day on are
-    added: |A u T| = |A| - |A n T| + |T|, in one pass over A (T is small, so matching
-    every rollup pair against it is a cheap probe)."""
+    added (see the formula below). ``pending`` is the touched time span, if any."""
     vf, vfp, ef, efp = f
     win = _day(p.first) // 32
     mask = ((1 << ((p.last - p.first).days + 1)) - 1) << (_day(p.first) - 32 * win)
     a_sql = (f"SELECT value, visitor_id, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
              f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
     a_params: list[Any] = [scope.site_id, p.kind, win, mask, *vfp]
-    lo, hi = q("SELECT min(lo), max(hi) FROM rollup_pending WHERE site_id = ?", [scope.site_id])[0]
-    start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone)) if lo else None
-    if lo is None or start is None or start >= scope.end:
-        return f"SELECT value, count(*) FROM ({a_sql}) GROUP BY value", a_params
+    # |A| per value, from the (value, days) patterns' counts
+    counts = (f"SELECT value, sum(n) AS n FROM reach_counts WHERE site_id = ? AND kind = ? AND win = ? "
+              f"AND (days & ?::UBIGINT) <> 0{vf} GROUP BY value")  # fmt: skip
+    if pending is None:
+        return f"SELECT value, n FROM ({counts}) WHERE n > 0", a_params
+    lo, hi = pending
+    start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone))
+    if start >= scope.end:
+        return f"SELECT value, n FROM ({counts}) WHERE n > 0", a_params
     pad = timedelta(days=2)
-    dn_lo, p_lo = _day_number("lo", scope, lo - pad, hi + pad)
-    dn_ts, p_ts = _day_number("e.ts", scope, start - pad, scope.end + pad)
+    dn_lo, p_lo = local_day_number("lo", scope.zone, lo - pad, hi + pad, scope.dialect)
+    dn_ts, p_ts = local_day_number("e.ts", scope.zone, start - pad, scope.end + pad, scope.dialect)
     # the range's bits a touched visitor keeps: those of days before its first touched day
     keep = (f"CASE WHEN p.lo_day IS NULL THEN {FULL}::UBIGINT WHEN p.lo_day - {32 * win} <= 0 THEN 0::UBIGINT "
             f"WHEN p.lo_day - {32 * win} >= 64 THEN {FULL}::UBIGINT "
             f"ELSE ((1::UBIGINT) << (p.lo_day - {32 * win})::UBIGINT) - 1 END")  # fmt: skip
+    # A = every rollup pair of the range, counted off reach_counts (no join per row);
+    # A_P = the touched visitors' pairs among them, found by one semi-join on reach; their
+    # exact pairs are the rollup pairs they keep (days before their first touched day)
+    # plus their raw pairs from that day on (T): |A| - |A_P| + |kept(A_P) u T|.
     sql = (f"WITH p AS (SELECT visitor_id, min({dn_lo}) AS lo_day FROM rollup_pending WHERE site_id = ? GROUP BY visitor_id), "
            f"t AS (SELECT DISTINCT {expr} AS value, e.visitor_id FROM events e JOIN p ON e.visitor_id = p.visitor_id "
            f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}), "
-           f"a AS (SELECT a.value, a.visitor_id FROM ({a_sql}) a LEFT JOIN p ON a.visitor_id = p.visitor_id "
-           f"WHERE (a.days & ?::UBIGINT & {keep}) <> 0) "
+           f"ap AS MATERIALIZED (SELECT * FROM ({a_sql}) WHERE visitor_id IN (SELECT visitor_id FROM p)), "
+           f"kept AS (SELECT ap.value, ap.visitor_id FROM ap JOIN p ON ap.visitor_id = p.visitor_id "
+           f"WHERE (ap.days & ?::UBIGINT & {keep}) <> 0) "
            "SELECT value, sum(n) FROM ("
-           "SELECT a.value, count(*) - count(t.visitor_id) AS n FROM a "
-           "LEFT JOIN t ON a.visitor_id = t.visitor_id AND a.value IS NOT DISTINCT FROM t.value "
-           "GROUP BY a.value UNION ALL SELECT value, count(*) FROM t GROUP BY value) GROUP BY value")  # fmt: skip
-    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask]
+           f"{counts} "
+           "UNION ALL SELECT value, -count(*) FROM ap GROUP BY value "
+           "UNION ALL SELECT value, count(*) FROM (SELECT value, visitor_id FROM kept UNION SELECT value, visitor_id FROM t) GROUP BY value"
+           ") GROUP BY value HAVING sum(n) > 0")  # fmt: skip
+    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask, *a_params]
     return sql, params
-
-
-def _day_number(column: str, scope: Scope, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
-    """The site-local day number of a naive-UTC ``column`` (offsets for [lo, hi))."""
-    expr, params = local_time(column, scope.zone, lo, hi, scope.dialect)
-    return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER", params
 
 
 def _value_filter(scope: Scope, p: Plan) -> tuple[str, list[Any], str, list[Any]]:
@@ -200,13 +234,14 @@ def _raw_where(scope: Scope, runs: list[Scope]) -> tuple[str, list[Any]]:
     return f"site_id = ? AND ({parts})", [scope.site_id, *[t for r in runs for t in (r.start, r.end)]]
 
 
-def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope],
+             pending: tuple[datetime, datetime] | None) -> Rows:  # fmt: skip
     vf, vfp, ef, efp = _value_filter(scope, p)
     expr = kinds()[p.kind]
     out: dict[Any, dict[str, int]] = {}
     rw, rwp = _raw_where(scope, runs) if runs else ("", [])
     if "visitors" in aliases:
-        sql, params = _visitors_sql(q, scope, p, expr, (vf, vfp, ef, efp))
+        sql, params = _visitors_sql(scope, p, expr, (vf, vfp, ef, efp), pending)
         for value, n in q(sql, params):
             out.setdefault(value, {})["visitors"] = int(n)
     sums = [a for a in aliases if a != "visitors"]
@@ -238,3 +273,28 @@ def _by_day(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date]
         st = builder.aggregate(run, "events", list(aliases), ("time:day",), ())
         rows += q(st.sql, st.params)
     return rows
+
+
+def _visit_sums(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+    """Visit sums per value (or day): visit_daily's clean days plus the raw sessions
+    statement over the touched days (visits count on their start day in both)."""
+    vf, vfp, _, _ = _value_filter(scope, p)
+    key = "day" if p.by_day else "value"
+    cols = ", ".join(f"sum({a})::BIGINT" for a in aliases)
+    sql = (f"SELECT {key}, {cols} FROM visit_daily WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?"
+           f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''}{vf} GROUP BY {key}")  # fmt: skip
+    rows: Rows = list(q(sql, [scope.site_id, p.kind, p.first, p.last, *dirty, *vfp]))
+    dims = ("time:day",) if p.by_day else (p.kind,) if p.kind else ()
+    for run in runs:
+        st = builder.aggregate(run, "sessions", list(aliases), dims, p.filters)
+        rows += [r if dims else ("", *r) for r in q(st.sql, st.params)]
+    if p.by_day:
+        return rows
+    out: dict[Any, list[int]] = {}
+    for value, *vals in rows:
+        acc = out.setdefault(value, [0] * len(aliases))
+        for i, v in enumerate(vals):
+            acc[i] += int(v or 0)
+    if not p.kind:
+        return [tuple(out.get("", [0] * len(aliases)))]
+    return [(value, *vals) for value, vals in out.items()]

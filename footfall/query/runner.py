@@ -123,7 +123,13 @@ class QueryRunner:
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
         ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
-        if ses:
+        splan = None
+        if ses and self.rollups:
+            splan = rollup.plan(self.store, scope, ses, dims, filters, "sessions")
+        if splan is not None:
+            rows = rollup.fetch(self.store, scope, splan, ses)
+            self._merge(rows, tuple(ses), scope, dims, "sessions", out)
+        elif ses:
             self._fetch(
                 b.aggregate(scope, "sessions", ses, dims, filters), scope, dims, "sessions", out
             )

@@ -56,6 +56,15 @@ def local_time(
     return f"CASE {' '.join(parts)} ELSE {d.add_seconds(column, spans[-1][1])} END", params
 
 
+def local_day_number(
+    column: str, zone: ZoneInfo, start: datetime, end: datetime, d: Dialect
+) -> tuple[str, list[object]]:
+    """The site-local day number (days since 1970-01-01) of a naive-UTC ``column`` whose
+    values lie in [start, end)."""
+    expr, params = local_time(column, zone, start, end, d)
+    return d.day_number(expr), params
+
+
 def bucket_sql(
     unit: str, column: str, zone: ZoneInfo, start: datetime, end: datetime, d: Dialect
 ) -> tuple[str, list[object]]:

@@ -95,6 +95,17 @@ class Capabilities:
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 
+@dataclass(frozen=True, slots=True)
+class RollupSpec:
+    """What the exact rollups keep, in the query layer's own SQL (footfall/query/rollup.py
+    builds it, so each dimension and metric stays defined once)."""
+
+    kinds: Mapping[str, str]  # dimension name ('' = site total) -> SQL on events
+    visit_kinds: Mapping[str, str]  # the visit dimensions among them -> SQL on sessions
+    visit_sums: Mapping[str, str]  # additive visit aggregate alias -> SQL on sessions
+    version: int  # stored per site; a site built by an older version is rebuilt
+
+
 class Enrichment(Protocol):
     """Lookup tables for a batch's distinct values (footfall.ingest.enrich.Enricher)."""
 
@@ -159,11 +170,9 @@ class EventStore(Protocol):
         """A query function whose statements all see one state of the store."""
         ...
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], kinds: Mapping[str, str]
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """With ``capabilities.rollups``: build and seal the exact rollups of ``sites``
-        (id -> time zone) for ``kinds`` (dimension name -> SQL on events); else nothing."""
+        (id -> time zone) as ``spec`` describes; else nothing."""
         ...
 
     def interrupt_maintenance(self) -> None:

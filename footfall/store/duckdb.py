@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store import duckdb_rollups, duckdb_write
-from footfall.store.base import Capabilities, QueryFn, WriteBatch
+from footfall.store.base import Capabilities, QueryFn, RollupSpec, WriteBatch
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -189,9 +189,7 @@ class DuckDBStore:
             duckdb_rollups.drop(cur, site_id)
         return int(got[0][0]) if got else 0
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], kinds: Mapping[str, str]
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
         the writer added since the last run (footfall/store/duckdb_rollups.py). Runs beside
         the writer: it only appends to ``rollup_pending``, which this never updates."""
@@ -199,7 +197,7 @@ class DuckDBStore:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups.maintain(
-                    self._transaction, sites, kinds, lambda: self._closing
+                    self._transaction, sites, spec, lambda: self._closing
                 )
             finally:
                 self._maintaining = None

@@ -9,17 +9,26 @@ reach(site_id, kind, win, value, visitor_id, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
+reach_counts(site_id, kind, win, value, days, n)
+    how many ``reach`` rows have each (value, days) pattern: far fewer rows (a pages
+    window: ~4M reach rows, ~110k patterns), so counting every visitor of a range reads
+    these. Seals append the patterns they remove (n < 0) and add; ``compact`` sums them.
 daily(site_id, kind, day, value, visitors, pageviews, events)
     per site-local day: distinct visitors and the additive counts.
+visit_daily(site_id, kind, day, value, visits, bounces, duration_ms)
+    per site-local day of a visit's start, for the site total and the visit dimensions:
+    the additive visit sums, from the ``sessions`` table.
 
 ``kind`` is a dimension name ('' for the site total); the caller passes each kind's SQL
-expression on ``events`` (footfall/query/rollup.py), so the meaning of a value is the
-query layer's, defined once.
+expression on ``events`` and ``sessions`` and the visit sums' aggregates (a ``RollupSpec``
+from footfall/query/rollup.py), so the meaning of a value is the query layer's, defined
+once.
 
 The writer lists every visitor whose events it added or re-stamped in ``rollup_pending``
 (with the time span touched). Queries answer the days those rows touch from raw events,
 so results are exact at every moment; ``seal`` recomputes those visitors' bits and those
-days' sums from raw events and removes the rows it folded in. Recomputing (rather than
+days' sums from raw events (and visits starting on them) and removes the rows it folded
+in. Recomputing (rather than
 adding) makes a seal idempotent and correct for late events, merged visits and
 re-stamped attributes alike. A site is built in full once (and again when its time zone
 changes); rollups are kept when retention deletes raw events (DESIGN.md).
@@ -35,16 +44,18 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from footfall.query.dialect import DUCKDB
-from footfall.query.timebuckets import local_time
+from footfall.query.timebuckets import local_day_number
+from footfall.store.base import RollupSpec
 
 FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
+# reach_counts is summed again once its removed patterns (n < 0) are this share of its rows.
+COMPACT_RATIO = 0.2
 
 
 def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
-    """The site-local day number (days since 1970-01-01) of a naive-UTC ``column``."""
-    expr, params = local_time(column, zone, lo - timedelta(days=2), hi + timedelta(days=2), DUCKDB)
-    return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER", params
+    """The site-local day number of a naive-UTC ``column`` with values in [lo, hi]."""
+    return local_day_number(column, zone, lo - timedelta(days=2), hi + timedelta(days=2), DUCKDB)
 
 
 def _kinds_list(kinds: Mapping[str, str]) -> str:
@@ -76,33 +87,56 @@ def _daily_select(kvs: str, source: str) -> str:
         GROUP BY ALL"""
 
 
+def _visit_select(kvs: str, source: str, sums: Mapping[str, str]) -> str:
+    """(kind, day, value, *sums) of ``source`` visits (with ``dn``, their start day)."""
+    aggs = ", ".join(f"{sql} AS {alias}" for alias, sql in sums.items())
+    return f"""
+        SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value, {aggs}
+        FROM (SELECT *, unnest({kvs}) AS kv FROM {source})
+        GROUP BY kv.k, dn, kv.v"""
+
+
+def _visits_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
+    """Sessions with their start day (``dn``) and their kinds' values, for _visit_select."""
+    return (f"(SELECT * FROM (SELECT *, {dn} AS dn, {_kinds_list(kinds)} AS kvs FROM sessions "
+            f"WHERE site_id = ? AND start_ts >= ? AND start_ts < ?) WHERE {where})")  # fmt: skip
+
+
 class Interrupted(Exception):
     """The store is closing: a build stops between two of its steps."""
 
 
-def build(cur_factory: Any, site_id: str, timezone: str, kinds: Mapping[str, str],
+def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
           should_stop: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
     """(Re)build one site's rollups from all its raw events, a kind and a window (or a
     32-day block, for ``daily``) per transaction: each step's aggregate stays small, the
     writer's checkpoints go on between steps, and closing the store stops it. The site's
     state row is written last, so queries use the rollups only once they are complete;
     events written meanwhile are listed in ``rollup_pending`` and sealed afterwards."""
-    zone = ZoneInfo(timezone)
+    zone, kinds = ZoneInfo(timezone), spec.kinds
     with cur_factory() as cur:
-        for table in ("rollup_state", "reach", "daily"):
+        for table in ("rollup_state", "reach", "reach_counts", "daily", "visit_daily"):
             cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
     if lo is not None:
         dn, params = _day_number("ts", zone, lo, hi)
+        dn_start, p_start = _day_number("start_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
         steps = [("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds]
         steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
+        steps += [("visit_daily", "", b) for b in range(first // 32, last // 32 + 1)]
         for table, kind, w in steps:
             if should_stop():
                 raise Interrupted(site_id)
             span = 64 if table == "reach" else 32
             t_lo = _midnight(32 * w, zone) - timedelta(hours=1)
             t_hi = _midnight(32 * w + span, zone) + timedelta(hours=1)
+            if table == "visit_daily":
+                visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {32 * w} AND dn < {32 * w + span}")
+                with cur_factory() as cur:
+                    cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                                [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
+                continue
             src = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list({kind: kinds[kind]})} AS kvs "
                    f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn >= {32 * w} AND dn < {32 * w + span})")  # fmt: skip
             args = [site_id, *params, site_id, t_lo, t_hi]
@@ -110,11 +144,14 @@ def build(cur_factory: Any, site_id: str, timezone: str, kinds: Mapping[str, str
                 if table == "reach":
                     cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
                                 "ORDER BY value", args)  # fmt: skip
+                    cur.execute("INSERT INTO reach_counts SELECT site_id, kind, win, value, days, count(*) FROM reach "
+                                "WHERE site_id = ? AND kind = ? AND win = ? GROUP BY ALL ORDER BY value",
+                                [site_id, kind, w])  # fmt: skip
                 else:
                     cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)
     with cur_factory() as cur:
-        cur.execute("INSERT OR REPLACE INTO rollup_state VALUES (?, ?, ?)",
-                    [site_id, timezone, datetime.now(UTC).replace(tzinfo=None)])  # fmt: skip
+        cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
+                    [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip
 
 
 def _local_day(at: datetime, zone: ZoneInfo) -> int:
@@ -126,10 +163,10 @@ def _midnight(day: int, zone: ZoneInfo) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds: Mapping[str, str],
+def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec: RollupSpec,
               upto: int) -> int:  # fmt: skip
     """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups."""
-    zone = ZoneInfo(timezone)
+    zone, kinds = ZoneInfo(timezone), spec.kinds
     span = cur.execute(
         "SELECT min(lo), max(hi), count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ? AND seq <= ?",
         [site_id, upto],
@@ -172,6 +209,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
     )
     old = deleted.to_arrow_table() if deleted is not None else None
     cur.register("_old_reach", old)
+    cur.execute("INSERT INTO reach_counts SELECT ?, kind, win, value, days, -count(*) FROM _old_reach GROUP BY ALL",
+                [site_id])  # fmt: skip
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
         f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
@@ -180,10 +219,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
     cur.unregister("_old_reach")
     fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(
-        f"INSERT INTO reach SELECT ?, kind, win, value, visitor_id, bit_or(days) FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL",
-        [site_id],
+        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
+        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL"
     )
+    cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach", [site_id])
+    cur.execute("INSERT INTO reach_counts SELECT ?, kind, win, value, days, count(*) FROM _new_reach GROUP BY ALL",
+                [site_id])  # fmt: skip
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -196,37 +237,62 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, kinds
         f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', '(SELECT * FROM _ev WHERE dn IN (SELECT dn FROM _days))')})",
         [site_id],
     )
+    # visit_daily: every visit starting on a touched day (a visit the writer changed has
+    # its whole span in its visitor's pending row, so its start day is among them).
+    cur.execute(
+        "DELETE FROM visit_daily WHERE site_id = ? AND day IN (SELECT DATE '1970-01-01' + dn::INTEGER FROM _days)",
+        [site_id],
+    )
+    dn_start, p_start = _day_number("start_ts", zone, t_lo, t_hi)
+    visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
+    cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
     return int(span[2])
 
 
-def maintain(cur_factory: Any, sites: Mapping[str, str], kinds: Mapping[str, str],
+def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
              should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction."""
     with cur_factory() as cur:
-        state = dict(cur.execute("SELECT site_id, timezone FROM rollup_state").fetchall())
+        rows = cur.execute("SELECT site_id, timezone, version FROM rollup_state").fetchall()
+    state = {site_id: (tz, version) for site_id, tz, version in rows}
     built = []
     for site_id, tz in sites.items():
-        if state.get(site_id) != tz:
-            build(cur_factory, site_id, tz, kinds, should_stop)
-            state[site_id] = tz
+        if state.get(site_id) != (tz, spec.version):
+            build(cur_factory, site_id, tz, spec, should_stop)
+            state[site_id] = (tz, spec.version)
             built.append(site_id)
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
         if upto is not None:
             for site_id, tz in sites.items():
-                sealed += seal_site(cur, site_id, tz, kinds, int(upto))
+                sealed += seal_site(cur, site_id, tz, spec, int(upto))
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
             cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
+        for site_id in sites:
+            compact(cur, site_id)
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
     return {"built": built, "sealed_visitors": sealed, "dropped": gone}
 
 
+def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
+    """Sum a site's reach_counts patterns once seals have appended enough removals."""
+    removed, rows = cur.execute("SELECT count(*) FILTER (WHERE n < 0), count(*) FROM reach_counts WHERE site_id = ?",
+                                [site_id]).fetchall()[0]  # fmt: skip
+    if not removed or removed < COMPACT_RATIO * rows:
+        return
+    cur.execute("CREATE OR REPLACE TEMP TABLE _rc AS SELECT site_id, kind, win, value, days, sum(n)::BIGINT AS n "
+                "FROM reach_counts WHERE site_id = ? GROUP BY ALL HAVING sum(n) <> 0", [site_id])  # fmt: skip
+    cur.execute("DELETE FROM reach_counts WHERE site_id = ?", [site_id])
+    cur.execute("INSERT INTO reach_counts SELECT * FROM _rc ORDER BY kind, win, value")
+
+
 def drop(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
-    for table in ("reach", "daily", "rollup_pending", "rollup_state"):
+    for table in ("reach", "reach_counts", "daily", "visit_daily", "rollup_pending", "rollup_state"):
         cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])

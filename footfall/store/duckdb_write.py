@@ -180,12 +180,14 @@ _RESTAMP = (
     "n_old >= 1 AND (n_old >= 2 OR first_is_event = 1 "
     "OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP))"
 )
+# Only a batch event joins stored visits: a group of stored visits alone (two that overlap,
+# one with a client session id, one cookieless) is left exactly as it is stored.
 _MERGES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _merges AS
 SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id FROM _grouped i {_GROUP_OF}
-WHERE i.is_event = 0 AND i.old_sid <> g.sid;
+WHERE i.is_event = 0 AND i.old_sid <> g.sid AND g.n_ev > 0;
 CREATE OR REPLACE TEMP TABLE _restamp AS
-SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE {_RESTAMP};
+SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0 AND {_RESTAMP};
 """
 _INSERT_EVENTS_SQL = f"""
 INSERT INTO events BY NAME

@@ -20,6 +20,7 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
+from footfall.store import duckdb_rollups
 from footfall.store.duckdb_rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
@@ -40,6 +41,14 @@ AGENTS = [
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, max_past_days=60)
+
+
+@pytest.fixture
+def footfall(footfall: Footfall) -> Footfall:
+    # These tests run the rollups job themselves, at chosen moments; the server's own timer
+    # (first run 10 s after start) would race them on a slow machine, as it once did in CI.
+    footfall.services.scheduler.jobs.pop("rollups")
+    return footfall
 
 
 def events(rng: random.Random, n_visits: int, days_back: int, prefix: str) -> list[dict[str, Any]]:
@@ -77,6 +86,12 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
     ]  # fmt: skip
     for dim in rollup.ROLLUP_DIMENSIONS:
         out.append({"metrics": ["visitors", "pageviews"], "dimensions": [dim], "date_range": "30d"})
+    visit = ["visits", "bounce_rate", "visit_duration"]
+    for dim in rollup.visit_kinds():  # the visit sums: total, per visit dimension, by day
+        out.append({"metrics": ["visitors", *visit], "dimensions": [dim] if dim else [], "date_range": "7d"})
+    out.append({"metrics": ["visitors", *visit], "dimensions": ["time:day"], "date_range": "30d"})
+    out.append({"metrics": visit, "dimensions": ["visit:country"], "date_range": "28d",
+                "filters": [["is_not", "visit:country", ["US"]]]})  # fmt: skip
     rng = random.Random(len(site_id))
     for _ in range(8):  # custom ranges of 1-33 days ending anywhere in the data
         last = today - timedelta(days=rng.randint(0, 12))
@@ -95,12 +110,14 @@ def compare(ff: Footfall, expect_rollups: bool = True) -> None:
     site = ff.services.meta.get_site(ff.site_id)
     assert site is not None
     raw, fast = QueryRunner(ff.services.store, rollups=False), QueryRunner(ff.services.store)
-    used = []
+    used, tables = [], set()
     real_plan = rollup.plan
 
     def spy(*a: Any, **k: Any) -> Any:
         p = real_plan(*a, **k)
         used.append(p is not None)
+        if p is not None:
+            tables.add(p.table)
         return p
 
     rollup.plan = spy  # type: ignore[assignment]
@@ -111,14 +128,18 @@ def compare(ff: Footfall, expect_rollups: bool = True) -> None:
     finally:
         rollup.plan = real_plan  # type: ignore[assignment]
     assert any(used) is expect_rollups
+    assert tables == ({"events", "sessions"} if expect_rollups else set())
 
 
 def pending(ff: Footfall) -> int:
     return int(ff.services.store.query("SELECT count(*) FROM rollup_pending")[0][0])
 
 
-def test_rollups_equal_raw_through_build_touch_and_seal(footfall: Footfall) -> None:
+def test_rollups_equal_raw_through_build_touch_and_seal(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ff, rng = footfall, random.Random(7)
+    monkeypatch.setattr(duckdb_rollups, "COMPACT_RATIO", 2.0)  # never, until asked below
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     base = events(rng, 150, 40, "a")
     for i in range(0, len(base), 200):
@@ -151,12 +172,47 @@ def test_rollups_equal_raw_through_build_touch_and_seal(footfall: Footfall) -> N
     compare(ff)
     run_rollups(ff.services.store, ff.services.meta)  # sealing again changes nothing
     compare(ff)
+    # The seals appended removed (value, days) patterns; summing them changes nothing.
+    store = ff.services.store
+    assert store.query("SELECT count(*) FROM reach_counts WHERE n < 0")[0][0] > 0
+    exact = "SELECT kind, win, value, days, count(*) FROM reach GROUP BY ALL ORDER BY ALL"
+    summed = ("SELECT kind, win, value, days, sum(n) FROM reach_counts GROUP BY ALL "
+              "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
+    assert store.query(summed) == store.query(exact)
+    monkeypatch.setattr(duckdb_rollups, "COMPACT_RATIO", 0.0)
+    run_rollups(store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM reach_counts WHERE n <= 0")[0][0] == 0
+    assert store.query(summed) == store.query(exact)
+    compare(ff)
 
     # Another time zone: the rollups are not used until rebuilt in that zone.
     ff.services.meta.update_site(ff.site_id, timezone="Asia/Kolkata")
     compare(ff, expect_rollups=False)
     assert run_rollups(ff.services.store, ff.services.meta)["built"] == [ff.site_id]
     compare(ff)
+
+    # A site built by an older layout is not read, and the next run rebuilds it.
+    store.query("UPDATE rollup_state SET version = ?", [rollup.VERSION - 1])
+    compare(ff, expect_rollups=False)
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    compare(ff)
+
+
+def test_a_store_from_before_the_version_column_opens_and_rebuilds(tmp_path: Path) -> None:
+    """A store file written before ``rollup_state.version`` existed gains the column (as
+    version 1) when opened, so its sites are rebuilt in the current layout."""
+    from footfall.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(tmp_path / "old.duckdb")
+    store.open()
+    store.query("INSERT INTO rollup_state (site_id, timezone, built_at) VALUES ('s', 'UTC', now())")
+    store.query("ALTER TABLE rollup_state DROP COLUMN version")
+    store.close()
+    store.open()
+    assert store.query("SELECT site_id, version FROM rollup_state") == [("s", 1)]
+    assert store.maintain_rollups({"s": "UTC"}, rollup.spec())["built"] == ["s"]
+    assert store.query("SELECT version FROM rollup_state") == [(rollup.VERSION,)]
+    store.close()
 
 
 def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Footfall) -> None:
@@ -191,7 +247,7 @@ def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Foot
     assert raw["results"] == []
     # Deleting the site's data deletes its rollups too.
     ff.services.store.delete_site_data(ff.site_id)
-    for table in ("reach", "daily", "rollup_state"):
+    for table in ("reach", "reach_counts", "daily", "visit_daily", "rollup_state"):
         assert ff.services.store.query(f"SELECT count(*) FROM {table}")[0][0] == 0
 
 

@@ -262,3 +262,33 @@ def test_a_failed_idle_checkpoint_does_not_stop_the_writer(tmp_path: Path) -> No
         writer.stop()
     assert count(store) == (10, 10)
     assert writer.stats.errors == 0
+
+
+def test_stored_visits_a_batch_only_reads_are_left_as_they_are(tmp_path: Path) -> None:
+    """Two stored visits of one visitor that overlap (one with a client session id, one
+    cookieless) are read by a later batch of that visitor whose event starts a new visit:
+    both stored visits keep their rows and their events, and the new visit is a third."""
+    spool, store = open_parts(tmp_path)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    spool.append_sync([
+        ENCODER.encode(record(0, session_id=99, visitor_id=5, pathname="/app")),
+        ENCODER.encode(record(20, session_id=99, visitor_id=5, pathname="/app/2")),
+        ENCODER.encode(record(5, visitor_id=5, pathname="/blog")),
+    ])
+    writer.run_once()
+    before = store.query("SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page")
+    assert [(r[1], r[2]) for r in before] == [("/app", 2), ("/blog", 1)]
+    # Another visitor's event early in the batch makes the batch read visitor 5's visits;
+    # visitor 5's own event comes two hours later: a visit of its own.
+    spool.append_sync([
+        ENCODER.encode(record(30, visitor_id=8, pathname="/x")),
+        ENCODER.encode(record(7200, visitor_id=5, pathname="/later")),
+    ])
+    writer.run_once()
+    after = store.query("SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page")
+    assert [(r[1], r[2]) for r in after] == [("/app", 2), ("/blog", 1), ("/later", 1), ("/x", 1)]
+    assert set(before) <= set(after)
+    per_visit = store.query(
+        "SELECT count(DISTINCT session_id), count(*) FROM events WHERE visitor_id = 5"
+    )
+    assert per_visit == [(3, 4)]

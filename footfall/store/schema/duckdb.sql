@@ -100,6 +100,16 @@ CREATE TABLE IF NOT EXISTS reach (
     visitor_id UBIGINT NOT NULL,
     days UBIGINT NOT NULL
 );
+-- reach_counts: how many reach rows have each (value, days) pattern (n < 0: removed by a
+-- seal, until compacted); counting a range's visitors reads these instead of reach.
+CREATE TABLE IF NOT EXISTS reach_counts (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    win INTEGER NOT NULL,
+    value VARCHAR,
+    days UBIGINT NOT NULL,
+    n BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS daily (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
@@ -108,6 +118,17 @@ CREATE TABLE IF NOT EXISTS daily (
     visitors BIGINT NOT NULL,
     pageviews BIGINT NOT NULL,
     events BIGINT NOT NULL
+);
+-- visit_daily: per site-local day of a visit's start, the additive visit sums (visits,
+-- bounces, duration) for the site total and the visit dimensions.
+CREATE TABLE IF NOT EXISTS visit_daily (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    day DATE NOT NULL,
+    value VARCHAR,
+    visits BIGINT NOT NULL,
+    bounces BIGINT NOT NULL,
+    duration_ms BIGINT NOT NULL
 );
 -- Visitors whose events the writer added or re-stamped since the last seal, with the time
 -- span touched; their days are answered from raw events until the seal folds them in.
@@ -125,3 +146,5 @@ CREATE TABLE IF NOT EXISTS rollup_state (
     timezone VARCHAR NOT NULL,
     built_at TIMESTAMP NOT NULL
 );
+-- The rollups' layout version a site was built with (older ones are rebuilt).
+ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
