@@ -127,6 +127,7 @@ def main() -> int:
         else args.data_dir
     )
     data = base / "data"
+    data.mkdir(parents=True, exist_ok=True)
     try:
         server = Server(data).start()
         status, site = server.admin_post(
