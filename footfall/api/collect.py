@@ -1,8 +1,9 @@
 """Collection endpoints: ``POST /api/event`` (single) and ``POST /api/events`` (batch).
 
-Thin by design: limits, body reading and the error envelope live here; every decision
-about an event is the pipeline's. The 202 is sent only after the spool has fsync'd the
-event. CORS allows any origin, because the tracker runs on the customer's pages.
+Thin by design: limits and the error envelope live here, the reading of requests and the
+writing of responses in :mod:`footfall.api.collect_http`; every decision about an event is
+the pipeline's. The 202 is sent only after the spool has fsync'd the event. CORS allows
+any origin, because the tracker runs on the customer's pages.
 
 These two endpoints take most of the traffic, so they work on the raw ASGI scope
 (:func:`event_asgi`, :func:`events_asgi`, called by :class:`footfall.api.fastpath.FootfallApp`):
@@ -22,12 +23,12 @@ import time
 from typing import Any
 
 import msgspec
-from starlette.datastructures import QueryParams
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from footfall.api.clientip import client_ip
+from footfall.api.collect_http import Disconnected, FastJSON, Incoming, TooLarge
+from footfall.api.compat import plausible
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS
 from footfall.ingest.compat import is_plausible
@@ -56,128 +57,7 @@ JSON_TYPES = ("application/json", "text/plain", "")
 _encode = msgspec.json.Encoder().encode
 _decode_event = msgspec.json.Decoder(NativeEvent).decode
 _decode_batch = msgspec.json.Decoder(TypedBatchBody).decode
-_BASE_HEADERS: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")] + [
-    (k.encode("latin-1"), v.encode("latin-1")) for k, v in CORS_HEADERS.items()
-]
 _QUEUED = b'{"success":true,"message":"Event queued successfully","processing_time_ms":'
-
-
-class TooLarge(Exception):
-    pass
-
-
-class Disconnected(Exception):
-    """The client went away before its body arrived; nobody is left to answer."""
-
-
-class FastJSON(Response):
-    """A JSON response whose body and header list are already encoded.
-
-    A Starlette ``Response`` (so the router accepts it) without its per-response header
-    building: the collection endpoints answer with the same few headers every time.
-    """
-
-    media_type = "application/json"
-
-    def __init__(
-        self, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
-    ) -> None:
-        self.status_code = status
-        self.body = body
-        self.background = None
-        headers = _BASE_HEADERS + extra if extra else _BASE_HEADERS[:]
-        headers.append((b"content-length", b"%d" % len(body)))
-        self.raw_headers = headers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code,
-                    "headers": self.raw_headers})  # fmt: skip
-        await send({"type": "http.response.body", "body": self.body})
-
-
-class Incoming:
-    """What the collection handlers need from a request, read from the raw scope once."""
-
-    __slots__ = ("ctype", "dnt", "gpc", "key", "length", "receive", "scope", "ua", "xff")
-
-    def __init__(self, scope: Scope, receive: Receive) -> None:
-        self.scope, self.receive = scope, receive
-        ctype = length = key = ua = dnt = gpc = None
-        xff = False
-        # Backwards, so that the first of repeated headers wins (as Starlette's Headers.get).
-        for name, value in reversed(scope["headers"]):
-            if name == b"content-type":
-                ctype = value
-            elif name == b"content-length":
-                length = value
-            elif name == b"x-api-key":
-                key = value
-            elif name == b"user-agent":
-                ua = value
-            elif name == b"dnt":
-                dnt = value
-            elif name == b"sec-gpc":
-                gpc = value
-            elif name == b"x-forwarded-for":
-                xff = True
-        # Header values are latin-1, as in Starlette's Headers.
-        self.ctype = ctype.decode("latin-1") if ctype is not None else ""
-        self.length = length.decode("latin-1") if length is not None else None
-        self.key = key.decode("latin-1") if key is not None else None
-        self.ua = ua.decode("latin-1") if ua is not None else ""
-        self.dnt = dnt.decode("latin-1") if dnt is not None else None
-        self.gpc = gpc.decode("latin-1") if gpc is not None else None
-        self.xff = xff
-
-    def client_ip(self, trusted_proxies: int) -> str:
-        if trusted_proxies > 0 and self.xff:
-            return client_ip(HTTPConnection(self.scope), trusted_proxies)
-        client = self.scope.get("client")
-        return client[0] if client else ""
-
-    def query_key(self) -> str | None:
-        qs = self.scope.get("query_string", b"")
-        return QueryParams(qs).get("api_key") if qs else None
-
-    async def body(self, limit: int) -> bytes:
-        declared = self.length
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise TooLarge
-        message = await self.receive()
-        if message["type"] != "http.request":
-            raise Disconnected
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            if len(body) > limit:
-                raise TooLarge
-            return body
-        chunks = [body]
-        size = len(body)
-        while True:
-            message = await self.receive()
-            if message["type"] != "http.request":
-                raise Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _fail(status: int, message: str, field: str, headers: dict[str, str] | None = None) -> FastJSON:
@@ -282,8 +162,6 @@ async def event_response(scope: Scope, receive: Receive) -> Response:
         if isinstance(raw, FastJSON):
             return raw
         if is_plausible(raw):  # Plausible's tracker and Events API share this URL
-            from footfall.api.compat import plausible  # compat imports this module
-
             return await plausible(Request(scope, receive), svc, ip, raw)
         event = None
         key = req.key or raw.get("api_key") or req.query_key()

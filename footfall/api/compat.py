@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from footfall.api.clientip import client_ip
-from footfall.api.collect import TooLarge, read_body
+from footfall.api.collect_http import TooLarge, read_body
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS, JSON
 from footfall.ingest.compat import CompatError, CompatSites, plausible_event, umami_event

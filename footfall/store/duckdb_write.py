@@ -19,6 +19,10 @@
    event or entry page changed are re-stamped;
 6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list,
    record the queue position.
+
+This module runs the steps in order and does 1-3 and 6 itself; the SQL and the Arrow
+grouping of 4 and 5, with the statements of 6 that insert their rows, are in
+:mod:`footfall.store.duckdb_visits`.
 """
 
 from __future__ import annotations
@@ -27,10 +31,23 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from footfall.store.base import VISIT_COLUMNS, Enrichment
+from footfall.store.base import Enrichment
+from footfall.store.duckdb_visits import (
+    _FAST_SESSIONS_SQL,
+    _GROUPS_SQL,
+    _INSERT_EVENTS_SQL,
+    _ITEMS_OLD,
+    _ITEMS_SQL,
+    _MERGES_SQL,
+    _OLD_CLIENT_SQL,
+    _OLD_SQL,
+    _RESTAMP,
+    _SESSION_COLUMNS,
+    _SESSIONS_SQL,
+    _SETS,
+    _group,
+)
 
 # The spool record's JSON fields and their types (footfall/ingest/record.py SpoolRecord).
 RECORD_COLUMNS = {
@@ -43,235 +60,6 @@ RECORD_COLUMNS = {
 }  # fmt: skip
 _COLUMNS_ARG = "{" + ", ".join(f"{k}: '{v}'" for k, v in RECORD_COLUMNS.items()) + "}"
 DAY_MS = 86_400_000
-
-# The stored visits this batch may touch, read once: those of its visitors that end
-# within the timeout of the batch, and those of client-supplied session ids.
-_OLD_SQL = """
-CREATE OR REPLACE TEMP TABLE _old AS
-WITH vis AS (SELECT DISTINCT site_id, visitor_id FROM _in WHERE session_id = 0)
-SELECT s.*, 0 AS kind, s.visitor_id AS part
-FROM sessions s JOIN vis ON s.site_id = vis.site_id AND s.visitor_id = vis.visitor_id
-WHERE s.end_ts >= ?
-"""
-_OLD_CLIENT_SQL = """
-INSERT INTO _old
-WITH cli AS (SELECT DISTINCT site_id, session_id FROM _in WHERE session_id <> 0)
-SELECT s.*, 1, s.session_id
-FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.session_id
-"""
-# Visits as intervals per visitor (kind 0) or client session id (kind 1): the stored ones
-# and the batch's events, in order within each partition. Each item also carries what its
-# visit's fold needs: a stored visit its stored aggregates, an event its own contribution
-# (and ``rid``, its row in ``_in``).
-_ITEMS_OLD = """
-SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
-       NULL::UUID AS event_id, NULL::BIGINT AS rid, 0 AS is_event, visitor_id, entry_page,
-       entry_ts, exit_page, exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia,
-       user_id, hostname
-FROM _old
-UNION ALL
-"""
-_ITEMS_SQL = """
-SELECT * EXCLUDE (event_id) FROM ({old}
-    SELECT site_id, (session_id <> 0)::INTEGER AS kind,
-           CASE WHEN session_id <> 0 THEN session_id ELSE visitor_id END AS part,
-           ts AS lo, ts AS hi, NULL::UBIGINT AS old_sid, event_id, rowid AS rid, 1 AS is_event,
-           visitor_id, CASE WHEN name = 'pageview' THEN pathname END AS entry_page,
-           CASE WHEN name = 'pageview' THEN ts END AS entry_ts,
-           CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
-           CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
-           (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
-           interactive::BIGINT AS ia, user_id, hostname
-    FROM _in
-) ORDER BY site_id, kind, part, lo, is_event, event_id
-"""
-
-
-def _group(items: pa.Table, timeout_ms: int) -> pa.Table:
-    """Number the merged groups of the ordered items (``grp``, unique across partitions)
-    and their order (``rn``): an item starts a group when it starts its partition, or when
-    its partition is a visitor's and it begins more than the timeout after everything before
-    it ended. Column-at-a-time (Arrow compute), no Python per item."""
-    n = items.num_rows
-    if n == 0:
-        return items.append_column("grp", pa.array([], pa.int64())).append_column(
-            "rn", pa.array([], pa.int64())
-        )
-
-    def prev(column: Any) -> Any:  # the previous row's value (null for the first)
-        arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        return pa.concat_arrays([pa.nulls(1, arr.type), arr.slice(0, n - 1)])
-
-    starts = pc.fill_null(
-        pc.or_(
-            pc.or_(
-                pc.not_equal(items["site_id"], prev(items["site_id"])),
-                pc.not_equal(items["kind"], prev(items["kind"])),
-            ),
-            pc.not_equal(items["part"], prev(items["part"])),
-        ),
-        True,
-    )
-    # A running max per partition: lift each partition above every earlier one.
-    lo = pc.cast(items["lo"], pa.int64())
-    hi = pc.cast(items["hi"], pa.int64())
-    base = pc.min(lo).as_py()
-    lift = pc.multiply(pc.cumulative_sum(pc.cast(starts, pa.int64())), 1 << 42)
-    ended = prev(pc.cumulative_max(pc.add(lift, pc.subtract(hi, base))))
-    late = pc.greater(pc.add(lift, pc.subtract(lo, base)), pc.add(ended, timeout_ms * 1000))
-    breaks = pc.fill_null(pc.or_(starts, pc.and_(pc.equal(items["kind"], 0), late)), True)
-    grp = pc.cumulative_sum(pc.cast(breaks, pa.int64()))
-    return items.append_column("grp", grp).append_column("rn", pa.array(range(n), pa.int64()))
-
-
-# One row per group: its id (a stored visit's, the earliest if a late event bridged two; a
-# new group's is a hash of its first event id), visitor, what changed for its stored
-# visits, its attributes (its first item's: a batch event's own or the stored visit's),
-# and the fold of all its items, which is the visit's sessions row. Ties between a stored
-# visit and a batch event go as the stored-then-batch fold always went: entry and start to
-# the stored visit, exit to the batch.
-_FIRST_EVENT = {
-    "referrer": "i.referrer",
-    "referrer_source": "CASE WHEN r.source <> '' THEN r.source ELSE coalesce(q.utm_source_name, '') END",
-    **{f"utm_{c}": f"coalesce(q.utm_{c}, '')" for c in ("source", "medium", "campaign", "term", "content")},
-    **{c: f"u.{c}" for c in ("browser", "browser_version", "os", "os_version", "device")},
-    **{c: f"i.{c}" for c in ("screen", "language", "country", "region", "city")},
-}  # fmt: skip
-assert tuple(_FIRST_EVENT) == VISIT_COLUMNS
-_STAMPED = ", ".join(
-    f"CASE WHEN g.first_is_event = 1 THEN {_FIRST_EVENT[c]} ELSE fs.{c} END AS {c}"
-    for c in VISIT_COLUMNS
-)
-_GROUPS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE _groups AS
-WITH g AS (
-    SELECT grp, any_value(site_id) AS site_id, any_value(kind) AS kind,
-           any_value(part) AS part, arg_min(visitor_id, rn) AS first_visitor,
-           arg_min(is_event, rn) AS first_is_event,
-           arg_min(rid, rn) AS first_rid,
-           arg_min(old_sid, rn) AS first_old,
-           count(rid) AS n_ev,
-           count(old_sid) AS n_old,
-           min(entry_ts) FILTER (WHERE is_event = 1) AS new_entry,
-           min(entry_ts) FILTER (WHERE is_event = 0) AS old_entry,
-           min(lo) AS start_ts, max(hi) AS end_ts,
-           arg_min(entry_page, epoch_us(entry_ts) * 2 + is_event) AS entry_page,
-           min(entry_ts) AS entry_ts,
-           arg_max(exit_page, epoch_us(exit_ts) * 2 + is_event) AS exit_page,
-           max(exit_ts) AS exit_ts,
-           sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
-           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname
-    FROM _grouped GROUP BY grp
-)
-SELECT g.* EXCLUDE (first_visitor, first_rid),
-       CASE WHEN g.kind = 1 THEN g.part ELSE coalesce(g.first_old, hash(i.event_id)) END AS sid,
-       CASE WHEN g.kind = 1 THEN g.first_visitor ELSE g.part END AS visitor,
-       {_STAMPED}
-FROM g
-LEFT JOIN _in i ON i.rowid = g.first_rid
-LEFT JOIN _ua u ON i.user_agent = u.user_agent
-LEFT JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer
-LEFT JOIN _utm q ON i.url_query = q.url_query
-LEFT JOIN _old fs ON g.first_is_event = 0 AND fs.kind = g.kind AND fs.site_id = g.site_id
-     AND fs.session_id = g.first_old
-"""
-_GROUP_OF = "JOIN _groups g ON g.grp = i.grp"
-_RESTAMP = (
-    "n_old >= 1 AND (n_old >= 2 OR first_is_event = 1 "
-    "OR new_entry < coalesce(old_entry, 'infinity'::TIMESTAMP))"
-)
-# Only a batch event joins stored visits: a group of stored visits alone (two that overlap,
-# one with a client session id, one cookieless) is left exactly as it is stored.
-_MERGES_SQL = f"""
-CREATE OR REPLACE TEMP TABLE _merges AS
-SELECT i.site_id, i.old_sid AS drop_id, g.sid AS keep_id FROM _grouped i {_GROUP_OF}
-WHERE i.is_event = 0 AND i.old_sid <> g.sid AND g.n_ev > 0;
-CREATE OR REPLACE TEMP TABLE _restamp AS
-SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0 AND {_RESTAMP};
-"""
-_INSERT_EVENTS_SQL = f"""
-INSERT INTO events BY NAME
-SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query,
-       {", ".join(f"g.{c}" for c in VISIT_COLUMNS)},
-       g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
-       coalesce(g.entry_page, '') AS entry_page, b.props, b.revenue, b.duration_ms,
-       b.load_time_ms, b.scroll_depth, b.interactive
-FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
-"""
-_SESSION_COLUMNS = (
-    "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
-    "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",
-    *VISIT_COLUMNS,
-)  # fmt: skip
-# The common case: every group is one visit of its own (no client-supplied session id in
-# the batch, and no group of stored visits alone), so each group with events is exactly
-# its visit's new sessions row, and the stored rows it replaces are its stored items.
-_FAST_SESSIONS_SQL = f"""
-CREATE OR REPLACE TEMP VIEW _fold AS
-SELECT * EXCLUDE (sid, visitor), sid AS session_id, visitor AS visitor_id FROM _groups
-WHERE n_ev > 0;
-CREATE OR REPLACE TEMP TABLE _touched AS
-SELECT i.site_id, i.old_sid AS session_id FROM _grouped i {_GROUP_OF}
-WHERE i.is_event = 0 AND g.n_ev > 0;
-"""
-# Otherwise fold the batch per visit id, fold the touched stored rows per visit id (a late
-# event may have joined two), then combine the two 1:1. A visit's visitor and attributes
-# are its group's (the earliest-starting one's, if two groups share the id); only the
-# columns that are the first event's own (user id, hostname) follow the earlier start.
-_FROM_GA = ", ".join(f"ga.{c}" for c in VISIT_COLUMNS)
-_SESSIONS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE _touched AS
-SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0
-UNION SELECT site_id, drop_id FROM _merges UNION SELECT site_id, keep_id FROM _merges;
-CREATE OR REPLACE TEMP TABLE _merged AS
-WITH ga AS (
-    SELECT DISTINCT ON (site_id, sid) * FROM _groups WHERE n_ev > 0
-    ORDER BY site_id, sid, start_ts, kind, part
-), b AS (
-    SELECT g.site_id, g.sid AS session_id, min(e.ts) AS start_ts, max(e.ts) AS end_ts,
-           arg_min(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS entry_page,
-           min(e.ts) FILTER (WHERE e.name = 'pageview') AS entry_ts,
-           arg_max(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_page,
-           max(e.ts) FILTER (WHERE e.name = 'pageview') AS exit_ts,
-           count(*) FILTER (WHERE e.name = 'pageview') AS pageviews,
-           count(*) FILTER (WHERE e.name <> 'engagement') AS events,
-           count(*) FILTER (WHERE e.interactive) AS interactive_events,
-           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname
-    FROM _in e JOIN _grouped i ON i.rid = e.rowid {_GROUP_OF}
-    GROUP BY g.site_id, g.sid
-), s AS (
-    SELECT s.site_id, coalesce(m.keep_id, s.session_id) AS session_id,
-           min(s.start_ts) AS start_ts, max(s.end_ts) AS end_ts,
-           arg_min(s.entry_page, s.entry_ts) AS entry_page, min(s.entry_ts) AS entry_ts,
-           arg_max(s.exit_page, s.exit_ts) AS exit_page, max(s.exit_ts) AS exit_ts,
-           sum(s.pageviews) AS pageviews, sum(s.events) AS events,
-           sum(s.interactive_events) AS interactive_events,
-           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname
-    FROM (SELECT DISTINCT ON (site_id, session_id) * EXCLUDE (kind, part) FROM _old) s
-    JOIN _touched t ON s.site_id = t.site_id AND s.session_id = t.session_id
-    LEFT JOIN _merges m ON s.site_id = m.site_id AND s.session_id = m.drop_id
-    GROUP BY s.site_id, coalesce(m.keep_id, s.session_id)
-)
-SELECT b.site_id, b.session_id,
-       least(b.start_ts, coalesce(s.start_ts, b.start_ts)) AS start_ts,
-       greatest(b.end_ts, coalesce(s.end_ts, b.end_ts)) AS end_ts,
-       CASE WHEN s.entry_ts IS NOT NULL AND (b.entry_ts IS NULL OR s.entry_ts <= b.entry_ts)
-            THEN s.entry_page ELSE b.entry_page END AS entry_page,
-       least(b.entry_ts, s.entry_ts) AS entry_ts,
-       CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
-            THEN s.exit_page ELSE b.exit_page END AS exit_page,
-       greatest(b.exit_ts, s.exit_ts) AS exit_ts,
-       b.pageviews + coalesce(s.pageviews, 0) AS pageviews,
-       b.events + coalesce(s.events, 0) AS events,
-       b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
-       CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
-       CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
-       ga.visitor AS visitor_id, {_FROM_GA}
-FROM b JOIN ga ON ga.site_id = b.site_id AND ga.sid = b.session_id
-LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id
-"""
-
-_SETS = ", ".join(f"{c} = s.{c}" for c in (*VISIT_COLUMNS, "entry_page"))
 
 
 def _lookups(cur: duckdb.DuckDBPyConnection, enricher: Enrichment) -> tuple[bool, bool]:
