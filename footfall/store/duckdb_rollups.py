@@ -51,6 +51,8 @@ FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
 # reach_counts is summed again once its removed patterns (n < 0) are this share of its rows.
 COMPACT_RATIO = 0.2
+# The tables a build fills for a site (drop() clears these and the site's pending rows).
+BUILT_TABLES = ("rollup_state", "reach", "reach_counts", "daily", "visit_daily")
 
 
 def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
@@ -115,7 +117,7 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
     events written meanwhile are listed in ``rollup_pending`` and sealed afterwards."""
     zone, kinds = ZoneInfo(timezone), spec.kinds
     with cur_factory() as cur:
-        for table in ("rollup_state", "reach", "reach_counts", "daily", "visit_daily"):
+        for table in BUILT_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
     if lo is not None:
@@ -294,5 +296,5 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
 
 
 def drop(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
-    for table in ("reach", "reach_counts", "daily", "visit_daily", "rollup_pending", "rollup_state"):
+    for table in (*BUILT_TABLES, "rollup_pending"):
         cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
