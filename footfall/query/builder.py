@@ -155,6 +155,35 @@ def aggregate(
     )
 
 
+# The columns of ``events`` that event_aggregates read (kept in step with it).
+_EVENT_AGG_COLUMNS = "name, visitor_id, session_id, load_time_ms"
+
+
+def aggregate_pair(
+    s: Scope, ev_aliases: list[str], ses_aliases: list[str], filters: tuple[Filter, ...]
+) -> Statement | None:
+    """Ungrouped event and visit aggregates in one statement, when the visits' filter is
+    the semi-join on matching events (a filter on an event dimension): the matching
+    events are then read once for both, not once per table (a filtered top-stats row).
+    None when the two statements would not share that scan."""
+    if not filters:
+        return None
+    tree = filters[0] if len(filters) == 1 else Logical("and", filters)
+    if not _mentions_event_dimension(tree):
+        return None
+    ew, eparams = where(s, filters, "events")
+    sw, sparams = _range(s, "sessions")
+    eaggs, saggs = event_aggregates(s.dialect), session_aggregates(s.dialect)
+    ecols = ", ".join(f"{eaggs[a]} AS {a}" for a in ev_aliases)
+    scols = ", ".join(f"{saggs[a]} AS {a}" for a in ses_aliases)
+    sql = (
+        f"WITH f AS {s.dialect.materialized}(SELECT {_EVENT_AGG_COLUMNS} FROM events WHERE {ew}) "
+        f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM sessions "
+        f"WHERE {sw} AND session_id IN (SELECT session_id FROM f)) AS v"
+    )
+    return Statement(sql, eparams + sparams, (*ev_aliases, *ses_aliases))
+
+
 def entries_exits(
     s: Scope, which: str, dims: tuple[str, ...], filters: tuple[Filter, ...]
 ) -> Statement:

@@ -70,6 +70,12 @@ class Dialect:
             return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER"
         return f"toInt32(toDate({expr}))"
 
+    @property
+    def materialized(self) -> str:
+        """What makes a CTE computed once however often it is read ('' where that is
+        not spelled out)."""
+        return "MATERIALIZED " if self.name == "duckdb" else ""
+
     def trunc(self, unit: str, expr: str) -> str:
         return f"date_trunc('{unit}', {expr})"
 

@@ -113,8 +113,7 @@ def plan(store: EventStore, scope: Scope, aliases: list[str], dims: tuple[str, .
     end = _local_date(scope.end, scope)
     if first is None or end is None or not 1 <= (end - first).days <= MAX_DAYS:
         return None
-    rows = store.query("SELECT timezone, version FROM rollup_state WHERE site_id = ?", [scope.site_id])
-    if not rows or rows[0] != (scope.zone.key, VERSION):
+    if store.rollup_state(scope.site_id) != (scope.zone.key, VERSION):
         return None
     return Plan(kind, by_day, table, first, end - timedelta(days=1), filters)
 

@@ -117,12 +117,18 @@ class QueryRunner:
         b = builder
         ev = sorted({n.split(".")[1] for n in needs if n.startswith("events.")} | {"visitors"})
         plan = rollup.plan(self.store, scope, ev, dims, filters) if self.rollups else None
-        if plan is not None:  # the same numbers, from the exact rollups
+        ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
+        pair = None if plan or dims or not ses else b.aggregate_pair(scope, ev, ses, filters)
+        if pair is not None:  # both tables' sums from one read of the matching events
+            row = self.store.query(pair.sql, pair.params)[0]
+            self._merge([row[: len(ev)]], tuple(ev), scope, dims, "events", out)
+            self._merge([row[len(ev) :]], tuple(ses), scope, dims, "sessions", out)
+            ses = []
+        elif plan is not None:  # the same numbers, from the exact rollups
             rows = rollup.fetch(self.store, scope, plan, ev)
             self._merge(rows, tuple(ev), scope, dims, "events", out)
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
-        ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
         splan = None
         if ses and self.rollups:
             splan = rollup.plan(self.store, scope, ses, dims, filters, "sessions")

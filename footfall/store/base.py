@@ -179,4 +179,9 @@ class EventStore(Protocol):
         """Shutdown: stop a running ``maintain_rollups`` as soon as possible."""
         ...
 
+    def rollup_state(self, site_id: str) -> tuple[str, int] | None:
+        """With ``capabilities.rollups``: the time zone and layout version the site's
+        rollups were built for, None when they are not built."""
+        ...
+
     def health(self) -> dict[str, Any]: ...

@@ -47,6 +47,7 @@ class DuckDBStore:
         self._rollup_lock = threading.Lock()
         self._maintaining: duckdb.DuckDBPyConnection | None = None
         self._closing = False
+        self._rollup_states: dict[str, tuple[str, int]] | None = None  # rollup_state()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -62,6 +63,7 @@ class DuckDBStore:
         if self.memory_limit:
             self._con.execute("SET memory_limit = ?", [self.memory_limit])
         self._dirty = False
+        self._rollup_states = None
         ddl = resources.files("footfall.store").joinpath("schema/duckdb.sql").read_text()
         self._con.execute(ddl)
 
@@ -187,6 +189,7 @@ class DuckDBStore:
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
             duckdb_rollups.drop(cur, site_id)
+        self._rollup_states = None
         return int(got[0][0]) if got else 0
 
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
@@ -201,6 +204,17 @@ class DuckDBStore:
                 )
             finally:
                 self._maintaining = None
+                self._rollup_states = None  # a build or drop may have changed them
+
+    def rollup_state(self, site_id: str) -> tuple[str, int] | None:
+        # Every query plan asks this; the table changes only in maintain_rollups and
+        # delete_site_data (this process owns the store), which forget the copy.
+        states = self._rollup_states
+        if states is None:
+            sql = "SELECT site_id, timezone, version FROM rollup_state"
+            rows = self._cursor().execute(sql).fetchall()
+            states = self._rollup_states = {r[0]: (r[1], int(r[2])) for r in rows}
+        return states.get(site_id)
 
     def interrupt_maintenance(self) -> None:
         """Stop a running rollups job now (shutdown): its current statement is

@@ -193,6 +193,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
 
     # A site built by an older layout is not read, and the next run rebuilds it.
     store.query("UPDATE rollup_state SET version = ?", [rollup.VERSION - 1])
+    store._rollup_states = None  # as on opening such a file: the store reads the table anew
     compare(ff, expect_rollups=False)
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     compare(ff)
