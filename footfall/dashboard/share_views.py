@@ -28,6 +28,7 @@ from footfall.dashboard.sessions import (
     services,
     set_cookie,
 )
+from footfall.dashboard.site_views import goal_specs
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import ShareInfo, verify_password
@@ -68,10 +69,13 @@ async def share_page(request: Request) -> Response:
     if not _unlocked(request, share):
         return render(request, "share_password.html", {"slug": share.slug, "error": None})
     base = f"/share/{share.slug}"
+    # The goals panel too, as on the owner's dashboard: its queries go through the link's
+    # own query endpoint, which answers for this site only.
+    goals = await run_in_threadpool(goal_specs, request, site)
     return render(request, "dashboard.html", {
         "site": site, "role": "viewer", "mode": "dashboard", "shared": True,
         "query_url": f"{base}/query", "live_url": f"{base}/live", "props_url": "",
-        "base_url": base,
+        "base_url": base, "goals": goals,
     })  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from footfall.dashboard.settings_views import ACTIONS
 from footfall.meta.prefs import SitePrefs
@@ -86,6 +87,21 @@ def test_goals_on_the_dashboard_use_the_query_api(footfall: Footfall, owner: Use
         got[goal["name"]] = r.json()["results"][0]["metrics"]
     # 4 visitors: b signed up (25 %); only a's /thanks/x matches /thanks/* (one segment).
     assert got == {"Signup": [1, 25.0], "Thanks": [1], "Pro": [1]}
+
+    # A public shared link shows the same goals, answered through the link's own endpoint.
+    share = csrf_for(footfall.client, f"/sites/{footfall.site_id}/settings")
+    page = footfall.client.post(f"/sites/{footfall.site_id}/settings/share-create",
+                                data={"csrf": share, "label": "Public"}).text  # fmt: skip
+    slug = re.search(r'href="/share/([^"]+)"', page)
+    assert slug
+    anon = TestClient(footfall.client.app)
+    found = re.search(r"data-goals='([^']*)'", anon.get(f"/share/{slug.group(1)}").text)
+    assert found and json.loads(html.unescape(found.group(1))) == goals
+    signup = next(g for g in goals if g["name"] == "Signup")
+    body = {"site_id": footfall.site_id, "metrics": ["visitors", "conversion_rate"],
+            "date_range": "day", "filters": signup["filters"]}  # fmt: skip
+    r = anon.post(f"/share/{slug.group(1)}/query", json=body)
+    assert r.status_code == 200 and r.json()["results"][0]["metrics"] == [1, 25.0]
 
 
 @pytest.mark.parametrize("action", [*ACTIONS, "delete"])
