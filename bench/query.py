@@ -240,7 +240,9 @@ PENDING_MINUTES = 5  # touched since the last seal: 5x the default seal interval
 
 def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Path) -> dict[str, Any]:
     """Build the exact rollups (footfall/store/duckdb_rollups.py) as ``footfall serve``'s
-    rollups job would on first start and time a seal of the last day's visitors. Then, as
+    rollups job would on first start and time the seals of the last day's visitors, in
+    hourly turns (which leaves reach with the tail of appended rows a live site has, up to
+    the point where the job re-sorts it). Then, as
     on a live site between two seals (every 60 s by default), mark the visitors active in
     the data's last ``PENDING_MINUTES`` as touched: the set reads their days from raw
     events, and today's sums (pageviews, events, visitors by day) from raw events too."""
@@ -259,17 +261,26 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
         last = date.fromisoformat(manifest["end_date"])
         today = local_midnight_utc(last, _zone(manifest["tz"]))
 
-        def touch_today() -> int:
-            store.query("DELETE FROM rollup_pending WHERE site_id = ?", [site])
+        # The last day's visitors sealed as the rollups job seals them through a day: in
+        # turns (one per hour of their last event here, where the job runs every minute),
+        # each turn's rows appended after the last one's.
+        store.query("DELETE FROM rollup_pending WHERE site_id = ?", [site])
+        hours = [h for (h,) in store.query("SELECT DISTINCT date_trunc('hour', ts) AS h FROM events "
+                                           "WHERE site_id = ? AND ts >= ? ORDER BY h", [site, today])]  # fmt: skip
+        touched, seal_s, resorted = 0, 0.0, False
+        for h in hours:
             store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
-                        "SELECT site_id, visitor_id, min(ts), max(ts) FROM events "
-                        "WHERE site_id = ? AND ts >= ? GROUP BY ALL", [site, today])  # fmt: skip
-            return int(store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0])
-
-        touched = touch_today()
-        t = time.perf_counter()
-        store.maintain_rollups(sites, spec())
-        seal_s = time.perf_counter() - t
+                        "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
+                        "AND ts >= ? GROUP BY ALL HAVING max(ts) >= ? AND max(ts) < ?",
+                        [site, today, h, h + timedelta(hours=1)])  # fmt: skip
+            touched += int(store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0])
+            t = time.perf_counter()
+            resorted |= bool(store.maintain_rollups(sites, spec()).get("resorted"))
+            seal_s += time.perf_counter() - t
+        # Seals append their rows after the built ones; the rollups job re-sorts the current
+        # windows once those are 1% of them (duckdb_rollups_upkeep.py). Say which state the
+        # set is measured in: just re-sorted, or with that many appended rows to scan too.
+        tail = int(store.query("SELECT sealed_rows FROM rollup_state WHERE site_id = ?", [site])[0][0])
         store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
                     "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
                     "AND visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? AND ts >= "
@@ -287,10 +298,12 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
             f"store now {size / 1e6:,.0f} MB")  # fmt: skip
     else:
         log(f"rollups already built: reach {reach_rows:,} rows, daily {daily_rows:,} rows")
-    log(f"seal of the last day's {touched:,} visitors: {seal_s:.2f} s; {pending:,} visitors of the "
-        f"last {PENDING_MINUTES} minutes left pending")  # fmt: skip
+    log(f"seals of the last day's {touched:,} visitors in {len(hours)} turns: {seal_s:.2f} s"
+        f"{' (with a re-sort of the current windows)' if resorted else ''}; reach rows appended "
+        f"since the last re-sort: {tail:,}; {pending:,} visitors of the last {PENDING_MINUTES} "
+        "minutes left pending")  # fmt: skip
     return {"built": bool(built), "build_s": build_s if built else None, "seal_s": seal_s,
-            "touched_visitors": touched, "pending_visitors": pending, "reach_rows": reach_rows, "daily_rows": daily_rows,
+            "touched_visitors": touched, "resorted": resorted, "appended_rows": tail, "pending_visitors": pending, "reach_rows": reach_rows, "daily_rows": daily_rows,
             "bytes": size}  # fmt: skip
 
 
@@ -1072,8 +1085,10 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
     if ro:
         print("exact rollups: " + (f"built in {ro['build_s']:.0f} s" if ro["built"] else "reused")
               + f", reach {ro['reach_rows']:,} rows, daily {ro['daily_rows']:,} rows, store "
-              f"{ro['bytes'] / 1e6:,.0f} MB; seal of the last day ({ro['touched_visitors']:,} visitors) "
-              f"{ro['seal_s']:.2f} s; then {ro.get('pending_visitors', 0):,} visitors of the last "
+              f"{ro['bytes'] / 1e6:,.0f} MB; seals of the last day ({ro['touched_visitors']:,} visitors, hourly) "
+              f"{ro['seal_s']:.2f} s{' with a re-sort' if ro.get('resorted') else ''}, "
+              f"{ro.get('appended_rows', 0):,} reach rows appended since the last re-sort; "
+              f"then {ro.get('pending_visitors', 0):,} visitors of the last "
               f"{PENDING_MINUTES} min pending (read raw, with today's sums), as between seals")  # fmt: skip
     else:
         print("rollups OFF (--no-rollups): every query on raw events")

@@ -82,4 +82,4 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     assert direct.returncode == 0, direct.stderr
     assert json.loads(direct.stdout)["built"] == []
     direct = cli("jobs", "run", "rollups", data=data)
-    assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": []}
+    assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": [], "resorted": []}

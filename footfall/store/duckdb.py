@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from footfall.store import duckdb_rollups, duckdb_write
+from footfall.store import duckdb_rollups, duckdb_rollups_upkeep, duckdb_write
 from footfall.store.base import Capabilities, QueryFn, RollupSpec, WriteBatch
 
 CAPABILITIES = Capabilities(
@@ -188,7 +188,7 @@ class DuckDBStore:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
-            duckdb_rollups.drop(cur, site_id)
+            duckdb_rollups_upkeep.drop(cur, site_id)
         self._rollup_states = None
         return int(got[0][0]) if got else 0
 

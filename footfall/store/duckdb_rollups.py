@@ -46,13 +46,10 @@ import duckdb
 from footfall.query.dialect import DUCKDB
 from footfall.query.timebuckets import local_day_number
 from footfall.store.base import RollupSpec
+from footfall.store.duckdb_rollups_upkeep import BUILT_TABLES, compact, drop, resort
 
 FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
-# reach_counts is summed again once its removed patterns (n < 0) are this share of its rows.
-COMPACT_RATIO = 0.2
-# The tables a build fills for a site (drop() clears these and the site's pending rows).
-BUILT_TABLES = ("rollup_state", "reach", "reach_counts", "daily", "visit_daily")
 
 
 def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
@@ -166,15 +163,16 @@ def _midnight(day: int, zone: ZoneInfo) -> datetime:
 
 
 def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec: RollupSpec,
-              upto: int) -> int:  # fmt: skip
-    """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups."""
+              upto: int) -> tuple[int, int]:  # fmt: skip
+    """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups;
+    returns how many visitors, and how many ``reach`` rows it appended."""
     zone, kinds = ZoneInfo(timezone), spec.kinds
     span = cur.execute(
         "SELECT min(lo), max(hi), count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ? AND seq <= ?",
         [site_id, upto],
     ).fetchall()[0]
     if span[0] is None:
-        return 0
+        return 0, 0
     lo, hi = span[0], span[1]
     dn_lo, p_lo = _day_number("lo", zone, lo, hi)
     dn_hi, p_hi = _day_number("hi", zone, lo, hi)
@@ -224,7 +222,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
         f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL"
     )
-    cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach", [site_id])
+    appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, value",
+                           [site_id]).fetchall()[0][0]  # fmt: skip
     cur.execute("INSERT INTO reach_counts SELECT ?, kind, win, value, days, count(*) FROM _new_reach GROUP BY ALL",
                 [site_id])  # fmt: skip
     # daily: every touched day recomputed from all of its raw events.
@@ -249,7 +248,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
-    return int(span[2])
+    return int(span[2]), int(appended)
 
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
@@ -259,42 +258,35 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction."""
     with cur_factory() as cur:
-        rows = cur.execute("SELECT site_id, timezone, version FROM rollup_state").fetchall()
-    state = {site_id: (tz, version) for site_id, tz, version in rows}
+        rows = cur.execute("SELECT site_id, timezone, version, sealed_rows FROM rollup_state").fetchall()
+    state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
+    before = {site_id: int(n or 0) for site_id, _, _, n in rows}
+    appended = dict(before)  # reach rows seals appended since the last build or re-sort
     built = []
     for site_id, tz in sites.items():
         if state.get(site_id) != (tz, spec.version):
             build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
+            appended[site_id] = 0
             built.append(site_id)
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
         if upto is not None:
             for site_id, tz in sites.items():
-                sealed += seal_site(cur, site_id, tz, spec, int(upto))
+                visitors, rows_added = seal_site(cur, site_id, tz, spec, int(upto))
+                sealed += visitors
+                appended[site_id] = appended.get(site_id, 0) + rows_added
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
             cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
         for site_id in sites:
             compact(cur, site_id)
+            if appended.get(site_id, 0) != before.get(site_id, 0):
+                cur.execute("UPDATE rollup_state SET sealed_rows = ? WHERE site_id = ?",
+                            [appended[site_id], site_id])  # fmt: skip
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
-    return {"built": built, "sealed_visitors": sealed, "dropped": gone}
-
-
-def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
-    """Sum a site's reach_counts patterns once seals have appended enough removals."""
-    removed, rows = cur.execute("SELECT count(*) FILTER (WHERE n < 0), count(*) FROM reach_counts WHERE site_id = ?",
-                                [site_id]).fetchall()[0]  # fmt: skip
-    if not removed or removed < COMPACT_RATIO * rows:
-        return
-    cur.execute("CREATE OR REPLACE TEMP TABLE _rc AS SELECT site_id, kind, win, value, days, sum(n)::BIGINT AS n "
-                "FROM reach_counts WHERE site_id = ? GROUP BY ALL HAVING sum(n) <> 0", [site_id])  # fmt: skip
-    cur.execute("DELETE FROM reach_counts WHERE site_id = ?", [site_id])
-    cur.execute("INSERT INTO reach_counts SELECT * FROM _rc ORDER BY kind, win, value")
-
-
-def drop(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
-    for table in (*BUILT_TABLES, "rollup_pending"):
-        cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+    resorted = [site_id for site_id, tz in sites.items()
+                if resort(cur_factory, site_id, tz, spec.kinds, appended.get(site_id, 0))]  # fmt: skip
+    return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

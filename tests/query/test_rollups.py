@@ -20,7 +20,7 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
-from footfall.store import duckdb_rollups
+from footfall.store import duckdb_rollups_upkeep
 from footfall.store.duckdb_rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
@@ -139,7 +139,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, rng = footfall, random.Random(7)
-    monkeypatch.setattr(duckdb_rollups, "COMPACT_RATIO", 2.0)  # never, until asked below
+    monkeypatch.setattr(duckdb_rollups_upkeep, "COMPACT_RATIO", 2.0)  # never, until asked below
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     base = events(rng, 150, 40, "a")
     for i in range(0, len(base), 200):
@@ -179,11 +179,30 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     summed = ("SELECT kind, win, value, days, sum(n) FROM reach_counts GROUP BY ALL "
               "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
     assert store.query(summed) == store.query(exact)
-    monkeypatch.setattr(duckdb_rollups, "COMPACT_RATIO", 0.0)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "COMPACT_RATIO", 0.0)
     run_rollups(store, ff.services.meta)
     assert store.query("SELECT count(*) FROM reach_counts WHERE n <= 0")[0][0] == 0
     assert store.query(summed) == store.query(exact)
     compare(ff)
+
+    # The seals appended their rows after the built ones, every kind mixed. Re-sorting the
+    # current windows (due here at once) puts each (kind, window) back in one run of rows,
+    # changes no answer, and resets the count of appended rows.
+    win = duckdb_rollups_upkeep.current_window(ZONE)
+    runs = ("SELECT kind, win, max(rowid) - min(rowid) + 1 = count(*) FROM reach "
+            "WHERE win >= ? GROUP BY ALL ORDER BY ALL")  # fmt: skip
+    assert not all(row[2] for row in store.query(runs, [win]))
+    appended = store.query("SELECT sealed_rows FROM rollup_state")[0][0]
+    assert appended > 0
+    before = store.query(exact)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "RESORT_MIN_ROWS", appended)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "RESORT_RATIO", 0.0)
+    assert run_rollups(store, ff.services.meta)["resorted"] == [ff.site_id]
+    assert all(row[2] for row in store.query(runs, [win]))
+    assert store.query(exact) == before
+    assert store.query("SELECT sealed_rows FROM rollup_state")[0][0] == 0
+    compare(ff)
+    assert run_rollups(store, ff.services.meta)["resorted"] == []  # nothing appended since
 
     # Another time zone: the rollups are not used until rebuilt in that zone.
     ff.services.meta.update_site(ff.site_id, timezone="Asia/Kolkata")
