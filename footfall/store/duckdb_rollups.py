@@ -288,5 +288,5 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         for site_id in gone:
             drop(cur, site_id)
     resorted = [site_id for site_id, tz in sites.items()
-                if resort(cur_factory, site_id, tz, spec.kinds, appended.get(site_id, 0))]  # fmt: skip
+                if resort(cur_factory, site_id, tz, spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
     return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

@@ -16,7 +16,7 @@ Windows before the current two are only touched by late events, so their tails s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +54,7 @@ def current_window(timezone: str, now: datetime | None = None) -> int:
 
 
 def resort(cur_factory: Any, site_id: str, timezone: str, kinds: Iterable[str], appended: int,
-           now: datetime | None = None) -> bool:  # fmt: skip
+           should_stop: Callable[[], bool] = lambda: False, now: datetime | None = None) -> bool:  # fmt: skip
     """Re-sort the site's current windows of ``reach`` when ``appended`` (rows seals added
     since the last build or re-sort) makes it worth it; True if it did. One transaction per
     kind and window, as a build writes them, so no step holds a large table in memory and
@@ -68,6 +68,8 @@ def resort(cur_factory: Any, site_id: str, timezone: str, kinds: Iterable[str], 
         return False
     for kind in kinds:
         for w in (win, win + 1):
+            if should_stop():  # closing: the pieces done are sorted, the count stays due
+                return False
             key = [site_id, kind, w]
             with cur_factory() as cur:
                 where = "site_id = ? AND kind = ? AND win = ?"
