@@ -55,6 +55,13 @@ class FastJSON(Response):
         await send({"type": "http.response.body", "body": self.body})
 
 
+# The request headers the collection handlers read, by their place in Incoming's scan.
+_WANTED = {name: i for i, name in enumerate((
+    b"content-type", b"content-length", b"x-api-key", b"user-agent", b"dnt", b"sec-gpc",
+    b"x-forwarded-for",
+))}  # fmt: skip
+
+
 class Incoming:
     """What the collection handlers need from a request, read from the raw scope once."""
 
@@ -62,24 +69,15 @@ class Incoming:
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope, self.receive = scope, receive
-        ctype = length = key = ua = dnt = gpc = None
-        xff = False
-        # Backwards, so that the first of repeated headers wins (as Starlette's Headers.get).
+        found: list[bytes | None] = [None] * len(_WANTED)
+        wanted = _WANTED.get
+        # Backwards, so that the first of repeated headers wins (as Starlette's Headers.get);
+        # one dict lookup per header is the cheapest scan (measured against an if/elif chain).
         for name, value in reversed(scope["headers"]):
-            if name == b"content-type":
-                ctype = value
-            elif name == b"content-length":
-                length = value
-            elif name == b"x-api-key":
-                key = value
-            elif name == b"user-agent":
-                ua = value
-            elif name == b"dnt":
-                dnt = value
-            elif name == b"sec-gpc":
-                gpc = value
-            elif name == b"x-forwarded-for":
-                xff = True
+            i = wanted(name)
+            if i is not None:
+                found[i] = value
+        ctype, length, key, ua, dnt, gpc, xff = found
         # Header values are latin-1, as in Starlette's Headers.
         self.ctype = ctype.decode("latin-1") if ctype is not None else ""
         self.length = length.decode("latin-1") if length is not None else None
@@ -87,7 +85,7 @@ class Incoming:
         self.ua = ua.decode("latin-1") if ua is not None else ""
         self.dnt = dnt.decode("latin-1") if dnt is not None else None
         self.gpc = gpc.decode("latin-1") if gpc is not None else None
-        self.xff = xff
+        self.xff = xff is not None
 
     def client_ip(self, trusted_proxies: int) -> str:
         if trusted_proxies > 0 and self.xff:

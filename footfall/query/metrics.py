@@ -36,6 +36,11 @@ def percent_change(current: Any, previous: Any) -> float | None:
     return float(change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
+# The columns of ``events`` that event_aggregates read (a statement that pre-selects the
+# matching events keeps just these: builder.aggregate_pair).
+EVENT_AGGREGATE_COLUMNS = ("name", "visitor_id", "session_id", "load_time_ms")
+
+
 def event_aggregates(d: Dialect) -> dict[str, str]:
     """Aggregates over matching events, by alias."""
     aggs = {

@@ -157,6 +157,12 @@ def _local_day(at: datetime, zone: ZoneInfo) -> int:
     return (at.replace(tzinfo=UTC).astimezone(zone).date() - EPOCH).days
 
 
+def current_window(timezone: str) -> int:
+    """The earlier of the two 64-day windows that hold the site's local today (the one a
+    range ending today starts in when it reaches back more than a few days)."""
+    return _local_day(datetime.now(UTC), ZoneInfo(timezone)) // 32 - 1
+
+
 def _midnight(day: int, zone: ZoneInfo) -> datetime:
     local = datetime.combine(EPOCH + timedelta(days=day), datetime.min.time(), zone)
     return local.astimezone(UTC).replace(tzinfo=None)
@@ -288,5 +294,5 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         for site_id in gone:
             drop(cur, site_id)
     resorted = [site_id for site_id, tz in sites.items()
-                if resort(cur_factory, site_id, tz, spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
+                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
     return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

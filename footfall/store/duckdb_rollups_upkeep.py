@@ -17,9 +17,7 @@ Windows before the current two are only touched by late events, so their tails s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -31,7 +29,6 @@ COMPACT_RATIO = 0.2
 RESORT_RATIO = 0.01
 # ... and never for fewer appended rows than this (a small site's tail is cheap to scan).
 RESORT_MIN_ROWS = 50_000
-EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 
 
 def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
@@ -46,24 +43,17 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
     cur.execute("INSERT INTO reach_counts SELECT * FROM _rc ORDER BY kind, win, value")
 
 
-def current_window(timezone: str, now: datetime | None = None) -> int:
-    """The earlier of the two 64-day windows that hold the site's local today (the one a
-    range ending today starts in when it reaches back more than a few days)."""
-    today = (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
-    return (today.toordinal() - EPOCH_ORDINAL) // 32 - 1
-
-
-def resort(cur_factory: Any, site_id: str, timezone: str, kinds: Iterable[str], appended: int,
-           should_stop: Callable[[], bool] = lambda: False, now: datetime | None = None) -> bool:  # fmt: skip
-    """Re-sort the site's current windows of ``reach`` when ``appended`` (rows seals added
-    since the last build or re-sort) makes it worth it; True if it did. One transaction per
+def resort(cur_factory: Any, site_id: str, win: int, kinds: Iterable[str], appended: int,
+           should_stop: Callable[[], bool] = lambda: False) -> bool:  # fmt: skip
+    """Re-sort the site's current windows of ``reach`` (``win`` and the next) when
+    ``appended`` (rows seals added since the last build or re-sort) makes it worth it;
+    True if it did. One transaction per
     kind and window, as a build writes them, so no step holds a large table in memory and
     every query sees each piece either before or after its re-sort."""
     if appended < RESORT_MIN_ROWS:
         return False
-    win = current_window(timezone, now)
     with cur_factory() as cur:
-        rows = cur.execute("SELECT count(*) FROM reach WHERE site_id = ? AND win >= ?", [site_id, win]).fetchall()[0][0]
+        rows = cur.execute("SELECT count(*) FROM reach WHERE site_id = ? AND win >= ?", [site_id, win]).fetchall()[0][0]  # fmt: skip
     if appended < RESORT_RATIO * rows:
         return False
     for kind in kinds:
@@ -73,7 +63,7 @@ def resort(cur_factory: Any, site_id: str, timezone: str, kinds: Iterable[str], 
             key = [site_id, kind, w]
             with cur_factory() as cur:
                 where = "site_id = ? AND kind = ? AND win = ?"
-                cur.execute(f"CREATE OR REPLACE TEMP TABLE _resort AS SELECT * FROM reach WHERE {where}", key)
+                cur.execute(f"CREATE OR REPLACE TEMP TABLE _resort AS SELECT * FROM reach WHERE {where}", key)  # fmt: skip
                 cur.execute(f"DELETE FROM reach WHERE {where}", key)
                 cur.execute("INSERT INTO reach SELECT * FROM _resort ORDER BY value")
                 cur.execute("DROP TABLE _resort")

@@ -20,7 +20,7 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
-from footfall.store import duckdb_rollups_upkeep
+from footfall.store import duckdb_rollups, duckdb_rollups_upkeep
 from footfall.store.duckdb_rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
@@ -188,7 +188,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     # The seals appended their rows after the built ones, every kind mixed. Re-sorting the
     # current windows (due here at once) puts each (kind, window) back in one run of rows,
     # changes no answer, and resets the count of appended rows.
-    win = duckdb_rollups_upkeep.current_window(ZONE)
+    win = duckdb_rollups.current_window(ZONE)
     runs = ("SELECT kind, win, max(rowid) - min(rowid) + 1 = count(*) FROM reach "
             "WHERE win >= ? GROUP BY ALL ORDER BY ALL")  # fmt: skip
     assert not all(row[2] for row in store.query(runs, [win]))
@@ -201,7 +201,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     # stay exact, and the re-sort is still due.
     stops = iter([False, True])
     kinds = rollup.spec().kinds
-    assert not duckdb_rollups_upkeep.resort(store._transaction, ff.site_id, ZONE, kinds, appended,
+    assert not duckdb_rollups_upkeep.resort(store._transaction, ff.site_id, win, kinds, appended,
                                             lambda: next(stops, True))  # fmt: skip
     assert store.query(exact) == before
     assert store.query("SELECT sealed_rows FROM rollup_state")[0][0] == appended
