@@ -10,7 +10,7 @@ times and reports medians. ``--profile`` adds the wall time per SQL statement of
 store's write path and per Python step of the round.
 
     .venv/bin/python bench/drain.py [--records 300000] [--repeat 3] [--batch-size N]
-                                    [--profile] [--cprofile FILE]
+                                    [--profile] [--cprofile FILE] [--source memory|files]
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def fill(svc: Any, n: int, seed: int = 11) -> None:
     svc.queue.append_sync(chunk)
 
 
-def one_run(n: int, batch_size: int | None, profile: bool, cprofile: str | None) -> dict[str, Any]:
+def one_run(
+    n: int, batch_size: int | None, profile: bool, cprofile: str | None, source: str
+) -> dict[str, Any]:
     from footfall.config import Settings
     from footfall.runtime import Services
     from footfall.store import duckdb_write
@@ -106,10 +108,15 @@ def one_run(n: int, batch_size: int | None, profile: bool, cprofile: str | None)
     tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-drain-"))
     real_write = duckdb_write.write
     try:
-        svc = Services.build(Settings(data_dir=tmp / "data"))
+        # "memory": the whole backlog is among the spool's kept rounds, as when the writer
+        # keeps up with live traffic; "files": read back from the segment files, as after
+        # a restart or a backlog larger than FOOTFALL_SPOOL_RECENT_BYTES.
+        recent = 0 if source == "files" else 4 << 30
+        svc = Services.build(Settings(data_dir=tmp / "data", spool_recent_bytes=recent))
         try:
             fill(svc, n)
             writer = svc.writer
+            writer.enricher.warm()  # as Writer.start() does when the server starts
             if batch_size:
                 writer.batch_size = batch_size
             if profile:
@@ -155,11 +162,18 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=None, help="override the writer's")
     ap.add_argument("--profile", action="store_true", help="wall time per SQL statement")
     ap.add_argument("--cprofile", default=None, help="dump cProfile stats of the last run here")
+    ap.add_argument(
+        "--source", choices=("memory", "files"), default="memory",
+        help="where the writer reads the backlog: the spool's kept rounds (live) or its files",
+    )  # fmt: skip
     args = ap.parse_args()
     runs = []
     for i in range(args.repeat):
         last = i == args.repeat - 1
-        r = one_run(args.records, args.batch_size, args.profile, args.cprofile if last else None)
+        r = one_run(
+            args.records, args.batch_size, args.profile, args.cprofile if last else None,
+            args.source,
+        )  # fmt: skip
         runs.append(r)
         print(
             f"run {i + 1}: {r['records']:,} records ({r['written']:,} written, "

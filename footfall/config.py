@@ -69,6 +69,11 @@ class Settings:
         1 << 30, "Spool size cap in bytes; above it collection answers 503 with Retry-After."
     )
     spool_segment_bytes: int = _doc(64 << 20, "Size at which the spool starts a new segment file.")
+    spool_recent_bytes: int = _doc(
+        64 << 20,
+        "Latest durable spool records kept in memory for the writer (read back without disk "
+        "reads); 0 turns it off.",
+    )
     max_past_days: int = _doc(30, "Oldest client timestamp accepted, in days before now.")
     max_future_seconds: int = _doc(300, "Furthest client timestamp accepted, in seconds after now.")
     maxmind_db: str = _doc(
@@ -135,6 +140,7 @@ class Settings:
             ("flush_interval_ms", self.flush_interval_ms >= 1, "must be >= 1"),
             ("spool_max_bytes", self.spool_max_bytes >= 1 << 20, "must be at least 1 MiB"),
             ("spool_segment_bytes", self.spool_segment_bytes >= 1 << 16, "must be >= 64 KiB"),
+            ("spool_recent_bytes", self.spool_recent_bytes >= 0, "must be >= 0"),
             ("max_past_days", self.max_past_days >= 0, "must be >= 0"),
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),

@@ -61,6 +61,7 @@ class Services:
             settings.spool_dir,
             segment_bytes=settings.spool_segment_bytes,
             max_bytes=settings.spool_max_bytes,
+            recent_bytes=settings.spool_recent_bytes,
         )
         spool.open()
         writer = Writer(

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from footfall.queue.recent import RecentRounds
 from footfall.queue.segments import SpoolCorrupt, fsync_dir, list_segments, scan, segment_name
 from footfall.queue.spool_append import SpoolAppending, SpoolFull, _Pending
 from footfall.queue.spool_read import Position
@@ -52,11 +53,18 @@ class Spool(SpoolAppending):
 
     ``segment_bytes``: a segment is closed and the next one started once it reaches this
     size. ``max_bytes``: appends raise :class:`SpoolFull` rather than let segment files
-    plus pending appends exceed this.
+    plus pending appends exceed this. ``recent_bytes``: how much of the latest durable
+    rounds to keep in memory for a reader in this process (:mod:`footfall.queue.recent`;
+    0 turns that off).
     """
 
     def __init__(
-        self, directory: Path, *, segment_bytes: int = 64 << 20, max_bytes: int = 1 << 30
+        self,
+        directory: Path,
+        *,
+        segment_bytes: int = 64 << 20,
+        max_bytes: int = 1 << 30,
+        recent_bytes: int = 64 << 20,
     ) -> None:
         if segment_bytes <= 0 or max_bytes <= 0:
             raise ValueError("segment_bytes and max_bytes must be positive")
@@ -72,6 +80,7 @@ class Spool(SpoolAppending):
         self._released: Position | None = None
         self._seen_records = 0  # for depth(): average record size
         self._seen_bytes = 0
+        self._recent = RecentRounds(recent_bytes)
         # Append-side file state; only touched with _write_lock held (flusher thread or
         # append_sync's caller).
         self._write_lock = threading.Lock()
@@ -183,6 +192,7 @@ class Spool(SpoolAppending):
                     os.close(fd)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        self._recent.clear()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None

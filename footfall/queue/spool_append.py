@@ -17,6 +17,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from footfall.queue.recent import RecentRounds
 from footfall.queue.segments import frame, fsync_dir, pwrite_all
 from footfall.queue.spool_read import SpoolReading
 
@@ -36,7 +37,7 @@ class SpoolFull(Exception):
         self.retry_after = retry_after
 
 
-_Pending = tuple[bytes, int, "asyncio.Future[None]"]  # framed data, record count, waiter
+_Pending = tuple[bytes, list[bytes], "asyncio.Future[None]"]  # framed data, payloads, waiter
 
 
 class SpoolAppending(SpoolReading):
@@ -53,6 +54,7 @@ class SpoolAppending(SpoolReading):
     _flusher: asyncio.Task[None] | None
     _executor: ThreadPoolExecutor | None
     _state: str
+    _recent: RecentRounds
 
     # ---------------------------------------------------------------- appending
 
@@ -72,7 +74,7 @@ class SpoolAppending(SpoolReading):
         data = frame(payloads)
         self._reserve(len(data))
         waiter: asyncio.Future[None] = loop.create_future()
-        self._pending.append((data, len(payloads), waiter))
+        self._pending.append((data, payloads, waiter))
         if flusher is None or flusher.done():
             self._wakeup = asyncio.Event()
             self._flusher = loop.create_task(self._flush_loop(), name="footfall-spool-flush")
@@ -90,7 +92,7 @@ class SpoolAppending(SpoolReading):
         data = frame(payloads)
         self._reserve(len(data))
         try:
-            self._write_round([data], len(payloads))
+            self._write_round([data], list(payloads))  # kept: the caller's list may change
         finally:
             with self._lock:
                 self._reserved -= len(data)
@@ -129,7 +131,7 @@ class SpoolAppending(SpoolReading):
                         self._executor,
                         self._write_round,
                         [data for data, _, _ in batch],
-                        sum(n for _, n, _ in batch),
+                        [p for _, payloads, _ in batch for p in payloads],
                     )
                 except Exception as exc:
                     error = exc
@@ -166,7 +168,7 @@ class SpoolAppending(SpoolReading):
         del self._pending[:taken]
         return batch
 
-    def _write_round(self, chunks: list[bytes], records: int) -> None:
+    def _write_round(self, chunks: list[bytes], payloads: list[bytes]) -> None:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         with self._write_lock:
             if self._broken is not None:
@@ -187,8 +189,10 @@ class SpoolAppending(SpoolReading):
             with self._lock:
                 self._ends[self._current] = self._size
                 self._disk_bytes += len(data)
-                self._seen_records += records
+                self._seen_records += len(payloads)
                 self._seen_bytes += len(data)
+            # Durable now: a reader in this process may take them from memory.
+            self._recent.add(self._current, start, self._size, payloads)
 
     def _undo(self, fd: int, start: int) -> None:
         # Cut the failed round off so that the next round's records follow the last

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from footfall.queue.recent import RecentRounds
 from footfall.queue.segments import (
     HEADER_SIZE,
     SpoolCorrupt,
@@ -45,6 +46,7 @@ class SpoolReading:
     _released: Position | None
     _seen_records: int
     _seen_bytes: int
+    _recent: RecentRounds
 
     def _path(self, number: int) -> Path:
         return self.directory / segment_name(number)
@@ -62,6 +64,16 @@ class SpoolReading:
         it, so a consumer holding a stale position neither fails nor re-reads.
         Thread-safe; never returns a record before its append was fsync'd.
         """
+        kept = self._recent.take(start.segment, start.offset, max_records, max_bytes)
+        if kept is not None:
+            return kept[0], Position(kept[1], kept[2])
+        return self.read_disk(start, max_records, max_bytes)
+
+    def read_disk(
+        self, start: Position, max_records: int, max_bytes: int = 16 << 20
+    ) -> tuple[list[bytes], Position]:
+        """``read`` from the segment files only (what ``read`` does when the records are
+        not among the rounds kept in memory)."""
         out: list[bytes] = []
         seg, off = start.segment, start.offset
         budget = max_bytes
@@ -106,6 +118,7 @@ class SpoolReading:
                 self._disk_bytes -= self._ends.pop(s)
             if self._released is None or upto > self._released:
                 self._released = upto
+        self._recent.drop_before(upto.segment, upto.offset)
         for s in victims:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(s))
