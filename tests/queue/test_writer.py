@@ -292,3 +292,53 @@ def test_stored_visits_a_batch_only_reads_are_left_as_they_are(tmp_path: Path) -
         "SELECT count(DISTINCT session_id), count(*) FROM events WHERE visitor_id = 5"
     )
     assert per_visit == [(3, 4)]
+
+
+def test_waits_stretch_after_costly_rounds_but_not_past_four_intervals() -> None:
+    from footfall.queue.writer import next_wait
+
+    assert next_wait(700, 700, 3.0, 0.25) == 0.0  # a full round: a backlog, go on at once
+    assert next_wait(0, 700, 0.0, 0.25) == 0.25  # nothing to do: the interval
+    assert next_wait(5000, 150_000, 0.02, 0.25) == 0.25  # a cheap round: the interval
+    assert next_wait(5000, 150_000, 0.1, 0.25) == pytest.approx(0.4)  # busy a fifth of the time
+    assert next_wait(5000, 150_000, 0.9, 0.25) == 1.0  # never more than four intervals
+    assert next_wait(999, 150_000, 0.9, 0.25) == 0.25  # light traffic: freshness first
+
+
+class SlowStore(DuckDBStore):
+    """A store whose writes take at least 0.1 s (a costly round)."""
+
+    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
+        import time
+
+        time.sleep(0.1)
+        return super().write_batch(batch)
+
+
+def test_the_loop_waits_longer_after_a_costly_round(tmp_path: Path) -> None:
+    import time
+
+    spool = Spool(tmp_path / "spool")
+    spool.open()
+    store = SlowStore(tmp_path / "e.duckdb")
+    store.open()
+    writer = Writer(spool, store, lambda s: ("s.com",), interval_ms=50)
+    waits: list[float] = []
+    real_wait = writer._stop.wait
+
+    def recording(timeout: float | None = None) -> bool:
+        waits.append(timeout or 0.0)
+        return real_wait(timeout)
+
+    writer._stop.wait = recording  # type: ignore[method-assign]
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(1500)])
+    writer.start()
+    try:
+        assert writer.wait_idle(5)
+        time.sleep(0.5)  # past the long wait, into the idle rounds
+    finally:
+        writer.stop()
+    assert count(store) == (1500, 1500)
+    # The round took >= 0.1 s, so 4x that is past the cap of four 50 ms intervals.
+    assert waits[0] == pytest.approx(0.2)
+    assert 0.05 in waits[1:]  # the empty rounds after it wait the plain interval
