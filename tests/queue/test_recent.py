@@ -31,6 +31,20 @@ def boundaries(spool: Spool) -> list[Position]:
         pos = nxt
 
 
+def read_through(spool: Spool, batch: int, *, release: bool = False) -> list[bytes]:
+    """Everything from the first position on, ``batch`` records a read, as the writer
+    reads (releasing what it has read, if ``release``)."""
+    got: list[bytes] = []
+    pos = spool.first_position()
+    while True:
+        records, pos = spool.read(pos, batch)
+        if not records:
+            return got
+        got.extend(records)
+        if release:
+            spool.release(pos)
+
+
 class PreadCounter:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
@@ -76,15 +90,7 @@ async def test_reads_from_memory_equal_reads_from_the_files(tmp_path: Path, seed
         for pos in rng.sample(marks, 120) + [marks[0], marks[-1]]:
             for n, budget in [(1, 1 << 20), (7, 1 << 20), (500, 1 << 20), (10_000, 900), (3, 1)]:
                 assert spool.read(pos, n, budget) == spool.read_disk(pos, n, budget), (pos, n)
-        # Read the way the writer does, from the first position to the end.
-        got: list[bytes] = []
-        pos = spool.first_position()
-        while True:
-            records, pos = spool.read(pos, 333)
-            if not records:
-                break
-            got.extend(records)
-        assert got == sent
+        assert read_through(spool, 333) == sent
     finally:
         await spool.close()
 
@@ -96,16 +102,7 @@ async def test_records_just_appended_are_read_without_touching_the_files(
     try:
         sent = await fill(spool, random.Random(5), 48)
         preads = PreadCounter(monkeypatch)
-        got: list[bytes] = []
-        pos = spool.first_position()
-        while True:
-            records, nxt = spool.read(pos, 50)
-            if not records:
-                break
-            got.extend(records)
-            spool.release(nxt)  # as the writer does after each batch
-            pos = nxt
-        assert got == sent
+        assert read_through(spool, 50, release=True) == sent
         assert preads.calls == 0
     finally:
         await spool.close()
@@ -118,13 +115,7 @@ async def test_what_falls_out_of_the_budget_is_read_from_disk(
     try:
         sent = await fill(spool, random.Random(7), 64)
         preads = PreadCounter(monkeypatch)
-        got, pos = [], spool.first_position()
-        while True:
-            records, pos = spool.read(pos, 40)
-            if not records:
-                break
-            got.extend(records)
-        assert got == sent
+        assert read_through(spool, 40) == sent
         assert preads.calls > 0  # the oldest rounds were no longer kept
         # ... and the newest still are: the last few records come from memory.
         marks = boundaries(spool)

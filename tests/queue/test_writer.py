@@ -45,10 +45,12 @@ def record(i: int, **kw: object) -> SpoolRecord:
     return SpoolRecord(**base)  # type: ignore[arg-type]
 
 
-def open_parts(tmp_path: Path) -> tuple[Spool, DuckDBStore]:
-    spool = Spool(tmp_path / "spool", segment_bytes=1 << 16)
+def open_parts(
+    tmp_path: Path, store_class: type[DuckDBStore] = DuckDBStore, segment_bytes: int = 1 << 16
+) -> tuple[Spool, DuckDBStore]:
+    spool = Spool(tmp_path / "spool", segment_bytes=segment_bytes)
     spool.open()
-    store = DuckDBStore(tmp_path / "events.duckdb")
+    store = store_class(tmp_path / "events.duckdb")
     store.open()
     return spool, store
 
@@ -103,10 +105,7 @@ class FailingStore(DuckDBStore):
 
 
 def test_failed_batch_rolls_back_and_is_retried(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool")
-    spool.open()
-    store = FailingStore(tmp_path / "e.duckdb")
-    store.open()
+    spool, store = open_parts(tmp_path, FailingStore, 64 << 20)
     spool.append_sync([ENCODER.encode(record(i)) for i in range(900)])
     writer = Writer(spool, store, lambda s: ("s.com",), batch_size=300)
     writer.run_once()
@@ -247,10 +246,7 @@ class IdleFailsOnce(DuckDBStore):
 def test_a_failed_idle_checkpoint_does_not_stop_the_writer(tmp_path: Path) -> None:
     import time
 
-    spool = Spool(tmp_path / "spool")
-    spool.open()
-    store = IdleFailsOnce(tmp_path / "e.duckdb")
-    store.open()
+    spool, store = open_parts(tmp_path, IdleFailsOnce, 64 << 20)
     writer = Writer(spool, store, lambda s: ("s.com",), interval_ms=10)
     writer.start()
     try:
@@ -318,10 +314,7 @@ class SlowStore(DuckDBStore):
 def test_the_loop_waits_longer_after_a_costly_round(tmp_path: Path) -> None:
     import time
 
-    spool = Spool(tmp_path / "spool")
-    spool.open()
-    store = SlowStore(tmp_path / "e.duckdb")
-    store.open()
+    spool, store = open_parts(tmp_path, SlowStore, 64 << 20)
     writer = Writer(spool, store, lambda s: ("s.com",), interval_ms=50)
     waits: list[float] = []
     real_wait = writer._stop.wait
