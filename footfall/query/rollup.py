@@ -237,13 +237,15 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
              pending: tuple[datetime, datetime] | None) -> Rows:  # fmt: skip
     vf, vfp, ef, efp = _value_filter(scope, p)
     expr = kinds()[p.kind]
-    out: dict[Any, dict[str, int]] = {}
     rw, rwp = _raw_where(scope, runs) if runs else ("", [])
+    # Column-wise: visitors per value, and the sums per value as one list (a pages panel
+    # has thousands of values, and this Python holds the GIL parallel panels share).
+    visitors: dict[Any, int] = {}
     if "visitors" in aliases:
         sql, params = _visitors_sql(scope, p, expr, (vf, vfp, ef, efp), pending)
-        for value, n in q(sql, params):
-            out.setdefault(value, {})["visitors"] = int(n)
+        visitors = {value: int(n) for value, n in q(sql, params)}
     sums = [a for a in aliases if a != "visitors"]
+    totals: dict[Any, list[int]] = {}
     if sums:
         cols = ", ".join(f"sum({a})" for a in sums)
         sql = (f"SELECT value, {cols} FROM daily WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?"
@@ -253,11 +255,22 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
             aggs = ", ".join(_RAW_SUMS[a] for a in sums)
             rows += q(f"SELECT {expr} AS value, {aggs} FROM events WHERE {rw}{ef} GROUP BY 1", [*rwp, *efp])
         for value, *vals in rows:
-            acc = out.setdefault(value, {})
-            for a, v in zip(sums, vals, strict=True):
-                acc[a] = acc.get(a, 0) + int(v or 0)
-    return [(value, *(v.get(a, 0) for a in aliases)) for value, v in out.items()] if p.kind else \
-        [tuple(out.get("", {}).get(a, 0) for a in aliases)] if out else [tuple(0 for _ in aliases)]  # fmt: skip
+            acc = totals.get(value)
+            if acc is None:
+                totals[value] = [int(v or 0) for v in vals]
+            else:
+                for i, v in enumerate(vals):
+                    acc[i] += int(v or 0)
+    zero = [0] * len(sums)
+    where = [("v", 0) if a == "visitors" else ("s", sums.index(a)) for a in aliases]
+
+    def row(value: Any) -> tuple[Any, ...]:
+        acc = totals.get(value, zero)
+        return tuple(visitors.get(value, 0) if src == "v" else acc[i] for src, i in where)
+
+    if not p.kind:
+        return [row("")]
+    return [(value, *row(value)) for value in {**visitors, **totals}]
 
 
 _RAW_SUMS = {"pageviews": "count(*) FILTER (WHERE name = 'pageview')",
