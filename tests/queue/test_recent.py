@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,5 +162,52 @@ async def test_a_round_larger_than_the_budget_is_not_kept_and_reads_stay_exact(
         assert spool._recent.take(marks[0].segment, marks[0].offset, 10, 1 << 20) is None
         assert spool.read(marks[0], 10) == ([b"a" * 100, b"b" * 100, b"c" * 3_000, b"d" * 10], marks[-1])
         assert spool.read(marks[3], 10) == ([b"d" * 10], marks[4])
+    finally:
+        await spool.close()
+
+
+async def test_a_reader_thread_during_appends_gets_every_record_once_in_order(
+    tmp_path: Path,
+) -> None:
+    """The writer's situation: it reads (and releases) on its own thread while requests
+    append; rounds become kept, are taken and dropped concurrently."""
+    spool = opened(tmp_path, segment_bytes=16_000, recent_bytes=40_000)
+    got: list[bytes] = []
+    done = threading.Event()
+    hits = []
+    take = spool._recent.take
+
+    def counting_take(*args: int) -> tuple[list[bytes], int, int] | None:
+        out = take(*args)
+        hits.append(out is not None)
+        return out
+
+    spool._recent.take = counting_take  # type: ignore[method-assign]
+
+    def reader() -> None:
+        pos = spool.first_position()
+        while True:
+            finished = done.is_set()  # read once more after the appends have all returned
+            records, nxt = spool.read(pos, 37)
+            if records:
+                got.extend(records)
+                spool.release(nxt)
+                pos = nxt
+            elif finished:
+                return
+            else:
+                time.sleep(0.001)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        sent = await fill(spool, random.Random(11), 400)
+    finally:
+        done.set()
+        await asyncio.to_thread(thread.join, 30)
+    try:
+        assert not thread.is_alive()
+        assert got == sent
+        assert any(hits)  # it did read from memory while the appends went on
     finally:
         await spool.close()
