@@ -262,11 +262,10 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
                 for i, v in enumerate(vals):
                     acc[i] += int(v or 0)
     zero = [0] * len(sums)
-    where = [("v", 0) if a == "visitors" else ("s", sums.index(a)) for a in aliases]
 
     def row(value: Any) -> tuple[Any, ...]:
-        acc = totals.get(value, zero)
-        return tuple(visitors.get(value, 0) if src == "v" else acc[i] for src, i in where)
+        acc = iter(totals.get(value, zero))  # the sums, in the aliases' order
+        return tuple(visitors.get(value, 0) if a == "visitors" else next(acc) for a in aliases)
 
     if not p.kind:
         return [row("")]
