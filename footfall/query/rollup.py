@@ -40,7 +40,7 @@ ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:sour
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 3  # the layout the store builds; bump when what a build writes changes
+VERSION = 4  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 FULL = (1 << 64) - 1
@@ -179,19 +179,21 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
     added (see the formula below). ``pending`` is the touched time span, if any."""
     vf, vfp, ef, efp = f
     win = _day(p.first) // 32
-    mask = ((1 << ((p.last - p.first).days + 1)) - 1) << (_day(p.first) - 32 * win)
+    lo_bit, hi_bit = _day(p.first) - 32 * win, _day(p.last) - 32 * win
+    mask = ((1 << (hi_bit - lo_bit + 1)) - 1) << lo_bit
     a_sql = (f"SELECT value, visitor_id, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
              f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
     a_params: list[Any] = [scope.site_id, p.kind, win, mask, *vfp]
-    # |A| per value, from the (value, days) patterns' counts
-    counts = (f"SELECT value, sum(n) AS n FROM reach_counts WHERE site_id = ? AND kind = ? AND win = ? "
-              f"AND (days & ?::UBIGINT) <> 0{vf} GROUP BY value")  # fmt: skip
+    # |A| per value: each reach row with a day in the range counts once, at its first one
+    counts = (f"SELECT value, sum(n) AS n FROM reach_firsts WHERE site_id = ? AND kind = ? AND win = ? "
+              f"AND d BETWEEN ? AND ? AND prev < ?{vf} GROUP BY value")  # fmt: skip
+    c_params: list[Any] = [scope.site_id, p.kind, win, lo_bit, hi_bit, lo_bit, *vfp]
     if pending is None:
-        return f"SELECT value, n FROM ({counts}) WHERE n > 0", a_params
+        return f"SELECT value, n FROM ({counts}) WHERE n > 0", c_params
     lo, hi = pending
     start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone))
     if start >= scope.end:
-        return f"SELECT value, n FROM ({counts}) WHERE n > 0", a_params
+        return f"SELECT value, n FROM ({counts}) WHERE n > 0", c_params
     pad = timedelta(days=2)
     dn_lo, p_lo = local_day_number("lo", scope.zone, lo - pad, hi + pad, scope.dialect)
     dn_ts, p_ts = local_day_number("e.ts", scope.zone, start - pad, scope.end + pad, scope.dialect)
@@ -199,7 +201,7 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
     keep = (f"CASE WHEN p.lo_day IS NULL THEN {FULL}::UBIGINT WHEN p.lo_day - {32 * win} <= 0 THEN 0::UBIGINT "
             f"WHEN p.lo_day - {32 * win} >= 64 THEN {FULL}::UBIGINT "
             f"ELSE ((1::UBIGINT) << (p.lo_day - {32 * win})::UBIGINT) - 1 END")  # fmt: skip
-    # A = every rollup pair of the range, counted off reach_counts (no join per row);
+    # A = every rollup pair of the range, counted off reach_firsts (no join per row);
     # A_P = the touched visitors' pairs among them, found by one semi-join on reach; their
     # exact pairs are the rollup pairs they keep (days before their first touched day)
     # plus their raw pairs from that day on (T): |A| - |A_P| + |kept(A_P) u T|.
@@ -214,7 +216,7 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
            "UNION ALL SELECT value, -count(*) FROM ap GROUP BY value "
            "UNION ALL SELECT value, count(*) FROM (SELECT value, visitor_id FROM kept UNION SELECT value, visitor_id FROM t) GROUP BY value"
            ") GROUP BY value HAVING sum(n) > 0")  # fmt: skip
-    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask, *a_params]
+    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask, *c_params]
     return sql, params
 
 

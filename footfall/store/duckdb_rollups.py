@@ -9,10 +9,13 @@ reach(site_id, kind, win, value, visitor_id, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
-reach_counts(site_id, kind, win, value, days, n)
-    how many ``reach`` rows have each (value, days) pattern: far fewer rows (a pages
-    window: ~4M reach rows, ~110k patterns), so counting every visitor of a range reads
-    these. Seals append the patterns they remove (n < 0) and add; ``compact`` sums them.
+reach_firsts(site_id, kind, win, value, d, prev, n)
+    how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:
+    none). A row has a day in the range [a, b] exactly when one of its bits has
+    a <= d <= b and prev < a (its first day in the range), so a range's visitors per
+    value are one filtered sum of far fewer rows (a window of 10M events: 13M reach rows,
+    ~300k of these; 3,100 for devices). Seals append the rows they remove (n < 0) and
+    add; ``compact`` sums them.
 daily(site_id, kind, day, value, visitors, pageviews, events)
     per site-local day: distinct visitors and the additive counts.
 visit_daily(site_id, kind, day, value, visits, bounces, duration_ms)
@@ -74,6 +77,23 @@ def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 
         FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, {win} AS win
               FROM (SELECT visitor_id, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
+
+
+def _firsts_select(source: str) -> str:
+    """(kind, win, value, d, prev, n) of ``source`` rows (kind, win, value, days, n): each
+    row's set bits, with the bit set before each. Callers pass patterns (rows grouped by
+    (value, days)), so the per-bit expansion runs once per pattern, not once per visitor."""
+    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    return f"""
+        SELECT kind, win, value, bits[j]::SMALLINT AS d,
+               (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
+        FROM (SELECT kind, win, value, n, bits, unnest(range(1, len(bits) + 1)) AS j
+              FROM (SELECT kind, win, value, n, {bits} AS bits FROM {source}))
+        GROUP BY ALL"""
+
+
+def _patterns(source: str, sign: str = "") -> str:
+    return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
 
 
 def _daily_select(kvs: str, source: str) -> str:
@@ -143,9 +163,9 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 if table == "reach":
                     cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
                                 "ORDER BY value", args)  # fmt: skip
-                    cur.execute("INSERT INTO reach_counts SELECT site_id, kind, win, value, days, count(*) FROM reach "
-                                "WHERE site_id = ? AND kind = ? AND win = ? GROUP BY ALL ORDER BY value",
-                                [site_id, kind, w])  # fmt: skip
+                    rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
+                    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
+                                [site_id, site_id, kind, w])  # fmt: skip
                 else:
                     cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)
     with cur_factory() as cur:
@@ -215,8 +235,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     old = deleted.to_arrow_table() if deleted is not None else None
     cur.register("_old_reach", old)
-    cur.execute("INSERT INTO reach_counts SELECT ?, kind, win, value, days, -count(*) FROM _old_reach GROUP BY ALL",
-                [site_id])  # fmt: skip
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})", [site_id])
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
         f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
@@ -230,8 +249,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, value",
                            [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute("INSERT INTO reach_counts SELECT ?, kind, win, value, days, count(*) FROM _new_reach GROUP BY ALL",
-                [site_id])  # fmt: skip
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})", [site_id])
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -286,7 +304,7 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
             cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
         for site_id in sites:
-            compact(cur, site_id)
+            compact(cur, site_id, current_window(sites[site_id]))
             if appended.get(site_id, 0) != before.get(site_id, 0):
                 cur.execute("UPDATE rollup_state SET sealed_rows = ? WHERE site_id = ?",
                             [appended[site_id], site_id])  # fmt: skip

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
-"""Upkeep of built rollups on DuckDB: summing ``reach_counts``, re-sorting ``reach``, and
+"""Upkeep of built rollups on DuckDB: summing ``reach_firsts``, re-sorting ``reach``, and
 dropping a site's rows. :func:`footfall.store.duckdb_rollups.maintain` calls these after
 each run's seals.
 
@@ -22,25 +22,39 @@ from typing import Any
 import duckdb
 
 # The tables a build fills for a site (drop() clears these and the site's pending rows).
-BUILT_TABLES = ("rollup_state", "reach", "reach_counts", "daily", "visit_daily")
-# reach_counts is summed again once its removed patterns (n < 0) are this share of its rows.
-COMPACT_RATIO = 0.2
+BUILT_TABLES = ("rollup_state", "reach", "reach_firsts", "daily", "visit_daily")
+# reach_firsts is summed again once its removed rows (n < 0) are this share of its rows
+# (of the current windows' rows, for those windows alone).
+COMPACT_RATIO = 0.1
 # The current windows of reach are re-sorted once seals appended this share of their rows.
 RESORT_RATIO = 0.01
 # ... and never for fewer appended rows than this (a small site's tail is cheap to scan).
 RESORT_MIN_ROWS = 50_000
 
 
-def compact(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:
-    """Sum a site's reach_counts patterns once seals have appended enough removals."""
-    removed, rows = cur.execute("SELECT count(*) FILTER (WHERE n < 0), count(*) FROM reach_counts WHERE site_id = ?",
-                                [site_id]).fetchall()[0]  # fmt: skip
-    if not removed or removed < COMPACT_RATIO * rows:
-        return
-    cur.execute("CREATE OR REPLACE TEMP TABLE _rc AS SELECT site_id, kind, win, value, days, sum(n)::BIGINT AS n "
-                "FROM reach_counts WHERE site_id = ? GROUP BY ALL HAVING sum(n) <> 0", [site_id])  # fmt: skip
-    cur.execute("DELETE FROM reach_counts WHERE site_id = ?", [site_id])
-    cur.execute("INSERT INTO reach_counts SELECT * FROM _rc ORDER BY kind, win, value")
+def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> bool:
+    """Sum a site's reach_firsts rows once seals have appended enough removals; True if
+    it did. Nearly every seal lands in the current windows (``win`` and the next), which
+    are also what every dashboard range reads, so those are summed on their own as soon
+    as their removed rows reach COMPACT_RATIO of theirs; the whole site once they reach
+    that share of all its rows. Either way the summed rows go back sorted, each (kind,
+    window) in one run of rows that queries find by min/max."""
+    removed, rows, removed_now, rows_now = cur.execute(
+        "SELECT count(*) FILTER (WHERE n < 0), count(*), count(*) FILTER (WHERE n < 0 AND win >= ?), "
+        "count(*) FILTER (WHERE win >= ?) FROM reach_firsts WHERE site_id = ?", [win, win, site_id]).fetchall()[0]  # fmt: skip
+    params: list[Any]
+    if removed and removed >= COMPACT_RATIO * rows:
+        where, params = "site_id = ?", [site_id]
+    elif removed_now and removed_now >= COMPACT_RATIO * rows_now:
+        where, params = "site_id = ? AND win >= ?", [site_id, win]
+    else:
+        return False
+    cur.execute("CREATE OR REPLACE TEMP TABLE _rf AS SELECT site_id, kind, win, value, d, prev, sum(n)::BIGINT AS n "
+                f"FROM reach_firsts WHERE {where} GROUP BY ALL HAVING sum(n) <> 0", params)  # fmt: skip
+    cur.execute(f"DELETE FROM reach_firsts WHERE {where}", params)
+    cur.execute("INSERT INTO reach_firsts SELECT * FROM _rf ORDER BY kind, win, d, value")
+    cur.execute("DROP TABLE _rf")
+    return True
 
 
 def resort(cur_factory: Any, site_id: str, win: int, kinds: Iterable[str], appended: int,

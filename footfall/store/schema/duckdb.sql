@@ -100,16 +100,21 @@ CREATE TABLE IF NOT EXISTS reach (
     visitor_id UBIGINT NOT NULL,
     days UBIGINT NOT NULL
 );
--- reach_counts: how many reach rows have each (value, days) pattern (n < 0: removed by a
--- seal, until compacted); counting a range's visitors reads these instead of reach.
-CREATE TABLE IF NOT EXISTS reach_counts (
+-- reach_firsts: how many reach rows have bit ``d`` set with ``prev`` the bit set before it
+-- (-1: none); a row has a day in the range [a, b] exactly when one of its bits has
+-- a <= d <= b and prev < a (its first day in the range), so a range's visitors per value
+-- are one filtered sum of these (n < 0: removed by a seal, until compacted).
+CREATE TABLE IF NOT EXISTS reach_firsts (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
     win INTEGER NOT NULL,
     value VARCHAR,
-    days UBIGINT NOT NULL,
+    d SMALLINT NOT NULL,
+    prev SMALLINT NOT NULL,
     n BIGINT NOT NULL
 );
+-- rollups layout 3 counted (value, days) patterns instead; layout 4 rebuilds without them.
+DROP TABLE IF EXISTS reach_counts;
 CREATE TABLE IF NOT EXISTS daily (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
