@@ -151,12 +151,8 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
         quarter = scope.dialect.quarter_hour
         spans = q(f"SELECT DISTINCT {quarter('lo')}, {quarter('hi')} FROM rollup_pending WHERE site_id = ?",
                   [scope.site_id])  # fmt: skip
-        dirty = sorted({
-            p.first + timedelta(days=i)
-            for lo, hi in spans
-            for i in range((p.last - p.first).days + 1)
-            if _in_zone(lo, scope) <= p.first + timedelta(days=i) <= _in_zone(hi, scope)
-        })  # fmt: skip
+        touched = {(max(_in_zone(lo, scope), p.first), min(_in_zone(hi, scope), p.last)) for lo, hi in spans}
+        dirty = sorted({a + timedelta(days=i) for a, b in touched for i in range((b - a).days + 1)})
         runs = [
             Scope(scope.site_id, local_midnight_utc(a, scope.zone), local_midnight_utc(b + timedelta(days=1), scope.zone),
                   scope.zone, scope.dialect, scope.unit)
