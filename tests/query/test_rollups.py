@@ -103,6 +103,14 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
         if dim:
             q["dimensions"] = [dim]
         out.append(q)
+    # Ranges on a window's edges: from its first day (bit 0), and 33 days up to its last
+    # (bit 63), where a row's first day in the range has no earlier bit or one outside it.
+    t = (today - rollup.EPOCH).days
+    edges = [(32 * (t // 32), t), (32 * (t // 32 - 2) + 31, 32 * (t // 32 - 2) + 63)]
+    for a, b in edges:
+        days = [(rollup.EPOCH + timedelta(days=d)).isoformat() for d in (a, b)]
+        for dims in ([], ["event:page"], ["visit:country"]):
+            out.append({"metrics": ["visitors", "pageviews"], "dimensions": dims, "date_range": days})
     return [{**q, "site_id": site_id, "date": today.isoformat()} for q in out]
 
 
