@@ -23,9 +23,12 @@ import duckdb
 
 # The tables a build fills for a site (drop() clears these and the site's pending rows).
 BUILT_TABLES = ("rollup_state", "reach", "reach_firsts", "daily", "visit_daily")
-# reach_firsts is summed again once its removed rows (n < 0) are this share of its rows
-# (of the current windows' rows, for those windows alone).
+# reach_firsts is summed again once its removed rows (n < 0) are this share of its rows;
+# the current windows alone once theirs are CURRENT_COMPACT_RATIO of their rows (every
+# dashboard range reads them, and their few hundred thousand rows sum in a fraction of a
+# second at 10M events).
 COMPACT_RATIO = 0.1
+CURRENT_COMPACT_RATIO = 0.02
 # The current windows of reach are re-sorted once seals appended this share of their rows.
 RESORT_RATIO = 0.01
 # ... and never for fewer appended rows than this (a small site's tail is cheap to scan).
@@ -36,8 +39,8 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> bool:
     """Sum a site's reach_firsts rows once seals have appended enough removals; True if
     it did. Nearly every seal lands in the current windows (``win`` and the next), which
     are also what every dashboard range reads, so those are summed on their own as soon
-    as their removed rows reach COMPACT_RATIO of theirs; the whole site once they reach
-    that share of all its rows. Either way the summed rows go back sorted, each (kind,
+    as their removed rows reach CURRENT_COMPACT_RATIO of theirs; the whole site once they
+    reach COMPACT_RATIO of all its rows. Either way the summed rows go back sorted, each (kind,
     window) in one run of rows that queries find by min/max."""
     removed, rows, removed_now, rows_now = cur.execute(
         "SELECT count(*) FILTER (WHERE n < 0), count(*), count(*) FILTER (WHERE n < 0 AND win >= ?), "
@@ -45,7 +48,7 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> bool:
     params: list[Any]
     if removed and removed >= COMPACT_RATIO * rows:
         where, params = "site_id = ?", [site_id]
-    elif removed_now and removed_now >= COMPACT_RATIO * rows_now:
+    elif removed_now and removed_now >= CURRENT_COMPACT_RATIO * rows_now:
         where, params = "site_id = ? AND win >= ?", [site_id, win]
     else:
         return False

@@ -159,7 +159,8 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, rng = footfall, random.Random(7)
-    monkeypatch.setattr(duckdb_rollups_upkeep, "COMPACT_RATIO", 2.0)  # never, until asked below
+    for ratio in ("COMPACT_RATIO", "CURRENT_COMPACT_RATIO"):  # never, until asked below
+        monkeypatch.setattr(duckdb_rollups_upkeep, ratio, 2.0)
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     base = events(rng, 150, 40, "a")
     for i in range(0, len(base), 200):
@@ -199,6 +200,16 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     summed = ("SELECT kind, win, value, d, prev, sum(n) FROM reach_firsts GROUP BY ALL "
               "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
     assert store.query(summed) == firsts_of(store)
+    # The current windows are compacted on their own first; older ones keep their removals.
+    win = duckdb_rollups.current_window(ZONE)
+    removed = "SELECT win >= ?, count(*) FROM reach_firsts WHERE n < 0 GROUP BY ALL ORDER BY ALL"
+    before = dict(store.query(removed, [win]))
+    assert before.get(True)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "CURRENT_COMPACT_RATIO", 0.0)
+    run_rollups(store, ff.services.meta)
+    assert dict(store.query(removed, [win])) == {k: n for k, n in before.items() if not k}
+    assert store.query(summed) == firsts_of(store)
+    compare(ff)
     monkeypatch.setattr(duckdb_rollups_upkeep, "COMPACT_RATIO", 0.0)
     run_rollups(store, ff.services.meta)
     assert store.query("SELECT count(*) FROM reach_firsts WHERE n <= 0")[0][0] == 0
@@ -209,7 +220,6 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     # The seals appended their rows after the built ones, every kind mixed. Re-sorting the
     # current windows (due here at once) puts each (kind, window) back in one run of rows,
     # changes no answer, and resets the count of appended rows.
-    win = duckdb_rollups.current_window(ZONE)
     runs = ("SELECT kind, win, max(rowid) - min(rowid) + 1 = count(*) FROM reach "
             "WHERE win >= ? GROUP BY ALL ORDER BY ALL")  # fmt: skip
     assert not all(row[2] for row in store.query(runs, [win]))
