@@ -177,9 +177,11 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
     win = _day(p.first) // 32
     lo_bit, hi_bit = _day(p.first) - 32 * win, _day(p.last) - 32 * win
     mask = ((1 << (hi_bit - lo_bit + 1)) - 1) << lo_bit
+    # reach is sorted by days within each (kind, window): a row with a day in the range has
+    # days >= 2**lo_bit, which skips the row groups of those seen only before it by min/max.
     a_sql = (f"SELECT value, visitor_id, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
-             f"AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
-    a_params: list[Any] = [scope.site_id, p.kind, win, mask, *vfp]
+             f"AND days >= ?::UBIGINT AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
+    a_params: list[Any] = [scope.site_id, p.kind, win, 1 << lo_bit, mask, *vfp]
     # |A| per value: each reach row with a day in the range counts once, at its first one
     counts = (f"SELECT value, sum(n) AS n FROM reach_firsts WHERE site_id = ? AND kind = ? AND win = ? "
               f"AND d BETWEEN ? AND ? AND prev < ?{vf} GROUP BY value")  # fmt: skip

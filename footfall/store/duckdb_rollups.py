@@ -9,6 +9,7 @@ reach(site_id, kind, win, value, visitor_id, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
+    Each (kind, window) is written sorted by ``days`` (see duckdb_rollups_upkeep.py).
 reach_firsts(site_id, kind, win, value, d, prev, n)
     how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:
     none). A row has a day in the range [a, b] exactly when one of its bits has
@@ -162,7 +163,7 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
             with cur_factory() as cur:
                 if table == "reach":
                     cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
-                                "ORDER BY value", args)  # fmt: skip
+                                "ORDER BY days", args)  # fmt: skip
                     rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
                                 [site_id, site_id, kind, w])  # fmt: skip
@@ -247,7 +248,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
         f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL"
     )
-    appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, value",
+    appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, days",
                            [site_id]).fetchall()[0][0]  # fmt: skip
     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})", [site_id])
     # daily: every touched day recomputed from all of its raw events.
