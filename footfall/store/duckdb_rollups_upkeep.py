@@ -38,12 +38,12 @@ RESORT_RATIO = 0.01
 RESORT_MIN_ROWS = 50_000
 
 
-def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> bool:
-    """Sum a site's reach_firsts rows once seals have appended enough removals; True if
-    it did. Nearly every seal lands in the current windows (``win`` and the next), which
-    are also what every dashboard range reads, so those are summed on their own as soon
-    as their removed rows reach CURRENT_COMPACT_RATIO of theirs; the whole site once they
-    reach COMPACT_RATIO of all its rows. Either way the summed rows go back sorted, each (kind,
+def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> None:
+    """Sum a site's reach_firsts rows once seals have appended enough removals. Nearly
+    every seal lands in the current windows (``win`` and the next), which are also what
+    every dashboard range reads, so those are summed on their own as soon as their removed
+    rows reach CURRENT_COMPACT_RATIO of theirs; the whole site once they reach
+    COMPACT_RATIO of all its rows. Either way the summed rows go back sorted, each (kind,
     window) in one run of rows that queries find by min/max."""
     removed, rows, removed_now, rows_now = cur.execute(
         "SELECT count(*) FILTER (WHERE n < 0), count(*), count(*) FILTER (WHERE n < 0 AND win >= ?), "
@@ -54,13 +54,12 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> bool:
     elif removed_now and removed_now >= CURRENT_COMPACT_RATIO * rows_now:
         where, params = "site_id = ? AND win >= ?", [site_id, win]
     else:
-        return False
+        return
     cur.execute("CREATE OR REPLACE TEMP TABLE _rf AS SELECT site_id, kind, win, value, d, prev, sum(n)::BIGINT AS n "
                 f"FROM reach_firsts WHERE {where} GROUP BY ALL HAVING sum(n) <> 0", params)  # fmt: skip
     cur.execute(f"DELETE FROM reach_firsts WHERE {where}", params)
     cur.execute("INSERT INTO reach_firsts SELECT * FROM _rf ORDER BY kind, win, d, value")
     cur.execute("DROP TABLE _rf")
-    return True
 
 
 def resort(cur_factory: Any, site_id: str, win: int, kinds: Iterable[str], appended: int,
