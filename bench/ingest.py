@@ -292,14 +292,34 @@ def parse_wrk(out: str) -> dict[str, Any]:
     return r
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes (all their threads) so far."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(
-    wrk: str, url: str, env: dict[str, str], duration: float, conns: int, threads: int
+    wrk: str, url: str, env: dict[str, str], duration: float, conns: int, threads: int,
+    server: Server | None = None,
 ) -> dict[str, Any]:
+    """One wrk run; with ``server``, also the server's CPU per request (its worker
+    processes, every thread): on a shared machine a steadier figure than req/s, since
+    what the other tenants take changes the rate far more than the cost."""
+    pids = server.worker_pids() if server is not None else []
+    cpu0 = cpu_seconds(pids)
     out = subprocess.run(
         wrk_cmd(wrk, url, duration, conns, threads), env=env, capture_output=True, text=True,
         check=True,
     ).stdout  # fmt: skip
-    return parse_wrk(out)
+    r = parse_wrk(out)
+    if pids and r["requests"]:
+        r["cpu_us"] = (cpu_seconds(pids) - cpu0) / r["requests"] * 1e6
+    return r
 
 
 def describe(label: str, r: dict[str, Any]) -> None:
@@ -308,6 +328,7 @@ def describe(label: str, r: dict[str, Any]) -> None:
     print(
         f"  {label:<34} {r['rps']:>9,.0f} req/s  2xx {r['ok_rps']:>9,.0f}/s  "
         f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  [{codes}]"
+        + (f"  server CPU {r['cpu_us']:.0f} us/req" if "cpu_us" in r else "")
         + (f" socket errors {errs}" if errs else ""),
         flush=True,
     )
@@ -646,9 +667,9 @@ def main() -> None:
         # bare ceiling ------------------------------------------------------------
         if "bare" in phases:
             port = free_port()
-            with running(start_bare(port, tmp)):
+            with running(start_bare(port, tmp)) as bare:
                 env = wrk_env(single, "bench", "/api/event")
-                r = run_wrk(wrk, f"http://127.0.0.1:{port}", env, dur, conns, threads)
+                r = run_wrk(wrk, f"http://127.0.0.1:{port}", env, dur, conns, threads, bare)
                 describe("bare ASGI app (Granian, 1 worker)", r)
                 results["bare"] = r
 
@@ -656,7 +677,7 @@ def main() -> None:
         if phases & {"single", "batch", "fresh"}:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            with running(start_footfall(port, tmp / "data-off", limits_off=True)):
+            with running(start_footfall(port, tmp / "data-off", limits_off=True)) as server:
                 site_id, key, _token = create_site(base, "bench")
                 m_site, m_key, m_token = create_site(base, "markers")
                 if not args.cold:
@@ -669,7 +690,8 @@ def main() -> None:
                     results["warm_up"] = w
                 if "single" in phases:
                     h0 = health(base)
-                    r = run_wrk(wrk, base, wrk_env(single, key, "/api/event"), dur, conns, threads)
+                    env = wrk_env(single, key, "/api/event")
+                    r = run_wrk(wrk, base, env, dur, conns, threads, server)
                     h1 = health(base)
                     describe("footfall /api/event, limits off", r)
                     r["writer_eps_during"] = (consumed(h1) - consumed(h0)) / r["seconds"]
@@ -688,7 +710,7 @@ def main() -> None:
                     h0 = health(base)
                     rb = run_wrk(
                         wrk, base, wrk_env(batch, key, "/api/events"), dur,
-                        args.batch_connections, threads,
+                        args.batch_connections, threads, server,
                     )  # fmt: skip
                     h1 = health(base)
                     rb["events_per_s"] = rb["ok_rps"] * BATCH_SIZE
@@ -799,6 +821,11 @@ def print_table(res: dict[str, Any]) -> None:
                          mark(ratio >= TARGETS["single_ratio"])))  # fmt: skip
         rows.append(("  p50 / p99, ms", f"{off['p50_ms']:.2f} / {off['p99_ms']:.2f}", "p99 <= 20",
                      mark(off["p99_ms"] <= TARGETS["single_p99_ms"])))  # fmt: skip
+        if bare and "cpu_us" in off and "cpu_us" in bare:
+            rows.append(("  server CPU us/request (bare | footfall)",
+                         f"{bare['cpu_us']:.0f} | {off['cpu_us']:.0f}", "", ""))  # fmt: skip
+            rows.append(("  CPU ratio bare / footfall", f"{bare['cpu_us'] / off['cpu_us']:.2f}x",
+                         "", ""))  # fmt: skip
     if dflt := res.get("single_default"):
         rows += [
             ("single, default limits: req/s", f"{dflt['rps']:,.0f}", "", ""),
@@ -812,6 +839,8 @@ def print_table(res: dict[str, Any]) -> None:
             (f"batch events/s ({BATCH_SIZE}/body)", f"{b['events_per_s']:,.0f}", ">= 150,000",
              mark(b["events_per_s"] >= TARGETS["batch_eps"])),
             ("  batch p50 / p99, ms", f"{b['p50_ms']:.1f} / {b['p99_ms']:.1f}", "", ""),
+            ("  server CPU us/event (requests and writer)",
+             f"{b.get('cpu_us', float('nan')) / BATCH_SIZE:.1f}", "", ""),
             ("server writer rec/s during batch load", f"{b['writer_eps_during']:,.0f}", "", ""),
             ("server drain rec/s after batch load", f"{server_drain['eps']:,.0f}", "",
              f"backlog {server_drain['backlog']:,}"),
