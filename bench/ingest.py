@@ -590,7 +590,11 @@ def inprocess_requests(
             "process_us": cpu / requests * 1e6,
         }
 
-    return asyncio.run(run())
+    try:  # the loop `footfall serve` runs on (granian picks uvloop when it is installed)
+        import uvloop
+    except ImportError:
+        return asyncio.run(run())
+    return uvloop.run(run())
 
 
 # ------------------------------------------------------------------------------ main
