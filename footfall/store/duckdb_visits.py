@@ -179,11 +179,14 @@ _SESSION_COLUMNS = (
 )  # fmt: skip
 # The common case: every group is one visit of its own (no client-supplied session id in
 # the batch, and no group of stored visits alone), so each group with events is exactly
-# its visit's new sessions row, and the stored rows it replaces are its stored items.
-_FAST_SESSIONS_SQL = f"""
-CREATE OR REPLACE TEMP VIEW _fold AS
-SELECT * EXCLUDE (sid, visitor), sid AS session_id, visitor AS visitor_id FROM _groups
-WHERE n_ev > 0;
+# its visit's new sessions row (``_FOLD``, a subquery: a view would be planned once more),
+# and the stored rows it replaces are its stored items (``_touched``, needed only when
+# the batch touched stored visits).
+_FOLD = (
+    "(SELECT * EXCLUDE (sid, visitor), sid AS session_id, visitor AS visitor_id FROM _groups "
+    "WHERE n_ev > 0)"
+)
+_FAST_TOUCHED_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _touched AS
 SELECT i.site_id, i.old_sid AS session_id FROM _grouped i {_GROUP_OF}
 WHERE i.is_event = 0 AND g.n_ev > 0;

@@ -34,7 +34,8 @@ import duckdb
 
 from footfall.store.base import Enrichment
 from footfall.store.duckdb_visits import (
-    _FAST_SESSIONS_SQL,
+    _FAST_TOUCHED_SQL,
+    _FOLD,
     _GROUPS_SQL,
     _INSERT_EVENTS_SQL,
     _ITEMS_OLD,
@@ -65,17 +66,18 @@ DAY_MS = 86_400_000
 def _lookups(cur: duckdb.DuckDBPyConnection, enricher: Enrichment) -> tuple[bool, bool]:
     """Register the lookup tables; returns whether any user agent is a bot and whether any
     referrer is spam."""
-    agents = [r[0] for r in cur.execute("SELECT DISTINCT user_agent FROM _in").fetchall()]
-    ua = enricher.user_agents(agents)
+    # One statement for the three lists of distinct values: each statement costs a few
+    # milliseconds of planning whatever its size, which is most of a small round.
+    agents, pairs, queries = _one(
+        cur,
+        "SELECT list(DISTINCT user_agent), list(DISTINCT (site_id, referrer)), "
+        "list(DISTINCT url_query) FILTER (WHERE url_query <> '') FROM _in",
+    )
+    ua = enricher.user_agents([a for a in agents or () if a is not None])
     cur.register("_ua", ua)
-    pairs = cur.execute("SELECT DISTINCT site_id, referrer FROM _in").fetchall()
-    ref = enricher.referrers([(r[0], r[1]) for r in pairs])
+    ref = enricher.referrers([(p[0], p[1]) for p in pairs or () if None not in (p[0], p[1])])
     cur.register("_ref", ref)
-    queries = [
-        r[0]
-        for r in cur.execute("SELECT DISTINCT url_query FROM _in WHERE url_query <> ''").fetchall()
-    ]
-    cur.register("_utm", enricher.queries(queries))
+    cur.register("_utm", enricher.queries(list(queries or ())))
     return any(ua.column("is_bot").to_pylist()), any(ref.column("spam").to_pylist())
 
 
@@ -128,10 +130,10 @@ def write(
         )
     cur.execute("DELETE FROM _in WHERE user_agent IS NULL OR site_id IS NULL OR referrer IS NULL")
     # Visits: the stored ones the batch may touch, the groups, their rows.
-    cur.execute(_OLD_SQL, [_ts(lo - timeout_ms)])
+    n_old, n_old_cli = _one(cur, _OLD_SQL, [_ts(lo - timeout_ms)])[0], 0
     if cli:
-        cur.execute(_OLD_CLIENT_SQL)
-    n_old, n_old_cli = _one(cur, "SELECT count(*), count(*) FILTER (WHERE kind = 1) FROM _old")
+        n_old_cli = _one(cur, _OLD_CLIENT_SQL)[0]
+        n_old += n_old_cli
     items = cur.sql(_ITEMS_SQL.format(old=_ITEMS_OLD if n_old else "")).to_arrow_table()
     cur.register("_grouped", _group(items, timeout_ms))
     cur.execute(_GROUPS_SQL)
@@ -159,8 +161,11 @@ def write(
             )
     inserted = _one(cur, _INSERT_EVENTS_SQL)[0]
     columns = ", ".join(_SESSION_COLUMNS)
-    merged = "_fold" if fast else "_merged"
-    cur.execute(_FAST_SESSIONS_SQL if fast else _SESSIONS_SQL)
+    merged = _FOLD if fast else "_merged"
+    if not fast:
+        cur.execute(_SESSIONS_SQL)
+    elif n_old:
+        cur.execute(_FAST_TOUCHED_SQL)
     if n_old:
         cur.execute(
             "DELETE FROM sessions USING _touched t "

@@ -290,14 +290,15 @@ def test_stored_visits_a_batch_only_reads_are_left_as_they_are(tmp_path: Path) -
     assert per_visit == [(3, 4)]
 
 
-def test_waits_stretch_after_costly_rounds_but_not_past_four_intervals() -> None:
+def test_waits_stretch_after_costly_rounds_but_not_past_a_second() -> None:
     from footfall.queue.writer import next_wait
 
     assert next_wait(700, 700, 3.0, 0.25) == 0.0  # a full round: a backlog, go on at once
     assert next_wait(0, 700, 0.0, 0.25) == 0.25  # nothing to do: the interval
     assert next_wait(5000, 150_000, 0.02, 0.25) == 0.25  # a cheap round: the interval
     assert next_wait(5000, 150_000, 0.1, 0.25) == pytest.approx(0.4)  # busy a fifth of the time
-    assert next_wait(5000, 150_000, 0.9, 0.25) == 1.0  # never more than four intervals
+    assert next_wait(5000, 150_000, 0.9, 0.25) == 1.0  # never more than a second
+    assert next_wait(5000, 150_000, 0.9, 3.0) == 3.0  # a longer interval is never shortened
     assert next_wait(999, 150_000, 0.9, 0.25) == 0.25  # light traffic: freshness first
 
 
@@ -328,10 +329,39 @@ def test_the_loop_waits_longer_after_a_costly_round(tmp_path: Path) -> None:
     writer.start()
     try:
         assert writer.wait_idle(5)
-        time.sleep(0.5)  # past the long wait, into the idle rounds
+        time.sleep(1.2)  # past the long wait (at most 1 s), into the idle rounds
     finally:
         writer.stop()
     assert count(store) == (1500, 1500)
-    # The round took >= 0.1 s, so 4x that is past the cap of four 50 ms intervals.
-    assert waits[0] == pytest.approx(0.2)
+    # The round took >= 0.1 s: the wait after it is 4x that, far above the 50 ms interval.
+    assert 0.4 <= waits[0] <= 1.0
     assert 0.05 in waits[1:]  # the empty rounds after it wait the plain interval
+
+
+def test_a_small_round_leaves_the_store_on_all_its_threads(tmp_path: Path) -> None:
+    """Small rounds run on one DuckDB thread; queries after them (and after a round that
+    failed) must get the configured threads back."""
+    spool, store = open_parts(tmp_path)
+    store.close()
+    store = DuckDBStore(tmp_path / "events.duckdb", threads=2)
+    store.open()
+    threads = "SELECT current_setting('threads')"
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(5)])
+    assert writer.run_once() == 5
+    assert count(store) == (5, 5)
+    assert store.query(threads) == [(2,)]
+
+    def broken(*args: object) -> dict[str, int]:
+        raise RuntimeError("disk full")
+
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(5, 8)])
+    real = duckdb_write.write
+    duckdb_write.write = broken  # type: ignore[assignment]
+    try:
+        with pytest.raises(RuntimeError):
+            writer.run_once()
+    finally:
+        duckdb_write.write = real
+    assert store.query(threads) == [(2,)]
+    assert writer.run_once() == 3 and count(store) == (8, 8)
