@@ -365,3 +365,47 @@ def test_a_small_round_leaves_the_store_on_all_its_threads(tmp_path: Path) -> No
         duckdb_write.write = real
     assert store.query(threads) == [(2,)]
     assert writer.run_once() == 3 and count(store) == (8, 8)
+
+
+def test_a_visit_takes_its_first_events_source_campaign_and_device(tmp_path: Path) -> None:
+    """The visit's attributes are its first event's: a referrer names the source, else the
+    tagged link's utm_source does; later events of the visit carry the same ones."""
+    spool, store = open_parts(tmp_path)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    tagged = "utm_source=fb&utm_medium=social&utm_campaign=spring"
+    records = [
+        # visitor 1: a tagged link and no referrer, then a page from a search engine
+        record(0, visitor_id=1, url_query=tagged, country="DE", screen="1920x1080"),
+        record(1, visitor_id=1, referrer="https://www.google.com/", user_agent=firefox),
+        # visitor 2: a referrer and a tag: the referrer names the source, the tags stay
+        record(2, visitor_id=2, referrer="https://news.ycombinator.com/", url_query=tagged),
+        # visitor 3: neither
+        record(3, visitor_id=3, user_agent=firefox, language="fr-FR"),
+    ]
+    spool.append_sync([ENCODER.encode(r) for r in records])
+    writer.run_once()
+    cols = "visitor_id, referrer_source, utm_source, utm_medium, utm_campaign, browser, country"
+    events = store.query(f"SELECT {cols}, screen, language FROM events ORDER BY ts")
+    safari = ("Safari",)
+    assert [e[:5] for e in events] == [
+        (1, "Facebook", "fb", "social", "spring"),
+        (1, "Facebook", "fb", "social", "spring"),
+        (2, "Hacker News", "fb", "social", "spring"),
+        (3, "", "", "", ""),
+    ]
+    assert [(e[5], e[6], e[7], e[8]) for e in events] == [
+        (*safari, "DE", "1920x1080", ""), (*safari, "DE", "1920x1080", ""),
+        (*safari, "", "", ""), ("Firefox", "", "", "fr-FR"),
+    ]  # fmt: skip
+    visits = store.query(f"SELECT {cols}, pageviews FROM sessions ORDER BY visitor_id")
+    assert visits == [
+        (1, "Facebook", "fb", "social", "spring", "Safari", "DE", 2),
+        (2, "Hacker News", "fb", "social", "spring", "Safari", "", 1),
+        (3, "", "", "", "", "Firefox", "", 1),
+    ]
+    # A later batch continues visitor 1's visit: it keeps the first event's attributes.
+    spool.append_sync([ENCODER.encode(record(4, visitor_id=1, user_agent=firefox))])
+    writer.run_once()
+    later = store.query(f"SELECT {cols} FROM events WHERE event_id = ?", [str(uuid.UUID(int=5))])
+    assert later == [(1, "Facebook", "fb", "social", "spring", "Safari", "DE")]
