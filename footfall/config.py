@@ -64,9 +64,10 @@ class Settings:
     batch_size: int = _doc(150000, "Most events the writer inserts into the store in one batch.")
     flush_interval_ms: int = _doc(
         1000,
-        "Time an acknowledged event waits in the spool before the writer runs (each round "
-        "has a fixed cost, so this sets a quiet server's CPU); under load stretched up to "
-        "1.5 s so that rounds grow (see queue/writer.py).",
+        "Time between the starts of two writer rounds: an acknowledged event is visible after "
+        "at most about this long plus one round (each round has a fixed cost, so this also "
+        "sets a quiet server's CPU); a shorter interval is stretched up to 1 s under load so "
+        "that rounds grow (see queue/writer.py).",
     )
     spool_max_bytes: int = _doc(
         1 << 30, "Spool size cap in bytes; above it collection answers 503 with Retry-After."

@@ -24,27 +24,29 @@ log = logging.getLogger("footfall.writer")
 
 # A round costs a fixed 50-100 ms of CPU (some 30 statements planned and run) besides its
 # per-event work, so how often rounds run decides what a quiet server costs: at 250 ms a
-# site sending 5 events a second kept a third of a core busy (bench/light.py). The
-# default interval is therefore 1 s: an event is visible within about a second, and the
-# fixed cost is paid at most once a second. Under heavy load small rounds would also take
-# CPU the requests need: once a round carries STRETCH_FROM records or more, the writer
-# keeps its busy share at most 1/(1 + LOAD_FACTOR) by waiting longer after it, which makes
-# the next round bigger; but never longer than MAX_WAIT (or the interval, if that is
-# longer), which keeps an acknowledged event's wait, round included, well under 2 s. (With
-# the default interval the stretch never applies; it guards a shorter configured one.)
+# site sending 5 events a second kept a third of a core busy (bench/light.py). Rounds
+# therefore start once a second by default (the interval counts from a round's start, so
+# a round's own time does not add to it): an event is visible within about a second and
+# the fixed cost is paid at most once a second. Under heavy load small rounds would also
+# take CPU the requests need: once a round carries STRETCH_FROM records or more, a shorter
+# configured interval is stretched so that the writer is busy at most 1/(1 + LOAD_FACTOR)
+# of the time, which makes the next round bigger; but rounds never start more than
+# MAX_PERIOD apart (unless the interval is longer), which keeps an acknowledged event's
+# wait, its round included, well under 2 s.
 STRETCH_FROM = 1000
 LOAD_FACTOR = 4
-MAX_WAIT = 1.0
+MAX_PERIOD = 1.0
 
 
 def next_wait(consumed: int, batch_size: int, round_seconds: float, interval: float) -> float:
-    """Seconds to wait before the next round: none after a full round (a backlog), else
-    the interval, stretched after a costly round under load as explained above."""
+    """Seconds to wait after a round before the next: none after a full round (a backlog),
+    else what is left of the period between round starts, as explained above."""
     if consumed >= batch_size:
         return 0.0
-    if consumed < STRETCH_FROM:
-        return interval
-    return max(interval, min(LOAD_FACTOR * round_seconds, MAX_WAIT))
+    period = interval
+    if consumed >= STRETCH_FROM:
+        period = max(interval, min((1 + LOAD_FACTOR) * round_seconds, MAX_PERIOD))
+    return max(0.0, period - round_seconds)
 
 
 @dataclass(slots=True)
