@@ -155,8 +155,7 @@ class Writer:
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
         counts = self.store.write_batch(
             WriteBatch(
-                self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset),
-                len(payloads),
+                self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
             )
         )
         self.position = end

@@ -125,7 +125,6 @@ class WriteBatch:
     enrichment: Enrichment
     session_timeout_ms: int = 30 * 60_000
     progress: tuple[int, int] | None = None
-    records: int = 0  # how many spool records ``source`` holds (0: not counted)
 
 
 # Runs one statement and returns its rows (``EventStore.snapshot`` yields one).

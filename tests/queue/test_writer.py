@@ -342,8 +342,8 @@ def test_the_loop_waits_longer_after_a_costly_round(tmp_path: Path) -> None:
     assert 0.05 in waits[1:]  # the empty rounds after it wait the plain interval
 
 
-def test_a_small_round_leaves_the_store_on_all_its_threads(tmp_path: Path) -> None:
-    """Small rounds run on one DuckDB thread; queries after them (and after a round that
+def test_a_round_leaves_the_store_on_all_its_threads(tmp_path: Path) -> None:
+    """Writer rounds run on one DuckDB thread; queries after them (and after a round that
     failed) must get the configured threads back."""
     spool, store = open_parts(tmp_path)
     store.close()
