@@ -63,7 +63,7 @@ class Settings:
     )
     batch_size: int = _doc(150000, "Most events the writer inserts into the store in one batch.")
     flush_interval_ms: int = _doc(
-        1000,
+        750,
         "Time between the starts of two writer rounds: an acknowledged event is visible after "
         "at most about this long plus one round (each round has a fixed cost, so this also "
         "sets a quiet server's CPU); a shorter interval is stretched up to 1 s under load so "

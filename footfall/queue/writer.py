@@ -25,9 +25,10 @@ log = logging.getLogger("footfall.writer")
 # A round costs a fixed 50-100 ms of CPU (some 30 statements planned and run) besides its
 # per-event work, so how often rounds run decides what a quiet server costs: at 250 ms a
 # site sending 5 events a second kept a third of a core busy (bench/light.py). Rounds
-# therefore start once a second by default (the interval counts from a round's start, so
-# a round's own time does not add to it): an event is visible within about a second and
-# the fixed cost is paid at most once a second. Under heavy load small rounds would also
+# therefore start 750 ms apart by default (the interval counts from a round's start, so a
+# round's own time does not add to it): the fixed cost is paid at most 1.3 times a second,
+# and an event is visible within about a second, leaving margin under the 2 s freshness
+# target when other work (a rollups job folding a burst) slows the rounds. Under heavy load small rounds would also
 # take CPU the requests need: once a round carries STRETCH_FROM records or more, a shorter
 # configured interval is stretched so that the writer is busy at most 1/(1 + LOAD_FACTOR)
 # of the time, which makes the next round bigger; but rounds never start more than
@@ -70,7 +71,7 @@ class Writer:
         domains_of: Callable[[str], tuple[str, ...]],
         *,
         batch_size: int = 150_000,
-        interval_ms: int = 1000,
+        interval_ms: int = 750,
         session_timeout_ms: int = 30 * 60_000,
         allow_headless: bool = False,
     ) -> None:
