@@ -28,12 +28,12 @@ log = logging.getLogger("footfall.writer")
 # therefore start 750 ms apart by default (the interval counts from a round's start, so a
 # round's own time does not add to it): the fixed cost is paid at most 1.3 times a second,
 # and an event is visible within about a second, leaving margin under the 2 s freshness
-# target when other work (a rollups job folding a burst) slows the rounds. Under heavy load small rounds would also
-# take CPU the requests need: once a round carries STRETCH_FROM records or more, a shorter
-# configured interval is stretched so that the writer is busy at most 1/(1 + LOAD_FACTOR)
-# of the time, which makes the next round bigger; but rounds never start more than
-# MAX_PERIOD apart (unless the interval is longer), which keeps an acknowledged event's
-# wait, its round included, well under 2 s.
+# target when other work (a rollups job folding a burst) slows the rounds. Under heavy
+# load small rounds would also take CPU the requests need: once a round carries
+# STRETCH_FROM records or more, a shorter configured interval is stretched so that the
+# writer is busy at most 1/(1 + LOAD_FACTOR) of the time, which makes the next round
+# bigger; but rounds never start more than MAX_PERIOD apart (unless the interval is
+# longer), which keeps an acknowledged event's wait, its round included, well under 2 s.
 STRETCH_FROM = 1000
 LOAD_FACTOR = 4
 MAX_PERIOD = 1.0
