@@ -60,7 +60,6 @@ class DuckDBStore:
         self._con.execute("SET checkpoint_threshold = '256MB'")
         if self.threads:
             self._con.execute(f"SET threads = {int(self.threads)}")
-        self._threads = int(self._con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         if self.memory_limit:
             self._con.execute("SET memory_limit = ?", [self.memory_limit])
         self._dirty = False
@@ -91,25 +90,14 @@ class DuckDBStore:
     # -- writing ---------------------------------------------------------------------------
 
     def write_batch(self, batch: WriteBatch) -> dict[str, int]:
-        # A writer round runs on one DuckDB thread: its ~25 statements gain nothing from a
-        # second one here and pay for setting up and waking its pipelines (bench/drain.py,
-        # interleaved pairs: CPU per event -20% in 5-event rounds, -12% in 5,000-event
-        # rounds, -25% in 20,000- and 150,000-event ones, with events/s equal or higher).
-        # The setting is the database's, so a query that runs meanwhile runs on one thread
-        # too; it is restored after the round, also when the round fails.
-        narrow = self._threads > 1
-        with self._write_lock:
-            if narrow:
-                self._cursor().execute("SET threads = 1")
-            try:
-                with self._transaction() as cur:
-                    counts = duckdb_write.write(
-                        cur, batch.source, batch.enrichment, batch.session_timeout_ms,
-                        batch.progress,
-                    )  # fmt: skip
-            finally:
-                if narrow:
-                    self._cursor().execute(f"SET threads = {self._threads}")
+        # Not `SET threads = 1` around the round, though the writer's CPU per event is
+        # 12-25% lower on one thread: the setting is the database's, and switching it while
+        # another cursor's query ran left that query waiting forever (DuckDB 2.0; the
+        # rollups job, found hung at shutdown).
+        with self._write_lock, self._transaction() as cur:
+            counts = duckdb_write.write(
+                cur, batch.source, batch.enrichment, batch.session_timeout_ms, batch.progress
+            )
         self._dirty = True
         return counts
 
