@@ -66,18 +66,17 @@ DAY_MS = 86_400_000
 def _lookups(cur: duckdb.DuckDBPyConnection, enricher: Enrichment) -> tuple[bool, bool]:
     """Register the lookup tables; returns whether any user agent is a bot and whether any
     referrer is spam."""
-    # One statement for the three lists of distinct values: each statement costs a few
-    # milliseconds of planning whatever its size, which is most of a small round.
-    agents, pairs, queries = _one(
-        cur,
-        "SELECT list(DISTINCT user_agent), list(DISTINCT (site_id, referrer)), "
-        "list(DISTINCT url_query) FILTER (WHERE url_query <> '') FROM _in",
-    )
-    ua = enricher.user_agents([a for a in agents or () if a is not None])
+    agents = [r[0] for r in cur.execute("SELECT DISTINCT user_agent FROM _in").fetchall()]
+    ua = enricher.user_agents(agents)
     cur.register("_ua", ua)
-    ref = enricher.referrers([(p[0], p[1]) for p in pairs or () if None not in (p[0], p[1])])
+    pairs = cur.execute("SELECT DISTINCT site_id, referrer FROM _in").fetchall()
+    ref = enricher.referrers([(r[0], r[1]) for r in pairs])
     cur.register("_ref", ref)
-    cur.register("_utm", enricher.queries(list(queries or ())))
+    queries = [
+        r[0]
+        for r in cur.execute("SELECT DISTINCT url_query FROM _in WHERE url_query <> ''").fetchall()
+    ]
+    cur.register("_utm", enricher.queries(queries))
     return any(ua.column("is_bot").to_pylist()), any(ref.column("spam").to_pylist())
 
 
