@@ -54,6 +54,7 @@ sys.path.insert(0, str(HERE))
 sys.path.append(str(ROOT))  # after PYTHONPATH: PYTHONPATH=/some/snapshot benches that copy
 
 from corpus import DOMAIN, Corpus  # noqa: E402
+from procs import die_with_parent  # noqa: E402
 
 LUA = HERE / "wrk" / "post_bodies.lua"
 ADMIN_TOKEN = "bench-admin-token"
@@ -136,7 +137,7 @@ class Server:
         self._log_file = log.open("wb")
         self.proc = subprocess.Popen(
             cmd, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
 
     def worker_pids(self) -> list[int]:

@@ -73,6 +73,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.append(str(ROOT))
 
+from procs import die_with_parent  # noqa: E402
+
 ADMIN_TOKEN = "bench-admin-token"
 SITE_NAME = "Bench Shop"
 INGEST_SITE_NAME = "Ingest Bench"
@@ -861,7 +863,7 @@ def start_server(
     proc = subprocess.Popen(
         [sys.executable, "-m", "footfall.cli", "serve", "--port", str(port)],
         env=env, cwd=data_dir.parent, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=die_with_parent,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -1,0 +1,24 @@
+"""Server subprocesses that do not outlive the bench that started them.
+
+The benches start ``footfall serve`` in a session of its own (so that a Ctrl-C meant for the
+bench does not reach the server mid-measurement, and the bench can stop the whole process
+group). If the bench itself is killed, its ``finally`` blocks never run and the server —
+holding a port, a data directory in /tmp and a core's worth of background work — would go
+on running and skew every later measurement. ``die_with_parent`` (a ``preexec_fn``) asks
+Linux to send the server SIGINT, its clean shutdown, when the bench goes away.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Run in the child between fork and exec: SIGINT it when the parent exits (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
