@@ -15,10 +15,12 @@ import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1
+# Looked up here, before any fork: loading a library in the forked child of a process with
+# threads could wait forever on a lock another thread held at the fork.
+_prctl = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None
 
 
 def die_with_parent() -> None:
     """Run in the child between fork and exec: SIGINT it when the parent exits (Linux)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)

@@ -43,8 +43,8 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
             # The ~120,000 objects of start-up (routes, templates, rule sets, caches) live
             # as long as the process, yet every full collection walked them all: a 50-60 ms
             # stop of the event loop every few seconds under load, which set the ingest
-            # p99 (bench/ingest.py: 44 ms before, 26 ms after). Frozen, a full collection
-            # walks only what was made since.
+            # p99 (bench/ingest.py, paired runs: 31-61 ms before, 21-27 ms after). Frozen,
+            # a full collection walks only what was made since.
             gc.collect()
             gc.freeze()
         try:
