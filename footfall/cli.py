@@ -57,6 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop=Loops.auto,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
+        # Granian can leave a worker hung in its signal handler when Ctrl-C lands while
+        # the loop is busy (emmett-framework/granian#875): Ctrl-C would then never return.
+        # A worker not stopped by then is killed; the spool keeps everything acknowledged.
+        workers_kill_timeout=settings.shutdown_timeout_seconds or None,
     ).serve()
     return 0
 

@@ -95,6 +95,12 @@ class Settings:
         "Stats queries run at once; more wait their turn, so dashboards never take every core "
         "from ingestion. 0 means one less than the number of cores (at least 1).",
     )
+    shutdown_timeout_seconds: int = _doc(
+        120,
+        "How long Ctrl-C waits for `footfall serve` to drain the spool into the store and stop; "
+        "a worker still running then is killed (nothing acknowledged is lost: the next start "
+        "replays the spool). 0 waits for ever.",
+    )
     rollup_interval_seconds: float = _doc(
         60.0,
         "How often new events are folded into the exact rollups the dashboard reads; until "
@@ -150,6 +156,7 @@ class Settings:
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
+            ("shutdown_timeout_seconds", self.shutdown_timeout_seconds >= 0, "must be >= 0"),
             ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),
             (
                 "duckdb_memory_limit",

@@ -30,7 +30,8 @@ def test_env_values_are_typed() -> None:
 @pytest.mark.parametrize(
     ("var", "value"),
     [("FOOTFALL_PORT", "eighty"), ("FOOTFALL_PORT", "70000"), ("FOOTFALL_RETENTION_DAYS", "-1"),
-     ("FOOTFALL_RATE_LIMIT_PER_IP", "fast"), ("FOOTFALL_LOG_LEVEL", "loud"), ("FOOTFALL_MAXMIND_DB", "/nope.mmdb")],
+     ("FOOTFALL_RATE_LIMIT_PER_IP", "fast"), ("FOOTFALL_LOG_LEVEL", "loud"), ("FOOTFALL_MAXMIND_DB", "/nope.mmdb"),
+     ("FOOTFALL_SHUTDOWN_TIMEOUT_SECONDS", "-5")],
 )  # fmt: skip
 def test_bad_values_name_the_variable(var: str, value: str) -> None:
     with pytest.raises(SettingsError, match=var):

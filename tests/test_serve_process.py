@@ -83,3 +83,55 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     assert json.loads(direct.stdout)["built"] == []
     direct = cli("jobs", "run", "rollups", data=data)
     assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": [], "resorted": []}
+
+
+def _worker_pids(server: Server) -> list[int]:
+    assert server.proc is not None
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)], capture_output=True, text=True
+    ).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_ctrl_c_kills_a_worker_that_will_not_stop_and_the_next_start_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    created = cli("sites", "create", "Hung", "--domain", "example.com", data=data)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.split("api_key: ", 1)[1].split()[0]
+    site = created.stdout.split("site_id: ", 1)[1].split()[0]
+    # The writer waits, so every event is still only in the spool when the worker hangs.
+    env = {"FOOTFALL_FLUSH_INTERVAL_MS": "60000", "FOOTFALL_SHUTDOWN_TIMEOUT_SECONDS": "2"}
+    server = Server(data, **env).start()
+    for i in range(30):
+        status, _ = server.post(
+            "/api/event", {"event_type": "pageview", "path": f"/p{i}", "user_agent": UA},
+            {"x-api-key": key},
+        )  # fmt: skip
+        assert status == 202
+    (worker,) = _worker_pids(server)
+    # A worker that cannot act on signals, as one hung in Granian's signal handler is
+    # (emmett-framework/granian#875): before the timeout, Ctrl-C never returned.
+    os.kill(worker, signal.SIGSTOP)
+    assert server.proc is not None
+    os.kill(server.proc.pid, signal.SIGINT)
+    try:
+        server.proc.wait(20)
+    except subprocess.TimeoutExpired:
+        server.stop(signal.SIGKILL)
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("Ctrl-C did not stop footfall serve with a hung worker:\n" + server.log())
+    assert "refused to gracefully stop" in server.log()
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    # The killed worker never wrote the events to the store; the next start replays them.
+    again = Server(data, **env).start()
+    assert again.stop(signal.SIGINT) == 0, again.log()
+    con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
+    rows = con.execute(
+        "SELECT count(*), count(DISTINCT event_id), count(DISTINCT pathname) FROM events "
+        "WHERE site_id = ?", [site],
+    ).fetchall()  # fmt: skip
+    con.close()
+    assert rows == [(30, 30, 30)]
