@@ -41,6 +41,7 @@ class Server:
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
+        self._log_start = 0  # where the latest start's lines begin (run_log)
 
     def start(self) -> Server:
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
@@ -110,6 +111,14 @@ class Server:
         with open(self.log_path, "rb") as f:
             f.seek(self._log_start)
             return f.read().decode(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        """Granian's worker processes (children of the `footfall serve` process)."""
+        assert self.proc is not None
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(p) for p in out.split()]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

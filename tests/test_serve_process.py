@@ -26,12 +26,17 @@ def cli(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    created = cli("sites", "create", "My Site", "--domain", "example.com", data=data)
+def create_site(name: str, data: Path) -> tuple[str, str]:
+    """``footfall sites create``: the site id and ingest key it prints."""
+    created = cli("sites", "create", name, "--domain", "example.com", data=data)
     assert created.returncode == 0, created.stderr
     lines = dict(line.split(": ", 1) for line in created.stdout.splitlines() if ": " in line)
-    site, key = lines["site_id"], lines["api_key"]
+    return lines["site_id"], lines["api_key"]
+
+
+def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    site, key = create_site("My Site", data)
     assert site == "my-site" and key.startswith("ffk_")
 
     server = Server(data, FOOTFALL_FLUSH_INTERVAL_MS="60000").start()  # writer waits: spool holds events
@@ -85,22 +90,11 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": [], "resorted": []}
 
 
-def _worker_pids(server: Server) -> list[int]:
-    assert server.proc is not None
-    out = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(server.proc.pid)], capture_output=True, text=True
-    ).stdout
-    return [int(p) for p in out.split()]
-
-
 def test_ctrl_c_kills_a_worker_that_will_not_stop_and_the_next_start_loses_nothing(
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "data"
-    created = cli("sites", "create", "Hung", "--domain", "example.com", data=data)
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.split("api_key: ", 1)[1].split()[0]
-    site = created.stdout.split("site_id: ", 1)[1].split()[0]
+    site, key = create_site("Hung", data)
     # The writer waits, so every event is still only in the spool when the worker hangs.
     env = {"FOOTFALL_FLUSH_INTERVAL_MS": "60000", "FOOTFALL_SHUTDOWN_TIMEOUT_SECONDS": "2"}
     server = Server(data, **env).start()
@@ -110,14 +104,12 @@ def test_ctrl_c_kills_a_worker_that_will_not_stop_and_the_next_start_loses_nothi
             {"x-api-key": key},
         )  # fmt: skip
         assert status == 202
-    (worker,) = _worker_pids(server)
+    (worker,) = server.worker_pids()
     # A worker that cannot act on signals, as one hung in Granian's signal handler is
     # (emmett-framework/granian#875): before the timeout, Ctrl-C never returned.
     os.kill(worker, signal.SIGSTOP)
-    assert server.proc is not None
-    os.kill(server.proc.pid, signal.SIGINT)
     try:
-        server.proc.wait(20)
+        server.stop(signal.SIGINT, timeout=20, recover=False)
     except subprocess.TimeoutExpired:
         server.stop(signal.SIGKILL)
         os.kill(worker, signal.SIGKILL)
