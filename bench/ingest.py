@@ -519,18 +519,17 @@ def _raw_insert(path: Path, table: Any) -> float:
 
 def _append_like_writer(path: Path, table: Any, batch_size: int) -> float:
     """Seconds for DuckDB alone to do the writer's storing: ``table`` appended from Arrow
-    to the store's own schema, ``batch_size`` rows per transaction, then the checkpoint
-    the drain also pays. A round's rows that do not fill a whole row group go through the
-    WAL and are written again by the checkpoint, which the bulk load above never pays. This
-    is the drain's ceiling into a fresh store (as the drain writes); a store already
-    holding rows appends slower still (README, Benchmarks)."""
-    from importlib import resources
+    to a fresh store (``DuckDBStore``: its schema and settings), ``batch_size`` rows per
+    transaction, then the checkpoint the drain also pays. A round's rows that do not fill
+    a whole row group go through the WAL and are written again by the checkpoint, which the
+    bulk load above never pays. This is the drain's ceiling into a fresh store (as the drain
+    writes); a store already holding rows appends slower still (README, Benchmarks)."""
+    from footfall.store.duckdb import DuckDBStore
 
-    import duckdb
-
-    con = duckdb.connect(str(path))
+    store = DuckDBStore(path)
+    store.open()
     try:
-        con.execute(resources.files("footfall.store").joinpath("schema/duckdb.sql").read_text())
+        con = store.con
         began = time.perf_counter()
         for start in range(0, table.num_rows, batch_size):
             con.register("part", table.slice(start, batch_size))
@@ -540,7 +539,7 @@ def _append_like_writer(path: Path, table: Any, batch_size: int) -> float:
         con.execute("CHECKPOINT")
         return time.perf_counter() - began
     finally:
-        con.close()
+        store.close()
 
 
 def inprocess_requests(
