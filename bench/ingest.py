@@ -304,6 +304,32 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _thread_kind(pid: int, tid: int, comm: str) -> str:
+    if tid == pid:
+        return "loop"  # the worker's main thread runs the event loop (and every handler)
+    if comm.startswith("tokio"):
+        return "granian"  # Granian's Rust I/O threads
+    if comm.startswith("footfall-"):
+        return comm.removeprefix("footfall-")  # footfall/threadnames.py names them
+    return "other"  # DuckDB's worker threads, Granian's helper thread, AnyIO's
+
+
+def thread_ticks(pids: list[int]) -> dict[str, int]:
+    """CPU clock ticks so far of these processes' live threads, summed per kind of thread."""
+    out: dict[str, int] = {}
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                stat = (task / "stat").read_text()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2 :].split()
+                kind = _thread_kind(pid, int(task.name), comm)
+                out[kind] = out.get(kind, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
 def run_wrk(
     wrk: str, url: str, env: dict[str, str], duration: float, conns: int, threads: int,
     server: Server | None = None,
@@ -312,7 +338,7 @@ def run_wrk(
     processes, every thread): on a shared machine a steadier figure than req/s, since
     what the other tenants take changes the rate far more than the cost."""
     pids = server.worker_pids() if server is not None else []
-    cpu0 = cpu_seconds(pids)
+    cpu0, ticks0 = cpu_seconds(pids), thread_ticks(pids)
     out = subprocess.run(
         wrk_cmd(wrk, url, duration, conns, threads), env=env, capture_output=True, text=True,
         check=True,
@@ -320,10 +346,14 @@ def run_wrk(
     r = parse_wrk(out)
     if pids and r["requests"]:
         r["cpu_us"] = (cpu_seconds(pids) - cpu0) / r["requests"] * 1e6
+        per_tick = 1e6 / os.sysconf("SC_CLK_TCK") / r["requests"]
+        spent = {k: (v - ticks0.get(k, 0)) * per_tick for k, v in thread_ticks(pids).items()}
+        r["cpu_threads_us"] = dict(sorted(spent.items(), key=lambda kv: -kv[1]))
     return r
 
 
-def describe(label: str, r: dict[str, Any]) -> None:
+def describe(label: str, r: dict[str, Any], per: int = 1) -> None:
+    """Print one wrk run; ``per``: events per request (the CPU by thread is per event)."""
     codes = ", ".join(f"{k}: {v}" for k, v in sorted(r["codes"].items()))
     errs = {k: v for k, v in r["errors"].items() if v and k != "status"}
     print(
@@ -333,6 +363,11 @@ def describe(label: str, r: dict[str, Any]) -> None:
         + (f" socket errors {errs}" if errs else ""),
         flush=True,
     )
+    if r.get("cpu_threads_us"):
+        unit = "us/event" if per > 1 else "us/req"
+        shares = [(k, v / per) for k, v in r["cpu_threads_us"].items()]
+        by = " | ".join(f"{k} {v:.1f}" for k, v in shares if v >= 0.05)
+        print(f"    server CPU by thread, {unit}: {by}", flush=True)
 
 
 # ------------------------------------------------------------------------------ phases
@@ -755,7 +790,10 @@ def main() -> None:
                     h1 = health(base)
                     rb["events_per_s"] = rb["ok_rps"] * BATCH_SIZE
                     rb["writer_eps_during"] = (consumed(h1) - consumed(h0)) / rb["seconds"]
-                    describe(f"footfall /api/events x{BATCH_SIZE} (c={args.batch_connections})", rb)
+                    describe(
+                        f"footfall /api/events x{BATCH_SIZE} (c={args.batch_connections})", rb,
+                        BATCH_SIZE,
+                    )  # fmt: skip
                     print(f"  batch: {rb['events_per_s']:,.0f} events/s accepted", flush=True)
                     results["batch"] = rb
                     d = measure_drain(base, drain_cap)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from footfall.threadnames import name_this_thread
+
 log = logging.getLogger("footfall.jobs")
 
 
@@ -62,6 +64,7 @@ class Scheduler:
             self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        name_this_thread()
         while not self._stop.wait(1.0):
             now = time.monotonic()
             for job in list(self.jobs.values()):

@@ -37,6 +37,7 @@ from footfall.queue.recent import RecentRounds
 from footfall.queue.segments import SpoolCorrupt, fsync_dir, list_segments, scan, segment_name
 from footfall.queue.spool_append import SpoolAppending, SpoolFull, _Pending
 from footfall.queue.spool_read import Position
+from footfall.threadnames import name_this_thread
 
 if TYPE_CHECKING:
     from footfall.queue.base import EventQueue
@@ -119,7 +120,10 @@ class Spool(SpoolAppending):
         self._lock_fd = lock_fd
         # One dedicated thread: rounds are sequential anyway, and fsyncs must not wait
         # behind unrelated work in the loop's default executor.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="footfall-spool")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="footfall-spool",
+            initializer=name_this_thread, initargs=("footfall-spool",),
+        )  # fmt: skip
         self._state = "open"
 
     def _recover(self) -> None:

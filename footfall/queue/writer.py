@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from footfall.ingest.enrich import Enricher
 from footfall.queue.spool import Position, Spool
 from footfall.store.base import EventStore, WriteBatch
+from footfall.threadnames import name_this_thread
 
 log = logging.getLogger("footfall.writer")
 
@@ -114,6 +115,7 @@ class Writer:
         return self.spool.depth(self.position)
 
     def _loop(self) -> None:
+        name_this_thread()
         backoff = self.interval
         while not self._stop.is_set():
             try:
