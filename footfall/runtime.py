@@ -8,9 +8,12 @@ store before closing it, so Ctrl-C leaves nothing behind but an empty spool.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 from dataclasses import dataclass, field
 
+from footfall import telemetry
 from footfall.api.ratelimit import RateLimiter, make_limiter
 from footfall.config import Settings
 from footfall.ingest.geo import GeoLookup
@@ -99,11 +102,30 @@ class Services:
     def start(self) -> None:
         self.writer.start()
         self.scheduler.start()
+        telemetry.watch(self.metrics_state)
         self.started = True
+
+    def metrics_state(self) -> dict[str, float]:
+        """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*)."""
+        w = self.writer.stats
+        return {
+            "queue_depth_events": self.writer.lag(),
+            "queue_bytes": self.queue.size_bytes(),
+            "writer_last_batch_seconds": w.last_batch_seconds,
+            "writer_seconds_since_last_batch": (
+                time.time() - w.last_batch_at if w.last_batch_at else math.nan
+            ),
+            "writer_events_written": w.events_written,
+            "writer_duplicates_skipped": w.duplicates_skipped,
+            "writer_dropped": w.dropped,
+            "writer_batches": w.batches,
+            "writer_errors": w.errors,
+        }
 
     async def stop(self) -> None:
         """Flush pending appends, drain the spool into the store, close everything."""
         self.store.interrupt_maintenance()  # a first rollup build can take minutes
+        telemetry.unwatch(self.metrics_state)
         self.scheduler.stop()
         await self.queue.close()
         self.writer.stop()

@@ -1,12 +1,22 @@
 """Prometheus counters and gauges shared by the HTTP side, the pipeline and the writer.
 
 One registry per process, exposed at ``/metrics``. Labels are low-cardinality by design
-(reasons, endpoints, status codes), never site ids or paths.
+(reasons, endpoints, status codes), never site ids or paths. The request path counts into
+the counters below; the queue's and the writer's figures (depth, lag, rounds) are read
+when ``/metrics`` is scraped, from the running server (``watch``), so nothing on the hot
+path updates them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from footfall import __version__
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -40,3 +50,49 @@ QUERY_SECONDS = Histogram(
 # Label children bound once: ``.labels()`` costs a lock and a dict lookup per call.
 RECEIVED_EVENT = RECEIVED.labels("event")
 RECEIVED_EVENTS = RECEIVED.labels("events")
+
+# Read at scrape time: name (after "footfall_") -> help. The writer's are counters
+# (Prometheus adds "_total"); the rest are gauges.
+SERVER_GAUGES = {
+    "queue_depth_events": "Durable events in the spool not yet in the store (the writer's lag).",
+    "queue_bytes": "Bytes of durable records in the spool's segment files.",
+    "writer_last_batch_seconds": "How long the writer's last round took.",
+    "writer_seconds_since_last_batch": "Seconds since the writer's last round (NaN before one).",
+}
+SERVER_COUNTERS = {
+    "writer_events_written": "Events the writer inserted into the store.",
+    "writer_duplicates_skipped": "Events skipped as already stored (client retries, replays).",
+    "writer_dropped": "Events the writer dropped (bots, referrer spam).",
+    "writer_batches": "Writer rounds committed.",
+    "writer_errors": "Writer rounds that failed (their events stay queued and are retried).",
+}
+_watched: list[Callable[[], Mapping[str, float]]] = []
+
+
+class _ServerState(Collector):
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily("footfall_build_info", "Footfall's version.", labels=["version"])
+        info.add_metric([__version__], 1)
+        yield info
+        if not _watched:
+            return
+        values = _watched[-1]()
+        for name, doc in SERVER_GAUGES.items():
+            yield GaugeMetricFamily(f"footfall_{name}", doc, value=values[name])
+        for name, doc in SERVER_COUNTERS.items():
+            yield CounterMetricFamily(f"footfall_{name}", doc, value=values[name])
+
+
+REGISTRY.register(_ServerState())
+
+
+def watch(state: Callable[[], Mapping[str, float]]) -> None:
+    """Make ``state`` (every name of SERVER_GAUGES and SERVER_COUNTERS) the source of the
+    server's figures at ``/metrics`` (the latest started server's, in tests running two)."""
+    _watched.append(state)
+
+
+def unwatch(state: Callable[[], Mapping[str, float]]) -> None:
+    """The server stopped: its figures leave ``/metrics``."""
+    if state in _watched:
+        _watched.remove(state)

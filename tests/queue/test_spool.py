@@ -383,6 +383,32 @@ async def test_bad_input_and_exclusive_open(tmp_path: Path) -> None:
     opened(tmp_path).close_sync()
 
 
+
+async def test_an_append_from_a_second_event_loop_is_refused_and_buffers_nothing(
+    tmp_path: Path,
+) -> None:
+    spool = opened(tmp_path)
+    await spool.append([payload(0)])  # this loop now owns the spool's flusher
+    errors: list[BaseException] = []
+
+    def other_loop() -> None:
+        try:
+            asyncio.run(spool.append([payload(1)]))
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            errors.append(exc)
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    thread.join()
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError), errors
+    assert "one event loop" in str(errors[0])
+    await spool.append([payload(2)])
+    await spool.close()
+    spool = opened(tmp_path)
+    assert read_all(spool)[0] == [payload(0), payload(2)]
+    await spool.close()
+
+
 CHILD = """
 import asyncio, sys
 from pathlib import Path
