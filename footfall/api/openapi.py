@@ -160,6 +160,11 @@ def _paths() -> Obj:
         "/api/v1/sessions/{session_id}": _read(
             "One visit's events in time order", [_p("session_id", "Visit id", True, where="path")]),
         "/api/v1/journey": _read("A user's or visitor's visits with their events", who),
+        "/api/v1/funnels": _read("The site's funnels and their steps (goal names)", [],
+                                 _rows("id", "name", "steps")),
+        "/api/v1/funnel": _read(
+            "A funnel: visitors who completed its goals in order, within 24 h of the first",
+            [*PERIOD, _p("funnel_id", "A funnel id from /api/v1/funnels", True)]),
         "/api/v1/export": {
             "get": _post("Export raw events (default: all time), streamed", None, stream,
                          400, 401, 404, security=BEARER, parameters=[SITE, *PERIOD[:-1], FORMAT]),

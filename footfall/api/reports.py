@@ -22,8 +22,9 @@ from starlette.routing import Route
 from footfall.api.auth import AuthError, readable_site
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
+from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
-from footfall.query import reports, sessions
+from footfall.query import funnels, reports, sessions
 from footfall.query.reports import Scope
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
@@ -134,6 +135,27 @@ def performance(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
     return reports.performance(svc.runner, scope_of(q, site), int_param(q, "limit", 10))
 
 
+def funnel(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
+    """One of the site's funnels (``funnel_id``, from ``/api/v1/funnels``) over the period."""
+    funnel_id = int_param(q, "funnel_id", 0, hi=2**31 - 1)
+    if not funnel_id:
+        raise FieldError("funnel_id", "required: an id from /api/v1/funnels")
+    found = [f for f in SitePrefs(svc.meta).funnels(site.id) if f.id == funnel_id]
+    if not found:
+        return None  # 404: no such funnel on this site
+    steps = [funnels.Step(g.name, g.query_filters()) for g in found[0].steps]
+    data = funnels.report(svc.runner, scope_of(q, site), steps)
+    return {"funnel": {"id": funnel_id, "name": found[0].name}, **data}
+
+
+def funnel_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
+    """The site's funnels with their steps' goal names, for ``/api/v1/funnel``."""
+    return [
+        {"id": f.id, "name": f.name, "steps": [g.name for g in f.steps]}
+        for f in SitePrefs(svc.meta).funnels(site.id)
+    ]
+
+
 # -- visits one by one (direct SQL) -------------------------------------------------------
 
 
@@ -175,6 +197,8 @@ ROUTES = [
     Route("/api/v1/events", endpoint(custom_events), methods=["GET"]),
     Route("/api/v1/realtime", endpoint(realtime), methods=["GET"]),
     Route("/api/v1/performance", endpoint(performance), methods=["GET"]),
+    Route("/api/v1/funnels", endpoint(funnel_list), methods=["GET"]),
+    Route("/api/v1/funnel", endpoint(funnel), methods=["GET"]),
     Route("/api/v1/sessions", endpoint(session_list), methods=["GET"]),
     Route("/api/v1/sessions/{session_id}", session_timeline, methods=["GET"]),
     Route("/api/v1/journey", endpoint(journey), methods=["GET"]),

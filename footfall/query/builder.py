@@ -98,6 +98,11 @@ def _tree(
     return "(" + f" {f.op.upper()} ".join(sql for sql, _ in parts) + ")", params
 
 
+def filter_sql(s: Scope, f: Filter, table: str) -> tuple[str, Params]:
+    """One filter (a condition or a tree) as a boolean expression on ``table``."""
+    return _tree(s, f, table)
+
+
 def _mentions_event_dimension(f: Filter) -> bool:
     if isinstance(f, Condition):
         return dimension(f.dim).event_level
