@@ -318,6 +318,7 @@ def thread_ticks(pids: list[int]) -> dict[str, int]:
     """CPU clock ticks so far of these processes' live threads, summed per kind of thread."""
     out: dict[str, int] = {}
     for pid in pids:
+        tasks: list[Path] = []  # none if the process has gone
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             tasks = list(Path(f"/proc/{pid}/task").iterdir())
         for task in tasks:

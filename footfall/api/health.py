@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import math
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +17,8 @@ from footfall.telemetry import REGISTRY
 
 async def health(request: Request) -> Response:
     svc: Services = request.app.state.services
-    w = svc.writer.stats
+    m = svc.metrics_state()  # the same figures /metrics shows
+    since = m["writer_seconds_since_last_batch"]
     try:
         store = await run_in_threadpool(svc.store.health)
         ok = bool(store.get("ok"))
@@ -27,16 +28,12 @@ async def health(request: Request) -> Response:
         "status": "ok" if ok else "unavailable",
         "version": __version__,
         "store": store,
-        "queue": {"depth": svc.writer.lag(), "bytes": svc.queue.size_bytes()},
+        "queue": {"depth": m["queue_depth_events"], "bytes": m["queue_bytes"]},
         "writer": {
-            "lag_events": svc.writer.lag(),
-            "seconds_since_last_batch": round(time.time() - w.last_batch_at, 3)
-            if w.last_batch_at
-            else None,
-            "events_written": w.events_written,
-            "duplicates_skipped": w.duplicates_skipped,
-            "dropped": w.dropped,
-            "errors": w.errors,
+            "lag_events": m["queue_depth_events"],
+            "seconds_since_last_batch": None if math.isnan(since) else round(since, 3),
+            **{k: m[f"writer_{k}"] for k in ("events_written", "duplicates_skipped", "dropped",
+                                            "errors")},
         },
     }
     return JSON(body, 200 if ok else 503)

@@ -45,12 +45,11 @@ def statement(
     where, wparams = builder.where(s, filters, "events")
     conds = [builder.filter_sql(s, f, "events") for f in steps]
     flags = ", ".join(f"{sql} AS s{i}" for i, (sql, _) in enumerate(conds, 1))
-    any_step = " OR ".join(sql for sql, _ in conds)
+    any_step = " OR ".join(f"s{i}" for i in range(1, len(steps) + 1))
     params: list[object] = [p for _, ps in conds for p in ps] + wparams
-    params += [p for _, ps in conds for p in ps]
-    ctes = [
-        f"m AS {d.materialized}(SELECT visitor_id, ts, {flags} FROM events "
-        f"WHERE {where} AND ({any_step}))",
+    ctes = [  # each step's condition is evaluated once per event, as its flag
+        f"m AS {d.materialized}(SELECT * FROM (SELECT visitor_id, ts, {flags} FROM events "
+        f"WHERE {where}) WHERE {any_step})",
         "c1 AS (SELECT visitor_id, ts AS t1, ts AS t FROM m WHERE s1)",
     ]
     for k in range(2, len(steps) + 1):
