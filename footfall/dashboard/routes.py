@@ -37,6 +37,7 @@ def routes() -> list[BaseRoute]:
         Route("/share/{slug}", share_views.share_page, methods=["GET"]),
         Route("/share/{slug}", share_views.share_unlock, methods=["POST"]),
         Route("/share/{slug}/query", share_views.share_query, methods=["POST"]),
+        Route("/share/{slug}/funnel", share_views.share_funnel, methods=["GET"]),
         Route("/share/{slug}/live", share_views.share_live, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

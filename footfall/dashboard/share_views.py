@@ -2,8 +2,9 @@
 
 A link may carry a password; entering it sets a cookie signed (itsdangerous) with the
 link's own password hash, so changing or deleting the link invalidates it. The page's
-queries go to ``POST /share/{slug}/query``, which runs the same query layer as
-``/api/v2/query`` but only ever for the link's site.
+queries go to ``POST /share/{slug}/query`` and its funnel panel's to
+``GET /share/{slug}/funnel``, which run the same code as ``/api/v2/query`` and
+``/api/v1/funnel`` but only ever for the link's site.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.ratelimit import retry_after_header
+from footfall.api.reports import funnel
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.dashboard.live import live_response
 from footfall.dashboard.render import error_page, redirect, render
@@ -28,7 +30,7 @@ from footfall.dashboard.sessions import (
     services,
     set_cookie,
 )
-from footfall.dashboard.site_views import goal_specs
+from footfall.dashboard.site_views import funnel_specs, goal_specs
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import ShareInfo, verify_password
@@ -72,10 +74,11 @@ async def share_page(request: Request) -> Response:
     # The goals panel too, as on the owner's dashboard: its queries go through the link's
     # own query endpoint, which answers for this site only.
     goals = await run_in_threadpool(goal_specs, request, site)
+    funnels = await run_in_threadpool(funnel_specs, request, site)
     return render(request, "dashboard.html", {
         "site": site, "role": "viewer", "mode": "dashboard", "shared": True,
         "query_url": f"{base}/query", "live_url": f"{base}/live", "props_url": "",
-        "base_url": base, "goals": goals,
+        "funnel_url": f"{base}/funnel", "base_url": base, "goals": goals, "funnels": funnels,
     })  # fmt: skip
 
 
@@ -134,6 +137,23 @@ async def share_query(request: Request) -> Response:
         return validation_failed([exc])
     result["meta"]["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return JSON(result)
+
+
+async def share_funnel(request: Request) -> Response:
+    """``/api/v1/funnel`` for the link's site only (any other site_id is 404)."""
+    allowed = await _allowed(request)
+    if isinstance(allowed, Response):
+        return allowed
+    _, site = allowed
+    if request.query_params.get("site_id", site.id) != site.id:
+        return error(404, "Site not found")
+    try:
+        data = await run_in_threadpool(funnel, request.query_params, site, services(request))
+    except FieldError as exc:
+        return validation_failed([exc])
+    if data is None:
+        return error(404, "Not found")
+    return JSON({"success": True, "data": data})
 
 
 async def share_live(request: Request) -> Response:

@@ -75,6 +75,7 @@ def _shell(request: Request, site: SiteInfo, role: str, mode: str) -> dict[str, 
     return {
         "site": site, "role": role, "mode": mode, "query_url": "/api/v2/query",
         "live_url": f"{base}/live", "props_url": f"{base}/props", "base_url": base,
+        "funnel_url": "/api/v1/funnel",
     }  # fmt: skip
 
 
@@ -88,11 +89,21 @@ def goal_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
     ]
 
 
+def funnel_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
+    """The site's funnels as the dashboard's funnel panel lists them (see funnels.js); the
+    figures come from the funnel endpoint (``/api/v1/funnel``, or a shared link's own)."""
+    return [
+        {"id": f.id, "name": f.name, "steps": [g.name for g in f.steps]}
+        for f in SitePrefs(services(request).meta).funnels(site.id)
+    ]
+
+
 async def _dashboard_page(request: Request, view: str) -> Response:
     """The one-page dashboard; ``view`` picks the tab it opens on (dashboard or realtime)."""
     site, role = await site_access(request)
     ctx = _shell(request, site, role, view)
     ctx["goals"] = await run_in_threadpool(goal_specs, request, site)
+    ctx["funnels"] = await run_in_threadpool(funnel_specs, request, site)
     return render(request, "dashboard.html", ctx)
 
 

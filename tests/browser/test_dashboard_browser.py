@@ -317,12 +317,35 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     page.fill("#goal-form input[name=goal_event]", "Signup")
     page.click("#goal-form button[type=submit]")
     assert "Signed up" in page.inner_text("#goal-list")
+    # Two more goals and a funnel over all three, drawn on the dashboard.
+    page.fill("#goal-form input[name=goal_name]", "Saw pricing")
+    page.select_option("#goal-form select[name=goal_kind]", "page")
+    page.fill("#goal-form input[name=goal_path]", "/pricing")
+    page.click("#goal-form button[type=submit]")
+    page.fill("#goal-form input[name=goal_name]", "Downloaded")
+    page.fill("#goal-form input[name=goal_event]", "Download")
+    page.click("#goal-form button[type=submit]")
+    page.fill("#funnel-form input[name=funnel_name]", "Pricing to signup")
+    for slot, goal_name in enumerate(["Saw pricing", "Signed up", "Downloaded"], 1):
+        page.select_option(f"#funnel-form select[name=step{slot}]", label=goal_name)
+    page.click("#funnel-form button[type=submit]")
+    assert "Saw pricing → Signed up → Downloaded" in page.inner_text("#funnel-list")
     page.screenshot(path=str(SHOTS / "settings.png"), full_page=True)
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
     settled(page)
     goal = {"date_range": "7d", "filters": [["is", "event:name", ["Signup"]]]}
     visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0]["metrics"]
     assert page.inner_text("#list-goals li.goal").split() == ["Signed", "up", str(visitors), f"{rate:g}%"]
+    # The three Google visitors saw /pricing, then signed up; none downloaded (dataset()).
+    funnel = [" ".join(li.split()) for li in page.locator("#list-funnel li.step").all_inner_texts()]
+    assert funnel == ["1. Saw pricing 3 100% –", "2. Signed up 3 100% 0 (0%)",
+                      "3. Downloaded 0 0% 3 (100%)"], funnel
+    everyone = api(ctx, {"date_range": "7d", "metrics": ["visitors"]})["results"][0]["metrics"][0]
+    assert page.inner_text("#funnel-summary").startswith(f"3 of {everyone} visitors entered")
+    page.locator("#panel-funnels").screenshot(path=str(SHOTS / "funnel.png"))
+    page.click("#stat-bounce_rate")  # the funnel stays when the view changes
+    settled(page)
+    assert "funnel" not in page.url and page.locator("#list-funnel li.step").count() == 3
     page.click("#logout")
     page.wait_for_url(re.compile("/login"))
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}"))
@@ -343,6 +366,8 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     public.goto(ctx.server.url(ctx.share_url + "?period=7d"))
     settled(public)
     assert stat(public, "visitors") == "12"
+    shared_funnel = [" ".join(li.split()) for li in public.locator("#list-funnel li.step").all_inner_texts()]
+    assert shared_funnel == funnel  # through the link's own funnel endpoint
     assert public.locator("#nav-settings, #nav-sessions, #logout").count() == 0
     assert public.inner_text("#site-name") == SITE_NAME
     public.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing overflows

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -118,3 +118,67 @@ def test_viewers_get_403_on_every_settings_change(
     assert r.status_code == 403, r.text
     assert SitePrefs(footfall.services.meta).privacy(footfall.site_id).excluded_ips == ()
     assert footfall.services.meta.get_site(footfall.site_id) is not None
+
+
+def test_funnels_on_the_dashboard_and_on_a_shared_link(
+    footfall: Footfall, owner: UserInfo
+) -> None:
+    # a: pricing, then signs up; b: pricing only; c: signs up without seeing pricing; d: home.
+    now = datetime.now(UTC)
+    at = lambda minutes: (now - timedelta(minutes=minutes)).isoformat()  # noqa: E731
+    for visitor, name, path, ago in [("a", "pageview", "/pricing", 10), ("a", "Signup", "/", 5),
+                                     ("b", "pageview", "/pricing", 10), ("c", "Signup", "/", 5),
+                                     ("d", "pageview", "/", 10)]:  # fmt: skip
+        footfall.send({"event_type": name, "path": path, "visitor_id": visitor, "timestamp": at(ago)})
+    footfall.flush()
+    login(footfall.client, owner.email)
+    post(footfall, "goal-create", goal_name="Pricing", goal_kind="page", goal_path="/pricing")
+    post(footfall, "goal-create", goal_name="Signup", goal_kind="event", goal_event="Signup")
+    ids = goal_ids(footfall)
+    post(footfall, "funnel-create", funnel_name="Buy <b>", step1=str(ids["Pricing"]),
+         step2=str(ids["Signup"]))  # fmt: skip
+    post(footfall, "funnel-create", funnel_name="Reverse", step1=str(ids["Signup"]),
+         step2=str(ids["Pricing"]))  # fmt: skip
+    page = footfall.client.get(f"/sites/{footfall.site_id}").text
+    found = re.search(r"data-funnels='([^']*)'", page)
+    assert found and 'data-funnel-url="/api/v1/funnel"' in page
+    listed = json.loads(html.unescape(found.group(1)))
+    assert [(f["name"], f["steps"]) for f in listed] == [
+        ("Buy <b>", ["Pricing", "Signup"]), ("Reverse", ["Signup", "Pricing"])]  # fmt: skip
+    params = {"site_id": footfall.site_id, "funnel_id": str(listed[0]["id"]), "period": "7d"}
+    r = footfall.client.get("/api/v1/funnel", params=params)  # the session cookie authorises
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    expected = {"all_visitors": 4, "entering_visitors": 2, "entering_visitors_percentage": 50.0}
+    assert {k: data[k] for k in expected} == expected
+    assert [(s["label"], s["visitors"], s["conversion_rate"], s["dropoff"]) for s in data["steps"]] == [
+        ("Pricing", 2, 100.0, 0), ("Signup", 1, 50.0, 1)]  # fmt: skip
+
+    # The shared link lists the same funnels and answers them through its own endpoint,
+    # for its site only.
+    csrf = csrf_for(footfall.client, f"/sites/{footfall.site_id}/settings")
+    made = footfall.client.post(f"/sites/{footfall.site_id}/settings/share-create",
+                                data={"csrf": csrf, "label": "Public"}).text  # fmt: skip
+    slug = re.search(r'href="/share/([^"]+)"', made)
+    assert slug
+    base = f"/share/{slug.group(1)}"
+    anon = TestClient(footfall.client.app)
+    shared = anon.get(base).text
+    found = re.search(r"data-funnels='([^']*)'", shared)
+    assert found and json.loads(html.unescape(found.group(1))) == listed
+    assert f'data-funnel-url="{base}/funnel"' in shared
+    r = anon.get(f"{base}/funnel", params=params)
+    assert r.status_code == 200 and r.json()["data"] == data
+    assert anon.get("/api/v1/funnel", params=params).status_code == 401  # no login, no link
+    reverse = anon.get(f"{base}/funnel", params={**params, "funnel_id": str(listed[1]["id"])})
+    assert [s["visitors"] for s in reverse.json()["data"]["steps"]] == [2, 0]  # a, c signed up
+    filtered = {**params, "filters": json.dumps([["is", "event:page", ["/pricing"]]])}
+    assert anon.get(f"{base}/funnel", params=filtered).json()["data"]["all_visitors"] == 2
+    for bad, field in [({"funnel_id": "1 OR 1=1"}, "funnel_id"), ({"funnel_id": ""}, "funnel_id"),
+                       ({"period": "../../etc"}, "period"), ({"filters": "[[\"is\""}, "filters")]:
+        r = anon.get(f"{base}/funnel", params={**params, **bad})
+        assert r.status_code == 400 and field in r.text, (bad, r.text)
+    assert anon.get(f"{base}/funnel", params={**params, "funnel_id": "999999"}).status_code == 404
+    other, _ = footfall.services.meta.create_site("Other", ["other.example"], "UTC")
+    assert anon.get(f"{base}/funnel", params={**params, "site_id": other.id}).status_code == 404
+    assert anon.get("/share/not-a-link/funnel", params=params).status_code == 404

@@ -5,17 +5,19 @@ import { el, clear, fmt } from './dom.js';
 import { METRICS, readState, writeState, dateRange, timeDimension, apiFilters, describe, dimLabel } from './state.js';
 import { PANELS, panelNode, panelQuery, renderRows } from './panels.js';
 import { renderGoals } from './goals.js';
+import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
 import { drawChart, resizeChart } from './chart.js';
 import { download } from './csv.js';
 
 const root = document.getElementById('dashboard');
 const cfg = { ...root.dataset };
 const goals = JSON.parse(cfg.goals || '[]');
+const funnels = JSON.parse(cfg.funnels || '[]');
 const realtime = cfg.mode === 'realtime';
 let state = readState(cfg.mode);
 let generation = 0;
 let controller = null;
-const shown = { stats: null, chart: null, panels: {} };
+const shown = { stats: null, chart: null, panels: {}, funnel: null };
 
 async function query(body, signal) {
   const res = await fetch(cfg.queryUrl, {
@@ -137,6 +139,33 @@ async function loadProps(ui, signal, gen) {
   }
 }
 
+// -- funnels ------------------------------------------------------------------------------
+
+const pickedFunnel = () => funnels.find((f) => String(f.id) === state.funnel) || funnels[0];
+const funnelUi = funnels.length && !realtime
+  ? funnelPanel(funnels, pickedFunnel().id, (id) => { state.funnel = id; navigate(); }) : null;
+if (funnelUi) document.getElementById('panels').append(funnelUi.node);
+
+async function loadFunnel(signal, gen) {
+  if (!funnelUi) return;
+  const funnel = pickedFunnel();
+  const pick = document.getElementById('funnel-pick');
+  if (pick) pick.value = String(funnel.id);
+  funnelUi.body.setAttribute('aria-busy', 'true');
+  try {
+    const res = await fetch(cfg.funnelUrl + '?' + funnelParams(state, cfg.siteId, funnel.id), { credentials: 'same-origin', signal });
+    if (!res.ok) throw new Error('funnel failed: ' + res.status);
+    const { data } = await res.json();
+    if (gen !== generation) return;
+    shown.funnel = { name: funnel.name, steps: data.steps };
+    renderFunnel(funnelUi.body, data);
+  } catch (err) {
+    if (err.name !== 'AbortError') clear(funnelUi.body).append(el('p', { class: 'empty alert', text: 'Could not load' }));
+  } finally {
+    funnelUi.body.removeAttribute('aria-busy');
+  }
+}
+
 // -- details dialog ------------------------------------------------------------------------
 
 const dialog = document.getElementById('details');
@@ -195,7 +224,8 @@ function load() {
   renderFilters();
   const quiet = (p) => p.catch((err) => { if (err.name !== 'AbortError') console.warn(err); });
   root.setAttribute('aria-busy', 'true');
-  Promise.all([quiet(loadStats(signal)), quiet(loadChart(signal)), ...panels.map((p) => loadPanel(p.def, signal, gen))])
+  Promise.all([quiet(loadStats(signal)), quiet(loadChart(signal)), ...panels.map((p) => loadPanel(p.def, signal, gen)),
+    loadFunnel(signal, gen)])
     .then(() => { if (gen === generation) root.setAttribute('aria-busy', 'false'); });
 }
 
@@ -211,6 +241,9 @@ function exportCsv() {
   for (const { tab, results } of Object.values(shown.panels)) {
     const metrics = tab.metrics || ['visitors'];
     for (const r of results) metrics.forEach((m, i) => rows.push([tab.label, tab.dim, r.dimensions[0], m, r.metrics[i], '', '']));
+  }
+  if (shown.funnel) {
+    shown.funnel.steps.forEach((st, i) => rows.push(['funnel ' + shown.funnel.name, 'step ' + (i + 1), st.label, 'visitors', st.visitors, '', '']));
   }
   const period = shown.stats ? shown.stats.period.from + '_' + shown.stats.period.to : 'export';
   download(`footfall-${cfg.siteId}-${period}.csv`, rows);

@@ -1,6 +1,6 @@
 // The dashboard's state lives in the URL query string, so views can be bookmarked and
 // shared and back/forward work: period, from, to, compare (1 = previous period, yoy = year
-// over year), metric and filters (f=dim|value).
+// over year), metric, interval, funnel (the funnel panel's pick) and filters (f=dim|value).
 
 export const PERIODS = ['day', '7d', '30d', 'month', 'year', 'custom'];
 export const INTERVALS = ['hour', 'day', 'week', 'month'];
@@ -51,6 +51,7 @@ export function readState(mode) {
     from, to, metric,
     compare: (mode !== 'realtime' && COMPARE[q.get('compare')]) || '',
     interval: INTERVALS.includes(q.get('interval')) ? q.get('interval') : '',
+    funnel: /^\d{1,9}$/.test(q.get('funnel') || '') ? q.get('funnel') : '',
     filters: q.getAll('f').map(parseFilter).filter(Boolean),
   };
 }
@@ -64,6 +65,7 @@ export function writeState(state, replace = false) {
   }
   if (state.metric !== 'visitors') q.set('metric', state.metric);
   if (state.interval) q.set('interval', state.interval);
+  if (state.funnel) q.set('funnel', state.funnel);
   for (const f of state.filters) q.append('f', f.dim + '|' + f.value);
   const url = location.pathname + (q.toString() ? '?' + q.toString() : '');
   if (replace) history.replaceState(null, '', url);
