@@ -47,9 +47,48 @@ QUERY_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
-# Label children bound once: ``.labels()`` costs a lock and a dict lookup per call.
-RECEIVED_EVENT = RECEIVED.labels("event")
-RECEIVED_EVENTS = RECEIVED.labels("events")
+
+
+class LoopTally:
+    """A count kept on the event loop's thread without a lock, added to its counter when
+    ``/metrics`` is scraped (:func:`flush_tallies`, called by that handler on the same
+    thread, so no increment can be lost between the two). prometheus_client's ``inc`` takes
+    a lock and runs several Python calls: about 4% of the loop's time per single event
+    (py-spy). Only for counts made on the loop (the collection handlers)."""
+
+    __slots__ = ("counter", "n")
+
+    def __init__(self, counter: Counter) -> None:
+        self.counter, self.n = counter, 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.n += amount
+
+    def flush(self) -> None:
+        if self.n:
+            n, self.n = self.n, 0
+            self.counter.inc(n)
+
+
+_tallies: list[LoopTally] = []
+
+
+def tally(counter: Counter) -> LoopTally:
+    found = LoopTally(counter)
+    _tallies.append(found)
+    return found
+
+
+def flush_tallies() -> None:
+    """Move the loop's tallies into their counters (before ``/metrics`` is rendered)."""
+    for t in _tallies:
+        t.flush()
+
+
+# The collection endpoints' counts, bound once (``.labels()`` costs a lock and a lookup).
+RECEIVED_EVENT = tally(RECEIVED.labels("event"))
+RECEIVED_EVENTS = tally(RECEIVED.labels("events"))
+ACCEPTED_ON_LOOP = tally(ACCEPTED)
 
 # Read at scrape time: name (after "footfall_") -> help. The writer's are counters
 # (Prometheus adds "_total"); the rest are gauges.

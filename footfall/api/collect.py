@@ -46,7 +46,7 @@ from footfall.ingest.validate import (
 )
 from footfall.queue.spool import SpoolFull
 from footfall.runtime import Services
-from footfall.telemetry import ACCEPTED, RECEIVED_EVENT, RECEIVED_EVENTS, REJECTED
+from footfall.telemetry import ACCEPTED_ON_LOOP, RECEIVED_EVENT, RECEIVED_EVENTS, REJECTED
 
 log = logging.getLogger("footfall.collect")
 
@@ -133,7 +133,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
         await svc.queue.append(payloads)
     except SpoolFull as exc:
         return _fail(503, "Queue full, retry later", "queue", {"retry-after": str(exc.retry_after)})
-    ACCEPTED.inc(len(payloads))
+    ACCEPTED_ON_LOOP.inc(len(payloads))
     return None
 
 

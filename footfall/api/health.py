@@ -12,7 +12,7 @@ from starlette.responses import Response
 from footfall import __version__
 from footfall.api.responses import JSON
 from footfall.runtime import Services
-from footfall.telemetry import REGISTRY
+from footfall.telemetry import REGISTRY, flush_tallies
 
 
 async def health(request: Request) -> Response:
@@ -40,4 +40,5 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    flush_tallies()  # on the loop, where the tallies are kept: see telemetry.LoopTally
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
