@@ -103,13 +103,24 @@ def event(path: str, visitor: str, minutes_ago: float, **kw: Any) -> dict[str, A
             "ip": "81.2.69.142", **kw}
 
 
+LOAD_MS = [300, 500, 700]  # the Google visitors' /pricing load times
+
+
+def quantile_cont(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (DESIGN.md's load time percentiles)."""
+    xs, pos = sorted(values), q * (len(values) - 1)
+    lo = int(pos)
+    return xs[lo] + (xs[min(lo + 1, len(xs) - 1)] - xs[lo]) * (pos - lo)
+
+
 def dataset() -> list[dict[str, Any]]:
     """Google visitors: mobile, US, land on /pricing, sign up. Others: desktop, GB, /."""
     out: list[dict[str, Any]] = []
     for i in range(3):
         v = f"g{i}"
         g = {"referrer": "https://www.google.com/", "user_agent": IPHONE, "ip": "8.8.8.8"}
-        out += [event("/pricing", v, 30 + i, **g), event("/signup", v, 29 + i, **g),
+        out += [event("/pricing", v, 30 + i, load_time_ms=LOAD_MS[i], **g),
+                event("/signup", v, 29 + i, **g),
                 {**event("/signup", v, 28 + i, **g), "event_type": "Signup",
                  "metadata": {"plan": "pro"}}]
     for i in range(5):
@@ -117,6 +128,9 @@ def dataset() -> list[dict[str, Any]]:
         out += [event("/", v, 20 + i, referrer="https://news.ycombinator.com/item?id=1"),
                 {**event("/", v, 19 + i), "event_type": "Download",
                  "metadata": {"file": EVIL_PROP}}]
+    # g0 stayed 45 s on /pricing and scrolled to 80% (the tracker's engagement event).
+    out += [{**event("/pricing", "g0", 29.5, **g), "event_type": "engagement",
+             "engaged_ms": 45_000, "scroll_depth": 80, "interactive": False}]
     # Hostile values, and two visits three days ago (outside "today").
     out += [event(EVIL_PATH, "evil", 10, referrer="javascript:alert(1)",
                   url=f"https://shop.example/x?utm_source={EVIL_UTM}&utm_campaign=%3Cb%3E")]
@@ -194,6 +208,34 @@ def test_login_create_site_send_events_numbers_match(ctx: Ctx, browser: Any) -> 
 
 def owner_page(ctx: Ctx, browser: Any) -> Any:
     return new_page(ctx, browser, storage_state=ctx.owner_state)  # type: ignore[attr-defined]
+
+
+def rows_of(page: Any, selector: str) -> list[str]:
+    return [" ".join(t.split()) for t in page.locator(f"{selector} li.row:not(.head)").all_inner_texts()]
+
+
+def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: Any) -> None:
+    page = owner_page(ctx, browser)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
+    settled(page)
+    page.click("#panel-pages button[data-tab=speed]")
+    page.wait_for_selector("#list-pages:not([aria-busy])")
+    p50, p90 = (round(quantile_cont(LOAD_MS, q)) for q in (0.5, 0.9))  # 500, 660
+    # Only /pricing's pageviews carried a load time: every other page is left out.
+    assert rows_of(page, "#list-pages") == [f"/pricing 3 {p50} ms {p90} ms"]
+    page.click("#panel-pages button[data-tab=page]")
+    page.wait_for_selector("#list-pages:not([aria-busy])")
+    page.click("#panel-pages button.details")
+    page.wait_for_selector("#details-body li.row:not(.head)")
+    pricing = next(r for r in rows_of(page, "#details-body") if r.startswith("/pricing "))
+    # Time on page: g0's engaged 45 s, g1 and g2 the 60 s gap to /signup: mean 55 s.
+    scroll = api(ctx, {"metrics": ["scroll_depth"], "date_range": "7d",
+                       "filters": [["is", "event:page", ["/pricing"]]]})["results"][0]["metrics"][0]
+    assert pricing == f"/pricing 3 3 55s {scroll}%", pricing
+    assert 0 < scroll <= 80
+    page.click("#details-close")
+    assert ctx.dialogs == [] and ctx.errors == []
+    page.context.close()
 
 
 def test_filter_by_source_changes_every_panel_range_back_and_csv(ctx: Ctx, browser: Any) -> None:

@@ -3,7 +3,7 @@
 // view's state in the URL, and follows the live visitor count over server-sent events.
 import { el, clear, fmt } from './dom.js';
 import { METRICS, readState, writeState, dateRange, timeDimension, apiFilters, describe, dimLabel } from './state.js';
-import { PANELS, panelNode, panelQuery, renderRows } from './panels.js';
+import { PANELS, detailTab, panelNode, panelQuery, renderRows } from './panels.js';
 import { renderGoals } from './goals.js';
 import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
 import { drawChart, resizeChart } from './chart.js';
@@ -186,7 +186,7 @@ async function showDetailPage() {
 }
 
 function openDetails(panel, tab) {
-  detail = { tab, offset: 0 };
+  detail = { tab: detailTab(tab), offset: 0 };
   document.getElementById('details-title').textContent = panel.title + ' · ' + tab.label;
   dialog.showModal();
   showDetailPage();

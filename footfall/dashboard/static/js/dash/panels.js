@@ -16,9 +16,14 @@ export const PANELS = [
     { id: 'utm_campaign', label: 'UTM campaign', dim: 'visit:utm_campaign', extra: notNone('visit:utm_campaign') },
   ] },
   { id: 'pages', title: 'Top pages', tabs: [
-    { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'] },
+    { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'],
+      details: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'] },
     { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'] },
     { id: 'exit', label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'] },
+    // Pages by how many pageviews carried a load time (the tracker's performance option);
+    // pages without one are left out, as /api/v1/performance does.
+    { id: 'speed', label: 'Load time', dim: 'event:page', shown: (row) => row.metrics[0] > 0,
+      metrics: ['load_time_pageviews', 'load_time_p50', 'load_time_p90'] },
   ] },
   { id: 'locations', title: 'Locations', tabs: [
     { id: 'country', label: 'Countries', dim: 'visit:country' },
@@ -36,7 +41,16 @@ export const PANELS = [
   ] },
 ];
 
-const METRIC_LABEL = { visitors: 'Visitors', pageviews: 'Pageviews', visits: 'Visits', events: 'Events' };
+const METRIC_LABEL = {
+  visitors: 'Visitors', pageviews: 'Pageviews', visits: 'Visits', events: 'Events',
+  time_on_page: 'Time on page', scroll_depth: 'Scroll depth', load_time_pageviews: 'Timed views',
+  load_time_p50: 'Median load', load_time_p90: 'p90 load',
+};
+
+/** The tab as its Details dialog shows it: with its `details` metrics when it has them. */
+export function detailTab(tab) {
+  return tab.details ? { ...tab, metrics: tab.details } : tab;
+}
 
 export function panelQuery(state, tab, limit = 9, offset = 0) {
   return {
@@ -77,6 +91,7 @@ function headerRow(tab) {
 
 export function renderRows(list, tab, results, onPick) {
   clear(list);
+  if (tab.shown) results = results.filter(tab.shown);
   if (!results.length) {
     list.append(el('li', { class: 'empty muted', text: 'No data yet' }));
     return;
