@@ -182,3 +182,10 @@ def test_funnels_on_the_dashboard_and_on_a_shared_link(
     other, _ = footfall.services.meta.create_site("Other", ["other.example"], "UTC")
     assert anon.get(f"{base}/funnel", params={**params, "site_id": other.id}).status_code == 404
     assert anon.get("/share/not-a-link/funnel", params=params).status_code == 404
+    csrf = csrf_for(footfall.client, f"/sites/{footfall.site_id}/settings")
+    made = footfall.client.post(f"/sites/{footfall.site_id}/settings/share-create",
+                                data={"csrf": csrf, "label": "Locked", "password": "pw pw pw pw"}).text  # fmt: skip
+    locked = [m for m in re.findall(r'href="/share/([^"]+)"', made) if m != slug.group(1)]
+    assert len(locked) == 1
+    r = anon.get(f"/share/{locked[0]}/funnel", params=params)
+    assert r.status_code == 401 and "password" in r.json()["error"]
