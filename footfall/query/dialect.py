@@ -48,6 +48,12 @@ class Dialect:
             return f"quantile_cont({expr}, {q})"
         return f"quantileExactInclusive({q})({expr})"
 
+    def money_sum(self, expr: str) -> str:
+        """Sum of a DOUBLE money column, each value to the cent first, exactly (DECIMAL)."""
+        if self.name == "duckdb":
+            return f"sum(CAST({expr} AS DECIMAL(18, 2)))"
+        return f"sum(toDecimal64({expr}, 2))"
+
     def count_distinct(self, expr: str) -> str:
         return f"count(DISTINCT {expr})" if self.name == "duckdb" else f"uniqExact({expr})"
 

@@ -27,6 +27,14 @@ def ratio(num: Any, den: Any, places: int) -> float:
     return float((Decimal(int(num)) / Decimal(int(den))).quantize(q, rounding=ROUND_HALF_UP))
 
 
+def money(total: Any, count: Any = 1) -> float:
+    """``total / count`` in currency units, half-up to the cent; 0 when nothing to divide."""
+    if total is None or not count:
+        return 0.0
+    cents = Decimal("0.01")
+    return float((Decimal(str(total)) / int(count)).quantize(cents, rounding=ROUND_HALF_UP))
+
+
 def percent_change(current: Any, previous: Any) -> float | None:
     """(current - previous) / previous x 100, one decimal; null when previous is 0."""
     if not previous or current is None:
@@ -38,7 +46,7 @@ def percent_change(current: Any, previous: Any) -> float | None:
 
 # The columns of ``events`` that event_aggregates read (a statement that pre-selects the
 # matching events keeps just these: builder.aggregate_pair).
-EVENT_AGGREGATE_COLUMNS = ("name", "visitor_id", "session_id", "load_time_ms")
+EVENT_AGGREGATE_COLUMNS = ("name", "visitor_id", "session_id", "load_time_ms", "revenue")
 
 
 def event_aggregates(d: Dialect) -> dict[str, str]:
@@ -49,6 +57,8 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
         "events": "count(*) FILTER (WHERE name <> 'engagement')",
         "visits_e": d.count_distinct("session_id"),
     }
+    aggs["revenue_sum"] = d.money_sum("revenue")
+    aggs["revenue_n"] = "count(revenue)"
     aggs["load_n"] = "count(load_time_ms) FILTER (WHERE name = 'pageview')"
     for p in (50, 90, 99):
         aggs[f"load_p{p}"] = (
@@ -115,6 +125,12 @@ QUERY_METRICS: dict[str, Metric] = {
                     v.get("sessions.duration_ms") or 0, 1000 * int(v.get("sessions.visits") or 0), 0
                 )
             ),
+        ),
+        Metric("total_revenue", ("events.revenue_sum",), lambda v: money(v["events.revenue_sum"])),
+        Metric(
+            "average_revenue",
+            ("events.revenue_sum", "events.revenue_n"),
+            lambda v: money(v.get("events.revenue_sum"), v.get("events.revenue_n")),
         ),
         Metric("load_time_pageviews", ("events.load_n",), _int("events.load_n")),
         Metric("load_time_p50", ("events.load_p50",), _ms("events.load_p50")),

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,7 @@ def event(path: str, visitor: str, minutes_ago: float, **kw: Any) -> dict[str, A
 
 
 LOAD_MS = [300, 500, 700]  # the Google visitors' /pricing load times
+REVENUE = [9.99, 19.99, 30.0]  # what their signups earned
 
 
 def quantile_cont(values: list[float], q: float) -> float:
@@ -122,7 +124,7 @@ def dataset() -> list[dict[str, Any]]:
         out += [event("/pricing", v, 30 + i, load_time_ms=LOAD_MS[i], **g),
                 event("/signup", v, 29 + i, **g),
                 {**event("/signup", v, 28 + i, **g), "event_type": "Signup",
-                 "metadata": {"plan": "pro"}}]
+                 "metadata": {"plan": "pro"}, "revenue": REVENUE[i]}]
     for i in range(5):
         v = f"o{i}"
         out += [event("/", v, 20 + i, referrer="https://news.ycombinator.com/item?id=1"),
@@ -377,7 +379,13 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     settled(page)
     goal = {"date_range": "7d", "filters": [["is", "event:name", ["Signup"]]]}
     visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0]["metrics"]
-    assert page.inner_text("#list-goals li.goal").split() == ["Signed", "up", str(visitors), f"{rate:g}%"]
+    total = sum(Decimal(str(r)) for r in REVENUE)  # DESIGN.md: sum, and mean to the cent
+    average = (total / len(REVENUE)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert page.inner_text("#list-goals li.goal").split() == [
+        "Signed", "up", str(visitors), f"{rate:g}%", f"{total:.2f}", f"{average:.2f}"]  # 59.98, 19.99
+    assert page.inner_text("#list-goals li.head").split()[-2:] == ["REVENUE", "AVERAGE"]
+    downloads = page.inner_text("#list-goals li.goal[data-goal=Downloaded]").split()
+    assert downloads[-2:] == ["0.00", "0.00"]  # no revenue on downloads
     # The three Google visitors saw /pricing, then signed up; none downloaded (dataset()).
     funnel = [" ".join(li.split()) for li in page.locator("#list-funnel li.step").all_inner_texts()]
     assert funnel == ["1. Saw pricing 3 100% –", "2. Signed up 3 100% 0 (0%)",

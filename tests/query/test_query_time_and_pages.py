@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -141,3 +142,46 @@ def test_bot_events_are_counted_and_realtime_sees_the_last_30_minutes(app_client
     assert got["results"][0]["metrics"] == [len(today_events), len(today_events), bots_today]
     realtime = query(client, site, {"metrics": ["visitors"], "date_range": "realtime"})
     assert realtime["results"][0]["metrics"] == [1]
+
+
+def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tuple[TestClient, Any]) -> None:
+    client, app = app_client
+    site, key = make_site(client, "UTC")
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+
+    def at(seconds: int) -> str:
+        return (t0 + timedelta(seconds=seconds)).isoformat()
+
+    purchases = [("a", 19.99, "https://news.example/"), ("b", 5.0, ""), ("b", 0.1, ""),
+                 ("c", 49.95, "https://news.example/")]  # fmt: skip
+    events: list[dict[str, Any]] = []
+    for i, (visitor, amount, referrer) in enumerate(purchases):
+        events += [{"path": "/shop", "visitor_id": visitor, "timestamp": at(i * 10), "referrer": referrer},
+                   {"event_type": "Purchase", "path": "/shop", "visitor_id": visitor,
+                    "timestamp": at(i * 10 + 5), "revenue": amount, "referrer": referrer}]  # fmt: skip
+    # A signup carries no revenue: it is not averaged in; another site's purchase is not counted.
+    events.append({"event_type": "Signup", "path": "/", "visitor_id": "d", "timestamp": at(60)})
+    send(client, app, key, events)
+    _, other_key = make_site(client, "UTC")
+    send(client, app, other_key, [{"event_type": "Purchase", "path": "/", "visitor_id": "a",
+                                   "timestamp": at(0), "revenue": 1000.0}])  # fmt: skip
+
+    def reference(rows: list[tuple[str, float, str]]) -> list[float]:
+        """DESIGN.md: the sum of the events' revenue; the mean over events that carry one."""
+        total = sum(Decimal(str(amount)) for _, amount, _ in rows)
+        average = (total / len(rows)).quantize(Decimal("0.01"), ROUND_HALF_UP) if rows else 0
+        return [float(total), float(average)]
+
+    day = t0.date().isoformat()
+    body = {"metrics": ["total_revenue", "average_revenue"], "date_range": [day, day]}
+    got = query(client, site, body)["results"][0]["metrics"]
+    assert got == reference(purchases) == [75.04, 18.76]
+    goal = query(client, site, {**body, "filters": [["is", "event:name", ["Purchase"]]]})
+    assert goal["results"][0]["metrics"] == [75.04, 18.76]
+    by_source = query(client, site, {**body, "dimensions": ["visit:source"]})
+    rows = {r["dimensions"][0]: r["metrics"] for r in by_source["results"]}
+    news = [p for p in purchases if p[2]]
+    assert rows["news.example"] == reference(news) == [69.94, 34.97]
+    assert rows["Direct / None"] == reference([p for p in purchases if not p[2]]) == [5.1, 2.55]
+    nothing = query(client, site, {**body, "filters": [["is", "event:name", ["Signup"]]]})
+    assert nothing["results"][0]["metrics"] == [0.0, 0.0]

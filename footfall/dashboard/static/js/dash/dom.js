@@ -36,6 +36,7 @@ export function referrerHref(value) {
 
 const INT = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const DEC = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+const MONEY = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
 /** Format a metric value for display. */
 export function fmt(metric, value) {
@@ -43,6 +44,7 @@ export function fmt(metric, value) {
   if (metric === 'bounce_rate' || metric === 'percentage' || metric === 'conversion_rate' || metric === 'scroll_depth') return DEC.format(value) + '%';
   if (/^load_time_p\d+$/.test(metric)) return value >= 1000 ? DEC.format(value / 1000) + ' s' : INT.format(value) + ' ms';
   if (metric === 'visit_duration' || metric === 'time_on_page') return duration(value);
+  if (metric === 'total_revenue' || metric === 'average_revenue') return MONEY.format(value);
   if (metric === 'views_per_visit') return DEC.format(value);
   if (Math.abs(value) >= 10000) return compact(value);
   return INT.format(value);
