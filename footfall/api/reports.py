@@ -70,22 +70,32 @@ def scope_of(q: QueryParams, site: SiteInfo, default_period: str = "30d") -> Sco
     return Scope(site, rng, q.get("date") or None, filters_param(q))
 
 
+async def answer(report: Report, request: Request, site: SiteInfo) -> Response:
+    """Run ``report`` for ``site`` off the event loop: ``{"success": true, "data"}``, a 400
+    naming the parameter, or a 404 when the report finds nothing to answer about."""
+    try:
+        with QUERY_SECONDS.time():
+            data = await run_in_threadpool(
+                report, request.query_params, site, request.app.state.services
+            )
+    except FieldError as exc:
+        return validation_failed([exc])
+    if data is None:
+        return error(404, "Not found")
+    return JSON({"success": True, "data": data})
+
+
 def endpoint(report: Report) -> Callable[[Request], Awaitable[Response]]:
-    """Authorise, run ``report`` off the event loop, answer ``{"success": true, "data"}``."""
+    """Authorise by ``site_id`` and the caller's token or login, then :func:`answer`."""
 
     async def handle(request: Request) -> Response:
-        svc: Services = request.app.state.services
         try:
             site = site_of(request)
-            with QUERY_SECONDS.time():
-                data = await run_in_threadpool(report, request.query_params, site, svc)
         except AuthError as exc:
             return error(exc.status, exc.message)
         except FieldError as exc:
             return validation_failed([exc])
-        if data is None:
-            return error(404, "Not found")
-        return JSON({"success": True, "data": data})
+        return await answer(report, request, site)
 
     return handle
 

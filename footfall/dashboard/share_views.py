@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.ratelimit import retry_after_header
-from footfall.api.reports import funnel
+from footfall.api.reports import answer, funnel
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.dashboard.live import live_response
 from footfall.dashboard.render import error_page, redirect, render
@@ -147,13 +147,7 @@ async def share_funnel(request: Request) -> Response:
     _, site = allowed
     if request.query_params.get("site_id", site.id) != site.id:
         return error(404, "Site not found")
-    try:
-        data = await run_in_threadpool(funnel, request.query_params, site, services(request))
-    except FieldError as exc:
-        return validation_failed([exc])
-    if data is None:
-        return error(404, "Not found")
-    return JSON({"success": True, "data": data})
+    return await answer(funnel, request, site)
 
 
 async def share_live(request: Request) -> Response:

@@ -19,10 +19,11 @@ export function goalQuery(state, goal) {
 /** Append the goals list to `box`; `current()` says whether the view is still the same. */
 export async function renderGoals(box, goals, state, query, signal, current) {
   if (!goals.length) return;
-  const answers = await Promise.all(goals.map((g) => query(goalQuery(state, g), signal)));
+  const queries = goals.map((g) => goalQuery(state, g));
+  const answers = await Promise.all(queries.map((q) => query(q, signal)));
   if (!current()) return;
   const values = goals.map((goal, i) => {
-    const names = goalQuery(state, goal).metrics;
+    const names = queries[i].metrics;
     const row = answers[i].results[0];
     const get = (m) => (row && names.includes(m) ? row.metrics[names.indexOf(m)] : null);
     return { visitors: get('visitors') ?? 0, rate: get('conversion_rate'), total: get('total_revenue') ?? 0,
