@@ -160,10 +160,7 @@ def funnel(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
 
 def funnel_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
     """The site's funnels with their steps' goal names, for ``/api/v1/funnel``."""
-    return [
-        {"id": f.id, "name": f.name, "steps": [g.name for g in f.steps]}
-        for f in SitePrefs(svc.meta).funnels(site.id)
-    ]
+    return [f.listing() for f in SitePrefs(svc.meta).funnels(site.id)]
 
 
 # -- visits one by one (direct SQL) -------------------------------------------------------

@@ -92,10 +92,7 @@ def goal_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
 def funnel_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
     """The site's funnels as the dashboard's funnel panel lists them (see funnels.js); the
     figures come from the funnel endpoint (``/api/v1/funnel``, or a shared link's own)."""
-    return [
-        {"id": f.id, "name": f.name, "steps": [g.name for g in f.steps]}
-        for f in SitePrefs(services(request).meta).funnels(site.id)
-    ]
+    return [f.listing() for f in SitePrefs(services(request).meta).funnels(site.id)]
 
 
 async def _dashboard_page(request: Request, view: str) -> Response:

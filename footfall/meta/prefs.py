@@ -10,6 +10,7 @@ that does not exist raise :class:`SiteNotFoundError`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -69,6 +70,10 @@ class FunnelInfo:
     site_id: str
     name: str
     steps: tuple[GoalInfo, ...]
+
+    def listing(self) -> dict[str, Any]:
+        """How the API and the dashboard list it: id, name and its steps' goal names."""
+        return {"id": self.id, "name": self.name, "steps": [g.name for g in self.steps]}
 
 
 def _lines(text: str) -> tuple[str, ...]:

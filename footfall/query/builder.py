@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from footfall.query.dialect import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
-from footfall.query.metrics import EVENT_AGGREGATE_COLUMNS, event_aggregates, session_aggregates
+from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.timebuckets import bucket_sql
 
@@ -178,7 +178,7 @@ def aggregate_pair(
     ecols = ", ".join(f"{eaggs[a]} AS {a}" for a in ev_aliases)
     scols = ", ".join(f"{saggs[a]} AS {a}" for a in ses_aliases)
     sql = (
-        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(EVENT_AGGREGATE_COLUMNS)} FROM events WHERE {ew}) "
+        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(event_aggregate_columns(ev_aliases))} FROM events WHERE {ew}) "
         f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM sessions "
         f"WHERE {sw} AND session_id IN (SELECT session_id FROM f)) AS v"
     )

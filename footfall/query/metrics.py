@@ -45,8 +45,16 @@ def percent_change(current: Any, previous: Any) -> float | None:
 
 
 # The columns of ``events`` that event_aggregates read (a statement that pre-selects the
-# matching events keeps just these: builder.aggregate_pair).
-EVENT_AGGREGATE_COLUMNS = ("name", "visitor_id", "session_id", "load_time_ms", "revenue")
+# matching events keeps just these: builder.aggregate_pair): every aggregate reads the
+# first three; load-time and revenue aggregates their own column too.
+EVENT_AGGREGATE_COLUMNS = ("name", "visitor_id", "session_id")
+_EXTRA_COLUMNS = {"load_": "load_time_ms", "revenue_": "revenue"}  # alias prefix -> column
+
+
+def event_aggregate_columns(aliases: list[str]) -> list[str]:
+    """The columns of ``events`` that the aggregates ``aliases`` read."""
+    extra = [c for p, c in _EXTRA_COLUMNS.items() if any(a.startswith(p) for a in aliases)]
+    return [*EVENT_AGGREGATE_COLUMNS, *extra]
 
 
 def event_aggregates(d: Dialect) -> dict[str, str]:

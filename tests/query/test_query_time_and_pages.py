@@ -178,6 +178,10 @@ def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tupl
     assert got == reference(purchases) == [75.04, 18.76]
     goal = query(client, site, {**body, "filters": [["is", "event:name", ["Purchase"]]]})
     assert goal["results"][0]["metrics"] == [75.04, 18.76]
+    # With a visit metric beside it, one statement reads the matching events for both.
+    paired = query(client, site, {**body, "metrics": ["total_revenue", "visits", "bounce_rate"],
+                                  "filters": [["is", "event:name", ["Purchase"]]]})  # fmt: skip
+    assert paired["results"][0]["metrics"] == [75.04, 3, 0.0]  # a, b, c: none bounced
     by_source = query(client, site, {**body, "dimensions": ["visit:source"]})
     rows = {r["dimensions"][0]: r["metrics"] for r in by_source["results"]}
     news = [p for p in purchases if p[2]]
