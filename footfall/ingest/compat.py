@@ -22,8 +22,14 @@ from footfall.meta.repo import Metadata, SiteInfo
 MAX_PROPS = 30
 # Native field → the name a Plausible client knows it by.
 _PLAUSIBLE_FIELDS = {
-    "event_type": "name", "path": "url", "url": "url", "metadata": "props",
-    "referrer": "referrer", "revenue": "revenue", "engaged_ms": "e", "scroll_depth": "sd",
+    "event_type": "name",
+    "path": "url",
+    "url": "url",
+    "metadata": "props",
+    "referrer": "referrer",
+    "revenue": "revenue",
+    "engaged_ms": "e",
+    "scroll_depth": "sd",
 }
 
 

@@ -83,8 +83,8 @@ def reference(events: list[dict[str, Any]], goals: list[Any]) -> tuple[int, list
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str, int]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("f"))))
+def site(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[tuple[TestClient, str, int]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("f")), store_url=store_url))
     with TestClient(app) as client:
         r = client.post("/api/site/create", json={"name": "F", "domains": ["f.com"]}, headers=AUTH)
         site_id, key = r.json()["site_id"], r.json()["api_key"]

@@ -32,9 +32,9 @@ def last_dst_end(now: datetime) -> date:
 
 
 @pytest.fixture(scope="module")
-def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
+def app_client(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[tuple[TestClient, Any]]:
     # Accept timestamps up to 400 days old so the DST change is always reachable.
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("t")), max_past_days=400))
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("t")), store_url=store_url, max_past_days=400))
     with TestClient(app) as client:
         yield client, app
 

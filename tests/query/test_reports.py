@@ -110,8 +110,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("r")), flush_interval_ms=20))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("r")), store_url=store_url, flush_interval_ms=20))
     with TestClient(app) as client:
         w = World(client, app)
         events = build()
