@@ -1,5 +1,5 @@
 """POST /api/v2/query against a hand-built dataset, checked with a plain-Python reference
-written from DESIGN.md's metric definitions (never from the product's SQL)."""
+written from docs/design.md's metric definitions (never from the product's SQL)."""
 
 from __future__ import annotations
 

@@ -167,7 +167,7 @@ def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tupl
                                    "timestamp": at(0), "revenue": 1000.0}])  # fmt: skip
 
     def reference(rows: list[tuple[str, float, str]]) -> list[float]:
-        """DESIGN.md: the sum of the events' revenue; the mean over events that carry one."""
+        """docs/design.md: the sum of the events' revenue; the mean over events that carry one."""
         total = sum(Decimal(str(amount)) for _, amount, _ in rows)
         average = (total / len(rows)).quantize(Decimal("0.01"), ROUND_HALF_UP) if rows else 0
         return [float(total), float(average)]

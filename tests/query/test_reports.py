@@ -1,5 +1,5 @@
 """GET /api/v1/* reports against a hand-built dataset sent through the collection API,
-checked with a plain-Python reference written from DESIGN.md's metric definitions."""
+checked with a plain-Python reference written from docs/design.md's metric definitions."""
 
 from __future__ import annotations
 
