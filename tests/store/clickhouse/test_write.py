@@ -35,7 +35,9 @@ def _fail_on(store: EventStore, table: str) -> None:
 
 @pytest.mark.parametrize("stop_before", ["events", "sessions"])
 def test_a_round_stopped_part_way_is_replayed_exactly_once(
-    tmp_path: Path, store_url: str, stop_before: str  # noqa: F811
+    tmp_path: Path,
+    store_url: str,
+    stop_before: str,  # noqa: F811
 ) -> None:
     if not store_url:
         pytest.skip("ClickHouse only: a DuckDB round is one transaction")
@@ -66,7 +68,9 @@ def test_a_round_stopped_part_way_is_replayed_exactly_once(
     expected = 0
     for v in {r.visitor_id for r in recs}:
         times = sorted(r.ts for r in recs if r.visitor_id == v)
-        expected += 1 + sum(1 for a, b in zip(times, times[1:], strict=False) if b - a > 30 * 60_000)
+        expected += 1 + sum(
+            1 for a, b in zip(times, times[1:], strict=False) if b - a > 30 * 60_000
+        )
     got = store.query("SELECT count(*), sum(pageviews), sum(events) FROM sessions")
     assert got == [(expected, 600, 600)]
     per_visit = store.query(
