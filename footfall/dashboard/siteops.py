@@ -24,7 +24,8 @@ from footfall.runtime import Services
 # Each reason a dropped event can have, as the settings page explains it.
 DROP_REASONS = {
     "hostname": "the page's host is not among the site's domains",
-    "bot": "a bot, command-line client or headless browser",
+    "bot": "the user agent is a bot, a command-line client or a headless browser "
+    "(the server counts headless browsers with FOOTFALL_ALLOW_HEADLESS=1)",
     "referrer_spam": "the referrer is on the referrer-spam list",
     "dnt": "the browser sent Do-Not-Track or Global Privacy Control, which this site honours",
     "excluded_ip": "the visitor's IP address is in the site's excluded ranges",
