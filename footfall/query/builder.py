@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
 from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
 from footfall.query.model import Condition, Filter, Logical

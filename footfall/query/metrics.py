@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 
 
 def ratio(num: Any, den: Any, places: int) -> float:

@@ -1,4 +1,4 @@
-"""The exact rollups (footfall/query/rollup.py, footfall/store/duckdb_rollups.py): every
+"""The exact rollups (footfall/query/rollup.py, footfall/store/duckdb/rollups.py): every
 query they answer must equal the raw path's answer — after a full build, with touched
 days not sealed yet, after a seal, with late events that merge visits and change their
 entry page and source, across a DST change, and after a time-zone change. Plus a few
@@ -21,8 +21,9 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
-from footfall.store import duckdb_rollups, duckdb_rollups_upkeep
-from footfall.store.duckdb_rollups import Interrupted
+from footfall.store.duckdb import rollups as duckdb_rollups
+from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
+from footfall.store.duckdb.rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.queue.spool import Spool
 from footfall.queue.writer import Writer
-from footfall.store import duckdb_write
-from footfall.store.base import WriteBatch
 from footfall.store.duckdb import DuckDBStore
 
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
@@ -95,13 +96,13 @@ class FailingStore(DuckDBStore):
 
     calls = 0
 
-    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
+    @contextmanager
+    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[Any]:
         FailingStore.calls += 1
-        if FailingStore.calls == 2:
-            with self._transaction() as cur:
-                duckdb_write.write(cur, batch.source, batch.enrichment, batch.session_timeout_ms, batch.progress)
+        with super().begin_batch(progress) as target:
+            yield target
+            if FailingStore.calls == 2:  # all the steps ran; the commit is next
                 raise OSError("disk full")
-        return super().write_batch(batch)
 
 
 def test_failed_batch_rolls_back_and_is_retried(tmp_path: Path) -> None:
@@ -161,28 +162,40 @@ def test_events_carry_their_visits_attributes_even_after_a_late_first_event(tmp_
     spool, store = open_parts(tmp_path)
     writer = Writer(spool, store, lambda s: ("s.com",))
     # A visit from Google: landing on /a, then /b (whose own referrer is internal).
-    spool.append_sync([
-        ENCODER.encode(record(10, visitor_id=7, pathname="/a", referrer="https://www.google.com/")),
-        ENCODER.encode(record(20, visitor_id=7, pathname="/b", referrer="https://s.com/a")),
-    ])
+    spool.append_sync(
+        [
+            ENCODER.encode(
+                record(10, visitor_id=7, pathname="/a", referrer="https://www.google.com/")
+            ),
+            ENCODER.encode(record(20, visitor_id=7, pathname="/b", referrer="https://s.com/a")),
+        ]
+    )
     writer.run_once()
     rows = store.query("SELECT pathname, referrer_source, entry_page FROM events ORDER BY ts")
     assert rows == [("/a", "Google", "/a"), ("/b", "Google", "/a")]
     # A late event 5 s before the landing, from Bing, on /start: the visit's first event.
-    spool.append_sync([ENCODER.encode(record(5, visitor_id=7, pathname="/start", referrer="https://www.bing.com/"))])
+    spool.append_sync(
+        [
+            ENCODER.encode(
+                record(5, visitor_id=7, pathname="/start", referrer="https://www.bing.com/")
+            )
+        ]
+    )
     writer.run_once()
     rows = store.query("SELECT pathname, referrer_source, entry_page FROM events ORDER BY ts")
-    assert rows == [("/start", "Bing", "/start"), ("/a", "Bing", "/start"), ("/b", "Bing", "/start")]
-    assert store.query("SELECT referrer_source, entry_page, exit_page, pageviews FROM sessions") == [
-        ("Bing", "/start", "/b", 3)
+    assert rows == [
+        ("/start", "Bing", "/start"),
+        ("/a", "Bing", "/start"),
+        ("/b", "Bing", "/start"),
     ]
+    assert store.query(
+        "SELECT referrer_source, entry_page, exit_page, pageviews FROM sessions"
+    ) == [("Bing", "/start", "/b", 3)]
 
 
 def _visits(store: DuckDBStore) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Sessions and events with each visit named by its earliest event id, not its id."""
-    first = (
-        "(SELECT session_id, arg_min(event_id, ts) AS first FROM events GROUP BY session_id) f"
-    )
+    first = "(SELECT session_id, arg_min(event_id, ts) AS first FROM events GROUP BY session_id) f"
     stamped = ", ".join(("referrer_source", "browser", "screen", "country", "entry_page"))
     sessions = store.query(
         f"SELECT f.first, s.* EXCLUDE (session_id) FROM sessions s JOIN {first} USING (session_id) "
@@ -266,22 +279,30 @@ def test_stored_visits_a_batch_only_reads_are_left_as_they_are(tmp_path: Path) -
     both stored visits keep their rows and their events, and the new visit is a third."""
     spool, store = open_parts(tmp_path)
     writer = Writer(spool, store, lambda s: ("s.com",))
-    spool.append_sync([
-        ENCODER.encode(record(0, session_id=99, visitor_id=5, pathname="/app")),
-        ENCODER.encode(record(20, session_id=99, visitor_id=5, pathname="/app/2")),
-        ENCODER.encode(record(5, visitor_id=5, pathname="/blog")),
-    ])
+    spool.append_sync(
+        [
+            ENCODER.encode(record(0, session_id=99, visitor_id=5, pathname="/app")),
+            ENCODER.encode(record(20, session_id=99, visitor_id=5, pathname="/app/2")),
+            ENCODER.encode(record(5, visitor_id=5, pathname="/blog")),
+        ]
+    )
     writer.run_once()
-    before = store.query("SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page")
+    before = store.query(
+        "SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page"
+    )
     assert [(r[1], r[2]) for r in before] == [("/app", 2), ("/blog", 1)]
     # Another visitor's event early in the batch makes the batch read visitor 5's visits;
     # visitor 5's own event comes two hours later: a visit of its own.
-    spool.append_sync([
-        ENCODER.encode(record(30, visitor_id=8, pathname="/x")),
-        ENCODER.encode(record(7200, visitor_id=5, pathname="/later")),
-    ])
+    spool.append_sync(
+        [
+            ENCODER.encode(record(30, visitor_id=8, pathname="/x")),
+            ENCODER.encode(record(7200, visitor_id=5, pathname="/later")),
+        ]
+    )
     writer.run_once()
-    after = store.query("SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page")
+    after = store.query(
+        "SELECT session_id, entry_page, pageviews FROM sessions ORDER BY entry_page"
+    )
     assert [(r[1], r[2]) for r in after] == [("/app", 2), ("/blog", 1), ("/later", 1), ("/x", 1)]
     assert set(before) <= set(after)
     per_visit = store.query(
@@ -309,11 +330,13 @@ def test_rounds_start_an_interval_apart_stretched_under_load_up_to_a_second() ->
 class SlowStore(DuckDBStore):
     """A store whose writes take at least 0.1 s (a costly round)."""
 
-    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
+    @contextmanager
+    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[Any]:
         import time
 
         time.sleep(0.1)
-        return super().write_batch(batch)
+        with super().begin_batch(progress) as target:
+            yield target
 
 
 def test_the_loop_waits_longer_after_a_costly_round(tmp_path: Path) -> None:

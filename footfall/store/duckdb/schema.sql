@@ -153,5 +153,5 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 );
 -- The rollups' layout version a site was built with (older ones are rebuilt).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
--- reach rows the seals appended since the last build or re-sort (duckdb_rollups_upkeep.py).
+-- reach rows the seals appended since the last build or re-sort (rollups_upkeep.py).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS sealed_rows BIGINT DEFAULT 0;
