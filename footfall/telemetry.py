@@ -124,7 +124,7 @@ def _dropped(values: Mapping[str, float] | None) -> CounterMetricFamily:
     )
     counts: dict[str, float] = dict(_drops)
     if values is not None:
-        counts[WRITER_DROP_REASON] = counts.get(WRITER_DROP_REASON, 0) + values["writer_dropped"]
+        counts[WRITER_DROP_REASON] = values["writer_dropped"]
     for reason, n in sorted(counts.items()):
         family.add_metric([reason], n)
     return family
