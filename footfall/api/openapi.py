@@ -86,7 +86,7 @@ def report_paths() -> Obj:
         LIMIT,
     ]
     return {
-                "/api/stats": _read("Seed summary for a day or range", days),
+        "/api/stats": _read("Seed summary for a day or range", days),
         "/api/v2/query": {"post": op(
             "Query metrics by dimensions, filters and date range (Plausible Stats API v2 shape)",
             "Stats", {"200": {"description": "results, meta, query"}}, 400, 401, 404,
