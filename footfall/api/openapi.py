@@ -23,6 +23,7 @@ from footfall.api.openapi_parts import (
     BEARER,
     REF,
     SECURITY_SCHEMES,
+    TAGS,
     Obj,
     op,
     param,
@@ -146,6 +147,7 @@ def document() -> Obj:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Footfall API", "version": __version__},
+        "tags": TAGS,
         "paths": {**service_paths(), **report_paths()},
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }

@@ -39,6 +39,21 @@ SECURITY_SCHEMES: Obj = {
     },
 }
 
+# The viewer's sections, in this order.
+TAGS: list[Obj] = [
+    {"name": n, "description": d}
+    for n, d in (
+        ("Collection", "Events in: native, Plausible- and Umami-compatible (ingest key)."),
+        ("Tracker", "The browser tracker scripts."),
+        ("Stats", "Reading stats (read token)."),
+        ("Export", "Raw events and query rows as CSV, JSON lines or Parquet (read token)."),
+        ("Admin", "Sites, read tokens and jobs (admin token)."),
+        ("Operations", "Health, Prometheus metrics and this document."),
+        ("Dashboard", "The dashboard's pages and forms (login session)."),
+        ("Shared links", "What a public shared dashboard reads."),
+    )
+]
+
 
 def param(
     name: str, doc: str, required: bool = False, enum: Any = None, where: str = "query"
