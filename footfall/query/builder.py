@@ -229,7 +229,7 @@ def time_on_page(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
     keys = [f"d{i}" for i in range(len(dims))]
     gap = d.millis_between("ts", "nxt")
     sql = (
-        f"WITH pv AS (SELECT session_id, pathname, ts, lead(ts) OVER (PARTITION BY session_id ORDER BY ts) AS nxt "
+        f"WITH pv AS (SELECT session_id, pathname, ts, {d.next_value('ts', 'session_id', 'ts')} AS nxt "
         f"FROM events WHERE {rw} AND name = 'pageview'), "
         f"gaps AS (SELECT session_id, pathname, sum({gap}) AS gap_ms FROM pv WHERE nxt IS NOT NULL GROUP BY session_id, pathname), "
         f"eng AS (SELECT session_id, pathname, sum(duration_ms) AS eng_ms FROM events WHERE {rw} AND name = 'engagement' "

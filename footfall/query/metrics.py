@@ -1,4 +1,4 @@
-"""Metric definitions (DESIGN.md "Metric definitions"), each written once.
+"""Metric definitions (docs/design.md "Metric definitions"), each written once.
 
 A metric names the exact SQL aggregates it needs from a source and a Python function that
 finishes them (ratios and rounding happen here, once, not in each SQL dialect).

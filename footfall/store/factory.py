@@ -4,7 +4,8 @@
 - ``clickhouse://user:password@host:8123/database`` (``?secure=true`` for https): a
   ClickHouse server through clickhouse-connect;
 - ``chdb://`` or ``chdb:///absolute/path``: ClickHouse's engine in this process (one
-  process per path; no path means ``<data dir>/clickhouse``).
+  process per path; no path means ``<data dir>/clickhouse``; ``?database=name`` picks a
+  database in it, so several stores can share one engine, as the tests do).
 
 The ClickHouse modules are imported only when asked for: their clients are an optional
 extra (``pip install 'footfall[clickhouse]'``).
@@ -46,7 +47,10 @@ def parse_store_url(url: str, data_dir: Path) -> ClickHouseTarget | None:
         if parts.netloc:
             raise StoreURLError("FOOTFALL_STORE_URL: chdb:// takes an absolute path, no host")
         path = unquote(parts.path) or str((data_dir / "clickhouse").absolute())
-        return ClickHouseTarget(path=path)
+        database = parse_qs(parts.query).get("database", ["default"])[0]
+        if not database.replace("_", "").isalnum():
+            raise StoreURLError("FOOTFALL_STORE_URL: database must be letters, digits and _")
+        return ClickHouseTarget(path=path, database=database)
     if parts.scheme == "clickhouse":
         if not parts.hostname:
             raise StoreURLError("FOOTFALL_STORE_URL: clickhouse:// needs a host")
@@ -82,7 +86,9 @@ def open_store(settings: Settings) -> EventStore:
             from footfall.store.clickhouse import ClickHouseStore
         except ImportError as e:  # the optional extra is missing
             extra = "pip install 'footfall[clickhouse]'"
-            raise StoreURLError(f"FOOTFALL_STORE_URL needs the ClickHouse extra: {extra} ({e})") from None
+            raise StoreURLError(
+                f"FOOTFALL_STORE_URL needs the ClickHouse extra: {extra} ({e})"
+            ) from None
         store = ClickHouseStore(target)
     store.open()
     return store

@@ -299,7 +299,7 @@ def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Foot
     want = {"/a": [3, 4, 4], "/b": [2, 2, 3]}
     got = QueryRunner(ff.services.store).run(q, site, NOW)
     assert {r["dimensions"][0]: r["metrics"] for r in got["results"]} == want
-    # Retention removes the raw events; the rollups keep the figures (DESIGN.md).
+    # Retention removes the raw events; the rollups keep the figures (docs/design.md).
     ff.services.store.delete_events_before(NOW.replace(tzinfo=None))
     assert ff.services.store.query("SELECT count(*) FROM events")[0][0] == 0
     got = QueryRunner(ff.services.store).run(q, site, NOW)

@@ -39,6 +39,10 @@ class Dialect(Protocol):
         """Sum of a DOUBLE money column, each value to the cent first, exactly (DECIMAL)."""
         ...
 
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        """``expr`` of the next row in the partition (window), NULL for the last."""
+        ...
+
     def count_distinct(self, expr: str) -> str:
         """Exact distinct count (never a sketch: both stores must agree)."""
         ...

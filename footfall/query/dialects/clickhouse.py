@@ -36,7 +36,17 @@ class ClickHouseDialect:
         return f"quantileExactInclusive({q})({expr})"
 
     def money_sum(self, expr: str) -> str:
-        return f"sum(toDecimal128(round({expr}, 2), 2))"
+        # DuckDB's CAST(x AS DECIMAL(18, 2)): x * 100 rounded half away from zero (round()
+        # on a Float64 would round half to even), then exact cents.
+        cents = f"toDecimal128(sign({expr}) * floor(abs({expr}) * 100 + 0.5), 0)"
+        return f"sum({cents} * toDecimal128('0.01', 2))"
+
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        # Nullable, so the last row's next value is NULL (not the type's default).
+        return (
+            f"leadInFrame(toNullable({expr})) OVER (PARTITION BY {partition} ORDER BY {order} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+        )
 
     def count_distinct(self, expr: str) -> str:
         return f"uniqExact({expr})"

@@ -32,6 +32,9 @@ class DuckDBDialect:
     def money_sum(self, expr: str) -> str:
         return f"sum(CAST({expr} AS DECIMAL(18, 2)))"
 
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
+
     def count_distinct(self, expr: str) -> str:
         return f"count(DISTINCT {expr})"
 

@@ -78,8 +78,12 @@ class DuckDBStore:
             self._con.execute("SET memory_limit = ?", [self.memory_limit])
         self._dirty = False
         self._rollup_states = None
-        ddl = resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
-        self._con.execute(ddl)
+        self._con.execute(
+            resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text()
+        )
+        self._con.execute(
+            resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
+        )
 
     def close(self) -> None:
         if self._con is not None:
