@@ -7,19 +7,29 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from footfall.config import Settings
 from footfall.ingest.recentdrops import RecentDrops
 from footfall.meta.users import UserInfo
-from tests.conftest import Footfall
+from tests.conftest import Footfall, chdb_url, make_settings
 from tests.dashboard.conftest import csrf_for, login
 
 BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 # A host on the vendored referrer-spam list (footfall/ingest/data/referrer-spam.txt).
 SPAM = "https://0n-line.tv/"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    """Both stores: the writer's drops are read back from each one's dropped_events. A
+    chdb database per test: each test's spool is new, and so must its store be."""
+    return make_settings(tmp_path, store_url=chdb_url("verify") if store_url else "")
 
 
 def page(path: str, host: str = "example.com", **extra: Any) -> dict[str, Any]:
