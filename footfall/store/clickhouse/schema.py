@@ -10,7 +10,7 @@
   another gets a deleted row; reads see the latest row through ``FINAL`` (the ``final``
   setting). The simpler engine was chosen over VersionedCollapsingMergeTree: a visit's row
   is replaced whole (never summed), so no sign column and no pair of rows is needed.
-  Its row with an empty site id is the writer's progress marker.
+  Its deleted row with an empty site id is the writer's progress marker.
 - ``dropped_events``: counts of events the writer dropped, per site, hour and reason.
 
 LowCardinality where a column holds few distinct values per part (browsers, countries,

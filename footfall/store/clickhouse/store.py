@@ -55,7 +55,6 @@ class ClickHouseStore:
                 host=t.host, port=t.port, username=t.username, password=t.password,
                 database=t.database, secure=t.secure,
             )  # fmt: skip
-        self.migrate()
 
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied; returns their versions."""
@@ -101,7 +100,11 @@ class ClickHouseStore:
         pass
 
     def read_progress(self) -> tuple[int, int] | None:
-        rows = self.query("SELECT max(version) FROM sessions WHERE site_id = '' AND session_id = 0")
+        sql = (
+            "SELECT max(version) FROM sessions WHERE site_id = '' AND session_id = 0 "
+            "SETTINGS final = 0"  # the marker is a deleted row (write.py)
+        )
+        rows = self.query(sql)
         return progress_of(int(rows[0][0])) if rows and rows[0][0] else None
 
     # -- reading ---------------------------------------------------------------------------

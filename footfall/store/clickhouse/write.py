@@ -9,7 +9,8 @@ ClickHouse has no multi-statement transactions, so a round is made replayable in
    derived from ``P`` (a replayed insert is written once); re-stamped events' older rows
    are then deleted (``pos < P``);
 3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
-   that insert is the commit. ``read_progress`` is the newest marker.
+   that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
+   the key ('', 0), read without FINAL; no query of a site ever sees it).
 """
 
 from __future__ import annotations
@@ -175,10 +176,11 @@ class ScratchTarget:
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
             f"UNION ALL BY NAME SELECT *, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted FROM _loaded_s "
             f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
-            # The progress marker: a visit row no site has.
+            # The progress marker: a visit row no site has, deleted, so reads (FINAL) never
+            # see it; merges keep it (no cleanup), as the newest row of its key.
             f"UNION ALL BY NAME SELECT '' AS site_id, 0::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
             f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
-            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted"
+            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
         ).to_arrow_table()
         self.ch.insert("sessions", _table(visits), token=f"{p}:sessions")
 
