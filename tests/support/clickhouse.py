@@ -37,7 +37,9 @@ def require_standin() -> None:
     missing = [m for m in ("chdb", "clickhouse_connect") if importlib.util.find_spec(m) is None]
     if not missing:
         return
-    reason = f"ClickHouse stand-in needs {' and '.join(missing)} (pip install chdb clickhouse-connect)"
+    reason = (
+        f"ClickHouse stand-in needs {' and '.join(missing)} (pip install chdb clickhouse-connect)"
+    )
     if require_services():
         pytest.fail(reason)
     pytest.skip(reason)

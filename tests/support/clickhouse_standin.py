@@ -128,7 +128,7 @@ class Handler(BaseHTTPRequestHandler):
         accepted = {e.strip() for e in self.headers.get("Accept-Encoding", "").split(",")}
         if body and params.get("enable_http_compression", "1") == "1":
             if "lz4" in accepted:
-                import lz4.frame
+                import lz4.frame  # type: ignore[import-untyped]
 
                 body, headers["Content-Encoding"] = lz4.frame.compress(body), "lz4"
             elif "gzip" in accepted:

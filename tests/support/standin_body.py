@@ -12,10 +12,11 @@ are too long for a URL.
 from __future__ import annotations
 
 import email.parser
+import email.policy
 import importlib
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from tests.support.standin_engine import ClickHouseError, Statement
 
@@ -35,7 +36,7 @@ def _zstd_factory() -> Callable[[], Decompressor]:
 
 
 def _lz4_factory() -> Callable[[], Decompressor]:
-    import lz4.frame
+    import lz4.frame  # type: ignore[import-untyped]
 
     return lz4.frame.LZ4FrameDecompressor  # type: ignore[no-any-return]
 
@@ -55,10 +56,15 @@ def _decompressor(encoding: str) -> Callable[[], Decompressor] | None:
     raise ClickHouseError(48, f"Unknown Content-Encoding of the request body: {encoding}")
 
 
+class _Stream(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+    def readline(self) -> bytes: ...
+
+
 class RequestBody:
     """The body of one request, read once, either raw (to discard) or decoded."""
 
-    def __init__(self, stream: BinaryIO, headers: Any) -> None:
+    def __init__(self, stream: _Stream, headers: Any) -> None:
         self._stream = stream
         self._chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         self._remaining = int(headers.get("Content-Length") or 0)
@@ -109,7 +115,7 @@ class RequestBody:
         """The text fields of a multipart form (query and ``param_*``)."""
         raw = b"".join(self.chunks())
         head = f"Content-Type: {self.content_type}\r\n\r\n".encode()
-        message = email.parser.BytesParser().parsebytes(head + raw)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
         fields: dict[str, str] = {}
         for part in message.iter_parts():
             if part.get_filename():
@@ -140,7 +146,7 @@ def _insert_head(text: bytes) -> tuple[int, int, int] | None:
     Data begins after the first newline following the format name, or after the
     whitespace if there is no newline, as in ClickHouse's own parser.
     """
-    if not text.lstrip()[:6].upper() == b"INSERT":
+    if text.lstrip()[:6].upper() != b"INSERT":
         return None
     i = 0
     while i < len(text):

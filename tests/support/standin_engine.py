@@ -14,16 +14,17 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import chdb
 
 _CODE = re.compile(r"Code: (\d+)\.")
 _TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_connect = cast(Callable[[str], Any], chdb.connect)
 
 
 class ClickHouseError(Exception):
@@ -124,7 +125,7 @@ class Engine:
     def __init__(self, path: str) -> None:
         self._path = path
         # Held for the life of the process, so the path stays this process's.
-        self._primary = chdb.connect(path)
+        self._primary = _connect(path)
         self._sessions: dict[str, _Handle] = {}
         self._pool: list[_Handle] = []
         self._lock = threading.Lock()
@@ -136,9 +137,9 @@ class Engine:
         with self._lock:
             self._expire()
             if session_id is None:
-                h = self._pool.pop() if self._pool else _Handle(chdb.connect(self._path))
+                h = self._pool.pop() if self._pool else _Handle(_connect(self._path))
             else:
-                h = self._sessions.get(session_id) or _Handle(chdb.connect(self._path))
+                h = self._sessions.get(session_id) or _Handle(_connect(self._path))
                 self._sessions[session_id] = h
             h.users += 1
             h.timeout = timeout
