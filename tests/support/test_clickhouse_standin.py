@@ -131,7 +131,7 @@ def test_bad_sql_raises_database_error_with_clickhouse_text(url: str) -> None:
     with pytest.raises(DatabaseError, match="UNKNOWN_TABLE"):
         client.insert("missing", [[1]], column_names=["a"], column_type_names=["UInt8"])
     client.command("CREATE TABLE nums (a UInt8) ENGINE = MergeTree ORDER BY a")
-    with pytest.raises(DatabaseError, match=r"Code: 117\. DB::Exception: .*is not like UInt8"):
+    with pytest.raises(DatabaseError, match=r"(?s)Code: 117\. DB::Exception: .*is not like UInt8"):
         client.raw_insert("nums", ["a"], insert_block="1\nnot a number\n", fmt="CSV")
     assert client.command("SELECT 41 + 1") == 42  # the connection survives errors
     assert client.command("SELECT count() FROM nums") == 0
