@@ -76,11 +76,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
-@contextmanager
-def standin(tmp_path: Path, name: str = "clickhouse") -> Iterator[str]:
-    """Run a stand-in on ``tmp_path/name`` and yield its clickhouse:// URL."""
+def launch(base: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a stand-in on ``base/db`` (log in ``base/standin.log``); return it and its port."""
     require_standin()
-    base = tmp_path / name
     base.mkdir(parents=True, exist_ok=True)
     port_file, log = base / "port", base / "standin.log"
     port_file.unlink(missing_ok=True)
@@ -95,7 +93,17 @@ def standin(tmp_path: Path, name: str = "clickhouse") -> Iterator[str]:
             start_new_session=True,
         )
     try:
-        port = _wait_ready(proc, port_file, log)
+        return proc, _wait_ready(proc, port_file, log)
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+@contextmanager
+def standin(tmp_path: Path, name: str = "clickhouse") -> Iterator[str]:
+    """Run a stand-in on ``tmp_path/name`` and yield its clickhouse:// URL."""
+    proc, port = launch(tmp_path / name)
+    try:
         yield f"clickhouse://default:@127.0.0.1:{port}/default"
     finally:
         _stop(proc)

@@ -190,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port-file", type=Path, help="write the bound port here when ready")
     args = parser.parse_args(argv)
-    serve(args.path, args.host, args.port, args.port_file)
+    try:
+        serve(args.path, args.host, args.port, args.port_file)
+    except RuntimeError as exc:
+        # Most often the path is held by another process (chdb has printed why).
+        print(f"clickhouse-standin: cannot open {args.path}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -76,10 +76,9 @@ class Result:
 class _Handle:
     conn: Any
     timeout: float = 60.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
     applied: dict[str, str] = field(default_factory=dict)
     database: str = "default"
-    users: int = 0
+    users: int = 0  # requests using it now; guarded by Engine._lock
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -140,12 +139,18 @@ class Engine:
                 h = self._pool.pop() if self._pool else _Handle(_connect(self._path))
             else:
                 h = self._sessions.get(session_id) or _Handle(_connect(self._path))
+                if h.users:
+                    # As ClickHouse does: a session serves one request at a time and a
+                    # second one fails rather than waits.
+                    raise ClickHouseError(
+                        373,
+                        f"Session {session_id} is locked by a concurrent client. (SESSION_IS_LOCKED)",
+                    )
                 self._sessions[session_id] = h
             h.users += 1
             h.timeout = timeout
         try:
-            with h.lock:
-                yield h
+            yield h
         finally:
             with self._lock:
                 h.users -= 1

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.clickhouse import require_standin, standin
+from tests.support.clickhouse import launch, require_standin, standin
 
 pytestmark = pytest.mark.slow
 
@@ -199,6 +199,25 @@ def test_three_concurrent_clients_keep_their_own_sessions(url: str) -> None:
     assert setup.command("EXISTS TEMPORARY TABLE mine") == 0
 
 
+def test_a_busy_session_refuses_a_second_request_as_clickhouse_does(url: str) -> None:
+    from clickhouse_connect.driver.exceptions import DatabaseError
+
+    first, second = connect(url, session_id="shared"), connect(url, session_id="shared")
+    watcher = connect(url)
+    outcome: list[object] = []
+    slow = threading.Thread(target=lambda: outcome.append(first.command("SELECT sleep(2)")))
+    slow.start()
+    running = "SELECT count() FROM system.processes WHERE query = 'SELECT sleep(2)'"
+    while slow.is_alive() and watcher.command(running) == 0:
+        time.sleep(0.02)
+    with pytest.raises(DatabaseError, match="SESSION_IS_LOCKED") as info:
+        second.command("SELECT 1")
+    assert info.value.code == 373
+    slow.join()
+    assert outcome == [0]  # the request holding the session was not disturbed
+    assert second.command("SELECT 2") == 2
+
+
 def test_one_client_without_session_shared_by_threads(url: str) -> None:
     client = connect(url, autogenerate_session_id=False)
     client.command("CREATE TABLE shared (k UInt8, i UInt32) ENGINE = MergeTree ORDER BY (k, i)")
@@ -244,10 +263,18 @@ def test_round_trip_is_not_held_back_by_nagle(url: str) -> None:
     assert statistics.median(took) < 0.025, took
 
 
-def test_data_outlives_the_process_and_the_path_is_released(tmp_path: Path) -> None:
-    with standin(tmp_path) as first:
-        client = connect(first)
+def test_a_path_is_one_process_s_until_it_is_killed(tmp_path: Path) -> None:
+    base = tmp_path / "clickhouse"
+    proc, port = launch(base)
+    try:
+        client = connect(f"clickhouse://default:@127.0.0.1:{port}/default")
         client.command("CREATE TABLE kept (a UInt8) ENGINE = MergeTree ORDER BY a")
         client.insert("kept", [[1], [2]], column_names=["a"])
-    with standin(tmp_path) as second:
-        assert connect(second).command("SELECT sum(a) FROM kept") == 3
+        with pytest.raises(RuntimeError, match="stand-in exited") as info:
+            launch(base)
+        assert "Another server instance in same directory is already running" in str(info.value)
+    finally:
+        proc.kill()  # SIGKILL: no shutdown runs, the path must be free all the same
+        proc.wait()
+    with standin(tmp_path) as again:
+        assert connect(again).command("SELECT sum(a) FROM kept") == 3
