@@ -7,19 +7,27 @@ the product under test reach it over HTTP exactly as they would reach ClickHouse
     with standin(tmp_path) as url:   # clickhouse://default:@127.0.0.1:PORT/default
         ...
 
-or use the ``clickhouse_url`` fixture. When chdb or clickhouse_connect cannot be
-imported the test is skipped, or fails if ``FOOTFALL_REQUIRE_SERVICES=1``.
+or use the ``clickhouse_url`` fixture; ``shared_standin_url(name)`` instead gives
+a fresh database on one stand-in shared by the whole test run. When chdb or
+clickhouse_connect cannot be imported the test is skipped, or fails if
+``FOOTFALL_REQUIRE_SERVICES=1``. Stand-ins stop when the test run ends, however
+it ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +93,8 @@ def launch(base: Path) -> tuple[subprocess.Popen[bytes], int]:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.clickhouse_standin"]
-            + ["--port", "0", "--path", str(base / "db"), "--port-file", str(port_file)],
+            + ["--port", "0", "--path", str(base / "db"), "--port-file", str(port_file)]
+            + ["--exit-with-parent"],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=out,
@@ -107,6 +116,36 @@ def standin(tmp_path: Path, name: str = "clickhouse") -> Iterator[str]:
         yield f"clickhouse://default:@127.0.0.1:{port}/default"
     finally:
         _stop(proc)
+
+
+_SHARED: list[tuple[subprocess.Popen[bytes], int]] = []
+
+
+def _shared_port() -> int:
+    if _SHARED and _SHARED[0][0].poll() is None:
+        return _SHARED[0][1]
+    base = Path(tempfile.mkdtemp(prefix="footfall-standin-"))
+    proc, port = launch(base)
+    atexit.register(shutil.rmtree, base, True)
+    atexit.register(_stop, proc)  # runs first: the files go once the process is gone
+    _SHARED[:] = [(proc, port)]
+    return port
+
+
+def shared_standin_url(name: str) -> str:
+    """A fresh database on this test run's one shared stand-in, as a clickhouse:// URL.
+
+    Starting a process per test costs a second or two; tests that only need an
+    empty database of their own (the way ``chdb_url`` gives one) share a process.
+    """
+    port = _shared_port()
+    db = re.sub(r"\W", "_", name)[:40] + "_" + uuid.uuid4().hex[:8]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", data=f"CREATE DATABASE `{db}`".encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as r:
+        r.read()
+    return f"clickhouse://default:@127.0.0.1:{port}/{db}"
 
 
 @pytest.fixture

@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import signal
 import socket
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -161,7 +163,16 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def serve(path: Path, host: str, port: int, port_file: Path | None) -> None:
+def _stop_when_orphaned(server: Server, parent: int) -> None:
+    # A test run killed outright must not leave its stand-ins behind.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    server.shutdown()
+
+
+def serve(
+    path: Path, host: str, port: int, port_file: Path | None, exit_with_parent: bool = False
+) -> None:
     path.mkdir(parents=True, exist_ok=True)
     Handler.engine = Engine(str(path))
     server = Server((host, port), Handler)
@@ -172,6 +183,10 @@ def serve(path: Path, host: str, port: int, port_file: Path | None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if exit_with_parent:
+        watch = threading.Thread(target=_stop_when_orphaned, args=(server, os.getppid()))
+        watch.daemon = True
+        watch.start()
     if port_file is not None:
         tmp = port_file.with_suffix(".tmp")
         tmp.write_text(str(bound))
@@ -189,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port-file", type=Path, help="write the bound port here when ready")
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the starting process dies"
+    )
     args = parser.parse_args(argv)
     try:
-        serve(args.path, args.host, args.port, args.port_file)
+        serve(args.path, args.host, args.port, args.port_file, args.exit_with_parent)
     except RuntimeError as exc:
         # Most often the path is held by another process (chdb has printed why).
         print(f"clickhouse-standin: cannot open {args.path}: {exc}", file=sys.stderr)

@@ -6,7 +6,11 @@ expected values come from the rows each test builds.
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -17,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.clickhouse import launch, require_standin, standin
+from tests.support.clickhouse import launch, require_standin, shared_standin_url, standin
 
 pytestmark = pytest.mark.slow
 
@@ -278,3 +282,37 @@ def test_a_path_is_one_process_s_until_it_is_killed(tmp_path: Path) -> None:
         proc.wait()
     with standin(tmp_path) as again:
         assert connect(again).command("SELECT sum(a) FROM kept") == 3
+
+
+def test_shared_stand_in_gives_each_caller_its_own_database() -> None:
+    one, two = shared_standin_url("one"), shared_standin_url("two")
+    assert one.rsplit("/", 1)[0] == two.rsplit("/", 1)[0]  # one process
+    a, b = connect(one), connect(two)
+    a.command("CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x")
+    a.insert("t", [[1]], column_names=["x"])
+    b.command("CREATE TABLE t (x UInt8) ENGINE = MergeTree ORDER BY x")
+    assert (a.command("SELECT count() FROM t"), b.command("SELECT count() FROM t")) == (1, 0)
+
+
+def test_stand_in_stops_when_the_test_run_is_killed(tmp_path: Path) -> None:
+    require_standin()
+    starter = (
+        "import sys, time; from pathlib import Path; from tests.support.clickhouse import launch;"
+        f"proc, port = launch(Path({str(tmp_path)!r})); print(proc.pid, flush=True); time.sleep(120)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", starter], stdout=subprocess.PIPE, cwd=Path(__file__).parents[2]
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the stand-in outlived the process that started it")
