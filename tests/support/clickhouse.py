@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,6 +147,14 @@ def shared_standin_url(name: str) -> str:
     with urllib.request.urlopen(request, timeout=30) as r:
         r.read()
     return f"clickhouse://default:@127.0.0.1:{port}/{db}"
+
+
+def connect(url: str, **settings: Any) -> Any:
+    """A clickhouse-connect client for a stand-in URL (skips the test without the packages)."""
+    require_standin()
+    import clickhouse_connect
+
+    return clickhouse_connect.get_client(dsn=url, **settings)
 
 
 @pytest.fixture

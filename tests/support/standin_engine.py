@@ -111,9 +111,6 @@ def _summary(res: Any, elapsed: float) -> dict[str, str]:
         "read_bytes": str(res.bytes_read()),
         "written_rows": str(res.rows_written()),
         "written_bytes": str(res.bytes_written()),
-        "total_rows_to_read": "0",
-        "result_rows": "0",
-        "result_bytes": "0",
         "elapsed_ns": str(int(elapsed * 1e9)),
     }
 
@@ -184,6 +181,12 @@ class Engine:
             h.database = database
 
     def _apply(self, h: _Handle, settings: dict[str, str]) -> None:
+        """Make the handle's settings this request's: SET what differs, reset what it lacks.
+
+        Only settings that came from URLs are tracked, so a request without a setting
+        also resets one a session's own ``SET`` statement changed (a real server would
+        keep that); clickhouse-connect sends its client settings with every request.
+        """
         for name in [n for n in h.applied if n not in settings]:
             h.conn.query(f"SET {name} = DEFAULT", "TabSeparated")
             del h.applied[name]
