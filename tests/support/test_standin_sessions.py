@@ -62,6 +62,31 @@ def test_three_concurrent_clients_keep_their_own_sessions(url: str) -> None:
     assert setup.command("EXISTS TEMPORARY TABLE mine") == 0
 
 
+def test_three_client_processes_write_to_one_stand_in(url: str) -> None:
+    connect(url).command(
+        "CREATE TABLE ev (proc UInt8, n UInt32) ENGINE = MergeTree ORDER BY (proc, n)"
+    )
+    script = (
+        "import sys, clickhouse_connect as cc; k = int(sys.argv[2]);"
+        "c = cc.get_client(dsn=sys.argv[1]);"
+        "[c.insert('ev', [[k, part * 500 + i] for i in range(500)], column_names=['proc', 'n']) for part in range(4)];"
+        "print(c.command('SELECT count() FROM ev WHERE proc = {k:UInt8}', parameters={'k': k}))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url, str(k)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for k in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    assert [int(out) for out, _ in outputs] == [2000, 2000, 2000]
+    totals = connect(url).query("SELECT proc, count(), sum(n) FROM ev GROUP BY proc ORDER BY proc")
+    assert totals.result_rows == [(k, 2000, sum(range(2000))) for k in range(3)]
+
+
 def test_a_busy_session_refuses_a_second_request_as_clickhouse_does(url: str) -> None:
     from clickhouse_connect.driver.exceptions import DatabaseError
 
