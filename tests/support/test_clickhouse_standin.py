@@ -82,6 +82,22 @@ def test_insert_and_insert_arrow_read_back_exactly(url: str, compress: Any) -> N
     assert streamed == [r[0] for r in everything]
 
 
+def test_insert_data_that_starts_like_whitespace(url: str) -> None:
+    # Ten columns: the Native block starts with byte 0x0A, a newline, right after
+    # "FORMAT Native\n"; a column named format must not end the statement early.
+    client = connect(url)
+    names = ["format", *[f"c{i}" for i in range(9)]]
+    client.command(
+        f"CREATE TABLE wide ({', '.join(f'`{n}` UInt16' for n in names)}) ENGINE = MergeTree ORDER BY c0"
+    )
+    data = [[r * 10 + c for c in range(10)] for r in range(300)]
+    client.insert("wide", data, column_names=names)
+    got = client.query(
+        f"SELECT {', '.join(f'`{n}`' for n in names)} FROM wide ORDER BY c0"
+    ).result_rows
+    assert [list(r) for r in got] == data
+
+
 def test_bound_string_with_quotes_round_trips(url: str) -> None:
     client = connect(url)
     client.command("CREATE TABLE names (n String) ENGINE = MergeTree ORDER BY n")
