@@ -126,7 +126,9 @@ def pages(runner: QueryRunner, s: Scope, kind: str, limit: int) -> list[dict[str
     if kind == "all":
         metrics = ["pageviews", "visitors", "entries", "exits"]
         result = run(runner, s, metrics=metrics, dimensions=["event:page"], limit=limit)
-        return _named(result, ["path", *metrics])
+        # Rows come by pageviews, most first: the paths only custom events carried (no
+        # page anyone viewed) are at the end, and dropping them never drops a page.
+        return [r for r in _named(result, ["path", *metrics]) if r["pageviews"]]
     if kind not in ("entry", "exit"):
         raise FieldError("kind", "use all, entry or exit")
     metric = "entries" if kind == "entry" else "exits"
