@@ -13,6 +13,7 @@ from typing import Any
 
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
+from footfall.query.dimensions import dimension
 from footfall.query.model import NAMED_RANGES, Query, parse_query
 from footfall.query.period import Period
 from footfall.query.runner import QueryRunner
@@ -132,7 +133,10 @@ def pages(runner: QueryRunner, s: Scope, kind: str, limit: int) -> list[dict[str
     if kind not in ("entry", "exit"):
         raise FieldError("kind", "use all, entry or exit")
     metric = "entries" if kind == "entry" else "exits"
-    result = run(runner, s, metrics=[metric], dimensions=["event:page"], limit=limit)
+    # A visit of custom events only has no entry or exit page: it is not a "(none)" page.
+    none = dimension("event:page").empty_label
+    result = run(runner, s, metrics=[metric], dimensions=["event:page"],
+                 filters=[["is_not", "event:page", [none]]], limit=limit)  # fmt: skip
     return [r for r in _named(result, ["path", metric]) if r[metric]]
 
 

@@ -204,6 +204,12 @@ def test_top_pages_leave_out_a_path_without_pageviews(ctx: Ctx, browser: Any) ->
     page.click("#panel-pages button.details")
     page.wait_for_selector("#details-body li.row:not(.head)")
     assert sorted(rows(page, "#details-body")) == ["/", "/about"]
+    page.click("#details-close")
+    # The hook visitor's visit (one custom event) has no entry or exit page: no "(none)".
+    for tab, want in (("entry", ["/"]), ("exit", ["/", "/about"])):
+        page.click(f"#panel-pages button[data-tab={tab}]")
+        page.wait_for_selector("#list-pages:not([aria-busy])")
+        assert sorted(rows(page, "#list-pages")) == want, tab
     assert ctx.errors == []
     page.context.close()
 

@@ -25,8 +25,9 @@ export const PANELS = [
   { id: 'pages', title: 'Top pages', tabs: [
     { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'], extra: viewedPages,
       details: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'] },
-    { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'] },
-    { id: 'exit', label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'] },
+    // A visit of custom events only has no entry or exit page ('(none)'): not listed.
+    { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'], extra: notNone('visit:entry_page') },
+    { id: 'exit', label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'], extra: notNone('visit:exit_page') },
     // Pages by how many pageviews carried a load time (the tracker's performance option);
     // pages without one are left out, as /api/v1/performance does.
     { id: 'speed', label: 'Load time', dim: 'event:page', shown: (row) => row.metrics[0] > 0,
