@@ -29,10 +29,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 ZONE = "Asia/Kolkata"
-CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/126.0.0.0 Safari/537.36")
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 NOW = datetime.now(UTC).replace(microsecond=0)
 GB_START = NOW - timedelta(minutes=40)  # the GB visit: two pageviews 769 s apart
 GB_DURATION = 12 * 60 + 49
@@ -50,9 +54,16 @@ LAST_PLOT = """() => { const p = window.__plots[window.__plots.length - 1];
 
 
 def event(path: str, visitor: str, at: datetime, **kw: Any) -> dict[str, Any]:
-    return {"event_type": "pageview", "path": path, "url": "https://shop.example" + path,
-            "visitor_id": visitor, "timestamp": at.isoformat(), "user_agent": CHROME,
-            "ip": "81.2.69.142", **kw}
+    return {
+        "event_type": "pageview",
+        "path": path,
+        "url": "https://shop.example" + path,
+        "visitor_id": visitor,
+        "timestamp": at.isoformat(),
+        "user_agent": CHROME,
+        "ip": "81.2.69.142",
+        **kw,
+    }
 
 
 def dataset() -> list[dict[str, Any]]:
@@ -62,7 +73,10 @@ def dataset() -> list[dict[str, Any]]:
         event("/", "us1", NOW - timedelta(minutes=2), ip="8.8.8.8", user_agent=IPHONE),
         event("/", "gb1", GB_START),
         event("/about", "gb1", GB_START + timedelta(seconds=GB_DURATION)),
-        {**event("/api/hook", "hook", NOW - timedelta(minutes=30), ip="8.8.8.8"), "event_type": "Signup"},
+        {
+            **event("/api/hook", "hook", NOW - timedelta(minutes=30), ip="8.8.8.8"),
+            "event_type": "Signup",
+        },
     ]
 
 
@@ -82,10 +96,13 @@ def ctx(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Ctx]
     c.server, c.errors = server, []
     try:
         cli = [sys.executable, "-m", "footfall.cli", "users", "create", "--email", OWNER, "--owner"]
-        done = subprocess.run(cli, env=server.env, input=PASSWORD + "\n", capture_output=True, text=True)
+        done = subprocess.run(
+            cli, env=server.env, input=PASSWORD + "\n", capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
-        status, site = server.admin_post("/api/site/create", {"name": "Shop", "domains": ["shop.example"],
-                                                              "timezone": ZONE})
+        status, site = server.admin_post(
+            "/api/site/create", {"name": "Shop", "domains": ["shop.example"], "timezone": ZONE}
+        )
         assert status == 201, site
         c.site_id, c.key = site["site_id"], site["api_key"]
         status, body = server.post("/api/events", {"events": dataset()}, {"x-api-key": c.key})
@@ -107,21 +124,33 @@ def ctx(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Ctx]
 
 
 def visitors(c: Ctx, date_range: str = "7d") -> int:
-    status, data = c.server.admin_post("/api/v2/query", {"site_id": c.site_id, "metrics": ["visitors"],
-                                                          "date_range": date_range})
+    status, data = c.server.admin_post(
+        "/api/v2/query", {"site_id": c.site_id, "metrics": ["visitors"], "date_range": date_range}
+    )
     assert status == 200, data
     return int(data["results"][0]["metrics"][0]) if data["results"] else 0
 
 
 def new_page(c: Ctx, browser: Any) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-US",
-                                  timezone_id="America/New_York", accept_downloads=True, bypass_csp=True,
-                                  storage_state=c.state)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 1000},
+        locale="en-US",
+        timezone_id="America/New_York",
+        accept_downloads=True,
+        bypass_csp=True,
+        storage_state=c.state,
+    )
     context.add_init_script(CAPTURE)
     page = context.new_page()
     page.on("pageerror", lambda exc: c.errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
-            and c.errors.append(f"console: {m.text}"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and "Failed to load resource" not in m.text
+            and c.errors.append(f"console: {m.text}")
+        ),
+    )
     return page
 
 
@@ -133,7 +162,10 @@ def dashboard(c: Ctx, browser: Any, query: str = "period=day") -> Any:
 
 
 def rows(page: Any, selector: str) -> list[str]:
-    return [" ".join(t.split()) for t in page.locator(f"{selector} li.row:not(.head) .rowlabel").all_inner_texts()]
+    return [
+        " ".join(t.split())
+        for t in page.locator(f"{selector} li.row:not(.head) .rowlabel").all_inner_texts()
+    ]
 
 
 def test_countries_as_flag_and_name_devices_capitalised(ctx: Ctx, browser: Any) -> None:
@@ -155,9 +187,13 @@ def test_one_current_visitor_is_singular(ctx: Ctx, browser: Any) -> None:
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}/realtime"))
     page.wait_for_function("document.getElementById('live-count').textContent !== '–'")
     assert " ".join(page.inner_text("p.live").split()) == "1 current visitor"  # us1, 2 min ago
-    status, _ = ctx.server.post("/api/event", event("/", "newcomer", datetime.now(UTC)), {"x-api-key": ctx.key})
+    status, _ = ctx.server.post(
+        "/api/event", event("/", "newcomer", datetime.now(UTC)), {"x-api-key": ctx.key}
+    )
     assert status == 202
-    page.wait_for_function("document.getElementById('live-count').textContent === '2'", timeout=15000)
+    page.wait_for_function(
+        "document.getElementById('live-count').textContent === '2'", timeout=15000
+    )
     assert " ".join(page.inner_text("p.live").split()) == "2 current visitors"
     assert ctx.errors == []
     page.context.close()
@@ -178,20 +214,28 @@ def local_label(at: datetime, fmt: str) -> str:
 
 
 @pytest.mark.parametrize(("period", "fmt"), [("day", "%Y-%m-%d %H:00:00"), ("month", "%Y-%m-%d")])
-def test_running_bucket_dashed_and_later_buckets_absent(ctx: Ctx, browser: Any, period: str, fmt: str) -> None:
+def test_running_bucket_dashed_and_later_buckets_absent(
+    ctx: Ctx, browser: Any, period: str, fmt: str
+) -> None:
     page = dashboard(ctx, browser, f"period={period}")
     chart = page.evaluate(LAST_PLOT)
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(ZONE)).date()  # hours of today, or days of this month
-    labels = ([f"{today} {h:02d}:00:00" for h in range(24)] if period == "day" else
-              [today.replace(day=d).isoformat() for d in range(1, len(chart["data"][0]) + 1)])
+    labels = (
+        [f"{today} {h:02d}:00:00" for h in range(24)]
+        if period == "day"
+        else [today.replace(day=d).isoformat() for d in range(1, len(chart["data"][0]) + 1)]
+    )
     at = labels.index(local_label(now, fmt))
     done, running = chart["data"][1], chart["data"][2]
     assert chart["series"][2]["dash"], chart["series"]  # the running bucket is dashed
-    assert all(v is None for v in done[at:]) and all(v is None for v in running[at + 1:])
+    assert all(v is None for v in done[at:]) and all(v is None for v in running[at + 1 :])
     assert all(v is not None for v in done[:at])  # finished buckets are drawn, zero or not
-    mine = {e["visitor_id"] for e in dataset() + [{"visitor_id": "newcomer", "timestamp": now.isoformat()}]
-            if local_label(datetime.fromisoformat(e["timestamp"]), fmt) == labels[at]}
+    mine = {
+        e["visitor_id"]
+        for e in dataset() + [{"visitor_id": "newcomer", "timestamp": now.isoformat()}]
+        if local_label(datetime.fromisoformat(e["timestamp"]), fmt) == labels[at]
+    }
     assert running[at] == len(mine) or running[at] == len(mine - {"newcomer"})
     assert ctx.errors == []
     page.context.close()
@@ -243,8 +287,11 @@ def test_realtime_chart_per_minute_for_30_minutes(ctx: Ctx, browser: Any) -> Non
     assert "per minute, last 30 minutes" in page.inner_text("#chart-legend")
     with page.expect_download() as dl:
         page.click("#export-csv")
-    chart = {r[2]: r[4] for r in (line.split(",") for line in Path(dl.value.path()).read_text().splitlines())
-             if r[0] == "chart"}
+    chart = {
+        r[2]: r[4]
+        for r in (line.split(",") for line in Path(dl.value.path()).read_text().splitlines())
+        if r[0] == "chart"
+    }
     assert len(chart) == 30, chart
     us1 = local_label(NOW - timedelta(minutes=2), "%Y-%m-%d %H:%M:00")
     assert chart[us1] == "1", (us1, chart)  # the US visitor, in its minute of the site's zone
