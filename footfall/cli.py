@@ -99,18 +99,17 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings()
     from footfall.jobs.retention import run_retention, site_retention
     from footfall.jobs.rollups import run_rollups
-    from footfall.store.duckdb import DuckDBStore
+    from footfall.store import open_store
 
     if args.name not in ("retention", "rollups"):
         print(f"error: unknown job {args.name!r} (known: retention, rollups)", file=sys.stderr)
         return 2
-    store = DuckDBStore(settings.store_path)
     try:
-        store.open()
+        store = open_store(settings)
     except Exception as exc:
+        # The store is held by a running server (one process per embedded store).
         if "lock" not in str(exc).lower():
             raise
-        store.close()
         return _ask_server(settings, f"/api/admin/jobs/{args.name}")
     try:
         meta = _meta(settings)

@@ -43,7 +43,7 @@ def verify_installation(svc: Services, site: SiteInfo) -> Installation:
 
 
 def current_visitors(svc: Services, site: SiteInfo) -> int:
-    """Distinct visitors with an event in the last 5 minutes (DESIGN.md "current visitors")."""
+    """Distinct visitors with an event in the last 5 minutes (docs/design.md "current visitors")."""
     query = parse_query({"site_id": site.id, "metrics": ["visitors"], "date_range": "realtime_5m"})
     result: dict[str, Any] = svc.runner.run(query, site)
     rows = result["results"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
 from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
 from footfall.query.model import Condition, Filter, Logical
@@ -229,7 +229,7 @@ def time_on_page(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
     keys = [f"d{i}" for i in range(len(dims))]
     gap = d.millis_between("ts", "nxt")
     sql = (
-        f"WITH pv AS (SELECT session_id, pathname, ts, lead(ts) OVER (PARTITION BY session_id ORDER BY ts) AS nxt "
+        f"WITH pv AS (SELECT session_id, pathname, ts, {d.next_value('ts', 'session_id', 'ts')} AS nxt "
         f"FROM events WHERE {rw} AND name = 'pageview'), "
         f"gaps AS (SELECT session_id, pathname, sum({gap}) AS gap_ms FROM pv WHERE nxt IS NOT NULL GROUP BY session_id, pathname), "
         f"eng AS (SELECT session_id, pathname, sum(duration_ms) AS eng_ms FROM events WHERE {rw} AND name = 'engagement' "

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
 """Answers from the exact rollups, for the queries that can use them.
 
-The store keeps ``reach`` and ``daily`` (footfall/store/duckdb_rollups.py explains them)
+The store keeps ``reach`` and ``daily`` (footfall/store/duckdb/rollups.py explains them)
 for the dimensions below. A query is answered here instead of from raw events when every
 part of it allows that: its range is whole site-local days, at most 33 of them; it asks
 only visitors, pageviews and events of events; it groups by nothing, by one rolled-up
@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from footfall.query import builder
 from footfall.query.builder import Scope
-from footfall.query.dialect import DUCKDB
+from footfall.query.dialects import DUCKDB, Dialect
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
@@ -66,9 +67,19 @@ def visit_kinds() -> dict[str, str]:
     return out
 
 
-def spec() -> RollupSpec:
-    sums = session_aggregates(DUCKDB)
-    return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION)
+def spec(dialect: Dialect = DUCKDB) -> RollupSpec:
+    """What a store with rollups keeps, in ``dialect`` (its capabilities name it)."""
+    sums = session_aggregates(dialect)
+
+    def day_number(
+        column: str, zone: ZoneInfo, lo: datetime, hi: datetime
+    ) -> tuple[str, list[Any]]:
+        expr, params = local_day_number(column, zone, lo, hi, dialect)
+        return expr, list(params)
+
+    return RollupSpec(
+        kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION, day_number
+    )
 
 
 def _day(d: date) -> int:

