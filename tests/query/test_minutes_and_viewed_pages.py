@@ -1,6 +1,6 @@
 """The realtime chart's ``time:minute`` buckets (in the site's zone, only over short
 ranges) and the top pages report leaving out paths that only custom events carried.
-Expected values are literals or come from the events the test sends."""
+Expected values are literals or come from the events the test sends; on each store."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ if datetime.now(UTC) < NOW:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("m"))))
+def site(
+    tmp_path_factory: pytest.TempPathFactory, store_url: str
+) -> Iterator[tuple[TestClient, str]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("m")), store_url=store_url))
     with TestClient(app) as client:
         r = client.post(
             "/api/site/create",
