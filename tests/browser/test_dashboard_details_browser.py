@@ -68,7 +68,9 @@ def event(path: str, visitor: str, at: datetime, **kw: Any) -> dict[str, Any]:
 
 def dataset() -> list[dict[str, Any]]:
     """A US phone visitor 2 min ago; a GB desktop visit of 12m 49s; a visitor whose only
-    event is a custom event on /api/hook (a path with no pageview)."""
+    event is a custom event on /api/hook (a path with no pageview); a reader of /long-read
+    whose engagement event (25 min ago) came 10 minutes after the pageview, so that the
+    realtime view's 30 minutes hold the engagement but not the pageview."""
     return [
         event("/", "us1", NOW - timedelta(minutes=2), ip="8.8.8.8", user_agent=IPHONE),
         event("/", "gb1", GB_START),
@@ -76,6 +78,14 @@ def dataset() -> list[dict[str, Any]]:
         {
             **event("/api/hook", "hook", NOW - timedelta(minutes=30), ip="8.8.8.8"),
             "event_type": "Signup",
+        },
+        event("/long-read", "reader", NOW - timedelta(minutes=35)),
+        {
+            **event("/long-read", "reader", NOW - timedelta(minutes=25)),
+            "event_type": "engagement",
+            "engaged_ms": 600_000,
+            "scroll_depth": 90,
+            "interactive": False,
         },
     ]
 
@@ -108,7 +118,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Ctx]
         status, body = server.post("/api/events", {"events": dataset()}, {"x-api-key": c.key})
         assert status == 202 and body["accepted"] == len(dataset()), body
         deadline = time.monotonic() + 15
-        while visitors(c) < 3 and time.monotonic() < deadline:
+        while visitors(c) < 4 and time.monotonic() < deadline:
             time.sleep(0.2)
         page = new_page(c, browser)
         page.goto(server.url("/login"))
@@ -243,17 +253,26 @@ def test_running_bucket_dashed_and_later_buckets_absent(
 
 def test_top_pages_leave_out_a_path_without_pageviews(ctx: Ctx, browser: Any) -> None:
     page = dashboard(ctx, browser, "period=7d")
-    assert sorted(rows(page, "#list-pages")) == ["/", "/about"]
+    assert sorted(rows(page, "#list-pages")) == ["/", "/about", "/long-read"]
     assert "Signup" in rows(page, "#list-events")  # the custom event itself is still counted
     page.click("#panel-pages button.details")
     page.wait_for_selector("#details-body li.row:not(.head)")
-    assert sorted(rows(page, "#details-body")) == ["/", "/about"]
+    assert sorted(rows(page, "#details-body")) == ["/", "/about", "/long-read"]
     page.click("#details-close")
     # The hook visitor's visit (one custom event) has no entry or exit page: no "(none)".
-    for tab, want in (("entry", ["/"]), ("exit", ["/", "/about"])):
+    for tab, want in (("entry", ["/", "/long-read"]), ("exit", ["/", "/about", "/long-read"])):
         page.click(f"#panel-pages button[data-tab={tab}]")
         page.wait_for_selector("#list-pages:not([aria-busy])")
         assert sorted(rows(page, "#list-pages")) == want, tab
+    # With the goal's event filtered, the pages are where it happened (no pageviews there).
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d&f=event%3Aname%7CSignup"))
+    page.wait_for_selector("#dashboard[aria-busy=false]", timeout=15000)
+    assert rows(page, "#list-pages") == ["/api/hook"]
+    # Realtime: /long-read's pageview is older than 30 minutes, only its engagement is in.
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}/realtime"))
+    page.wait_for_selector("#dashboard[aria-busy=false]", timeout=15000)
+    shown = rows(page, "#list-pages")
+    assert "/" in shown and "/long-read" not in shown, shown
     assert ctx.errors == []
     page.context.close()
 

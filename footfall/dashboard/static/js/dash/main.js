@@ -95,7 +95,7 @@ async function loadPanel(def, signal, gen) {
     const data = await query(panelQuery(state, tab), signal);
     if (gen !== generation) return;
     shown.panels[def.id] = { tab, results: data.results };
-    renderRows(ui.list, tab, data.results, addFilter);
+    renderRows(ui.list, tab, data.results, addFilter, state);
     if (def.id === 'events') {
       await loadProps(ui, signal, gen);
       await renderGoals(ui.extra, goals, state, query, signal, () => gen === generation);
@@ -119,7 +119,7 @@ async function loadProps(ui, signal, gen) {
     const data = await query(panelQuery(state, tab), signal);
     if (gen !== generation) return;
     const list = el('ol', { class: 'rows' });
-    renderRows(list, tab, data.results, addFilter);
+    renderRows(list, tab, data.results, addFilter, state);
     ui.extra.append(el('h3', { class: 'proptitle', text: 'Property: ' + key }), list);
   }
 }
@@ -162,7 +162,7 @@ async function showDetailPage() {
   const body = clear(document.getElementById('details-body'));
   const data = await query(panelQuery(state, tab, PAGE, offset));
   const list = el('ol', { class: 'rows' });
-  renderRows(list, tab, data.results, (f) => { dialog.close(); addFilter(f); });
+  renderRows(list, tab, data.results, (f) => { dialog.close(); addFilter(f); }, state);
   body.append(list);
   const total = data.meta.total_rows ?? data.results.length;
   document.getElementById('details-page').textContent = `${offset + 1}–${offset + data.results.length} of ${total}`;

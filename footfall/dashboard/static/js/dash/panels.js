@@ -8,10 +8,12 @@ const NONE = ['is_not', '', ['(none)']];
 const notNone = (dim) => [[NONE[0], dim, NONE[2]]];
 // Top pages are the pages people viewed: a path that only custom events carried (a form
 // post, an API hook) is no page. Engagement events (time on page, scroll depth) follow a
-// pageview of their page, so keeping them keeps those figures. With an event filter on,
-// that filter picks the events instead (pages where the goal happened).
+// pageview of their page, so keeping them keeps those figures; when that pageview fell
+// before the range (realtime's 30 minutes), the row has no pageviews and is not shown.
+// With an event filter on, that filter picks the events (pages where the goal happened).
 const viewedPages = (state) => (state.filters.some((f) => f.dim === 'event:name') ? []
   : [['is', 'event:name', ['pageview', 'engagement']]]);
+const hadPageviews = (row, state) => !viewedPages(state).length || row.metrics[1] > 0;
 
 export const PANELS = [
   { id: 'sources', title: 'Top sources', tabs: [
@@ -24,6 +26,7 @@ export const PANELS = [
   ] },
   { id: 'pages', title: 'Top pages', tabs: [
     { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'], extra: viewedPages,
+      shown: hadPageviews,
       details: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'] },
     // A visit of custom events only has no entry or exit page ('(none)'): not listed.
     { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'], extra: notNone('visit:entry_page') },
@@ -99,9 +102,9 @@ function headerRow(tab) {
     ...metrics.map((m) => el('span', { class: 'num', text: METRIC_LABEL[m] || m })));
 }
 
-export function renderRows(list, tab, results, onPick) {
+export function renderRows(list, tab, results, onPick, state) {
   clear(list);
-  if (tab.shown) results = results.filter(tab.shown);
+  if (tab.shown) results = results.filter((row) => tab.shown(row, state));
   if (!results.length) {
     list.append(el('li', { class: 'empty muted', text: 'No data yet' }));
     return;
