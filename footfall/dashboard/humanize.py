@@ -1,6 +1,7 @@
-"""How server-rendered pages show times and durations: an instant in the site's time zone
-as a readable local date and time, and seconds as "12m 49s" (the dashboard's duration
-format, dom.js ``duration``). Registered as Jinja filters by ``render``.
+"""How server-rendered pages show times, durations and counts: an instant in the site's
+time zone as a readable local date and time, seconds as "12m 49s" (the dashboard's
+duration format, dom.js ``duration``), and "1 day" / "3 days". Registered as Jinja
+filters by ``render``.
 """
 
 from __future__ import annotations
@@ -40,3 +41,8 @@ def duration(seconds: float | int | None) -> str:
     if m < 60:
         return f"{m}m {s % 60}s"
     return f"{m // 60}h {m % 60}m"
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1 (English nouns that take an "s")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

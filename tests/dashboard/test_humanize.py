@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from footfall.dashboard.humanize import duration, local_time
+from footfall.dashboard.humanize import counted, duration, local_time
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -25,3 +25,7 @@ def test_local_time_in_the_site_zone() -> None:
     assert local_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), "UTC") == "1 Jul 2026, 12:00:00"
     assert local_time("not a time", "UTC") == "not a time"
     assert local_time("2026-07-01T12:00:00Z", "Not/A_Zone") == "1 Jul 2026, 12:00:00"
+
+
+def test_counted() -> None:
+    assert [counted(n, "day") for n in (0, 1, 2)] == ["0 days", "1 day", "2 days"]
