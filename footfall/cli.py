@@ -148,6 +148,25 @@ def _ask_server(settings: Settings, path: str) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the metadata and event-store migrations (idempotent; serve does it too)."""
+    from footfall.store import open_store
+
+    settings = _settings()
+    meta = _meta(settings)
+    meta.migrate()
+    meta.close()
+    store = open_store(settings, migrate=False)
+    try:
+        applied = store.migrate()
+        health = store.health()
+    finally:
+        store.close()
+    versions = ", ".join(map(str, applied)) or "none pending"
+    print(f"metadata: up to date; event store ({health['backend']}): {versions}")
+    return 0
+
+
 def cmd_config_docs(args: argparse.Namespace) -> int:
     print(docs_table())
     return 0
@@ -188,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, lambda: _meta(_settings()))
+
+    sub.add_parser(
+        "migrate", help="apply metadata and event-store schema migrations (serve does it too)"
+    ).set_defaults(func=cmd_migrate)
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True

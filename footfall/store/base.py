@@ -169,6 +169,11 @@ class EventStore(Protocol):
 
     def close(self) -> None: ...
 
+    def migrate(self) -> list[int]:
+        """Bring the schema up to date (idempotent; ``open`` does it too); the versions
+        applied now."""
+        ...
+
     def begin_batch(self, progress: tuple[int, int] | None) -> AbstractContextManager[BatchTarget]:
         """A target for one round's batch steps; leaving the block without an error
         commits what they wrote with the queue position ``progress``, exactly once."""

@@ -69,8 +69,9 @@ def parse_store_url(url: str, data_dir: Path) -> ClickHouseTarget | None:
     )
 
 
-def open_store(settings: Settings) -> EventStore:
-    """The configured store, opened (schema applied, migrations run)."""
+def open_store(settings: Settings, *, migrate: bool = True) -> EventStore:
+    """The configured store, opened, with its migrations applied unless ``migrate`` is
+    False (``footfall migrate`` applies them itself, to report them)."""
     target = parse_store_url(settings.store_url, settings.data_dir)
     store: EventStore
     if target is None:
@@ -91,4 +92,6 @@ def open_store(settings: Settings) -> EventStore:
             ) from None
         store = ClickHouseStore(target)
     store.open()
+    if migrate:
+        store.migrate()
     return store

@@ -291,11 +291,7 @@ def test_comparison_maths(world: dict[str, Any]) -> None:
     assert got["results"] == [] or got["results"][0]["comparison"]["change"] == [None]
 
 
-def test_exit_page_as_dimension_and_filter(world: dict[str, Any], store_url: str) -> None:
-    if store_url.startswith("chdb"):
-        # Events reach the exit page through a correlated subquery, which ClickHouse does
-        # not allow in GROUP BY; the builder needs a join there (open in the store issue).
-        pytest.xfail("visit:exit_page on event metrics is not yet answered on ClickHouse")
+def test_exit_page_as_dimension_and_filter(world: dict[str, Any]) -> None:
     got = rows(world["query"]({"metrics": ["visits", "pageviews"], "dimensions": ["visit:exit_page"], "date_range": "28d"}))
     evs = world["events"]
     want = {}

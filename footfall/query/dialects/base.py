@@ -43,6 +43,10 @@ class Dialect(Protocol):
         """``expr`` of the next row in the partition (window), NULL for the last."""
         ...
 
+    def map_keys_rows(self, column: str) -> str:
+        """One row per key of the map ``column`` (a set-returning expression)."""
+        ...
+
     def count_distinct(self, expr: str) -> str:
         """Exact distinct count (never a sketch: both stores must agree)."""
         ...

@@ -48,6 +48,9 @@ class ClickHouseDialect:
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
         )
 
+    def map_keys_rows(self, column: str) -> str:
+        return f"arrayJoin(mapKeys({column}))"
+
     def count_distinct(self, expr: str) -> str:
         return f"uniqExact({expr})"
 

@@ -35,6 +35,9 @@ class DuckDBDialect:
     def next_value(self, expr: str, partition: str, order: str) -> str:
         return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
 
+    def map_keys_rows(self, column: str) -> str:
+        return f"unnest(map_keys({column}))"
+
     def count_distinct(self, expr: str) -> str:
         return f"count(DISTINCT {expr})"
 

@@ -55,7 +55,6 @@ class ClickHouseStore:
                 host=t.host, port=t.port, username=t.username, password=t.password,
                 database=t.database, secure=t.secure,
             )  # fmt: skip
-        self.migrate()
 
     def migrate(self) -> list[int]:
         """Apply the migrations not yet applied; returns their versions."""

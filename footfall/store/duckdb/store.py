@@ -85,6 +85,11 @@ class DuckDBStore:
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
 
+    def migrate(self) -> list[int]:
+        """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
+        IF NOT EXISTS): nothing is versioned, so nothing is listed."""
+        return []
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
