@@ -216,6 +216,8 @@ def _check_combination(q: Query) -> None:
         raise FieldError(
             "dimensions", "time:minute needs date_range realtime, realtime_5m or day, no compare"
         )
+    if q.time_dimension == "time:minute" and "bot_events" in q.metrics:
+        raise FieldError("metrics", "bot_events are counted per hour, not per minute")
     if q.include.get("time_labels") and q.time_dimension is None:
         raise FieldError("include", "time_labels needs a time dimension")
     for key, direction in q.order_by:

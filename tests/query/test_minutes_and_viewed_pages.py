@@ -110,21 +110,21 @@ def test_minute_labels_of_a_day(site: tuple[TestClient, str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "extra",
+    ("extra", "field"),
     [
-        {"date_range": "7d"},
-        {"date_range": ["2026-01-01", "2026-01-01"]},
-        {"date_range": "day", "compare": "previous_period"},
+        ({"date_range": "7d"}, "dimensions"),
+        ({"date_range": ["2026-01-01", "2026-01-01"]}, "dimensions"),
+        ({"date_range": "day", "compare": "previous_period"}, "dimensions"),
+        ({"date_range": "day", "metrics": ["bot_events"]}, "metrics"),  # stored per hour
     ],
 )
 def test_minutes_only_over_short_ranges(
-    site: tuple[TestClient, str], extra: dict[str, Any]
+    site: tuple[TestClient, str], extra: dict[str, Any], field: str
 ) -> None:
     client, site_id = site
-    got = query(
-        client, site_id, {"metrics": ["visitors"], "dimensions": ["time:minute"], **extra}, 400
-    )
-    assert [d["field"] for d in got["details"]] == ["dimensions"], got
+    body = {"metrics": ["visitors"], "dimensions": ["time:minute"], **extra}
+    got = query(client, site_id, body, 400)
+    assert [d["field"] for d in got["details"]] == [field], got
 
 
 def test_top_pages_report_leaves_out_a_path_without_pageviews(site: tuple[TestClient, str]) -> None:
