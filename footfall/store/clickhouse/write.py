@@ -55,8 +55,9 @@ def plain(table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(t):
             col = col.cast(t.value_type)
             t = t.value_type
-        if pa.types.is_timestamp(t) and t.tz is not None:
-            col = col.cast(pa.timestamp(t.unit))
+        if pa.types.is_timestamp(t) and (t.tz is not None or t.unit != "us"):
+            # DuckDB's TIMESTAMP: naive UTC, microseconds (exports print the same).
+            col = col.cast(pa.timestamp("us"))
         columns.append(col)
     return pa.table(columns, names=table.column_names)
 
