@@ -15,7 +15,6 @@ from footfall.ingest.record import ENCODER
 from footfall.queue.writer import Writer
 from footfall.store import open_store
 from footfall.store.base import EventStore
-from tests.contract.conftest import store_url  # noqa: F401  (the chdb store only, below)
 from tests.contract.test_store_writes import open_parts, record
 
 
@@ -37,7 +36,7 @@ def _fail_on(store: EventStore, table: str) -> None:
 def test_a_round_stopped_part_way_is_replayed_exactly_once(
     tmp_path: Path,
     store_url: str,
-    stop_before: str,  # noqa: F811
+    stop_before: str,
 ) -> None:
     if not store_url:
         pytest.skip("ClickHouse only: a DuckDB round is one transaction")
@@ -79,7 +78,7 @@ def test_a_round_stopped_part_way_is_replayed_exactly_once(
     assert per_visit == [(expected,)]
 
 
-def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:  # noqa: F811
+def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
     if not store_url:
         pytest.skip("ClickHouse only")
     store = open_store(Settings(data_dir=tmp_path, store_url=store_url))

@@ -1,0 +1,3 @@
+"""Store tests use the contract suite's stores (DuckDB, chdb, ClickHouse over HTTP)."""
+
+from tests.contract.conftest import store_url  # noqa: F401
