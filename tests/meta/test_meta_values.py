@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from footfall.meta.domains import normalize_domain, normalize_domains
 from footfall.meta.values import (
     MetaValidationError,
     display_prefix,
     hash_secret,
     new_ingest_key,
     new_read_token,
-    normalize_domain,
-    normalize_domains,
     normalize_name,
     slugify,
     unique_slug,
