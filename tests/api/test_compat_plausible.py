@@ -164,3 +164,23 @@ def test_native_events_are_not_taken_for_plausible(footfall: Footfall) -> None:
     assert r.status_code == 202 and r.json()["success"] is True
     no_key = footfall.client.post("/api/event", json={"event_type": "pageview", "path": "/"})
     assert no_key.status_code == 401
+
+
+def test_a_domain_moved_in_the_dashboard_sends_the_next_event_to_its_new_site(
+    footfall: Footfall,
+) -> None:
+    from footfall.meta.users import Accounts
+    from tests.dashboard.conftest import PASSWORD, csrf_for, login
+
+    old = create_site(footfall, "Old", ["old.example", "moved.example"]).json()["site_id"]
+    event = {"n": "pageview", "u": "https://moved.example/a", "d": "moved.example"}
+    assert post(footfall, event).status_code == 202  # the lookup is cached now
+    Accounts(footfall.services.meta).create_user("owner@example.com", PASSWORD, owner=True)
+    client = footfall.client
+    login(client, "owner@example.com")
+    for site_id, domains in ((old, "old.example"), (footfall.site_id, "example.com moved.example")):
+        url = f"/sites/{site_id}/settings"
+        form = {"csrf": csrf_for(client, url), "name": site_id, "domains": domains}
+        assert client.post(url + "/general", data=form).status_code == 200
+    assert post(footfall, {**event, "u": "https://moved.example/b"}).status_code == 202
+    assert all_rows(footfall) == [(footfall.site_id, "/b"), (old, "/a")]
