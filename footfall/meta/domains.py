@@ -44,14 +44,15 @@ def normalize_domain(raw: str) -> str:
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
     host = host.rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
     if not host:
         raise MetaValidationError("domains", f"{raw!r} is not a hostname")
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
         raise MetaValidationError("domains", f"{raw!r} is not a hostname") from None
+    # After IDNA, which maps look-alikes (full-width letters, the ideographic full stop) to
+    # ASCII: before it, they would spell one host two ways.
+    host = host.rstrip(".").removeprefix("www.")
     if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
         raise MetaValidationError("domains", f"{raw!r} is not a hostname")
     return host
