@@ -32,7 +32,7 @@ from footfall.ingest.validate import NativeEvent
 from footfall.meta.repo import SiteInfo
 from footfall.queue.spool import SpoolFull
 from footfall.runtime import Services
-from footfall.telemetry import ACCEPTED, DROPPED, RECEIVED, REJECTED
+from footfall.telemetry import ACCEPTED, RECEIVED, REJECTED, count_drop
 
 BATCH_LIMIT = 1 << 20
 SEND_LIMIT = 64 << 10
@@ -92,7 +92,7 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
     for domain in domains:
         site = svc.sites.for_domain(domain)
         if site is None:
-            DROPPED.labels("unknown_site").inc()
+            count_drop("unknown_site")
         else:
             sites.setdefault(site.id, site)
     try:
@@ -189,13 +189,9 @@ async def umami_batch(request: Request) -> Response:
         return _umami_error(exc.status, exc.message, "request", exc.headers)
     processed = len(bodies) - len(details)
     result = {
-        "size": len(bodies),
-        "processed": processed,
-        "errors": len(details),
-        "details": details,
-        "cache": "",
-        "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
-    }
+        "size": len(bodies), "processed": processed, "errors": len(details), "details": details,
+        "cache": "", "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
+    }  # fmt: skip
     return JSON(result, 200 if processed else 400, HEADERS)
 
 

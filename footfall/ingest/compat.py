@@ -1,4 +1,4 @@
-"""Translate Plausible- and Umami-shaped events into native events (DESIGN.md "Collection APIs").
+"""Plausible- and Umami-shaped events as native events (docs/design.md "Collection APIs").
 
 Both forms carry no key: a Plausible event names its site by registered domain (``d``, a
 comma list sends one event to each site named; a domain belongs to one site), an Umami
