@@ -1,4 +1,5 @@
-"""``footfall users``: create dashboard users, reset passwords, grant site roles.
+"""``footfall users``: create dashboard users, reset passwords, grant site roles, allow
+users who are not the owner to create sites.
 
 Passwords come from ``--password`` or, when the flag is absent, from standard input (one
 line; a terminal is asked twice without echo), so they need not appear in shell history.
@@ -45,7 +46,10 @@ def _run(action: Callable[[], int]) -> int:
 def cmd_create(args: argparse.Namespace, meta: MetaFactory) -> int:
     def act() -> int:
         user = Accounts(meta()).create_user(
-            args.email, read_password(args.password), owner=args.owner
+            args.email,
+            read_password(args.password),
+            owner=args.owner,
+            may_create_sites=args.may_create_sites,
         )
         print(f"user {user.email} created{' (instance owner)' if user.is_owner else ''}")
         return 0
@@ -78,9 +82,21 @@ def cmd_grant(args: argparse.Namespace, meta: MetaFactory) -> int:
     return _run(act)
 
 
+def cmd_allow_sites(args: argparse.Namespace, meta: MetaFactory) -> int:
+    accounts = Accounts(meta())
+    user = accounts.get_user(args.email)
+    if user is None:
+        print(f"error: email: no user {args.email!r}", file=sys.stderr)
+        return 2
+    accounts.allow_site_creation(user.id, not args.revoke)
+    print(f"{user.email} {'may no longer' if args.revoke else 'may now'} create sites")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, meta: MetaFactory) -> int:
     for user in Accounts(meta()).list_users():
-        print(f"{user.email}\t{'owner' if user.is_owner else ''}")
+        kind = "owner" if user.is_owner else "creates sites" if user.may_create_sites else ""
+        print(f"{user.email}\t{kind}")
     return 0
 
 
@@ -97,6 +113,9 @@ def add_parser(sub: Any, meta: MetaFactory) -> None:
     create.add_argument("--email", required=True)
     create.add_argument("--password", help="omit to read it from standard input")
     create.add_argument("--owner", action="store_true", help="the instance owner (every site)")
+    create.add_argument(
+        "--may-create-sites", action="store_true", help="may create sites (and admin them)"
+    )
     bind(create, cmd_create)
     reset = users.add_parser("set-password", help="change a password; ends the user's sessions")
     reset.add_argument("--email", required=True)
@@ -107,4 +126,8 @@ def add_parser(sub: Any, meta: MetaFactory) -> None:
     grant.add_argument("--site", required=True)
     grant.add_argument("--role", choices=["admin", "viewer"], default="viewer")
     bind(grant, cmd_grant)
+    allow = users.add_parser("allow-sites", help="let a user create sites (the owner always may)")
+    allow.add_argument("--email", required=True)
+    allow.add_argument("--revoke", action="store_true", help="stop them creating sites")
+    bind(allow, cmd_allow_sites)
     bind(users.add_parser("list", help="list users"), cmd_list)

@@ -30,7 +30,9 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 class Site:
     def __init__(self, server: Server, name: str) -> None:
         self.server = server
-        status, body = server.admin_post("/api/site/create", {"name": name, "domains": ["example.com"]})
+        # A domain belongs to one site, and the module's sites share one server.
+        self.domain = f"{uuid.uuid4().hex[:12]}.example.com"
+        status, body = server.admin_post("/api/site/create", {"name": name, "domains": [self.domain]})
         assert status == 201, body
         self.id, self.key = body["site_id"], body["api_key"]
         status, body = server.admin_post("/api/tokens", {"site_id": self.id})
@@ -81,7 +83,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def test_tracked_event_shows_up_in_stats(site: Site) -> None:
     client = site.client()
-    event_id = client.track("pageview", "/pricing", url="https://example.com/pricing",
+    event_id = client.track("pageview", "/pricing", url=f"https://{site.domain}/pricing",
                             ip="198.51.100.4", user_agent=UA)
     assert uuid.UUID(event_id)
     client.track("signup", "/register", user_id="u42", props={"plan": "pro", "seats": 3},

@@ -17,6 +17,9 @@ from footfall.meta.values import MetaValidationError
 
 
 class SiteCreate(msgspec.Struct):
+    """A new site. A domain belongs to one site: one that another site has, in any spelling
+    (letter case, ``www.``, a trailing dot, a port), is refused with 400 naming ``domains``."""
+
     name: Annotated[str, Meta(min_length=1, max_length=100)]
     domains: Annotated[
         list[Annotated[str, Meta(max_length=253)]], Meta(min_length=1, max_length=50)

@@ -24,7 +24,7 @@ from footfall.api.clientip import client_ip
 from footfall.api.collect_http import TooLarge, read_body
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.responses import CORS_HEADERS, JSON
-from footfall.ingest.compat import CompatError, CompatSites, plausible_event, umami_event
+from footfall.ingest.compat import CompatError, plausible_event, umami_event
 from footfall.ingest.exclusions import opted_out
 from footfall.ingest.pipeline import Dropped
 from footfall.ingest.record import ENCODER
@@ -45,14 +45,6 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
-
-
-def _sites(request: Request, svc: Services) -> CompatSites:
-    state = request.app.state
-    if getattr(state, "compat_sites", None) is None:
-        state.compat_sites = CompatSites(svc.meta)
-    sites: CompatSites = state.compat_sites
-    return sites
 
 
 def _build(
@@ -96,15 +88,18 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
     ua = request.headers.get("user-agent", "")
     opt_out = opted_out(request.headers.get("dnt"), request.headers.get("sec-gpc"))
     payloads: list[bytes] = []
+    sites: dict[str, SiteInfo] = {}  # one event per site, however many spellings name it
+    for domain in domains:
+        site = svc.sites.for_domain(domain)
+        if site is None:
+            count_drop("unknown_site")
+        else:
+            sites.setdefault(site.id, site)
     try:
-        for domain in domains:
-            sites = _sites(request, svc).for_domain(domain)
-            if not sites:
-                count_drop("unknown_site")
-            for site in sites:
-                payload = _build(svc, event, site, ip, ua, opt_out)
-                if payload is not None:
-                    payloads.append(payload)
+        for site in sites.values():
+            payload = _build(svc, event, site, ip, ua, opt_out)
+            if payload is not None:
+                payloads.append(payload)
         await _enqueue(svc, payloads)
     except Refused as exc:
         return _plausible_error(exc.status, "request", exc.message, exc.headers)
@@ -143,7 +138,7 @@ async def _read(request: Request, limit: int) -> tuple[Services, str, Any] | JSO
 
 def _umami_one(request: Request, svc: Services, ip: str, body: Any) -> bytes | None:
     _kind, website, event = umami_event(body)
-    site = _sites(request, svc).for_alias(website)
+    site = svc.sites.for_alias(website)
     if site is None:
         raise CompatError("payload.website", "website not found")
     if event is None:

@@ -1,7 +1,8 @@
 """Login, logout, the first-run setup page, and changing one's own password.
 
-Login is rate limited per client IP and per email (10 attempts in 5 minutes each); a
-wrong email and a wrong password get the same answer in about the same time. The setup
+Login is rate limited per client address (30 tries in 5 minutes) and per address and
+email (10), never per email alone, so failing on purpose elsewhere cannot lock an account's
+owner out; a wrong email and a wrong password get the same answer in about the same time. The setup
 page creates the instance owner and only works while no user exists.
 """
 
@@ -56,10 +57,7 @@ async def login_submit(request: Request) -> Response:
     ctx = {"email": email, "next": nxt}
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "login.html", {**ctx, "error": "Your form expired; try again."}, 403)
-    state = DashboardState.of(request)
-    wait = state.login_by_ip.hit(client_key(request)) or state.login_by_email.hit(
-        email.strip().lower()
-    )
+    wait = DashboardState.of(request).password_try(client_key(request), email.strip().lower())
     if wait is not None:
         response: Response = render(
             request, "login.html",

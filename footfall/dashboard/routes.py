@@ -26,6 +26,7 @@ def routes() -> list[BaseRoute]:
         Route("/sites", site_views.create_site, methods=["POST"]),
         Route("/users", users_views.users_page, methods=["GET"]),
         Route("/users", users_views.create_user, methods=["POST"]),
+        Route("/users/site-creation", users_views.site_creation, methods=["POST"]),
         Route(SITE, site_views.dashboard, methods=["GET"]),
         Route(SITE + "/realtime", site_views.realtime, methods=["GET"]),
         Route(SITE + "/live", site_views.live, methods=["GET"]),

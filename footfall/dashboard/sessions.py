@@ -25,25 +25,38 @@ from footfall.runtime import Services
 
 SESSION_COOKIE = "ff_session"
 CSRF_COOKIE = "ff_csrf"
-LOGIN_ATTEMPTS, LOGIN_WINDOW_S = 10, 300  # per client IP and per email
+# Password tries per 5 minutes: from one address in all, and from one address for one
+# email (or one shared link). Nothing counts per email alone: a limit that anyone could
+# use up from anywhere would lock the account's owner out (OWASP, "Account lockout").
+LOGIN_TRIES_PER_ADDRESS, LOGIN_TRIES_PER_EMAIL, LOGIN_WINDOW_S = 30, 10, 300
 _UNSET = object()
+
+
+def _buckets(tries: int) -> TokenBuckets:
+    return TokenBuckets(tries / LOGIN_WINDOW_S, tries)
 
 
 @dataclass
 class DashboardState:
-    """Per-process state of the dashboard: the login rate limits."""
+    """Per-process state of the dashboard: the password-try rate limits."""
 
-    login_by_ip: TokenBuckets
-    login_by_email: TokenBuckets
+    tries_by_address: TokenBuckets
+    tries_by_address_and_name: TokenBuckets
 
     @classmethod
     def of(cls, request: Request) -> DashboardState:
         state: DashboardState | None = getattr(request.app.state, "dashboard", None)
         if state is None:
-            rate = LOGIN_ATTEMPTS / LOGIN_WINDOW_S
-            state = cls(TokenBuckets(rate, LOGIN_ATTEMPTS), TokenBuckets(rate, LOGIN_ATTEMPTS))
+            state = cls(_buckets(LOGIN_TRIES_PER_ADDRESS), _buckets(LOGIN_TRIES_PER_EMAIL))
             request.app.state.dashboard = state
         return state
+
+    def password_try(self, address: str, name: str) -> float | None:
+        """Charge one password try for ``name`` (an email, a shared link) from ``address``;
+        None when allowed, else the seconds to wait."""
+        return self.tries_by_address.hit(address) or self.tries_by_address_and_name.hit(
+            f"{address}\n{name}"
+        )
 
 
 def services(request: Request) -> Services:

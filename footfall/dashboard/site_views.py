@@ -22,7 +22,7 @@ from footfall.dashboard.siteops import property_keys, snippet
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
-from footfall.meta.values import MetaValidationError
+from footfall.meta.values import MetaValidationError, NotAllowedError
 from footfall.query import sessions as visits
 from footfall.query.model import parse_query
 
@@ -43,28 +43,32 @@ async def index(request: Request) -> Response:
 @guarded
 async def _index(request: Request) -> Response:
     sites = await run_in_threadpool(_readable_sites, request)
-    return render(request, "sites.html", {"sites": sites, "error": None, "form": {}})
+    can_create = require_login(request).user.can_create_sites
+    return render(
+        request, "sites.html", {"sites": sites, "error": None, "form": {}, "can_create": can_create}
+    )
 
 
 @guarded
 async def create_site(request: Request) -> Response:
+    """A new site (the owner, or a user the owner allows; the maker becomes its admin)."""
     login = require_login(request)
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
         raise Denied(403, "Your form expired; reload the page and try again.")
     name, tz = str(form.get("name", "")), str(form.get("timezone", "UTC")) or "UTC"
     domains = str(form.get("domains", "")).replace(",", " ").split()
-    svc = services(request)
+    create = accounts(request).create_site
     try:
-        site, key = await run_in_threadpool(svc.meta.create_site, name, domains, tz)
+        site, key = await run_in_threadpool(create, login.user, name, domains, tz)
+    except NotAllowedError as exc:
+        raise Denied(403, str(exc)) from None
     except MetaValidationError as exc:
         sites = await run_in_threadpool(_readable_sites, request)
         return render(request, "sites.html", {
-            "sites": sites, "error": f"{exc.field}: {exc.message}",
+            "sites": sites, "error": f"{exc.field}: {exc.message}", "can_create": True,
             "form": {"name": name, "domains": " ".join(domains), "timezone": tz},
         }, 400)  # fmt: skip
-    if not login.user.is_owner:
-        await run_in_threadpool(accounts(request).grant, login.user.id, site.id, "admin")
     ctx = await run_in_threadpool(settings_context, request, site, "admin")
     ctx.update(new_key=key, notice="Site created.", snippet=snippet(origin(request), key))
     return render(request, "settings.html", ctx)

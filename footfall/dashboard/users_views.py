@@ -1,7 +1,9 @@
-"""The instance owner's user list: every user, their roles, and a form to add one.
+"""The instance owner's user list: every user, their roles, a form to add one, and who
+besides the owner may create sites.
 
 Only the owner sees it (anyone else gets 403). Site roles are given on each site's
-settings page (or with ``footfall users grant``).
+settings page (or with ``footfall users grant``); site creation is allowed here or with
+``footfall users allow-sites``.
 """
 
 from __future__ import annotations
@@ -45,12 +47,31 @@ async def create_user(request: Request) -> Response:
     if not csrf_ok(request, form.get("csrf")):
         raise Denied(403, "Your form expired; reload the page and try again.")
     email, password = str(form.get("email", "")), str(form.get("password", ""))
-    owner = form.get("owner") == "on"
+    owner, maker = form.get("owner") == "on", form.get("may_create_sites") == "on"
+    create = accounts(request).create_user
     status, outcome = 200, {}
     try:
-        user = await run_in_threadpool(accounts(request).create_user, email, password, owner=owner)
+        user = await run_in_threadpool(create, email, password, owner=owner, may_create_sites=maker)
         outcome = {"notice": f"{user.email} created."}
     except MetaValidationError as exc:
         status, outcome = 400, {"error": f"{exc.field}: {exc.message}"}
     ctx = await run_in_threadpool(_context, request)
     return render(request, "users.html", {**ctx, **outcome}, status)
+
+
+@guarded
+async def site_creation(request: Request) -> Response:
+    """Allow a user to create sites (``allow=on``) or stop them (anything else)."""
+    _require_owner(request)
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise Denied(403, "Your form expired; reload the page and try again.")
+    user_id, allowed = str(form.get("user_id", "")), form.get("allow") == "on"
+    if not user_id.isdigit():
+        raise Denied(400, "user_id: expected a number")
+    done = await run_in_threadpool(accounts(request).allow_site_creation, int(user_id), allowed)
+    if not done:
+        raise Denied(404, "No such user")
+    ctx = await run_in_threadpool(_context, request)
+    notice = "May now create sites." if allowed else "May no longer create sites."
+    return render(request, "users.html", {**ctx, "notice": notice})

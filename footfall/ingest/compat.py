@@ -1,23 +1,21 @@
 """Plausible- and Umami-shaped events as native events (docs/design.md "Collection APIs").
 
 Both forms carry no key: a Plausible event names its site by registered domain (``d``, a
-comma list sends one event to each), an Umami event by the site's id or its public UUID
-(``website``). The translation only reshapes; limits, the time window, the page-host
-check and everything after are the native pipeline's, so every tracker is judged alike.
+comma list sends one event to each site named; a domain belongs to one site), an Umami
+event by the site's id or its public UUID (``website``); the lookups are
+:class:`~footfall.ingest.sitecache.SiteCache`'s. The translation only reshapes; limits,
+the time window, the page-host check and everything after are the native pipeline's, so
+every tracker is judged alike.
 Client mistakes raise :class:`CompatError` naming the field in the original's own terms.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from footfall.ingest.validate import FieldError, NativeEvent, decode_event
-from footfall.meta.repo import Metadata, SiteInfo
 
 MAX_PROPS = 30
 # Native field → the name a Plausible client knows it by.
@@ -199,33 +197,3 @@ def umami_event(body: Any) -> tuple[str, str, NativeEvent | None]:
     names = {k: "payload." + k for k in fields}
     names |= {"event_type": "payload.name", "path": "payload.url", "metadata": "payload.data"}
     return kind, website, _native({k: v for k, v in fields.items() if v is not None}, names)
-
-
-class CompatSites:
-    """Small TTL cache of domain → sites and alias → site for the keyless collectors."""
-
-    def __init__(self, meta: Metadata, ttl: float = 30.0) -> None:
-        self.meta, self.ttl = meta, ttl
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def for_domain(self, domain: str) -> list[SiteInfo]:
-        found: list[SiteInfo] = self._get("d:" + domain, lambda: self.meta.sites_for_domain(domain))
-        return found
-
-    def for_alias(self, alias: str) -> SiteInfo | None:
-        found: SiteInfo | None = self._get("a:" + alias, lambda: self.meta.site_for_alias(alias))
-        return found
-
-    def _get(self, key: str, load: Callable[[], Any]) -> Any:
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = load()
-        with self._lock:
-            if len(self._cache) > 50_000:  # names from the internet must not grow this forever
-                self._cache.clear()
-            # Misses expire fast, so a site created a moment ago is found soon.
-            self._cache[key] = (now + (self.ttl if value else 2.0), value)
-        return value

@@ -1,9 +1,12 @@
 """In-memory cache of key → site, site → domains and site → compiled exclusion rules
-(:class:`~footfall.ingest.exclusions.SiteRules`) for the hot ingest path.
+(:class:`~footfall.ingest.exclusions.SiteRules`) for the hot ingest path, and of domain →
+site and alias → site for the keyless (Plausible, Umami) collectors.
 
 The metadata database (SQLite or PostgreSQL) is written by the CLI and the admin API,
 possibly from another process, so entries expire: a new key works within
-``negative_ttl`` seconds, a revoked one stops within ``ttl`` seconds.
+``negative_ttl`` seconds, a revoked one stops within ``ttl`` seconds. A change made in
+this process (the dashboard's settings) calls :meth:`SiteCache.invalidate`, so a domain
+moved from one site to another takes effect here at once.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ class SiteCache:
         self._by_key: dict[str, tuple[float, SiteInfo | None]] = {}
         self._by_id: dict[str, tuple[float, SiteInfo | None]] = {}
         self._rules: dict[str, tuple[float, SiteRules]] = {}
+        self._by_domain: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._by_alias: dict[str, tuple[float, SiteInfo | None]] = {}
         self._prefs = SitePrefs(meta)
         self._lock = threading.Lock()
 
@@ -30,6 +35,14 @@ class SiteCache:
 
     def get(self, site_id: str) -> SiteInfo | None:
         return self._get(self._by_id, site_id, self.meta.get_site)
+
+    def for_domain(self, domain: str) -> SiteInfo | None:
+        """The one site that owns ``domain`` (a domain belongs to at most one site)."""
+        return self._get(self._by_domain, domain, self.meta.site_for_domain)
+
+    def for_alias(self, alias: str) -> SiteInfo | None:
+        """The site an Umami ``website`` names: its public UUID or its id."""
+        return self._get(self._by_alias, alias, self.meta.site_for_alias)
 
     def domains_of(self, site_id: str) -> tuple[str, ...]:
         site = self.get(site_id)
@@ -52,6 +65,8 @@ class SiteCache:
         with self._lock:
             self._by_key.clear()
             self._by_id.clear()
+            self._by_domain.clear()
+            self._by_alias.clear()
             self._rules.clear()
 
     def _get(

@@ -2,7 +2,8 @@
 public shared links.
 
 * A :class:`User` logs in with an email and a password (argon2 hash, never the
-  password). ``is_owner`` marks the instance owner, who manages users and every site.
+  password). ``is_owner`` marks the instance owner, who manages users and every site;
+  ``may_create_sites`` lets a user who is not the owner create sites (the owner allows it).
 * A :class:`Membership` gives a user a role on one site: ``admin`` (settings) or
   ``viewer`` (read only).
 * A :class:`LoginSession` is one browser's login: the cookie carries a random token, the
@@ -11,14 +12,15 @@ public shared links.
 * A :class:`SharedLink` shows one site's dashboard without login, optionally behind a
   password; its ``slug`` is the unguessable part of the URL.
 
-The schema is created by migration ``0003_accounts``; keep the two in step.
+The schema is created by migrations ``0003_accounts`` and ``0005_domain_owner``; keep
+them in step.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from footfall.meta.models import Base, UTCDateTime, utcnow
@@ -35,6 +37,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether a user who is not the owner may create sites (migration 0005).
+    may_create_sites: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

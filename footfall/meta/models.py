@@ -9,7 +9,8 @@ the first 8 characters (``prefix``), which are enough to recognise one in a list
 
 A site's domains live in their own table (``site_domains``) rather than in a JSON column,
 so that the Plausible- and Umami-compatible collectors, which find a site by domain, use
-an index instead of scanning every site. :attr:`Site.domain_list` gives them as a tuple.
+an index instead of scanning every site; the index is unique, so a domain names one
+site. :attr:`Site.domain_list` gives them as a tuple.
 
 The schema itself is created and changed only by the Alembic migrations in
 ``footfall/meta/migrations``; keep them in step with these classes.
@@ -111,14 +112,19 @@ class Site(Base):
 
 
 class SiteDomain(Base):
-    """One hostname of a site (normalised, see :mod:`footfall.meta.values`)."""
+    """One hostname of a site (normalised, see :mod:`footfall.meta.values`).
+
+    A hostname belongs to at most one site (unique index, migration ``0005``): the keyless
+    collectors send an event to the site that owns its domain, so a second site listing
+    the same domain would receive, and show its members, the first one's traffic.
+    """
 
     __tablename__ = "site_domains"
     __table_args__ = (UniqueConstraint("site_id", "domain"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    domain: Mapped[str] = mapped_column(String(253), index=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True, unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     site: Mapped[Site] = relationship(back_populates="domains")

@@ -11,8 +11,9 @@ one at once, so pages carrying the old key stop counting until they are updated)
 number of read tokens. Revoking and deleting return whether anything changed, so they
 can be repeated safely; operations that need an existing site raise
 :class:`SiteNotFoundError`. Invalid input raises :class:`MetaValidationError` naming the
-field. A deleted site's slug may be given to a later site, so the event store's data of
-a deleted site must be deleted with it.
+field, as does a domain that another site owns (see :mod:`footfall.meta.domains`). A
+deleted site's slug may be given to a later site, so the event store's data of a deleted
+site must be deleted with it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from footfall.meta.db import make_engine, migrate, writer
+from footfall.meta.domains import assign_domains, normalize_domain, normalize_domains, refuse_taken
 from footfall.meta.models import IngestKey, ReadToken, Site, SiteDomain, utcnow
 from footfall.meta.values import (
     INGEST_KEY_PREFIX,
@@ -37,8 +39,6 @@ from footfall.meta.values import (
     looks_like,
     new_ingest_key,
     new_read_token,
-    normalize_domain,
-    normalize_domains,
     normalize_name,
     slugify,
     unique_slug,
@@ -118,13 +118,9 @@ class Metadata:
                 with self._write.begin() as s:
                     like = or_(Site.id == base, Site.id.like(f"{base}-%"))
                     taken = set(s.scalars(select(Site.id).where(like)))
-                    site = Site(
-                        id=unique_slug(base, taken),
-                        name=name,
-                        timezone=timezone,
-                        created_at=utcnow(),
-                    )
-                    site.domains = [SiteDomain(domain=d, position=i) for i, d in enumerate(hosts)]
+                    slug = unique_slug(base, taken)
+                    site = Site(id=slug, name=name, timezone=timezone, created_at=utcnow())
+                    assign_domains(s, site, hosts)
                     site.ingest_keys = [
                         IngestKey(key_hash=hash_secret(key), prefix=display_prefix(key))
                     ]
@@ -132,7 +128,9 @@ class Metadata:
                     s.flush()
                     info = _site_info(site)
                 return info, key
-            except IntegrityError:  # another process took the same slug just now
+            except IntegrityError:  # another writer took the slug or a domain just now
+                with self._read() as s:
+                    refuse_taken(s, hosts)
                 if attempt == _SLUG_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
@@ -160,22 +158,23 @@ class Metadata:
         new_name = normalize_name(name) if name is not None else None
         hosts = normalize_domains(domains) if domains is not None else None
         new_tz = validate_timezone(timezone) if timezone is not None else None
-        with self._write.begin() as s:
-            site = s.get(Site, site_id)
-            if site is None:
-                raise SiteNotFoundError(site_id)
-            if new_name is not None:
-                site.name = new_name
-            if new_tz is not None:
-                site.timezone = new_tz
-            if hosts is not None:
-                existing = {d.domain: d for d in site.domains}
-                rows = [existing.get(h) or SiteDomain(domain=h) for h in hosts]
-                for position, row in enumerate(rows):
-                    row.position = position
-                site.domains = rows
-            s.flush()
-            return _site_info(site)
+        try:
+            with self._write.begin() as s:
+                site = s.get(Site, site_id)
+                if site is None:
+                    raise SiteNotFoundError(site_id)
+                if new_name is not None:
+                    site.name = new_name
+                if new_tz is not None:
+                    site.timezone = new_tz
+                if hosts is not None:
+                    assign_domains(s, site, hosts)
+                s.flush()
+                return _site_info(site)
+        except IntegrityError:  # another writer claimed one of the domains just now
+            with self._read() as s:
+                refuse_taken(s, hosts or (), site_id)
+            raise
 
     def delete_site(self, site_id: str) -> bool:
         """Delete a site with its domains, keys and tokens; False if there was none."""
@@ -186,15 +185,13 @@ class Metadata:
             s.delete(site)
             return True
 
-    def sites_for_domain(self, domain: str) -> list[SiteInfo]:
-        """Sites registered for ``domain`` (normalised like stored domains; www. ignored)."""
+    def site_for_domain(self, domain: str) -> SiteInfo | None:
+        """The site that owns ``domain`` (normalised like stored domains; www. ignored)."""
         try:
             host = normalize_domain(domain)
         except MetaValidationError:
-            return []
-        query = select(Site).join(SiteDomain).where(SiteDomain.domain == host).order_by(Site.id)
-        with self._read() as s:
-            return [_site_info(site) for site in s.scalars(query)]
+            return None
+        return self._site_by(select(Site).join(SiteDomain).where(SiteDomain.domain == host))
 
     def site_for_alias(self, alias: str) -> SiteInfo | None:
         """The site named by ``alias``: its public UUID (any case) or its id."""

@@ -6,7 +6,9 @@ hashed with argon2id (``argon2-cffi``); session tokens and shared-link slugs are
 and only the session token's SHA-256 is stored.
 
 Who may do what is decided by :meth:`Accounts.role_on`: the instance owner is ``admin``
-of every site; anyone else has the role of their membership, or none.
+of every site; anyone else has the role of their membership, or none. Creating a site is
+for the owner and the users the owner allows (:meth:`Accounts.create_site`): a site's
+members read what its domains collect, so anyone able to make sites must be trusted.
 """
 
 from __future__ import annotations
@@ -21,8 +23,13 @@ from sqlalchemy import delete, func, select
 
 from footfall.meta.accounts import ROLES, LoginSession, Membership, SharedLink, User
 from footfall.meta.models import utcnow
-from footfall.meta.repo import Metadata
-from footfall.meta.values import MetaValidationError, SiteNotFoundError, hash_secret
+from footfall.meta.repo import Metadata, SiteInfo
+from footfall.meta.values import (
+    MetaValidationError,
+    NotAllowedError,
+    SiteNotFoundError,
+    hash_secret,
+)
 
 SESSION_DAYS = 14
 MIN_PASSWORD = 8
@@ -36,6 +43,11 @@ class UserInfo:
     id: int
     email: str
     is_owner: bool
+    may_create_sites: bool = False
+
+    @property
+    def can_create_sites(self) -> bool:
+        return self.is_owner or self.may_create_sites
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +91,7 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 
 def _user(row: User) -> UserInfo:
-    return UserInfo(row.id, row.email, row.is_owner)
+    return UserInfo(row.id, row.email, row.is_owner, row.may_create_sites)
 
 
 def _share(row: SharedLink) -> ShareInfo:
@@ -99,12 +111,15 @@ class Accounts:
         with self.meta.session() as s:
             return int(s.scalar(select(func.count()).select_from(User)) or 0)
 
-    def create_user(self, email: str, password: str, *, owner: bool = False) -> UserInfo:
+    def create_user(
+        self, email: str, password: str, *, owner: bool = False, may_create_sites: bool = False
+    ) -> UserInfo:
         email, hashed = normalize_email(email), _hasher.hash(check_password(password))
         with self.meta.session(write=True) as s, s.begin():
             if s.scalar(select(User.id).where(User.email == email)) is not None:
                 raise MetaValidationError("email", "a user with this email exists")
-            row = User(email=email, password_hash=hashed, is_owner=owner, created_at=utcnow())
+            row = User(email=email, password_hash=hashed, is_owner=owner,
+                       may_create_sites=may_create_sites, created_at=utcnow())  # fmt: skip
             s.add(row)
             s.flush()
             return _user(row)
@@ -150,7 +165,31 @@ class Accounts:
             s.execute(ended)
             return True
 
-    # -- roles -----------------------------------------------------------------------------
+    def allow_site_creation(self, user_id: int, allowed: bool = True) -> bool:
+        """Let a user create sites (or stop them); False when there is no such user."""
+        with self.meta.session(write=True) as s, s.begin():
+            row = s.get(User, user_id)
+            if row is None:
+                return False
+            row.may_create_sites = allowed
+            return True
+
+    # -- sites and roles -------------------------------------------------------------------
+
+    def create_site(
+        self, user: UserInfo, name: str, domains: list[str], timezone: str = "UTC"
+    ) -> tuple[SiteInfo, str]:
+        """A site made by a dashboard user, who becomes its admin; the site and its key.
+
+        Raises :class:`NotAllowedError` unless the user is the owner or allowed to.
+        """
+        if not user.can_create_sites:
+            raise NotAllowedError("Only the instance owner, or users the owner allows, "
+                                  "may create sites.")  # fmt: skip
+        site, key = self.meta.create_site(name, domains, timezone)
+        if not user.is_owner:
+            self.grant(user.id, site.id, "admin")
+        return site, key
 
     def grant(self, user_id: int, site_id: str, role: str) -> None:
         if role not in ROLES:

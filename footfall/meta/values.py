@@ -1,18 +1,10 @@
 """Value rules of the metadata store: what a valid site looks like, and what keys look like.
 
 Everything here is pure (no database): normalising and validating the fields of a site
-(name, domains, time zone), deriving the slug that becomes a site's id, and making,
-recognising and hashing ingest keys and read tokens. The repository calls these before it
-writes anything, so a bad value is reported as a :class:`MetaValidationError` naming the
-field, never as a database error.
-
-Domains are normalised so that what an operator types, what the Plausible tracker sends
-as ``domain`` and what a browser reports as ``location.hostname`` all compare equal:
-surrounding spaces, a scheme (``https://``), user info, a port, a path, a query, a
-fragment, a trailing dot and one leading ``www.`` are removed, the rest is lower-cased
-and international names are turned into their ASCII (punycode) form. So
-``"https://WWW.Example.com:8080/blog"`` is stored as ``"example.com"``; a site that really
-wants to tell ``www.example.com`` and ``example.com`` apart cannot, by design.
+(name, time zone; domains have their own module, :mod:`footfall.meta.domains`), deriving
+the slug that becomes a site's id, and making, recognising and hashing ingest keys and
+read tokens. The repository calls these before it writes anything, so a bad value is
+reported as a :class:`MetaValidationError` naming the field, never as a database error.
 """
 
 from __future__ import annotations
@@ -27,10 +19,8 @@ INGEST_KEY_PREFIX = "ffk_"
 READ_TOKEN_PREFIX = "fft_"  # noqa: S105 (a prefix, not a secret)
 DISPLAY_PREFIX_LEN = 8
 NAME_MAX_LEN = 100
-MAX_DOMAINS = 50
 SLUG_MAX_LEN = 48
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -45,6 +35,10 @@ class MetaValidationError(MetaError, ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class NotAllowedError(MetaError, PermissionError):
+    """The user may not do this; the message says who may."""
 
 
 class SiteNotFoundError(MetaError, LookupError):
@@ -67,43 +61,6 @@ def normalize_name(name: str) -> str:
     if any(unicodedata.category(ch) == "Cc" for ch in cleaned):
         raise MetaValidationError("name", "must not contain control characters")
     return cleaned
-
-
-def normalize_domain(raw: str) -> str:
-    """One hostname in its stored form (see the module docstring); raises on a bad one."""
-    if not isinstance(raw, str):
-        raise MetaValidationError("domains", "each domain must be a string")
-    host = raw.strip().lower()
-    if "://" in host:
-        host = host.split("://", 1)[1]
-    host = re.split(r"[/?#]", host, maxsplit=1)[0]
-    host = host.rsplit("@", 1)[-1]
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    host = host.rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    if not host:
-        raise MetaValidationError("domains", f"{raw!r} is not a hostname")
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise MetaValidationError("domains", f"{raw!r} is not a hostname") from None
-    if len(host) > 253 or not all(_LABEL.match(label) for label in host.split(".")):
-        raise MetaValidationError("domains", f"{raw!r} is not a hostname")
-    return host
-
-
-def normalize_domains(domains: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """A non-empty list of hostnames, normalised, duplicates removed, order kept."""
-    if isinstance(domains, str) or not isinstance(domains, list | tuple):
-        raise MetaValidationError("domains", "must be a list of hostnames")
-    result = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
-    if not result:
-        raise MetaValidationError("domains", "at least one domain is required")
-    if len(result) > MAX_DOMAINS:
-        raise MetaValidationError("domains", f"at most {MAX_DOMAINS} domains are allowed")
-    return result
 
 
 def validate_timezone(timezone: str) -> str:

@@ -56,24 +56,64 @@ def test_application_json_and_revenue(footfall: Footfall) -> None:
     assert row[0] == "Purchase" and float(row[5]) == 12.5
 
 
+def create_site(footfall: Footfall, name: str, domains: list[str]) -> Any:
+    return footfall.client.post(
+        "/api/site/create", json={"name": name, "domains": domains},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )  # fmt: skip
+
+
+def all_rows(footfall: Footfall) -> list[tuple[Any, ...]]:
+    footfall.flush()
+    return footfall.services.store.query("SELECT site_id, pathname FROM events ORDER BY site_id")
+
+
 def test_comma_list_sends_one_event_per_site(footfall: Footfall) -> None:
-    r = footfall.client.post(
-        "/api/site/create", json={"name": "Other", "domains": ["other.example", "example.com"]},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    )
-    other = r.json()["site_id"]
-    r2 = footfall.client.post(
-        "/api/site/create", json={"name": "Third", "domains": ["third.example"]},
-        headers={"Authorization": f"Bearer {ADMIN}"},
-    )
-    third = r2.json()["site_id"]
-    body = {"n": "pageview", "u": "https://example.com/", "d": "example.com,third.example"}
+    other = create_site(footfall, "Other", ["other.example"]).json()["site_id"]
+    third = create_site(footfall, "Third", ["third.example"]).json()["site_id"]
+    # www.example.com is example.com again: the site gets the event once. third.example's
+    # page host is not one of its domains, so that copy is dropped.
+    body = {"n": "pageview", "u": "https://example.com/", "d": "example.com,third.example,"
+            "WWW.Example.com"}  # fmt: skip
     assert post(footfall, body).status_code == 202
-    # example.com is a domain of both the fixture's site and "Other"; third.example's page
-    # host is not one of its domains, so that copy is dropped.
     assert len(rows(footfall)) == 1
-    assert len(rows(footfall, other)) == 1
-    assert rows(footfall, third) == []
+    assert rows(footfall, other) == [] and rows(footfall, third) == []
+
+
+def test_a_site_cannot_capture_another_sites_plausible_traffic(footfall: Footfall) -> None:
+    """A viewer of A tries to make "Spy" with B's domain, A's admin tries to add it to A:
+    both are refused, and B's Plausible events reach B alone."""
+    from footfall.meta.users import Accounts
+    from tests.dashboard.conftest import PASSWORD, csrf_for, login
+
+    victim = create_site(footfall, "B", ["b.example.com"]).json()["site_id"]
+    accounts = Accounts(footfall.services.meta)
+    viewer = accounts.create_user("viewer@example.com", PASSWORD)
+    accounts.grant(viewer.id, footfall.site_id, "viewer")
+    admin = accounts.create_user("admin@example.com", PASSWORD)
+    accounts.grant(admin.id, footfall.site_id, "admin")
+    client = footfall.client
+    login(client, viewer.email)
+    token = csrf_for(client)
+    for domains in ("b.example.com", "WWW.B.example.com.", "b.example.com:443"):
+        form = {"csrf": token, "name": "Spy", "domains": domains, "timezone": "UTC"}
+        assert client.post("/sites", data=form).status_code == 403
+        api = client.post("/api/site/create", json={"name": "Spy", "domains": [domains]},
+                          headers={"x-csrf-token": token})  # fmt: skip
+        assert api.status_code == 401
+    client.post("/logout", data={"csrf": token})
+    login(client, admin.email)
+    url = f"/sites/{footfall.site_id}/settings"
+    token = csrf_for(client, url)
+    for domains in ("b.example.com", "example.com WWW.B.example.com.", "b.example.com:443"):
+        form = {"csrf": token, "name": "Example", "domains": domains, "timezone": "UTC"}
+        r = client.post(url + "/general", data=form)
+        assert r.status_code == 400 and "domains: b.example.com is already" in r.text
+    assert sorted(s.name for s in footfall.services.meta.list_sites()) == ["B", "Example"]
+    event = {"n": "pageview", "u": "https://b.example.com/pricing?utm_campaign=launch",
+             "d": "b.example.com"}  # fmt: skip
+    assert post(footfall, event).status_code == 202
+    assert all_rows(footfall) == [(victim, "/pricing")]
 
 
 def test_bots_foreign_hosts_and_unknown_domains_are_dropped_silently(footfall: Footfall) -> None:
@@ -124,3 +164,23 @@ def test_native_events_are_not_taken_for_plausible(footfall: Footfall) -> None:
     assert r.status_code == 202 and r.json()["success"] is True
     no_key = footfall.client.post("/api/event", json={"event_type": "pageview", "path": "/"})
     assert no_key.status_code == 401
+
+
+def test_a_domain_moved_in_the_dashboard_sends_the_next_event_to_its_new_site(
+    footfall: Footfall,
+) -> None:
+    from footfall.meta.users import Accounts
+    from tests.dashboard.conftest import PASSWORD, csrf_for, login
+
+    old = create_site(footfall, "Old", ["old.example", "moved.example"]).json()["site_id"]
+    event = {"n": "pageview", "u": "https://moved.example/a", "d": "moved.example"}
+    assert post(footfall, event).status_code == 202  # the lookup is cached now
+    Accounts(footfall.services.meta).create_user("owner@example.com", PASSWORD, owner=True)
+    client = footfall.client
+    login(client, "owner@example.com")
+    for site_id, domains in ((old, "old.example"), (footfall.site_id, "example.com moved.example")):
+        url = f"/sites/{site_id}/settings"
+        form = {"csrf": csrf_for(client, url), "name": site_id, "domains": domains}
+        assert client.post(url + "/general", data=form).status_code == 200
+    assert post(footfall, {**event, "u": "https://moved.example/b"}).status_code == 202
+    assert all_rows(footfall) == [(footfall.site_id, "/b"), (old, "/a")]

@@ -13,11 +13,24 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0004"
+HEAD = "0005"
 
-TABLES = {"sites", "site_domains", "ingest_keys", "read_tokens", "salts", "alembic_version",
-          "users", "memberships", "login_sessions", "shared_links",
-          "site_settings", "goals", "funnels", "funnel_steps"}
+TABLES = {
+    "sites",
+    "site_domains",
+    "ingest_keys",
+    "read_tokens",
+    "salts",
+    "alembic_version",
+    "users",
+    "memberships",
+    "login_sessions",
+    "shared_links",
+    "site_settings",
+    "goals",
+    "funnels",
+    "funnel_steps",
+}
 
 
 def test_migrate_from_empty_creates_every_table(db_url: str) -> None:
@@ -91,3 +104,43 @@ def test_sqlite_file_uses_wal_and_busy_timeout(tmp_path: Path) -> None:
 def test_migration_scripts_are_found_next_to_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+
+
+def test_upgrade_gives_a_shared_domain_to_its_oldest_site_only(db_url: str) -> None:
+    """Before 0005 two sites could list one domain; the first to register it keeps it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from footfall.meta.db import sqlite_path, writer
+
+    store = Metadata(db_url)
+    path = sqlite_path(store.engine.url)
+    if path is not None:
+        path.parent.mkdir(parents=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    sites = [("victim", "2024-01-01 00:00:00"), ("spy", "2024-06-01 00:00:00")]
+    domains = [("victim", "b.example", 0), ("spy", "b.example", 0), ("spy", "spy.example", 1)]
+    try:
+        with writer(store.engine).begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            for sid, created in sites:
+                conn.execute(
+                    text("INSERT INTO sites (id, name, timezone, created_at, public_uuid) "
+                         "VALUES (:id, :id, 'UTC', :at, :id)"), {"id": sid, "at": created}
+                )  # fmt: skip
+            for sid, domain, position in domains:
+                conn.execute(
+                    text("INSERT INTO site_domains (site_id, domain, position) "
+                         "VALUES (:s, :d, :p)"), {"s": sid, "d": domain, "p": position}
+                )  # fmt: skip
+        store.migrate()
+        assert {s.id: s.domains for s in store.list_sites()} == {
+            "spy": ("spy.example",),
+            "victim": ("b.example",),
+        }
+        found = store.site_for_domain("b.example")
+        assert found is not None and found.id == "victim"
+    finally:
+        store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, make_url, select, table, text
+from sqlalchemy.exc import IntegrityError
 
 from footfall.meta import Metadata, MetaValidationError, SiteInfo, SiteNotFoundError
 
@@ -128,7 +129,7 @@ def test_revoking_is_scoped_to_the_given_site(meta: Metadata) -> None:
 
 
 def test_slugs_are_unique(meta: Metadata) -> None:
-    ids = [meta.create_site("My Site", ["example.com"])[0].id for _ in range(3)]
+    ids = [meta.create_site("My Site", [f"s{i}.example"])[0].id for i in range(3)]
     assert ids == ["my-site", "my-site-2", "my-site-3"]
     assert meta.create_site("Ünïcode — Café!", ["cafe.example"])[0].id == "unicode-cafe"
     assert meta.create_site("日本", ["jp.example"])[0].id == "site"
@@ -139,13 +140,15 @@ def test_concurrent_creates_of_one_name_get_distinct_slugs(db_url: str, meta: Me
     ids: list[str] = []
     errors: list[BaseException] = []
 
-    def create(store: Metadata) -> None:
+    def create(store: Metadata, domain: str) -> None:
         try:
-            ids.append(store.create_site("Race", ["race.example"])[0].id)
+            ids.append(store.create_site("Race", [domain])[0].id)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=create, args=(s,)) for s in others]
+    threads = [
+        threading.Thread(target=create, args=(s, f"race{i}.example")) for i, s in enumerate(others)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -191,15 +194,74 @@ def test_bad_input_names_the_field(meta: Metadata, kwargs: dict[str, object], fi
     assert meta.list_sites() == []
 
 
-def test_sites_for_domain(meta: Metadata) -> None:
+def test_site_for_domain(meta: Metadata) -> None:
     prod, _ = meta.create_site("Prod", ["example.com", "shop.example.com"])
-    staging, _ = meta.create_site("Staging", ["example.com", "staging.example.com"])
     meta.create_site("Unrelated", ["unrelated.example"])
-    assert meta.sites_for_domain("example.com") == [prod, staging]
-    assert meta.sites_for_domain("www.EXAMPLE.com") == [prod, staging]
-    assert meta.sites_for_domain("shop.example.com") == [prod]
-    assert meta.sites_for_domain("example.org") == []
-    assert meta.sites_for_domain("not a host") == []
+    assert meta.site_for_domain("example.com") == prod
+    assert meta.site_for_domain("www.EXAMPLE.com.") == prod
+    assert meta.site_for_domain("shop.example.com:443") == prod
+    assert meta.site_for_domain("example.org") is None
+    assert meta.site_for_domain("not a host") is None
+
+
+SPELLINGS = ["b.example.com", "WWW.B.example.com.", "b.example.com:443", "https://B.Example.Com/x"]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_domain_belongs_to_one_site(meta: Metadata, spelling: str) -> None:
+    a, _ = meta.create_site("A", ["a.example.com"])
+    b, _ = meta.create_site("B", ["b.example.com"])
+    with pytest.raises(MetaValidationError) as err:
+        meta.create_site("Spy", [spelling])
+    assert err.value.field == "domains" and "b.example.com" in err.value.message
+    with pytest.raises(MetaValidationError) as err:  # as an extra domain of another site
+        meta.update_site(a.id, domains=["a.example.com", spelling])
+    assert err.value.field == "domains"
+    assert [s.id for s in meta.list_sites()] == ["a", "b"]
+    assert meta.get_site(a.id) == a
+    assert meta.site_for_domain("b.example.com") == b
+    # Once B gives the domain up, another site may take it.
+    meta.update_site(b.id, domains=["new-b.example.com"])
+    assert meta.update_site(a.id, domains=["a.example.com", spelling]).domains == (
+        "a.example.com",
+        "b.example.com",
+    )
+
+
+def test_the_database_refuses_a_second_site_for_a_domain(meta: Metadata) -> None:
+    """The unique index holds even for a writer that skips the repository's check."""
+    meta.create_site("A", ["a.example"])
+    meta.create_site("B", ["b.example"])
+    with pytest.raises(IntegrityError), meta.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO site_domains (site_id, domain, position) VALUES ('b', 'a.example', 1)"
+            )
+        )
+
+
+def test_concurrent_claims_of_one_domain_give_it_to_one_site(db_url: str, meta: Metadata) -> None:
+    sites = [meta.create_site(f"S{i}", [f"s{i}.example"])[0] for i in range(4)]
+    stores = [Metadata(db_url) for _ in sites]
+    outcomes: list[str] = []
+
+    def claim(store: Metadata, site: SiteInfo) -> None:
+        try:
+            store.update_site(site.id, domains=[*site.domains, "contested.example"])
+            outcomes.append("ok")
+        except MetaValidationError as exc:
+            outcomes.append(exc.field)
+
+    threads = [threading.Thread(target=claim, args=pair) for pair in zip(stores, sites)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for store in stores:
+        store.close()
+    assert sorted(outcomes) == ["domains", "domains", "domains", "ok"]
+    owners = [s for s in meta.list_sites() if "contested.example" in s.domains]
+    assert len(owners) == 1 and meta.site_for_domain("contested.example") == owners[0]
 
 
 def test_update_site(meta: Metadata) -> None:
@@ -211,8 +273,8 @@ def test_update_site(meta: Metadata) -> None:
         ("b.example", "c.example"),
     )
     assert meta.update_site(site.id, timezone="America/New_York").timezone == "America/New_York"
-    assert meta.sites_for_domain("a.example") == []
-    assert [s.id for s in meta.sites_for_domain("c.example")] == ["before"]
+    assert meta.site_for_domain("a.example") is None
+    assert meta.site_for_domain("c.example") == meta.get_site("before")
     assert meta.site_for_ingest_key(key) == meta.get_site(site.id)
     with pytest.raises(MetaValidationError) as err:
         meta.update_site(site.id, timezone="Nowhere/Land")
@@ -230,7 +292,7 @@ def test_delete_site_removes_keys_tokens_and_domains(meta: Metadata) -> None:
     assert meta.get_site(site.id) is None
     assert meta.site_for_ingest_key(key) is None
     assert meta.site_for_read_token(token) is None
-    assert meta.sites_for_domain("doomed.example") == []
+    assert meta.site_for_domain("doomed.example") is None
     assert meta.site_for_ingest_key(kept_key) == kept
     with meta.engine.connect() as conn:
         for name in ("site_domains", "ingest_keys", "read_tokens"):

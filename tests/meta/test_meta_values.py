@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from footfall.meta.domains import normalize_domain, normalize_domains
 from footfall.meta.values import (
     MetaValidationError,
     display_prefix,
     hash_secret,
     new_ingest_key,
     new_read_token,
-    normalize_domain,
-    normalize_domains,
     normalize_name,
     slugify,
     unique_slug,
@@ -26,6 +25,8 @@ from footfall.meta.values import (
         ("EXAMPLE.com", "example.com"),
         ("www.example.com", "example.com"),
         ("www.www.example.com", "www.example.com"),
+        ("ｗｗｗ.Example.com", "example.com"),  # full-width letters
+        ("example.com\u3002", "example.com"),  # ideographic full stop
         ("http://example.com/path", "example.com"),
         ("https://user:pw@example.com:443/x?y#z", "example.com"),
         ("example.com:8080", "example.com"),
