@@ -22,7 +22,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ExceptionHandler, Receive, Scope, Send
 
 from footfall.api.responses import CORS_HEADERS, error, unreadable_body
 
@@ -52,9 +52,15 @@ def _raw(handler: Handler) -> RawHandler:
 
 
 class FootfallApp(Starlette):
-    def __init__(self, *args: Any, fast_routes: Mapping[str, Handler], **kwargs: Any) -> None:
-        handlers = {ClientDisconnect: unreadable_body, **kwargs.pop("exception_handlers", {})}
-        super().__init__(*args, exception_handlers=handlers, **kwargs)
+    def __init__(
+        self,
+        *,
+        fast_routes: Mapping[str, Handler],
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        handlers = {ClientDisconnect: unreadable_body, **(exception_handlers or {})}
+        super().__init__(exception_handlers=handlers, **kwargs)
         self.fast_routes = fast_routes
         self._fast = {path: _raw(handler) for path, handler in fast_routes.items()}
 
