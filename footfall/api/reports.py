@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
 from footfall.query import funnels, reports, sessions
+from footfall.query.model import decode_json
 from footfall.query.reports import Scope
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
@@ -56,10 +56,7 @@ def filters_param(q: QueryParams) -> list[Any]:
     raw = q.get("filters")
     if not raw:
         return []
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise FieldError("filters", "must be a JSON array of v2 filters") from None
+    value = decode_json(raw, "filters")
     if not isinstance(value, list):
         raise FieldError("filters", "must be a JSON array of v2 filters")
     return value
