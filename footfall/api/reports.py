@@ -164,11 +164,10 @@ def funnel_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
 
 
 def session_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
-    p = reports.period_of(svc.runner, scope_of(q, site))
+    query = reports.query(scope_of(q, site))
+    p = svc.runner.resolve(query, site)
     limit = int_param(q, "limit", 50, hi=500)
-    return sessions.list_sessions(
-        svc.store, site.id, p.start_utc, p.end_utc, limit, q.get("cursor")
-    )
+    return sessions.list_sessions(svc.runner, site, p, query.filters, limit, q.get("cursor"))
 
 
 def journey(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
