@@ -37,7 +37,7 @@ def _p(name: str, doc: str, required: bool = False, enum: Any = None, where: str
 SITE = _p("site_id", "The site to read.", required=True)
 PERIOD = [
     _p("period", "Named period in the site's zone, or custom with from/to.", enum=reports.PERIODS),
-    _p("from", "First day (YYYY-MM-DD) of a custom period."),
+    _p("from", "First day (YYYY-MM-DD, 1900-01-01 to 2299-12-31) of a custom period."),
     _p("to", "Last day (YYYY-MM-DD) of a custom period, inclusive."),
     _p("date", "Reference day for named periods (default: today in the site's zone)."),
     _p("filters", 'JSON-encoded v2 filter list, e.g. [["is","visit:country",["DE"]]].'),
