@@ -99,18 +99,17 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings()
     from footfall.jobs.retention import run_retention, site_retention
     from footfall.jobs.rollups import run_rollups
-    from footfall.store.duckdb import DuckDBStore
+    from footfall.store import open_store
 
     if args.name not in ("retention", "rollups"):
         print(f"error: unknown job {args.name!r} (known: retention, rollups)", file=sys.stderr)
         return 2
-    store = DuckDBStore(settings.store_path)
     try:
-        store.open()
+        store = open_store(settings)
     except Exception as exc:
+        # The store is held by a running server (one process per embedded store).
         if "lock" not in str(exc).lower():
             raise
-        store.close()
         return _ask_server(settings, f"/api/admin/jobs/{args.name}")
     try:
         meta = _meta(settings)
@@ -146,6 +145,25 @@ def _ask_server(settings: Settings, path: str) -> int:
     except urllib.error.URLError as exc:
         print(f"error: could not reach the running server: {exc}", file=sys.stderr)
         return 3
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the metadata and event-store migrations (idempotent; serve does it too)."""
+    from footfall.store import open_store
+
+    settings = _settings()
+    meta = _meta(settings)
+    meta.migrate()
+    meta.close()
+    store = open_store(settings, migrate=False)
+    try:
+        applied = store.migrate()
+        health = store.health()
+    finally:
+        store.close()
+    versions = ", ".join(map(str, applied)) or "none pending"
+    print(f"metadata: up to date; event store ({health['backend']}): {versions}")
     return 0
 
 
@@ -189,6 +207,10 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, lambda: _meta(_settings()))
+
+    sub.add_parser(
+        "migrate", help="apply metadata and event-store schema migrations (serve does it too)"
+    ).set_defaults(func=cmd_migrate)
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True
