@@ -144,7 +144,18 @@ def test_bad_query_exports(world: dict[str, Any]) -> None:
 FORMULAS = ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)", "+1+1", "-2+3", "\tTAB", "\rCR"]
 
 
-def test_csv_exports_neutralise_formulas(footfall: Any) -> None:
+def test_csv_exports_neutralise_formulas(tmp_path: Path, store_url: str) -> None:
+    from tests.conftest import ADMIN, Footfall, make_settings
+
+    app = create_app(make_settings(tmp_path, store_url=store_url))
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        site = client.post("/api/site/create", json={"name": "X", "domains": ["example.com"]}, headers=auth).json()
+        token = client.post("/api/tokens", json={"site_id": site["site_id"]}, headers=auth).json()["token"]
+        check_formulas(Footfall(client, app.state.services, site["site_id"], site["api_key"], token))
+
+
+def check_formulas(footfall: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     for i, text in enumerate(FORMULAS):
         r = footfall.send({"event_type": text, "path": f"/p{i}", "url": f"https://example.com/p{i}",

@@ -65,8 +65,8 @@ GETS = ["/api/v1/summary", "/api/v1/pages", "/api/v1/sessions", "/api/v1/export"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("qi"))))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[World]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("qi")), store_url=store_url))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, app)
 
