@@ -41,6 +41,8 @@ async def _body(request: Request, kind: type[msgspec.Struct]) -> msgspec.Struct:
         raise field_error(exc) from None
     except UnicodeDecodeError:
         raise FieldError("body", "is not valid UTF-8") from None
+    except RecursionError:  # an unknown field's value is skipped by recursing into it
+        raise FieldError("body", "Invalid JSON: nested too deeply") from None
 
 
 async def create_site(request: Request) -> Response:

@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 from footfall.api.collect_http import Disconnected, FastJSON, Incoming, TooLarge
 from footfall.api.compat import plausible
 from footfall.api.ratelimit import retry_after_header
-from footfall.api.responses import CORS_HEADERS
+from footfall.api.responses import CORS_HEADERS, UNREADABLE_BODY
 from footfall.ingest.compat import is_plausible
 from footfall.ingest.exclusions import opted_out
 from footfall.ingest.pipeline import Dropped, Unauthorized
@@ -244,7 +244,8 @@ async def _respond(handler: Any, scope: Scope, receive: Receive, send: Send) -> 
     try:
         response = await handler(scope, receive)
     except Disconnected:
-        return
+        # Also how Granian reports a malformed chunked body, to a client still waiting.
+        response = _fail(400, UNREADABLE_BODY, "body")
     except Exception:
         log.exception("collection handler failed")
         body = {"success": False, "error": "Internal error"}

@@ -27,7 +27,8 @@ class TooLarge(Exception):
 
 
 class Disconnected(Exception):
-    """The client went away before its body arrived; nobody is left to answer."""
+    """The body ended before it was complete: the client went away, or (as Granian
+    reports it) sent a malformed chunked body and waits for the answer."""
 
 
 class FastJSON(Response):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -23,7 +22,7 @@ from footfall.api.reports import scope_of, site_of
 from footfall.api.responses import error, validation_failed
 from footfall.ingest.validate import FieldError
 from footfall.query import export, reports
-from footfall.query.model import parse_query
+from footfall.query.model import parse_query, query_body
 from footfall.runtime import Services
 
 
@@ -58,12 +57,7 @@ async def export_query(request: Request) -> Response:
         return error(413, f"Query larger than {MAX_BODY} bytes",
                      [{"field": "body", "message": "too large"}])  # fmt: skip
     try:
-        try:
-            raw = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise FieldError("body", f"Invalid JSON: {exc}") from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("site_id"), str):
-            raise FieldError("site_id", "required")
+        raw = query_body(body)
         site = readable_site(request, raw["site_id"])
         fmt = export.check_format(request.query_params.get("format", "csv"))
         query = parse_query(raw)

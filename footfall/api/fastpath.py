@@ -6,6 +6,11 @@ the handler itself. ``FootfallApp`` calls their raw ASGI form directly (a handle
 ``asgi`` attribute, see :mod:`footfall.api.collect`) and passes everything else to
 Starlette. Unexpected errors still become a JSON 500 (and a log line), as the middleware
 would have made them.
+
+A body that cannot be read (Granian reports a malformed chunked body as a disconnect,
+which Starlette raises as ``ClientDisconnect`` from ``request.body()``, ``stream()`` and
+``form()``) is a 400 on every route: the handler registered here answers it for all of
+Starlette's routes, and the collection handlers answer it themselves.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ExceptionHandler, Receive, Scope, Send
 
-from footfall.api.responses import CORS_HEADERS, error
+from footfall.api.responses import CORS_HEADERS, error, unreadable_body
 
 log = logging.getLogger("footfall.collect")
 
@@ -36,6 +41,8 @@ def _raw(handler: Handler) -> RawHandler:
     async def adapter(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await handler(Request(scope, receive))
+        except ClientDisconnect as exc:
+            response = await unreadable_body(Request(scope, receive), exc)
         except Exception:
             log.exception("collection handler failed")
             response = error(500, "Internal error", headers=CORS_HEADERS)
@@ -45,8 +52,15 @@ def _raw(handler: Handler) -> RawHandler:
 
 
 class FootfallApp(Starlette):
-    def __init__(self, *args: Any, fast_routes: Mapping[str, Handler], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *,
+        fast_routes: Mapping[str, Handler],
+        exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        handlers = {ClientDisconnect: unreadable_body, **(exception_handlers or {})}
+        super().__init__(exception_handlers=handlers, **kwargs)
         self.fast_routes = fast_routes
         self._fast = {path: _raw(handler) for path, handler in fast_routes.items()}
 

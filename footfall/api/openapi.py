@@ -43,7 +43,7 @@ SITE = param("site_id", "The site to read.", required=True)
 PERIOD = [
     param("period", "Named period in the site's zone, or custom with from/to.",
           enum=reports.PERIODS),
-    param("from", "First day (YYYY-MM-DD) of a custom period."),
+    param("from", "First day (YYYY-MM-DD, 1900-01-01 to 2299-12-31) of a custom period."),
     param("to", "Last day (YYYY-MM-DD) of a custom period, inclusive."),
     param("date", "Reference day for named periods (default: today in the site's zone)."),
     param("filters", 'JSON-encoded v2 filter list, e.g. [["is","visit:country",["DE"]]].'),

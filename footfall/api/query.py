@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +11,7 @@ from starlette.responses import Response
 from footfall.api.auth import AuthError, readable_site
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
-from footfall.query.model import parse_query
+from footfall.query.model import parse_query, query_body
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
 
@@ -27,13 +26,10 @@ async def post_query(request: Request) -> Response:
             413, f"Query larger than {MAX_BODY} bytes", [{"field": "body", "message": "too large"}]
         )
     try:
-        raw = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        return validation_failed([FieldError("body", f"Invalid JSON: {exc}")])
-    if not isinstance(raw, dict) or not isinstance(raw.get("site_id"), str):
-        return validation_failed([FieldError("site_id", "required")])
-    try:
+        raw = query_body(body)
         site = readable_site(request, raw["site_id"])
+    except FieldError as exc:
+        return validation_failed([exc])
     except AuthError as exc:
         return error(exc.status, exc.message)
     svc: Services = request.app.state.services

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
 from footfall.query import funnels, reports, sessions
+from footfall.query.model import decode_json
 from footfall.query.reports import Scope
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
@@ -56,10 +56,7 @@ def filters_param(q: QueryParams) -> list[Any]:
     raw = q.get("filters")
     if not raw:
         return []
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise FieldError("filters", "must be a JSON array of v2 filters") from None
+    value = decode_json(raw, "filters")
     if not isinstance(value, list):
         raise FieldError("filters", "must be a JSON array of v2 filters")
     return value
@@ -167,11 +164,10 @@ def funnel_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
 
 
 def session_list(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
-    p = reports.period_of(svc.runner, scope_of(q, site))
+    query = reports.query(scope_of(q, site))
+    p = svc.runner.resolve(query, site)
     limit = int_param(q, "limit", 50, hi=500)
-    return sessions.list_sessions(
-        svc.store, site.id, p.start_utc, p.end_utc, limit, q.get("cursor")
-    )
+    return sessions.list_sessions(svc.runner, site, p, query.filters, limit, q.get("cursor"))
 
 
 def journey(q: QueryParams, site: SiteInfo, svc: Services) -> Any:

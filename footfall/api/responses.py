@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.ingest.validate import FieldError
@@ -40,3 +41,14 @@ def error(
 
 def validation_failed(errors: list[FieldError], headers: dict[str, str] | None = None) -> JSON:
     return error(400, "Validation failed", [e.as_json() for e in errors], headers)
+
+
+# Granian reports a body it cannot parse (a bad chunk size, a chunk shorter than declared)
+# as the client's disconnect; the connection is still open and the client waits.
+UNREADABLE_BODY = "Malformed request body"
+UNREADABLE_DETAIL = "could not be read: malformed chunked encoding, or the connection closed"
+
+
+async def unreadable_body(request: Request, exc: Exception) -> Response:
+    """The answer to a request whose body could not be read (``ClientDisconnect``)."""
+    return error(400, UNREADABLE_BODY, [{"field": "body", "message": UNREADABLE_DETAIL}])

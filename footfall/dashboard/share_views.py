@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 
-import msgspec
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from footfall.api.query import MAX_BODY
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.reports import answer, funnel
 from footfall.api.responses import JSON, error, validation_failed
@@ -34,7 +34,7 @@ from footfall.dashboard.site_views import funnel_specs, goal_specs
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import ShareInfo, verify_password
-from footfall.query.model import parse_query
+from footfall.query.model import parse_query, query_body
 
 ACCESS_MAX_AGE = 86400
 
@@ -123,15 +123,12 @@ async def share_query(request: Request) -> Response:
         return allowed
     _, site = allowed
     body = await request.body()
+    if len(body) > MAX_BODY:
+        return validation_failed([FieldError("body", f"larger than {MAX_BODY} bytes")])
     try:
-        raw = msgspec.json.decode(body) if len(body) <= 256 << 10 else None
-    except msgspec.DecodeError:
-        raw = None
-    if not isinstance(raw, dict):
-        return validation_failed([FieldError("body", "expected a JSON query")])
-    if raw.get("site_id") != site.id:
-        return error(404, "Site not found")
-    try:
+        raw = query_body(body)
+        if raw["site_id"] != site.id:
+            return error(404, "Site not found")
         result = await run_in_threadpool(services(request).runner.run, parse_query(raw), site)
     except FieldError as exc:
         return validation_failed([exc])

@@ -138,7 +138,7 @@ def _sessions_page(request: Request, site: SiteInfo) -> dict[str, Any]:
     query = parse_query({"site_id": site.id, "metrics": ["visitors"], "date_range": rng})
     p = svc.runner.resolve(query, site)
     cursor = request.query_params.get("cursor") or None
-    page = visits.list_sessions(svc.store, site.id, p.start_utc, p.end_utc, 50, cursor)
+    page = visits.list_sessions(svc.runner, site, p, query.filters, 50, cursor)
     return {"site": site, "period": rng, "page": page, "first": p.first, "last": p.last}
 
 

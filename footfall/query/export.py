@@ -5,6 +5,10 @@ encoded and handed on before the next is read, so memory stays at about one batc
 whatever the size of the export. Encoders write into a ``BytesIO`` that is drained after
 every batch; CSV writes its header once, Parquet one row group per batch and its footer
 at the end.
+
+CSV is opened in spreadsheets, which run a cell starting with ``=``, ``+``, ``-``, ``@``,
+tab or CR as a formula; visitors choose event names, titles and props, so such text
+cells get a leading ``'``, as the dashboard's own CSV download does (dash/csv.js).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -86,6 +91,20 @@ def _maps_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
+_FORMULA = r"^[=+\-@\t\r]"
+
+
+def _no_formulas(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Text cells a spreadsheet would run as a formula, prefixed with ``'`` (for CSV)."""
+    arrays = []
+    for f, col in zip(batch.schema, batch.columns, strict=True):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            quoted = pc.binary_join_element_wise("'", col, "")  # "'" + cell
+            col = pc.if_else(pc.match_substring_regex(col, _FORMULA), quoted, col)
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
 def _drain(sink: io.BytesIO) -> bytes:
     data = sink.getvalue()
     sink.seek(0)
@@ -103,7 +122,7 @@ def encode(batches: Iterable[pa.RecordBatch], fmt: str) -> Iterator[bytes]:
     for raw in batches:
         batch = _utc(raw)
         if fmt == "csv":
-            batch = _maps_as_json(batch)
+            batch = _no_formulas(_maps_as_json(batch))
             writer = writer or pa_csv.CSVWriter(sink, batch.schema)
         else:
             writer = writer or pq.ParquetWriter(sink, batch.schema, compression="zstd")

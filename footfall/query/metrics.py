@@ -131,7 +131,9 @@ QUERY_METRICS: dict[str, Metric] = {
                 )
             ),
         ),
-        Metric("total_revenue", ("events.revenue_sum",), lambda v: money(v["events.revenue_sum"])),
+        Metric(
+            "total_revenue", ("events.revenue_sum",), lambda v: money(v.get("events.revenue_sum"))
+        ),
         Metric(
             "average_revenue",
             ("events.revenue_sum", "events.revenue_n"),

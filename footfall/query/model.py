@@ -1,13 +1,13 @@
 """The query model (Plausible Stats API v2 shape) and its validation.
 
 ``parse_query`` turns a JSON body into a ``Query`` or raises ``FieldError`` naming the bad
-part: an unknown metric, dimension or operator, an invalid range, an impossible
-combination. Everything downstream can then trust the query.
+part: an unknown metric, dimension or operator, a regular expression the engine would
+refuse, filters nested too deeply, an invalid range, an impossible combination.
+Everything downstream can then trust the query.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -17,11 +17,15 @@ from msgspec import Meta
 from footfall.ingest.validate import FieldError, field_error
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
+from footfall.query.patterns import check_pattern
 
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime",
                 "realtime_5m")  # fmt: skip
 MINUTE_RANGES = ("realtime", "realtime_5m", "day")  # a time:minute breakdown stays small
+# and/or/not levels in one filter. Each level is a recursion in parsing and compiling and
+# a nesting level in the engine's SQL parser; real dashboards use two or three.
+MAX_FILTER_DEPTH = 16
 
 
 class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,18 +84,43 @@ class Query:
         return [d for d in self.dimensions if d.startswith("event:")]
 
 
-def _filter(raw: Any, path: str) -> Filter:
+def decode_json(body: bytes | str, field: str) -> Any:
+    """JSON text as Python values, or FieldError at ``field`` (malformed, not UTF-8, or
+    nested deeper than the decoder recurses)."""
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec raises UnicodeDecodeError (not DecodeError) for invalid UTF-8 in a string.
+        raise FieldError(field, f"Invalid JSON: {exc}") from None
+    except RecursionError:
+        raise FieldError(field, "Invalid JSON: nested too deeply") from None
+
+
+def query_body(body: bytes) -> dict[str, Any]:
+    """A query request's body as a JSON object with a ``site_id``, or FieldError."""
+    raw = decode_json(body, "body")
+    if not isinstance(raw, dict):
+        raise FieldError("body", "must be a JSON object (a v2 query)")
+    if not isinstance(raw.get("site_id"), str):
+        raise FieldError("site_id", "required")
+    return raw
+
+
+def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
+    if depth > MAX_FILTER_DEPTH:
+        raise FieldError(path, f"filters nest at most {MAX_FILTER_DEPTH} levels deep")
     if not isinstance(raw, list) or len(raw) < 2 or not isinstance(raw[0], str):
         raise FieldError(path, "a filter is [operator, dimension, [values]] or [and|or|not, ...]")
     op = raw[0]
     if op in ("and", "or"):
         if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
             raise FieldError(path, f"'{op}' takes a non-empty list of filters")
-        return Logical(op, tuple(_filter(f, f"{path}[{i}]") for i, f in enumerate(raw[1])))  # type: ignore[arg-type]
+        children = tuple(_filter(f, f"{path}[{i}]", depth + 1) for i, f in enumerate(raw[1]))
+        return Logical(op, children)  # type: ignore[arg-type]
     if op == "not":
         if len(raw) != 2:
             raise FieldError(path, "'not' takes exactly one filter")
-        return Logical("not", (_filter(raw[1], path + "[1]"),))
+        return Logical("not", (_filter(raw[1], path + "[1]", depth + 1),))
     if op not in OPERATORS:
         raise FieldError(path, f"unknown filter operator {op!r}")
     if len(raw) not in (3, 4) or not isinstance(raw[1], str) or not isinstance(raw[2], list):
@@ -108,10 +137,7 @@ def _filter(raw: Any, path: str) -> Filter:
         raise FieldError(path, "a filter value is longer than 2000 characters")
     if op.startswith("matches"):
         for v in values:
-            try:
-                re.compile(v)
-            except re.error as exc:
-                raise FieldError(path, f"invalid regular expression {v!r}: {exc}") from None
+            check_pattern(v, path)
     modifiers = raw[3] if len(raw) == 4 else {}
     if not isinstance(modifiers, dict) or set(modifiers) - {"case_sensitive"}:
         raise FieldError(path, 'the only modifier is {"case_sensitive": bool}')
@@ -127,12 +153,9 @@ def _conditions(filters: tuple[Filter, ...]) -> list[Condition]:
 
 def parse_query(raw: bytes | dict[str, Any]) -> Query:
     try:
-        body = (
-            msgspec.json.decode(raw, type=QueryBody)
-            if isinstance(raw, bytes)
-            else msgspec.convert(raw, QueryBody)
-        )
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        body = msgspec.convert(decode_json(raw, "body") if isinstance(raw, bytes) else raw,
+                               QueryBody)  # fmt: skip
+    except msgspec.ValidationError as exc:
         raise field_error(exc) from None
     for m in body.metrics:
         if m not in QUERY_METRICS:

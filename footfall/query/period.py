@@ -2,6 +2,12 @@
 
 Custom ranges are inclusive dates in the site's zone (docs/design.md); a day is midnight to
 midnight local time, which is 23 or 25 hours long across a DST change.
+
+Every date read from a request, and every period derived from one (a named range, the
+comparison), lies in [FIRST_DAY, LAST_DAY]: the span of ClickHouse's DateTime64, the
+narrower of the two stores. Outside it the arithmetic overflows Python's dates at year
+1 and 9999 and the store cannot hold the instants, so such a date is the caller's 400
+naming the field.
 """
 
 from __future__ import annotations
@@ -21,11 +27,20 @@ class Period:
     end_utc: datetime  # naive UTC, exclusive
 
 
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2299, 12, 31)
+_SPAN = f"between {FIRST_DAY} and {LAST_DAY}"
+
+
 def local_midnight_utc(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC).replace(tzinfo=None)
 
 
-def period(first: date, last: date, timezone: str) -> Period:
+def period(first: date, last: date, timezone: str, field: str = "date_range") -> Period:
+    """The inclusive local dates ``first``..``last`` as UTC instants; ``field`` is named
+    when the period reaches outside the supported dates."""
+    if first < FIRST_DAY or last > LAST_DAY:
+        raise FieldError(field, f"the period {first} to {last} is not {_SPAN}")
     if last < first:
         raise FieldError("to", "must not be before from")
     if (last - first).days > 366 * 20:
@@ -45,9 +60,12 @@ def today_in(timezone: str, now: datetime | None = None) -> date:
 
 def parse_date(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise FieldError(field, "must be a date as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise FieldError(field, f"must be a date {_SPAN}")
+    return day
 
 
 def _months_back(day: date, months: int) -> date:
@@ -79,15 +97,18 @@ def named(name: str, today: date, first_data: date | None) -> tuple[date, date]:
 def shifted(p: Period, mode: str | tuple[str, str], timezone: str) -> Period:
     """The comparison period: previous period of equal length, a year earlier, or custom."""
     if isinstance(mode, tuple):
-        return period(parse_date(mode[0], "compare"), parse_date(mode[1], "compare"), timezone)
+        first, last = parse_date(mode[0], "compare"), parse_date(mode[1], "compare")
+        return period(first, last, timezone, "compare")
     if mode == "year_over_year":
 
         def back(d: date) -> date:
             return d.replace(year=d.year - 1, day=28 if (d.month, d.day) == (2, 29) else d.day)
 
-        return period(back(p.first), back(p.last), timezone)
+        return period(back(p.first), back(p.last), timezone, "compare")
     if p.first == p.last and p.end_utc - p.start_utc < timedelta(hours=23):  # realtime
         span = p.end_utc - p.start_utc
         return Period(p.first, p.last, p.start_utc - span, p.start_utc)
     length = (p.last - p.first).days + 1
-    return period(p.first - timedelta(days=length), p.first - timedelta(days=1), timezone)
+    return period(
+        p.first - timedelta(days=length), p.first - timedelta(days=1), timezone, "compare"
+    )

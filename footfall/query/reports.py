@@ -15,7 +15,7 @@ from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.query.dimensions import dimension
 from footfall.query.model import NAMED_RANGES, Query, parse_query
-from footfall.query.period import Period
+from footfall.query.period import Period, parse_date
 from footfall.query.runner import QueryRunner
 
 PERIODS = (*(r for r in NAMED_RANGES if not r.startswith("realtime")), "custom")
@@ -60,6 +60,8 @@ def date_range(period: str, first: str | None, last: str | None) -> str | list[s
         return period
     if not first or not last:
         raise FieldError("from" if not first else "to", "a custom period needs from and to")
+    parse_date(first, "from")  # checked here to name the parameter the caller wrote
+    parse_date(last, "to")
     return [first, last]
 
 

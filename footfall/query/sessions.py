@@ -3,7 +3,9 @@
 These read rows rather than aggregates, so they query the store directly, in portable SQL
 with every value a bound parameter. The list pages by keyset on ``(start_ts, session_id)``
 (newest first) behind an opaque cursor, so visits that start later (new inserts) can never
-shift the pages after the first.
+shift the pages after the first. The list takes the v2 query's filters, compiled by the
+query builder exactly as for every report (a filter on an event dimension keeps the visits
+having a matching event in the period).
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from footfall.ingest.validate import FieldError
+from footfall.meta.repo import SiteInfo
+from footfall.query import builder
+from footfall.query.model import Filter
+from footfall.query.period import Period
+from footfall.query.runner import QueryRunner
 from footfall.store.base import EventStore
 
 _COLUMNS = ("session_id, visitor_id, user_id, start_ts, end_ts, pageviews, events, entry_page, "
@@ -66,18 +74,21 @@ def _event(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def list_sessions(
-    store: EventStore, site_id: str, start: datetime, end: datetime, limit: int,
+    runner: QueryRunner, site: SiteInfo, p: Period, filters: tuple[Filter, ...], limit: int,
     cursor: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Visits that started in [start, end), newest first, ``limit`` per page."""
-    sql = f"SELECT {_COLUMNS} FROM sessions WHERE site_id = ? AND start_ts >= ? AND start_ts < ?"
-    params: list[Any] = [site_id, start, end]
+    """Visits that started in ``p`` and pass ``filters`` (a parsed query's), newest first,
+    ``limit`` per page."""
+    scope = builder.Scope(site.id, p.start_utc, p.end_utc, ZoneInfo(site.timezone),
+                          runner.dialect, None)  # fmt: skip
+    where, params = builder.where(scope, filters, "sessions")
+    sql = f"SELECT {_COLUMNS} FROM sessions WHERE {where}"
     if cursor:
         after_ts, after_id = decode_cursor(cursor)
         sql += " AND (start_ts < ? OR (start_ts = ? AND session_id < ?))"
         params += [after_ts, after_ts, after_id]
     sql += " ORDER BY start_ts DESC, session_id DESC LIMIT ?"
-    rows = store.query(sql, [*params, limit + 1])
+    rows = runner.store.query(sql, [*params, limit + 1])
     more, rows = len(rows) > limit, rows[:limit]
     last = rows[-1] if rows else None
     return {

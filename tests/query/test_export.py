@@ -138,3 +138,44 @@ def test_bad_query_exports(world: dict[str, Any]) -> None:
     assert fetch(world["w"], "csv").status_code == 200
     r = w.client.get("/api/v1/export", params={"site_id": w.other_id}, headers=auth)
     assert r.status_code == 404
+
+
+# Cells a spreadsheet would run as a formula (CSV injection), from text visitors choose.
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "@SUM(1+1)", "+1+1", "-2+3", "\tTAB", "\rCR"]
+
+
+def test_csv_exports_neutralise_formulas(tmp_path: Path, store_url: str) -> None:
+    from tests.conftest import ADMIN, Footfall, make_settings
+
+    app = create_app(make_settings(tmp_path, store_url=store_url))
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        site = client.post("/api/site/create", json={"name": "X", "domains": ["example.com"]}, headers=auth).json()
+        token = client.post("/api/tokens", json={"site_id": site["site_id"]}, headers=auth).json()["token"]
+        check_formulas(Footfall(client, app.state.services, site["site_id"], site["api_key"], token))
+
+
+def check_formulas(footfall: Any) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    for i, text in enumerate(FORMULAS):
+        r = footfall.send({"event_type": text, "path": f"/p{i}", "url": f"https://example.com/p{i}",
+                           "title": text, "metadata": {"cell": text}, "visitor_id": f"v{i}",
+                           "timestamp": now.isoformat()})
+        assert r.status_code == 202, r.text
+    footfall.flush()
+    auth = {"Authorization": f"Bearer {footfall.token}"}
+    raw = footfall.client.get("/api/v1/export", params={"site_id": footfall.site_id, "format": "csv"}, headers=auth)
+    assert raw.status_code == 200, raw.text
+    rows = list(csv.DictReader(io.StringIO(raw.content.decode(), newline="")))
+    assert sorted(r["name"] for r in rows) == sorted("'" + t for t in FORMULAS)
+    assert sorted(r["title"] for r in rows) == sorted("'" + t for t in FORMULAS)
+    assert {r["pathname"] for r in rows} == {f"/p{i}" for i in range(len(FORMULAS))}  # safe text untouched
+    assert sorted(json.loads(r["props"])["cell"] for r in rows) == sorted(FORMULAS)  # JSON text starts with {
+    body = {"site_id": footfall.site_id, "metrics": ["events"], "dimensions": ["event:name"], "date_range": "7d"}
+    query = footfall.client.post("/api/v1/export", params={"format": "csv"}, json=body, headers=auth)
+    assert query.status_code == 200, query.text
+    got = {r["event:name"]: r["events"] for r in csv.DictReader(io.StringIO(query.content.decode(), newline=""))}
+    assert got == {"'" + t: "1" for t in FORMULAS}
+    # Formats that no spreadsheet evaluates keep the text as sent.
+    jsonl = footfall.client.get("/api/v1/export", params={"site_id": footfall.site_id, "format": "jsonl"}, headers=auth)
+    assert sorted(json.loads(line)["name"] for line in jsonl.content.decode().splitlines()) == sorted(FORMULAS)

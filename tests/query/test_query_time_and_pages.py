@@ -189,3 +189,8 @@ def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tupl
     assert rows["Direct / None"] == reference([p for p in purchases if not p[2]]) == [5.1, 2.55]
     nothing = query(client, site, {**body, "filters": [["is", "event:name", ["Signup"]]]})
     assert nothing["results"][0]["metrics"] == [0.0, 0.0]
+    # Compared with the day before, which has no events: its hours have nothing to sum.
+    hourly = query(client, site, {**body, "metrics": ["total_revenue"], "dimensions": ["time:hour"],
+                                  "compare": "previous_period"})  # fmt: skip
+    assert sum(Decimal(str(r["metrics"][0])) for r in hourly["results"]) == Decimal("75.04")
+    assert [r["comparison"]["metrics"] for r in hourly["results"]] == [[0.0]] * len(hourly["results"])

@@ -4,6 +4,7 @@ built by hand and sent through the collection API."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,25 @@ def test_sessions_newest_first_across_pages(world: dict[str, Any]) -> None:
         assert {k: s[k] for k in want} == want
         assert s["visitor_id"].isdigit() and s["session_id"].isdigit()
     assert len({s["session_id"] for s in got}) == len(got)
+
+
+SESSION_FILTERS = {
+    "source": ([["is", "visit:source", ["Google"]]], lambda v: v[0]["v_source"] == "Google"),
+    "page": ([["is", "event:page", ["/pricing"]]], lambda v: any(e["path"] == "/pricing" for e in v)),
+    "page-regex-and-source": (
+        [["matches", "event:page", ["^/blog"]], ["is_not", "visit:source", ["Twitter"]]],
+        lambda v: any(e["path"].startswith("/blog") for e in v) and v[0]["v_source"] != "Twitter"),
+    "signup": ([["is", "event:name", ["signup"]]], lambda v: any(e["event_type"] == "signup" for e in v)),
+}
+
+
+@pytest.mark.parametrize("name", SESSION_FILTERS)
+def test_sessions_list_applies_filters(world: dict[str, Any], name: str) -> None:
+    filters, keep = SESSION_FILTERS[name]
+    got = all_pages(world["w"], 5, filters=json.dumps(filters))
+    want = [iso(v[0]["at"]) for v in reversed(world["visits"]) if keep(v)]
+    assert 0 < len(want) < len(world["visits"]), "the data must make the filter matter"
+    assert [s["start"] for s in got] == want
 
 
 def test_new_sessions_never_shift_later_pages(tmp_path: Path) -> None:
@@ -155,6 +175,8 @@ BAD = [
     ("/api/v1/sessions", {"cursor": b64(f"2026-01-01T00:00:00|{1 << 64}")}, "cursor"),
     ("/api/v1/sessions", {"limit": "501"}, "limit"),
     ("/api/v1/sessions", {"period": "lifetime"}, "period"),
+    ("/api/v1/sessions", {"filters": '[["matches", "event:page", ["(?=x)"]]]'}, "filters[0]"),
+    ("/api/v1/sessions", {"filters": '[["is", "visit:nope", ["x"]]]'}, "filters[0]"),
     ("/api/v1/sessions/abc", {}, "session_id"),
     ("/api/v1/sessions/1%20OR%201=1", {}, "session_id"),
     ("/api/v1/sessions/-1", {}, "session_id"),
