@@ -74,29 +74,31 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
-        body = RequestBody(self.rfile, self.headers)
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        try:
+            body = RequestBody(self.rfile, self.headers)
+        except ValueError as exc:  # a malformed Content-Length: the body cannot be skipped
+            self.close_connection = True
+            return self._error(ClickHouseError(27, f"Bad request framing: {exc}"), params)
         if url.path.rstrip("/") == "/ping":
             body.drain()
             return self._reply(200, b"Ok.\n", {"Content-Type": "text/plain; charset=UTF-8"})
-        params = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
-            try:
-                result = self._execute(params, body)
-            except ClickHouseError:
-                raise
-            except Exception as exc:  # a stand-in bug must still reach the client as an error
-                raise ClickHouseError(1001, f"std::exception. {type(exc).__name__}: {exc}") from exc
+            result = self._execute(params, body)
         except ClickHouseError as exc:
             body.drain()
-            return self._reply(
-                500,
-                exc.message.encode() + b"\n",
-                {"X-ClickHouse-Exception-Code": str(exc.code), "Content-Type": "text/plain"},
-                params,
-            )
+            return self._error(exc, params)
+        except Exception as exc:  # a stand-in bug must still reach the client as an error
+            body.drain()
+            message = f"std::exception. {type(exc).__name__}: {exc}"
+            return self._error(ClickHouseError(1001, message), params)
         if result is None:
             return self._reply(200, b"Ok.\n", {"Content-Type": "text/plain; charset=UTF-8"})
         self._reply(200, *self._encode(result, params))
+
+    def _error(self, exc: ClickHouseError, params: dict[str, str]) -> None:
+        headers = {"X-ClickHouse-Exception-Code": str(exc.code), "Content-Type": "text/plain"}
+        self._reply(500, exc.message.encode() + b"\n", headers, params)
 
     def _execute(self, params: dict[str, str], body: RequestBody) -> Result | None:
         if params.get("compress") == "1" or params.get("decompress") == "1":

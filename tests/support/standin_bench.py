@@ -20,11 +20,14 @@ import pyarrow as pa
 from tests.support.clickhouse import standin
 
 
-def _timed(label: str, rows: int, fn: object) -> float:
+def _timed(label: str, rows: int, fn: object, best_of: int = 1) -> float:
+    """Print the fastest of ``best_of`` runs: the machine is shared and noisy."""
     assert callable(fn)
-    start = time.perf_counter()
-    fn()
-    took = time.perf_counter() - start
+    took = float("inf")
+    for _ in range(best_of):
+        start = time.perf_counter()
+        fn()
+        took = min(took, time.perf_counter() - start)
     rate = f", {rows / took:,.0f} rows/s" if rows else ""
     print(f"{label:<34} {took * 1000:9.1f} ms{rate}")
     return took
@@ -55,14 +58,10 @@ def main() -> None:
             lambda: client.insert("ev", native_rows, column_names=["id", "visitor", "path"]),
         )
         total = n + len(native_rows)
-        _timed(
-            "uniqExact(visitor)", total, lambda: client.query("SELECT uniqExact(visitor) FROM ev")
-        )
-        _timed(
-            "query_arrow 100k rows",
-            100_000,
-            lambda: client.query_arrow("SELECT * FROM ev LIMIT 100000"),
-        )
+        unique = f"SELECT uniqExact(visitor) FROM ev WHERE id < {n}"
+        _timed(f"uniqExact over {n:,} rows", n, lambda: client.query(unique), best_of=5)
+        arrow = "SELECT * FROM ev LIMIT 100000"
+        _timed("query_arrow 100k rows", 100_000, lambda: client.query_arrow(arrow), best_of=3)
         start = time.perf_counter()
         for _ in range(100):
             client.command("SELECT 1")

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from tests.support.standin_engine import ClickHouseError, Statement
 
 CHUNK = 1 << 20
-# Compressors that may follow each other inside one body are read as a sequence of frames.
+# lz4, zstd and zlib decompressor objects alike: decompress(data), eof, unused_data.
 Decompressor = Any
 
 
@@ -69,7 +69,7 @@ class RequestBody:
         self._chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         self._remaining = int(headers.get("Content-Length") or 0)
         self._done = not self._chunked and self._remaining == 0
-        self._factory = _decompressor(headers.get("Content-Encoding", ""))
+        self._encoding: str = headers.get("Content-Encoding", "")
         self.content_type: str = headers.get("Content-Type", "")
 
     def raw_chunks(self) -> Iterator[bytes]:
@@ -92,10 +92,12 @@ class RequestBody:
 
     def chunks(self) -> Iterator[bytes]:
         """Decoded body chunks; each compressed frame may end anywhere in a chunk."""
-        if self._factory is None:
+        # Resolved here, not in __init__, so an unknown encoding is answered as an error.
+        factory = _decompressor(self._encoding)
+        if factory is None:
             yield from self.raw_chunks()
             return
-        decoder = self._factory()
+        decoder = factory()
         for data in self.raw_chunks():
             while data:
                 out = decoder.decompress(data)
@@ -104,7 +106,7 @@ class RequestBody:
                 if not decoder.eof:
                     break
                 data = decoder.unused_data
-                decoder = self._factory()
+                decoder = factory()
 
     def drain(self) -> None:
         """Read what the client still sends, so the connection can answer and be reused."""

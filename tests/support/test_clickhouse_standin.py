@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -193,3 +194,15 @@ def test_round_trip_is_not_held_back_by_nagle(url: str) -> None:
         client.command("SELECT 1")
         took.append(time.perf_counter() - start)
     assert statistics.median(took) < 0.025, took
+
+
+def test_unsupported_body_encoding_is_an_error_not_a_dropped_connection(url: str) -> None:
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/", data=b"SELECT 1", headers={"Content-Encoding": "br"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 500
+    assert info.value.headers["X-ClickHouse-Exception-Code"] == "48"
+    assert b"Content-Encoding" in info.value.read()
