@@ -113,6 +113,8 @@ class Services:
             "writer_events_written": w.events_written,
             "writer_duplicates_skipped": w.duplicates_skipped,
             "writer_dropped": w.dropped,
+            "writer_dropped_bot": w.dropped_bot,
+            "writer_dropped_referrer_spam": w.dropped_referrer_spam,
             "writer_batches": w.batches,
             "writer_errors": w.errors,
         }

@@ -103,9 +103,8 @@ _watched: list[Callable[[], Mapping[str, float]]] = []
 # Events dropped on the request path, by reason: plain integers added on the event loop's
 # thread (see LoopTally for why not a Counter), read at scrape time.
 _drops: dict[str, int] = {}
-# The reason under which the writer's drops are shown: the store reports their total
-# only (its dropped_events table has the split, per site and hour).
-WRITER_DROP_REASON = "bot_or_referrer_spam"
+# The writer's drops by reason (its dropped_events table has them per site and hour too).
+WRITER_DROP_REASONS = ("bot", "referrer_spam")
 
 
 def count_drop(reason: str, n: int = 1) -> None:
@@ -119,12 +118,13 @@ def _dropped(values: Mapping[str, float] | None) -> CounterMetricFamily:
         "footfall_events_dropped",
         "Events accepted but not stored, by reason: hostname (page host not among the "
         "site's domains), dnt, excluded_ip, excluded_path, unknown_site (Plausible domain), "
-        f"{WRITER_DROP_REASON} (the writer's filters).",
+        "bot and referrer_spam (the writer's filters).",
         labels=["reason"],
     )
     counts: dict[str, float] = dict(_drops)
     if values is not None:
-        counts[WRITER_DROP_REASON] = values["writer_dropped"]
+        for reason in WRITER_DROP_REASONS:
+            counts[reason] = values[f"writer_dropped_{reason}"]
     for reason, n in sorted(counts.items()):
         family.add_metric([reason], n)
     return family

@@ -58,6 +58,8 @@ class WriterStats:
     events_written: int = 0
     duplicates_skipped: int = 0
     dropped: int = 0
+    dropped_bot: int = 0  # of ``dropped``: bots and referrer spam (the rest lacked fields)
+    dropped_referrer_spam: int = 0
     batches: int = 0
     last_batch_at: float = 0.0
     last_batch_seconds: float = 0.0
@@ -170,6 +172,8 @@ class Writer:
         s.events_written += counts["inserted"]
         s.duplicates_skipped += counts["duplicates"]
         s.dropped += counts["dropped"]
+        s.dropped_bot += counts.get("dropped_bot", 0)
+        s.dropped_referrer_spam += counts.get("dropped_referrer_spam", 0)
         s.batches += 1
         s.last_batch_at = time.time()
         s.last_batch_seconds = time.perf_counter() - started

@@ -89,11 +89,11 @@ def test_a_page_that_records_nothing_says_why(footfall: Footfall, owner: UserInf
     assert "Events are arriving: 1 stored" in html
     assert "not among the site&#39;s domains" in html
     assert "the last was <code>staging.example.org</code>" in html
-    # The same drops in /metrics, in one metric; the writer's two filters as one reason.
+    # The same drops in /metrics, in one metric, each reason on its own.
     after = dropped_metric(footfall.client)
     delta = {r: after[r] - before.get(r, 0) for r in after if after[r] != before.get(r, 0)}
     assert delta == {"hostname": 3, "dnt": 1, "excluded_ip": 1, "excluded_path": 1,
-                     "bot_or_referrer_spam": 3}  # fmt: skip
+                     "bot": 2, "referrer_spam": 1}  # fmt: skip
 
 
 def test_another_sites_drops_are_not_listed(footfall: Footfall, owner: UserInfo) -> None:

@@ -125,14 +125,18 @@ def write(
     bots, spam = _lookups(cur, enricher)
     # Drops: bots first, then referrer spam, counted per site, UTC hour and reason, then
     # deleted from the batch (with what no lookup can match: a record lacking a field).
+    by_reason: dict[str, int] = {}
     if bots or spam:
         cur.execute(
-            "INSERT INTO dropped_events SELECT i.site_id, date_trunc('hour', i.ts), "
-            "CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END, count(*) "
+            "CREATE OR REPLACE TEMP TABLE _drops AS SELECT i.site_id, date_trunc('hour', i.ts) AS hour, "
+            "CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END AS reason, count(*) AS n "
             "FROM _in i JOIN _ua u ON i.user_agent = u.user_agent "
             "JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer "
             "WHERE u.is_bot OR r.spam GROUP BY ALL"
         )
+        cur.execute("INSERT INTO dropped_events SELECT * FROM _drops")
+        rows = cur.execute("SELECT reason, sum(n) FROM _drops GROUP BY reason").fetchall()
+        by_reason = {f"dropped_{r}": int(n) for r, n in rows}
         cur.execute(
             "DELETE FROM _in WHERE user_agent IN (SELECT user_agent FROM _ua WHERE is_bot) "
             "OR (site_id, referrer) IN (SELECT (site_id, referrer) FROM _ref WHERE spam)"
@@ -216,6 +220,8 @@ def write(
         "duplicates": received - unique,
         "inserted": inserted,
         "dropped": unique - inserted,
+        "dropped_bot": by_reason.get("dropped_bot", 0),
+        "dropped_referrer_spam": by_reason.get("dropped_referrer_spam", 0),
     }
 
 
