@@ -102,8 +102,8 @@ def one_run(
     n: int, batch_size: int | None, profile: bool, cprofile: str | None, source: str
 ) -> dict[str, Any]:
     from footfall.config import Settings
+    from footfall.ingest.batch import steps as duckdb_write
     from footfall.runtime import Services
-    from footfall.store import duckdb_write
 
     tmp = Path(tempfile.mkdtemp(prefix="footfall-bench-drain-"))
     real_write = duckdb_write.write
@@ -121,8 +121,9 @@ def one_run(
                 writer.batch_size = batch_size
             if profile:
 
-                def timed_write(cur: Any, *args: Any) -> Any:
-                    return real_write(TimingCursor(cur), *args)  # type: ignore[arg-type]
+                def timed_write(target: Any, *args: Any) -> Any:
+                    target.cur = TimingCursor(target.cur)
+                    return real_write(target, *args)
 
                 duckdb_write.write = timed_write  # type: ignore[assignment]
             prof = None

@@ -5,7 +5,7 @@ while the RSS of its whole process tree (Granian runs the app in a worker child)
 
 Steps: start the server once to create a site and a read token over the admin API, stop
 it, generate N events straight into the DuckDB file with SQL (range() and random
-functions, the schema of footfall/store/schema/duckdb.sql; no HTTP), start the server
+functions, the schema of footfall/store/duckdb/schema.sql; no HTTP), start the server
 again, then GET /api/v1/export?format=csv and ?format=parquet, reading the stream to the
 end. Prints RSS before, peak, growth, rows/bytes and time per format. Target: growth
 < 300 MB for 10M events. Prints figures; asserts nothing.

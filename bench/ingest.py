@@ -559,7 +559,7 @@ def _append_like_writer(path: Path, table: Any, batch_size: int) -> float:
     transaction, then the checkpoint the drain also pays. A round's rows that do not fill
     a whole row group go through the WAL and are written again by the checkpoint, which the
     bulk load above never pays. This is the drain's ceiling into a fresh store (as the drain
-    writes); a store already holding rows appends slower still (README, Benchmarks)."""
+    writes); a store already holding rows appends slower still (docs/benchmarks.md)."""
     from footfall.store.duckdb import DuckDBStore
 
     store = DuckDBStore(path)

@@ -241,7 +241,7 @@ PENDING_MINUTES = 5  # touched since the last seal: 5x the default seal interval
 
 
 def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Path) -> dict[str, Any]:
-    """Build the exact rollups (footfall/store/duckdb_rollups.py) as ``footfall serve``'s
+    """Build the exact rollups (footfall/store/duckdb/rollups.py) as ``footfall serve``'s
     rollups job would on first start and time the seals of the last day's visitors, in
     hourly turns (which leaves reach with the tail of appended rows a live site has, up to
     the point where the job re-sorts it). Then, as
@@ -280,7 +280,7 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
             resorted |= bool(store.maintain_rollups(sites, spec()).get("resorted"))
             seal_s += time.perf_counter() - t
         # Seals append their rows after the built ones; the rollups job re-sorts the current
-        # windows once those are 1% of them (duckdb_rollups_upkeep.py). Say which state the
+        # windows once those are 1% of them (rollups_upkeep.py). Say which state the
         # set is measured in: just re-sorted, or with that many appended rows to scan too.
         tail = int(store.query("SELECT sealed_rows FROM rollup_state WHERE site_id = ?", [site])[0][0])
         store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "

@@ -61,7 +61,7 @@ def local_day_sql(tz: str, start: Any = None, end: Any = None) -> str:
         )
     from zoneinfo import ZoneInfo
 
-    from footfall.query.dialect import DUCKDB
+    from footfall.query.dialects import DUCKDB
     from footfall.query.timebuckets import local_time
 
     expr, params = local_time("ts", ZoneInfo(tz), start, end, DUCKDB)

@@ -121,7 +121,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from footfall.jobs.retention import run_retention, site_retention
     from footfall.jobs.rollups import run_rollups
-    from footfall.store.duckdb import DuckDBStore
+    from footfall.store import open_store
 
     server = holder(settings.data_dir)
     if args.url or (server is not None and server.get("command") == "serve"):
@@ -133,13 +133,12 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    store = DuckDBStore(settings.store_path)
     try:
-        store.open()
+        store = open_store(settings)
     except Exception as exc:
+        # The store is held by a running server (one process per embedded store).
         if "lock" not in str(exc).lower():
             raise
-        store.close()
         lock.release()
         # A server that does not write the lock file holds the store.
         return ask_server(_default_url(settings), settings.admin_token, args.name)
@@ -163,6 +162,32 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
 
 def _default_url(settings: Settings) -> str:
     return connect_url(settings.host, settings.port)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the metadata and event-store migrations (idempotent; serve does it too)."""
+    from footfall.store import open_store
+
+    settings = _settings(args)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire("migrate")
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    meta = _meta(settings)
+    meta.migrate()
+    meta.close()
+    store = open_store(settings, migrate=False)
+    try:
+        applied = store.migrate()
+        health = store.health()
+    finally:
+        store.close()
+        lock.release()
+    versions = ", ".join(map(str, applied)) or "none pending"
+    print(f"metadata: up to date; event store ({health['backend']}): {versions}")
+    return 0
 
 
 def cmd_config_docs(args: argparse.Namespace) -> int:
@@ -229,6 +254,11 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+
+    sub.add_parser(
+        "migrate", parents=[common],
+        help="apply metadata and event-store schema migrations (serve does it too)",
+    ).set_defaults(func=cmd_migrate)  # fmt: skip
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -39,6 +39,13 @@ class Settings:
     admin_token: str = _doc(
         "", "Bearer token for admin HTTP endpoints; unset means admin endpoints answer 403."
     )
+    store_url: str = _doc(
+        "",
+        "Event store: empty means DuckDB in the data directory; "
+        "`clickhouse://user:password@host:8123/database` (`?secure=true` for https) a "
+        "ClickHouse server; `chdb://` or `chdb:///absolute/path` ClickHouse's engine in this "
+        "process (no path: `<data dir>/clickhouse`).",
+    )
     database_url: str = _doc(
         "", "SQLAlchemy URL of the metadata database; empty means SQLite in the data directory."
     )
@@ -175,6 +182,12 @@ class Settings:
                 "duckdb_memory_limit",
                 re.fullmatch(_SIZE, self.duckdb_memory_limit) is not None,
                 "must be a size such as 512MB or 2GB",
+            ),
+            (
+                "store_url",
+                self.store_url.split("://", 1)[0] in ("", "clickhouse", "chdb")
+                and (not self.store_url or "://" in self.store_url),
+                "must be empty, clickhouse://user:password@host:8123/database or chdb://[/path]",
             ),
             (
                 "log_level",

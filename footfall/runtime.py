@@ -25,8 +25,8 @@ from footfall.meta.salts import SaltStore
 from footfall.query.runner import QueryRunner
 from footfall.queue.spool import Spool
 from footfall.queue.writer import Writer
+from footfall.store import open_store
 from footfall.store.base import EventStore
-from footfall.store.duckdb import DuckDBStore
 
 log = logging.getLogger("footfall")
 
@@ -54,12 +54,7 @@ class Services:
         meta.migrate()
         sites = SiteCache(meta)
         salts = SaltStore(meta)
-        store = DuckDBStore(
-            settings.store_path,
-            threads=settings.duckdb_threads,
-            memory_limit=settings.duckdb_memory_limit,
-        )
-        store.open()
+        store = open_store(settings)
         spool = Spool(
             settings.spool_dir,
             segment_bytes=settings.spool_segment_bytes,

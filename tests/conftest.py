@@ -93,3 +93,39 @@ def footfall(settings: Settings) -> Iterator[Footfall]:
         )
         assert t.status_code == 201, t.text
         yield Footfall(client, services, site_id, key, t.json()["token"])
+
+
+def _chdb_available() -> bool:
+    try:
+        import chdb  # noqa: F401
+        import clickhouse_connect  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+_CHDB_ROOT: list[Path] = []
+
+
+def chdb_url(name: str) -> str:
+    """A chdb store URL for one test store: one engine path for the whole session (chdb
+    opens one path per process), a database of its own."""
+    import tempfile
+    import uuid
+
+    if not _CHDB_ROOT:
+        _CHDB_ROOT.append(Path(tempfile.mkdtemp(prefix="footfall-chdb-")))
+    db = f"{name}_{uuid.uuid4().hex[:8]}"
+    return f"chdb://{_CHDB_ROOT[0]}?database={db}"
+
+
+@pytest.fixture(scope="module", params=["duckdb", "chdb"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each query test module runs on both stores: the same data, the same expected rows."""
+    if request.param == "duckdb":
+        return ""
+    if not _chdb_available():
+        if require_services():
+            pytest.fail("chdb/clickhouse-connect not installed (pip install -e '.[dev]')")
+        pytest.skip("chdb not installed: the ClickHouse store is not tested")
+    return chdb_url(request.module.__name__.rsplit(".", 1)[-1])

@@ -1,4 +1,4 @@
-"""Plain-Python references for tests, written from DESIGN.md's metric definitions.
+"""Plain-Python references for tests, written from docs/design.md's metric definitions.
 
 Tests compare the product's numbers with these, never with the product's own SQL.
 """
@@ -14,7 +14,7 @@ VISIT_GAP = timedelta(minutes=30)
 
 
 def half_up(value: Decimal | float, places: int) -> float:
-    """Round half away from zero to ``places`` decimals (DESIGN.md: at most one decimal)."""
+    """Round half away from zero to ``places`` decimals (docs/design.md: at most one decimal)."""
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 

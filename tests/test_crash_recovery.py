@@ -1,5 +1,5 @@
 """Crash recovery of the real server: an acknowledged event is never lost and nothing is
-ever stored twice, whatever moment the process dies (DESIGN.md "Contracts every part keeps").
+ever stored twice, whatever moment the process dies (docs/design.md "Contracts every part keeps").
 
 ``footfall serve`` runs as a subprocess (Granian main process + worker, in their own
 process group) on a temporary data directory. Several threads post events, each with a

@@ -1,4 +1,4 @@
-"""Raw IP addresses are never written anywhere (DESIGN.md "Data model", "Identity and
+"""Raw IP addresses are never written anywhere (docs/design.md "Data model", "Identity and
 privacy", "Contracts every part keeps"), and X-Forwarded-For is believed only through the
 configured number of trusted proxy hops.
 

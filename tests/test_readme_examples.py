@@ -1,25 +1,29 @@
-"""The documented curl commands, run as written against the real server: the README's
+"""The documented shell commands, run as written against the real server: the README's
 "First steps" and the SDK guide's native HTTP API.
 
-A user's first minutes are spent pasting these; when one of them answers differently from
-the comment under it, the README is wrong (the batch example once left out its JSON
-content type and got a 415). Each ``curl`` runs through bash with only the host, the
-ingest key and the read token substituted (taken from the earlier commands' answers, as
-a user would), and its answer is checked against the ``# <status> <body>`` comment that
-follows it: exact values where the comment gives them, prefixes for ``ffk_...``-style
-placeholders, the type for floats (timings), and the named keys for a shape comment.
+A user's first minutes are spent pasting these; when one of them fails or answers
+differently from the comment under it, the document is wrong (the batch example once
+left out its JSON content type and got a 415). The README's first steps are pasted in
+order into one bash session, as a user would, with only the host changed: the key and
+token travel in the shell's own variables. The SDK guide's examples stand alone, with
+its ``ffk_...`` placeholder filled in. Each answer is checked against the
+``# <status> <body>`` comment that follows it: exact values where the comment gives them,
+prefixes for ``ffk_...``-style placeholders, the type for floats (timings), and the named
+keys for a shape comment.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import re
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -35,8 +39,7 @@ def curls(doc: str, heading: str) -> list[tuple[str, str | None]]:
     of ``doc`` under ``heading``; each command begins with the section's shell assignments
     made before it (``UA=...``, ``export FOOTFALL_ADMIN_TOKEN=...``), as a user's shell
     would hold them."""
-    text = (ROOT / doc).read_text()
-    section = text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+    section = _section(doc, heading)
     out: list[tuple[str, str | None]] = []
     prelude: list[str] = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
@@ -56,6 +59,76 @@ def curls(doc: str, heading: str) -> list[tuple[str, str | None]]:
             elif line.startswith("#   ") and out:
                 out[-1] = (out[-1][0], f"{out[-1][1]} {line[4:]}")
     return out
+
+
+def session(doc: str, heading: str) -> list[tuple[str, str | None]]:
+    """Every command of the ``sh`` blocks in the section of ``doc`` under ``heading``, in
+    order, each with the expectation comment under it or None. ``footfall serve`` is left
+    out: the test starts the server."""
+    out: list[tuple[str, str | None]] = []
+    for block in re.findall(r"```sh\n(.*?)```", _section(doc, heading), re.S):
+        pending: list[str] = []
+        for line in block.splitlines():
+            if not pending and line.startswith("#   ") and out and out[-1][1]:
+                out[-1] = (out[-1][0], f"{out[-1][1]} {line[4:]}")
+            elif not pending and line.startswith("# ") and out and out[-1][1] is None:
+                out[-1] = (out[-1][0], line[2:])
+            elif pending or (line.strip() and line.strip() != "footfall serve"):
+                pending.append(line)
+                command = "\n".join(pending)
+                if not command.endswith("\\") and _balanced(command):
+                    out.append((command, None))
+                    pending = []
+    return out
+
+
+def _section(doc: str, heading: str) -> str:
+    text = (ROOT / doc).read_text()
+    return text.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+class Shell:
+    """One bash session fed one command at a time, as a user pastes them: variables and
+    functions stay set between commands. Every curl also writes its HTTP status to stderr
+    (``-w %{stderr}``), leaving what it prints, and so what a ``$(...)`` captures, as is."""
+
+    MARK = "@@footfall-step-done"
+
+    def __init__(self, errors: Path) -> None:
+        self.errors = errors
+        self.proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"], env={"PATH": "/usr/bin:/bin"},
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
+        self.status: int | None = None  # of the latest curl
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def run(self, command: str) -> tuple[int, str]:
+        """(exit status, what it printed); ``self.status`` is then the latest curl's."""
+        command = re.sub(r"(^|\$\()curl ", r"\1curl -w '%{stderr}@@status %{http_code}\\n' ",
+                         command, flags=re.M)  # fmt: skip
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(
+            f"{{ {command}\n}} 2>'{self.errors}'; printf '\\n{self.MARK} %d\\n' $?\n"
+        )
+        self.proc.stdin.flush()
+        printed: list[str] = []
+        while not (line := self.lines.get(timeout=30)).startswith(self.MARK):
+            printed.append(line)
+        statuses = re.findall(r"@@status (\d+)", self.errors.read_text())
+        if statuses:
+            self.status = int(statuses[-1])
+        return int(line.split()[1]), "".join(printed).strip()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
 
 
 def _balanced(command: str) -> bool:
@@ -141,18 +214,32 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is no
 
 
 @needs_curl
-def test_the_readme_first_steps_answer_as_their_comments_say(tmp_path: Path) -> None:
-    commands = curls("README.md", "## First steps")
+def test_the_readme_first_steps_pasted_in_order_answer_as_their_comments_say(
+    tmp_path: Path,
+) -> None:
+    commands = session("README.md", "## First steps")
     # The section shows site and token creation, both event endpoints, stats, health.
-    paths = [re.search(r"localhost:8000(/[\w/]*)", c).group(1) for c, _ in commands]  # type: ignore[union-attr]
+    paths = [m.group(1) for c, _ in commands if (m := re.search(r"localhost:8000(/[\w/]*)", c))]
     for path in ("/api/site/create", "/api/tokens", "/api/event", "/api/events", "/api/stats"):
         assert path in paths, path
+    assert sum(expect is not None for _, expect in commands) >= 6  # every answer shown is checked
     server = Server(tmp_path / "data", admin=ADMIN).start()
-    found: dict[str, str] = {}
+    shell = Shell(tmp_path / "stderr")
     try:
-        run_all(server, commands, "localhost:8000", found)
-        assert set(found) == {"ffk_...", "fft_..."}
+        for command, expect in commands:
+            if "/api/stats" in command:  # as a user who waited a second for the writer
+                wait_until_stored(server)
+            code, printed = shell.run(command.replace("localhost:8000", f"127.0.0.1:{server.port}"))
+            assert code == 0, (command, printed, (tmp_path / "stderr").read_text())
+            if expect is not None or re.match(r"curl ", command):
+                assert shell.status is not None, command
+                check(expect, shell.status, printed)
+        # The key and token came from the answers, through the shell, as a user's would.
+        code, printed = shell.run('printf "%s %s" "$KEY" "$TOKEN"')
+        key, token = printed.split()
+        assert key.startswith("ffk_") and token.startswith("fft_"), printed
     finally:
+        shell.close()
         server.stop()
 
 
@@ -162,7 +249,9 @@ def test_the_sdk_guide_http_examples_answer_as_their_comments_say(tmp_path: Path
     assert [c.count("/api/event") for c, _ in commands] == [1, 1]  # single, then batch
     server = Server(tmp_path / "data", admin=ADMIN).start()
     try:
-        status, site = server.admin_post("/api/site/create", {"name": "Docs", "domains": ["example.com"]})
+        status, site = server.admin_post(
+            "/api/site/create", {"name": "Docs", "domains": ["example.com"]}
+        )
         assert status == 201
         found = {"ffk_...": site["api_key"]}
         run_all(server, commands, "https://stats.example.com", found)

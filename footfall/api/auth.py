@@ -6,7 +6,7 @@ admin endpoints (with the session's CSRF token in ``X-CSRF-Token``). Bearer toke
 behave exactly as before whether or not a cookie is present.
 
 A missing or bad token is 401; a site the caller may not see is 404 whether or not it
-exists (DESIGN.md), so a token for one site learns nothing about others.
+exists (docs/design.md), so a token for one site learns nothing about others.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Handlers raise :class:`Denied` (or :class:`NotLoggedIn`); :func:`guarded` turns those into
 a redirect to the login page or an error page, so handlers stay straight-line code. A site
-the user may not read is "not found", whether or not it exists (DESIGN.md).
+the user may not read is "not found", whether or not it exists (docs/design.md).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def verify_installation(svc: Services, site: SiteInfo) -> Installation:
 
 
 def current_visitors(svc: Services, site: SiteInfo) -> int:
-    """Distinct visitors with an event in the last 5 minutes (DESIGN.md "current visitors")."""
+    """Distinct visitors with an event in the last 5 minutes (docs/design.md "current visitors")."""
     query = parse_query({"site_id": site.id, "metrics": ["visitors"], "date_range": "realtime_5m"})
     result: dict[str, Any] = svc.runner.run(query, site)
     rows = result["results"]
@@ -54,7 +54,7 @@ def property_keys(svc: Services, site: SiteInfo, event: str, limit: int = 50) ->
     """The property names an event has carried (to offer a breakdown by each); the
     breakdown's figures themselves come from the query layer."""
     rows = svc.store.query(
-        "SELECT k FROM (SELECT unnest(map_keys(props)) AS k FROM events "
+        f"SELECT k FROM (SELECT {svc.runner.dialect.map_keys_rows('props')} AS k FROM events "
         "WHERE site_id = ? AND name = ?) GROUP BY k ORDER BY count(*) DESC, k LIMIT ?",
         [site.id, event, limit],
     )

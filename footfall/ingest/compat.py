@@ -1,4 +1,4 @@
-"""Translate Plausible- and Umami-shaped events into native events (DESIGN.md "Collection APIs").
+"""Plausible- and Umami-shaped events as native events (docs/design.md "Collection APIs").
 
 Both forms carry no key: a Plausible event names its site by registered domain (``d``, a
 comma list sends one event to each), an Umami event by the site's id or its public UUID
@@ -22,8 +22,14 @@ from footfall.meta.repo import Metadata, SiteInfo
 MAX_PROPS = 30
 # Native field → the name a Plausible client knows it by.
 _PLAUSIBLE_FIELDS = {
-    "event_type": "name", "path": "url", "url": "url", "metadata": "props",
-    "referrer": "referrer", "revenue": "revenue", "engaged_ms": "e", "scroll_depth": "sd",
+    "event_type": "name",
+    "path": "url",
+    "url": "url",
+    "metadata": "props",
+    "referrer": "referrer",
+    "revenue": "revenue",
+    "engaged_ms": "e",
+    "scroll_depth": "sd",
 }
 
 

@@ -1,6 +1,6 @@
 """Writer-side enrichment, computed once per *distinct* value of a batch.
 
-This is the part of the pipeline that moved off the request path (DESIGN.md allows it):
+This is the part of the pipeline that moved off the request path (docs/design.md allows it):
 bot detection, user-agent parsing, referrer classification, referrer spam and UTM
 extraction. Real traffic repeats the same few hundred user agents and referrers, so the
 store asks for the distinct values of a batch and joins these small lookup tables back

@@ -154,7 +154,8 @@ class Pipeline:
                 DROPPED.labels(reason).inc()
                 return Dropped(reason)
         ua = event.user_agent if event.user_agent is not None else client_ua
-        # DESIGN.md "Identity": client visitor id, then user id, then the cookieless hash.
+        # docs/design.md "Identity and privacy": client visitor id, then user id, then the
+        # cookieless hash.
         if event.visitor_id:
             visitor = stable_id("v:" + event.visitor_id)
         elif event.user_id:

@@ -22,7 +22,7 @@ Props = Annotated[dict[PropKey, Scalar], Meta(max_length=30)]
 
 
 class NativeEvent(msgspec.Struct, forbid_unknown_fields=False):
-    """One event of the native collection API (DESIGN.md "Collection APIs")."""
+    """One event of the native collection API (docs/design.md "Collection APIs")."""
 
     event_type: Annotated[str, Meta(min_length=1, max_length=120)]
     path: Annotated[str, Meta(min_length=1, max_length=2048)]

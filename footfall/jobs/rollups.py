@@ -1,7 +1,7 @@
 """The rollups job: keeps the store's exact rollups in step with the raw events.
 
 Every run builds the rollups of sites that have none (or whose time zone changed) and
-folds in what the writer added since the last run (footfall/store/duckdb_rollups.py).
+folds in what the writer added since the last run (footfall/store/duckdb/rollups.py).
 Queries stay exact between runs: they read the days touched since from raw events.
 """
 
@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from footfall.meta.repo import Metadata
+from footfall.query.dialects import DIALECTS
 from footfall.query.rollup import spec
 from footfall.store.base import EventStore
 
@@ -19,7 +20,7 @@ log = logging.getLogger("footfall.jobs")
 
 def run_rollups(store: EventStore, meta: Metadata) -> dict[str, Any]:
     sites = {s.id: s.timezone for s in meta.list_sites()}
-    result = store.maintain_rollups(sites, spec())
+    result = store.maintain_rollups(sites, spec(DIALECTS[store.capabilities.sql_dialect]))
     if result.get("built"):
         log.info("rollups built for %s", ", ".join(result["built"]))
     return result

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
 from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
 from footfall.query.model import Condition, Filter, Logical
@@ -151,13 +151,36 @@ def aggregate(
 ) -> Statement:
     """One grouped statement computing ``aliases`` from ``table``."""
     aggs = (event_aggregates if table == "events" else session_aggregates)(s.dialect)
-    cols, params = _select_dims(s, dims, table)
-    cols += [f"{aggs[a]} AS {a}" for a in aliases]
     w, wparams = where(s, filters, table)
     group = f" GROUP BY {', '.join(f'd{i}' for i in range(len(dims)))}" if dims else ""
+    measures = [f"{aggs[a]} AS {a}" for a in aliases]
+    visit = [] if table != "events" else [d for d in dims if _visit_column(d)]
+    if visit:
+        # Grouping events by a column only the visit row has (the exit page): join the
+        # site's visits once, rather than a correlated subquery per row, which ClickHouse
+        # does not allow in GROUP BY.
+        overrides = {d: f"_v.v_{_visit_column(d)}" for d in visit}
+        cols, params = _select_dims(s, dims, table, overrides)
+        vcols = ", ".join(f"{_visit_column(d)} AS v_{_visit_column(d)}" for d in visit)
+        source = (
+            f"events LEFT JOIN (SELECT session_id AS v_sid, {vcols} FROM sessions "
+            "WHERE site_id = ?) AS _v ON _v.v_sid = events.session_id"
+        )
+        params = [*params, s.site_id]
+    else:
+        cols, params = _select_dims(s, dims, table)
+        source = table
     return Statement(
-        f"SELECT {', '.join(cols)} FROM {table} WHERE {w}{group}", params + wparams, tuple(aliases)
+        f"SELECT {', '.join([*cols, *measures])} FROM {source} WHERE {w}{group}",
+        params + wparams,
+        tuple(aliases),
     )
+
+
+def _visit_column(name: str) -> str | None:
+    if name == "time" or name in TIME_UNITS:
+        return None
+    return dimension(name).visit_column
 
 
 def aggregate_pair(
@@ -229,7 +252,7 @@ def time_on_page(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
     keys = [f"d{i}" for i in range(len(dims))]
     gap = d.millis_between("ts", "nxt")
     sql = (
-        f"WITH pv AS (SELECT session_id, pathname, ts, lead(ts) OVER (PARTITION BY session_id ORDER BY ts) AS nxt "
+        f"WITH pv AS (SELECT session_id, pathname, ts, {d.next_value('ts', 'session_id', 'ts')} AS nxt "
         f"FROM events WHERE {rw} AND name = 'pageview'), "
         f"gaps AS (SELECT session_id, pathname, sum({gap}) AS gap_ms FROM pv WHERE nxt IS NOT NULL GROUP BY session_id, pathname), "
         f"eng AS (SELECT session_id, pathname, sum(duration_ms) AS eng_ms FROM events WHERE {rw} AND name = 'engagement' "

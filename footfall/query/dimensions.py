@@ -39,6 +39,9 @@ class Dimension:
     sessions: str | None  # SQL on the sessions table
     empty_label: str = "(none)"  # what an empty value is called in results and filters
     prop_key: str | None = None
+    # The sessions column an events statement joins to group by this dimension (its
+    # ``events`` SQL, a correlated subquery, serves filters).
+    visit_column: str | None = None
 
     @property
     def event_level(self) -> bool:
@@ -59,6 +62,7 @@ DIMENSIONS: dict[str, Dimension] = {
         "visit:exit_page",
         "(SELECT s.exit_page FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
         "exit_page",
+        visit_column="exit_page",
     ),
     "visit:source": Dimension(
         "visit:source", "referrer_source", "referrer_source", "Direct / None"

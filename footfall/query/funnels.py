@@ -1,4 +1,4 @@
-"""Funnels: how many visitors completed a site's goals in order (DESIGN.md "Funnels").
+"""Funnels: how many visitors completed goals in order (docs/design.md "Metric definitions").
 
 A visitor reaches step k of a funnel when, inside the period and within 24 hours of an
 event that completes step 1, they have events completing steps 2..k in that order, each
@@ -68,7 +68,7 @@ def statement(
 
 
 def _pct(part: int, whole: int) -> float:
-    return round(100 * part / whole, 1) if whole else 0.0  # DESIGN.md: at most one decimal
+    return round(100 * part / whole, 1) if whole else 0.0  # docs/design.md: at most one decimal
 
 
 def report(runner: QueryRunner, scope: Scope, steps: list[Step]) -> dict[str, Any]:

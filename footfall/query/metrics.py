@@ -1,4 +1,4 @@
-"""Metric definitions (DESIGN.md "Metric definitions"), each written once.
+"""Metric definitions (docs/design.md "Metric definitions"), each written once.
 
 A metric names the exact SQL aggregates it needs from a source and a Python function that
 finishes them (ratios and rounding happen here, once, not in each SQL dialect).
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 
 
 def ratio(num: Any, den: Any, places: int) -> float:

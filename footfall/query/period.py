@@ -1,6 +1,6 @@
 """Date ranges in a site's time zone, turned into UTC instants for the store.
 
-Custom ranges are inclusive dates in the site's zone (DESIGN.md); a day is midnight to
+Custom ranges are inclusive dates in the site's zone (docs/design.md); a day is midnight to
 midnight local time, which is 23 or 25 hours long across a DST change.
 """
 

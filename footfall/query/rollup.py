@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
 """Answers from the exact rollups, for the queries that can use them.
 
-The store keeps ``reach`` and ``daily`` (footfall/store/duckdb_rollups.py explains them)
+The store keeps ``reach`` and ``daily`` (footfall/store/duckdb/rollups.py explains them)
 for the dimensions below. A query is answered here instead of from raw events when every
 part of it allows that: its range is whole site-local days, at most 33 of them; it asks
 only visitors, pageviews and events of events; it groups by nothing, by one rolled-up
@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from footfall.query import builder
 from footfall.query.builder import Scope
-from footfall.query.dialect import DUCKDB
+from footfall.query.dialects import DUCKDB, Dialect
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
@@ -66,9 +67,19 @@ def visit_kinds() -> dict[str, str]:
     return out
 
 
-def spec() -> RollupSpec:
-    sums = session_aggregates(DUCKDB)
-    return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION)
+def spec(dialect: Dialect = DUCKDB) -> RollupSpec:
+    """What a store with rollups keeps, in ``dialect`` (its capabilities name it)."""
+    sums = session_aggregates(dialect)
+
+    def day_number(
+        column: str, zone: ZoneInfo, lo: datetime, hi: datetime
+    ) -> tuple[str, list[Any]]:
+        expr, params = local_day_number(column, zone, lo, hi, dialect)
+        return expr, list(params)
+
+    return RollupSpec(
+        kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION, day_number
+    )
 
 
 def _day(d: date) -> int:
@@ -151,7 +162,10 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
         quarter = scope.dialect.quarter_hour
         spans = q(f"SELECT DISTINCT {quarter('lo')}, {quarter('hi')} FROM rollup_pending WHERE site_id = ?",
                   [scope.site_id])  # fmt: skip
-        touched = {(max(_in_zone(lo, scope), p.first), min(_in_zone(hi, scope), p.last)) for lo, hi in spans}
+        touched = {
+            (max(_in_zone(lo, scope), p.first), min(_in_zone(hi, scope), p.last))
+            for lo, hi in spans
+        }
         dirty = sorted({a + timedelta(days=i) for a, b in touched for i in range((b - a).days + 1)})
         runs = [
             Scope(scope.site_id, local_midnight_utc(a, scope.zone), local_midnight_utc(b + timedelta(days=1), scope.zone),
@@ -214,7 +228,18 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
            "UNION ALL SELECT value, -count(*) FROM ap GROUP BY value "
            "UNION ALL SELECT value, count(*) FROM (SELECT value, visitor_id FROM kept UNION SELECT value, visitor_id FROM t) GROUP BY value"
            ") GROUP BY value HAVING sum(n) > 0")  # fmt: skip
-    params = [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp, *a_params, mask, *c_params]
+    params = [
+        *p_lo,
+        scope.site_id,
+        scope.site_id,
+        start,
+        scope.end,
+        *p_ts,
+        *efp,
+        *a_params,
+        mask,
+        *c_params,
+    ]
     return sql, params
 
 
@@ -230,7 +255,10 @@ def _value_filter(scope: Scope, p: Plan) -> tuple[str, list[Any], str, list[Any]
 
 def _raw_where(scope: Scope, runs: list[Scope]) -> tuple[str, list[Any]]:
     parts = " OR ".join("(ts >= ? AND ts < ?)" for _ in runs)
-    return f"site_id = ? AND ({parts})", [scope.site_id, *[t for r in runs for t in (r.start, r.end)]]
+    return f"site_id = ? AND ({parts})", [
+        scope.site_id,
+        *[t for r in runs for t in (r.start, r.end)],
+    ]
 
 
 def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope],
@@ -253,7 +281,10 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
         rows = q(sql, [scope.site_id, p.kind, p.first, p.last, *dirty, *vfp])
         if runs:
             aggs = ", ".join(_RAW_SUMS[a] for a in sums)
-            rows += q(f"SELECT {expr} AS value, {aggs} FROM events WHERE {rw}{ef} GROUP BY 1", [*rwp, *efp])
+            rows += q(
+                f"SELECT {expr} AS value, {aggs} FROM events WHERE {rw}{ef} GROUP BY 1",
+                [*rwp, *efp],
+            )
         for value, *vals in rows:
             acc = totals.get(value)
             if acc is None:
@@ -276,7 +307,9 @@ _RAW_SUMS = {"pageviews": "count(*) FILTER (WHERE name = 'pageview')",
              "events": "count(*) FILTER (WHERE name <> 'engagement')"}  # fmt: skip
 
 
-def _by_day(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+def _by_day(
+    q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]
+) -> Rows:
     sql = (f"SELECT day, {', '.join(aliases)} FROM daily WHERE site_id = ? AND kind = '' AND day BETWEEN ? AND ?"
            f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''}")  # fmt: skip
     rows: Rows = list(q(sql, [scope.site_id, p.first, p.last, *dirty]))
@@ -286,7 +319,9 @@ def _by_day(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date]
     return rows
 
 
-def _visit_sums(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]) -> Rows:
+def _visit_sums(
+    q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]
+) -> Rows:
     """Visit sums per value (or day): visit_daily's clean days plus the raw sessions
     statement over the touched days (visits count on their start day in both)."""
     vf, vfp, _, _ = _value_filter(scope, p)

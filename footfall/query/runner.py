@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from footfall.meta.repo import SiteInfo
 from footfall.query import builder, rollup
 from footfall.query.builder import Scope, Statement
-from footfall.query.dialect import DIALECTS
+from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import QUERY_METRICS, percent_change
 from footfall.query.model import Condition, Filter, Query

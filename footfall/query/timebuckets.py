@@ -12,7 +12,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from footfall.query.dialect import Dialect
+from footfall.query.dialects import Dialect
 
 UNITS = ("hour", "day", "week", "month")
 

@@ -1,9 +1,10 @@
 """The batch writer: drains the queue into the event store by size and by interval.
 
 One round reads up to ``batch_size`` durable records from the queue position the store
-last committed and hands them to the store, which drops duplicates, enriches (through the
-``Enricher``'s lookups for distinct values), assigns sessions, and commits events, visits,
-drop counts and the new position in one transaction. Only then are the consumed spool
+last committed and runs the batch steps (footfall/ingest/batch/: drop duplicates, enrich
+through the ``Enricher``'s lookups for distinct values, drop bots and spam, assign visits)
+on the store's batch target, which commits events, visits, drop counts and the new
+position together. Only then are the consumed spool
 segments released. After a crash the round simply runs again from the committed position:
 nothing acknowledged is lost and nothing is written twice.
 """
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from footfall.ingest import batch as batch_steps
 from footfall.ingest.enrich import Enricher
 from footfall.queue.spool import Position, Spool
 from footfall.store.base import EventStore, WriteBatch
@@ -159,7 +161,8 @@ class Writer:
         with self.scratch.open("wb") as out:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
-        counts = self.store.write_batch(
+        counts = batch_steps.write(
+            self.store,
             WriteBatch(
                 self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
             )

@@ -1,11 +1,14 @@
 """The event-store port: what the writer, the query layer and the jobs need of a backend.
 
-A backend (DuckDB embedded, ClickHouse at scale) implements ``EventStore`` and describes
-its differences in a ``Capabilities`` object, so callers never write ``if backend ==``.
-The writer hands over a ``WriteBatch``: already enriched and sessionised columns, the
-partial session aggregates for this batch, the drop counts, and the queue position the
-batch ends at. A backend that can (DuckDB) commits all of it in one transaction, which is
-what makes spool replay exactly-once.
+A backend (``store/duckdb/`` embedded, ``store/clickhouse/`` at scale) implements
+``EventStore`` and describes its differences in a ``Capabilities`` object, so callers
+never write ``if backend ==``; ``footfall.store.open_store`` picks one from the settings.
+
+Writing: the batch steps (``footfall/ingest/batch/``: dedupe, enrich, drop, sessionise)
+run on the ``BatchTarget`` a store opens for one round, and the store commits what they
+wrote together with the queue position the round ends at, so replaying a round after a
+crash writes nothing twice. Reading: SQL with ``?`` placeholders in the dialect the
+capabilities name; each store binds the parameters its own way.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+import duckdb
 import pyarrow as pa
 
 # Columns of the events table, in order, with their Arrow types. The ClickHouse backend
@@ -95,6 +100,9 @@ class Capabilities:
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 
+DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]
+
+
 @dataclass(frozen=True, slots=True)
 class RollupSpec:
     """What the exact rollups keep, in the query layer's own SQL (footfall/query/rollup.py
@@ -104,6 +112,9 @@ class RollupSpec:
     visit_kinds: Mapping[str, str]  # the visit dimensions among them -> SQL on sessions
     visit_sums: Mapping[str, str]  # additive visit aggregate alias -> SQL on sessions
     version: int  # stored per site; a site built by an older version is rebuilt
+    # The site-local day number (days since 1970-01-01) of a naive-UTC column whose values
+    # lie in [lo, hi], as SQL and its parameters: the query layer's definition of a day.
+    day_number: DayNumberFn
 
 
 class Enrichment(Protocol):
@@ -127,6 +138,26 @@ class WriteBatch:
     progress: tuple[int, int] | None = None
 
 
+class BatchTarget(Protocol):
+    """Where one round's batch steps run: ``cur`` is a DuckDB cursor (the batch engine)
+    whose ``events``, ``sessions``, ``dropped_events`` and ``rollup_pending`` tables the
+    steps read and write. A store whose engine is DuckDB gives its own tables in a
+    transaction; another gives a scratch copy and loads stored rows on request."""
+
+    cur: duckdb.DuckDBPyConnection
+
+    def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
+        """Make visible the stored events with the batch's event ids (in ``_in``) between
+        ``lo`` and ``hi``, and the stored visits of its visitors ending at or after
+        ``since`` or carrying one of its client session ids."""
+        ...
+
+    def touch_visits(self, visits_sql: str) -> None:
+        """Make visible the stored events of the visits ``visits_sql`` selects
+        (``site_id, session_id`` rows), before the steps update them."""
+        ...
+
+
 # Runs one statement and returns its rows (``EventStore.snapshot`` yields one).
 QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
@@ -138,8 +169,14 @@ class EventStore(Protocol):
 
     def close(self) -> None: ...
 
-    def write_batch(self, batch: WriteBatch) -> dict[str, int]:
-        """Commit one batch atomically; counts of received, duplicates, inserted, dropped."""
+    def migrate(self) -> list[int]:
+        """Bring the schema up to date (idempotent; ``open`` does it too); the versions
+        applied now."""
+        ...
+
+    def begin_batch(self, progress: tuple[int, int] | None) -> AbstractContextManager[BatchTarget]:
+        """A target for one round's batch steps; leaving the block without an error
+        commits what they wrote with the queue position ``progress``, exactly once."""
         ...
 
     def idle(self) -> None:

@@ -1,5 +1,5 @@
 """Bad input on the native collection endpoints gets its documented 4xx with a JSON body
-naming the field, never a 500, and never poisons good events (DESIGN.md "Collection APIs",
+naming the field, never a 500, and never poisons good events (docs/design.md "Collection APIs",
 "Contracts every part keeps"). Everything runs against the real app, spool, writer and
 DuckDB store of the ``footfall`` fixture; stored results are read back through /api/stats.
 """

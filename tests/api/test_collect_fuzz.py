@@ -1,6 +1,6 @@
 """Property-based: whatever is posted to the collection endpoints (native single and batch,
 and the Plausible- and Umami-compatible forms), the answer is never a 5xx, and every 4xx is
-JSON naming a field (DESIGN.md "Contracts every part keeps").
+JSON naming a field (docs/design.md "Contracts every part keeps").
 
 One real app (spool, writer, DuckDB) serves every example; at the end the writer must have
 stored everything accepted without a single failed round.

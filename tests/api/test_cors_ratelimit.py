@@ -1,5 +1,5 @@
 """CORS on the collection endpoints (the tracker runs on customers' pages, any origin) and
-the per-IP / per-key rate limits with their 429 + Retry-After (DESIGN.md "Collection APIs")."""
+the per-IP / per-key rate limits with their 429 + Retry-After (docs/design.md "Collection APIs")."""
 
 from __future__ import annotations
 

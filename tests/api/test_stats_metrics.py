@@ -1,4 +1,4 @@
-"""/api/stats numbers equal a plain-Python reference computed from DESIGN.md's metric
+"""/api/stats numbers equal a plain-Python reference computed from docs/design.md's metric
 definitions over a hand-built dataset spread across days and time zones."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like 
 
 
 def reference(events: list[dict], first: date, last: date, tz: str) -> dict:
-    """DESIGN.md metric definitions, written out plainly. Sessions are cut on event time
+    """docs/design.md metric definitions, written out plainly. Sessions are cut on event time
     with the 30-minute rule per visitor; a visit belongs to the day of its first event."""
     zone = ZoneInfo(tz)
     lo = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)

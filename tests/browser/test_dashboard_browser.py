@@ -109,7 +109,7 @@ REVENUE = [9.99, 19.99, 30.0]  # what their signups earned
 
 
 def quantile_cont(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (DESIGN.md's load time percentiles)."""
+    """Linear interpolation between closest ranks (docs/design.md's load time percentiles)."""
     xs, pos = sorted(values), q * (len(values) - 1)
     lo = int(pos)
     return xs[lo] + (xs[min(lo + 1, len(xs) - 1)] - xs[lo]) * (pos - lo)
@@ -379,7 +379,7 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     settled(page)
     goal = {"date_range": "7d", "filters": [["is", "event:name", ["Signup"]]]}
     visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0]["metrics"]
-    total = sum(Decimal(str(r)) for r in REVENUE)  # DESIGN.md: sum, and mean to the cent
+    total = sum(Decimal(str(r)) for r in REVENUE)  # docs/design.md: sum, and mean to the cent
     average = (total / len(REVENUE)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert page.inner_text("#list-goals li.goal").split() == [
         "Signed", "up", str(visitors), f"{rate:g}%", f"{total:.2f}", f"{average:.2f}"]  # 59.98, 19.99

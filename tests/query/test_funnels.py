@@ -1,6 +1,6 @@
 """Funnels (``/api/v1/funnels``, ``/api/v1/funnel``): visitors who completed a site's goals
 in order, each step strictly after the one before and within 24 hours of the first.
-Expected numbers are literals, and a plain-Python reference of DESIGN.md's definition
+Expected numbers are literals, and a plain-Python reference of docs/design.md's definition
 computes them again from the events the test sends."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def completes(event: dict[str, Any], goal: tuple[str, str, str, tuple[str, str]]
 
 
 def reference(events: list[dict[str, Any]], goals: list[Any]) -> tuple[int, list[int]]:
-    """DESIGN.md "Funnels", literally: every start, every choice of later events."""
+    """docs/design.md "Metric definitions", literally: every start, every choice of later events."""
     def at(e: dict[str, Any]) -> datetime:
         return datetime.fromisoformat(e["timestamp"])
 
@@ -83,8 +83,8 @@ def reference(events: list[dict[str, Any]], goals: list[Any]) -> tuple[int, list
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str, int]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("f"))))
+def site(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[tuple[TestClient, str, int]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("f")), store_url=store_url))
     with TestClient(app) as client:
         r = client.post("/api/site/create", json={"name": "F", "domains": ["f.com"]}, headers=AUTH)
         site_id, key = r.json()["site_id"], r.json()["api_key"]

@@ -1,5 +1,5 @@
 """POST /api/v2/query against a hand-built dataset, checked with a plain-Python reference
-written from DESIGN.md's metric definitions (never from the product's SQL)."""
+written from docs/design.md's metric definitions (never from the product's SQL)."""
 
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def wire(e: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("q")), flush_interval_ms=20))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("q")), store_url=store_url, flush_interval_ms=20))
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {ADMIN}"}
         site = client.post("/api/site/create", json={"name": "Q", "domains": ["example.com"]}, headers=auth).json()

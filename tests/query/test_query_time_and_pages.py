@@ -32,9 +32,9 @@ def last_dst_end(now: datetime) -> date:
 
 
 @pytest.fixture(scope="module")
-def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Any]]:
+def app_client(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[tuple[TestClient, Any]]:
     # Accept timestamps up to 400 days old so the DST change is always reachable.
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("t")), max_past_days=400))
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("t")), store_url=store_url, max_past_days=400))
     with TestClient(app) as client:
         yield client, app
 
@@ -167,7 +167,7 @@ def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tupl
                                    "timestamp": at(0), "revenue": 1000.0}])  # fmt: skip
 
     def reference(rows: list[tuple[str, float, str]]) -> list[float]:
-        """DESIGN.md: the sum of the events' revenue; the mean over events that carry one."""
+        """docs/design.md: the sum of the events' revenue; the mean over events that carry one."""
         total = sum(Decimal(str(amount)) for _, amount, _ in rows)
         average = (total / len(rows)).quantize(Decimal("0.01"), ROUND_HALF_UP) if rows else 0
         return [float(total), float(average)]

@@ -1,5 +1,5 @@
 """GET /api/v1/* reports against a hand-built dataset sent through the collection API,
-checked with a plain-Python reference written from DESIGN.md's metric definitions."""
+checked with a plain-Python reference written from docs/design.md's metric definitions."""
 
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("r")), flush_interval_ms=20))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("r")), store_url=store_url, flush_interval_ms=20))
     with TestClient(app) as client:
         w = World(client, app)
         events = build()

@@ -1,4 +1,4 @@
-"""The exact rollups (footfall/query/rollup.py, footfall/store/duckdb_rollups.py): every
+"""The exact rollups (footfall/query/rollup.py, footfall/store/duckdb/rollups.py): every
 query they answer must equal the raw path's answer — after a full build, with touched
 days not sealed yet, after a seal, with late events that merge visits and change their
 entry page and source, across a DST change, and after a time-zone change. Plus a few
@@ -21,8 +21,9 @@ from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
-from footfall.store import duckdb_rollups, duckdb_rollups_upkeep
-from footfall.store.duckdb_rollups import Interrupted
+from footfall.store.duckdb import rollups as duckdb_rollups
+from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
+from footfall.store.duckdb.rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
 
@@ -298,7 +299,7 @@ def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Foot
     want = {"/a": [3, 4, 4], "/b": [2, 2, 3]}
     got = QueryRunner(ff.services.store).run(q, site, NOW)
     assert {r["dimensions"][0]: r["metrics"] for r in got["results"]} == want
-    # Retention removes the raw events; the rollups keep the figures (DESIGN.md).
+    # Retention removes the raw events; the rollups keep the figures (docs/design.md).
     ff.services.store.delete_events_before(NOW.replace(tzinfo=None))
     assert ff.services.store.query("SELECT count(*) FROM events")[0][0] == 0
     got = QueryRunner(ff.services.store).run(q, site, NOW)

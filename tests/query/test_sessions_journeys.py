@@ -22,8 +22,8 @@ def iso(at: datetime) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("s")), flush_interval_ms=20))
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
+    app = create_app(make_settings(Path(tmp_path_factory.mktemp("s")), store_url=store_url, flush_interval_ms=20))
     with TestClient(app) as client:
         w = World(client, app)
         events = build(seed=11, visits=40)

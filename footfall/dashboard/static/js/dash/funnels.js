@@ -2,7 +2,8 @@
 // range and filters, as Plausible draws it: the visitors who reached each step in order,
 // their share of those who entered (step 1), and how many dropped off since the step
 // before. Every figure comes from the funnel endpoint (GET /api/v1/funnel, or a shared
-// link's own), which computes them per DESIGN.md "Funnels"; nothing is derived here.
+// link's own), which computes them per docs/design.md "Metric definitions"; nothing is
+// derived here.
 import { el, clear, fmt } from './dom.js';
 import { apiFilters } from './state.js';
 

@@ -9,7 +9,7 @@ reach(site_id, kind, win, value, visitor_id, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
-    Each (kind, window) is written sorted by ``days`` (see duckdb_rollups_upkeep.py).
+    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py).
 reach_firsts(site_id, kind, win, value, d, prev, n)
     how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:
     none). A row has a day in the range [a, b] exactly when one of its bits has
@@ -47,18 +47,18 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from footfall.query.dialect import DUCKDB
-from footfall.query.timebuckets import local_day_number
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb_rollups_upkeep import BUILT_TABLES, compact, drop, resort
+from footfall.store.duckdb.rollups_upkeep import BUILT_TABLES, compact, drop, resort
 
 FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
 
 
-def _day_number(column: str, zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[str, list[Any]]:
+def _day_number(
+    spec: RollupSpec, column: str, zone: ZoneInfo, lo: datetime, hi: datetime
+) -> tuple[str, list[Any]]:
     """The site-local day number of a naive-UTC ``column`` with values in [lo, hi]."""
-    return local_day_number(column, zone, lo - timedelta(days=2), hi + timedelta(days=2), DUCKDB)
+    return spec.day_number(column, zone, lo - timedelta(days=2), hi + timedelta(days=2))
 
 
 def _kinds_list(kinds: Mapping[str, str]) -> str:
@@ -137,12 +137,16 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
     with cur_factory() as cur:
         for table in BUILT_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
-        lo, hi = cur.execute("SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]).fetchall()[0]
+        lo, hi = cur.execute(
+            "SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]
+        ).fetchall()[0]
     if lo is not None:
-        dn, params = _day_number("ts", zone, lo, hi)
-        dn_start, p_start = _day_number("start_ts", zone, lo, hi)
+        dn, params = _day_number(spec, "ts", zone, lo, hi)
+        dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
-        steps = [("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds]
+        steps = [
+            ("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds
+        ]
         steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
         steps += [("visit_daily", "", b) for b in range(first // 32, last // 32 + 1)]
         for table, kind, w in steps:
@@ -152,7 +156,9 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
             t_lo = _midnight(32 * w, zone) - timedelta(hours=1)
             t_hi = _midnight(32 * w + span, zone) + timedelta(hours=1)
             if table == "visit_daily":
-                visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {32 * w} AND dn < {32 * w + span}")
+                visits = _visits_source(
+                    dn_start, spec.visit_kinds, f"dn >= {32 * w} AND dn < {32 * w + span}"
+                )
                 with cur_factory() as cur:
                     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
@@ -168,7 +174,9 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
                                 [site_id, site_id, kind, w])  # fmt: skip
                 else:
-                    cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)
+                    cur.execute(
+                        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args
+                    )
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
                     [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip
@@ -201,8 +209,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     if span[0] is None:
         return 0, 0
     lo, hi = span[0], span[1]
-    dn_lo, p_lo = _day_number("lo", zone, lo, hi)
-    dn_hi, p_hi = _day_number("hi", zone, lo, hi)
+    dn_lo, p_lo = _day_number(spec, "lo", zone, lo, hi)
+    dn_hi, p_hi = _day_number(spec, "hi", zone, lo, hi)
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day "
         "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id",
@@ -214,7 +222,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # Raw events of those days: a local day starts at most 25 hours (a DST day) before
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
-    dn, p_dn = _day_number("ts", zone, t_lo, t_hi)
+    dn, p_dn = _day_number(spec, "ts", zone, t_lo, t_hi)
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, "
         f"{_kinds_list(kinds)} AS kvs FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?",
@@ -236,7 +244,10 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     old = deleted.to_arrow_table() if deleted is not None else None
     cur.register("_old_reach", old)
-    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})", [site_id])
+    cur.execute(
+        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})",
+        [site_id],
+    )
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
         f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
@@ -250,7 +261,10 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, days",
                            [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})", [site_id])
+    cur.execute(
+        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})",
+        [site_id],
+    )
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -269,7 +283,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "DELETE FROM visit_daily WHERE site_id = ? AND day IN (SELECT DATE '1970-01-01' + dn::INTEGER FROM _days)",
         [site_id],
     )
-    dn_start, p_start = _day_number("start_ts", zone, t_lo, t_hi)
+    dn_start, p_start = _day_number(spec, "start_ts", zone, t_lo, t_hi)
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
@@ -283,7 +297,9 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction."""
     with cur_factory() as cur:
-        rows = cur.execute("SELECT site_id, timezone, version, sealed_rows FROM rollup_state").fetchall()
+        rows = cur.execute(
+            "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
+        ).fetchall()
     state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
     before = {site_id: int(n or 0) for site_id, _, _, n in rows}
     appended = dict(before)  # reach rows seals appended since the last build or re-sort

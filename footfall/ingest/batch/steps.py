@@ -1,4 +1,11 @@
-"""The DuckDB write path: one transaction per batch, set operations only.
+"""The batch steps: one writer round's events from spool records to a write set.
+
+The steps run as set operations on a DuckDB cursor, the batch engine, given by the
+store's ``BatchTarget``: its ``events``, ``sessions``, ``dropped_events`` and
+``rollup_pending`` tables are the store's own (DuckDB: the steps write in place, in the
+batch's transaction) or a scratch copy holding just the stored rows the batch may touch,
+which the target loads when asked (``neighbours``, ``touch_visits``) and whose changes it
+commits (ClickHouse). Either way the rules below are written once.
 
 1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event);
 2. drop duplicates, within the batch and against stored events (event ids are unique);
@@ -17,23 +24,23 @@
    (the common case) that row is the visit's new ``sessions`` row; otherwise the batch and
    the touched stored visits are folded per visit id. Stored events of visits whose first
    event or entry page changed are re-stamped;
-6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list,
-   record the queue position.
+6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list;
+   the target commits them with the queue position.
 
 This module runs the steps in order and does 1-3 and 6 itself; the SQL and the Arrow
 grouping of 4 and 5, with the statements of 6 that insert their rows, are in
-:mod:`footfall.store.duckdb_visits`.
+:mod:`footfall.ingest.batch.visits`.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from footfall.store.base import Enrichment
-from footfall.store.duckdb_visits import (
+from footfall.ingest.batch.visits import (
     _FAST_TOUCHED_SQL,
     _FOLD,
     _GROUPS_SQL,
@@ -49,6 +56,7 @@ from footfall.store.duckdb_visits import (
     _SETS,
     _group,
 )
+from footfall.store.base import BatchTarget, Enrichment
 
 # The spool record's JSON fields and their types (footfall/ingest/record.py SpoolRecord).
 RECORD_COLUMNS = {
@@ -85,10 +93,10 @@ def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
 
 
 def write(
-    cur: duckdb.DuckDBPyConnection, source: Path, enricher: Enrichment, timeout_ms: int,
-    progress: tuple[int, int] | None,
-) -> dict[str, Any]:  # fmt: skip
-    """Run steps 1-6 inside the caller's transaction; returns counts for the writer's stats."""
+    target: BatchTarget, source: Path, enricher: Enrichment, timeout_ms: int
+) -> dict[str, Any]:
+    """Run steps 1-6 on the target's cursor; returns counts for the writer's stats."""
+    cur = target.cur
     reader = f"read_json(?, format = 'newline_delimited', columns = {_COLUMNS_ARG})"
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _in AS SELECT * EXCLUDE (event_id, ts), "
@@ -102,6 +110,8 @@ def write(
     )
     if not received:
         return {"received": 0, "inserted": 0, "duplicates": 0, "dropped": 0}
+    # The stored rows this batch may read: events with its ids, visits it may extend.
+    target.neighbours(_ts(lo - DAY_MS), _ts(hi + DAY_MS), _ts(lo - timeout_ms))
     if distinct < received:  # the same event twice in one batch (a quick client retry)
         cur.execute("CREATE OR REPLACE TEMP TABLE _in AS SELECT DISTINCT ON (event_id) * FROM _in")
     # Event ids are unique: drop what is already stored (a client retry, or a replay).
@@ -150,6 +160,7 @@ def write(
             "ON o.site_id = m.site_id AND o.session_id = m.drop_id",
         )
         if merges:
+            target.touch_visits("SELECT site_id, drop_id AS session_id FROM _merges")
             # A late event joined two visits: move the later one's events to the kept id
             # (the time range only lets the scan skip what cannot match).
             cur.execute(
@@ -191,17 +202,13 @@ def write(
     if n_old:
         n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
     if n:
+        target.touch_visits(f"SELECT site_id, session_id FROM {visits}")
         cur.execute(
             f"UPDATE events SET {_SETS} FROM {visits} s "
             "WHERE events.site_id = s.site_id AND events.session_id = s.session_id "
             "AND events.ts BETWEEN ? AND ?",
             [first, last],
         )
-    if progress is not None:
-        # An UPDATE of the one row costs a third of an upsert (which checks the key).
-        sql = 'UPDATE writer_progress SET segment = ?, "offset" = ? WHERE id = 1'
-        if not _one(cur, sql, list(progress))[0]:
-            cur.execute("INSERT INTO writer_progress VALUES (1, ?, ?)", list(progress))
     for name in ("_ua", "_ref", "_utm", "_grouped"):
         cur.unregister(name)
     return {
@@ -212,7 +219,5 @@ def write(
     }
 
 
-def _ts(ms: int) -> Any:
-    from datetime import UTC, datetime
-
+def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)

@@ -1,4 +1,4 @@
-"""Visits for the DuckDB write path (:mod:`footfall.store.duckdb_write`, steps 4 and 5):
+"""Visits for the DuckDB write path (:mod:`footfall.ingest.batch.steps`, steps 4 and 5):
 the SQL and the Arrow grouping that assign a batch's events to visits and give each visit
 its ``sessions`` row, and the statements of step 6 that insert those rows.
 

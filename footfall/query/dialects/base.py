@@ -1,0 +1,72 @@
+"""The few SQL spellings that differ between engines, as one protocol.
+
+The builder writes standard SQL with ``?`` placeholders and asks the dialect only for
+these spellings; a store's ``Capabilities.sql_dialect`` names the implementation
+(``footfall/query/dialects/duckdb.py``, ``clickhouse.py``). Adding an engine means adding
+one module here, never a second copy of a metric. Binding the ``?`` placeholders the way
+the engine's client wants them (``{p0:String}`` for ClickHouse) is the store's job, since
+other callers of ``EventStore.query`` write ``?`` too.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Dialect(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def regex_match(self, expr: str) -> str:
+        """``expr`` matches the bound RE2 pattern (a partial match)."""
+        ...
+
+    def contains(self, expr: str, case_sensitive: bool) -> str: ...
+
+    def equals(self, expr: str, case_sensitive: bool) -> str: ...
+
+    def map_get(self, column: str) -> str:
+        """Value of a string map at a bound key, '' when absent."""
+        ...
+
+    def strip_scheme(self, expr: str) -> str: ...
+
+    def quantile(self, expr: str, q: float) -> str:
+        """The exact, interpolated ``q`` quantile (DuckDB's quantile_cont)."""
+        ...
+
+    def money_sum(self, expr: str) -> str:
+        """Sum of a DOUBLE money column, each value to the cent first, exactly (DECIMAL)."""
+        ...
+
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        """``expr`` of the next row in the partition (window), NULL for the last."""
+        ...
+
+    def map_keys_rows(self, column: str) -> str:
+        """One row per key of the map ``column`` (a set-returning expression)."""
+        ...
+
+    def count_distinct(self, expr: str) -> str:
+        """Exact distinct count (never a sketch: both stores must agree)."""
+        ...
+
+    def millis_between(self, start: str, end: str) -> str: ...
+
+    def add_seconds(self, expr: str, seconds: int) -> str: ...
+
+    def quarter_hour(self, expr: str) -> str:
+        """``expr`` truncated to its quarter hour."""
+        ...
+
+    def day_number(self, expr: str) -> str:
+        """The day of the timestamp ``expr`` as days since 1970-01-01."""
+        ...
+
+    @property
+    def materialized(self) -> str:
+        """What makes a CTE computed once however often it is read ('' where that is
+        not spelled out)."""
+        ...
+
+    def trunc(self, unit: str, expr: str) -> str: ...

@@ -1,0 +1,78 @@
+"""ClickHouse's spellings of the dialect (footfall/query/dialects/base.py).
+
+Functions are chosen to give exactly DuckDB's answers: ``uniqExact`` (never ``uniq``),
+``quantileExactInclusive`` (DuckDB's interpolated ``quantile_cont``), DECIMAL money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from footfall.query.dialects.duckdb import SCHEME
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseDialect:
+    name: str = "clickhouse"
+
+    def regex_match(self, expr: str) -> str:
+        return f"match({expr}, ?)"
+
+    def contains(self, expr: str, case_sensitive: bool) -> str:
+        if case_sensitive:
+            return f"position({expr}, ?) > 0"
+        return f"positionCaseInsensitiveUTF8({expr}, ?) > 0"
+
+    def equals(self, expr: str, case_sensitive: bool) -> str:
+        return f"{expr} = ?" if case_sensitive else f"lowerUTF8({expr}) = lowerUTF8(?)"
+
+    def map_get(self, column: str) -> str:
+        return f"{column}[?]"  # a missing key reads as '' already
+
+    def strip_scheme(self, expr: str) -> str:
+        return f"replaceRegexpOne({expr}, {SCHEME}, '')"
+
+    def quantile(self, expr: str, q: float) -> str:
+        return f"quantileExactInclusive({q})({expr})"
+
+    def money_sum(self, expr: str) -> str:
+        # DuckDB's CAST(x AS DECIMAL(18, 2)): x * 100 rounded half away from zero (round()
+        # on a Float64 would round half to even), then exact cents.
+        cents = f"toDecimal128(sign({expr}) * floor(abs({expr}) * 100 + 0.5), 0)"
+        return f"sum({cents} * toDecimal128('0.01', 2))"
+
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        # Nullable, so the last row's next value is NULL (not the type's default).
+        return (
+            f"leadInFrame(toNullable({expr})) OVER (PARTITION BY {partition} ORDER BY {order} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+        )
+
+    def map_keys_rows(self, column: str) -> str:
+        return f"arrayJoin(mapKeys({column}))"
+
+    def count_distinct(self, expr: str) -> str:
+        return f"uniqExact({expr})"
+
+    def millis_between(self, start: str, end: str) -> str:
+        return f"dateDiff('millisecond', {start}, {end})"
+
+    def add_seconds(self, expr: str, seconds: int) -> str:
+        sign = "-" if seconds < 0 else "+"
+        return f"({expr} {sign} INTERVAL {abs(int(seconds))} SECOND)"
+
+    def quarter_hour(self, expr: str) -> str:
+        return f"toStartOfFifteenMinutes({expr})"
+
+    def day_number(self, expr: str) -> str:
+        return f"toInt32(toDate({expr}))"
+
+    @property
+    def materialized(self) -> str:
+        return ""
+
+    def trunc(self, unit: str, expr: str) -> str:
+        return f"date_trunc('{unit}', {expr})"
+
+
+CLICKHOUSE = ClickHouseDialect()

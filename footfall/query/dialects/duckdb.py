@@ -1,0 +1,65 @@
+"""DuckDB's spellings of the dialect (footfall/query/dialects/base.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEME = r"'^[a-zA-Z][a-zA-Z0-9+.-]*://(www\.)?'"
+
+
+@dataclass(frozen=True, slots=True)
+class DuckDBDialect:
+    name: str = "duckdb"
+
+    def regex_match(self, expr: str) -> str:
+        return f"regexp_matches({expr}, ?)"
+
+    def contains(self, expr: str, case_sensitive: bool) -> str:
+        return f"contains({expr}, ?)" if case_sensitive else f"contains(lower({expr}), lower(?))"
+
+    def equals(self, expr: str, case_sensitive: bool) -> str:
+        return f"{expr} = ?" if case_sensitive else f"lower({expr}) = lower(?)"
+
+    def map_get(self, column: str) -> str:
+        return f"coalesce({column}[?], '')"
+
+    def strip_scheme(self, expr: str) -> str:
+        return f"regexp_replace({expr}, {SCHEME}, '')"
+
+    def quantile(self, expr: str, q: float) -> str:
+        return f"quantile_cont({expr}, {q})"
+
+    def money_sum(self, expr: str) -> str:
+        return f"sum(CAST({expr} AS DECIMAL(18, 2)))"
+
+    def next_value(self, expr: str, partition: str, order: str) -> str:
+        return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
+
+    def map_keys_rows(self, column: str) -> str:
+        return f"unnest(map_keys({column}))"
+
+    def count_distinct(self, expr: str) -> str:
+        return f"count(DISTINCT {expr})"
+
+    def millis_between(self, start: str, end: str) -> str:
+        return f"date_diff('millisecond', {start}, {end})"
+
+    def add_seconds(self, expr: str, seconds: int) -> str:
+        sign = "-" if seconds < 0 else "+"
+        return f"({expr} {sign} INTERVAL {abs(int(seconds))} SECOND)"
+
+    def quarter_hour(self, expr: str) -> str:
+        return f"time_bucket(INTERVAL 15 MINUTE, {expr})"
+
+    def day_number(self, expr: str) -> str:
+        return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER"
+
+    @property
+    def materialized(self) -> str:
+        return "MATERIALIZED "
+
+    def trunc(self, unit: str, expr: str) -> str:
+        return f"date_trunc('{unit}', {expr})"
+
+
+DUCKDB = DuckDBDialect()

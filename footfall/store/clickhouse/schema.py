@@ -1,0 +1,94 @@
+"""The ClickHouse store's tables, as numbered migrations applied once each, in order
+(``footfall migrate`` and every start; idempotent).
+
+- ``events``: MergeTree by month, ordered for one site's time-range scans (the dashboard's
+  every query) with the event name next, so goal filters skip granules, as Plausible's
+  ``events_v2``. ``pos`` is the queue position of the round that wrote the row: a replay
+  of an unfinished round recognises its own rows (``footfall/store/clickhouse/write.py``).
+- ``sessions``: one row per visit, ReplacingMergeTree(version, is_deleted): a round that
+  changes a visit inserts its new row with a higher version, and a visit merged into
+  another gets a deleted row; reads see the latest row through ``FINAL`` (the ``final``
+  setting). The simpler engine was chosen over VersionedCollapsingMergeTree: a visit's row
+  is replaced whole (never summed), so no sign column and no pair of rows is needed.
+  Its deleted row with an empty site id is the writer's progress marker.
+- ``dropped_events``: counts of events the writer dropped, per site, hour and reason.
+
+LowCardinality where a column holds few distinct values per part (browsers, countries,
+sources); inserts carry deduplication tokens, which plain MergeTree keeps only with
+``non_replicated_deduplication_window``.
+"""
+
+from __future__ import annotations
+
+DEDUPE = "non_replicated_deduplication_window = 1000"
+
+_LC = "LowCardinality(Nullable(String))"
+_S = "Nullable(String)"
+
+EVENTS = f"""
+CREATE TABLE IF NOT EXISTS events (
+    event_id UUID,
+    site_id LowCardinality(String),
+    ts DateTime64(3, 'UTC'),
+    name LowCardinality(String),
+    hostname {_LC}, pathname {_S}, url_query {_S}, referrer {_S}, referrer_source {_LC},
+    utm_source {_LC}, utm_medium {_LC}, utm_campaign {_LC}, utm_term {_S}, utm_content {_S},
+    visitor_id UInt64,
+    session_id UInt64,
+    user_id {_S},
+    browser {_LC}, browser_version {_LC}, os {_LC}, os_version {_LC}, device {_LC},
+    screen {_LC}, language {_LC}, country {_LC}, region {_LC}, city {_LC},
+    title {_S},
+    entry_page {_S},
+    props Map(String, String),
+    revenue Nullable(Float64),
+    duration_ms Nullable(Int64),
+    load_time_ms Nullable(Int64),
+    scroll_depth Nullable(Int64),
+    interactive Bool,
+    pos UInt64 CODEC(Delta, ZSTD)
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (site_id, toDate(ts), name, visitor_id, ts)
+SETTINGS {DEDUPE}
+"""
+
+SESSIONS = f"""
+CREATE TABLE IF NOT EXISTS sessions (
+    site_id LowCardinality(String),
+    session_id UInt64,
+    start_ts DateTime64(3, 'UTC'),
+    end_ts DateTime64(3, 'UTC'),
+    entry_page {_S}, entry_ts Nullable(DateTime64(3, 'UTC')),
+    exit_page {_S}, exit_ts Nullable(DateTime64(3, 'UTC')),
+    pageviews Int64, events Int64, interactive_events Int64,
+    visitor_id UInt64,
+    user_id {_S}, hostname {_LC}, referrer {_S}, referrer_source {_LC},
+    utm_source {_LC}, utm_medium {_LC}, utm_campaign {_LC}, utm_term {_S}, utm_content {_S},
+    browser {_LC}, browser_version {_LC}, os {_LC}, os_version {_LC}, device {_LC},
+    screen {_LC}, language {_LC}, country {_LC}, region {_LC}, city {_LC},
+    version UInt64,
+    is_deleted UInt8
+) ENGINE = ReplacingMergeTree(version, is_deleted)
+ORDER BY (site_id, session_id)
+SETTINGS {DEDUPE}
+"""
+
+DROPPED = f"""
+CREATE TABLE IF NOT EXISTS dropped_events (
+    site_id LowCardinality(String),
+    hour DateTime64(3, 'UTC'),
+    reason LowCardinality(String),
+    n Int64
+) ENGINE = MergeTree
+ORDER BY (site_id, hour, reason)
+SETTINGS {DEDUPE}
+"""
+
+# version -> statements; append, never edit an applied one.
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, (EVENTS, SESSIONS, DROPPED)),)
+
+LEDGER = """
+CREATE TABLE IF NOT EXISTS footfall_migrations (version UInt32, applied_at DateTime)
+ENGINE = ReplacingMergeTree ORDER BY version
+"""

@@ -1,0 +1,186 @@
+"""``EventStore`` on ClickHouse: a server (clickhouse-connect) or the engine in process
+(chdb), chosen by ``FOOTFALL_STORE_URL`` (footfall/store/factory.py).
+
+Queries arrive in the port's form (ClickHouse dialect SQL, ``?`` placeholders) and are
+bound as typed server-side parameters (``params.py``). Writes go through the scratch
+batch target (``write.py``). Rollups are a DuckDB optimisation this store does not keep:
+ClickHouse scans a site's range fast enough (``bench/query.py --store chdb``).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.clickhouse import schema
+from footfall.store.clickhouse.params import bind, naive_utc
+from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
+from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
+from footfall.store.factory import ClickHouseTarget
+
+
+def capabilities(in_process: bool) -> Capabilities:
+    return Capabilities(
+        name="clickhouse",
+        sql_dialect="clickhouse",
+        transactional_batches=False,  # a round is replayable instead (write.py)
+        single_writer_process=in_process,  # a chdb path opens in one process only
+        rollups=False,
+    )
+
+
+class ClickHouseStore:
+    def __init__(self, target: ClickHouseTarget) -> None:
+        self.target = target
+        self.capabilities = capabilities(in_process=bool(target.path))
+        self._transport: Transport | None = None
+        self._write_lock = threading.Lock()
+        self._scratch: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        t = self.target
+        if t.path:
+            self._transport = ChdbTransport(t.path, t.database)
+        else:
+            self._transport = HttpTransport(
+                host=t.host, port=t.port, username=t.username, password=t.password,
+                database=t.database, secure=t.secure,
+            )  # fmt: skip
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not yet applied; returns their versions."""
+        ch = self.ch
+        ch.command(schema.LEDGER)
+        done = {int(r[0]) for r in self.query("SELECT version FROM footfall_migrations")}
+        applied = []
+        for version, statements in schema.MIGRATIONS:
+            if version in done:
+                continue
+            for sql in statements:
+                ch.command(sql)
+            ch.command(f"INSERT INTO footfall_migrations VALUES ({version}, now())")
+            applied.append(version)
+        return applied
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
+
+    @property
+    def ch(self) -> Transport:
+        if self._transport is None:
+            raise RuntimeError("store is not open")
+        return self._transport
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[ScratchTarget]:
+        with self._write_lock:
+            if self._scratch is None:
+                self._scratch = ScratchTarget.open_scratch()
+            target = ScratchTarget(self.ch, self._scratch, version_of(progress))
+            yield target
+            target.commit()
+
+    def idle(self) -> None:
+        pass
+
+    def read_progress(self) -> tuple[int, int] | None:
+        sql = (
+            "SELECT max(version) FROM sessions WHERE site_id = '' AND session_id = 0 "
+            "SETTINGS final = 0"  # the marker is a deleted row (write.py)
+        )
+        rows = self.query(sql)
+        return progress_of(int(rows[0][0])) if rows and rows[0][0] else None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        text, named = bind(sql, params)
+        return _rows(plain(self.ch.arrow(text, named)))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[QueryFn]:
+        # No read transactions: statements of one answer see the rows committed when each
+        # runs. A round's visits commit in one part, so no answer sees half a round's visits.
+        yield self.query
+
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        text, named = bind(sql, params)
+        schema_ = None
+        for batch in self.ch.arrow_batches(text, named):
+            table = plain(pa.Table.from_batches([batch]))
+            schema_ = table.schema
+            yield from table.to_batches(max_chunksize=batch_rows)
+        if schema_ is None:  # the columns, for a consumer of no rows
+            empty = plain(self.ch.arrow(f"SELECT * FROM ({text}) LIMIT 0", named))
+            yield pa.RecordBatch.from_pylist([], schema=empty.schema)
+
+    # -- deleting --------------------------------------------------------------------------
+
+    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
+        where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
+        cut = naive_utc(cutoff)
+        n = int(self.query(f"SELECT count() FROM events WHERE {where}ts < ?", [*args, cut])[0][0])
+        if n:
+            self._delete(f"DELETE FROM events WHERE {where}ts < ?", [*args, cut])
+        self._delete(
+            f"DELETE FROM sessions WHERE {where}site_id <> '' AND end_ts < ?", [*args, cut]
+        )
+        return n
+
+    def delete_site_data(self, site_id: str) -> int:
+        n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
+        for table in ("events", "sessions", "dropped_events"):
+            self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+        return n
+
+    def _delete(self, sql: str, params: Sequence[Any]) -> None:
+        text, named = bind(sql, params)
+        with self._write_lock:
+            self.ch.command(text, named)
+
+    # -- rollups (none) and health ---------------------------------------------------------
+
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
+        return {}
+
+    def interrupt_maintenance(self) -> None:
+        pass
+
+    def rollup_state(self, site_id: str) -> tuple[str, int] | None:
+        return None
+
+    def health(self) -> dict[str, Any]:
+        ok = self.query("SELECT 1") == [(1,)]
+        where = self.target.path or f"{self.target.host}:{self.target.port}/{self.target.database}"
+        return {"backend": "clickhouse", "ok": ok, "path": where}
+
+
+def _rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    """Arrow rows as the DuckDB store returns them: maps as dicts, UUIDs as uuid.UUID."""
+    columns = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        values = col.to_pylist()
+        if pa.types.is_map(col.type):
+            values = [dict(v) if v is not None else None for v in values]
+        elif name == "event_id" and pa.types.is_fixed_size_binary(col.type):
+            values = [uuid.UUID(bytes=v) if v is not None else None for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True)) if columns else []

@@ -1,0 +1,161 @@
+"""How the ClickHouse store reaches its engine: a server over HTTP (clickhouse-connect) or
+the engine in process (chdb). Both speak the same SQL and exchange Arrow; the store above
+sees only ``Transport``.
+
+Every request runs with ``SESSION_SETTINGS``, which make ClickHouse answer the way the
+port's SQL expects (and the DuckDB store answers): NULL for an aggregate over no rows and
+for the missing side of an outer join, ``FINAL`` applied to the replacing tables, UTC.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from footfall.store.clickhouse.params import literal
+
+SESSION_SETTINGS: dict[str, Any] = {
+    "session_timezone": "UTC",
+    "join_use_nulls": 1,
+    "aggregate_functions_null_for_empty": 1,
+    "final": 1,
+    "mutations_sync": 2,
+    "lightweight_deletes_sync": 2,
+}
+
+
+class Transport(Protocol):
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+
+    def arrow_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[pa.RecordBatch]: ...
+
+    def insert(self, table: str, data: pa.Table, token: str = "") -> None:
+        """Insert Arrow rows; a non-empty ``token`` is the insert deduplication token, so
+        a retried insert with the same token is written once."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ChdbTransport:
+    """ClickHouse's engine in this process; one chdb connection per thread (they share
+    one engine), each with the session settings applied once."""
+
+    def __init__(self, path: str, database: str = "default") -> None:
+        import chdb
+
+        self._connect = chdb.connect
+        self.path, self.database = path, database
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _con(self) -> Any:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._connect(self.path)  # type: ignore[no-untyped-call]
+            for name, value in SESSION_SETTINGS.items():
+                con.query(f"SET {name} = {value!r}")
+            if self.database != "default":
+                con.query(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+                con.query(f"USE `{self.database}`")
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    @staticmethod
+    def _params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+        return {k: literal(v) for k, v in params.items()} if params else None
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._con().query(sql, "Null", params=self._params(params))
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        table: pa.Table = self._con().query(sql, "ArrowTable", params=self._params(params))
+        return table
+
+    def arrow_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        yield from self.arrow(sql, params).to_batches()
+
+    def insert(self, table: str, data: pa.Table, token: str = "") -> None:
+        con = self._con()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as w:
+            w.write_table(data)
+        columns = ", ".join(f"`{c}`" for c in data.column_names)
+        # chdb has no per-query settings: the token is set on this thread's session and
+        # cleared again, so no later insert reuses it.
+        if token:
+            con.query("SET insert_deduplication_token = {t:String}", "Null", params={"t": token})
+        try:
+            with con.send_insert(f"INSERT INTO {table} ({columns})", "ArrowStream") as ins:
+                ins.append(sink.getvalue().to_pybytes())
+                ins.finish()
+        finally:
+            if token:
+                con.query("SET insert_deduplication_token = ''", "Null")
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class HttpTransport:
+    """A ClickHouse server through clickhouse-connect, one client per thread."""
+
+    def __init__(self, **connect: Any) -> None:
+        import clickhouse_connect
+
+        self._get_client = clickhouse_connect.get_client
+        self._connect = connect
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._get_client(
+                **self._connect, settings=SESSION_SETTINGS, autogenerate_session_id=False
+            )
+            self._local.client = client
+            with self._lock:
+                self._all.append(client)
+        return client
+
+    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self._client().command(sql, parameters=dict(params or {}))
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        table: pa.Table = self._client().query_arrow(sql, parameters=dict(params or {}))
+        return table
+
+    def arrow_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        with self._client().query_arrow_stream(sql, parameters=dict(params or {})) as stream:
+            yield from stream
+
+    def insert(self, table: str, data: pa.Table, token: str = "") -> None:
+        settings = {"insert_deduplication_token": token} if token else {}
+        self._client().insert_arrow(table, data, settings=settings)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._all:
+                client.close()
+            self._all.clear()
+        self._local = threading.local()

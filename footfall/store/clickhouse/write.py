@@ -1,0 +1,196 @@
+"""The ClickHouse store's batch target: the batch steps run on a scratch DuckDB holding
+only the stored rows a round may touch; the round's changes are then written to ClickHouse.
+
+ClickHouse has no multi-statement transactions, so a round is made replayable instead:
+1. ``neighbours``/``touch_visits`` copy stored rows into the scratch, skipping rows the
+   round itself may already have written (``pos`` of the events, ``version`` of visits,
+   both the round's queue position ``P``): a replay after a crash computes the same result;
+2. drop counts, new events and re-stamped events are inserted with deduplication tokens
+   derived from ``P`` (a replayed insert is written once); re-stamped events' older rows
+   are then deleted (``pos < P``);
+3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
+   that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
+   the key ('', 0), read without FINAL; no query of a site ever sees it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from footfall.store.base import EVENT_COLUMNS
+from footfall.store.clickhouse.transport import Transport
+
+OFFSET_BITS = 40  # a queue position (segment, offset) as one UInt64 version
+EVENT_NAMES = [name for name, _ in EVENT_COLUMNS]
+_EV_SELECT = ", ".join(
+    "toString(event_id) AS event_id" if c == "event_id" else c for c in EVENT_NAMES
+)
+_SESSION_KEY = "site_id, session_id"
+
+
+def version_of(progress: tuple[int, int] | None) -> int:
+    if progress is None:
+        return 0
+    return (progress[0] << OFFSET_BITS) | progress[1]
+
+
+def progress_of(version: int) -> tuple[int, int]:
+    return version >> OFFSET_BITS, version & ((1 << OFFSET_BITS) - 1)
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """ClickHouse's Arrow as the batch engine reads it: naive UTC timestamps, decoded
+    dictionaries (LowCardinality), UUIDs as their storage."""
+    columns = []
+    for col in table.columns:
+        t = col.type
+        if isinstance(t, pa.ExtensionType):
+            col = pa.chunked_array([c.storage for c in col.chunks], t.storage_type)
+            t = t.storage_type
+        if pa.types.is_dictionary(t):
+            col = col.cast(t.value_type)
+            t = t.value_type
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            col = col.cast(pa.timestamp(t.unit))
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
+
+
+def _sql_list(values: list[Any]) -> str:
+    """Ids and numbers read back from the engine, as a SQL list (they carry no quotes)."""
+    return ", ".join(f"'{v}'" if isinstance(v, str) else str(int(v)) for v in values) or "NULL"
+
+
+class ScratchTarget:
+    """``BatchTarget`` for one round on ClickHouse (see the module docstring)."""
+
+    def __init__(self, transport: Transport, scratch: duckdb.DuckDBPyConnection, pos: int):
+        self.ch, self.cur, self.pos = transport, scratch, pos
+        for table in ("events", "sessions", "dropped_events", "rollup_pending"):
+            self.cur.execute(f"DELETE FROM {table}")
+        self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
+        self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_s AS FROM sessions LIMIT 0")
+
+    @staticmethod
+    def open_scratch() -> duckdb.DuckDBPyConnection:
+        cur = duckdb.connect(":memory:")
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text())
+        # The steps note visitors for rollups, which this store does not keep.
+        cur.execute(
+            "CREATE TABLE rollup_pending (site_id VARCHAR, visitor_id UBIGINT, "
+            "lo TIMESTAMP, hi TIMESTAMP)"
+        )
+        return cur
+
+    def _load_events(self, where: str) -> None:
+        got = plain(
+            self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE pos < {self.pos} AND {where}")
+        )
+        if got.num_rows:
+            self.cur.register("_got", got)
+            self.cur.execute(
+                "INSERT INTO events BY NAME SELECT * FROM _got "
+                "WHERE CAST(event_id AS UUID) NOT IN (SELECT event_id FROM _loaded_ev)"
+            )
+            self.cur.execute(
+                "INSERT INTO _loaded_ev BY NAME SELECT * FROM _got "
+                "WHERE CAST(event_id AS UUID) NOT IN (SELECT event_id FROM _loaded_ev)"
+            )
+            self.cur.unregister("_got")
+
+    def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
+        ids = [
+            r[0] for r in self.cur.execute("SELECT DISTINCT event_id::VARCHAR FROM _in").fetchall()
+        ]
+        sites = [r[0] for r in self.cur.execute("SELECT DISTINCT site_id FROM _in").fetchall()]
+        self._load_events(
+            f"ts BETWEEN '{lo.isoformat(sep=' ')}' AND '{hi.isoformat(sep=' ')}' "
+            f"AND event_id IN ({_sql_list(ids)})"
+        )
+        visitors = [
+            r[0]
+            for r in self.cur.execute(
+                "SELECT DISTINCT visitor_id FROM _in WHERE session_id = 0"
+            ).fetchall()
+        ]
+        clients = [
+            r[0]
+            for r in self.cur.execute(
+                "SELECT DISTINCT session_id FROM _in WHERE session_id <> 0"
+            ).fetchall()
+        ]
+        sql = (
+            "SELECT * EXCEPT (version, is_deleted) FROM sessions "
+            f"WHERE site_id IN ({_sql_list(sites)}) AND ("
+            f"(visitor_id IN ({_sql_list(visitors)}) AND end_ts >= '{since.isoformat(sep=' ')}') "
+            f"OR session_id IN ({_sql_list(clients)}))"
+        )
+        got = plain(self.ch.arrow(sql))
+        if got.num_rows:
+            self.cur.register("_got", got)
+            self.cur.execute("INSERT INTO sessions BY NAME SELECT * FROM _got")
+            self.cur.execute("INSERT INTO _loaded_s BY NAME SELECT * FROM _got")
+            self.cur.unregister("_got")
+
+    def touch_visits(self, visits_sql: str) -> None:
+        rows = self.cur.execute(
+            f"SELECT DISTINCT site_id, session_id FROM ({visits_sql})"
+        ).fetchall()
+        for site in {r[0] for r in rows}:
+            ids = [r[1] for r in rows if r[0] == site]
+            self._load_events(f"site_id = '{_check(site)}' AND session_id IN ({_sql_list(ids)})")
+
+    # -- commit -----------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        p = self.pos
+        dropped = self.cur.sql("SELECT * FROM dropped_events").to_arrow_table()
+        if dropped.num_rows:
+            self.ch.insert("dropped_events", _table(dropped), token=f"{p}:dropped")
+        cols = ", ".join(
+            "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
+        )
+        new = self.cur.sql(
+            f"SELECT {cols}, {p}::UBIGINT AS pos FROM events "
+            "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)"
+        ).to_arrow_table()
+        if new.num_rows:
+            self.ch.insert("events", _table(new), token=f"{p}:events")
+        changed = self.cur.sql(
+            f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
+            "EXCEPT FROM _loaded_ev)"
+        ).to_arrow_table()
+        if changed.num_rows:
+            self.ch.insert("events", _table(changed), token=f"{p}:restamp")
+            ids = changed.column("event_id").to_pylist()
+            self.ch.command(
+                f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+            )
+        visits = self.cur.sql(
+            f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
+            f"UNION ALL BY NAME SELECT *, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted FROM _loaded_s "
+            f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
+            # The progress marker: a visit row no site has, deleted, so reads (FINAL) never
+            # see it; merges keep it (no cleanup), as the newest row of its key.
+            f"UNION ALL BY NAME SELECT '' AS site_id, 0::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
+            f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
+            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
+        ).to_arrow_table()
+        self.ch.insert("sessions", _table(visits), token=f"{p}:sessions")
+
+
+def _check(site: str) -> str:
+    if "'" in site or "\\" in site:
+        raise ValueError("site id with quotes")
+    return site
+
+
+def _table(t: pa.Table) -> pa.Table:
+    """DuckDB's Arrow as ClickHouse takes it (maps with their entries, no view types)."""
+    return t

@@ -1,0 +1,33 @@
+"""The contract suite runs every test on every store: DuckDB, ClickHouse's engine in
+process (chdb), and ClickHouse over HTTP through clickhouse-connect (against the test
+stand-in serving ClickHouse's HTTP interface from a chdb engine)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import _chdb_available, chdb_url, require_services
+
+STORES = ["duckdb", "chdb"]
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "duckdb":
+        return ""
+    if not _chdb_available():
+        if require_services():
+            pytest.fail("chdb/clickhouse-connect not installed (pip install -e '.[dev]')")
+        pytest.skip("chdb not installed: the ClickHouse store is not tested")
+    return chdb_url(request.node.name.split("[", 1)[0][:40])
+
+
+def sibling(url: str, name: str) -> str:
+    """Another store like ``url`` (its own DuckDB file, or its own ClickHouse database)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    db = parse_qs(parts.query).get("database", ["default"])[0]
+    return parts._replace(query=f"database={db}_{name}").geturl()

@@ -1,0 +1,91 @@
+"""ClickHouse rounds are replayable (footfall/store/clickhouse/write.py): a round whose
+writes stop part-way (events inserted, visits not) is replayed after a restart and every
+event is stored once, every visit counted once."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from footfall.config import Settings
+from footfall.ingest.record import ENCODER
+from footfall.queue.writer import Writer
+from footfall.store import open_store
+from footfall.store.base import EventStore
+from tests.contract.conftest import store_url  # noqa: F401  (the chdb store only, below)
+from tests.contract.test_store_writes import open_parts, record
+
+
+def _fail_on(store: EventStore, table: str) -> None:
+    """The next insert into ``table`` fails, as if the process died before it."""
+    ch: Any = store.ch  # type: ignore[attr-defined]
+    real = ch.insert
+
+    def insert(name: str, data: Any, token: str = "") -> None:
+        if name == table:
+            ch.insert = real
+            raise ConnectionError("killed")
+        real(name, data, token)
+
+    ch.insert = insert
+
+
+@pytest.mark.parametrize("stop_before", ["events", "sessions"])
+def test_a_round_stopped_part_way_is_replayed_exactly_once(
+    tmp_path: Path,
+    store_url: str,
+    stop_before: str,  # noqa: F811
+) -> None:
+    if not store_url:
+        pytest.skip("ClickHouse only: a DuckDB round is one transaction")
+    rng = random.Random(7)
+    recs = [
+        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
+        for i in range(600)
+    ]
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=200)
+    spool.append_sync([ENCODER.encode(r) for r in recs[:300]])
+    writer.run_once()
+    spool.append_sync([ENCODER.encode(r) for r in recs[300:]])
+    # The second round late-merges visits of the first; it stops before ``stop_before``.
+    writer.run_once()
+    _fail_on(store, stop_before)
+    with pytest.raises(ConnectionError):
+        writer.run_once()
+    store.close()
+    spool.close_sync()
+    # A restart: the writer resumes from the store's committed position.
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=200)
+    while writer.run_once():
+        pass
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM events") == [(600, 600)]
+    # Visits as the 30-minute rule gives them, from the records (a plain reference).
+    expected = 0
+    for v in {r.visitor_id for r in recs}:
+        times = sorted(r.ts for r in recs if r.visitor_id == v)
+        expected += 1 + sum(
+            1 for a, b in zip(times, times[1:], strict=False) if b - a > 30 * 60_000
+        )
+    got = store.query("SELECT count(*), sum(pageviews), sum(events) FROM sessions")
+    assert got == [(expected, 600, 600)]
+    per_visit = store.query(
+        "SELECT count(*) FROM (SELECT session_id FROM events GROUP BY session_id)"
+    )
+    assert per_visit == [(expected,)]
+
+
+def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:  # noqa: F811
+    if not store_url:
+        pytest.skip("ClickHouse only")
+    store = open_store(Settings(data_dir=tmp_path, store_url=store_url))
+    try:
+        assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
+        versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
+        assert versions == [(1,)]
+    finally:
+        store.close()
