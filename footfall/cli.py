@@ -1,8 +1,9 @@
-"""``footfall`` command line: serve, sites, tokens, users, jobs, config.
+"""``footfall`` command line: serve, sites, tokens, users, jobs, migrate, config.
 
 Metadata commands write SQLite/PostgreSQL directly (safe beside a running server, which
-re-reads keys within seconds). Commands that need the DuckDB store while ``serve`` holds
-it ask the running server over its admin API, or say clearly that they cannot.
+re-reads keys within seconds). Commands that need the event store while ``serve`` holds
+it ask the running server over its admin API (found through the data directory's lock
+file, see :mod:`footfall.cli_preflight`), or say clearly that they cannot.
 """
 
 from __future__ import annotations

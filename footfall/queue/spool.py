@@ -53,10 +53,10 @@ class Spool(SpoolAppending):
     """Durable append-only queue of opaque payloads, in segment files under ``directory``.
 
     ``segment_bytes``: a segment is closed and the next one started once it reaches this
-    size. ``max_bytes``: appends raise :class:`SpoolFull` rather than let segment files
-    plus pending appends exceed this. ``recent_bytes``: how much of the latest durable
-    rounds to keep in memory for a reader in this process (:mod:`footfall.queue.recent`;
-    0 turns that off).
+    size (or a quarter of ``max_bytes``, if smaller). ``max_bytes``: appends raise
+    :class:`SpoolFull` rather than let segment files plus pending appends exceed this.
+    ``recent_bytes``: how much of the latest durable rounds to keep in memory for a
+    reader in this process (:mod:`footfall.queue.recent`; 0 turns that off).
     """
 
     def __init__(

@@ -165,7 +165,7 @@ class Writer:
             self.store,
             WriteBatch(
                 self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
-            )
+            ),
         )
         self.position = end
         self.spool.release(end)
