@@ -11,6 +11,10 @@ SQL statement of the store's write path and per Python step of the round.
 
     .venv/bin/python bench/drain.py [--records 300000] [--repeat 3] [--batch-size N]
                                     [--profile] [--cprofile FILE] [--source memory|files]
+                                    [--store duckdb|chdb|both]
+
+``--store chdb`` drains into the ClickHouse store in process (FOOTFALL_STORE_URL=chdb://);
+``both`` alternates the two stores run by run and prints the ratio of their medians.
 """
 
 from __future__ import annotations
@@ -99,8 +103,9 @@ def fill(svc: Any, n: int, seed: int = 11) -> None:
 
 
 def one_run(
-    n: int, batch_size: int | None, profile: bool, cprofile: str | None, source: str
-) -> dict[str, Any]:
+    n: int, batch_size: int | None, profile: bool, cprofile: str | None, source: str,
+    store_url: str = "",
+) -> dict[str, Any]:  # fmt: skip
     from footfall.config import Settings
     from footfall.ingest.batch import steps as duckdb_write
     from footfall.runtime import Services
@@ -112,7 +117,9 @@ def one_run(
         # keeps up with live traffic; "files": read back from the segment files, as after
         # a restart or a backlog larger than FOOTFALL_SPOOL_RECENT_BYTES.
         recent = 0 if source == "files" else 4 << 30
-        svc = Services.build(Settings(data_dir=tmp / "data", spool_recent_bytes=recent))
+        svc = Services.build(
+            Settings(data_dir=tmp / "data", spool_recent_bytes=recent, store_url=store_url)
+        )
         try:
             fill(svc, n)
             writer = svc.writer
@@ -170,23 +177,31 @@ def main() -> None:
         "--source", choices=("memory", "files"), default="memory",
         help="where the writer reads the backlog: the spool's kept rounds (live) or its files",
     )  # fmt: skip
+    ap.add_argument("--store", choices=("duckdb", "chdb", "both"), default="duckdb")
     args = ap.parse_args()
-    runs = []
+    stores = ["duckdb", "chdb"] if args.store == "both" else [args.store]
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in stores}
     for i in range(args.repeat):
         last = i == args.repeat - 1
-        r = one_run(
-            args.records, args.batch_size, args.profile, args.cprofile if last else None,
-            args.source,
-        )  # fmt: skip
-        runs.append(r)
-        print(
-            f"run {i + 1}: {r['records']:,} records ({r['written']:,} written, "
-            f"{r['rounds']} rounds) in {r['wall_s']:.2f} s: {r['eps']:,.0f} ev/s, "
-            f"{r['cpu_us']:.2f} µs CPU/event"
-        )
-    eps = statistics.median(r["eps"] for r in runs)
-    cpu = statistics.median(r["cpu_us"] for r in runs)
-    print(f"median: {eps:,.0f} events/s, {cpu:.2f} µs CPU/event")
+        for store in stores:  # alternated, so both see the same machine load
+            r = one_run(
+                args.records, args.batch_size, args.profile, args.cprofile if last else None,
+                args.source, "chdb://" if store == "chdb" else "",
+            )  # fmt: skip
+            runs[store].append(r)
+            print(
+                f"run {i + 1} {store}: {r['records']:,} records ({r['written']:,} written, "
+                f"{r['stored']:,} stored, {r['rounds']} rounds) in {r['wall_s']:.2f} s: "
+                f"{r['eps']:,.0f} ev/s, {r['cpu_us']:.2f} µs CPU/event"
+            )
+    medians = {}
+    for store, rs in runs.items():
+        eps = statistics.median(r["eps"] for r in rs)
+        cpu = statistics.median(r["cpu_us"] for r in rs)
+        medians[store] = eps
+        print(f"median {store}: {eps:,.0f} events/s, {cpu:.2f} µs CPU/event")
+    if len(medians) == 2:
+        print(f"ratio chdb / duckdb: {medians['chdb'] / medians['duckdb']:.2f}")
     if args.profile:
         total = sum(sum(v) for v in SQL_TIMES.values())
         print(f"\nper statement (wall, all {args.repeat} runs, {total:.2f} s in SQL):")

@@ -1214,6 +1214,9 @@ def main() -> None:
     )
     ap.add_argument("--no-rollups", action="store_true",
                     help="the in-process set on raw events only (the query layer without rollups)")  # fmt: skip
+    ap.add_argument("--store", choices=("duckdb", "chdb", "http"), default="duckdb",
+                    help="chdb/http: the set on the ClickHouse store (in process / through the "
+                    "HTTP stand-in) beside DuckDB's, alternated, answers compared (bench/stores.py)")  # fmt: skip
     ap.add_argument("--json", default=None, help="write all measurements to this file")
     ap.add_argument("--generate-only", action="store_true")
     # internal: child processes
@@ -1240,6 +1243,14 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     if not args.no_rollups:
         res["rollups"] = measure_rollups(args, manifest, root)
+    if args.store != "duckdb":
+        import stores
+
+        res["stores"] = stores.compare(args, manifest, root, queries, open_runner, InProcess,
+                                       site_info(manifest), pct, log)  # fmt: skip
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+        return
     res["in_process"] = measure_in_process(args, manifest, root, queries)
     res["cold"] = measure_cold(args, root) if args.cold_reps else []
     if not args.no_http:

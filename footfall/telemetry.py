@@ -29,12 +29,6 @@ RECEIVED = Counter(
 ACCEPTED = Counter(
     "footfall_events_accepted", "Events made durable in the queue.", registry=REGISTRY
 )
-DROPPED = Counter(
-    "footfall_events_dropped",
-    "Events dropped by a pipeline step, by reason.",
-    ["reason"],
-    registry=REGISTRY,
-)
 REJECTED = Counter(
     "footfall_requests_rejected",
     "Collection requests answered with an error.",
@@ -46,7 +40,6 @@ QUERY_SECONDS = Histogram(
     "Time spent answering stats queries.",
     registry=REGISTRY,
 )
-
 
 
 class LoopTally:
@@ -101,11 +94,40 @@ SERVER_GAUGES = {
 SERVER_COUNTERS = {
     "writer_events_written": "Events the writer inserted into the store.",
     "writer_duplicates_skipped": "Events skipped as already stored (client retries, replays).",
-    "writer_dropped": "Events the writer dropped (bots, referrer spam).",
+    "writer_dropped": "Events the writer dropped (bots, referrer spam); also in events_dropped.",
     "writer_batches": "Writer rounds committed.",
     "writer_errors": "Writer rounds that failed (their events stay queued and are retried).",
 }
 _watched: list[Callable[[], Mapping[str, float]]] = []
+
+# Events dropped on the request path, by reason: plain integers added on the event loop's
+# thread (see LoopTally for why not a Counter), read at scrape time.
+_drops: dict[str, int] = {}
+# The reason under which the writer's drops are shown: the store reports their total
+# only (its dropped_events table has the split, per site and hour).
+WRITER_DROP_REASON = "bot_or_referrer_spam"
+
+
+def count_drop(reason: str, n: int = 1) -> None:
+    """Count ``n`` events dropped on the request path (event loop thread only)."""
+    _drops[reason] = _drops.get(reason, 0) + n
+
+
+def _dropped(values: Mapping[str, float] | None) -> CounterMetricFamily:
+    """Every dropped event by reason, request path and writer, in one family."""
+    family = CounterMetricFamily(
+        "footfall_events_dropped",
+        "Events accepted but not stored, by reason: hostname (page host not among the "
+        "site's domains), dnt, excluded_ip, excluded_path, unknown_site (Plausible domain), "
+        f"{WRITER_DROP_REASON} (the writer's filters).",
+        labels=["reason"],
+    )
+    counts: dict[str, float] = dict(_drops)
+    if values is not None:
+        counts[WRITER_DROP_REASON] = values["writer_dropped"]
+    for reason, n in sorted(counts.items()):
+        family.add_metric([reason], n)
+    return family
 
 
 class _ServerState(Collector):
@@ -113,9 +135,10 @@ class _ServerState(Collector):
         info = GaugeMetricFamily("footfall_build_info", "Footfall's version.", labels=["version"])
         info.add_metric([__version__], 1)
         yield info
-        if not _watched:
+        values = _watched[-1]() if _watched else None
+        yield _dropped(values)
+        if values is None:
             return
-        values = _watched[-1]()
         for name, doc in SERVER_GAUGES.items():
             yield GaugeMetricFamily(f"footfall_{name}", doc, value=values[name])
         for name, doc in SERVER_COUNTERS.items():

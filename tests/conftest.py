@@ -68,6 +68,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "flush_interval_ms": 20,
     }
     base.update(overrides)
+    if str(base.get("store_url", "")).startswith("chdb://"):
+        # Every app gets a ClickHouse database of its own, as each gets its own data dir.
+        base["store_url"] = chdb_url("app")
     return Settings(**base)
 
 

@@ -32,7 +32,7 @@ from footfall.ingest.validate import NativeEvent
 from footfall.meta.repo import SiteInfo
 from footfall.queue.spool import SpoolFull
 from footfall.runtime import Services
-from footfall.telemetry import ACCEPTED, DROPPED, RECEIVED, REJECTED
+from footfall.telemetry import ACCEPTED, RECEIVED, REJECTED, count_drop
 
 BATCH_LIMIT = 1 << 20
 SEND_LIMIT = 64 << 10
@@ -100,7 +100,7 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
         for domain in domains:
             sites = _sites(request, svc).for_domain(domain)
             if not sites:
-                DROPPED.labels("unknown_site").inc()
+                count_drop("unknown_site")
             for site in sites:
                 payload = _build(svc, event, site, ip, ua, opt_out)
                 if payload is not None:
@@ -196,7 +196,7 @@ async def umami_batch(request: Request) -> Response:
     result = {
         "size": len(bodies), "processed": processed, "errors": len(details), "details": details,
         "cache": "", "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
-    }
+    }  # fmt: skip
     return JSON(result, 200 if processed else 400, HEADERS)
 
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from footfall import __version__
+from footfall.dashboard.humanize import counted, duration, local_time
 from footfall.dashboard.sessions import (
     CSRF_COOKIE,
     anonymous_csrf,
@@ -42,6 +43,9 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+env.filters["local_time"] = local_time
+env.filters["duration"] = duration
+env.filters["counted"] = counted
 
 
 def render(

@@ -1,14 +1,19 @@
 """What the dashboard does to sites beyond metadata edits: the snippet to paste, the
 "verify installation" check, the live visitor count, and deleting a site with its data.
 
+"Verify installation" also says why events were dropped in the last hour: the request
+path's reasons from the pipeline's in-memory counts (``ingest/recentdrops.py``), the
+writer's (bots, referrer spam) from the store's ``dropped_events``, which counts them per
+UTC hour of the event.
+
 The live count comes from the query layer (``realtime_5m``: distinct visitors with an
 event in the last 5 minutes), like every other figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -16,17 +21,37 @@ from footfall.meta.repo import SiteInfo
 from footfall.query.model import parse_query
 from footfall.runtime import Services
 
+# Each reason a dropped event can have, as the settings page explains it.
+DROP_REASONS = {
+    "hostname": "the page's host is not among the site's domains",
+    "bot": "the user agent is a bot, a command-line client or a headless browser "
+    "(the server counts headless browsers with FOOTFALL_ALLOW_HEADLESS=1)",
+    "referrer_spam": "the referrer is on the referrer-spam list",
+    "dnt": "the browser sent Do-Not-Track or Global Privacy Control, which this site honours",
+    "excluded_ip": "the visitor's IP address is in the site's excluded ranges",
+    "excluded_path": "the page's path matches one of the site's excluded paths",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Installation:
-    """Whether events have arrived for a site, how many, and when the last one did."""
+    """Whether events have arrived for a site, how many, and when the last one did; and
+    what was dropped recently, by reason (see :data:`DROP_REASONS`)."""
 
     events: int
     last_event: datetime | None
+    drops: dict[str, int] = field(default_factory=dict)
+    foreign_host: str | None = None  # the latest page host dropped as not the site's
+    drops_since: datetime | None = None  # the writer's counts start at this UTC hour
 
     @property
     def ok(self) -> bool:
         return self.events > 0
+
+    def drop_lines(self) -> list[tuple[str, int, str]]:
+        """``(reason, events, explanation)``, most events first."""
+        ranked = sorted(self.drops.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(r, n, DROP_REASONS.get(r, r)) for r, n in ranked]
 
 
 def snippet(origin: str, key: str | None) -> str:
@@ -39,7 +64,19 @@ def snippet(origin: str, key: str | None) -> str:
 def verify_installation(svc: Services, site: SiteInfo) -> Installation:
     rows = svc.store.query("SELECT count(*), max(ts) FROM events WHERE site_id = ?", [site.id])
     count, last = rows[0] if rows else (0, None)
-    return Installation(int(count or 0), last.replace(tzinfo=UTC) if last else None)
+    drops = svc.pipeline.drops.last_hour(site.id)
+    # The hours overlapping the last 60 minutes (the store counts whole hours).
+    since = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    stored = svc.store.query(
+        "SELECT reason, sum(n) FROM dropped_events WHERE site_id = ? AND hour >= ? GROUP BY reason",
+        [site.id, since.replace(tzinfo=None)],
+    )
+    for reason, n in stored:
+        drops[str(reason)] = drops.get(str(reason), 0) + int(n)
+    host = svc.pipeline.drops.last_foreign_host(site.id) if "hostname" in drops else None
+    return Installation(
+        int(count or 0), last.replace(tzinfo=UTC) if last else None, drops, host, since
+    )
 
 
 def current_visitors(svc: Services, site: SiteInfo) -> int:

@@ -4,7 +4,8 @@ parse/validate (``validate.py``) → authenticate key → site → hostname chec
 window → the site's own rules (Do-Not-Track / GPC when it honours them, excluded IP
 ranges, excluded paths; see ``exclusions.py``) → identity (visitor id from the daily
 salt, which needs the IP) → country (needs the IP) → spool record. Each step passes the
-event on or stops it with a reason that is counted. The raw IP lives only in local
+event on or stops it with a reason that is counted (per site for the last hour, see
+``recentdrops.py``, and in ``/metrics``). The raw IP lives only in local
 variables here: it is hashed, looked up and compared, never put into the record, a log
 line or an error message.
 """
@@ -22,6 +23,7 @@ from typing import Any
 from footfall.config import Settings
 from footfall.ingest.exclusions import NO_RULES, SiteRules
 from footfall.ingest.geo import GeoLookup
+from footfall.ingest.recentdrops import RecentDrops
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.ingest.sitecache import SiteCache
 from footfall.ingest.utm import clean_query, split_url
@@ -36,7 +38,6 @@ from footfall.ingest.validate import (
 )
 from footfall.meta.repo import SiteInfo
 from footfall.meta.salts import SaltStore, stable_id
-from footfall.telemetry import DROPPED
 
 
 class Unauthorized(Exception):
@@ -89,6 +90,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, sites: SiteCache, salts: SaltStore, geo: GeoLookup):
         self.sites, self.salts, self.geo = sites, salts, geo
+        self.drops = RecentDrops()
         self._salt, self._salt_until = b"", 0  # today's salt, valid until UTC midnight
         self._hasher = hashlib.blake2b(digest_size=8)  # keyed with _salt once it is read
         self._last: tuple[str, int] = ("", 0)  # the last hash input and its visitor id
@@ -144,14 +146,14 @@ class Pipeline:
         # snippet on someone else's site); server-side senders vouch with their key.
         # A url whose host cannot be read is no page of this site either.
         if url and not server_side and not host_allowed(hostname, site.domains):
-            DROPPED.labels("hostname").inc()
+            self.drops.add(site.id, "hostname", host=hostname)
             return Dropped("hostname")
         # Checked here rather than in check_event: batches skip that on their hot path.
         ip = check_ip(event.ip) if event.ip else client_ip
         if rules is not NO_RULES:
             reason = rules.drop_reason(opt_out, ip, pathname)
             if reason is not None:
-                DROPPED.labels(reason).inc()
+                self.drops.add(site.id, reason)
                 return Dropped(reason)
         ua = event.user_agent if event.user_agent is not None else client_ua
         # docs/design.md "Identity and privacy": client visitor id, then user id, then the

@@ -53,10 +53,11 @@ def dim_sql(s: Scope, name: str, table: str) -> tuple[str, Params] | None:
     if expr is None:
         return None
     if expr == "{strip:referrer}":
-        return s.dialect.strip_scheme("referrer"), []
+        return f"coalesce({s.dialect.strip_scheme('referrer')}, '')", []
     if expr == "{map:props}":
         return s.dialect.map_get("props"), [dim.prop_key]
-    return expr, []
+    # An empty value is one group, and "(none)" in filters, whether stored as NULL or ''.
+    return f"coalesce({expr}, '')", []
 
 
 def _condition(
@@ -159,7 +160,7 @@ def aggregate(
         # Grouping events by a column only the visit row has (the exit page): join the
         # site's visits once, rather than a correlated subquery per row, which ClickHouse
         # does not allow in GROUP BY.
-        overrides = {d: f"_v.v_{_visit_column(d)}" for d in visit}
+        overrides = {d: f"coalesce(_v.v_{_visit_column(d)}, '')" for d in visit}
         cols, params = _select_dims(s, dims, table, overrides)
         vcols = ", ".join(f"{_visit_column(d)} AS v_{_visit_column(d)}" for d in visit)
         source = (
@@ -237,7 +238,7 @@ def scroll_depth(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
         f"WHERE {w} AND scroll_depth IS NOT NULL GROUP BY {', '.join([*keys, 'session_id', 'pathname'])}"
     )
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
-    outer = ", ".join([*keys, "round(avg(m)) AS scroll_depth"])
+    outer = ", ".join([*keys, f"{s.dialect.round_half_away('avg(m)')} AS scroll_depth"])
     sql = f"SELECT {outer} FROM ({inner}) AS per_visit_page{group}"
     return Statement(sql, params + wparams, ("scroll_depth",))
 
@@ -258,7 +259,7 @@ def time_on_page(s: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]) -
         f"eng AS (SELECT session_id, pathname, sum(duration_ms) AS eng_ms FROM events WHERE {rw} AND name = 'engagement' "
         f"AND duration_ms IS NOT NULL GROUP BY session_id, pathname), "
         f"pairs AS (SELECT DISTINCT {', '.join([*cols, 'session_id', 'pathname'])} FROM events WHERE {w} AND name = 'pageview') "
-        f"SELECT {', '.join([*keys, 'round(avg(coalesce(eng.eng_ms, gaps.gap_ms)) / 1000) AS time_on_page'])} "
+        f"SELECT {', '.join([*keys, d.round_half_away('avg(coalesce(eng.eng_ms, gaps.gap_ms)) / 1000') + ' AS time_on_page'])} "
         "FROM pairs LEFT JOIN eng ON pairs.session_id = eng.session_id AND pairs.pathname = eng.pathname "
         "LEFT JOIN gaps ON pairs.session_id = gaps.session_id AND pairs.pathname = gaps.pathname "
         "WHERE coalesce(eng.eng_ms, gaps.gap_ms) IS NOT NULL"

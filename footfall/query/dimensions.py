@@ -73,7 +73,8 @@ DIMENSIONS: dict[str, Dimension] = {
     "visit:channel": Dimension("visit:channel", CHANNEL_SQL, CHANNEL_SQL),
     **{f"visit:{c}": Dimension(f"visit:{c}", c, c) for c in _VISIT_COLUMNS},
 }
-TIME_UNITS = {"time:hour": "hour", "time:day": "day", "time:week": "week", "time:month": "month"}
+TIME_UNITS = {"time:minute": "minute", "time:hour": "hour", "time:day": "day", "time:week": "week",
+              "time:month": "month"}  # fmt: skip
 
 
 def dimension(name: str, field: str = "dimensions") -> Dimension:

@@ -69,10 +69,7 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
     aggs["revenue_n"] = "count(revenue)"
     aggs["load_n"] = "count(load_time_ms) FILTER (WHERE name = 'pageview')"
     for p in (50, 90, 99):
-        aggs[f"load_p{p}"] = (
-            f"{d.quantile('load_time_ms', p / 100)} FILTER "
-            "(WHERE name = 'pageview' AND load_time_ms IS NOT NULL)"
-        )
+        aggs[f"load_p{p}"] = d.quantile("load_time_ms", p / 100, "name = 'pageview'")
     return aggs
 
 

@@ -21,6 +21,7 @@ from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime",
                 "realtime_5m")  # fmt: skip
+MINUTE_RANGES = ("realtime", "realtime_5m", "day")  # a time:minute breakdown stays small
 
 
 class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -211,6 +212,12 @@ def _check_combination(q: Query) -> None:
         )
     if "bot_events" in q.metrics and any(not d.startswith("time") for d in q.dimensions):
         raise FieldError("metrics", "bot_events can only be broken down by time")
+    if q.time_dimension == "time:minute" and (q.date_range not in MINUTE_RANGES or q.compare):
+        raise FieldError(
+            "dimensions", "time:minute needs date_range realtime, realtime_5m or day, no compare"
+        )
+    if q.time_dimension == "time:minute" and "bot_events" in q.metrics:
+        raise FieldError("metrics", "bot_events are counted per hour, not per minute")
     if q.include.get("time_labels") and q.time_dimension is None:
         raise FieldError("include", "time_labels needs a time dimension")
     for key, direction in q.order_by:

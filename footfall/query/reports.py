@@ -13,6 +13,7 @@ from typing import Any
 
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
+from footfall.query.dimensions import dimension
 from footfall.query.model import NAMED_RANGES, Query, parse_query
 from footfall.query.period import Period
 from footfall.query.runner import QueryRunner
@@ -126,11 +127,16 @@ def pages(runner: QueryRunner, s: Scope, kind: str, limit: int) -> list[dict[str
     if kind == "all":
         metrics = ["pageviews", "visitors", "entries", "exits"]
         result = run(runner, s, metrics=metrics, dimensions=["event:page"], limit=limit)
-        return _named(result, ["path", *metrics])
+        # Rows come by pageviews, most first: the paths only custom events carried (no
+        # page anyone viewed) are at the end, and dropping them never drops a page.
+        return [r for r in _named(result, ["path", *metrics]) if r["pageviews"]]
     if kind not in ("entry", "exit"):
         raise FieldError("kind", "use all, entry or exit")
     metric = "entries" if kind == "entry" else "exits"
-    result = run(runner, s, metrics=[metric], dimensions=["event:page"], limit=limit)
+    # A visit of custom events only has no entry or exit page: it is not a "(none)" page.
+    none = dimension("event:page").empty_label
+    result = run(runner, s, metrics=[metric], dimensions=["event:page"],
+                 filters=[["is_not", "event:page", [none]]], limit=limit)  # fmt: skip
     return [r for r in _named(result, ["path", metric]) if r[metric]]
 
 

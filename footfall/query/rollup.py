@@ -41,7 +41,7 @@ ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:sour
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 4  # the layout the store builds; bump when what a build writes changes
+VERSION = 5  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 FULL = (1 << 64) - 1
@@ -53,7 +53,7 @@ def kinds() -> dict[str, str]:
     for name in ROLLUP_DIMENSIONS:
         expr = dimension(name).events
         assert expr is not None and "{" not in expr, name
-        out[name] = expr
+        out[name] = f"coalesce({expr}, '')"  # as builder.dim_sql: NULL and '' are one value
     return out
 
 
@@ -63,7 +63,7 @@ def visit_kinds() -> dict[str, str]:
     for name in ROLLUP_DIMENSIONS:
         expr = dimension(name).sessions
         if not dimension(name).event_level and expr is not None:
-            out[name] = expr
+            out[name] = f"coalesce({expr}, '')"
     return out
 
 

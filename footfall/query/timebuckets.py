@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from footfall.query.dialects import Dialect
 
-UNITS = ("hour", "day", "week", "month")
+UNITS = ("minute", "hour", "day", "week", "month")
 
 
 def _offset(zone: ZoneInfo, at: datetime) -> int:
@@ -80,6 +80,8 @@ def auto_unit(first: date, last: date) -> str:
 def label(unit: str, value: object) -> str:
     """The ISO label of a bucket value returned by the engine (a local datetime)."""
     if isinstance(value, datetime):
+        if unit == "minute":
+            return value.strftime("%Y-%m-%d %H:%M:00")
         return value.strftime("%Y-%m-%d %H:00:00") if unit == "hour" else value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
@@ -89,6 +91,8 @@ def label(unit: str, value: object) -> str:
 def labels(unit: str, first: date, last: date) -> list[str]:
     """Every bucket label of a period, for charts that must show empty buckets."""
     out: list[str] = []
+    if unit == "minute":
+        return [f"{h[:14]}{m:02d}:00" for h in labels("hour", first, last) for m in range(60)]
     if unit == "hour":
         day = first
         while day <= last:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import _chdb_available, chdb_url, require_services
 
-STORES = ["duckdb", "chdb"]
+STORES = ["duckdb", "chdb", "clickhouse-http"]
 
 
 @pytest.fixture(params=STORES)
@@ -21,7 +21,12 @@ def store_url(request: pytest.FixtureRequest) -> str:
         if require_services():
             pytest.fail("chdb/clickhouse-connect not installed (pip install -e '.[dev]')")
         pytest.skip("chdb not installed: the ClickHouse store is not tested")
-    return chdb_url(request.node.name.split("[", 1)[0][:40])
+    name = request.node.name.split("[", 1)[0][:40]
+    if request.param == "clickhouse-http":
+        from tests.support.clickhouse import shared_standin_url
+
+        return shared_standin_url(name)
+    return chdb_url(name)
 
 
 def sibling(url: str, name: str) -> str:
@@ -29,5 +34,9 @@ def sibling(url: str, name: str) -> str:
     if not url:
         return url
     parts = urlsplit(url)
+    if parts.scheme == "clickhouse":
+        from tests.support.clickhouse import shared_standin_url
+
+        return shared_standin_url(f"{parts.path.strip('/')}_{name}")
     db = parse_qs(parts.query).get("database", ["default"])[0]
     return parts._replace(query=f"database={db}_{name}").geturl()

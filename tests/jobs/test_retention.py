@@ -13,8 +13,8 @@ from tests.conftest import ADMIN, make_settings
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
-def test_retention_job_deletes_old_events_over_http(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, retention_days=10)
+def test_retention_job_deletes_old_events_over_http(tmp_path: Path, store_url: str) -> None:
+    settings = make_settings(tmp_path, store_url=store_url, retention_days=10)
     app = create_app(settings)
     auth = {"Authorization": f"Bearer {ADMIN}"}
     with TestClient(app) as client:
@@ -50,8 +50,8 @@ def test_retention_job_deletes_old_events_over_http(tmp_path: Path) -> None:
         assert client.post("/api/admin/jobs/retention").status_code == 401
 
 
-def test_retention_zero_keeps_everything(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path))
+def test_retention_zero_keeps_everything(tmp_path: Path, store_url: str) -> None:
+    app = create_app(make_settings(tmp_path, store_url=store_url))
     with TestClient(app) as client:
         r = client.post("/api/admin/jobs/retention", headers={"Authorization": f"Bearer {ADMIN}"})
         assert r.json()["result"]["deleted"] == 0

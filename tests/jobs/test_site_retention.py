@@ -29,8 +29,8 @@ def _fill(client: TestClient, name: str) -> str:
     return str(site["site_id"])
 
 
-def test_each_site_keeps_its_own_retention(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, retention_days=10))
+def test_each_site_keeps_its_own_retention(tmp_path: Path, store_url: str) -> None:
+    app = create_app(make_settings(tmp_path, store_url=store_url, retention_days=10))
     with TestClient(app) as client:
         svc = app.state.services
         short, default, long = (_fill(client, n) for n in ("short", "default", "long"))
@@ -55,8 +55,8 @@ def test_each_site_keeps_its_own_retention(tmp_path: Path) -> None:
         assert dict(sessions) == {short: 1, default: 3, long: 5}
 
 
-def test_store_delete_with_site_id_touches_only_that_site(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path))
+def test_store_delete_with_site_id_touches_only_that_site(tmp_path: Path, store_url: str) -> None:
+    app = create_app(make_settings(tmp_path, store_url=store_url))
     with TestClient(app) as client:
         svc = app.state.services
         a, b = _fill(client, "a"), _fill(client, "b")

@@ -31,8 +31,10 @@ class Dialect(Protocol):
 
     def strip_scheme(self, expr: str) -> str: ...
 
-    def quantile(self, expr: str, q: float) -> str:
-        """The exact, interpolated ``q`` quantile (DuckDB's quantile_cont)."""
+    def quantile(self, expr: str, q: float, where: str = "true") -> str:
+        """The exact, interpolated ``q`` quantile of the non-NULL values of ``expr`` in rows
+        where ``where`` holds: v[floor(r)] + (v[ceil(r)] - v[floor(r)]) * (r - floor(r)),
+        r = (n - 1) * q over the sorted values, as DOUBLE; NULL for no values."""
         ...
 
     def money_sum(self, expr: str) -> str:
@@ -41,6 +43,10 @@ class Dialect(Protocol):
 
     def next_value(self, expr: str, partition: str, order: str) -> str:
         """``expr`` of the next row in the partition (window), NULL for the last."""
+        ...
+
+    def round_half_away(self, expr: str) -> str:
+        """``expr`` rounded to an integer, halves away from zero (DuckDB's round)."""
         ...
 
     def map_keys_rows(self, column: str) -> str:

@@ -32,8 +32,14 @@ class ClickHouseDialect:
     def strip_scheme(self, expr: str) -> str:
         return f"replaceRegexpOne({expr}, {SCHEME}, '')"
 
-    def quantile(self, expr: str, q: float) -> str:
-        return f"quantileExactInclusive({q})({expr})"
+    def quantile(self, expr: str, q: float, where: str = "true") -> str:
+        # As the DuckDB dialect's, step for step (quantileExactInclusive differs from
+        # DuckDB's quantile_cont in the last bits).
+        arr = f"arraySort(groupArrayIf({expr}, {where}))"
+        rn = f"((length({arr}) - 1) * toFloat64({q}))"
+        lo = f"{arr}[toUInt64(floor({rn})) + 1]"
+        hi = f"{arr}[toUInt64(ceil({rn})) + 1]"
+        return f"if(length({arr}) > 0, {lo} + ({hi} - {lo}) * ({rn} - floor({rn})), NULL)"
 
     def money_sum(self, expr: str) -> str:
         # DuckDB's CAST(x AS DECIMAL(18, 2)): x * 100 rounded half away from zero (round()
@@ -47,6 +53,10 @@ class ClickHouseDialect:
             f"leadInFrame(toNullable({expr})) OVER (PARTITION BY {partition} ORDER BY {order} "
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
         )
+
+    def round_half_away(self, expr: str) -> str:
+        # round() on a Float64 rounds halves to even here.
+        return f"(sign({expr}) * floor(abs({expr}) + 0.5))"
 
     def map_keys_rows(self, column: str) -> str:
         return f"arrayJoin(mapKeys({column}))"

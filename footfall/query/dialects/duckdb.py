@@ -26,14 +26,23 @@ class DuckDBDialect:
     def strip_scheme(self, expr: str) -> str:
         return f"regexp_replace({expr}, {SCHEME}, '')"
 
-    def quantile(self, expr: str, q: float) -> str:
-        return f"quantile_cont({expr}, {q})"
+    def quantile(self, expr: str, q: float, where: str = "true") -> str:
+        # The interpolation spelled out (not quantile_cont), in the same floating-point
+        # steps as the ClickHouse dialect's, so both stores give the same last digit.
+        arr = f"list_sort(list({expr}) FILTER (WHERE {expr} IS NOT NULL AND {where}))"
+        rn = f"((len({arr}) - 1) * CAST({q} AS DOUBLE))"
+        lo = f"{arr}[CAST(floor({rn}) AS BIGINT) + 1]"
+        hi = f"{arr}[CAST(ceil({rn}) AS BIGINT) + 1]"
+        return f"(CASE WHEN len({arr}) > 0 THEN {lo} + ({hi} - {lo}) * ({rn} - floor({rn})) END)"
 
     def money_sum(self, expr: str) -> str:
         return f"sum(CAST({expr} AS DECIMAL(18, 2)))"
 
     def next_value(self, expr: str, partition: str, order: str) -> str:
         return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
+
+    def round_half_away(self, expr: str) -> str:
+        return f"round({expr})"
 
     def map_keys_rows(self, column: str) -> str:
         return f"unnest(map_keys({column}))"

@@ -43,6 +43,7 @@ class ClickHouseStore:
         self._transport: Transport | None = None
         self._write_lock = threading.Lock()
         self._scratch: Any = None
+        self._stage: tuple[str, str] = ("", "")
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -72,6 +73,10 @@ class ClickHouseStore:
         return applied
 
     def close(self) -> None:
+        if self._transport is not None and self._stage[0]:
+            for table in self._stage:
+                self._transport.command(f"DROP TABLE IF EXISTS {table}")
+            self._stage = ("", "")
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -92,7 +97,8 @@ class ClickHouseStore:
         with self._write_lock:
             if self._scratch is None:
                 self._scratch = ScratchTarget.open_scratch()
-            target = ScratchTarget(self.ch, self._scratch, version_of(progress))
+                self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
+            target = ScratchTarget(self.ch, self._scratch, version_of(progress), self._stage)
             yield target
             target.commit()
 

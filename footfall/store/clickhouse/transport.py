@@ -24,6 +24,8 @@ SESSION_SETTINGS: dict[str, Any] = {
     "final": 1,
     "mutations_sync": 2,
     "lightweight_deletes_sync": 2,
+    # A round asks for its event ids and visitors as literal lists (write.py).
+    "max_query_size": 256 << 20,
 }
 
 

@@ -55,8 +55,9 @@ def plain(table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(t):
             col = col.cast(t.value_type)
             t = t.value_type
-        if pa.types.is_timestamp(t) and t.tz is not None:
-            col = col.cast(pa.timestamp(t.unit))
+        if pa.types.is_timestamp(t) and (t.tz is not None or t.unit != "us"):
+            # DuckDB's TIMESTAMP: naive UTC, microseconds (exports print the same).
+            col = col.cast(pa.timestamp("us"))
         columns.append(col)
     return pa.table(columns, names=table.column_names)
 
@@ -69,12 +70,26 @@ def _sql_list(values: list[Any]) -> str:
 class ScratchTarget:
     """``BatchTarget`` for one round on ClickHouse (see the module docstring)."""
 
-    def __init__(self, transport: Transport, scratch: duckdb.DuckDBPyConnection, pos: int):
-        self.ch, self.cur, self.pos = transport, scratch, pos
+    def __init__(
+        self, transport: Transport, scratch: duckdb.DuckDBPyConnection, pos: int,
+        stage: tuple[str, str],
+    ) -> None:  # fmt: skip
+        self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_s AS FROM sessions LIMIT 0")
+
+    @staticmethod
+    def create_stage(transport: Transport, suffix: str) -> tuple[str, str]:
+        """The staging tables of one writer (Memory: nothing of them needs to last)."""
+        ids, keys = f"footfall_stage_ids_{suffix}", f"footfall_stage_keys_{suffix}"
+        transport.command(f"CREATE TABLE IF NOT EXISTS {ids} (event_id UUID) ENGINE = Memory")
+        transport.command(
+            f"CREATE TABLE IF NOT EXISTS {keys} (site_id String, visitor_id UInt64, "
+            "session_id UInt64) ENGINE = Memory"
+        )
+        return ids, keys
 
     @staticmethod
     def open_scratch() -> duckdb.DuckDBPyConnection:
@@ -105,31 +120,29 @@ class ScratchTarget:
             self.cur.unregister("_got")
 
     def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
-        ids = [
-            r[0] for r in self.cur.execute("SELECT DISTINCT event_id::VARCHAR FROM _in").fetchall()
-        ]
-        sites = [r[0] for r in self.cur.execute("SELECT DISTINCT site_id FROM _in").fetchall()]
+        # The batch's keys go to the store's staging tables (one Arrow insert each) and
+        # are joined there: a literal list of 100,000 ids costs seconds to parse.
+        ids = self.cur.sql("SELECT DISTINCT event_id::VARCHAR AS event_id FROM _in")
+        keys = self.cur.sql(
+            "SELECT DISTINCT site_id, CASE WHEN session_id = 0 THEN visitor_id ELSE 0 END "
+            "AS visitor_id, session_id FROM _in"
+        )
+        stage_ids, stage_keys = self.stage
+        self.ch.command(f"TRUNCATE TABLE {stage_ids}")
+        self.ch.command(f"TRUNCATE TABLE {stage_keys}")
+        self.ch.insert(stage_ids, ids.to_arrow_table())
+        self.ch.insert(stage_keys, keys.to_arrow_table())
         self._load_events(
             f"ts BETWEEN '{lo.isoformat(sep=' ')}' AND '{hi.isoformat(sep=' ')}' "
-            f"AND event_id IN ({_sql_list(ids)})"
+            f"AND site_id IN (SELECT site_id FROM {stage_keys}) "
+            f"AND event_id IN (SELECT event_id FROM {stage_ids})"
         )
-        visitors = [
-            r[0]
-            for r in self.cur.execute(
-                "SELECT DISTINCT visitor_id FROM _in WHERE session_id = 0"
-            ).fetchall()
-        ]
-        clients = [
-            r[0]
-            for r in self.cur.execute(
-                "SELECT DISTINCT session_id FROM _in WHERE session_id <> 0"
-            ).fetchall()
-        ]
         sql = (
             "SELECT * EXCEPT (version, is_deleted) FROM sessions "
-            f"WHERE site_id IN ({_sql_list(sites)}) AND ("
-            f"(visitor_id IN ({_sql_list(visitors)}) AND end_ts >= '{since.isoformat(sep=' ')}') "
-            f"OR session_id IN ({_sql_list(clients)}))"
+            f"WHERE site_id IN (SELECT site_id FROM {stage_keys}) AND ("
+            f"((site_id, visitor_id) IN (SELECT site_id, visitor_id FROM {stage_keys} WHERE session_id = 0) "
+            f"AND end_ts >= '{since.isoformat(sep=' ')}') "
+            f"OR (site_id, session_id) IN (SELECT site_id, session_id FROM {stage_keys} WHERE session_id <> 0))"
         )
         got = plain(self.ch.arrow(sql))
         if got.num_rows:

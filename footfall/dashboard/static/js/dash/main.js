@@ -2,12 +2,14 @@
 // the query API in parallel (top stats, chart, panels), renders it as text, keeps the
 // view's state in the URL, and follows the live visitor count over server-sent events.
 import { el, clear, fmt } from './dom.js';
-import { METRICS, readState, writeState, dateRange, timeDimension, apiFilters, describe, dimLabel } from './state.js';
+import { METRICS, readState, writeState, dateRange, apiFilters, describe, dimLabel } from './state.js';
 import { PANELS, detailTab, panelNode, panelQuery, renderRows } from './panels.js';
 import { renderGoals } from './goals.js';
 import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
 import { drawChart, resizeChart } from './chart.js';
+import { chartData } from './trend.js';
 import { download } from './csv.js';
+import { displayValue } from './labels.js';
 
 const root = document.getElementById('dashboard');
 const cfg = { ...root.dataset };
@@ -42,7 +44,7 @@ function renderFilters() {
     box.append(el('button', {
       type: 'button', class: 'chip', 'aria-label': 'Remove filter ' + describe(f),
       onclick: () => { state.filters = state.filters.filter((x) => x !== f); navigate(); },
-    }, el('span', { text: dimLabel(f.dim) + ' is ' }), el('strong', { text: f.value }), el('span', { 'aria-hidden': 'true', text: ' ✕' })));
+    }, el('span', { text: dimLabel(f.dim) + ' is ' }), el('strong', { text: displayValue(f.dim, f.value) }), el('span', { 'aria-hidden': 'true', text: ' ✕' })));
   }
 }
 
@@ -74,27 +76,10 @@ async function loadStats(signal) {
 }
 
 async function loadChart(signal) {
-  const target = document.getElementById('chart');
-  if (realtime) { target.hidden = true; return; }
-  const dim = timeDimension(state);
-  const base = { metrics: [state.metric], dimensions: [dim], filters: apiFilters(state), include: { time_labels: true } };
-  const data = await query({ ...base, date_range: dateRange(state), compare: state.compare || undefined }, signal);
-  const labels = data.meta.time_labels || [];
-  const byLabel = new Map(data.results.map((r) => [r.dimensions[0], r.metrics[0]]));
-  const current = labels.map((l) => byLabel.get(l) ?? 0);
-  let previous = null;
-  const cp = data.meta.comparison_period;
-  if (cp) {
-    const prev = await query({ ...base, date_range: [cp.from, cp.to] }, signal);
-    const prevBy = new Map(prev.results.map((r) => [r.dimensions[0], r.metrics[0]]));
-    previous = (prev.meta.time_labels || []).slice(0, labels.length).map((l) => prevBy.get(l) ?? 0);
-    while (previous.length < labels.length) previous.push(null);
-  }
-  shown.chart = { labels, current, previous, metric: state.metric };
-  drawChart(clear(target), state.metric, labels, current, previous);
-  const name = METRICS.find((m) => m.key === state.metric).label;
-  document.getElementById('chart-legend').textContent = name + ' ' + data.meta.period.from + ' – ' + data.meta.period.to
-    + (cp ? ' (dashed: ' + cp.from + ' – ' + cp.to + ')' : '');
+  const chart = await chartData(state, cfg.timezone, query, signal);
+  shown.chart = chart;
+  drawChart(clear(document.getElementById('chart')), chart.metric, chart);
+  document.getElementById('chart-legend').textContent = chart.legend;
 }
 
 // -- panels --------------------------------------------------------------------------------
@@ -110,7 +95,7 @@ async function loadPanel(def, signal, gen) {
     const data = await query(panelQuery(state, tab), signal);
     if (gen !== generation) return;
     shown.panels[def.id] = { tab, results: data.results };
-    renderRows(ui.list, tab, data.results, addFilter);
+    renderRows(ui.list, tab, data.results, addFilter, state);
     if (def.id === 'events') {
       await loadProps(ui, signal, gen);
       await renderGoals(ui.extra, goals, state, query, signal, () => gen === generation);
@@ -134,7 +119,7 @@ async function loadProps(ui, signal, gen) {
     const data = await query(panelQuery(state, tab), signal);
     if (gen !== generation) return;
     const list = el('ol', { class: 'rows' });
-    renderRows(list, tab, data.results, addFilter);
+    renderRows(list, tab, data.results, addFilter, state);
     ui.extra.append(el('h3', { class: 'proptitle', text: 'Property: ' + key }), list);
   }
 }
@@ -177,7 +162,7 @@ async function showDetailPage() {
   const body = clear(document.getElementById('details-body'));
   const data = await query(panelQuery(state, tab, PAGE, offset));
   const list = el('ol', { class: 'rows' });
-  renderRows(list, tab, data.results, (f) => { dialog.close(); addFilter(f); });
+  renderRows(list, tab, data.results, (f) => { dialog.close(); addFilter(f); }, state);
   body.append(list);
   const total = data.meta.total_rows ?? data.results.length;
   document.getElementById('details-page').textContent = `${offset + 1}–${offset + data.results.length} of ${total}`;
@@ -236,7 +221,7 @@ function exportCsv() {
       shown.stats.row.comparison?.metrics[i] ?? '', shown.stats.row.comparison?.change[i] ?? '']));
   }
   if (shown.chart) {
-    shown.chart.labels.forEach((l, i) => rows.push(['chart', 'time', l, shown.chart.metric, shown.chart.current[i], shown.chart.previous?.[i] ?? '', '']));
+    shown.chart.labels.forEach((l, i) => rows.push(['chart', 'time', l, shown.chart.metric, shown.chart.values[i], shown.chart.previous?.[i] ?? '', '']));
   }
   for (const { tab, results } of Object.values(shown.panels)) {
     const metrics = tab.metrics || ['visitors'];
@@ -255,6 +240,7 @@ function startLive() {
   source.addEventListener('visitors', (e) => {
     const count = JSON.parse(e.data).visitors;
     document.getElementById('live-count').textContent = String(count);
+    document.getElementById('live-noun').textContent = count === 1 ? 'current visitor' : 'current visitors';
   });
 }
 
@@ -279,7 +265,7 @@ if (range) {
 document.getElementById('export-csv').addEventListener('click', exportCsv);
 window.addEventListener('popstate', () => { state = readState(cfg.mode); load(); });
 window.addEventListener('resize', () => resizeChart(document.getElementById('chart')));
-document.addEventListener('footfall:theme', () => { if (shown.chart) drawChart(clear(document.getElementById('chart')), shown.chart.metric, shown.chart.labels, shown.chart.current, shown.chart.previous); });
+document.addEventListener('footfall:theme', () => { if (shown.chart) drawChart(clear(document.getElementById('chart')), shown.chart.metric, shown.chart); });
 if (realtime) setInterval(load, 15000);
 writeState(state, true);
 load();

@@ -2,9 +2,18 @@
 // row adds a filter when clicked. "Details" opens the full, paginated list in a dialog.
 import { el, clear, fmt, referrerHref } from './dom.js';
 import { apiFilters, dateRange, dimLabel } from './state.js';
+import { displayValue } from './labels.js';
 
 const NONE = ['is_not', '', ['(none)']];
 const notNone = (dim) => [[NONE[0], dim, NONE[2]]];
+// Top pages are the pages people viewed: a path that only custom events carried (a form
+// post, an API hook) is no page. Engagement events (time on page, scroll depth) follow a
+// pageview of their page, so keeping them keeps those figures; when that pageview fell
+// before the range (realtime's 30 minutes), the row has no pageviews and is not shown.
+// With an event filter on, that filter picks the events (pages where the goal happened).
+const viewedPages = (state) => (state.filters.some((f) => f.dim === 'event:name') ? []
+  : [['is', 'event:name', ['pageview', 'engagement']]]);
+const hadPageviews = (row, state) => !viewedPages(state).length || row.metrics[1] > 0;
 
 export const PANELS = [
   { id: 'sources', title: 'Top sources', tabs: [
@@ -16,10 +25,12 @@ export const PANELS = [
     { id: 'utm_campaign', label: 'UTM campaign', dim: 'visit:utm_campaign', extra: notNone('visit:utm_campaign') },
   ] },
   { id: 'pages', title: 'Top pages', tabs: [
-    { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'],
+    { id: 'page', label: 'Pages', dim: 'event:page', metrics: ['visitors', 'pageviews'], extra: viewedPages,
+      shown: hadPageviews,
       details: ['visitors', 'pageviews', 'time_on_page', 'scroll_depth'] },
-    { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'] },
-    { id: 'exit', label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'] },
+    // A visit of custom events only has no entry or exit page ('(none)'): not listed.
+    { id: 'entry', label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'], extra: notNone('visit:entry_page') },
+    { id: 'exit', label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'], extra: notNone('visit:exit_page') },
     // Pages by how many pageviews carried a load time (the tracker's performance option);
     // pages without one are left out, as /api/v1/performance does.
     { id: 'speed', label: 'Load time', dim: 'event:page', shown: (row) => row.metrics[0] > 0,
@@ -53,10 +64,11 @@ export function detailTab(tab) {
 }
 
 export function panelQuery(state, tab, limit = 9, offset = 0) {
+  const extra = typeof tab.extra === 'function' ? tab.extra(state) : tab.extra || [];
   return {
     metrics: tab.metrics || ['visitors'],
     dimensions: [tab.dim],
-    filters: apiFilters(state, tab.extra || []),
+    filters: apiFilters(state, extra),
     date_range: dateRange(state),
     limit, offset,
     include: { total_rows: true },
@@ -66,13 +78,14 @@ export function panelQuery(state, tab, limit = 9, offset = 0) {
 /** One row: a button that adds the filter, an optional referrer link, the metric values. */
 export function rowNode(tab, row, maxValue, onPick) {
   const value = row.dimensions[0];
+  const shown = displayValue(tab.dim, value);
   const metrics = tab.metrics || ['visitors'];
   const width = maxValue ? Math.max(1, Math.round((row.metrics[0] / maxValue) * 100)) : 0;
   const pick = el('button', {
-    type: 'button', class: 'rowpick', title: 'Filter by ' + dimLabel(tab.dim) + ': ' + value,
+    type: 'button', class: 'rowpick', title: 'Filter by ' + dimLabel(tab.dim) + ': ' + shown,
     onclick: () => onPick({ dim: tab.dim, value }),
   }, el('span', { class: 'bar', style: `width:${width}%`, 'aria-hidden': 'true' }),
-  el('span', { class: 'rowlabel', text: value }));
+  el('span', { class: 'rowlabel', text: shown }));
   const href = tab.link ? referrerHref(value) : null;
   const link = href ? el('a', {
     class: 'extlink', href, target: '_blank', rel: 'noopener noreferrer',
@@ -89,9 +102,9 @@ function headerRow(tab) {
     ...metrics.map((m) => el('span', { class: 'num', text: METRIC_LABEL[m] || m })));
 }
 
-export function renderRows(list, tab, results, onPick) {
+export function renderRows(list, tab, results, onPick, state) {
   clear(list);
-  if (tab.shown) results = results.filter(tab.shown);
+  if (tab.shown) results = results.filter((row) => tab.shown(row, state));
   if (!results.length) {
     list.append(el('li', { class: 'empty muted', text: 'No data yet' }));
     return;

@@ -1,6 +1,7 @@
 // The dashboard's state lives in the URL query string, so views can be bookmarked and
 // shared and back/forward work: period, from, to, compare (1 = previous period, yoy = year
 // over year), metric, interval, funnel (the funnel panel's pick) and filters (f=dim|value).
+import { displayValue } from './labels.js';
 
 export const PERIODS = ['day', '7d', '30d', 'month', 'year', 'custom'];
 export const INTERVALS = ['hour', 'day', 'week', 'month'];
@@ -89,5 +90,5 @@ export function apiFilters(state, extra = []) {
 }
 
 export function describe(filter) {
-  return dimLabel(filter.dim) + ' is ' + filter.value;
+  return dimLabel(filter.dim) + ' is ' + displayValue(filter.dim, filter.value);
 }

@@ -1,0 +1,145 @@
+# ruff: noqa: E501
+"""``bench/query.py --store chdb|http``: the dashboard set on the ClickHouse store beside
+DuckDB's, in the same run, on the same rows, with the answers compared.
+
+The generated DuckDB store is copied into ClickHouse (``<dir>/clickhouse``) once (kept
+with --keep), through the store's own schema: events and visits as Arrow batches. Then
+the set runs on DuckDB (as shipped: with its exact rollups when built) and on ClickHouse,
+alternating repetitions so both see the same machine; p50/p95 of the parallel set's wall
+time, peak RSS, bytes on disk, and the ratio ClickHouse / DuckDB. ``http`` serves the
+ClickHouse path from the test stand-in (tests/support/clickhouse_standin.py) in a child
+process and reads it through clickhouse-connect, as a server deployment would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def copy_into_clickhouse(duck_path: Path, ch_path: Path, log: Any) -> dict[str, Any]:
+    """Events and visits of the DuckDB store into a fresh chdb store at ``ch_path``."""
+    import duckdb
+
+    from footfall.store.clickhouse import ClickHouseStore
+    from footfall.store.factory import ClickHouseTarget
+
+    marker = ch_path / "copied"
+    if marker.exists():
+        return {"copied": False, "bytes": _dir_bytes(ch_path)}
+    store = ClickHouseStore(ClickHouseTarget(path=str(ch_path)))
+    store.open()
+    store.migrate()
+    con = duckdb.connect(str(duck_path), read_only=True)
+    t = time.perf_counter()
+    rows = 0
+    try:
+        events = con.sql("SELECT * EXCLUDE (event_id), event_id::VARCHAR AS event_id, 0::UBIGINT AS pos FROM events")
+        for batch in events.to_arrow_reader(500_000):
+            store.ch.insert("events", pa.Table.from_batches([batch]))
+            rows += batch.num_rows
+        visits = con.sql("SELECT *, 1::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM sessions")
+        for batch in visits.to_arrow_reader(500_000):
+            store.ch.insert("sessions", pa.Table.from_batches([batch]))
+        store.ch.command("OPTIMIZE TABLE events FINAL")
+        store.ch.command("OPTIMIZE TABLE sessions FINAL")
+    finally:
+        con.close()
+        store.close()
+    seconds = time.perf_counter() - t
+    marker.write_text("ok")
+    log(f"copied {rows:,} events into ClickHouse in {seconds:.0f} s ({rows / seconds:,.0f} rows/s)")
+    return {"copied": True, "rows": rows, "seconds": seconds, "bytes": _dir_bytes(ch_path)}
+
+
+@contextlib.contextmanager
+def clickhouse_runner(kind: str, ch_path: Path) -> Iterator[tuple[Any, Any]]:
+    """A QueryRunner on the ClickHouse copy: chdb in process, or the stand-in over HTTP."""
+    from footfall.query.runner import QueryRunner
+    from footfall.store.clickhouse import ClickHouseStore
+    from footfall.store.factory import ClickHouseTarget
+
+    proc = None
+    if kind == "chdb":
+        target = ClickHouseTarget(path=str(ch_path))
+    else:
+        port_file = ch_path.parent / "standin.port"
+        port_file.unlink(missing_ok=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.clickhouse_standin", "--path", str(ch_path),
+             "--port", "0", "--port-file", str(port_file)],
+            cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.time() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            if time.time() > deadline or proc.poll() is not None:
+                raise RuntimeError("the stand-in did not start")
+            time.sleep(0.1)
+        target = ClickHouseTarget(host="127.0.0.1", port=int(port_file.read_text()))
+    store = ClickHouseStore(target)
+    store.open()
+    try:
+        yield store, QueryRunner(store)
+    finally:
+        store.close()
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+
+
+def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple[str, dict[str, Any]]],
+            open_runner: Any, in_process: Any, site: Any, pct: Any, log: Any) -> dict[str, Any]:  # fmt: skip
+    """The parallel dashboard set on DuckDB and on ClickHouse, alternated."""
+    ch_path = root / "clickhouse"
+    out: dict[str, Any] = {"copy": copy_into_clickhouse(root / "data" / "events.duckdb", ch_path, log)}
+    out["bytes"] = {"duckdb": (root / "data" / "events.duckdb").stat().st_size, "clickhouse": _dir_bytes(ch_path)}
+    walls: dict[str, list[float]] = {"duckdb": [], args.store: []}
+    answers: dict[str, Any] = {}
+    duck_store, duck_runner = open_runner(manifest, root, args.duckdb_threads)
+    duck = in_process(duck_runner, site, queries)
+    try:
+        with clickhouse_runner(args.store, ch_path) as (_, ch_runner):
+            ch = in_process(ch_runner, site, queries)
+            try:
+                for bench in (duck, ch):  # first loads warm each engine's caches
+                    bench.parallel()
+                for _ in range(args.reps):
+                    for name, bench in (("duckdb", duck), (args.store, ch)):
+                        wall, _, results = bench.parallel()
+                        walls[name].append(wall)
+                        answers[name] = results
+            finally:
+                ch.close()
+    finally:
+        duck.close()
+        duck_store.close()
+    differ = [q for q, _ in queries if _strip(answers["duckdb"][q]) != _strip(answers[args.store][q])]
+    out.update(walls=walls, differ=differ, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    p95 = {k: pct(v, 0.95) for k, v in walls.items()}
+    out["p95"] = p95
+    out["ratio_p95"] = p95[args.store] / p95["duckdb"]
+    log(f"parallel set p50/p95: duckdb {pct(walls['duckdb'], .5) * 1e3:.0f}/{p95['duckdb'] * 1e3:.0f} ms, "
+        f"{args.store} {pct(walls[args.store], .5) * 1e3:.0f}/{p95[args.store] * 1e3:.0f} ms; "
+        f"ratio p95 {out['ratio_p95']:.2f}; answers differ: {differ or 'none'}; "
+        f"bytes duckdb {out['bytes']['duckdb'] / 1e6:,.0f} MB, clickhouse {out['bytes']['clickhouse'] / 1e6:,.0f} MB; "
+        f"peak RSS {out['peak_rss_mb']:,.0f} MB")
+    return out
+
+
+def _strip(result: dict[str, Any]) -> Any:
+    """What a user sees of an answer (not its timing or plan notes)."""
+    return result.get("results")
