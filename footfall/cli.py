@@ -1,8 +1,9 @@
-"""``footfall`` command line: serve, sites, tokens, users, jobs, config.
+"""``footfall`` command line: serve, sites, tokens, users, jobs, migrate, config.
 
 Metadata commands write SQLite/PostgreSQL directly (safe beside a running server, which
-re-reads keys within seconds). Commands that need the DuckDB store while ``serve`` holds
-it ask the running server over its admin API, or say clearly that they cannot.
+re-reads keys within seconds). Commands that need the event store while ``serve`` holds
+it ask the running server over its admin API (found through the data directory's lock
+file, see :mod:`footfall.cli_preflight`), or say clearly that they cannot.
 """
 
 from __future__ import annotations
@@ -11,18 +12,28 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
+from pathlib import Path
 from typing import Any
 
+from footfall import __version__
+from footfall.cli_jobs import ask_server, progress
+from footfall.cli_preflight import (
+    DataDirLock,
+    PreflightError,
+    check_port,
+    check_store_free,
+    connect_url,
+    holder,
+)
 from footfall.config import Settings, SettingsError, docs_table
 from footfall.meta.repo import Metadata
 from footfall.meta.values import MetaValidationError
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(args: argparse.Namespace | None = None, **overrides: Any) -> Settings:
+    data_dir = getattr(args, "data_dir", None)
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(data_dir=data_dir, **overrides)
     except SettingsError as exc:
         sys.exit(f"footfall: configuration error: {exc}")
 
@@ -35,12 +46,23 @@ def _meta(settings: Settings) -> Metadata:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(host=args.host, port=args.port)
+    settings = _settings(args, host=args.host, port=args.port)
+    # Refused here, in one line each, rather than by a worker's traceback (or not at all:
+    # Granian's SO_REUSEPORT would share a busy port with another server).
+    lock = DataDirLock(settings.data_dir)
+    try:
+        check_port(settings.host, settings.port)
+        lock.acquire("serve", connect_url(settings.host, settings.port))
+        check_store_free(settings.store_path)
+    except PreflightError as exc:
+        lock.release()
+        sys.exit(f"error: {exc}")
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     # The app factory reads Settings from the environment in the worker process.
     os.environ["FOOTFALL_HOST"], os.environ["FOOTFALL_PORT"] = settings.host, str(settings.port)
+    os.environ["FOOTFALL_DATA_DIR"] = str(settings.data_dir)
     print(
         f"footfall serving on http://{settings.host}:{settings.port} (data in {settings.data_dir})",
         flush=True,
@@ -62,11 +84,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # A worker not stopped by then is killed; the spool keeps everything acknowledged.
         workers_kill_timeout=settings.shutdown_timeout_seconds or None,
     ).serve()
+    lock.release()
     return 0
 
 
 def cmd_sites_create(args: argparse.Namespace) -> int:
-    meta = _meta(_settings())
+    meta = _meta(_settings(args))
     try:
         site, key = meta.create_site(args.name, args.domain, args.timezone)
     except MetaValidationError as exc:
@@ -78,14 +101,14 @@ def cmd_sites_create(args: argparse.Namespace) -> int:
 
 
 def cmd_sites_list(args: argparse.Namespace) -> int:
-    for site in _meta(_settings()).list_sites():
+    for site in _meta(_settings(args)).list_sites():
         domains = ",".join(site.domains)
         print(f"{site.id}\t{site.name}\t{domains}\t{site.timezone}\t{site.public_uuid}")
     return 0
 
 
 def cmd_tokens_create(args: argparse.Namespace) -> int:
-    meta = _meta(_settings())
+    meta = _meta(_settings(args))
     if meta.get_site(args.site) is None:
         print(f"error: site: no site {args.site!r}", file=sys.stderr)
         return 2
@@ -96,63 +119,63 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = _settings(args)
     from footfall.jobs.retention import run_retention, site_retention
     from footfall.jobs.rollups import run_rollups
     from footfall.store import open_store
 
-    if args.name not in ("retention", "rollups"):
-        print(f"error: unknown job {args.name!r} (known: retention, rollups)", file=sys.stderr)
-        return 2
+    server = holder(settings.data_dir)
+    if args.url or (server is not None and server.get("command") == "serve"):
+        url = args.url or str(server.get("url") if server else "")
+        return ask_server(url or _default_url(settings), settings.admin_token, args.name)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire(f"jobs run {args.name}")
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     try:
         store = open_store(settings)
     except Exception as exc:
         # The store is held by a running server (one process per embedded store).
         if "lock" not in str(exc).lower():
             raise
-        return _ask_server(settings, f"/api/admin/jobs/{args.name}")
+        lock.release()
+        # A server that does not write the lock file holds the store.
+        return ask_server(_default_url(settings), settings.admin_token, args.name)
     try:
         meta = _meta(settings)
-        try:
-            if args.name == "rollups":
-                print(json.dumps(run_rollups(store, meta)))
-                return 0
-            days = site_retention(meta)
-        finally:
-            meta.close()
-        print(json.dumps(run_retention(store, settings.retention_days, site_days=days)))
+        with progress(f"running {args.name} on {settings.data_dir}"):
+            try:
+                if args.name == "rollups":
+                    result = run_rollups(store, meta)
+                else:
+                    days = site_retention(meta)
+                    result = run_retention(store, settings.retention_days, site_days=days)
+            finally:
+                meta.close()
+        print(json.dumps(result))
     finally:
         store.close()
+        lock.release()
     return 0
 
 
-def _ask_server(settings: Settings, path: str) -> int:
-    if not settings.admin_token:
-        print(
-            "error: the store is held by a running `footfall serve`; set FOOTFALL_ADMIN_TOKEN "
-            "(the same value the server has) so this command can ask it, or stop the server.",
-            file=sys.stderr,
-        )
-        return 3
-    req = urllib.request.Request(
-        f"http://{settings.host}:{settings.port}{path}",
-        method="POST",
-        headers={"Authorization": f"Bearer {settings.admin_token}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=600) as resp:  # noqa: S310
-            print(resp.read().decode())
-    except urllib.error.URLError as exc:
-        print(f"error: could not reach the running server: {exc}", file=sys.stderr)
-        return 3
-    return 0
+def _default_url(settings: Settings) -> str:
+    return connect_url(settings.host, settings.port)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the metadata and event-store migrations (idempotent; serve does it too)."""
     from footfall.store import open_store
 
-    settings = _settings()
+    settings = _settings(args)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire("migrate")
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     meta = _meta(settings)
     meta.migrate()
     meta.close()
@@ -162,6 +185,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         health = store.health()
     finally:
         store.close()
+        lock.release()
     versions = ", ".join(map(str, applied)) or "none pending"
     print(f"metadata: up to date; event store ({health['backend']}): {versions}")
     return 0
@@ -174,46 +198,71 @@ def cmd_config_docs(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="footfall", description="Privacy-friendly website analytics.")
-    sub = p.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server (API, queue, writer, jobs)")
-    serve.add_argument("--host", help="listen address (FOOTFALL_HOST)")
-    serve.add_argument("--port", type=int, help="listen port (FOOTFALL_PORT)")
+    p.add_argument("--version", action="version", version=f"footfall {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every command reads the data directory; --data-dir wins over FOOTFALL_DATA_DIR.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", type=Path, metavar="DIR",
+        help="directory holding all state (FOOTFALL_DATA_DIR; default footfall-data)",
+    )  # fmt: skip
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the server (API, queue, writer, jobs)",
+        description="Run the HTTP server with its spool, writer and scheduled jobs.",
+    )  # fmt: skip
+    serve.add_argument("--host", help="listen address (FOOTFALL_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (FOOTFALL_PORT; default 8000)")
     serve.set_defaults(func=cmd_serve)
 
     sites = sub.add_parser("sites", help="manage sites").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
-    create = sites.add_parser("create", help="create a site and print its ingest key")
-    create.add_argument("name")
-    create.add_argument("--domain", action="append", required=True, help="repeatable")
-    create.add_argument("--timezone", default="UTC")
+    create = sites.add_parser(
+        "create", parents=[common], help="create a site and print its ingest key"
+    )
+    create.add_argument("name", help="display name; the site id is made from it")
+    create.add_argument(
+        "--domain", action="append", required=True,
+        help="a domain the site's pages are served from (repeat for several)",
+    )  # fmt: skip
+    create.add_argument(
+        "--timezone", default="UTC", help="IANA time zone the site's days are counted in"
+    )
     create.set_defaults(func=cmd_sites_create)
-    sites.add_parser("list", help="list sites").set_defaults(func=cmd_sites_list)
+    sites.add_parser("list", parents=[common], help="list sites").set_defaults(func=cmd_sites_list)
 
     tokens = sub.add_parser("tokens", help="read tokens").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
-    tcreate = tokens.add_parser("create", help="create a read token for one site")
-    tcreate.add_argument("--site", required=True)
+    tcreate = tokens.add_parser("create", parents=[common], help="create a read token for one site")
+    tcreate.add_argument("--site", required=True, help="id of the site the token may read")
     tcreate.set_defaults(func=cmd_tokens_create)
 
     jobs = sub.add_parser("jobs", help="maintenance jobs").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
-    run = jobs.add_parser("run", help="run a job now")
-    run.add_argument("name", choices=["retention", "rollups"])
+    run = jobs.add_parser(
+        "run", parents=[common], help="run a job now (in the running server if there is one)"
+    )
+    run.add_argument("name", choices=["retention", "rollups"], help="the job to run")
+    run.add_argument(
+        "--url",
+        help="URL of the running server to ask (default: the one holding the data directory)",
+    )
     run.set_defaults(func=cmd_jobs_run)
 
     from footfall import cli_users
 
-    cli_users.add_parser(sub, lambda: _meta(_settings()))
+    cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
 
     sub.add_parser(
-        "migrate", help="apply metadata and event-store schema migrations (serve does it too)"
-    ).set_defaults(func=cmd_migrate)
+        "migrate", parents=[common],
+        help="apply metadata and event-store schema migrations (serve does it too)",
+    ).set_defaults(func=cmd_migrate)  # fmt: skip
 
     config = sub.add_parser("config", help="configuration").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
     config.add_parser("docs", help="print the configuration table").set_defaults(
         func=cmd_config_docs

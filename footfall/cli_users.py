@@ -19,6 +19,8 @@ from footfall.meta.values import MetaValidationError, SiteNotFoundError
 
 MetaFactory = Callable[[], Metadata]
 Command = Callable[[argparse.Namespace, MetaFactory], int]
+# The command line's settings (its --data-dir) decide which metadata a command opens.
+MetaOf = Callable[[argparse.Namespace], Metadata]
 
 
 def read_password(given: str | None) -> str:
@@ -100,34 +102,44 @@ def cmd_list(args: argparse.Namespace, meta: MetaFactory) -> int:
     return 0
 
 
-def add_parser(sub: Any, meta: MetaFactory) -> None:
-    """Register ``footfall users ...`` on the top-level subparsers ``sub``."""
+def add_parser(sub: Any, common: argparse.ArgumentParser, meta: MetaOf) -> None:
+    """Register ``footfall users ...`` on the top-level subparsers ``sub``; ``common``
+    holds the options every command takes."""
     users = sub.add_parser("users", help="dashboard users").add_subparsers(
-        dest="action", required=True
+        dest="action", required=True, metavar="ACTION"
     )
 
     def bind(p: argparse.ArgumentParser, fn: Command) -> None:
-        p.set_defaults(func=lambda args: fn(args, meta))
+        p.set_defaults(func=lambda args: fn(args, lambda: meta(args)))
 
-    create = users.add_parser("create", help="create a user (password from stdin if not given)")
-    create.add_argument("--email", required=True)
-    create.add_argument("--password", help="omit to read it from standard input")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = users.add_parser(name, parents=[common], help=help)
+        return p
+
+    email = "the user's e-mail address (their login)"
+    password = "the new password; omit to read it from standard input"  # noqa: S105
+    create = command("create", "create a user (password from stdin if not given)")
+    create.add_argument("--email", required=True, help=email)
+    create.add_argument("--password", help=password)
     create.add_argument("--owner", action="store_true", help="the instance owner (every site)")
     create.add_argument(
         "--may-create-sites", action="store_true", help="may create sites (and admin them)"
     )
     bind(create, cmd_create)
-    reset = users.add_parser("set-password", help="change a password; ends the user's sessions")
-    reset.add_argument("--email", required=True)
-    reset.add_argument("--password", help="omit to read it from standard input")
+    reset = command("set-password", "change a password; ends the user's sessions")
+    reset.add_argument("--email", required=True, help=email)
+    reset.add_argument("--password", help=password)
     bind(reset, cmd_set_password)
-    grant = users.add_parser("grant", help="give a user a role on a site")
-    grant.add_argument("--email", required=True)
-    grant.add_argument("--site", required=True)
-    grant.add_argument("--role", choices=["admin", "viewer"], default="viewer")
+    grant = command("grant", "give a user a role on a site")
+    grant.add_argument("--email", required=True, help=email)
+    grant.add_argument("--site", required=True, help="id of the site")
+    grant.add_argument(
+        "--role", choices=["admin", "viewer"], default="viewer",
+        help="the role on that site: admin or viewer (default viewer)",
+    )  # fmt: skip
     bind(grant, cmd_grant)
-    allow = users.add_parser("allow-sites", help="let a user create sites (the owner always may)")
-    allow.add_argument("--email", required=True)
+    allow = command("allow-sites", "let a user create sites (the owner always may)")
+    allow.add_argument("--email", required=True, help=email)
     allow.add_argument("--revoke", action="store_true", help="stop them creating sites")
     bind(allow, cmd_allow_sites)
-    bind(users.add_parser("list", help="list users"), cmd_list)
+    bind(command("list", "list users"), cmd_list)

@@ -79,7 +79,11 @@ class Settings:
     spool_max_bytes: int = _doc(
         1 << 30, "Spool size cap in bytes; above it collection answers 503 with Retry-After."
     )
-    spool_segment_bytes: int = _doc(64 << 20, "Size at which the spool starts a new segment file.")
+    spool_segment_bytes: int = _doc(
+        64 << 20,
+        "Size at which the spool starts a new segment file (at most a quarter of "
+        "FOOTFALL_SPOOL_MAX_BYTES is used, so that consumed segments can be freed).",
+    )
     spool_recent_bytes: int = _doc(
         64 << 20,
         "Latest durable spool records kept in memory for the writer (read back without disk "
@@ -107,6 +111,14 @@ class Settings:
         "How long Ctrl-C waits for `footfall serve` to drain the spool into the store and stop; "
         "a worker still running then is killed (nothing acknowledged is lost: the next start "
         "replays the spool). 0 waits for ever.",
+    )
+    allow_headless: bool = _doc(
+        False,
+        "Count visits from headless Chromium like any browser's instead of dropping them as "
+        "bots (for browser tests of a site).",
+    )
+    live_interval_s: float = _doc(
+        3.0, "Seconds between two updates of the dashboard's live visitor count (at most 10)."
     )
     rollup_interval_seconds: float = _doc(
         60.0,
@@ -165,6 +177,7 @@ class Settings:
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
             ("shutdown_timeout_seconds", self.shutdown_timeout_seconds >= 0, "must be >= 0"),
             ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),
+            ("live_interval_s", 0 < self.live_interval_s <= 10, "must be > 0 and <= 10"),
             (
                 "duckdb_memory_limit",
                 re.fullmatch(_SIZE, self.duckdb_memory_limit) is not None,

@@ -69,7 +69,7 @@ class Services:
             batch_size=settings.batch_size,
             interval_ms=settings.flush_interval_ms,
             session_timeout_ms=settings.session_timeout_minutes * 60_000,
-            allow_headless=os.environ.get("FOOTFALL_ALLOW_HEADLESS") == "1",
+            allow_headless=settings.allow_headless,
         )
         services = cls(
             settings=settings,

@@ -63,3 +63,31 @@ def test_readme_configuration_table_matches_settings() -> None:
     )
     for name in re.findall(r"`(FOOTFALL_[A-Z_]+)`", docs_table()):
         assert name in readme
+
+
+@pytest.mark.parametrize(
+    ("var", "value"), [("FOOTFALL_ALLOW_HEADLESS", "maybe"), ("FOOTFALL_LIVE_INTERVAL_S", "fast"),
+                       ("FOOTFALL_LIVE_INTERVAL_S", "0"), ("FOOTFALL_LIVE_INTERVAL_S", "60")],
+)  # fmt: skip
+def test_serve_refuses_bad_headless_and_live_settings_in_one_line(
+    tmp_path: Path, var: str, value: str
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "footfall.cli", "serve"],
+        env={var: value, "PATH": "/usr/bin", "FOOTFALL_DATA_DIR": str(tmp_path / "d")},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert var in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_headless_and_live_interval_are_settings_documented_in_the_table() -> None:
+    s = Settings.from_env({"FOOTFALL_ALLOW_HEADLESS": "true", "FOOTFALL_LIVE_INTERVAL_S": "0.5"})
+    assert s.allow_headless is True and s.live_interval_s == 0.5
+    assert Settings.from_env({}).allow_headless is False
+    table = docs_table()
+    assert "`FOOTFALL_ALLOW_HEADLESS`" in table and "`FOOTFALL_LIVE_INTERVAL_S`" in table

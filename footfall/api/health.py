@@ -19,21 +19,34 @@ async def health(request: Request) -> Response:
     svc: Services = request.app.state.services
     m = svc.metrics_state()  # the same figures /metrics shows
     since = m["writer_seconds_since_last_batch"]
+    reason = None
     try:
         store = await run_in_threadpool(svc.store.health)
-        ok = bool(store.get("ok"))
+        if not store.get("ok"):
+            reason = "store unavailable"
     except Exception as exc:  # the store is unusable: say so, with a 503
-        store, ok = {"ok": False, "error": type(exc).__name__}, False
+        store, reason = {"ok": False, "error": type(exc).__name__}, "store unavailable"
+    refusal = svc.queue.refusal()
+    if refusal is not None and reason is None:
+        reason = f"collection refused: {refusal}"
+    ok = reason is None
     body = {
         "status": "ok" if ok else "unavailable",
+        **({} if ok else {"reason": reason}),
         "version": __version__,
         "store": store,
-        "queue": {"depth": m["queue_depth_events"], "bytes": m["queue_bytes"]},
+        "queue": {
+            "depth": m["queue_depth_events"],
+            "bytes": m["queue_bytes"],
+            "accepting": refusal is None,
+        },
         "writer": {
             "lag_events": m["queue_depth_events"],
             "seconds_since_last_batch": None if math.isnan(since) else round(since, 3),
-            **{k: m[f"writer_{k}"] for k in ("events_written", "duplicates_skipped", "dropped",
-                                            "errors")},
+            **{
+                k: m[f"writer_{k}"]
+                for k in ("events_written", "duplicates_skipped", "dropped", "errors")
+            },
         },
     }
     return JSON(body, 200 if ok else 503)

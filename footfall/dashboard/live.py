@@ -1,7 +1,8 @@
 """Server-sent events: the live "current visitors" count of one site.
 
-Each stream sends ``{"visitors": n}`` every ``LIVE_INTERVAL_S`` seconds and closes after
-``LIVE_LIFETIME_S`` (the browser's EventSource reconnects by itself after ``retry``).
+Each stream sends ``{"visitors": n}`` every ``FOOTFALL_LIVE_INTERVAL_S`` seconds (the
+``live_interval_s`` setting) and closes after ``LIVE_LIFETIME_S`` (the browser's
+EventSource reconnects by itself after ``retry``).
 The short lifetime matters: a stopping server (granian) waits for open responses before
 it drains the spool and exits, so no stream may keep it waiting for more than ~10 s.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +21,6 @@ from footfall.dashboard.siteops import current_visitors
 from footfall.meta.repo import SiteInfo
 from footfall.runtime import Services
 
-LIVE_INTERVAL_S = float(os.environ.get("FOOTFALL_LIVE_INTERVAL_S", "3"))
 LIVE_LIFETIME_S = 10.0
 
 
@@ -34,7 +33,7 @@ async def _events(request: Request, svc: Services, site: SiteInfo) -> AsyncItera
         yield f"event: visitors\ndata: {json.dumps({'visitors': count})}\n\n"
         if await request.is_disconnected():
             return
-        await asyncio.sleep(LIVE_INTERVAL_S)
+        await asyncio.sleep(svc.settings.live_interval_s)
 
 
 def live_response(request: Request, svc: Services, site: SiteInfo) -> StreamingResponse:

@@ -2,9 +2,10 @@
 
 With an operator-supplied MaxMind GeoLite2/GeoIP2 or DB-IP ``.mmdb`` file (read through the
 ``maxminddb`` package) :class:`GeoLookup` gives country, region (first subdivision) and
-city; without one it falls back to ``iptocc``, which ships its own offline data and gives
-the country only. Private, loopback, reserved and malformed addresses give
-``("", "", "")``, and a lookup never raises.
+city; without one, or for an address (or a country) the file lacks, it falls back to
+``iptocc``, which ships its own offline data and gives the country only. Private,
+loopback, reserved and malformed addresses give ``("", "", "")``, and a lookup never
+raises.
 
 Raw IP addresses are never written anywhere: the only cache here is a small in-memory LRU
 in front of the mmdb reader (iptocc answers in about 0.1 µs and needs none).
@@ -69,6 +70,17 @@ def _from_mmdb_record(record: object) -> tuple[str, str, str]:
     return country, region, _english_name(record.get("city"))
 
 
+def _iptocc(ip: str) -> str:
+    """The built-in table's country of ``ip``, or ""."""
+    # iptocc itself answers None for private, reserved and malformed text, at a fraction
+    # of ipaddress's parsing cost; only IPv4-mapped IPv6 needs unwrapping.
+    code = iptocc.country_code(ip)
+    if code is None and ":" in ip and "." in ip:
+        public = _public_ip(ip)
+        code = iptocc.country_code(public) if public else None
+    return code.upper() if isinstance(code, str) and len(code) == 2 else ""
+
+
 class GeoLookup:
     """IP → ``(country ISO alpha-2, region, city)``; "" for whatever is unknown."""
 
@@ -104,24 +116,16 @@ class GeoLookup:
     def _lookup(self, ip: str) -> tuple[str, str, str]:
         try:
             if self._reader is None:
-                # iptocc itself answers None for private, reserved and malformed text, at a
-                # fraction of ipaddress's parsing cost; only IPv4-mapped IPv6 needs unwrapping.
-                code = iptocc.country_code(ip)
-                if code is None and ":" in ip and "." in ip:
-                    public = _public_ip(ip)
-                    code = iptocc.country_code(public) if public else None
-                if isinstance(code, str) and len(code) == 2:
-                    return code.upper(), "", ""
-                return UNKNOWN
+                return _iptocc(ip), "", ""
             public = _public_ip(ip)
             if not public:
                 return UNKNOWN
-            if self._reader is not None:
-                return self._cached_mmdb(public)
-            code = iptocc.country_code(public)
+            country, region, city = self._cached_mmdb(public)
+            # An operator's database may lack an address (or its country): the built-in
+            # table still knows the country.
+            return country or _iptocc(public), region, city
         except Exception:  # a lookup must never fail an event
             return UNKNOWN
-        return (code.upper(), "", "") if isinstance(code, str) and len(code) == 2 else UNKNOWN
 
     def close(self) -> None:
         """Release the mmdb file (a no-op with iptocc) and forget memoised addresses."""

@@ -31,6 +31,7 @@ from footfall.ingest.validate import (
     FieldError,
     NativeEvent,
     check_event,
+    check_ip,
     decode_event,
     parse_timestamp,
     stringify_props,
@@ -147,7 +148,8 @@ class Pipeline:
         if url and not server_side and not host_allowed(hostname, site.domains):
             self.drops.add(site.id, "hostname", host=hostname)
             return Dropped("hostname")
-        ip = event.ip or client_ip
+        # Checked here rather than in check_event: batches skip that on their hot path.
+        ip = check_ip(event.ip) if event.ip else client_ip
         if rules is not NO_RULES:
             reason = rules.drop_reason(opt_out, ip, pathname)
             if reason is not None:

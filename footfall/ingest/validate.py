@@ -6,6 +6,7 @@ its error path (``$.events[3].path``) is turned into the field name the client s
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,15 @@ def check_event(event: NativeEvent) -> NativeEvent:
     if not event.path.startswith("/"):
         raise FieldError("path", "must start with '/'")
     return event
+
+
+def check_ip(value: str) -> str:
+    """A sender-supplied visitor IP, which must be an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise FieldError("ip", "not an IPv4 or IPv6 address") from None
+    return value.strip()
 
 
 def parse_timestamp(

@@ -53,10 +53,10 @@ class Spool(SpoolAppending):
     """Durable append-only queue of opaque payloads, in segment files under ``directory``.
 
     ``segment_bytes``: a segment is closed and the next one started once it reaches this
-    size. ``max_bytes``: appends raise :class:`SpoolFull` rather than let segment files
-    plus pending appends exceed this. ``recent_bytes``: how much of the latest durable
-    rounds to keep in memory for a reader in this process (:mod:`footfall.queue.recent`;
-    0 turns that off).
+    size (or a quarter of ``max_bytes``, if smaller). ``max_bytes``: appends raise
+    :class:`SpoolFull` rather than let segment files plus pending appends exceed this.
+    ``recent_bytes``: how much of the latest durable rounds to keep in memory for a
+    reader in this process (:mod:`footfall.queue.recent`; 0 turns that off).
     """
 
     def __init__(
@@ -70,7 +70,11 @@ class Spool(SpoolAppending):
         if segment_bytes <= 0 or max_bytes <= 0:
             raise ValueError("segment_bytes and max_bytes must be positive")
         self.directory = Path(directory)
-        self.segment_bytes = segment_bytes
+        # Only whole segments are ever freed, and never the one being appended to: with
+        # segments as large as the cap, the cap is reached inside a segment that can
+        # never be freed and every append is refused for ever. Segments of at most a
+        # quarter of the cap keep three quarters of it freeable once the writer is done.
+        self.segment_bytes = max(1, min(segment_bytes, max_bytes // 4))
         self.max_bytes = max_bytes
         # Shared with readers and release() on any thread; guarded by _lock.
         self._lock = threading.Lock()
@@ -88,6 +92,7 @@ class Spool(SpoolAppending):
         self._fd: int | None = None
         self._size = 0  # bytes in the current segment
         self._broken: OSError | None = None
+        self._refused = 0  # size of the last append refused for room; 0 after one fits
         # Event-loop side of group commit.
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()

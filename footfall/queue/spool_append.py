@@ -49,6 +49,7 @@ class SpoolAppending(SpoolReading):
     _fd: int | None
     _size: int
     _broken: OSError | None
+    _refused: int
     _pending: list[_Pending]
     _wakeup: asyncio.Event
     _flusher: asyncio.Task[None] | None
@@ -109,6 +110,21 @@ class SpoolAppending(SpoolReading):
             with self._lock:
                 self._reserved -= len(data)
 
+    def refusal(self) -> str | None:
+        """Why appends are being refused now, or None while they are accepted."""
+        if self._broken is not None:
+            return f"spool disabled by a write failure ({self._broken}); restart to recover"
+        if self._state != "open":
+            return f"spool is {self._state}"
+        with self._lock:
+            used = self._disk_bytes + self._reserved
+            if self._refused and used + self._refused > self.max_bytes:
+                return (
+                    f"spool is full ({used} of {self.max_bytes} bytes): collection answers "
+                    "503 until the writer has stored what it holds"
+                )
+        return None
+
     def _check_open(self) -> None:
         if self._state != "open":
             raise RuntimeError(f"spool is {self._state}")
@@ -119,9 +135,11 @@ class SpoolAppending(SpoolReading):
         with self._lock:
             used = self._disk_bytes + self._reserved
             if used + size > self.max_bytes:
+                self._refused = size
                 raise SpoolFull(
                     RETRY_AFTER_SECONDS, f"spool is full ({used} of {self.max_bytes} bytes)"
                 )
+            self._refused = 0
             self._reserved += size
 
     async def _flush_loop(self) -> None:

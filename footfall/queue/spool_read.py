@@ -107,12 +107,18 @@ class SpoolReading:
         return out, Position(seg, off)
 
     def release(self, upto: Position) -> None:
-        """Delete every segment before ``upto.segment``: its records are in the store.
+        """Delete every segment whose records all lie before ``upto``: they are in the store.
 
-        The segment being appended to is never deleted. Thread-safe.
+        That is each segment before ``upto.segment``, and that one too when ``upto`` is
+        its end. The segment being appended to is never deleted. Thread-safe.
         """
         with self._lock:
-            victims = [s for s in self._ends if s < upto.segment and s != self._current]
+            victims = [
+                s
+                for s, end in self._ends.items()
+                if s != self._current
+                and (s < upto.segment or (s == upto.segment and upto.offset >= end))
+            ]
             for s in victims:
                 # Dropped from the map first, so readers skip them from now on.
                 self._disk_bytes -= self._ends.pop(s)

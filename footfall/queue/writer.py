@@ -90,6 +90,9 @@ class Writer:
         self._thread: threading.Thread | None = None
         saved = store.read_progress()
         self.position = Position(*saved) if saved else spool.first_position()
+        # Segments stored before a restart are freed now, not after the next round: a
+        # spool left full would otherwise refuse the events that round needs, for ever.
+        spool.release(self.position)
 
     def start(self) -> None:
         self.enricher.warm()
@@ -164,7 +167,7 @@ class Writer:
             self.store,
             WriteBatch(
                 self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
-            )
+            ),
         )
         self.position = end
         self.spool.release(end)

@@ -297,6 +297,9 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ("scroll-depth-200", pv(scroll_depth=200), "scroll_depth"),
     ("event_id-object", pv(event_id={"a": 1}), "event_id"),
     ("ip-too-long", pv(ip="1" * 100), "ip"),
+    ("ip-not-an-ip", pv(ip="not-an-ip"), "ip"),
+    ("ip-octet-300", pv(ip="203.0.113.300"), "ip"),
+    ("ip-int", pv(ip=3232235777), "ip"),
     ("url-list", pv(url=["https://example.com/"]), "url"),
 ]
 

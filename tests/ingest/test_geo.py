@@ -78,6 +78,7 @@ def _write_mmdb(path: Path) -> None:
         {"country": {"iso_code": "de", "names": {"en": "Germany"}}},
     )
     writer.insert_network(IPSet(["1.0.0.0/24"]), {"registered_country": {"iso_code": "AU"}})
+    writer.insert_network(IPSet(["9.9.9.0/24"]), {"city": {"names": {"en": "Berkeley"}}})
     writer.to_db_file(str(path))
 
 
@@ -90,7 +91,11 @@ def test_mmdb(tmp_path: Path) -> None:
         assert geo.lookup("81.2.69.160") == ("GB", "England", "London")
         assert geo.lookup("2a02:ff0::1") == ("DE", "", "")
         assert geo.lookup("1.0.0.1") == ("AU", "", "")
-        assert geo.lookup("8.8.8.8") == ("", "", "")  # not in this database
+        # Not in the operator's database: the built-in table still gives the country.
+        assert geo.lookup("8.8.8.8") == ("US", "", "")
+        assert geo.lookup("::ffff:8.8.8.8") == ("US", "", "")
+        assert geo.lookup("2001:4860:4860::8888") == ("US", "", "")
+        assert geo.lookup("9.9.9.9") == ("US", "", "Berkeley")  # a record without a country
         assert geo.lookup("127.0.0.1") == ("", "", "")
         assert geo.lookup("garbage") == ("", "", "")
         assert geo.lookup("81.2.69.160") == ("GB", "England", "London")  # cached
