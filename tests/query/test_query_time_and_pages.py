@@ -3,6 +3,7 @@ events; load time percentiles; bot counts; realtime. Expected values are literal
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,7 +42,9 @@ def app_client(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iter
 
 def make_site(client: TestClient, tz: str) -> tuple[str, str]:
     auth = {"Authorization": f"Bearer {ADMIN}"}
-    r = client.post("/api/site/create", json={"name": "T", "domains": ["t.com"], "timezone": tz}, headers=auth)
+    # A domain belongs to one site: each site of this module's app gets its own.
+    domain = f"t{uuid.uuid4().hex[:8]}.com"
+    r = client.post("/api/site/create", json={"name": "T", "domains": [domain], "timezone": tz}, headers=auth)
     return r.json()["site_id"], r.json()["api_key"]
 
 

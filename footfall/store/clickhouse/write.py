@@ -165,7 +165,7 @@ class ScratchTarget:
         p = self.pos
         dropped = self.cur.sql("SELECT * FROM dropped_events").to_arrow_table()
         if dropped.num_rows:
-            self.ch.insert("dropped_events", _table(dropped), token=f"{p}:dropped")
+            self.ch.insert("dropped_events", dropped, token=f"{p}:dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
@@ -174,13 +174,13 @@ class ScratchTarget:
             "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)"
         ).to_arrow_table()
         if new.num_rows:
-            self.ch.insert("events", _table(new), token=f"{p}:events")
+            self.ch.insert("events", new, token=f"{p}:events")
         changed = self.cur.sql(
             f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
             "EXCEPT FROM _loaded_ev)"
         ).to_arrow_table()
         if changed.num_rows:
-            self.ch.insert("events", _table(changed), token=f"{p}:restamp")
+            self.ch.insert("events", changed, token=f"{p}:restamp")
             ids = changed.column("event_id").to_pylist()
             self.ch.command(
                 f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
@@ -195,15 +195,10 @@ class ScratchTarget:
             f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
             f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
         ).to_arrow_table()
-        self.ch.insert("sessions", _table(visits), token=f"{p}:sessions")
+        self.ch.insert("sessions", visits, token=f"{p}:sessions")
 
 
 def _check(site: str) -> str:
     if "'" in site or "\\" in site:
         raise ValueError("site id with quotes")
     return site
-
-
-def _table(t: pa.Table) -> pa.Table:
-    """DuckDB's Arrow as ClickHouse takes it (maps with their entries, no view types)."""
-    return t
