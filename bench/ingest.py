@@ -192,10 +192,16 @@ def start_footfall(port: int, data_dir: Path, limits_off: bool) -> Server:
     return server
 
 
+def site_host(name: str) -> str:
+    """The domain of a bench site: the corpus's own for the load, a subdomain of it for the
+    freshness markers' sites beside it (a domain belongs to one site)."""
+    return f"{name}.{DOMAIN}" if name.startswith("markers") else DOMAIN
+
+
 def create_site(base: str, name: str) -> tuple[str, str, str]:
     admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
     status, body = http(
-        "POST", f"{base}/api/site/create", {"name": name, "domains": [DOMAIN]}, admin
+        "POST", f"{base}/api/site/create", {"name": name, "domains": [site_host(name)]}, admin
     )
     if status != 201:
         sys.exit(f"site create failed: {status} {body}")
@@ -332,7 +338,12 @@ def thread_ticks(pids: list[int]) -> dict[str, int]:
 
 
 def run_wrk(
-    wrk: str, url: str, env: dict[str, str], duration: float, conns: int, threads: int,
+    wrk: str,
+    url: str,
+    env: dict[str, str],
+    duration: float,
+    conns: int,
+    threads: int,
     server: Server | None = None,
 ) -> dict[str, Any]:
     """One wrk run; with ``server``, also the server's CPU per request (its worker
@@ -394,8 +405,9 @@ def measure_drain(base: str, cap: float) -> dict[str, Any]:
 
 
 def measure_freshness(
-    base: str, site_id: str, key: str, token: str, markers: int, spacing: float
-) -> dict[str, Any]:
+    base: str, site_id: str, key: str, token: str, markers: int, spacing: float,
+    host: str = f"markers.{DOMAIN}",
+) -> dict[str, Any]:  # fmt: skip
     """Markers go to a site of their own, sent one at a time; the writer commits in spool
     order, so marker i is visible once that site's pageview count reaches i + 1."""
     visible: dict[int, float] = {}
@@ -428,7 +440,7 @@ def measure_freshness(
     )
     for i in range(markers):
         ev = {
-            "event_type": "pageview", "path": f"/marker/{i}", "url": f"https://{DOMAIN}/marker/{i}",
+            "event_type": "pageview", "path": f"/marker/{i}", "url": f"https://{host}/marker/{i}",
             "ip": f"10.9.{rng.randrange(256)}.{rng.randint(1, 254)}", "user_agent": ua,
         }  # fmt: skip
         status, body = http("POST", f"{base}/api/event", ev, headers)

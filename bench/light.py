@@ -38,6 +38,7 @@ from ingest import (  # noqa: E402
     free_port,
     measure_freshness,
     running,
+    site_host,
     start_bare,
     start_footfall,
     warm_up,
@@ -107,7 +108,10 @@ def main() -> None:
                 )
                 # A site of its own per rate: markers are counted from zero.
                 m_site, m_key, m_token = create_site(base, f"markers-{rate:g}")
-                f = measure_freshness(base, m_site, m_key, m_token, args.markers, 1 / rate)
+                f = measure_freshness(
+                    base, m_site, m_key, m_token, args.markers, 1 / rate,
+                    site_host(f"markers-{rate:g}"),
+                )  # fmt: skip
                 row["fresh_p50_s"], row["fresh_p95_s"] = f["p50_s"], f["p95_s"]
                 print(
                     f"{rate:>6g} events/s: server CPU {row['cpu']:5.1f}% of a core "

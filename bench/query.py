@@ -78,6 +78,7 @@ from procs import die_with_parent  # noqa: E402
 ADMIN_TOKEN = "bench-admin-token"
 SITE_NAME = "Bench Shop"
 INGEST_SITE_NAME = "Ingest Bench"
+INGEST_HOST = "ingest.shop.example.com"
 POOL = 6  # parallel requests of one dashboard load (a browser's connections per host)
 TARGET_MS = {10_000_000: 300.0, 100_000_000: 1500.0}
 
@@ -184,7 +185,8 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     meta = Metadata(f"sqlite:///{data / 'meta.sqlite3'}")
     meta.migrate()
     site, _ = meta.create_site(SITE_NAME, [HOSTNAME], args.tz)
-    ingest_site, ingest_key = meta.create_site(INGEST_SITE_NAME, [HOSTNAME], "UTC")
+    # A domain belongs to one site: the ingest site takes the shop's events by a subdomain.
+    ingest_site, ingest_key = meta.create_site(INGEST_SITE_NAME, [INGEST_HOST], "UTC")
     meta.close()
     log(f"generating {args.events:,} events over {args.days} days into {data} ...")
     store = DuckDBStore(data / "events.duckdb")
@@ -240,7 +242,9 @@ def open_runner(manifest: dict[str, Any], root: Path, threads: int = 0,
 PENDING_MINUTES = 5  # touched since the last seal: 5x the default seal interval
 
 
-def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Path) -> dict[str, Any]:
+def measure_rollups(
+    args: argparse.Namespace, manifest: dict[str, Any], root: Path
+) -> dict[str, Any]:
     """Build the exact rollups (footfall/store/duckdb/rollups.py) as ``footfall serve``'s
     rollups job would on first start and time the seals of the last day's visitors, in
     hourly turns (which leaves reach with the tail of appended rows a live site has, up to
@@ -275,20 +279,26 @@ def measure_rollups(args: argparse.Namespace, manifest: dict[str, Any], root: Pa
                         "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
                         "AND ts >= ? GROUP BY ALL HAVING max(ts) >= ? AND max(ts) < ?",
                         [site, today, h, h + timedelta(hours=1)])  # fmt: skip
-            touched += int(store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0])
+            touched += int(
+                store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0]
+            )
             t = time.perf_counter()
             resorted |= bool(store.maintain_rollups(sites, spec()).get("resorted"))
             seal_s += time.perf_counter() - t
         # Seals append their rows after the built ones; the rollups job re-sorts the current
         # windows once those are 1% of them (rollups_upkeep.py). Say which state the
         # set is measured in: just re-sorted, or with that many appended rows to scan too.
-        tail = int(store.query("SELECT sealed_rows FROM rollup_state WHERE site_id = ?", [site])[0][0])
+        tail = int(
+            store.query("SELECT sealed_rows FROM rollup_state WHERE site_id = ?", [site])[0][0]
+        )
         store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
                     "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
                     "AND visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? AND ts >= "
                     "(SELECT max(ts) FROM events WHERE site_id = ?) - to_minutes(?)) "
                     "AND ts >= ? GROUP BY ALL", [site, site, site, PENDING_MINUTES, today])  # fmt: skip
-        pending = int(store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0])
+        pending = int(
+            store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0]
+        )
         reach_rows = int(store.query("SELECT count(*) FROM reach WHERE site_id = ?", [site])[0][0])
         daily_rows = int(store.query("SELECT count(*) FROM daily WHERE site_id = ?", [site])[0][0])
         store.idle()
@@ -901,7 +911,7 @@ def writer_stats(port: int) -> dict[str, Any]:
 
 def child_sender(args: argparse.Namespace) -> None:
     """(In its own process.) Closed-loop batches of events to /api/events for --seconds."""
-    from synth import HOSTNAME, _paths, _referrers, _user_agents
+    from synth import _paths, _referrers, _user_agents
 
     rng = random.Random(5)
     paths, refs = _paths(rng), _referrers(rng)
@@ -912,7 +922,7 @@ def child_sender(args: argparse.Namespace) -> None:
         for _ in range(args.batch):
             path = paths[min(len(paths) - 1, int(len(paths) * rng.random() ** 2.5))]
             ev: dict[str, Any] = {
-                "event_type": "pageview", "path": path, "url": f"https://{HOSTNAME}{path}",
+                "event_type": "pageview", "path": path, "url": f"https://{INGEST_HOST}{path}",
                 "referrer": refs[min(len(refs) - 1, int(len(refs) * rng.random() ** 3))],
                 "user_agent": rng.choice(uas), "screen": "1920x1080", "language": "en-US",
                 "ip": f"{rng.randint(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randint(1, 254)}",
@@ -1048,7 +1058,7 @@ def measure_empty_ingest(args: argparse.Namespace, root: Path) -> dict[str, Any]
     data.mkdir(parents=True)
     meta = Metadata(f"sqlite:///{data / 'meta.sqlite3'}")
     meta.migrate()
-    _, key = meta.create_site(INGEST_SITE_NAME, ["shop.example.com"], "UTC")
+    _, key = meta.create_site(INGEST_SITE_NAME, [INGEST_HOST], "UTC")
     meta.close()
     port = free_port()
     proc = start_server(data, port, root / "server-empty.log")
