@@ -156,3 +156,13 @@ def test_serve_refuses_a_store_another_process_holds(tmp_path: Path) -> None:
     assert code not in (None, 0)
     line = one_line_error(err)
     assert "events.duckdb" in line and "another process" in line
+
+
+def test_output_cut_short_by_a_pipe_prints_no_traceback(tmp_path: Path) -> None:
+    """`footfall config docs | head`: a reader that leaves before the output is written
+    (here one that reads nothing) gets no traceback on the terminal."""
+    err, status = tmp_path / "err", tmp_path / "status"
+    cmd = f"{sys.executable} -m footfall.cli config docs 2>{err}; echo $? >{status}"
+    subprocess.run(["sh", "-c", f"({cmd}) | true"], timeout=60, check=True)
+    assert err.read_text() == ""
+    assert status.read_text().strip() == "0"
