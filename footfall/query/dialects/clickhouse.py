@@ -79,7 +79,7 @@ class ClickHouseDialect:
 
     @property
     def materialized(self) -> str:
-        return ""
+        return "MATERIALIZED "  # with the session's enable_materialized_cte
 
     def trunc(self, unit: str, expr: str) -> str:
         return f"date_trunc('{unit}', {expr})"

@@ -26,6 +26,8 @@ SESSION_SETTINGS: dict[str, Any] = {
     "lightweight_deletes_sync": 2,
     # A round asks for its event ids and visitors as literal lists (write.py).
     "max_query_size": 256 << 20,
+    # A CTE read twice (an answer's events, then their visits) is computed once.
+    "enable_materialized_cte": 1,
 }
 
 
