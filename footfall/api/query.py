@@ -11,6 +11,8 @@ from starlette.responses import Response
 from footfall.api.auth import AuthError, readable_site
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
+from footfall.meta.prefs import SitePrefs
+from footfall.query.goals import attach, uses_goals
 from footfall.query.model import parse_query, query_body
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
@@ -35,6 +37,8 @@ async def post_query(request: Request) -> Response:
     svc: Services = request.app.state.services
     try:
         query = parse_query(raw)
+        if uses_goals(query):
+            query = attach(query, SitePrefs(svc.meta).goals(site.id))
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
     except FieldError as exc:

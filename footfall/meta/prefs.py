@@ -53,11 +53,15 @@ class GoalInfo:
     prop_value: str = ""
 
     def query_filters(self) -> list[list[object]]:
-        """The query API filters that select this goal's completions."""
+        """The query API filters that select this goal's completions: events of its name,
+        or pageviews (only: a purchase on /pricing is no visit of it) matching its path."""
         out: list[list[object]] = (
             [["is", "event:name", [self.target]]]
             if self.kind == "event"
-            else [["matches", "event:page", [glob_regex(self.target)]]]
+            else [
+                ["is", "event:name", ["pageview"]],
+                ["matches", "event:page", [glob_regex(self.target)]],
+            ]
         )
         if self.prop_key:
             out.append(["is", f"event:props:{self.prop_key}", [self.prop_value]])

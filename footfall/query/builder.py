@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from footfall.query.dialects import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
+from footfall.query.goals import goal_chosen
 from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.timebuckets import bucket_sql
@@ -41,6 +42,7 @@ class Scope:
     zone: ZoneInfo
     dialect: Dialect
     unit: str | None  # resolved unit of the time dimension, if any
+    goals: tuple[tuple[str, Filter], ...] = ()  # the site's goals (name, what matches)
 
 
 def dim_sql(s: Scope, name: str, table: str) -> tuple[str, Params] | None:
@@ -63,6 +65,9 @@ def dim_sql(s: Scope, name: str, table: str) -> tuple[str, Params] | None:
 def _condition(
     s: Scope, c: Condition, table: str, override: dict[str, str] | None = None
 ) -> tuple[str, Params]:
+    if c.dim == "event:goal":  # the events completing any goal the condition names
+        chosen = tuple(f for name, f in s.goals if goal_chosen(name, c))
+        return _tree(s, Logical("or", chosen), table) if chosen else ("(1 = 0)", [])
     found = (override[c.dim], []) if override and c.dim in override else dim_sql(s, c.dim, table)
     if found is None:  # reach the other table through session_id
         other = "sessions" if table == "events" else "events"

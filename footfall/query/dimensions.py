@@ -56,6 +56,8 @@ DIMENSIONS: dict[str, Dimension] = {
     "event:page": Dimension("event:page", "pathname", None),
     "event:hostname": Dimension("event:hostname", "hostname", None),
     "event:name": Dimension("event:name", "name", None),
+    # A goal is a filter, not a column: footfall/query/goals.py compiles it per site.
+    "event:goal": Dimension("event:goal", None, None),
     "visit:entry_page": Dimension("visit:entry_page", "entry_page", "entry_page"),
     # Events carry no exit page (it changes with every new event): read it from the visit.
     "visit:exit_page": Dimension(

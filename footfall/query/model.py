@@ -20,8 +20,12 @@ from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
 from footfall.query.patterns import check_pattern
 
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
+GOAL_OPERATORS = ("is", "contains")  # a goal is chosen by name, as in Plausible
 NAMED_RANGES = ("day", "7d", "28d", "30d", "91d", "month", "6mo", "12mo", "year", "all", "realtime",
                 "realtime_5m")  # fmt: skip
+# Metrics a goal breakdown answers: each goal's row is computed over its matching events.
+GOAL_METRICS = ("visitors", "visits", "events", "pageviews", "conversion_rate",
+                "group_conversion_rate", "total_revenue", "average_revenue")  # fmt: skip
 MINUTE_RANGES = ("realtime", "realtime_5m", "day")  # a time:minute breakdown stays small
 # and/or/not levels in one filter. Each level is a recursion in parsing and compiling and
 # a nesting level in the engine's SQL parser; real dashboards use two or three.
@@ -75,6 +79,9 @@ class Query:
     offset: int
     include: dict[str, bool] = field(default_factory=dict)
     date: str | None = None
+    # The site's goals as (name, the filter its completions match), attached by the caller
+    # that can read the site's settings (footfall/query/goals.py); None when not attached.
+    goals: tuple[tuple[str, Filter], ...] | None = None
 
     @property
     def time_dimension(self) -> str | None:
@@ -126,6 +133,8 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
     if len(raw) not in (3, 4) or not isinstance(raw[1], str) or not isinstance(raw[2], list):
         raise FieldError(path, "a filter is [operator, dimension, [values], modifiers?]")
     dim = raw[1]
+    if dim == "event:goal" and op not in GOAL_OPERATORS:
+        raise FieldError(path, f"event:goal takes {' or '.join(GOAL_OPERATORS)}, not {op!r}")
     if dim.startswith("time"):
         raise FieldError(path, "time dimensions cannot be filtered; set date_range")
     dimension(dim, path)
@@ -144,10 +153,16 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
     return Condition(op, dim, tuple(values), bool(modifiers.get("case_sensitive", True)))
 
 
-def _conditions(filters: tuple[Filter, ...]) -> list[Condition]:
+def parse_filter(raw: Any, path: str) -> Filter:
+    """One filter in the v2 JSON shape, validated; FieldError at ``path``."""
+    return _filter(raw, path)
+
+
+def conditions(filters: tuple[Filter, ...]) -> list[Condition]:
+    """Every simple condition of ``filters``, at any depth."""
     out: list[Condition] = []
     for f in filters:
-        out.extend([f] if isinstance(f, Condition) else _conditions(f.children))
+        out.extend([f] if isinstance(f, Condition) else conditions(f.children))
     return out
 
 
@@ -215,8 +230,8 @@ def _check_combination(q: Query) -> None:
             raise FieldError(
                 "metrics", f"{m} cannot be broken down by event dimension {event_dims[0]}"
             )
-    conditions = _conditions(q.filters)
-    page_scoped = "event:page" in q.dimensions or any(c.dim == "event:page" for c in conditions)
+    conds = conditions(q.filters)
+    page_scoped = "event:page" in q.dimensions or any(c.dim == "event:page" for c in conds)
     for m in ("time_on_page", "scroll_depth"):
         if m in q.metrics and not page_scoped:
             raise FieldError("metrics", f"{m} needs an event:page dimension or filter")
@@ -227,12 +242,22 @@ def _check_combination(q: Query) -> None:
             raise FieldError("metrics", f"{m} can only be broken down by event:page")
     if "percentage" in q.metrics and not q.dimensions:
         raise FieldError("metrics", "percentage needs a dimension")
-    if ("conversion_rate" in q.metrics or "group_conversion_rate" in q.metrics) and not any(
-        c.dim == "event:name" and c.op == "is" for c in conditions
-    ):
+    goal_chosen = "event:goal" in q.dimensions or any(
+        c.dim == "event:goal" or (c.dim == "event:name" and c.op == "is") for c in conds
+    )
+    if ("conversion_rate" in q.metrics or "group_conversion_rate" in q.metrics) and not goal_chosen:
         raise FieldError(
-            "metrics", "conversion rates need an ['is', 'event:name', [...]] filter (the goal)"
+            "metrics",
+            "conversion rates need an event:goal dimension or filter, or an "
+            "['is', 'event:name', [...]] filter (the goal)",
         )
+    if "event:goal" in q.dimensions:
+        for m in q.metrics:
+            if m not in GOAL_METRICS:
+                allowed = ", ".join(GOAL_METRICS)
+                raise FieldError(
+                    "metrics", f"{m} cannot be broken down by event:goal; use {allowed}"
+                )
     if "bot_events" in q.metrics and any(not d.startswith("time") for d in q.dimensions):
         raise FieldError("metrics", "bot_events can only be broken down by time")
     if q.time_dimension == "time:minute" and (q.date_range not in MINUTE_RANGES or q.compare):

@@ -8,6 +8,7 @@ figure comes from the same code.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from footfall.query import builder, rollup
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
+from footfall.query.goals import GOAL, breakdown_goals, site_goals, without_goals
 from footfall.query.metrics import QUERY_METRICS, percent_change
 from footfall.query.model import Condition, Filter, Query
 from footfall.query.period import Period, named, parse_date, period, shifted, today_in
@@ -25,15 +27,6 @@ from footfall.store.base import EventStore
 
 Key = tuple[str, ...]
 Values = dict[str, Any]
-
-
-def _without_goals(filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
-    """The filters minus top-level ``is event:name`` (the goal), for conversion divisors."""
-    return tuple(
-        f
-        for f in filters
-        if not (isinstance(f, Condition) and f.dim == "event:name" and f.op == "is")
-    )
 
 
 class QueryRunner:
@@ -121,8 +114,32 @@ class QueryRunner:
     def values(
         self, q: Query, scope: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]
     ) -> dict[Key, Values]:
+        if GOAL not in dims:
+            return self._values(q, scope, dims, filters)
+        # One goal at a time, over the events completing it: an event that completes two
+        # goals counts in both rows, and every metric keeps its one definition.
+        i = dims.index(GOAL)
+        rest = dims[:i] + dims[i + 1 :]
+        out: dict[Key, Values] = {}
+        for name in breakdown_goals(q, filters):
+            only = Condition("is", GOAL, (name,))
+            for key, v in self._values(q, scope, rest, (*filters, only), event_level=True).items():
+                if v.get("events.visitors"):  # a goal nobody completed has no row
+                    out[(*key[:i], name, *key[i:])] = v
+        return out
+
+    def _values(
+        self,
+        q: Query,
+        scope: Scope,
+        dims: tuple[str, ...],
+        filters: tuple[Filter, ...],
+        event_level: bool = False,
+    ) -> dict[Key, Values]:
         needs = {n for m in q.metrics for n in QUERY_METRICS[m].needs}
-        event_dims = any(dimension(d).event_level for d in dims if not d.startswith("time"))
+        event_dims = event_level or any(
+            dimension(d).event_level for d in dims if not d.startswith("time")
+        )
         if "visits" in needs:
             needs.add("events.visits_e" if event_dims else "sessions.visits")
         out: dict[Key, Values] = {}
@@ -167,13 +184,13 @@ class QueryRunner:
             for v in out.values():
                 v["total.visitors"] = total
         if "base_total.visitors" in needs:
-            total = self._scalar(scope, _without_goals(filters))
+            total = self._scalar(scope, without_goals(filters))
             for v in out.values():
                 v["base_total.visitors"] = total
         if "base.visitors" in needs:
             base: dict[Key, Values] = {}
             self._fetch(
-                b.aggregate(scope, "events", ["visitors"], dims, _without_goals(filters)),
+                b.aggregate(scope, "events", ["visitors"], dims, without_goals(filters)),
                 scope,
                 dims,
                 "events",
@@ -205,7 +222,8 @@ class QueryRunner:
                 if q.time_dimension == "time"
                 else q.time_dimension.split(":")[1]
             )
-        scope = Scope(site.id, p.start_utc, p.end_utc, zone, self.dialect, unit)
+        goals = site_goals(q)
+        scope = Scope(site.id, p.start_utc, p.end_utc, zone, self.dialect, unit, goals)
         current = self.values(q, scope, q.dimensions, q.filters)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
@@ -218,9 +236,7 @@ class QueryRunner:
             meta["time_labels"] = labels(unit, p.first, p.last)
         compare_period = shifted(p, q.compare, site.timezone) if q.compare else None
         if compare_period is not None:
-            cscope = Scope(
-                site.id, compare_period.start_utc, compare_period.end_utc, zone, self.dialect, unit
-            )
+            cscope = replace(scope, start=compare_period.start_utc, end=compare_period.end_utc)
             previous = self.values(q, cscope, q.dimensions, q.filters)
             relabel = self._time_alignment(q, unit, p, compare_period)
             for result, (key, metrics) in zip(results, page, strict=True):
@@ -245,16 +261,11 @@ class QueryRunner:
         self, q: Query, scope: Scope, finish: dict[str, Any], cp: Period | None, site: SiteInfo
     ) -> dict[str, Any]:
         metrics = tuple(m for m in q.metrics if m not in ("percentage", "group_conversion_rate"))
-        totals_q = Query(q.site_id, metrics, (), q.filters, q.date_range, None, (), 1, 0)
-        now = self.values(
-            totals_q,
-            Scope(site.id, scope.start, scope.end, scope.zone, self.dialect, None),
-            (),
-            q.filters,
-        )
+        totals_q = replace(q, metrics=metrics, dimensions=(), compare=None, order_by=())
+        now = self.values(totals_q, replace(scope, unit=None), (), q.filters)
         out: dict[str, Any] = {m: finish[m](now.get((), {})) for m in totals_q.metrics}
         if cp is not None:
-            prev_scope = Scope(site.id, cp.start_utc, cp.end_utc, scope.zone, self.dialect, None)
+            prev_scope = replace(scope, start=cp.start_utc, end=cp.end_utc, unit=None)
             prev = self.values(totals_q, prev_scope, (), q.filters)
             prev_values = {m: finish[m](prev.get((), {})) for m in totals_q.metrics}
             out = {"metrics": out, "comparison": prev_values,
