@@ -18,6 +18,7 @@ from footfall.ingest.validate import FieldError, field_error
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
 from footfall.query.patterns import check_pattern
+from footfall.query.period import is_instant, parse_date, parse_instant, shortcut
 
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 GOAL_OPERATORS = ("is", "contains")  # a goal is chosen by name, as in Plausible
@@ -201,14 +202,19 @@ def parse_query(raw: bytes | dict[str, Any]) -> Query:
 
 def _date_range(value: str | list[str]) -> str | tuple[str, str]:
     if isinstance(value, str):
-        if value not in NAMED_RANGES:
+        if value not in NAMED_RANGES and not shortcut(value):
             raise FieldError(
                 "date_range",
-                f"unknown range {value!r}; use one of {', '.join(NAMED_RANGES)} or [from, to]",
+                f"unknown range {value!r}; use one of {', '.join(NAMED_RANGES)}, Nd (last N "
+                "days), Nmo (last N months) or [from, to]",
             )
         return value
     if len(value) != 2:
         raise FieldError("date_range", "a custom range is [from, to]")
+    if is_instant(value[0]) != is_instant(value[1]):
+        raise FieldError("date_range", "give [from, to] as two dates or two date-times")
+    for v in value:  # checked here so that every caller's 400 names date_range
+        parse_instant(v, "date_range") if is_instant(v) else parse_date(v, "date_range")
     return value[0], value[1]
 
 

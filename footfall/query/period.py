@@ -12,6 +12,7 @@ naming the field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ class Period:
     last: date  # inclusive, site-local
     start_utc: datetime  # naive UTC, inclusive
     end_utc: datetime  # naive UTC, exclusive
+    exact: bool = False  # instants given by the caller, not whole local days
 
 
 FIRST_DAY = date(1900, 1, 1)
@@ -68,6 +70,68 @@ def parse_date(value: str, field: str) -> date:
     return day
 
 
+# Plausible's "last N days" and "last N calendar months" ranges, of any length the
+# supported dates allow (the longest range is 20 years).
+SHORTCUT = re.compile(r"([1-9][0-9]{0,4})(d|mo)")
+MAX_DAYS, MAX_MONTHS = 366 * 20, 12 * 20
+
+
+def shortcut(name: str) -> bool:
+    """Whether ``name`` is an ``Nd`` or ``Nmo`` range; FieldError if N is too large."""
+    m = SHORTCUT.fullmatch(name)
+    if m is None:
+        return False
+    if int(m[1]) > (MAX_DAYS if m[2] == "d" else MAX_MONTHS):
+        raise FieldError("date_range", f"{name!r} is longer than 20 years")
+    return True
+
+
+def parse_instant(value: str, field: str) -> datetime:
+    """An ISO-8601 date-time with its UTC offset (``2026-01-01T09:00:00+03:00``, ``...Z``),
+    as naive UTC."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError(field, f"{value!r} is not a date (YYYY-MM-DD) or a date-time") from None
+    if at.tzinfo is None:
+        raise FieldError(field, f"the date-time {value!r} needs its UTC offset (Z or +hh:mm)")
+    # The local date first: converting year 1 or 9999 to UTC can overflow.
+    if (
+        not FIRST_DAY <= at.date() <= LAST_DAY
+        or not FIRST_DAY <= at.astimezone(UTC).date() <= LAST_DAY
+    ):
+        raise FieldError(field, f"must be a date-time {_SPAN}")
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def is_instant(value: str) -> bool:
+    """Whether a range bound is a date-time (else it is read as a date)."""
+    return "T" in value or " " in value
+
+
+def instants(first: str, last: str, timezone: str, field: str = "date_range") -> Period:
+    """The instants ``first`` to ``last`` (inclusive to the second, as Plausible counts
+    whole-second timestamps); its dates are those of the site's zone."""
+    start = parse_instant(first, field)
+    end = parse_instant(last, field).replace(microsecond=0) + timedelta(seconds=1)
+    if end <= start:
+        raise FieldError(field, "the range ends before it starts")
+    if (end - start).days > MAX_DAYS:
+        raise FieldError(field, "range longer than 20 years")
+    return _exact(start, end, timezone, field)
+
+
+def _exact(start: datetime, end: datetime, timezone: str, field: str) -> Period:
+    if start < datetime.combine(FIRST_DAY, time(0)):
+        raise FieldError(field, f"the period starting {start} UTC is not {_SPAN}")
+    zone = ZoneInfo(timezone)
+
+    def local(at: datetime) -> date:
+        return at.replace(tzinfo=UTC).astimezone(zone).date()
+
+    return Period(local(start), local(end - timedelta(microseconds=1)), start, end, exact=True)
+
+
 def _months_back(day: date, months: int) -> date:
     y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
     return date(y, m + 1, 1)
@@ -104,7 +168,16 @@ def shifted(p: Period, mode: str | tuple[str, str], timezone: str) -> Period:
         def back(d: date) -> date:
             return d.replace(year=d.year - 1, day=28 if (d.month, d.day) == (2, 29) else d.day)
 
+        if p.exact:
+            return _exact(
+                datetime.combine(back(p.start_utc.date()), p.start_utc.time()),
+                datetime.combine(back(p.end_utc.date()), p.end_utc.time()),
+                timezone,
+                "compare",
+            )
         return period(back(p.first), back(p.last), timezone, "compare")
+    if p.exact:  # the same length of time, right before
+        return _exact(p.start_utc - (p.end_utc - p.start_utc), p.start_utc, timezone, "compare")
     if p.first == p.last and p.end_utc - p.start_utc < timedelta(hours=23):  # realtime
         span = p.end_utc - p.start_utc
         return Period(p.first, p.last, p.start_utc - span, p.start_utc)

@@ -21,7 +21,16 @@ from footfall.query.dimensions import dimension
 from footfall.query.goals import GOAL, breakdown_goals, site_goals, without_goals
 from footfall.query.metrics import QUERY_METRICS, percent_change
 from footfall.query.model import Condition, Filter, Query
-from footfall.query.period import Period, named, parse_date, period, shifted, today_in
+from footfall.query.period import (
+    Period,
+    instants,
+    is_instant,
+    named,
+    parse_date,
+    period,
+    shifted,
+    today_in,
+)
 from footfall.query.timebuckets import auto_unit, label, labels
 from footfall.store.base import EventStore
 
@@ -48,6 +57,8 @@ class QueryRunner:
             today = today_in(site.timezone, now)
             span = timedelta(minutes=5 if q.date_range == "realtime_5m" else 30)
             return Period(today, today, end - span, end + timedelta(seconds=1))
+        if isinstance(q.date_range, tuple) and is_instant(q.date_range[0]):
+            return instants(q.date_range[0], q.date_range[1], site.timezone)
         if isinstance(q.date_range, tuple):
             first = parse_date(q.date_range[0], "date_range")
             last = parse_date(q.date_range[1], "date_range")
@@ -308,6 +319,10 @@ class QueryRunner:
 
     @staticmethod
     def _echo(q: Query, p: Period) -> dict[str, Any]:
+        rng = [p.first.isoformat(), p.last.isoformat()]
+        if p.exact:  # the instants, re-postable: ``to`` is inclusive to the second
+            last = p.end_utc - timedelta(seconds=1)
+            rng = [f"{t.isoformat(timespec='seconds')}+00:00" for t in (p.start_utc, last)]
         return {"site_id": q.site_id, "metrics": list(q.metrics), "dimensions": list(q.dimensions),
-                "date_range": [p.first.isoformat(), p.last.isoformat()], "compare": q.compare,
+                "date_range": rng, "compare": q.compare,
                 "limit": q.limit, "offset": q.offset}  # fmt: skip
