@@ -62,6 +62,17 @@ def require_admin(request: Request) -> Services:
     return svc
 
 
+def site_id_or_domain(request: Request, value: str) -> str:
+    """The site id ``value`` names: a site's id, or a domain one site owns (Plausible's
+    clients send the domain as ``site_id``). Unknown values are returned as they are, for
+    the caller's 404."""
+    meta = request.app.state.services.meta
+    if meta.get_site(value) is not None:
+        return value
+    owner = meta.site_for_domain(value)
+    return owner.id if owner is not None else value
+
+
 def readable_site(request: Request, site_id: str) -> SiteInfo:
     """The site, if the caller may read it; raises AuthError(401/404) otherwise."""
     svc: Services = request.app.state.services

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.auth import AuthError, readable_site
+from footfall.api.auth import AuthError, readable_site, site_id_or_domain
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
@@ -29,7 +29,7 @@ async def post_query(request: Request) -> Response:
         )
     try:
         raw = query_body(body)
-        site = readable_site(request, raw["site_id"])
+        site = readable_site(request, site_id_or_domain(request, raw["site_id"]))
     except FieldError as exc:
         return validation_failed([exc])
     except AuthError as exc:
