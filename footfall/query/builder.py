@@ -78,10 +78,15 @@ def _condition(
             wparams + params,
         )
     expr, params = found
-    empty = dimension(c.dim).empty_label
-    values = ["" if v == empty else v for v in c.values]
+    dim = dimension(c.dim)
+    values = ["" if v == dim.empty_label else v for v in c.values]
     d = s.dialect
-    if c.op in ("is", "is_not"):
+    if dim.names is not None:  # a filter on names is one on the stored values they name
+        values = dim.stored_values(c.op, c.values, c.case_sensitive)
+        if not values:
+            return ("(1 = 1)" if c.op.endswith("_not") else "(1 = 0)"), []
+        parts = [d.equals(expr, True) for _ in values]
+    elif c.op in ("is", "is_not"):
         parts = [d.equals(expr, c.case_sensitive) for _ in values]
     elif c.op in ("contains", "contains_not"):
         parts = [d.contains(expr, c.case_sensitive) for _ in values]

@@ -7,9 +7,12 @@ dimension must be reached through the other table (a semi-join on ``session_id``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from footfall.ingest.validate import FieldError
+from footfall.query.countries import COUNTRY_NAMES
 
 CHANNEL_SEARCH = ("Google", "Bing", "DuckDuckGo", "Yahoo!", "Yandex", "Baidu", "Ecosia", "Brave",
                   "Startpage", "Kagi", "Qwant", "Naver", "Seznam")  # fmt: skip
@@ -42,6 +45,37 @@ class Dimension:
     # The sessions column an events statement joins to group by this dimension (its
     # ``events`` SQL, a correlated subquery, serves filters).
     visit_column: str | None = None
+    # Stored value -> its name in results and filters (country codes -> country names);
+    # a value the table lacks is shown as it is stored.
+    names: Mapping[str, str] | None = field(default=None, hash=False, compare=False)
+
+    def label(self, value: object) -> str:
+        """How a stored value reads in results."""
+        if value is None or value == "":
+            return self.empty_label
+        text = str(value)
+        return self.names.get(text, text) if self.names is not None else text
+
+    def stored_values(self, op: str, values: tuple[str, ...], case_sensitive: bool) -> list[str]:
+        """The stored values whose names a filter (``op`` without ``_not``) chooses."""
+        fold = (lambda v: v) if case_sensitive else str.casefold
+        wanted = [fold(v) for v in values]
+        try:
+            patterns = [re.compile(v) for v in values] if op.startswith("matches") else []
+        except re.error as exc:
+            problem = f"invalid regular expression for {self.name}: {exc}"
+            raise FieldError("filters", problem) from None
+        out = []
+        for stored, name in {**(self.names or {}), "": self.empty_label}.items():
+            if op.startswith("is"):
+                chosen = fold(name) in wanted
+            elif op.startswith("contains"):
+                chosen = any(w in fold(name) for w in wanted)
+            else:
+                chosen = any(p.search(name) for p in patterns)
+            if chosen:
+                out.append(stored)
+        return out
 
     @property
     def event_level(self) -> bool:
@@ -74,6 +108,13 @@ DIMENSIONS: dict[str, Dimension] = {
     ),
     "visit:channel": Dimension("visit:channel", CHANNEL_SQL, CHANNEL_SQL),
     **{f"visit:{c}": Dimension(f"visit:{c}", c, c) for c in _VISIT_COLUMNS},
+    # Plausible's names of the location: countries by name; regions and cities are stored
+    # by their English names already.
+    "visit:country_name": Dimension(
+        "visit:country_name", "country", "country", names=COUNTRY_NAMES
+    ),
+    "visit:region_name": Dimension("visit:region_name", "region", "region"),
+    "visit:city_name": Dimension("visit:city_name", "city", "city"),
 }
 TIME_UNITS = {"time:minute": "minute", "time:hour": "hour", "time:day": "day", "time:week": "week",
               "time:month": "month"}  # fmt: skip

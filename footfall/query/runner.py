@@ -101,10 +101,14 @@ class QueryRunner:
             # One plain dimension (every breakdown panel): thousands of values for pages,
             # so the per-row work is kept to a minimum here (it holds the GIL that parallel
             # panels share). Same labels as _label.
-            empty = dimension(dims[0]).empty_label
+            dim = dimension(dims[0])
+            empty, named = dim.empty_label, dim.names is not None
             for row in rows:
                 v = row[0]
-                key: Key = (empty if v is None or v == "" else str(v),)
+                if named:
+                    key: Key = (dim.label(v),)
+                else:
+                    key = (empty if v is None or v == "" else str(v),)
                 values = out.get(key)
                 if values is None:
                     values = out[key] = {}
@@ -118,9 +122,7 @@ class QueryRunner:
     def _label(scope: Scope, dim: str, value: Any) -> str:
         if dim == "time" or dim.startswith("time:"):
             return label(scope.unit or "day", value)
-        if value is None or value == "":
-            return dimension(dim).empty_label
-        return str(value)
+        return dimension(dim).label(value)
 
     def values(
         self, q: Query, scope: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]
