@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from footfall.api.auth import AuthError, readable_site
-from footfall.api.query import MAX_BODY
+from footfall.api.auth import AuthError
+from footfall.api.query import MAX_BODY, body_site, site_query
 from footfall.api.reports import scope_of, site_of
 from footfall.api.responses import error, validation_failed
 from footfall.ingest.validate import FieldError
 from footfall.query import export, reports
-from footfall.query.model import parse_query, query_body
+from footfall.query.model import query_body
 from footfall.runtime import Services
 
 
@@ -58,9 +58,9 @@ async def export_query(request: Request) -> Response:
                      [{"field": "body", "message": "too large"}])  # fmt: skip
     try:
         raw = query_body(body)
-        site = readable_site(request, raw["site_id"])
+        site = body_site(request, raw)
         fmt = export.check_format(request.query_params.get("format", "csv"))
-        query = parse_query(raw)
+        query = site_query(request, raw, site)
         result = await run_in_threadpool(svc.runner.run, query, site)
     except AuthError as exc:
         return error(exc.status, exc.message)

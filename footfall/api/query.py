@@ -1,8 +1,13 @@
-"""``POST /api/v2/query``: the Plausible-v2-shaped query endpoint (thin over QueryRunner)."""
+"""``POST /api/v2/query``: the Plausible-v2-shaped query endpoint (thin over QueryRunner).
+
+``body_site`` and ``site_query`` are shared with the query export (``POST /api/v1/export``),
+so a body answers the same there: the site by id or domain, the site's goals attached.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -12,12 +17,27 @@ from footfall.api.auth import AuthError, readable_site, site_id_or_domain
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
+from footfall.meta.repo import SiteInfo
 from footfall.query.goals import attach, uses_goals
-from footfall.query.model import parse_query, query_body
+from footfall.query.model import Query, parse_query, query_body
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
 
 MAX_BODY = 256 << 10
+
+
+def body_site(request: Request, raw: dict[str, Any]) -> SiteInfo:
+    """The site a v2 body's ``site_id`` names (its id or one of its domains), if readable."""
+    return readable_site(request, site_id_or_domain(request, raw["site_id"]))
+
+
+def site_query(request: Request, raw: dict[str, Any], site: SiteInfo) -> Query:
+    """The body as a Query, with the site's goals when it asks about ``event:goal``."""
+    query = parse_query(raw)
+    if uses_goals(query):
+        svc: Services = request.app.state.services
+        query = attach(query, SitePrefs(svc.meta).goals(site.id))
+    return query
 
 
 async def post_query(request: Request) -> Response:
@@ -29,16 +49,14 @@ async def post_query(request: Request) -> Response:
         )
     try:
         raw = query_body(body)
-        site = readable_site(request, site_id_or_domain(request, raw["site_id"]))
+        site = body_site(request, raw)
     except FieldError as exc:
         return validation_failed([exc])
     except AuthError as exc:
         return error(exc.status, exc.message)
     svc: Services = request.app.state.services
     try:
-        query = parse_query(raw)
-        if uses_goals(query):
-            query = attach(query, SitePrefs(svc.meta).goals(site.id))
+        query = site_query(request, raw, site)
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
     except FieldError as exc:

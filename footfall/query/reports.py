@@ -14,6 +14,7 @@ from typing import Any
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.query.dimensions import dimension
+from footfall.query.goals import uses_goals
 from footfall.query.model import NAMED_RANGES, Query, parse_query
 from footfall.query.period import Period, parse_date
 from footfall.query.runner import QueryRunner
@@ -74,7 +75,10 @@ def query(s: Scope, **body: Any) -> Query:
         raw["filters"] = filters
     if s.date:
         raw["date"] = s.date
-    return parse_query(raw)
+    q = parse_query(raw)
+    if uses_goals(q):  # these reports read no site settings (funnels name their goals)
+        raise FieldError("filters", "event:goal is answered by POST /api/v2/query")
+    return q
 
 
 def period_of(runner: QueryRunner, s: Scope) -> Period:

@@ -48,7 +48,7 @@ GOALS = [  # name, kind, target, property
 
 
 @pytest.fixture(scope="module")
-def query(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[Any]:
+def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[Any]:
     settings = make_settings(Path(tmp_path_factory.mktemp("goals")), store_url=store_url)
     app = create_app(settings)
     with TestClient(app) as client:
@@ -70,7 +70,12 @@ def query(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[
             out: dict[str, Any] = r.json()
             return out
 
-        yield run
+        yield run, client, site
+
+
+@pytest.fixture(scope="module")
+def query(world: Any) -> Any:
+    return world[0]
 
 
 def rows(result: dict[str, Any]) -> dict[tuple[str, ...], list[Any]]:
@@ -155,3 +160,22 @@ def test_bad_goal_queries_are_400_naming_the_field(
 ) -> None:
     got = query(body, status=400)
     assert field in str(got), got
+
+
+def test_the_query_export_answers_goal_breakdowns_too(world: Any) -> None:
+    _, client, site = world
+    body = {"site_id": "goals.example", "metrics": ["visitors"], "date_range": "7d",
+            "dimensions": ["event:goal"], "filters": [["is", "event:goal", ["Blog", "Docs"]]]}  # fmt: skip
+    r = client.post("/api/v1/export?format=csv", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert sorted(r.text.splitlines()) == sorted(
+        ['"event:goal","visitors"', '"Blog",1', '"Docs",1']
+    )
+
+
+def test_reports_that_read_no_goals_refuse_a_goal_filter(world: Any) -> None:
+    _, client, site = world
+    flt = '[["is", "event:goal", ["Signup"]]]'
+    for path in ("/api/v1/sessions", "/api/v1/summary"):
+        r = client.get(path, params={"site_id": site["site_id"], "filters": flt}, headers=AUTH)
+        assert r.status_code == 400 and "filters" in r.text, r.text
