@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, rollup
+from footfall.query import builder, rollup, shape
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -240,7 +240,7 @@ class QueryRunner:
         current = self.values(q, scope, q.dimensions, q.filters)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
-        rows = self._order(q, rows)
+        rows = shape.order(q, rows)
         total_rows = len(rows)
         page = rows[q.offset : q.offset + q.limit]
         results: list[dict[str, Any]] = [{"dimensions": list(k), "metrics": m} for k, m in page]
@@ -251,7 +251,7 @@ class QueryRunner:
         if compare_period is not None:
             cscope = replace(scope, start=compare_period.start_utc, end=compare_period.end_utc)
             previous = self.values(q, cscope, q.dimensions, q.filters)
-            relabel = self._time_alignment(q, unit, p, compare_period)
+            relabel = shape.time_alignment(q, unit, p, compare_period)
             for result, (key, metrics) in zip(results, page, strict=True):
                 ckey = relabel(key)
                 prev = [finish[m](previous.get(ckey, {})) for m in q.metrics]
@@ -268,7 +268,7 @@ class QueryRunner:
             meta["total_rows"] = total_rows
         if q.include.get("totals"):
             meta["totals"] = self._totals(q, scope, finish, compare_period, site)
-        return {"results": results, "meta": meta, "query": self._echo(q, p)}
+        return {"results": results, "meta": meta, "query": shape.echo(q, p)}
 
     def _totals(
         self, q: Query, scope: Scope, finish: dict[str, Any], cp: Period | None, site: SiteInfo
@@ -284,47 +284,3 @@ class QueryRunner:
             out = {"metrics": out, "comparison": prev_values,
                    "change": {m: percent_change(out[m], prev_values[m]) for m in out}}  # fmt: skip
         return out
-
-    @staticmethod
-    def _time_alignment(q: Query, unit: str | None, p: Period, cp: Period) -> Any:
-        if unit is None or q.time_dimension is None:
-            return lambda key: key
-        index = q.dimensions.index(q.time_dimension)
-        mapping = dict(
-            zip(labels(unit, p.first, p.last), labels(unit, cp.first, cp.last), strict=False)
-        )
-
-        def relabel(key: Key) -> Key:
-            return (*key[:index], mapping.get(key[index], ""), *key[index + 1 :])
-
-        return relabel
-
-    @staticmethod
-    def _order(q: Query, rows: list[tuple[Key, list[Any]]]) -> list[tuple[Key, list[Any]]]:
-        order = list(q.order_by)
-        if not order:
-            if q.time_dimension:
-                order.append((q.time_dimension, "asc"))
-            order.append((q.metrics[0], "desc"))
-        order += [(d, "asc") for d in q.dimensions if d not in [o[0] for o in order]]
-        # Stable sorts from the last key to the first give a total, repeatable order.
-        for key, direction in reversed(order):
-            if key in q.metrics:
-                i = q.metrics.index(key)
-                rows.sort(
-                    key=lambda r: (r[1][i] is None, r[1][i] or 0), reverse=direction == "desc"
-                )
-            else:
-                i = q.dimensions.index(key)
-                rows.sort(key=lambda r: r[0][i], reverse=direction == "desc")
-        return rows
-
-    @staticmethod
-    def _echo(q: Query, p: Period) -> dict[str, Any]:
-        rng = [p.first.isoformat(), p.last.isoformat()]
-        if p.exact:  # the instants, re-postable: ``to`` is inclusive to the second
-            last = p.end_utc - timedelta(seconds=1)
-            rng = [f"{t.isoformat(timespec='seconds')}+00:00" for t in (p.start_utc, last)]
-        return {"site_id": q.site_id, "metrics": list(q.metrics), "dimensions": list(q.dimensions),
-                "date_range": rng, "compare": q.compare,
-                "limit": q.limit, "offset": q.offset}  # fmt: skip
