@@ -179,3 +179,12 @@ def test_reports_that_read_no_goals_refuse_a_goal_filter(world: Any) -> None:
     for path in ("/api/v1/sessions", "/api/v1/summary"):
         r = client.get(path, params={"site_id": site["site_id"], "filters": flt}, headers=AUTH)
         assert r.status_code == 400 and "filters" in r.text, r.text
+
+
+def test_goal_breakdown_by_day_and_goal_ordering(query: Any) -> None:
+    day = T0.date().isoformat()
+    got = query({"metrics": ["visitors"], "dimensions": ["time:day", "event:goal"],
+                 "filters": [["is", "event:goal", ["Visit pricing", "Docs"]]],
+                 "order_by": [["event:goal", "asc"]]})  # fmt: skip
+    assert [r["dimensions"] for r in got["results"]] == [[day, "Docs"], [day, "Visit pricing"]]
+    assert [r["metrics"] for r in got["results"]] == [[1], [2]]
