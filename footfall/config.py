@@ -49,8 +49,8 @@ class Settings:
     queue_url: str = _doc(
         "",
         "Event queue: empty means the durable spool in the data directory; "
-        "`redis://host:6379/0` (or `rediss://`) Redis Streams (recognised, not yet wired "
-        "into `footfall serve`: refused at start).",
+        "`redis://host:6379/0` (or `rediss://`) Redis Streams, drained by the server's "
+        "own writer (while Redis is unreachable, collection answers 503 with Retry-After).",
     )
     redis_prefix: str = _doc(
         "footfall:",

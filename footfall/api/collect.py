@@ -132,7 +132,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
     try:
         await svc.queue.append(payloads)
     except QueueFull as exc:
-        return _fail(503, "Queue full, retry later", "queue", {"retry-after": str(exc.retry_after)})
+        return _fail(503, exc.public, "queue", {"retry-after": str(exc.retry_after)})
     ACCEPTED_ON_LOOP.inc(len(payloads))
     return None
 

@@ -65,7 +65,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> None:
         await svc.queue.append(payloads)
     except QueueFull as exc:
         headers = {"retry-after": str(exc.retry_after)}
-        raise Refused(503, "Queue full, retry later", headers) from None
+        raise Refused(503, exc.public, headers) from None
     ACCEPTED.inc(len(payloads))
 
 

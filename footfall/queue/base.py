@@ -28,11 +28,19 @@ RETRY_AFTER_SECONDS = 5
 
 
 class QueueFull(Exception):
-    """The queue refuses new events for now; clients should retry after ``retry_after`` s."""
+    """The queue refuses new events for now; clients should retry after ``retry_after`` s.
 
-    def __init__(self, retry_after: int, message: str = "queue is full") -> None:
+    ``message`` is for the operator's log and health; ``public`` is what clients are told.
+    """
+
+    def __init__(
+        self,
+        retry_after: int,
+        message: str = "queue is full",
+        public: str = "Queue full, retry later",
+    ) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after, self.public = retry_after, public
 
 
 class EventQueue(Protocol):
@@ -67,6 +75,10 @@ class EventQueue(Protocol):
     def first_position(self) -> Cursor:
         """The cursor before the oldest record still held (a consumer's start when the
         store has no progress yet)."""
+        ...
+
+    def end_position(self) -> Cursor:
+        """The cursor after the last record ever appended."""
         ...
 
     def read(

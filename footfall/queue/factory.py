@@ -2,9 +2,8 @@
 
 - empty: the embedded on-disk spool in ``<data dir>/spool`` (group-committed fsyncs);
 - ``redis://host:6379/0`` or ``rediss://…``: Redis Streams, every key under
-  ``FOOTFALL_REDIS_PREFIX``. Recognised and validated, but refused for now: ``serve``
-  runs its writer against the embedded spool only, and a queue nothing drains would
-  acknowledge events no report ever shows.
+  ``FOOTFALL_REDIS_PREFIX`` (:mod:`footfall.queue.redis`); ``serve``'s own writer drains
+  the stream into the store. Needs the ``redis`` extra.
 
 ``check_queue_url`` is what ``Settings.validate`` calls, so a bad URL stops the process
 at start with a message naming the variable, never at the first request.
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from footfall.config import Settings
 
 VARIABLE = "FOOTFALL_QUEUE_URL"
-NOT_WIRED = "redis queue: not yet wired into serve (leave FOOTFALL_QUEUE_URL empty)"
 
 
 class QueueURLError(ValueError):
@@ -46,7 +44,11 @@ def check_queue_url(url: str) -> str | None:
     db = parts.path.strip("/")
     if db and not db.isdigit():
         return f"the database after the host must be a number (got {db!r})"
-    return NOT_WIRED
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        return "needs the redis client: pip install 'footfall[redis]'"
+    return None
 
 
 def open_queue(settings: Settings) -> EventQueue:
@@ -54,6 +56,12 @@ def open_queue(settings: Settings) -> EventQueue:
     problem = check_queue_url(settings.queue_url)
     if problem is not None:
         raise QueueURLError(f"{VARIABLE} {problem}")
+    if settings.queue_url:
+        from footfall.queue.redis import RedisStreamQueue
+
+        queue = RedisStreamQueue(settings.queue_url, settings.redis_prefix)
+        queue.open()
+        return queue
     from footfall.queue.spool import Spool
 
     spool = Spool(

@@ -98,6 +98,17 @@ class Writer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         saved = store.read_progress()
+        if saved is not None and saved > queue.end_position():
+            # Progress past everything this queue ever held was made on another queue
+            # (FOOTFALL_QUEUE_URL changed, or the spool directory was replaced): reading
+            # from it would skip every record here for ever. Read them all instead; the
+            # batch steps drop those the store already holds, by event id.
+            log.warning(
+                "store progress %s is past the queue's end %s: reading the queue from its start",
+                saved,
+                queue.end_position(),
+            )
+            saved = None
         self.position: Cursor = saved if saved else queue.first_position()
         # Records stored before a restart are released now, not after the next round: a
         # queue left full would otherwise refuse the events that round needs, for ever.
@@ -114,8 +125,13 @@ class Writer:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        while self.run_once():
-            pass
+        try:
+            while self.run_once():
+                pass
+        except Exception as exc:
+            # The queue or the store is unreachable: what is left stays queued (durable)
+            # and the next start stores it; stopping must still close everything else.
+            log.error("writer stopped before draining the queue (%s); the rest stays queued", exc)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every durable record is in the store (tests, shutdown, benches)."""

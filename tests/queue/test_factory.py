@@ -55,8 +55,6 @@ def test_a_full_spool_raises_the_ports_queue_full(tmp_path: Path) -> None:
         ("redis://", "redis:// needs a host"),
         ("redis://127.0.0.1:99999/0", "not a valid URL"),
         ("redis://127.0.0.1:6379/zero", "the database after the host must be a number"),
-        ("redis://127.0.0.1:6379/0", "redis queue: not yet wired into serve"),
-        ("rediss://cache.example:6380/1", "redis queue: not yet wired into serve"),
     ],
 )
 def test_queue_url_is_checked_at_start(url: str, says: str) -> None:
@@ -82,24 +80,24 @@ def test_redis_prefix_is_checked(prefix: str) -> None:
 def test_open_queue_refuses_what_validation_refuses(tmp_path: Path) -> None:
     # Settings built in code skip from_env; the factory checks again rather than
     # silently falling back to the spool.
-    settings = Settings(data_dir=tmp_path, queue_url="redis://127.0.0.1:6379/0")
-    with pytest.raises(QueueURLError, match="not yet wired into serve"):
+    settings = Settings(data_dir=tmp_path, queue_url="redis://127.0.0.1:6379/db")
+    with pytest.raises(QueueURLError, match="must be a number"):
         open_queue(settings)
     assert not (tmp_path / "spool").exists()
 
 
-def test_serve_with_a_redis_queue_stops_with_one_clear_line(tmp_path: Path) -> None:
+def test_serve_with_a_bad_queue_url_stops_with_one_clear_line(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "footfall.cli", "serve"],
         env={
             **os.environ,
             "FOOTFALL_DATA_DIR": str(tmp_path),
-            "FOOTFALL_QUEUE_URL": "redis://127.0.0.1:6379/0",
+            "FOOTFALL_QUEUE_URL": "redis://127.0.0.1:6379/zero",
         },
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert out.returncode != 0
-    assert "FOOTFALL_QUEUE_URL redis queue: not yet wired into serve" in out.stderr
+    assert "FOOTFALL_QUEUE_URL the database after the host must be a number" in out.stderr
     assert "Traceback" not in out.stderr

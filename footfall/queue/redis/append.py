@@ -26,6 +26,7 @@ import redis.asyncio
 from footfall.queue.base import RETRY_AFTER_SECONDS, QueueFull
 
 FIELD = b"e"
+UNAVAILABLE = "Queue unavailable, retry later"
 _Pending = tuple[list[bytes], "asyncio.Future[None]"]
 
 
@@ -70,7 +71,7 @@ class RedisAppending:
                 self._down = None
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 self._down = f"redis unreachable ({exc})"
-                error = QueueFull(RETRY_AFTER_SECONDS, self._down)
+                error = QueueFull(RETRY_AFTER_SECONDS, self._down, UNAVAILABLE)
             except Exception as exc:
                 error = exc
             for _, done in batch:
@@ -93,7 +94,7 @@ class RedisAppending:
         try:
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise QueueFull(RETRY_AFTER_SECONDS, f"redis unreachable ({exc})") from exc
+            raise QueueFull(RETRY_AFTER_SECONDS, f"redis unreachable ({exc})", UNAVAILABLE) from exc
 
     def refusal(self) -> str | None:
         if self._closed:

@@ -59,17 +59,38 @@ class RedisStreamQueue(RedisAppending):
     ) -> None:
         super().__init__(url, prefix + "events")
         self.group, self.consumer = group, consumer
-        self._sync: redis.Redis = redis.Redis.from_url(url, socket_timeout=10)
+        # Health and /metrics ask from the event loop: a Redis that does not answer must
+        # not hold it for long.
+        self._sync: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=2
+        )
+        self._group_ready = False
 
     # ---------------------------------------------------------------- lifecycle
 
     def open(self) -> None:
-        """Create the stream and the consumer group if they do not exist yet."""
+        """Create the stream and the consumer group if they do not exist yet.
+
+        A Redis unreachable now does not stop the process: appends answer 503 and reads
+        fail (the writer retries) until it is back, and the group is made then.
+        """
+        try:
+            self._ensure_group()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down = f"redis unreachable ({exc})"
+            log.warning(
+                "redis queue %s: %s; collection answers 503 until it is back", self.key, exc
+            )
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
         try:
             self._sync.xgroup_create(self.key, self.group, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_ready = True
 
     def close_sync(self) -> None:
         super().close_sync()
@@ -92,6 +113,7 @@ class RedisStreamQueue(RedisAppending):
         ``max_bytes`` is not enforced: a Redis read is bounded by its count only, and
         entries are small events.
         """
+        self._ensure_group()
         count = max(1, max_records)
         entries = self._group_read(format_id(start), count)
         if not entries:
@@ -119,8 +141,19 @@ class RedisStreamQueue(RedisAppending):
         return list(reply[0][1])
 
     def release(self, upto: Cursor) -> None:
-        """Acknowledge every entry up to ``upto`` (they are in the store), then trim."""
-        last = format_id(upto)
+        """Acknowledge every entry up to ``upto`` (they are in the store), then trim.
+
+        With Redis unreachable this only logs: the entries stay pending, and the next
+        release acknowledges them (reads skip what lies before the committed cursor).
+        """
+        try:
+            self._ensure_group()
+            self._acknowledge(format_id(upto))
+            self.trim()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("redis queue %s: release deferred: %s", self.key, exc)
+
+    def _acknowledge(self, last: str) -> None:
         while True:
             pending = self._sync.xpending_range(self.key, self.group, "-", last, _ACK_CHUNK)
             if not pending:
@@ -128,7 +161,6 @@ class RedisStreamQueue(RedisAppending):
             self._sync.xack(self.key, self.group, *[p["message_id"] for p in pending])
             if len(pending) < _ACK_CHUNK:
                 break
-        self.trim()
 
     def trim(self) -> int:
         """Drop entries every group is done with; returns how many went."""
@@ -156,8 +188,27 @@ class RedisStreamQueue(RedisAppending):
 
     # ---------------------------------------------------------------- introspection
 
+    def end_position(self) -> Cursor:
+        """The id of the last entry ever added (``(0, 0)`` for an empty stream)."""
+        try:
+            info = self._sync.xinfo_stream(self.key)
+        except redis.ResponseError:  # no stream yet
+            return (0, 0)
+        except (redis.ConnectionError, redis.TimeoutError):
+            # Unknown while Redis is away: no committed cursor can be shown to be past it.
+            return (1 << 62, 0)
+        return parse_id(info["last-generated-id"])
+
     def depth(self, since: Cursor | None = None) -> int:
-        """Entries not yet acknowledged by the group: in flight plus not yet delivered."""
+        """Entries not yet acknowledged by the group: in flight plus not yet delivered
+        (0 while Redis is unreachable; :meth:`refusal` says so)."""
+        try:
+            return self._depth()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down = f"redis unreachable ({exc})"
+            return 0
+
+    def _depth(self) -> int:
         for g in self._sync.xinfo_groups(self.key):
             if _text(g["name"]) == self.group:
                 lag = g.get("lag")
@@ -167,7 +218,10 @@ class RedisStreamQueue(RedisAppending):
         return int(self._sync.xlen(self.key))
 
     def size_bytes(self) -> int:
-        return int(self._sync.memory_usage(self.key) or 0)
+        try:
+            return int(self._sync.memory_usage(self.key) or 0)
+        except (redis.ConnectionError, redis.TimeoutError):
+            return 0
 
 
 def _text(value: bytes | str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,33 @@ def test_unreachable_redis_refuses_instead_of_acknowledging() -> None:
         await q.close()
 
     asyncio.run(send())
+
+
+def test_switching_back_to_the_spool_stores_its_events(prefix: str, tmp_path: Path) -> None:
+    # The store's progress is a Redis id (milliseconds) after running on Redis; the spool
+    # opened next has small positions that all lie "before" it.
+    from footfall.ingest.record import ENCODER
+    from footfall.queue.spool import Spool
+    from footfall.queue.writer import Writer
+    from footfall.store.duckdb import DuckDBStore
+    from tests.contract.test_store_writes import count, record
+
+    store = DuckDBStore(tmp_path / "events.duckdb")
+    store.open()
+    q = RedisStreamQueue(REDIS_URL, prefix)
+    q.open()
+    q.append_sync([ENCODER.encode(record(i)) for i in range(10)])
+    while Writer(q, store, lambda s: ("s.com",)).run_once():
+        pass
+    q.close_sync()
+    spool = Spool(tmp_path / "spool")
+    spool.open()
+    spool.append_sync([ENCODER.encode(record(i)) for i in range(10, 25)])
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    while writer.run_once():
+        pass
+    try:
+        assert count(store) == (25, 25)
+    finally:
+        spool.close_sync()
+        store.close()
