@@ -15,14 +15,19 @@ STORES = ["duckdb", "chdb", "clickhouse-http"]
 
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest) -> str:
-    if request.param == "duckdb":
+    return url_for(request, request.param)
+
+
+def url_for(request: pytest.FixtureRequest, kind: str) -> str:
+    """A fresh, empty store of ``kind`` for one test."""
+    if kind == "duckdb":
         return ""
     if not _chdb_available():
         if require_services():
             pytest.fail("chdb/clickhouse-connect not installed (pip install -e '.[dev]')")
         pytest.skip("chdb not installed: the ClickHouse store is not tested")
     name = request.node.name.split("[", 1)[0][:40]
-    if request.param == "clickhouse-http":
+    if kind == "clickhouse-http":
         from tests.support.clickhouse import shared_standin_url
 
         return shared_standin_url(name)

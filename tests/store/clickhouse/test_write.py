@@ -38,8 +38,6 @@ def test_a_round_stopped_part_way_is_replayed_exactly_once(
     store_url: str,
     stop_before: str,
 ) -> None:
-    if not store_url:
-        pytest.skip("ClickHouse only: a DuckDB round is one transaction")
     rng = random.Random(7)
     recs = [
         record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
@@ -79,8 +77,6 @@ def test_a_round_stopped_part_way_is_replayed_exactly_once(
 
 
 def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
-    if not store_url:
-        pytest.skip("ClickHouse only")
     store = open_store(Settings(data_dir=tmp_path, store_url=store_url))
     try:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
