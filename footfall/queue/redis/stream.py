@@ -131,9 +131,19 @@ class RedisStreamQueue(RedisAppending):
         return payloads, end
 
     def _group_read(self, after: str, count: int) -> list[tuple[bytes, dict[bytes, bytes] | None]]:
-        reply: Any = self._sync.xreadgroup(
-            self.group, self.consumer, {self.key: after}, count=count
-        )
+        try:
+            reply: Any = self._sync.xreadgroup(
+                self.group, self.consumer, {self.key: after}, count=count
+            )
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The stream or its group is gone (a Redis restarted without its data, a key
+            # deleted by hand): made again here, the next round reads what arrives now.
+            log.warning("redis queue %s: consumer group %s recreated", self.key, self.group)
+            self._group_ready = False
+            self._ensure_group()
+            return []
         if not reply:
             return []
         if isinstance(reply, dict):  # RESP3 clients answer with a map

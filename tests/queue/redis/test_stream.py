@@ -113,3 +113,20 @@ def test_switching_back_to_the_spool_stores_its_events(prefix: str, tmp_path: Pa
     finally:
         spool.close_sync()
         store.close()
+
+
+def test_a_stream_deleted_under_the_reader_is_made_again(prefix: str) -> None:
+    q = RedisStreamQueue(REDIS_URL, prefix)
+    q.open()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        q.append_sync([b"a"])
+        _, end = q.read(q.first_position(), 10)
+        q.release(end)
+        client.delete(prefix + "events")  # as a Redis restarted without its data
+        assert q.read(end, 10)[0] == []
+        q.append_sync([b"b"])
+        assert q.read(end, 10)[0] == [b"b"]
+    finally:
+        client.close()
+        q.close_sync()
