@@ -101,3 +101,8 @@ def test_serve_with_a_bad_queue_url_stops_with_one_clear_line(tmp_path: Path) ->
     assert out.returncode != 0
     assert "FOOTFALL_QUEUE_URL the database after the host must be a number" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "rediss://cache.example:6380/1"])
+def test_redis_urls_are_accepted(url: str) -> None:
+    assert Settings.from_env({"FOOTFALL_QUEUE_URL": url}).queue_url == url
