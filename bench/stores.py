@@ -36,7 +36,7 @@ def copy_into_clickhouse(duck_path: Path, ch_path: Path, log: Any) -> dict[str, 
     import duckdb
 
     from footfall.store.clickhouse import ClickHouseStore
-    from footfall.store.factory import ClickHouseTarget
+    from footfall.store.clickhouse.target import ClickHouseTarget
 
     marker = ch_path / "copied"
     if marker.exists():
@@ -71,7 +71,7 @@ def clickhouse_runner(kind: str, ch_path: Path) -> Iterator[tuple[Any, Any]]:
     """A QueryRunner on the ClickHouse copy: chdb in process, or the stand-in over HTTP."""
     from footfall.query.runner import QueryRunner
     from footfall.store.clickhouse import ClickHouseStore
-    from footfall.store.factory import ClickHouseTarget
+    from footfall.store.clickhouse.target import ClickHouseTarget
 
     proc = None
     if kind == "chdb":

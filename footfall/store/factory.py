@@ -13,29 +13,16 @@ extra (``pip install 'footfall[clickhouse]'``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from footfall.config import Settings
 from footfall.store.base import EventStore
+from footfall.store.clickhouse.target import ClickHouseTarget
 
 
 class StoreURLError(ValueError):
     """FOOTFALL_STORE_URL names no usable store (the message says why)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClickHouseTarget:
-    """Where a ClickHouse store lives: a server (``host`` set) or a chdb ``path``."""
-
-    host: str = ""
-    port: int = 8123
-    username: str = "default"
-    password: str = ""
-    database: str = "default"
-    secure: bool = False
-    path: str = ""
 
 
 def parse_store_url(url: str, data_dir: Path) -> ClickHouseTarget | None:

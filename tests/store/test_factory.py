@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from footfall.config import Settings, SettingsError
-from footfall.store.factory import ClickHouseTarget, StoreURLError, parse_store_url
+from footfall.store.clickhouse.target import ClickHouseTarget
+from footfall.store.factory import StoreURLError, parse_store_url
 from tests.conftest import _chdb_available, require_services
 
 

@@ -21,9 +21,9 @@ import pyarrow as pa
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
 from footfall.store.clickhouse import schema
 from footfall.store.clickhouse.params import bind, naive_utc
+from footfall.store.clickhouse.target import ClickHouseTarget
 from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
-from footfall.store.factory import ClickHouseTarget
 
 
 def capabilities(in_process: bool) -> Capabilities:

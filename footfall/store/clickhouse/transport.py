@@ -103,7 +103,7 @@ class ChdbTransport:
             con.query("SET insert_deduplication_token = {t:String}", "Null", params={"t": token})
         try:
             with con.send_insert(f"INSERT INTO {table} ({columns})", "ArrowStream") as ins:
-                ins.append(sink.getvalue().to_pybytes())
+                ins.append(memoryview(sink.getvalue()))  # no copy of the batch
                 ins.finish()
         finally:
             if token:

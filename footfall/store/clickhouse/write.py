@@ -161,31 +161,39 @@ class ScratchTarget:
 
     # -- commit -----------------------------------------------------------------------------
 
+    def _write(self, table: str, select: str, part: str) -> pa.Table:
+        """Insert the scratch rows ``select`` gives into ``table``, with this round's
+        deduplication token for ``part`` (a replayed insert is written once)."""
+        rows = self.cur.sql(select).to_arrow_table()
+        if rows.num_rows:
+            self.ch.insert(table, rows, token=f"{self.pos}:{part}")
+        return rows
+
     def commit(self) -> None:
         p = self.pos
-        dropped = self.cur.sql("SELECT * FROM dropped_events").to_arrow_table()
-        if dropped.num_rows:
-            self.ch.insert("dropped_events", dropped, token=f"{p}:dropped")
+        self._write("dropped_events", "SELECT * FROM dropped_events", "dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
-        new = self.cur.sql(
+        self._write(
+            "events",
             f"SELECT {cols}, {p}::UBIGINT AS pos FROM events "
-            "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)"
-        ).to_arrow_table()
-        if new.num_rows:
-            self.ch.insert("events", new, token=f"{p}:events")
-        changed = self.cur.sql(
+            "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)",
+            "events",
+        )
+        changed = self._write(
+            "events",
             f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            "EXCEPT FROM _loaded_ev)"
-        ).to_arrow_table()
+            "EXCEPT FROM _loaded_ev)",
+            "restamp",
+        )
         if changed.num_rows:
-            self.ch.insert("events", changed, token=f"{p}:restamp")
             ids = changed.column("event_id").to_pylist()
             self.ch.command(
                 f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
             )
-        visits = self.cur.sql(
+        self._write(
+            "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
             f"UNION ALL BY NAME SELECT *, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted FROM _loaded_s "
             f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
@@ -193,12 +201,12 @@ class ScratchTarget:
             # see it; merges keep it (no cleanup), as the newest row of its key.
             f"UNION ALL BY NAME SELECT '' AS site_id, 0::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
             f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
-            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
-        ).to_arrow_table()
-        self.ch.insert("sessions", visits, token=f"{p}:sessions")
+            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
+            "sessions",
+        )
 
 
-def _check(site: str) -> str:
+def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
     if "'" in site or "\\" in site:
         raise ValueError("site id with quotes")
     return site
