@@ -46,6 +46,16 @@ class Settings:
         "ClickHouse server; `chdb://` or `chdb:///absolute/path` ClickHouse's engine in this "
         "process (no path: `<data dir>/clickhouse`).",
     )
+    queue_url: str = _doc(
+        "",
+        "Event queue: empty means the durable spool in the data directory; "
+        "`redis://host:6379/0` (or `rediss://`) Redis Streams, drained by the server's "
+        "own writer (while Redis is unreachable, collection answers 503 with Retry-After).",
+    )
+    redis_prefix: str = _doc(
+        "footfall:",
+        "Prefix of every Redis key Footfall uses, so that two installations can share one Redis.",
+    )
     database_url: str = _doc(
         "", "SQLAlchemy URL of the metadata database; empty means SQLite in the data directory."
     )
@@ -195,13 +205,35 @@ class Settings:
                 "must be debug, info, warning or error",
             ),
         ]
+        from footfall.queue.factory import check_queue_url
+
+        queue_problem = check_queue_url(self.queue_url)
+        checks += [
+            ("queue_url", queue_problem is None, queue_problem or ""),
+            (
+                "redis_prefix",
+                0 < len(self.redis_prefix) <= 64
+                and not any(c.isspace() for c in self.redis_prefix),
+                "must be 1 to 64 characters without spaces",
+            ),
+        ]
         for name, ok, message in checks:
             if not ok:
+                shown = _redact(str(getattr(self, name))) if name.endswith("_url") else None
                 raise SettingsError(
-                    f"{PREFIX}{name.upper()} {message} (got {getattr(self, name)!r})"
+                    f"{PREFIX}{name.upper()} {message} (got {shown or getattr(self, name)!r})"
                 )
         if self.maxmind_db and not Path(self.maxmind_db).is_file():
             raise SettingsError(f"{PREFIX}MAXMIND_DB: no such file {self.maxmind_db!r}")
+
+
+def _redact(url: str) -> str | None:
+    """``url`` quoted with its password masked, or None when it holds none."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return None
+    return repr(f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}")
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:

@@ -1,8 +1,8 @@
 """Wiring: builds the ports (metadata, store, queue, limits) from Settings and runs them.
 
 ``Services`` is what HTTP handlers reach through ``request.app.state.services``; the
-lifespan in ``app.py`` calls ``start`` and ``stop``. Stopping drains the spool into the
-store before closing it, so Ctrl-C leaves nothing behind but an empty spool.
+lifespan in ``app.py`` calls ``start`` and ``stop``. Stopping drains the queue into the
+store before closing it, so Ctrl-C leaves nothing behind but an empty queue.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from footfall.jobs.scheduler import Scheduler
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
 from footfall.query.runner import QueryRunner
-from footfall.queue.spool import Spool
+from footfall.queue import open_queue
+from footfall.queue.base import EventQueue
 from footfall.queue.writer import Writer
 from footfall.store import open_store
 from footfall.store.base import EventStore
@@ -38,7 +39,7 @@ class Services:
     sites: SiteCache
     salts: SaltStore
     pipeline: Pipeline
-    queue: Spool
+    queue: EventQueue
     store: EventStore
     writer: Writer
     ip_limiter: RateLimiter
@@ -55,21 +56,16 @@ class Services:
         sites = SiteCache(meta)
         salts = SaltStore(meta)
         store = open_store(settings)
-        spool = Spool(
-            settings.spool_dir,
-            segment_bytes=settings.spool_segment_bytes,
-            max_bytes=settings.spool_max_bytes,
-            recent_bytes=settings.spool_recent_bytes,
-        )
-        spool.open()
+        queue = open_queue(settings)
         writer = Writer(
-            spool,
+            queue,
             store,
             sites.domains_of,
             batch_size=settings.batch_size,
             interval_ms=settings.flush_interval_ms,
             session_timeout_ms=settings.session_timeout_minutes * 60_000,
             allow_headless=settings.allow_headless,
+            scratch_dir=settings.data_dir,
         )
         services = cls(
             settings=settings,
@@ -77,7 +73,7 @@ class Services:
             sites=sites,
             salts=salts,
             pipeline=Pipeline(settings, sites, salts, GeoLookup(settings.maxmind_db)),
-            queue=spool,
+            queue=queue,
             store=store,
             writer=writer,
             ip_limiter=make_limiter(settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst),
@@ -120,7 +116,7 @@ class Services:
         }
 
     async def stop(self) -> None:
-        """Flush pending appends, drain the spool into the store, close everything."""
+        """Flush pending appends, drain the queue into the store, close everything."""
         self.store.interrupt_maintenance()  # a first rollup build can take minutes
         telemetry.unwatch(self.metrics_state)
         self.scheduler.stop()
@@ -129,4 +125,4 @@ class Services:
         self.store.close()
         self.meta.close()
         self.started = False
-        log.info("footfall stopped cleanly; spool drained")
+        log.info("footfall stopped cleanly; queue drained")

@@ -2,7 +2,7 @@
 
 Thin by design: limits and the error envelope live here, the reading of requests and the
 writing of responses in :mod:`footfall.api.collect_http`; every decision about an event is
-the pipeline's. The 202 is sent only after the spool has fsync'd the event. CORS allows
+the pipeline's. The 202 is sent only after the queue has made the event durable. CORS allows
 any origin, because the tracker runs on the customer's pages.
 
 These two endpoints take most of the traffic, so they work on the raw ASGI scope
@@ -44,7 +44,7 @@ from footfall.ingest.validate import (
     decode_event,
     field_error,
 )
-from footfall.queue.spool import SpoolFull
+from footfall.queue.base import QueueFull
 from footfall.runtime import Services
 from footfall.telemetry import ACCEPTED_ON_LOOP, RECEIVED_EVENT, RECEIVED_EVENTS, REJECTED
 
@@ -131,8 +131,8 @@ def _authenticate(svc: Services, key: Any) -> Any:
 async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
     try:
         await svc.queue.append(payloads)
-    except SpoolFull as exc:
-        return _fail(503, "Queue full, retry later", "queue", {"retry-after": str(exc.retry_after)})
+    except QueueFull as exc:
+        return _fail(503, exc.public, "queue", {"retry-after": str(exc.retry_after)})
     ACCEPTED_ON_LOOP.inc(len(payloads))
     return None
 

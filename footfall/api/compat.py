@@ -30,7 +30,7 @@ from footfall.ingest.pipeline import Dropped
 from footfall.ingest.record import ENCODER
 from footfall.ingest.validate import NativeEvent
 from footfall.meta.repo import SiteInfo
-from footfall.queue.spool import SpoolFull
+from footfall.queue.base import QueueFull
 from footfall.runtime import Services
 from footfall.telemetry import ACCEPTED, RECEIVED, REJECTED, count_drop
 
@@ -63,9 +63,9 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> None:
         return
     try:
         await svc.queue.append(payloads)
-    except SpoolFull as exc:
+    except QueueFull as exc:
         headers = {"retry-after": str(exc.retry_after)}
-        raise Refused(503, "Queue full, retry later", headers) from None
+        raise Refused(503, exc.public, headers) from None
     ACCEPTED.inc(len(payloads))
 
 

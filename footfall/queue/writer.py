@@ -3,23 +3,25 @@
 One round reads up to ``batch_size`` durable records from the queue position the store
 last committed and runs the batch steps (footfall/ingest/batch/: drop duplicates, enrich
 through the ``Enricher``'s lookups for distinct values, drop bots and spam, assign visits)
-on the store's batch target, which commits events, visits, drop counts and the new
-position together. Only then are the consumed spool
-segments released. After a crash the round simply runs again from the committed position:
-nothing acknowledged is lost and nothing is written twice.
+on the store's batch target, which commits events, visits, drop counts and the queue's
+new cursor together. Only then are the consumed records released from the queue. After a
+crash the round simply runs again from the committed cursor: nothing acknowledged is lost
+and nothing is written twice.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from footfall.ingest import batch as batch_steps
 from footfall.ingest.enrich import Enricher
-from footfall.queue.spool import Position, Spool
+from footfall.queue.base import Cursor, EventQueue
 from footfall.store.base import EventStore, WriteBatch
 from footfall.threadnames import name_this_thread
 
@@ -67,11 +69,15 @@ class WriterStats:
 
 
 class Writer:
-    """Moves events from the spool to the store on a background thread."""
+    """Moves events from the queue to the store on a background thread.
+
+    ``scratch_dir`` holds the batch hand-over file (the data directory in ``serve``; a
+    fresh temporary directory when not given).
+    """
 
     def __init__(
         self,
-        spool: Spool,
+        queue: EventQueue,
         store: EventStore,
         domains_of: Callable[[str], tuple[str, ...]],
         *,
@@ -79,20 +85,34 @@ class Writer:
         interval_ms: int = 750,
         session_timeout_ms: int = 30 * 60_000,
         allow_headless: bool = False,
+        scratch_dir: Path | None = None,
     ) -> None:
-        self.spool, self.store, self.domains_of = spool, store, domains_of
+        self.queue, self.store, self.domains_of = queue, store, domains_of
         self.batch_size, self.interval = batch_size, interval_ms / 1000
         self.session_timeout_ms = session_timeout_ms
         self.enricher = Enricher(domains_of, allow_headless=allow_headless)
-        self.scratch = spool.directory.parent / "writer-batch.jsonl"
+        if scratch_dir is None:
+            scratch_dir = Path(tempfile.mkdtemp(prefix="footfall-writer-"))
+        self.scratch = scratch_dir / "writer-batch.jsonl"
         self.stats = WriterStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         saved = store.read_progress()
-        self.position = Position(*saved) if saved else spool.first_position()
-        # Segments stored before a restart are freed now, not after the next round: a
-        # spool left full would otherwise refuse the events that round needs, for ever.
-        spool.release(self.position)
+        if saved is not None and saved > queue.end_position():
+            # Progress past everything this queue ever held was made on another queue
+            # (FOOTFALL_QUEUE_URL changed, or the spool directory was replaced): reading
+            # from it would skip every record here for ever. Read them all instead; the
+            # batch steps drop those the store already holds, by event id.
+            log.warning(
+                "store progress %s is past the queue's end %s: reading the queue from its start",
+                saved,
+                queue.end_position(),
+            )
+            saved = None
+        self.position: Cursor = saved if saved else queue.first_position()
+        # Records stored before a restart are released now, not after the next round: a
+        # queue left full would otherwise refuse the events that round needs, for ever.
+        queue.release(self.position)
 
     def start(self) -> None:
         self.enricher.warm()
@@ -100,26 +120,31 @@ class Writer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after draining everything durable in the spool."""
+        """Stop after draining everything durable in the queue."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        while self.run_once():
-            pass
+        try:
+            while self.run_once():
+                pass
+        except Exception as exc:
+            # The queue or the store is unreachable: what is left stays queued (durable)
+            # and the next start stores it; stopping must still close everything else.
+            log.error("writer stopped before draining the queue (%s); the rest stays queued", exc)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every durable record is in the store (tests, shutdown, benches)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.spool.read(self.position, 1)[0] == []:
+            if self.queue.read(self.position, 1)[0] == []:
                 return True
             time.sleep(0.01)
         return False
 
     def lag(self) -> int:
         """Durable records not yet in the store."""
-        return self.spool.depth(self.position)
+        return self.queue.depth(self.position)
 
     def _loop(self) -> None:
         name_this_thread()
@@ -130,7 +155,7 @@ class Writer:
                 backoff = self.interval
             except Exception:
                 # The store refused the batch (its transaction rolled back): the records
-                # stay in the spool and the same round is tried again later.
+                # stay in the queue and the same round is tried again later.
                 log.exception("writer round failed; retrying")
                 self.stats.errors += 1
                 backoff = min(backoff * 2, 5.0)
@@ -150,27 +175,25 @@ class Writer:
                 self._stop.wait(wait)
 
     def run_once(self) -> int:
-        """One round; returns how many records were consumed from the spool."""
+        """One round; returns how many records were consumed from the queue."""
         # Records average well under 1 KiB; the byte cap only guards against huge ones.
         max_bytes = max(16 << 20, self.batch_size << 10)
-        payloads, end = self.spool.read(self.position, self.batch_size, max_bytes)
+        payloads, end = self.queue.read(self.position, self.batch_size, max_bytes)
         if not payloads:
             return 0
         started = time.perf_counter()
         # The store reads the batch as JSON lines; a scratch file in the data directory
-        # (never a raw IP: spool records hold none) is the cheapest hand-over. Written in
+        # (never a raw IP: queued records hold none) is the cheapest hand-over. Written in
         # slices, so a large batch is not copied whole once more.
         with self.scratch.open("wb") as out:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
         counts = batch_steps.write(
             self.store,
-            WriteBatch(
-                self.scratch, self.enricher, self.session_timeout_ms, (end.segment, end.offset)
-            ),
+            WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, (end[0], end[1])),
         )
         self.position = end
-        self.spool.release(end)
+        self.queue.release(end)
         s = self.stats
         s.events_written += counts["inserted"]
         s.duplicates_skipped += counts["duplicates"]

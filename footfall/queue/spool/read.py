@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from footfall.queue.recent import RecentRounds
-from footfall.queue.segments import (
+from footfall.queue.base import Cursor
+from footfall.queue.spool.recent import RecentRounds
+from footfall.queue.spool.segments import (
     HEADER_SIZE,
     SpoolCorrupt,
     decode,
@@ -26,9 +27,12 @@ from footfall.queue.segments import (
 _SAMPLE_BYTES = 64 << 10
 
 
-@dataclass(frozen=True, order=True)
-class Position:
-    """A point in the spool: a byte offset (at a record boundary) in a segment."""
+class Position(NamedTuple):
+    """A point in the spool: a byte offset (at a record boundary) in a segment.
+
+    The spool's :data:`~footfall.queue.base.Cursor`; any ``(segment, offset)`` pair (such
+    as the progress the store returns) is accepted wherever a position is.
+    """
 
     segment: int
     offset: int
@@ -52,7 +56,7 @@ class SpoolReading:
         return self.directory / segment_name(number)
 
     def read(
-        self, start: Position, max_records: int, max_bytes: int = 16 << 20
+        self, start: Cursor, max_records: int, max_bytes: int = 16 << 20
     ) -> tuple[list[bytes], Position]:
         """Durable records after ``start`` and the position after the last one returned.
 
@@ -64,18 +68,18 @@ class SpoolReading:
         it, so a consumer holding a stale position neither fails nor re-reads.
         Thread-safe; never returns a record before its append was fsync'd.
         """
-        kept = self._recent.take(start.segment, start.offset, max_records, max_bytes)
+        kept = self._recent.take(start[0], start[1], max_records, max_bytes)
         if kept is not None:
             return kept[0], Position(kept[1], kept[2])
         return self.read_disk(start, max_records, max_bytes)
 
     def read_disk(
-        self, start: Position, max_records: int, max_bytes: int = 16 << 20
+        self, start: Cursor, max_records: int, max_bytes: int = 16 << 20
     ) -> tuple[list[bytes], Position]:
         """``read`` from the segment files only (what ``read`` does when the records are
         not among the rounds kept in memory)."""
         out: list[bytes] = []
-        seg, off = start.segment, start.offset
+        seg, off = start
         budget = max_bytes
         while len(out) < max_records and (budget > 0 or not out):
             with self._lock:
@@ -103,15 +107,16 @@ class SpoolReading:
             off += consumed
             budget -= consumed - HEADER_SIZE * len(payloads)  # the payload bytes
         if not out:
-            return [], start
+            return [], Position(*start)
         return out, Position(seg, off)
 
-    def release(self, upto: Position) -> None:
+    def release(self, upto: Cursor) -> None:
         """Delete every segment whose records all lie before ``upto``: they are in the store.
 
         That is each segment before ``upto.segment``, and that one too when ``upto`` is
         its end. The segment being appended to is never deleted. Thread-safe.
         """
+        upto = Position(*upto)
         with self._lock:
             victims = [
                 s
@@ -138,7 +143,7 @@ class SpoolReading:
         with self._lock:
             return self._disk_bytes
 
-    def backlog_bytes(self, since: Position | None = None) -> int:
+    def backlog_bytes(self, since: Cursor | None = None) -> int:
         """Exact bytes (framing included) of durable records after ``since``.
 
         ``None`` means after the position last passed to :meth:`release`.
@@ -148,13 +153,13 @@ class SpoolReading:
                 since = self._released or Position(next(iter(self._ends), 0), 0)
             total = 0
             for seg, end in self._ends.items():
-                if seg > since.segment:
+                if seg > since[0]:
                     total += end
-                elif seg == since.segment:
-                    total += max(end - since.offset, 0)
+                elif seg == since[0]:
+                    total += max(end - since[1], 0)
             return total
 
-    def depth(self, since: Position | None = None) -> int:
+    def depth(self, since: Cursor | None = None) -> int:
         """Approximate number of durable records after ``since`` (see backlog_bytes).
 
         Estimated from the exact byte backlog and the average record size seen by this

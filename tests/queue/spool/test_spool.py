@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from footfall.queue.segments import HEADER_SIZE, list_segments, segment_name
 from footfall.queue.spool import Position, Spool, SpoolFull
+from footfall.queue.spool.segments import HEADER_SIZE, list_segments, segment_name
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def opened(path: Path, **kw: int) -> Spool:
@@ -381,7 +381,6 @@ async def test_bad_input_and_exclusive_open(tmp_path: Path) -> None:
     await spool.append([])
     spool.close_sync()
     opened(tmp_path).close_sync()
-
 
 
 async def test_an_append_from_a_second_event_loop_is_refused_and_buffers_nothing(

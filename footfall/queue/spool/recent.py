@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from footfall.queue.segments import HEADER_SIZE
+from footfall.queue.spool.segments import HEADER_SIZE
 
 
 @dataclass(frozen=True, slots=True)

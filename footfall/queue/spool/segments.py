@@ -6,7 +6,7 @@ A segment is a plain file of records, each framed as
 
 Nothing else is in the file (no header, no footer, no padding), so a segment can be
 appended to with a single ``write`` and its valid prefix found by walking the frames.
-Everything here is stateless; :mod:`footfall.queue.spool` owns the state and the locking.
+Everything here is stateless; :mod:`footfall.queue.spool.core` owns the state and the locking.
 """
 
 from __future__ import annotations

@@ -13,13 +13,13 @@ it has been fsync'd), so a reader never sees a record before the client could ha
 told it was accepted.
 
 Layout: ``<directory>/00000000000000000001.seg``, ``...0002.seg`` … (see
-:mod:`footfall.queue.segments` for the record framing) and ``spool.lock``, which keeps a
+:mod:`footfall.queue.spool.segments` for the record framing) and ``spool.lock``, which keeps a
 second process from appending to the same spool. Segments never change once a later one
 exists: after a restart, appends always start a new segment.
 
 This module holds the spool's state and its lifecycle (open, recovery, close); appending
-and group commit are in :mod:`footfall.queue.spool_append`, reading in
-:mod:`footfall.queue.spool_read`.
+and group commit are in :mod:`footfall.queue.spool.append`, reading in
+:mod:`footfall.queue.spool.read`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from footfall.queue.recent import RecentRounds
-from footfall.queue.segments import SpoolCorrupt, fsync_dir, list_segments, scan, segment_name
-from footfall.queue.spool_append import SpoolAppending, SpoolFull, _Pending
-from footfall.queue.spool_read import Position
+from footfall.queue.spool.append import SpoolAppending, SpoolFull, _Pending
+from footfall.queue.spool.read import Position
+from footfall.queue.spool.recent import RecentRounds
+from footfall.queue.spool.segments import SpoolCorrupt, fsync_dir, list_segments, scan, segment_name
 from footfall.threadnames import name_this_thread
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Spool(SpoolAppending):
     size (or a quarter of ``max_bytes``, if smaller). ``max_bytes``: appends raise
     :class:`SpoolFull` rather than let segment files plus pending appends exceed this.
     ``recent_bytes``: how much of the latest durable rounds to keep in memory for a
-    reader in this process (:mod:`footfall.queue.recent`; 0 turns that off).
+    reader in this process (:mod:`footfall.queue.spool.recent`; 0 turns that off).
     """
 
     def __init__(
@@ -210,6 +210,6 @@ class Spool(SpoolAppending):
 
 if TYPE_CHECKING:
 
-    def _conforms(spool: Spool) -> EventQueue[Position]:
+    def _conforms(spool: Spool) -> EventQueue:
         # mypy checks here that Spool satisfies the queue protocol.
         return spool

@@ -1,6 +1,6 @@
 """The appending half of the spool: appends, group commit and segment rotation.
 
-``Spool`` (:mod:`footfall.queue.spool`) inherits this; it is a separate module only to
+``Spool`` (:mod:`footfall.queue.spool.core`) inherits this; it is a separate module only to
 keep each file readable. ``Spool`` sets up, opens and closes the state used here. An
 append reserves room under the size cap, then either waits for the flusher task to write
 and fsync it in the next round (``append``) or writes and fsyncs it on the calling thread
@@ -17,24 +17,20 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from footfall.queue.recent import RecentRounds
-from footfall.queue.segments import frame, fsync_dir, pwrite_all
-from footfall.queue.spool_read import SpoolReading
+from footfall.queue.base import RETRY_AFTER_SECONDS, QueueFull
+from footfall.queue.spool.read import SpoolReading
+from footfall.queue.spool.recent import RecentRounds
+from footfall.queue.spool.segments import frame, fsync_dir, pwrite_all
 
 # One logger for the whole spool, under the name it has always had.
 log = logging.getLogger("footfall.queue.spool")
 
-# What a full spool tells clients: the writer frees whole segments as it catches up,
-# which takes seconds, not milliseconds.
-RETRY_AFTER_SECONDS = 5
 
-
-class SpoolFull(Exception):
+class SpoolFull(QueueFull):
     """The spool is at its size cap; the client should retry after ``retry_after`` s."""
 
     def __init__(self, retry_after: int, message: str = "spool is full") -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(retry_after, message)
 
 
 _Pending = tuple[bytes, list[bytes], "asyncio.Future[None]"]  # framed data, payloads, waiter

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from footfall.queue.spool import Spool, SpoolFull
-from tests.queue.test_spool import opened, read_all
+from tests.queue.spool.test_spool import opened, read_all
 
 
 def fill(spool: Spool, record: bytes) -> int:
