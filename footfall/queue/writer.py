@@ -190,7 +190,7 @@ class Writer:
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
         counts = batch_steps.write(
             self.store,
-            WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, (end[0], end[1])),
+            WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
         )
         self.position = end
         self.queue.release(end)

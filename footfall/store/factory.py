@@ -7,8 +7,8 @@
   process per path; no path means ``<data dir>/clickhouse``; ``?database=name`` picks a
   database in it, so several stores can share one engine, as the tests do).
 
-The ClickHouse modules are imported only when asked for: their clients are an optional
-extra (``pip install 'footfall[clickhouse]'``).
+The ClickHouse clients (chdb, clickhouse-connect) are an optional extra (``pip install
+'footfall[clickhouse]'``), imported only when a ClickHouse store opens.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ ids agree and answers can be compared whole."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -98,7 +99,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     stores = {"duckdb": "", "chdb": chdb_url("agree")}
     now = datetime.now(UTC).replace(microsecond=0)
     rng = random.Random(SEED)
-    with contextlib_exit() as stack:
+    with contextlib.ExitStack() as stack:
         clients = {}
         for name, url in stores.items():
             app = create_app(
@@ -142,21 +143,6 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "funnel": funnel.id,
             "events": events,
         }
-
-
-class contextlib_exit:  # noqa: N801 - a tiny ExitStack that closes clients in reverse
-    def __enter__(self) -> contextlib_exit:
-        self.closers: list[Any] = []
-        return self
-
-    def enter_context(self, cm: Any) -> Any:
-        value = cm.__enter__()
-        self.closers.append(cm)
-        return value
-
-    def __exit__(self, *exc: Any) -> None:
-        for cm in reversed(self.closers):
-            cm.__exit__(None, None, None)
 
 
 TIMING = {"took_ms", "processing_time_ms", "timings", "elapsed", "generated_at", "took"}

@@ -3,8 +3,9 @@
 
 Queries arrive in the port's form (ClickHouse dialect SQL, ``?`` placeholders) and are
 bound as typed server-side parameters (``params.py``). Writes go through the scratch
-batch target (``write.py``). Rollups are a DuckDB optimisation this store does not keep:
-ClickHouse scans a site's range fast enough (``bench/query.py --store chdb``).
+batch target (``write.py``). The DuckDB store's rollups are not kept here: every panel
+scans raw events, which costs the dashboard several times DuckDB's time
+(``bench/query.py --store chdb``; docs/benchmarks.md).
 """
 
 from __future__ import annotations
