@@ -255,6 +255,9 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+    from footfall import cli_privacy
+
+    cli_privacy.add_parser(sub, common, _settings)
 
     sub.add_parser(
         "migrate", parents=[common],
