@@ -120,7 +120,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from footfall.jobs.retention import run_retention, site_retention
+    from footfall.jobs.retention import run_retention, site_retention, table_retention
     from footfall.jobs.rollups import run_rollups
     from footfall.store import open_store
 
@@ -151,7 +151,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                     result = run_rollups(store, meta)
                 else:
                     days = site_retention(meta)
-                    result = run_retention(store, settings.retention_days, site_days=days)
+                    result = run_retention(store, settings.retention_days, site_days=days,
+                                           tables=table_retention(meta))  # fmt: skip
             finally:
                 meta.close()
         print(json.dumps(result))

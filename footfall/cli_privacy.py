@@ -40,6 +40,40 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, settings_of: SettingsO
         who.add_argument("--visitor-id", help="the stored visitor id (decimal, as the API shows)")
         p.add_argument("--url", help="URL of the running server to ask (default: its lock file's)")
         p.set_defaults(func=lambda args, n=name: run(args, n, settings_of(args)))
+    keep = actions.add_parser(
+        "retention", parents=[common],
+        help="how long one site keeps its visits and rollups (raw events: the site's settings)",
+    )  # fmt: skip
+    keep.add_argument("--site", required=True, help="the site's id")
+    keep.add_argument("--sessions-days", help="days to keep visits (empty: with raw events)")
+    keep.add_argument("--rollups-days", help="days to keep rollups (empty: for ever)")
+    keep.set_defaults(func=lambda args: set_retention(args, settings_of(args)))
+
+
+def set_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from footfall.meta.repo import Metadata
+    from footfall.meta.rights import RightsPrefs
+    from footfall.meta.values import MetaValidationError, SiteNotFoundError
+
+    meta = Metadata(settings.metadata_url)
+    try:
+        meta.migrate()
+        prefs = RightsPrefs(meta)
+        now = prefs.retention(args.site)
+        sessions = now.sessions_days if args.sessions_days is None else args.sessions_days
+        rollups = now.rollups_days if args.rollups_days is None else args.rollups_days
+        got = prefs.set_retention(args.site, sessions, rollups)
+    except MetaValidationError as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except SiteNotFoundError:
+        print(f"error: site: no site {args.site!r}", file=sys.stderr)
+        return 2
+    finally:
+        meta.close()
+    print(json.dumps({"site_id": got.site_id, "sessions_days": got.sessions_days,
+                      "rollups_days": got.rollups_days}))  # fmt: skip
+    return 0
 
 
 def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
