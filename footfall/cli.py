@@ -26,6 +26,7 @@ from footfall.cli_preflight import (
     holder,
 )
 from footfall.config import Settings, SettingsError, docs_table
+from footfall.logs import granian_config as granian_logs
 from footfall.meta.repo import Metadata
 from footfall.meta.values import MetaValidationError
 
@@ -79,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop=Loops.auto,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
+        log_dictconfig=granian_logs(settings.log_format) or None,  # footfall/logs.py
         # Granian can leave a worker hung in its signal handler when Ctrl-C lands while
         # the loop is busy (emmett-framework/granian#875): Ctrl-C would then never return.
         # A worker not stopped by then is killed; the spool keeps everything acknowledged.
