@@ -17,6 +17,7 @@ from footfall.api import (
     compat,
     export,
     health,
+    mail,
     openapi,
     privacy,
     query,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/api/health/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
-        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES,
+        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES, *mail.ROUTES,
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)

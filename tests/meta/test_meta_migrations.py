@@ -32,6 +32,7 @@ TABLES = {
     "funnel_steps",
     "site_retention",
     "report_recipients",
+    "instance_secrets",
 }
 
 
