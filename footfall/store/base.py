@@ -95,8 +95,6 @@ class Capabilities:
 
     name: str
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
-    transactional_batches: bool  # events, sessions and queue progress commit together
-    single_writer_process: bool  # only one OS process may open the store for writing
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 

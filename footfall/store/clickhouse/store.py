@@ -31,8 +31,6 @@ def capabilities(in_process: bool) -> Capabilities:
     return Capabilities(
         name="clickhouse",
         sql_dialect="clickhouse",
-        transactional_batches=False,  # a round is replayable instead (write.py)
-        single_writer_process=in_process,  # a chdb path opens in one process only
         rollups=False,
     )
 

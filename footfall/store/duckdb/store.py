@@ -26,8 +26,6 @@ from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 CAPABILITIES = Capabilities(
     name="duckdb",
     sql_dialect="duckdb",
-    transactional_batches=True,
-    single_writer_process=True,
     rollups=True,
 )
 
