@@ -115,7 +115,9 @@ def test_compaction_gives_free_blocks_back_and_changes_no_answer(
     n_events = store.query("SELECT count(*) FROM events")[0][0]
     # Free blocks, as a bulk load's first rollup build leaves them: a big table written
     # and dropped again.
-    store.con.execute("CREATE TABLE scratch AS SELECT range AS x, hash(range) AS y FROM range(3000000)")
+    store.con.execute(
+        "CREATE TABLE scratch AS SELECT range AS x, hash(range) AS y FROM range(3000000)"
+    )
     store.con.execute("CHECKPOINT")
     store.con.execute("DROP TABLE scratch")
     store.con.execute("CHECKPOINT")
