@@ -20,10 +20,15 @@ against the old file until the swap, which waits for them.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+if TYPE_CHECKING:
+    from footfall.store.duckdb.store import DuckDBStore
 
 # Tables rewritten in a chosen order; every other table is copied as it is.
 ORDER_BY = {
@@ -111,3 +116,42 @@ def swap(target: Path, path: Path) -> None:
     Path(f"{path}.wal").unlink(missing_ok=True)  # checkpointed before the rewrite
     os.replace(target, path)
     Path(f"{target}.wal").unlink(missing_ok=True)
+
+
+def compact_store(store: DuckDBStore, free_ratio: float, swap_wait: float) -> dict[str, Any]:
+    """Rewrite ``store``'s file when ``free_ratio`` of it is free blocks. Writes
+    and rollup runs wait meanwhile (the queue holds acknowledged events); queries go
+    on until the swap, which waits up to ``swap_wait`` s for the running ones."""
+    if store.path == ":memory:":
+        return {"compacted": False}
+    with store._rollup_lock, store._write_lock:
+        cur = store._cursor()
+        cur.execute("CHECKPOINT").fetchall()
+        before = file_use(cur)
+        out: dict[str, Any] = {"compacted": False, "bytes_before": before.total,
+                               "free_before": before.free}  # fmt: skip
+        if not due(before, free_ratio):
+            return out
+        started = time.perf_counter()
+        target = Path(f"{store.path}.compact")
+        if store._closing:
+            return out
+        store._maintaining = cur  # shutdown interrupts the rewrite, as it does a build
+        try:
+            rewrite(cur, target)
+        except BaseException:  # the disk filled up, or closing interrupted it
+            target.unlink(missing_ok=True)
+            Path(f"{target}.wal").unlink(missing_ok=True)
+            raise
+        finally:
+            store._maintaining = None
+        with store._gate.exclusive(swap_wait) as drained:
+            if not drained:  # a reader held on (an export): try again next time
+                target.unlink(missing_ok=True)
+                return out
+            store.close()
+            swap(target, Path(store.path))
+            store.open()
+        after = file_use(store._cursor())
+    out.update(compacted=True, bytes_after=after.total, seconds=time.perf_counter() - started)
+    return out

@@ -9,7 +9,6 @@ crash between batches replays the spool exactly once.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -73,6 +72,9 @@ class DuckDBStore:
     def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # What a compaction stopped before its swap left (compact.py); the file is whole.
+            Path(f"{self.path}.compact").unlink(missing_ok=True)
+            Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
         self._con = duckdb.connect(self.path)
         # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
         # the writer checkpoints when idle instead (see ``idle``).
@@ -270,32 +272,8 @@ class DuckDBStore:
             cur.interrupt()
 
     def compact(self, free_ratio: float, swap_wait: float = 30.0) -> dict[str, Any]:
-        """Rewrite the file (compact.py) when ``free_ratio`` of it is free blocks. Writes
-        and rollup runs wait meanwhile (the queue holds acknowledged events); queries go
-        on until the swap, which waits up to ``swap_wait`` s for the running ones."""
-        if self.path == ":memory:":
-            return {"compacted": False}
-        with self._rollup_lock, self._write_lock:
-            cur = self._cursor()
-            cur.execute("CHECKPOINT").fetchall()
-            before = duckdb_compact.file_use(cur)
-            out: dict[str, Any] = {"compacted": False, "bytes_before": before.total,
-                                   "free_before": before.free}  # fmt: skip
-            if not duckdb_compact.due(before, free_ratio):
-                return out
-            started = time.perf_counter()
-            target = Path(f"{self.path}.compact")
-            duckdb_compact.rewrite(cur, target)
-            with self._gate.exclusive(swap_wait) as drained:
-                if not drained:  # a reader held on (an export): try again next time
-                    target.unlink(missing_ok=True)
-                    return out
-                self.close()
-                duckdb_compact.swap(target, Path(self.path))
-                self.open()
-            after = duckdb_compact.file_use(self._cursor())
-        out.update(compacted=True, bytes_after=after.total, seconds=time.perf_counter() - started)
-        return out
+        """Rewrite the file when ``free_ratio`` of it is free blocks (compact.py)."""
+        return duckdb_compact.compact_store(self, free_ratio, swap_wait)
 
     def health(self) -> dict[str, Any]:
         with self._gate.reading():
