@@ -95,7 +95,7 @@ class Settings:
         "FOOTFALL_SPOOL_MAX_BYTES is used, so that consumed segments can be freed).",
     )
     spool_recent_bytes: int = _doc(
-        64 << 20,
+        16 << 20,
         "Latest durable spool records kept in memory for the writer (read back without disk "
         "reads); 0 turns it off.",
     )
@@ -106,10 +106,17 @@ class Settings:
     )
     session_timeout_minutes: int = _doc(30, "Inactivity gap that ends a visit.")
     duckdb_threads: int = _doc(
-        0, "Threads DuckDB may use for writes and queries; 0 means one per core."
+        0, "Threads DuckDB may use for writes and queries; 0 means one per core, at most 8."
     )
     duckdb_memory_limit: str = _doc(
-        "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
+        "",
+        "DuckDB memory limit such as 1GB (bounds its block cache); empty: a quarter of RAM, "
+        "at most 512MiB (beyond it DuckDB evicts, or spills to events.duckdb.tmp).",
+    )
+    compact_free_ratio: float = _doc(
+        0.3,
+        "Share of the DuckDB file in free blocks at which the hourly compaction job rewrites "
+        "it (writes pause meanwhile; needs free disk for the used part); 0 turns it off.",
     )
     query_concurrency: int = _doc(
         0,
@@ -184,6 +191,7 @@ class Settings:
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
+            ("compact_free_ratio", 0 <= self.compact_free_ratio < 1, "must be >= 0 and < 1"),
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
             ("shutdown_timeout_seconds", self.shutdown_timeout_seconds >= 0, "must be >= 0"),
             ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),

@@ -20,8 +20,11 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import rollups as duckdb_rollups
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
+from footfall.store.duckdb import sizing
+from footfall.store.duckdb.gate import ReadGate
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -60,20 +63,24 @@ class DuckDBStore:
         self._maintaining: duckdb.DuckDBPyConnection | None = None
         self._closing = False
         self._rollup_states: dict[str, tuple[str, int]] | None = None  # rollup_state()
+        self._gate = ReadGate()  # queries against the one swap of a compaction
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # What a compaction stopped before its swap left (compact.py); the file is whole.
+            Path(f"{self.path}.compact").unlink(missing_ok=True)
+            Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
         self._con = duckdb.connect(self.path)
         # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
         # the writer checkpoints when idle instead (see ``idle``).
         self._con.execute("SET checkpoint_threshold = '256MB'")
-        if self.threads:
-            self._con.execute(f"SET threads = {int(self.threads)}")
-        if self.memory_limit:
-            self._con.execute("SET memory_limit = ?", [self.memory_limit])
+        # Sized for a small server unless configured (sizing.py says why).
+        self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
+        limit = self.memory_limit or sizing.default_memory_limit()
+        self._con.execute("SET memory_limit = ?", [limit])
         self._dirty = False
         self._rollup_states = None
         self._con.execute(
@@ -148,19 +155,22 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def read_progress(self) -> tuple[int, int] | None:
-        rows = self._cursor().execute('SELECT segment, "offset" FROM writer_progress').fetchall()
+        with self._gate.reading():
+            sql = 'SELECT segment, "offset" FROM writer_progress'
+            rows = self._cursor().execute(sql).fetchall()
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     # -- reading and maintenance -----------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._cursor().execute(sql, list(params)).fetchall()
+        with self._gate.reading():
+            return self._cursor().execute(sql, list(params)).fetchall()
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:
         """A query function whose statements all read one state of the store (one
         read transaction), for answers assembled from several statements."""
-        with self._transaction() as cur:
+        with self._gate.reading(), self._transaction() as cur:
 
             def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
                 return cur.execute(sql, list(params)).fetchall()
@@ -172,6 +182,10 @@ class DuckDBStore:
     ) -> Iterator[pa.RecordBatch]:
         """Arrow batches read lazily, on a cursor of its own: the consumer (a streaming HTTP
         response) may pull each batch from a different thread."""
+        with self._gate.reading(local=False):
+            yield from self._stream(sql, params, batch_rows)
+
+    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
         cur = self.con.cursor()
         try:
             # A relation streams; a DB-API result (cursor.execute) would copy every row first.
@@ -242,7 +256,8 @@ class DuckDBStore:
         states = self._rollup_states
         if states is None:
             sql = "SELECT site_id, timezone, version FROM rollup_state"
-            rows = self._cursor().execute(sql).fetchall()
+            with self._gate.reading():
+                rows = self._cursor().execute(sql).fetchall()
             states = self._rollup_states = {r[0]: (r[1], int(r[2])) for r in rows}
         return states.get(site_id)
 
@@ -254,6 +269,11 @@ class DuckDBStore:
         if cur is not None:
             cur.interrupt()
 
+    def compact(self, free_ratio: float, swap_wait: float = 30.0) -> dict[str, Any]:
+        """Rewrite the file when ``free_ratio`` of it is free blocks (compact.py)."""
+        return duckdb_compact.compact_store(self, free_ratio, swap_wait)
+
     def health(self) -> dict[str, Any]:
-        rows = self._cursor().execute("SELECT 1").fetchall()
+        with self._gate.reading():
+            rows = self._cursor().execute("SELECT 1").fetchall()
         return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path}
