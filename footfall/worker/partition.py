@@ -111,9 +111,8 @@ class PartitionStream:
         start = "0-0"
         while True:
             reply: Any = self.client.xautoclaim(
-                self.key, GROUP, self.consumer, self.claim_idle_ms, start, count=_CHUNK,
-                justid=True,
-            )  # fmt: skip
+                self.key, GROUP, self.consumer, self.claim_idle_ms, start, count=_CHUNK
+            )  # fmt: skip  (not justid: redis-py drops the next cursor then)
             start = _text(reply[0])
             if reply[1]:
                 log.warning(
