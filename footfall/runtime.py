@@ -25,7 +25,7 @@ from footfall.meta.salts import SaltStore
 from footfall.query.runner import QueryRunner
 from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
-from footfall.queue.writer import Writer
+from footfall.queue.writer import Writer, WriterStats
 from footfall.store import open_store
 from footfall.store.base import EventStore
 
@@ -41,7 +41,7 @@ class Services:
     pipeline: Pipeline
     queue: EventQueue
     store: EventStore
-    writer: Writer
+    writer: Writer | None  # None in the Redis shape: `footfall worker` processes store events
     ip_limiter: RateLimiter
     key_limiter: RateLimiter
     scheduler: Scheduler
@@ -57,7 +57,7 @@ class Services:
         salts = SaltStore(meta)
         store = open_store(settings)
         queue = open_queue(settings)
-        writer = Writer(
+        writer = None if queue.consumed_by_workers else Writer(
             queue,
             store,
             sites.domains_of,
@@ -91,16 +91,20 @@ class Services:
         return services
 
     def start(self) -> None:
-        self.writer.start()
+        if self.writer is not None:
+            self.writer.start()
         self.scheduler.start()
         telemetry.watch(self.metrics_state)
         self.started = True
 
     def metrics_state(self) -> dict[str, float]:
-        """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*)."""
-        w = self.writer.stats
+        """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*).
+
+        Blocking with a Redis queue (a round trip): callers on the event loop run it in a
+        worker thread (api/health.py)."""
+        w = self.writer.stats if self.writer is not None else WriterStats()
         return {
-            "queue_depth_events": self.writer.lag(),
+            "queue_depth_events": self.writer.lag() if self.writer else self.queue.depth(),
             "queue_bytes": self.queue.size_bytes(),
             "writer_last_batch_seconds": w.last_batch_seconds,
             "writer_seconds_since_last_batch": (
@@ -121,7 +125,8 @@ class Services:
         telemetry.unwatch(self.metrics_state)
         self.scheduler.stop()
         await self.queue.close()
-        self.writer.stop()
+        if self.writer is not None:
+            self.writer.stop()
         self.store.close()
         self.meta.close()
         self.started = False

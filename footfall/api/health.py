@@ -17,7 +17,9 @@ from footfall.telemetry import REGISTRY, flush_tallies
 
 async def health(request: Request) -> Response:
     svc: Services = request.app.state.services
-    m = svc.metrics_state()  # the same figures /metrics shows
+    # The same figures /metrics shows; off the event loop, as a Redis queue's depth is a
+    # round trip that a slow Redis would otherwise make every request wait for.
+    m = await run_in_threadpool(svc.metrics_state)
     since = m["writer_seconds_since_last_batch"]
     reason = None
     try:
@@ -54,4 +56,6 @@ async def health(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     flush_tallies()  # on the loop, where the tallies are kept: see telemetry.LoopTally
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    # Collecting asks the queue for its depth (a Redis round trip): not on the loop.
+    body = await run_in_threadpool(generate_latest, REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
