@@ -10,6 +10,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 
+from footfall.api import goals
 from footfall.api.reports import endpoint, int_param, scope_of
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
@@ -46,4 +47,5 @@ ROUTES = [
     Route("/api/v1/retention", endpoint(retention_report), methods=["GET"]),
     Route("/api/v1/paths", endpoint(paths_report), methods=["GET"]),
     Route("/api/v1/paths/tree", endpoint(paths_tree), methods=["GET"]),
+    *goals.ROUTES,
 ]

@@ -37,8 +37,9 @@ def statement(s: builder.Scope, unit: str, filters: tuple[Filter, ...]) -> build
     bucket, bparams = bucket_sql(unit, "ts", s.zone, s.start, s.end, s.dialect)
     where, wparams = builder.where(s, filters, "events")
     sql = (
-        f"WITH per AS {s.dialect.materialized}(SELECT visitor_id, max(coalesce(user_id, '')) AS uid, {bucket} AS b "
-        f"FROM events WHERE {where} GROUP BY visitor_id, b), "
+        f"WITH per AS {s.dialect.materialized}(SELECT visitor_id, "
+        f"max(coalesce(user_id, '')) AS uid, {bucket} AS b FROM events "
+        f"WHERE {where} GROUP BY visitor_id, b), "
         "who AS (SELECT visitor_id, max(uid) AS uid FROM per GROUP BY visitor_id), "
         # One person: the user id when the visitor id ever carried one, else the lasting
         # visitor id (0 stands for "by user id").
@@ -74,7 +75,7 @@ def cohorts(
             continue  # an edge of the period's instants outside its day labels
         k = _index(unit, date.fromisoformat(cohort), date.fromisoformat(active))
         counts[cohort][k] = counts[cohort].get(k, 0) + int(n)
-    out = []
+    out: list[dict[str, Any]] = []
     for i, b in enumerate(buckets):
         found = counts[b]
         returning = [found.get(k, 0) for k in range(len(buckets) - i)]
@@ -85,7 +86,7 @@ def cohorts(
             "returning": returning,
             "percentages": [ratio(100 * n, size, 1) for n in returning],
         })  # fmt: skip
-    return sum(c["visitors"] for c in out), out
+    return sum(int(c["visitors"]) for c in out), out
 
 
 def report(runner: QueryRunner, scope: Scope, interval: str) -> dict[str, Any]:

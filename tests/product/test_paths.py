@@ -62,7 +62,11 @@ def test_previous_pages_and_entries(world: World, site: str) -> None:
 
 def test_the_last_page_of_a_visit_has_only_exits(world: World, site: str) -> None:
     assert paths(world, site, page="/done") == {
-        "page": "/done", "direction": "next", "results": [], "exits": 1}
+        "page": "/done",
+        "direction": "next",
+        "results": [],
+        "exits": 1,
+    }
     got = paths(world, site, page="/done", direction="previous")
     assert got["results"] == [{"page": "/signup", "visitors": 1, "transitions": 1}]
     assert got["entries"] == 0
