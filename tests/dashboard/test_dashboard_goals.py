@@ -8,7 +8,6 @@ import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
