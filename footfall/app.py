@@ -17,6 +17,7 @@ from footfall.api import (
     export,
     health,
     openapi,
+    product,
     query,
     reports,
     stats,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
         *reports.ROUTES, *export.ROUTES, *openapi.ROUTES,
+        *product.ROUTES,  # retention, paths, goals and funnels over the API
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)
