@@ -8,7 +8,6 @@ is atomic)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -71,7 +70,7 @@ async def test_the_bucket_refills_at_the_rate(limiters: Callable[[], LimiterFact
     limiter = limiters()("t", 20.0, 2)  # a token every 50 ms
     assert await hits(limiter, "k", 2) == [None, None]
     assert await limiter.hit("k") is not None
-    time.sleep(0.12)
+    await asyncio.sleep(0.12)
     assert await limiter.hit("k") is None
 
 

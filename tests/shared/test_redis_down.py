@@ -5,6 +5,7 @@ shared state is used again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ async def test_rate_limits_fall_back_to_this_process(
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1 and "per-process buckets" in warnings[0]
         redis_server.start()  # an empty Redis: the shared bucket starts full again
-        time.sleep(link.retry_s)
+        await asyncio.sleep(link.retry_s)
         assert [await limiter.hit("k") for _ in range(4)][:3] == [None, None, None]
         assert link.down_reason is None
     finally:
