@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from footfall import telemetry
-from footfall.api.ratelimit import RateLimiter, make_limiter
+from footfall.api.ratelimit import RateLimiter
 from footfall.config import Settings
 from footfall.ingest.geo import GeoLookup
 from footfall.ingest.pipeline import Pipeline
@@ -26,6 +26,8 @@ from footfall.query.runner import QueryRunner
 from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
 from footfall.queue.writer import Writer, WriterStats
+from footfall.shared.base import SharedState
+from footfall.shared.factory import open_shared
 from footfall.store import open_store
 from footfall.store.base import EventStore
 
@@ -46,6 +48,7 @@ class Services:
     key_limiter: RateLimiter
     scheduler: Scheduler
     runner: QueryRunner
+    shared: SharedState  # what several serve processes share (footfall/shared/)
     started: bool = field(default=False)
 
     @classmethod
@@ -67,6 +70,11 @@ class Services:
             allow_headless=settings.allow_headless,
             scratch_dir=settings.data_dir,
         )
+        runner = QueryRunner(
+            store, concurrency=settings.query_concurrency or max(1, (os.cpu_count() or 2) - 1)
+        )
+        shared = open_shared(settings, runner, sites.domains_of)
+        sites.follow(shared.site_changes)
         services = cls(
             settings=settings,
             meta=meta,
@@ -76,14 +84,15 @@ class Services:
             queue=queue,
             store=store,
             writer=writer,
-            ip_limiter=make_limiter(settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst),
-            key_limiter=make_limiter(
-                settings.rate_limit_per_key, settings.rate_limit_per_key_burst
+            ip_limiter=shared.limiter(
+                "ip", settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst
+            ),
+            key_limiter=shared.limiter(
+                "key", settings.rate_limit_per_key, settings.rate_limit_per_key_burst
             ),
             scheduler=Scheduler(),
-            runner=QueryRunner(
-                store, concurrency=settings.query_concurrency or max(1, (os.cpu_count() or 2) - 1)
-            ),
+            runner=runner,
+            shared=shared,
         )
         from footfall.jobs.registry import register_default_jobs
 
@@ -127,6 +136,7 @@ class Services:
         await self.queue.close()
         if self.writer is not None:
             self.writer.stop()
+        await self.shared.close()
         self.store.close()
         self.meta.close()
         self.started = False
