@@ -255,6 +255,9 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+    from footfall.imports import cli as cli_imports
+
+    cli_imports.add_parser(sub, common)
 
     sub.add_parser(
         "migrate", parents=[common],
