@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from footfall.config import Settings, SettingsError
-from footfall.imports.feed import ImportError_, open_feed
+from footfall.imports.feed import ImportFailed, open_feed
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
 
@@ -66,15 +66,20 @@ def cmd_access_log(args: argparse.Namespace) -> int:
             importer = AccessLogImport(feed, site, args.format)
             total = FileResult()
             started = time.perf_counter()
-            columns = (TextColumn("{task.description}"), BarColumn(),
-                       TextColumn("{task.fields[lines]:,} lines, {task.fields[rate]:,.0f} lines/s"),
-                       TimeElapsedColumn())  # fmt: skip
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[lines]:,} lines, {task.fields[rate]:,.0f} lines/s"),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
                 for name in args.files:
                     task = bar.add_task(name, total=None, lines=0, rate=0.0)
                     t0 = time.perf_counter()
 
-                    def tick(lines: int, done: int, size: int, task: Any = task, t0: float = t0) -> None:  # fmt: skip
+                    def tick(
+                        lines: int, done: int, size: int, task: Any = task, t0: float = t0
+                    ) -> None:
                         rate = lines / max(time.perf_counter() - t0, 1e-9)
                         bar.update(task, completed=done, total=size or None, lines=lines, rate=rate)
 
@@ -84,7 +89,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
                     total.skipped.update(got.skipped)
             seconds = time.perf_counter() - started
             counts = feed.counts
-    except ImportError_ as exc:
+    except ImportFailed as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"file: {exc.strerror or exc}")
@@ -108,9 +113,11 @@ def cmd_access_log(args: argparse.Namespace) -> int:
 
 def _print_summary(s: dict[str, Any]) -> None:
     err = sys.stderr
-    print(f"{s['lines']:,} lines in {s['seconds']} s ({s['lines_per_second']:,} lines/s): "
-          f"{s['imported']:,} pageviews imported, {s['already_imported']:,} already there",
-          file=err)  # fmt: skip
+    print(
+        f"{s['lines']:,} lines in {s['seconds']} s ({s['lines_per_second']:,} lines/s): "
+        f"{s['imported']:,} pageviews imported, {s['already_imported']:,} already there",
+        file=err,
+    )
     for reason, n in sorted(s["skipped"].items(), key=lambda kv: -kv[1]):
         print(f"  skipped {n:,}: {REASONS.get(reason, reason)}", file=err)
 
@@ -123,10 +130,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         dest="action", required=True, metavar="SOURCE"
     )
     log = imp.add_parser(
-        "access-log", parents=[common], help="pageviews from web server access logs",
+        "access-log",
+        parents=[common],
+        help="pageviews from web server access logs",
         description="Import pageviews from access logs (plain or .gz; - reads stdin). "
         "Importing the same lines again adds nothing.",
-    )  # fmt: skip
+    )
     log.add_argument("files", nargs="+", metavar="FILE", help="log files; - for stdin")
     log.add_argument("--site", required=True, help="id of the site the pages belong to")
     log.add_argument("--format", choices=FORMATS, default="combined", help="log format")

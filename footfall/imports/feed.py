@@ -28,7 +28,7 @@ from footfall.store import open_store
 from footfall.store.base import EventStore
 
 
-class ImportError_(Exception):  # noqa: N801 - "ImportError" is a builtin
+class ImportFailed(Exception):
     """The import cannot run; the message is the one line the user sees."""
 
 
@@ -65,8 +65,13 @@ class Feed:
 
     def drain(self) -> None:
         stats = self.writer.stats
-        before = (stats.events_written, stats.duplicates_skipped, stats.dropped,
-                  stats.dropped_bot, stats.dropped_referrer_spam)  # fmt: skip
+        before = (
+            stats.events_written,
+            stats.duplicates_skipped,
+            stats.dropped,
+            stats.dropped_bot,
+            stats.dropped_referrer_spam,
+        )
         while self.writer.run_once():
             pass
         c = self.counts
@@ -86,7 +91,7 @@ def open_feed(settings: Settings, what: str) -> Iterator[Feed]:
     try:
         lock.acquire(what)
     except PreflightError as exc:
-        raise ImportError_(str(exc)) from None
+        raise ImportFailed(str(exc)) from None
     meta = Metadata(settings.metadata_url)
     try:
         meta.migrate()

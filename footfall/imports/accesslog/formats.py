@@ -49,11 +49,25 @@ class Hit(NamedTuple):
 
 # Extensions of server-rendered pages; any other extension is a file, not a page.
 PAGE_EXTENSIONS = frozenset(
-    {"html", "htm", "xhtml", "shtml", "php", "php3", "asp", "aspx", "jsp", "jspx", "cfm", "cgi",
-     "pl"}
-)  # fmt: skip
+    {
+        "html",
+        "htm",
+        "xhtml",
+        "shtml",
+        "php",
+        "php3",
+        "asp",
+        "aspx",
+        "jsp",
+        "jspx",
+        "cfm",
+        "cgi",
+        "pl",
+    }
+)
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+# Unrolled ("normal* (special normal*)*"): a per-character alternation costs 5x more.
+_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _COMBINED = re.compile(
     r'(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ ' + _QUOTED + " " + _QUOTED
 )
@@ -121,8 +135,17 @@ def combined_parser() -> Callable[[str], Hit]:
         if m is None:
             raise BadLine("not a combined log line")
         ip, when, method, target, status, ref, ua = m.groups()
-        return Hit(ip, clf_time(when), method, target, int(status),
-                   "" if ref == "-" else _unescape(ref), _unescape(ua), "", "")  # fmt: skip
+        return Hit(
+            ip,
+            clf_time(when),
+            method,
+            target,
+            int(status),
+            "" if ref == "-" else _unescape(ref),
+            "" if ua == "-" else _unescape(ua),
+            "",
+            "",
+        )
 
     return parse
 
@@ -192,9 +215,17 @@ def caddy_parser() -> Callable[[str], Hit]:
         r = entry.request
         ip = r.client_ip or r.remote_ip or r.remote_addr.rpartition(":")[0].strip("[]")
         host = r.host.rpartition(":")[0] if r.host.count(":") == 1 else r.host
-        return Hit(ip, _caddy_ts(entry.ts), r.method, r.uri or "/", entry.status,
-                   _header(r.headers, "Referer"), _header(r.headers, "User-Agent"),
-                   host.lower(), _header(entry.resp_headers, "Content-Type").lower())  # fmt: skip
+        return Hit(
+            ip,
+            _caddy_ts(entry.ts),
+            r.method,
+            r.uri or "/",
+            entry.status,
+            _header(r.headers, "Referer"),
+            _header(r.headers, "User-Agent"),
+            host.lower(),
+            _header(entry.resp_headers, "Content-Type").lower(),
+        )
 
     return parse
 

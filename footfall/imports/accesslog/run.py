@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from footfall.imports.accesslog.formats import BadLine, parser_for, page_verdict
+from footfall.imports.accesslog.formats import BadLine, page_verdict, parser_for
 from footfall.imports.feed import Feed
 from footfall.ingest.bots import is_bot
 from footfall.ingest.exclusions import NO_RULES
@@ -61,7 +61,9 @@ def open_log(name: str) -> Iterator[tuple[IO[str], Callable[[], int], int]]:
     """The text lines of ``name`` (``-`` = stdin; gzip recognised by its magic bytes), a
     function giving the bytes read so far, and the file's size (0 when unknown)."""
     if name == "-":
-        raw: io.BufferedReader = sys.stdin.buffer  # type: ignore[assignment]
+        stdin: Any = sys.stdin.buffer
+        # A pipe's buffer can peek; anything else handed in as stdin is wrapped so it can.
+        raw: io.BufferedReader = stdin if hasattr(stdin, "peek") else io.BufferedReader(stdin)
         size = 0
     else:
         raw = open(name, "rb")  # noqa: SIM115 - closed below
@@ -110,31 +112,41 @@ class AccessLogImport:
             h = self._hashers[day] = hashlib.blake2b(digest_size=8, key=salt)
         return h
 
-    def run(
-        self, name: str, tick: Callable[[int, int, int], None] | None = None
-    ) -> FileResult:
+    def run(self, name: str, tick: Callable[[int, int, int], None] | None = None) -> FileResult:
         """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress."""
         result = FileResult()
         with open_log(name) as (text, done, size):
             first = text.readline()
             if not first:
                 return result
-            self._lines(_chain(first, text), file_prefix(self.site.id, first.rstrip("\r\n")),
-                        result, tick, done, size)  # fmt: skip
+            self._lines(
+                _chain(first, text),
+                file_prefix(self.site.id, first.rstrip("\r\n")),
+                result,
+                tick,
+                done,
+                size,
+            )
         return result
 
     def _lines(
-        self, lines: Iterator[str], prefix: str, result: FileResult,
-        tick: Callable[[int, int, int], None] | None, done: Callable[[], int], size: int,
-    ) -> None:  # fmt: skip
+        self,
+        lines: Iterator[str],
+        prefix: str,
+        result: FileResult,
+        tick: Callable[[int, int, int], None] | None,
+        done: Callable[[], int],
+        size: int,
+    ) -> None:
         parse, verdict, skipped = parser_for(self.fmt), page_verdict, result.skipped
         site, rules, bots = self.site, self.rules, self._bots
         allow_headless = self.feed.settings.allow_headless
         default_host = site.domains[0] if site.domains else ""
         geo, encode, payloads = self.geo.lookup, ENCODER.encode, []
-        last_key, last_visitor = ("", 0), 0
+        last_key: tuple[str, str, int] = ("", "", -1)
+        last_visitor = 0
         n = 0
-        for n, line in enumerate(lines, 1):  # noqa: B007 - n is the count after the loop
+        for n, line in enumerate(lines, 1):
             try:
                 ip, ts, method, target, status, ref, ua, host, ctype = parse(line.rstrip("\r\n"))
             except BadLine:
@@ -169,11 +181,32 @@ class AccessLogImport:
                 h.update(f"{site.id}\0{ip}\0{ua}".encode("utf-8", "surrogatepass"))
                 last_key, last_visitor = key, int.from_bytes(h.digest(), "big")
             country, region, city = geo(ip)
-            payloads.append(encode(SpoolRecord(
-                prefix % n, site.id, ts, "pageview", host or default_host, pathname,
-                clean_query(query) if query else "", ref[:MAX_FIELD], ua, last_visitor, 0, "",
-                "", "", country, region, city, "", True, {},
-            )))  # fmt: skip
+            payloads.append(
+                encode(
+                    SpoolRecord(
+                        prefix % n,
+                        site.id,
+                        ts,
+                        "pageview",
+                        host or default_host,
+                        pathname,
+                        clean_query(query) if query else "",
+                        ref[:MAX_FIELD],
+                        ua,
+                        last_visitor,
+                        0,
+                        "",
+                        "",
+                        "",
+                        country,
+                        region,
+                        city,
+                        "",
+                        True,
+                        {},
+                    )
+                )
+            )
             if len(payloads) >= CHUNK:
                 self.feed.put(payloads)
                 result.pageviews += len(payloads)
