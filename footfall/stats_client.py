@@ -119,9 +119,12 @@ class Stats:
             self.url + path,
             data=data,
             method=method,
-            headers={"Authorization": f"Bearer {self.token}", "User-Agent": USER_AGENT,
-                     "Content-Type": "application/json"},
-        )  # fmt: skip
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "User-Agent": USER_AGENT,
+                "Content-Type": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
                 answer: Any = json.loads(resp.read())

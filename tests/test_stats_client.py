@@ -23,8 +23,9 @@ VIEWS = [("a", "/"), ("a", "/"), ("b", "/"), ("a", "/pricing")]
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    server = Server(Path(tmp_path_factory.mktemp("stats")) / "data",
-                    FOOTFALL_RATE_LIMIT_PER_IP="0").start()  # fmt: skip
+    server = Server(
+        Path(tmp_path_factory.mktemp("stats")) / "data", FOOTFALL_RATE_LIMIT_PER_IP="0"
+    ).start()
     try:
         status, site = server.admin_post(
             "/api/site/create", {"name": "S", "domains": ["s.example"]}
@@ -43,7 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     "timestamp": at,
                 }
                 for v, p in VIEWS
-            ]  # fmt: skip
+            ]
         )
         assert sent.accepted == len(VIEWS)
         stats = Stats(server.url(""), token["token"])
@@ -89,15 +90,21 @@ def test_refusals_name_the_field(world: dict[str, Any]) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("pandas") is None, reason="pandas not installed")
 def test_to_pandas(world: dict[str, Any]) -> None:
-    frame = world["stats"].query(world["site"], ["pageviews"], dimensions=["event:page"],
-                                 date_range="7d").to_pandas()  # fmt: skip
+    frame = (
+        world["stats"]
+        .query(world["site"], ["pageviews"], dimensions=["event:page"], date_range="7d")
+        .to_pandas()
+    )
     assert list(frame.columns) == ["event:page", "pageviews"]
     assert frame["pageviews"].tolist() == [3, 1]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("polars") is None, reason="polars not installed")
 def test_to_polars(world: dict[str, Any]) -> None:
-    frame = world["stats"].query(world["site"], ["pageviews"], dimensions=["event:page"],
-                                 date_range="7d").to_polars()  # fmt: skip
+    frame = (
+        world["stats"]
+        .query(world["site"], ["pageviews"], dimensions=["event:page"], date_range="7d")
+        .to_polars()
+    )
     assert frame.columns == ["event:page", "pageviews"]
     assert frame["pageviews"].to_list() == [3, 1]
