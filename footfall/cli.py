@@ -258,6 +258,9 @@ def parser() -> argparse.ArgumentParser:
     from footfall.worker import command as worker_command
 
     worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
+    from footfall.imports import cli as cli_imports
+
+    cli_imports.add_parser(sub, common)
 
     sub.add_parser(
         "migrate", parents=[common],

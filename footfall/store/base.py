@@ -198,7 +198,13 @@ class EventStore(Protocol):
         ...
 
     def delete_site_data(self, site_id: str) -> int:
-        """Delete every row of one site (events, sessions, drop counts); events deleted."""
+        """Delete every row of one site (events, sessions, drop counts, imported
+        aggregates); events deleted."""
+        ...
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        """Replace the imported aggregates of ``site_id`` from import ``import_id`` with
+        ``rows`` (columns of ``footfall.store.imported.IMPORTED_SCHEMA``); rows written."""
         ...
 
     def snapshot(self) -> AbstractContextManager[QueryFn]:

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import rollups as duckdb_rollups
@@ -89,6 +90,7 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
+        self._con.execute(imported.duckdb_ddl())
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
@@ -232,9 +234,23 @@ class DuckDBStore:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
+            cur.execute("DELETE FROM imported_stats WHERE site_id = ?", [site_id])
             duckdb_rollups_upkeep.drop(cur, site_id)
         self._rollup_states = None
         return int(got[0][0]) if got else 0
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        table = imported.conform(rows, site_id, import_id)
+        with self._write_lock, self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?",
+                [site_id, import_id],
+            )
+            cur.register("_imported", table)
+            cur.execute("INSERT INTO imported_stats SELECT * FROM _imported")
+            cur.unregister("_imported")
+        self._dirty = True
+        return int(table.num_rows)
 
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
