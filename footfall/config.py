@@ -162,6 +162,24 @@ class Settings:
         "How often new events are folded into the exact rollups the dashboard reads; until "
         "then their days are read from raw events (always exact, slower on big sites).",
     )
+    # -- logs, e-mail reports and alerts (footfall/logs.py, footfall/mail/) --------------
+    log_format: str = _doc(
+        "",
+        "Log lines: `json` (one object a line: requests, writer rounds, errors with their "
+        "traceback inside) or `text`; empty means text on a terminal, JSON otherwise.",
+    )
+    smtp_url: str = _doc(
+        "",
+        "SMTP server for e-mail reports and alerts, such as "
+        "`smtp://user:password@host:587?starttls=true` (or `smtps://` for TLS from the "
+        "start); empty sends no mail.",
+    )
+    mail_from: str = _doc("", "Sender address of e-mail reports and alerts.")
+    public_url: str = _doc(
+        "",
+        "The address people reach this server at, for links in e-mails (unsubscribe, "
+        "dashboard); empty means http://HOST:PORT.",
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -226,6 +244,18 @@ class Settings:
                 self.store_url.split("://", 1)[0] in ("", "clickhouse", "chdb")
                 and (not self.store_url or "://" in self.store_url),
                 "must be empty, clickhouse://user:password@host:8123/database or chdb://[/path]",
+            ),
+            ("log_format", self.log_format in ("", "json", "text"), "must be json, text or empty"),
+            (
+                "smtp_url",
+                self.smtp_url.split("://", 1)[0] in ("", "smtp", "smtps")
+                and (not self.smtp_url or "://" in self.smtp_url),
+                "must be empty, smtp://user:password@host:587?starttls=true or smtps://...",
+            ),
+            (
+                "public_url",
+                self.public_url.startswith(("http://", "https://")) or not self.public_url,
+                "must be an http(s) URL or empty",
             ),
             (
                 "log_level",
