@@ -60,15 +60,19 @@ class Services:
         salts = SaltStore(meta)
         store = open_store(settings)
         queue = open_queue(settings)
-        writer = None if queue.consumed_by_workers else Writer(
-            queue,
-            store,
-            sites.domains_of,
-            batch_size=settings.batch_size,
-            interval_ms=settings.flush_interval_ms,
-            session_timeout_ms=settings.session_timeout_minutes * 60_000,
-            allow_headless=settings.allow_headless,
-            scratch_dir=settings.data_dir,
+        writer = (
+            None
+            if queue.consumed_by_workers
+            else Writer(
+                queue,
+                store,
+                sites.domains_of,
+                batch_size=settings.batch_size,
+                interval_ms=settings.flush_interval_ms,
+                session_timeout_ms=settings.session_timeout_minutes * 60_000,
+                allow_headless=settings.allow_headless,
+                scratch_dir=settings.data_dir,
+            )
         )
         runner = QueryRunner(
             store, concurrency=settings.query_concurrency or max(1, (os.cpu_count() or 2) - 1)
@@ -105,6 +109,19 @@ class Services:
         self.scheduler.start()
         telemetry.watch(self.metrics_state)
         self.started = True
+
+    def wait_stored(self, timeout: float) -> bool:
+        """Block until every acknowledged event is in the store: the server's own writer
+        drains the spool; in the Redis shape the workers drain the streams. False when
+        ``timeout`` seconds pass first."""
+        if self.writer is not None:
+            return self.writer.wait_idle(timeout)
+        deadline = time.monotonic() + timeout
+        while self.queue.depth() > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def metrics_state(self) -> dict[str, float]:
         """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*).

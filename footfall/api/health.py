@@ -99,8 +99,8 @@ async def ready(request: Request) -> Response:
             reasons.append("store: unavailable")
     except Exception as exc:
         reasons.append(f"store: {type(exc).__name__}")
-    w = svc.writer.stats
-    if w.last_error_at and w.last_error_at > w.last_batch_at:
+    w = svc.writer.stats if svc.writer is not None else None  # the Redis shape: workers write
+    if w is not None and w.last_error_at and w.last_error_at > w.last_batch_at:
         reasons.append("writer: its last round failed (the store cannot be written)")
     if reasons:
         return JSON({"status": "not ready", "reasons": reasons}, 503)

@@ -99,6 +99,5 @@ def delete_site(svc: Services, site: SiteInfo) -> int:
     was already accepted, then delete every stored row of it; returns events deleted."""
     svc.meta.delete_site(site.id)
     svc.sites.invalidate()
-    if svc.writer is not None:  # workers of the Redis shape store it in their own time
-        svc.writer.wait_idle(15)
+    svc.wait_stored(15)
     return svc.store.delete_site_data(site.id)

@@ -95,6 +95,8 @@ class Capabilities:
 
     name: str
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
+    # Only one OS process may open the store for writing: `footfall worker` refuses it.
+    single_writer_process: bool
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 

@@ -32,6 +32,7 @@ def capabilities(in_process: bool) -> Capabilities:
     return Capabilities(
         name="clickhouse",
         sql_dialect="clickhouse",
+        single_writer_process=in_process,  # a chdb path opens in one process only
         rollups=False,
     )
 

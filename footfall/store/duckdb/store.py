@@ -30,6 +30,7 @@ from footfall.store.duckdb.gate import ReadGate
 CAPABILITIES = Capabilities(
     name="duckdb",
     sql_dialect="duckdb",
+    single_writer_process=True,
     rollups=True,
 )
 
