@@ -20,6 +20,7 @@ from footfall.api import (
     mail,
     openapi,
     privacy,
+    product,
     query,
     reports,
     stats,
@@ -77,7 +78,9 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/api/health/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
-        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES, *mail.ROUTES,
+        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES,
+        *product.ROUTES,  # retention, paths, goals and funnels over the API
+        *mail.ROUTES,  # unsubscribe links, send a report now
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)

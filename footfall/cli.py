@@ -1,4 +1,4 @@
-"""``footfall`` command line: serve, sites, tokens, users, jobs, migrate, config.
+"""``footfall`` command line: serve, worker, queue, sites, tokens, users, jobs, migrate, config.
 
 Metadata commands write SQLite/PostgreSQL directly (safe beside a running server, which
 re-reads keys within seconds). Commands that need the event store while ``serve`` holds
@@ -258,6 +258,12 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+    from footfall.worker import command as worker_command
+
+    worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
+    from footfall.imports import cli as cli_imports
+
+    cli_imports.add_parser(sub, common)
     from footfall import cli_privacy
 
     cli_privacy.add_parser(sub, common, _settings)

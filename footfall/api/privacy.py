@@ -43,7 +43,7 @@ async def delete_visitor(request: Request) -> Response:
         return error(exc.status, exc.message)
     except FieldError as exc:
         return validation_failed([exc])
-    drained = await run_in_threadpool(svc.writer.wait_idle, DRAIN_SECONDS)
+    drained = await run_in_threadpool(svc.wait_stored, DRAIN_SECONDS)
     result = await run_in_threadpool(persons.forget, svc.store, person)
     return JSON({"success": True, **result, "queue_drained": drained})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from footfall.jobs.compact import run_compact
 from footfall.jobs.retention import run_retention, site_retention, table_retention
 from footfall.jobs.rollups import run_rollups
 
@@ -40,3 +41,9 @@ def register_default_jobs(services: Services) -> None:
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
         )  # fmt: skip
+    # Hourly, first after ten minutes: a bulk load and its first rollup build are over by
+    # then, and they are what leaves most free blocks (footfall/store/duckdb/compact.py).
+    s.scheduler.add(
+        "compact", 3600.0, lambda: run_compact(s.store, s.settings.compact_free_ratio),
+        first_in=600.0,
+    )  # fmt: skip

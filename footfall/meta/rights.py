@@ -10,7 +10,7 @@
 * :class:`InstanceSecret`: random keys the instance makes once and shares between its
   processes through this database (the unsubscribe links' signing key).
 
-Created by migration ``0006``; keep the two in step.
+Created by migrations ``0006`` and ``0007`` (instance secrets); keep them in step.
 """
 
 from __future__ import annotations

@@ -190,10 +190,14 @@ class Writer:
         with self.scratch.open("wb") as out:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
-        counts = batch_steps.write(
-            self.store,
-            WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
-        )
+        try:
+            counts = batch_steps.write(
+                self.store,
+                WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
+            )
+        finally:
+            # A full round's hand-over file is ~60 MB: not left lying in the data directory.
+            self.scratch.unlink(missing_ok=True)
         self.position = end
         self.queue.release(end)
         s = self.stats

@@ -95,8 +95,8 @@ class Capabilities:
 
     name: str
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
-    transactional_batches: bool  # events, sessions and queue progress commit together
-    single_writer_process: bool  # only one OS process may open the store for writing
+    # Only one OS process may open the store for writing: `footfall worker` refuses it.
+    single_writer_process: bool
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 
@@ -220,7 +220,13 @@ class EventStore(Protocol):
         ...
 
     def delete_site_data(self, site_id: str) -> int:
-        """Delete every row of one site (events, sessions, drop counts); events deleted."""
+        """Delete every row of one site (events, sessions, drop counts, imported
+        aggregates); events deleted."""
+        ...
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        """Replace the imported aggregates of ``site_id`` from import ``import_id`` with
+        ``rows`` (columns of ``footfall.store.imported.IMPORTED_SCHEMA``); rows written."""
         ...
 
     def snapshot(self) -> AbstractContextManager[QueryFn]:

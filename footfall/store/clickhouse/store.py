@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
 from footfall.store.clickhouse import forget, schema
 from footfall.store.clickhouse.params import bind, naive_utc
@@ -31,7 +32,6 @@ def capabilities(in_process: bool) -> Capabilities:
     return Capabilities(
         name="clickhouse",
         sql_dialect="clickhouse",
-        transactional_batches=False,  # a round is replayable instead (write.py)
         single_writer_process=in_process,  # a chdb path opens in one process only
         rollups=False,
     )
@@ -169,9 +169,19 @@ class ClickHouseStore:
 
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
-        for table in ("events", "sessions", "dropped_events"):
+        for table in ("events", "sessions", "dropped_events", "imported_stats"):
             self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         return n
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        table = imported.conform(rows, site_id, import_id)
+        self._delete(
+            "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?", [site_id, import_id]
+        )
+        if table.num_rows:
+            with self._write_lock:
+                self.ch.insert("imported_stats", table)
+        return int(table.num_rows)
 
     def _delete(self, sql: str, params: Sequence[Any]) -> None:
         text, named = bind(sql, params)

@@ -1,5 +1,4 @@
-"""A site's table retention (visits, rollups), its e-mail report recipients, and the
-instance's secrets (the unsubscribe links' signing key).
+"""A site's table retention (visits, rollups) and its e-mail report recipients.
 
 Revision ID: 0006
 Revises: 0005
@@ -47,15 +46,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_report_recipients_site_id"), "report_recipients", ["site_id"])
-    op.create_table(
-        "instance_secrets",
-        sa.Column("name", sa.String(64), nullable=False),
-        sa.Column("value", sa.String(128), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_instance_secrets")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("instance_secrets")
     op.drop_table("report_recipients")
     op.drop_table("site_retention")
