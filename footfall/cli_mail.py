@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from footfall.cli_preflight import DataDirLock, PreflightError, connect_url, holder
+from footfall.cli_admin import ask, server_url
+from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
 from footfall.meta.repo import Metadata
 from footfall.meta.rights import KINDS, RightsPrefs, check_email
@@ -94,10 +93,10 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     except MetaValidationError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
-    server = holder(settings.data_dir)
-    if args.url or (server is not None and server.get("command") == "serve"):
-        found = (server or {}).get("url") or connect_url(settings.host, settings.port)
-        return _ask(str(args.url or found), settings.admin_token, args.site, to, args.kind)
+    url = server_url(settings, args.url)
+    if url is not None:
+        body = json.dumps({"site_id": args.site, "to": to, "kind": args.kind}).encode()
+        return ask(url, settings.admin_token, "POST", "/api/admin/reports/send", body)
     from footfall.mail.schedule import Mailer
     from footfall.mail.smtp import MailError
     from footfall.query.runner import QueryRunner
@@ -127,29 +126,4 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         meta.close()
         lock.release()
     print(json.dumps({"site_id": site.id, "to": to, "period": label}))
-    return 0
-
-
-def _ask(url: str, token: str, site: str, to: str, kind: str) -> int:
-    if not token:
-        print(f"error: the store is held by a running `footfall serve` ({url}); set "
-              "FOOTFALL_ADMIN_TOKEN (the server's) so this command can ask it.",
-              file=sys.stderr)  # fmt: skip
-        return 3
-    req = urllib.request.Request(  # noqa: S310 - the operator's own server URL
-        f"{url.rstrip('/')}/api/admin/reports/send", method="POST",
-        data=json.dumps({"site_id": site, "to": to, "kind": kind}).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310
-            print(resp.read().decode())
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
-        print(f"error: the server at {url} answered {exc.code}: {body}", file=sys.stderr)
-        return 3
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        print(f"error: could not reach the server at {url}: {reason}", file=sys.stderr)
-        return 3
     return 0
