@@ -92,7 +92,7 @@ def _stamp(created: float) -> str:
     whole = int(created)
     if _second[0] != whole:
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{int((created - whole) * 1000):03d}Z"
+    return "%s.%03dZ" % (_second[1], int(created * 1000) % 1000)  # noqa: UP031 - cheaper
 
 
 def fast_info(logger: logging.Logger, msg: str, fields: dict[str, Any]) -> None:
