@@ -38,9 +38,14 @@ def test_table_retention_and_the_instance_secret(meta: Metadata) -> None:
     prefs = RightsPrefs(meta)
     assert prefs.retention(site.id).sessions_days is None
     prefs.set_retention(site.id, "90", None)
-    assert (prefs.retention(site.id).sessions_days, prefs.retention(site.id).rollups_days) == (90, None)
+    kept = prefs.retention(site.id)
+    assert (kept.sessions_days, kept.rollups_days) == (90, None)
     with pytest.raises(MetaValidationError) as exc:
         prefs.set_retention(site.id, 90, "0")
     assert exc.value.field == "rollups_days"
     secret = instance_secret(meta, "unsubscribe")
-    assert len(secret) == 64 and instance_secret(Metadata(meta.engine.url), "unsubscribe") == secret
+    again = Metadata(meta.engine.url)
+    try:
+        assert len(secret) == 64 and instance_secret(again, "unsubscribe") == secret
+    finally:
+        again.close()
