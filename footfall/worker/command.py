@@ -81,7 +81,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "write (clickhouse://user:password@host:8123/database); this one is opened by "
             "one process only, the server"
         )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the scratch file, SQLite metadata
     meta = Metadata(settings.metadata_url)
+    meta.migrate()  # idempotent; a worker may start before any server
     config = WorkerConfig(
         partitions=settings.queue_partitions,
         batch_size=settings.batch_size,
@@ -95,7 +97,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker = Worker(
         settings.queue_url, settings.redis_prefix, store, SiteCache(meta).domains_of, config,
-        consumer=args.name, scratch_dir=settings.data_dir if settings.data_dir.is_dir() else None,
+        consumer=args.name, scratch_dir=settings.data_dir,
     )  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())

@@ -57,6 +57,6 @@ def expected_visits(records: Iterable[SpoolRecord]) -> int:
 
 def stored(store: EventStore) -> tuple[int, int, int, int]:
     """Events, distinct event ids, visits, and the visits' pageviews in the store."""
-    (n, distinct), = store.query("SELECT count(*), count(DISTINCT event_id) FROM events")
-    (visits, pageviews), = store.query("SELECT count(*), sum(pageviews) FROM sessions")
+    ((n, distinct),) = store.query("SELECT count(*), count(DISTINCT event_id) FROM events")
+    ((visits, pageviews),) = store.query("SELECT count(*), sum(pageviews) FROM sessions")
     return int(n), int(distinct), int(visits), int(pageviews or 0)
