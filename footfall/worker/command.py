@@ -50,6 +50,23 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
         p.set_defaults(func=func)
 
 
+def serve_shape_problem(settings: Settings) -> str | None:
+    """Why ``footfall serve`` cannot run with these settings in the Redis shape: its
+    events would wait in Redis for workers that cannot open a one-process store."""
+    from footfall.store.factory import parse_store_url
+
+    if not settings.queue_url:
+        return None
+    target = parse_store_url(settings.store_url, settings.data_dir)
+    if target is None or target.path:
+        return (
+            "FOOTFALL_QUEUE_URL=redis:// is the scale-out shape: `footfall worker` processes "
+            "store the events, so FOOTFALL_STORE_URL must be clickhouse://user:password@host:"
+            "8123/database (DuckDB and chdb:// are opened by one process only)"
+        )
+    return None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     try:
         settings = Settings.from_env(data_dir=getattr(args, "data_dir", None))
@@ -73,7 +90,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from footfall.store import open_store
     from footfall.worker.loop import Worker, WorkerConfig
 
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except Exception as exc:  # unreachable server, bad credentials: one line, no traceback
+        sys.exit(f"footfall worker: cannot open the store at FOOTFALL_STORE_URL ({exc})")
     if store.capabilities.single_writer_process:
         store.close()
         sys.exit(

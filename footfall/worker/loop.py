@@ -126,6 +126,13 @@ class Worker:
                 down = True
                 self.stopping.wait(1.0)
                 continue
+            except Exception:
+                # Whatever else went wrong (a Redis error reply, a bug) must not end the
+                # process: what it held stays pending and the next cycle tries again.
+                log.exception("worker %s: cycle failed; retrying", self.consumer)
+                self.stats.errors += 1
+                self.stopping.wait(1.0)
+                continue
             if not full:
                 self.stopping.wait(
                     max(0.0, self.config.interval_ms / 1000 - (time.monotonic() - started))
