@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from footfall.config import Settings
-from footfall.ingest.record import ENCODER
+from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.queue.redis import RedisStreamQueue
 from footfall.queue.redis.partitions import GROUP, stream_keys
 from footfall.store import open_store
@@ -35,6 +35,12 @@ def _env(prefix: str, store_url: str, data: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
+def _append(queue: RedisStreamQueue, recs: list[SpoolRecord]) -> None:
+    """As collection would: 20-event requests (a stream entry per request and partition)."""
+    for i in range(0, len(recs), 20):
+        queue.append_sync([ENCODER.encode(r) for r in recs[i : i + 20]])
+
+
 def _wait(condition: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -50,7 +56,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(prefix: str, tmp_pa
     queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
     queue.open()
     recs = [record(i, ts=1_700_000_000_000 + i * 3000, visitor_id=1 + i % 40) for i in range(N)]
-    queue.append_sync([ENCODER.encode(r) for r in recs])
+    _append(queue, recs)
     env = _env(prefix, url, tmp_path / "data")
     first = WorkerProc(tmp_path / "first.log", **env).start()
     second = WorkerProc(tmp_path / "second.log", **env)
@@ -83,7 +89,7 @@ def test_sigterm_finishes_the_batch_under_way_and_exits_0(prefix: str, tmp_path:
     queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
     queue.open()
     recs = [record(i, visitor_id=1 + i % 25) for i in range(N)]
-    queue.append_sync([ENCODER.encode(r) for r in recs])
+    _append(queue, recs)
     worker = WorkerProc(tmp_path / "w.log", **_env(prefix, url, tmp_path / "data")).start()
     client = redis.Redis.from_url(REDIS_URL)
     try:
