@@ -115,7 +115,7 @@ class Settings:
         "FOOTFALL_SPOOL_MAX_BYTES is used, so that consumed segments can be freed).",
     )
     spool_recent_bytes: int = _doc(
-        64 << 20,
+        16 << 20,
         "Latest durable spool records kept in memory for the writer (read back without disk "
         "reads); 0 turns it off.",
     )
@@ -126,10 +126,17 @@ class Settings:
     )
     session_timeout_minutes: int = _doc(30, "Inactivity gap that ends a visit.")
     duckdb_threads: int = _doc(
-        0, "Threads DuckDB may use for writes and queries; 0 means one per core."
+        0, "Threads DuckDB may use for writes and queries; 0 means one per core, at most 8."
     )
     duckdb_memory_limit: str = _doc(
-        "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
+        "",
+        "DuckDB memory limit such as 1GB (bounds its block cache); empty: a quarter of RAM, "
+        "at most 512MiB (beyond it DuckDB evicts, or spills to events.duckdb.tmp).",
+    )
+    compact_free_ratio: float = _doc(
+        0.3,
+        "Share of the DuckDB file in free blocks at which the hourly compaction job rewrites "
+        "it (writes pause meanwhile; needs free disk for the used part); 0 turns it off.",
     )
     query_concurrency: int = _doc(
         0,
@@ -154,6 +161,24 @@ class Settings:
         60.0,
         "How often new events are folded into the exact rollups the dashboard reads; until "
         "then their days are read from raw events (always exact, slower on big sites).",
+    )
+    # -- logs, e-mail reports and alerts (footfall/logs.py, footfall/mail/) --------------
+    log_format: str = _doc(
+        "",
+        "Log lines: `json` (one object a line: requests, writer rounds, errors with their "
+        "traceback inside) or `text`; empty means text on a terminal, JSON otherwise.",
+    )
+    smtp_url: str = _doc(
+        "",
+        "SMTP server for e-mail reports and alerts, such as "
+        "`smtp://user:password@host:587?starttls=true` (or `smtps://` for TLS from the "
+        "start); empty sends no mail.",
+    )
+    mail_from: str = _doc("", "Sender address of e-mail reports and alerts.")
+    public_url: str = _doc(
+        "",
+        "The address people reach this server at, for links in e-mails (unsubscribe, "
+        "dashboard); empty means http://HOST:PORT.",
     )
 
     @property
@@ -204,6 +229,7 @@ class Settings:
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
+            ("compact_free_ratio", 0 <= self.compact_free_ratio < 1, "must be >= 0 and < 1"),
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
             ("shutdown_timeout_seconds", self.shutdown_timeout_seconds >= 0, "must be >= 0"),
             ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),
@@ -218,6 +244,18 @@ class Settings:
                 self.store_url.split("://", 1)[0] in ("", "clickhouse", "chdb")
                 and (not self.store_url or "://" in self.store_url),
                 "must be empty, clickhouse://user:password@host:8123/database or chdb://[/path]",
+            ),
+            ("log_format", self.log_format in ("", "json", "text"), "must be json, text or empty"),
+            (
+                "smtp_url",
+                self.smtp_url.split("://", 1)[0] in ("", "smtp", "smtps")
+                and (not self.smtp_url or "://" in self.smtp_url),
+                "must be empty, smtp://user:password@host:587?starttls=true or smtps://...",
+            ),
+            (
+                "public_url",
+                self.public_url.startswith(("http://", "https://")) or not self.public_url,
+                "must be an http(s) URL or empty",
             ),
             (
                 "log_level",

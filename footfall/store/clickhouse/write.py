@@ -104,9 +104,9 @@ class ScratchTarget:
         return cur
 
     def _load_events(self, where: str) -> None:
-        got = plain(
-            self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE pos < {self.pos} AND {where}")
-        )
+        # A round outside the queue (pos 0: an import, footfall/imports/) sees every row.
+        before = f"pos < {self.pos}" if self.pos else "1"
+        got = plain(self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE {before} AND {where}"))
         if got.num_rows:
             self.cur.register("_got", got)
             self.cur.execute(
@@ -166,7 +166,9 @@ class ScratchTarget:
         deduplication token for ``part`` (a replayed insert is written once)."""
         rows = self.cur.sql(select).to_arrow_table()
         if rows.num_rows:
-            self.ch.insert(table, rows, token=f"{self.pos}:{part}")
+            # No queue position, no token: an import's rounds would all share "0:…" and
+            # ClickHouse would drop every one after the first as a replay.
+            self.ch.insert(table, rows, token=f"{self.pos}:{part}" if self.pos else "")
         return rows
 
     def commit(self) -> None:
