@@ -29,7 +29,7 @@ def _env(prefix: str, store_url: str, data: Path) -> dict[str, str]:
     return {
         "FOOTFALL_QUEUE_URL": REDIS_URL, "FOOTFALL_REDIS_PREFIX": prefix,
         "FOOTFALL_STORE_URL": store_url, "FOOTFALL_DATA_DIR": str(data),
-        "FOOTFALL_QUEUE_PARTITIONS": "2", "FOOTFALL_BATCH_SIZE": "200",
+        "FOOTFALL_QUEUE_PARTITIONS": "2", "FOOTFALL_BATCH_SIZE": "100",
         "FOOTFALL_FLUSH_INTERVAL_MS": "50", "FOOTFALL_WORKER_LEASE_MS": "1000",
         "FOOTFALL_WORKER_CLAIM_IDLE_MS": "1000", "FOOTFALL_LOG_LEVEL": "warning",
     }  # fmt: skip
@@ -63,9 +63,14 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(prefix: str, tmp_pa
     client = redis.Redis.from_url(REDIS_URL)
     try:
         _wait(lambda: stored(store)[0] > 0, 60, "the first worker stored nothing")
-        first.kill()
+
+        def in_flight() -> int:
+            return sum(client.xpending(k, GROUP)["pending"] for k in stream_keys(prefix, 2))
+
         # Killed in the middle of a batch: entries it read are pending, unacknowledged.
-        pending = sum(client.xpending(k, GROUP)["pending"] for k in stream_keys(prefix, 2))
+        _wait(lambda: in_flight() > 0, 30, "the first worker never had a batch in flight")
+        first.kill()
+        pending = in_flight()
         assert pending > 0
         assert stored(store)[0] < N
         second.start()
