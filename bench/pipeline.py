@@ -187,10 +187,12 @@ def run_shape(
             # for the burst.
             stop_workers(procs, tmp, name, runs[0])
             start_workers()
+            workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
             pace(base, site["api_key"], corpus, args.paced_eps, args.paced_seconds)
             wait_drained(depth, 300)
             paced = {f"paced_{k}": v for k, v in stop_workers(procs, tmp, name, runs[0]).items()}
             start_workers()
+            workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
         peak, done = 0, threading.Event()
         pids = [server.proc.pid] + [p.pid for p in procs]
 
@@ -241,6 +243,24 @@ def wait_drained(depth: Depth, timeout: float) -> None:
         if time.monotonic() > deadline:
             sys.exit("the queue did not drain in time")
         time.sleep(0.05)
+
+
+def workers_ready(
+    url: str, prefix: str, partitions: int, depth: Depth, base: str, key: str, warm: list[bytes]
+) -> None:
+    """Until fresh workers hold every partition and have stored a first request (their
+    start-up, imports and first round, is not what a phase measures)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 120
+    while not all(client.exists(f"{prefix}lease:{k}") for k in range(partitions)):
+        if time.monotonic() > deadline:
+            sys.exit("workers did not take the partitions")
+        time.sleep(0.1)
+    client.close()
+    send(base, key, warm[:1], 1)
+    wait_drained(depth, 120)
 
 
 def pace(base: str, key: str, corpus: Corpus, eps: int, seconds: float) -> None:
