@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from footfall.jobs.compact import run_compact
-from footfall.jobs.retention import run_retention, site_retention
+from footfall.jobs.retention import run_retention, site_retention, table_retention
 from footfall.jobs.rollups import run_rollups
 
 if TYPE_CHECKING:
@@ -20,7 +20,12 @@ def register_default_jobs(services: Services) -> None:
     s.scheduler.add(
         "retention",
         DAY,
-        lambda: run_retention(s.store, s.settings.retention_days, site_days=site_retention(s.meta)),
+        lambda: run_retention(
+            s.store,
+            s.settings.retention_days,
+            site_days=site_retention(s.meta),
+            tables=table_retention(s.meta),
+        ),
         first_in=60.0,
     )
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's

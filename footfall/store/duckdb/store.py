@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,17 +19,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
 from footfall.store.duckdb import compact as duckdb_compact
+from footfall.store.duckdb import forget, sizing
 from footfall.store.duckdb import rollups as duckdb_rollups
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
-from footfall.store.duckdb import sizing
 from footfall.store.duckdb.gate import ReadGate
 
 CAPABILITIES = Capabilities(
     name="duckdb",
     sql_dialect="duckdb",
-    transactional_batches=True,
     single_writer_process=True,
     rollups=True,
 )
@@ -91,6 +91,7 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
+        self._con.execute(imported.duckdb_ddl())
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
@@ -204,9 +205,11 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
-        """Delete raw events (and visits that ended) before ``cutoff``, a day at a time;
-        with ``site_id``, only that site's."""
+    def delete_events_before(
+        self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
+    ) -> int:
+        """Delete raw events (and, ``with_sessions``, visits that ended) before ``cutoff``,
+        a day at a time; with ``site_id``, only that site's."""
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
         where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
         sql = f"SELECT min(ts) FROM events WHERE {where}true"
@@ -214,18 +217,38 @@ class DuckDBStore:
         if oldest is None or oldest >= cutoff:
             return 0
         deleted = 0
-        step = oldest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        # Day-sized transactions keep each delete's undo log small on a big store.
-        while True:
-            upto = min(step, cutoff)
+        for upto in forget.day_batches(oldest, cutoff):
             with self._write_lock, self._transaction() as cur:
                 sql = f"DELETE FROM events WHERE {where}ts < ?"
                 got = cur.execute(sql, [*args, upto]).fetchall()
                 deleted += int(got[0][0]) if got else 0
-                cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
-            if upto >= cutoff:
-                return deleted
-            step += timedelta(days=1)
+                if with_sessions:
+                    cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
+        return deleted
+
+    def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
+        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+        sql = "SELECT min(end_ts) FROM sessions WHERE site_id = ?"
+        oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
+        if oldest is None or oldest >= cutoff:
+            return 0
+        deleted = 0
+        for upto in forget.day_batches(oldest, cutoff):
+            with self._write_lock, self._transaction() as cur:
+                deleted += forget.delete_sessions_before(cur, site_id, upto)
+        return deleted
+
+    def delete_rollups_before(self, day: date, site_id: str) -> int:
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
+            return forget.delete_rollups_before(cur, site_id, day)
+
+    def delete_person(
+        self, site_id: str, column: str, value: str | int, spec: RollupSpec
+    ) -> dict[str, int]:
+        """One person's visits, and their rollups rebuilt, in one transaction
+        (footfall/store/duckdb/forget.py)."""
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
+            return forget.delete_person(cur, site_id, column, value, spec)
 
     def delete_site_data(self, site_id: str) -> int:
         """Delete every stored row of one site (events, visits, drop counts); returns the
@@ -234,9 +257,23 @@ class DuckDBStore:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
+            cur.execute("DELETE FROM imported_stats WHERE site_id = ?", [site_id])
             duckdb_rollups_upkeep.drop(cur, site_id)
         self._rollup_states = None
         return int(got[0][0]) if got else 0
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        table = imported.conform(rows, site_id, import_id)
+        with self._write_lock, self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?",
+                [site_id, import_id],
+            )
+            cur.register("_imported", table)
+            cur.execute("INSERT INTO imported_stats SELECT * FROM _imported")
+            cur.unregister("_imported")
+        self._dirty = True
+        return int(table.num_rows)
 
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
