@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, rollup, shape
+from footfall.query import builder, imported, rollup, shape
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -128,7 +128,10 @@ class QueryRunner:
         self, q: Query, scope: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]
     ) -> dict[Key, Values]:
         if GOAL not in dims:
-            return self._values(q, scope, dims, filters)
+            got = self._values(q, scope, dims, filters)
+            if q.include.get("imports") and imported.skip_reason(q, scope.unit) is None:
+                imported.add(self.store, scope, dims, got)  # Plausible's include.imports
+            return got
         # One goal at a time, over the events completing it: an event that completes two
         # goals counts in both rows, and every metric keeps its one definition.
         i = dims.index(GOAL)
@@ -247,6 +250,8 @@ class QueryRunner:
         meta: dict[str, Any] = {"period": {"from": p.first.isoformat(), "to": p.last.isoformat()}}
         if unit and q.include.get("time_labels"):
             meta["time_labels"] = labels(unit, p.first, p.last)
+        if q.include.get("imports"):
+            meta.update(imported.meta(q, unit))
         compare_period = shifted(p, q.compare, site.timezone) if q.compare else None
         if compare_period is not None:
             cscope = replace(scope, start=compare_period.start_utc, end=compare_period.end_utc)
