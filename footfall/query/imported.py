@@ -67,12 +67,19 @@ def skip_reason(q: Query, unit: str | None) -> str | None:
     return None
 
 
-def meta(q: Query, unit: str | None) -> dict[str, Any]:
-    """What the answer's ``meta`` says about imports (Plausible's keys)."""
-    reason = skip_reason(q, unit)
-    return {"imports_included": reason is None} | (
-        {"imports_skip_reason": reason} if reason else {}
+def meta(store: EventStore, q: Query, scope: Scope) -> dict[str, Any]:
+    """What the answer's ``meta`` says about imports (Plausible's keys): included when the
+    query could take them and the site has imported days in the period (the dashboard
+    marks its figures then)."""
+    reason = skip_reason(q, scope.unit)
+    if reason is not None:
+        return {"imports_included": False, "imports_skip_reason": reason}
+    first, last = _local_days(scope)
+    found = store.query(
+        "SELECT count(*) FROM imported_stats WHERE site_id = ? AND date BETWEEN ? AND ?",
+        [scope.site_id, first, last],
     )
+    return {"imports_included": bool(found and found[0][0])}
 
 
 def _bucket(unit: str, day: date) -> str:

@@ -251,7 +251,7 @@ class QueryRunner:
         if unit and q.include.get("time_labels"):
             meta["time_labels"] = labels(unit, p.first, p.last)
         if q.include.get("imports"):
-            meta.update(imported.meta(q, unit))
+            meta.update(imported.meta(self.store, q, scope))
         compare_period = shifted(p, q.compare, site.timezone) if q.compare else None
         if compare_period is not None:
             cscope = replace(scope, start=compare_period.start_utc, end=compare_period.end_utc)

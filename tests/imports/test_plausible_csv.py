@@ -169,6 +169,11 @@ def test_imported_aggregates_join_reports_when_asked(
                                    "include": {"imports": True}}))  # fmt: skip
         assert names["Signup"] == [2, 3]
 
+        # A period without imported days: nothing to mark on the dashboard.
+        later = ask(client, {"metrics": ["visitors"], "include": {"imports": True},
+                             "date_range": ["2023-02-01", "2023-02-02"]})  # fmt: skip
+        assert later["meta"]["imports_included"] is False
+        assert "imports_skip_reason" not in later["meta"]
         # A filter Plausible cannot apply to imports: collected data only, and said so.
         filtered = ask(client, {"metrics": ["visitors"], "include": {"imports": True},
                                 "filters": [["is", "event:page", ["/"]]]})  # fmt: skip
