@@ -190,10 +190,19 @@ class ScratchTarget:
             "restamp",
         )
         if changed.num_rows:
-            ids = changed.column("event_id").to_pylist()
-            self.ch.command(
-                f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+            # Only rows whose re-stamped copy is stored: a replay of a round that was
+            # committed (a worker that died before acknowledging it) computes re-stamps
+            # against its own visits, and the deduplicated insert above stored none of them.
+            listed = _sql_list(changed.column("event_id").to_pylist())
+            kept = self.ch.arrow(
+                f"SELECT DISTINCT toString(event_id) AS id FROM events "
+                f"WHERE pos = {p} AND event_id IN ({listed})"
             )
+            ids = kept.column("id").to_pylist()
+            if ids:
+                self.ch.command(
+                    f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+                )
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
