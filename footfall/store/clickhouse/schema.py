@@ -92,6 +92,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
     # Imported aggregates (footfall/store/imported.py), apart from raw events.
     (2, (imported.clickhouse_ddl(),)),
+    # The round that wrote a drop count, so a replay can take back an uncommitted round's.
+    (3, ("ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS pos UInt64 DEFAULT 0",)),
 )
 
 LEDGER = """

@@ -45,11 +45,13 @@ class ClickHouseStore:
         self._write_lock = threading.Lock()
         self._scratch: Any = None
         self._stage: tuple[str, str] = ("", "")
+        self._settled = False  # no round stopped part-way since the last recovery
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
         t = self.target
+        self._settled = False
         if t.path:
             self._transport = ChdbTransport(t.path, t.database)
         else:
@@ -100,8 +102,14 @@ class ClickHouseStore:
                 self._scratch = ScratchTarget.open_scratch()
                 self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
             target = ScratchTarget(self.ch, self._scratch, version_of(progress), self._stage)
+            if not self._settled:
+                # The first round since open, or a round after a failed one: an earlier
+                # round may have stopped part-way (write.py, module docstring).
+                target.recover(version_of(self.read_progress()))
+            self._settled = False
             yield target
             target.commit()
+            self._settled = True
 
     def idle(self) -> None:
         pass

@@ -6,11 +6,19 @@ ClickHouse has no multi-statement transactions, so a round is made replayable in
    round itself may already have written (``pos`` of the events, ``version`` of visits,
    both the round's queue position ``P``): a replay after a crash computes the same result;
 2. drop counts, new events and re-stamped events are inserted with deduplication tokens
-   derived from ``P`` (a replayed insert is written once); re-stamped events' older rows
-   are then deleted (``pos < P``);
+   derived from ``P`` (a replayed insert is written once), each row carrying ``pos = P``;
 3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
    that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
-   the key ('', 0), read without FINAL; no query of a site ever sees it).
+   the key ('', 0), read without FINAL; no query of a site ever sees it);
+4. only then are re-stamped events' older rows deleted (``pos < P``): before the commit
+   a round only adds rows, so an uncommitted round can be taken back whole.
+A round that stopped part-way is replayed from the committed position, but it may end at
+a later position ``P'`` (records arrived meanwhile), so its tokens and ``pos`` differ
+from the stopped round's. ``recover`` therefore runs before the first round after an
+open or a failure: it deletes the rows of uncommitted rounds (``pos`` past the committed
+position, other than ``P`` itself, which the tokens handle) and finishes step 4 of the
+last committed round. Without it the stopped round's events were loaded as stored, the
+replay dropped them as duplicates, and their visits were never written.
 """
 
 from __future__ import annotations
@@ -173,7 +181,9 @@ class ScratchTarget:
 
     def commit(self) -> None:
         p = self.pos
-        self._write("dropped_events", "SELECT * FROM dropped_events", "dropped")
+        self._write(
+            "dropped_events", f"SELECT *, {p}::UBIGINT AS pos FROM dropped_events", "dropped"
+        )
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
@@ -189,20 +199,6 @@ class ScratchTarget:
             "EXCEPT FROM _loaded_ev)",
             "restamp",
         )
-        if changed.num_rows:
-            # Only rows whose re-stamped copy is stored: a replay of a round that was
-            # committed (a worker that died before acknowledging it) computes re-stamps
-            # against its own visits, and the deduplicated insert above stored none of them.
-            listed = _sql_list(changed.column("event_id").to_pylist())
-            kept = self.ch.arrow(
-                f"SELECT DISTINCT toString(event_id) AS id FROM events "
-                f"WHERE pos = {p} AND event_id IN ({listed})"
-            )
-            ids = kept.column("id").to_pylist()
-            if ids:
-                self.ch.command(
-                    f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
-                )
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
@@ -215,6 +211,40 @@ class ScratchTarget:
             f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
             "sessions",
         )
+        if changed.num_rows:
+            self._drop_superseded(changed.column("event_id").to_pylist(), p)
+
+    def _drop_superseded(self, event_ids: list[str], p: int) -> None:
+        """Delete the older rows of events the committed round ``p`` re-stamped."""
+        # Only rows whose re-stamped copy is stored: a replay of a round that was
+        # committed (a worker that died before acknowledging it) computes re-stamps
+        # against its own visits, and the deduplicated insert stored none of them.
+        kept = self.ch.arrow(
+            f"SELECT DISTINCT toString(event_id) AS id FROM events "
+            f"WHERE pos = {p} AND event_id IN ({_sql_list(event_ids)})"
+        )
+        ids = kept.column("id").to_pylist()
+        if ids:
+            self.ch.command(
+                f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+            )
+
+    def recover(self, committed: int) -> None:
+        """Settle what a round that stopped part-way left (module docstring): take back the
+        rows of uncommitted rounds, and finish the last committed round's deletions."""
+        for table in ("events", "dropped_events"):
+            stale = f"pos > {committed} AND pos <> {self.pos}"
+            if self.ch.arrow(f"SELECT count() AS n FROM {table} WHERE {stale}")[0][0].as_py():
+                self.ch.command(f"DELETE FROM {table} WHERE {stale}")
+        if committed:
+            # Events of the committed round that also have older rows: its re-stamps.
+            restamped = self.ch.arrow(
+                "SELECT DISTINCT toString(event_id) AS id FROM events "
+                f"WHERE pos = {committed} AND event_id IN "
+                f"(SELECT event_id FROM events WHERE pos < {committed})"
+            )
+            if restamped.num_rows:
+                self._drop_superseded(restamped.column("id").to_pylist(), committed)
 
 
 def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
