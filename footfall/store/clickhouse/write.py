@@ -5,24 +5,24 @@ ClickHouse has no multi-statement transactions, so a round is made replayable in
 1. ``neighbours``/``touch_visits`` copy stored rows into the scratch, skipping rows the
    round itself may already have written (``pos`` of the events, ``version`` of visits,
    both the round's queue position ``P``): a replay after a crash computes the same result;
-2. drop counts, new events and re-stamped events are inserted with deduplication tokens
-   derived from ``P`` (a replayed insert is written once), each row carrying ``pos = P``;
+2. drop counts, new events and re-stamped events are inserted, each row carrying
+   ``pos = P`` (and a deduplication token of this attempt, against a resent insert);
 3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
    that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
    the key ('', 0), read without FINAL; no query of a site ever sees it);
 4. only then are re-stamped events' older rows deleted (``pos < P``): before the commit
    a round only adds rows, so an uncommitted round can be taken back whole.
-A round that stopped part-way is replayed from the committed position, but it may end at
-a later position ``P'`` (records arrived meanwhile), so its tokens and ``pos`` differ
-from the stopped round's. ``recover`` therefore runs before the first round after an
-open or a failure: it deletes the rows of uncommitted rounds (``pos`` past the committed
-position, other than ``P`` itself, which the tokens handle) and finishes step 4 of the
-last committed round. Without it the stopped round's events were loaded as stored, the
-replay dropped them as duplicates, and their visits were never written.
+A round that stopped part-way is replayed from the committed position ``C``, and may end
+at a later position than the stopped one (records arrived meanwhile). So ``recover``
+runs before the first round after an open or a failure: it deletes the rows of
+uncommitted rounds (``pos > C``) and finishes step 4 of round ``C``; the replay then
+runs on the committed state alone. (Before, a replay ending later loaded the stopped
+round's events as stored, dropped them as duplicates and never wrote their visits.)
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -83,6 +83,10 @@ class ScratchTarget:
         stage: tuple[str, str],
     ) -> None:  # fmt: skip
         self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
+        # Tokens name one attempt of a round: a replay comes after ``recover`` took the
+        # stopped attempt's rows back, so ClickHouse must not drop its inserts as repeats.
+        self.attempt = uuid.uuid4().hex[:12]
+        self.done = False  # set by ``recover``: this very round is already committed
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
@@ -176,10 +180,13 @@ class ScratchTarget:
         if rows.num_rows:
             # No queue position, no token: an import's rounds would all share "0:…" and
             # ClickHouse would drop every one after the first as a replay.
-            self.ch.insert(table, rows, token=f"{self.pos}:{part}" if self.pos else "")
+            token = f"{self.pos}:{self.attempt}:{part}" if self.pos else ""
+            self.ch.insert(table, rows, token=token)
         return rows
 
     def commit(self) -> None:
+        if self.done:
+            return
         p = self.pos
         self._write(
             "dropped_events", f"SELECT *, {p}::UBIGINT AS pos FROM dropped_events", "dropped"
@@ -216,9 +223,7 @@ class ScratchTarget:
 
     def _drop_superseded(self, event_ids: list[str], p: int) -> None:
         """Delete the older rows of events the committed round ``p`` re-stamped."""
-        # Only rows whose re-stamped copy is stored: a replay of a round that was
-        # committed (a worker that died before acknowledging it) computes re-stamps
-        # against its own visits, and the deduplicated insert stored none of them.
+        # Only rows whose re-stamped copy is stored (a failed insert stored none).
         kept = self.ch.arrow(
             f"SELECT DISTINCT toString(event_id) AS id FROM events "
             f"WHERE pos = {p} AND event_id IN ({_sql_list(event_ids)})"
@@ -233,18 +238,24 @@ class ScratchTarget:
         """Settle what a round that stopped part-way left (module docstring): take back the
         rows of uncommitted rounds, and finish the last committed round's deletions."""
         for table in ("events", "dropped_events"):
-            stale = f"pos > {committed} AND pos <> {self.pos}"
+            stale = f"pos > {committed}"
             if self.ch.arrow(f"SELECT count() AS n FROM {table} WHERE {stale}")[0][0].as_py():
                 self.ch.command(f"DELETE FROM {table} WHERE {stale}")
         if committed:
-            # Events of the committed round that also have older rows: its re-stamps.
-            restamped = self.ch.arrow(
-                "SELECT DISTINCT toString(event_id) AS id FROM events "
-                f"WHERE pos = {committed} AND event_id IN "
-                f"(SELECT event_id FROM events WHERE pos < {committed})"
-            )
-            if restamped.num_rows:
-                self._drop_superseded(restamped.column("id").to_pylist(), committed)
+            self._settle(committed)
+            # A round that committed and then failed (before the writer moved on) is run
+            # again by the writer's retry: it has nothing left to write.
+            self.done = self.pos == committed
+
+    def _settle(self, p: int) -> None:
+        """Delete the older rows of every event the committed round ``p`` re-stamped (a
+        full scan of ``pos``: only in ``recover``)."""
+        restamped = self.ch.arrow(
+            "SELECT DISTINCT toString(event_id) AS id FROM events "
+            f"WHERE pos = {p} AND event_id IN (SELECT event_id FROM events WHERE pos < {p})"
+        )
+        if restamped.num_rows:
+            self._drop_superseded(restamped.column("id").to_pylist(), p)
 
 
 def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
