@@ -29,11 +29,11 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from footfall.store.duckdb.store import DuckDBStore  # noqa: E402
 from tests.serverproc import Server  # noqa: E402
 
 TARGET_MB = 300
 CHUNK = 1_000_000
-SCHEMA = (ROOT / "footfall" / "store" / "schema" / "duckdb.sql").read_text()
 GENERATE = """
 INSERT INTO events
 SELECT uuid(), ?, make_timestamp(CAST(? + i * ? AS BIGINT)),
@@ -73,8 +73,10 @@ def tree_rss_kb(pid: int) -> int:
 
 def generate(store: Path, site_id: str, n: int) -> float:
     started = time.perf_counter()
+    schema = DuckDBStore(store)  # the store's own schema, as the server will find it
+    schema.open()
+    schema.close()
     con = duckdb.connect(str(store))
-    con.execute(SCHEMA)
     now_us = int(time.time() * 1_000_000)
     span_us = 25 * 86_400_000_000  # the last 25 days
     step = span_us // max(n, 1)
