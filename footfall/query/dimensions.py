@@ -100,6 +100,14 @@ DIMENSIONS: dict[str, Dimension] = {
         "exit_page",
         visit_column="exit_page",
     ),
+    # The visit's first event's hostname (Plausible's entry page hostname); like the exit
+    # page, events reach it through their visit.
+    "visit:entry_page_hostname": Dimension(
+        "visit:entry_page_hostname",
+        "(SELECT s.hostname FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
+        "hostname",
+        visit_column="hostname",
+    ),
     "visit:source": Dimension(
         "visit:source", "referrer_source", "referrer_source", "Direct / None"
     ),

@@ -89,6 +89,8 @@ def _day(d: date) -> int:
 def _conditions(f: Filter) -> list[Condition]:
     if isinstance(f, Condition):
         return [f]
+    if f.op in ("has_done", "has_not_done"):  # about other events: never a rollup's value
+        return [Condition("is", f.op, ())]
     return [c for child in f.children for c in _conditions(child)]
 
 
