@@ -79,7 +79,7 @@ def _condition(
         )
     expr, params = found
     dim = dimension(c.dim)
-    values = ["" if v == dim.empty_label else v for v in c.values]
+    values = ["" if dim.is_empty((v,)) else v for v in c.values]
     d = s.dialect
     if dim.names is not None:  # a filter on names is one on the stored values they name
         values = dim.stored_values(c.op, c.values, c.case_sensitive)

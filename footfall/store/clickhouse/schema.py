@@ -20,6 +20,8 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 
 from __future__ import annotations
 
+from footfall.store.base import RENAMED_VALUES
+
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
 _LC = "LowCardinality(Nullable(String))"
@@ -85,8 +87,20 @@ ORDER BY (site_id, hour, reason)
 SETTINGS {DEDUPE}
 """
 
+# Values stored before Footfall took Plausible's names ("desktop" is "Desktop", "macOS"
+# is "Mac"): rewritten in place, waiting for the rewrite to finish.
+RENAME_VALUES = tuple(
+    f"ALTER TABLE {table} UPDATE {column} = '{new}' WHERE {column} = '{old}' "
+    "SETTINGS mutations_sync = 2"
+    for table in ("events", "sessions")
+    for column, old, new in RENAMED_VALUES
+)
+
 # version -> statements; append, never edit an applied one.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, (EVENTS, SESSIONS, DROPPED)),)
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (EVENTS, SESSIONS, DROPPED)),
+    (2, RENAME_VALUES),
+)
 
 LEDGER = """
 CREATE TABLE IF NOT EXISTS footfall_migrations (version UInt32, applied_at DateTime)

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec
 from footfall.store.duckdb import rollups as duckdb_rollups
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 
@@ -84,6 +84,11 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
+        # Values stored before Footfall took Plausible's names ("desktop" is "Desktop"):
+        # rewritten in place; once done, each is a scan of one column finding nothing.
+        for table in ("events", "sessions"):
+            for column, old, new in RENAMED_VALUES:
+                self._con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
