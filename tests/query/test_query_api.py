@@ -26,7 +26,7 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605
 SOURCES = [("https://www.google.com/search?q=a", "Google"), ("", "Direct / None"),
            ("https://news.ycombinator.com/item?id=1", "Hacker News"), ("https://t.co/abc", "Twitter")]  # fmt: skip
 PLACES = [("8.8.8.8", "US"), ("81.2.69.160", "GB"), ("5.9.0.1", "DE")]
-AGENTS = [(CHROME, "Chrome", "desktop"), (FIREFOX, "Firefox", "desktop"), (IPHONE, "Safari", "mobile")]
+AGENTS = [(CHROME, "Chrome", "Desktop"), (FIREFOX, "Firefox", "Desktop"), (IPHONE, "Safari", "Mobile")]
 PAGES = ["/", "/pricing", "/blog/a", "/blog/b", "/p/1", "/p/22", "/docs"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
