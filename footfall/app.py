@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/api/health", health.health, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
-        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES,
+        *reports.ROUTES,
+        *export.ROUTES,
+        *openapi.ROUTES,
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)

@@ -97,7 +97,9 @@ def test_has_done_and_has_not_done_choose_visits_by_their_events(ask: Ask) -> No
 
 
 def test_visit_metrics_by_page_are_those_of_the_visits_entering_it(ask: Ask) -> None:
-    got = rows(ask(metrics=["visitors", "bounce_rate", "visit_duration"], dimensions=["event:page"]))
+    got = rows(
+        ask(metrics=["visitors", "bounce_rate", "visit_duration"], dimensions=["event:page"])
+    )
     # visitors viewed the page (a, c, d viewed /); bounce rate and duration are over the
     # visits that entered there: / by a (120 s) and d (60 s); /docs by b (bounce, 0 s)
     # and c (180 s); /pricing by e (bounce, 0 s)
@@ -166,7 +168,10 @@ def test_a_partial_first_week_is_labelled_with_the_range_start(ask: Ask) -> None
 def test_value_names_are_plausibles(ask: Ask) -> None:
     got = rows(ask(metrics=["visitors"], dimensions=["visit:device"]))
     assert got == {("Desktop",): [4], ("Mobile",): [1]}
-    assert rows(ask(metrics=["visitors"], dimensions=["visit:os"])) == {("Mac",): [4], ("iOS",): [1]}
+    assert rows(ask(metrics=["visitors"], dimensions=["visit:os"])) == {
+        ("Mac",): [4],
+        ("iOS",): [1],
+    }
     got = rows(ask(metrics=["visitors"], dimensions=["visit:browser", "visit:browser_version"]))
     assert got == {("Chrome", "120.0"): [4], ("Safari", "17.1"): [1]}
     # a filter copied from a Plausible client matches
