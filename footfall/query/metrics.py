@@ -79,7 +79,9 @@ def session_aggregates(d: Dialect) -> dict[str, str]:
         "visits": "count(*)",
         # one pageview and no other interactive event (a pageview is itself interactive)
         "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
-        "duration_ms": f"sum({d.millis_between('start_ts', 'end_ts')})",
+        # to the last event that is not an engagement event (last_ts; end_ts for visits
+        # stored before it was kept)
+        "duration_ms": f"sum({d.millis_between('start_ts', 'coalesce(last_ts, end_ts)')})",
     }
 
 

@@ -41,7 +41,7 @@ _ITEMS_OLD = """
 SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
        NULL::UUID AS event_id, NULL::BIGINT AS rid, 0 AS is_event, visitor_id, entry_page,
        entry_ts, exit_page, exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia,
-       user_id, hostname
+       user_id, hostname, coalesce(last_ts, end_ts) AS last
 FROM _old
 UNION ALL
 """
@@ -55,7 +55,8 @@ SELECT * EXCLUDE (event_id) FROM ({old}
            CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
            CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
            (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
-           interactive::BIGINT AS ia, user_id, hostname
+           interactive::BIGINT AS ia, user_id, hostname,
+           CASE WHEN name <> 'engagement' THEN ts END AS last
     FROM _in
 ) ORDER BY site_id, kind, part, lo, is_event, event_id
 """
@@ -134,7 +135,8 @@ WITH g AS (
            arg_max(exit_page, epoch_us(exit_ts) * 2 + is_event) AS exit_page,
            max(exit_ts) AS exit_ts,
            sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
-           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname
+           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname,
+           coalesce(max(last), min(lo)) AS last_ts
     FROM _grouped GROUP BY grp
 )
 SELECT g.* EXCLUDE (first_visitor, first_rid),
@@ -175,7 +177,7 @@ FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
 _SESSION_COLUMNS = (
     "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
     "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",
-    *VISIT_COLUMNS,
+    "last_ts", *VISIT_COLUMNS,
 )  # fmt: skip
 # The common case: every group is one visit of its own (no client-supplied session id in
 # the batch, and no group of stored visits alone), so each group with events is exactly
@@ -213,7 +215,8 @@ WITH ga AS (
            count(*) FILTER (WHERE e.name = 'pageview') AS pageviews,
            count(*) FILTER (WHERE e.name <> 'engagement') AS events,
            count(*) FILTER (WHERE e.interactive) AS interactive_events,
-           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname
+           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname,
+           max(e.ts) FILTER (WHERE e.name <> 'engagement') AS last_ts
     FROM _in e JOIN _grouped i ON i.rid = e.rowid {_GROUP_OF}
     GROUP BY g.site_id, g.sid
 ), s AS (
@@ -223,7 +226,8 @@ WITH ga AS (
            arg_max(s.exit_page, s.exit_ts) AS exit_page, max(s.exit_ts) AS exit_ts,
            sum(s.pageviews) AS pageviews, sum(s.events) AS events,
            sum(s.interactive_events) AS interactive_events,
-           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname
+           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname,
+           max(coalesce(s.last_ts, s.end_ts)) AS last_ts
     FROM (SELECT DISTINCT ON (site_id, session_id) * EXCLUDE (kind, part) FROM _old) s
     JOIN _touched t ON s.site_id = t.site_id AND s.session_id = t.session_id
     LEFT JOIN _merges m ON s.site_id = m.site_id AND s.session_id = m.drop_id
@@ -243,6 +247,7 @@ SELECT b.site_id, b.session_id,
        b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
        CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
        CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
+       coalesce(greatest(b.last_ts, s.last_ts), least(b.start_ts, s.start_ts)) AS last_ts,
        ga.visitor AS visitor_id, {_FROM_GA}
 FROM b JOIN ga ON ga.site_id = b.site_id AND ga.sid = b.session_id
 LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id

@@ -100,6 +100,8 @@ RENAME_VALUES = tuple(
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
     (2, RENAME_VALUES),
+    # The visit's last event that is not an engagement event (visit duration ends there).
+    (3, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
 )
 
 LEDGER = """
