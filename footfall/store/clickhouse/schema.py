@@ -20,6 +20,7 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 
 from __future__ import annotations
 
+from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
@@ -99,9 +100,11 @@ RENAME_VALUES = tuple(
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
-    (2, RENAME_VALUES),
+    # Imported aggregates (footfall/store/imported.py), apart from raw events.
+    (2, (imported.clickhouse_ddl(),)),
+    (3, RENAME_VALUES),
     # The visit's last event that is not an engagement event (visit duration ends there).
-    (3, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
+    (4, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
 )
 
 LEDGER = """
