@@ -174,9 +174,9 @@ class QueryRunner:
             self._merge(rows, tuple(ev), scope, dims, "events", out)
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
-        splan = None
         sdims, sfilters = by_entry_page(dims, filters)  # a page's visits: those entering it
         sout: dict[Key, Values] = out if sdims == dims else {}
+        splan = None
         if ses and self.rollups:
             splan = rollup.plan(self.store, scope, ses, sdims, sfilters, "sessions")
         if splan is not None:
@@ -185,22 +185,18 @@ class QueryRunner:
         elif ses:
             st = b.aggregate(scope, "sessions", ses, sdims, sfilters)
             self._fetch(st, scope, sdims, "sessions", sout)
-        for key in out.keys() & sout.keys() if sout is not out else ():
+        for key in out.keys() & sout.keys() if sout is not out else ():  # rows of pages viewed
             out[key].update(sout[key])
         entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
         if entered is not None:
             st = b.aggregate(scope, "sessions", ["visits", "bounces"], dims, entered)
             self._fetch(st, scope, dims, "entered", out)
-            for v in out.values():
+            for v in out.values():  # no visit entered there: a rate of 0
                 v.setdefault("entered.visits", 0)
-                v.setdefault("entered.bounces", 0)
         if "dropped.bots" in needs:
             self._fetch(b.bot_events(scope, dims), scope, dims, "dropped", out)
-        for special in ("entries", "exits"):
-            if f"special.{special}" in needs:
-                self._fetch(
-                    b.entries_exits(scope, special, dims, filters), scope, dims, "special", out
-                )
+        for special in [s for s in ("entries", "exits") if f"special.{s}" in needs]:
+            self._fetch(b.entries_exits(scope, special, dims, filters), scope, dims, "special", out)
         if "special.scroll_depth" in needs:
             self._fetch(b.scroll_depth(scope, dims, filters), scope, dims, "special", out)
         if "special.time_on_page" in needs:

@@ -1,5 +1,5 @@
 """Data stored by an older Footfall ("desktop", "macOS") reads with Plausible's names once
-the store has opened again (DuckDB rewrites at open, ClickHouse in migration 2), and the
+the store has opened again (DuckDB rewrites at open, ClickHouse in migration 3), and the
 rollups are rebuilt with them; a filter saved with the old empty name "(none)" still works.
 """
 
@@ -27,13 +27,13 @@ def _downgrade(store: Any) -> None:
     old = (("device", "Desktop", "desktop"), ("device", "Mobile", "mobile"), ("os", "Mac", "macOS"))
     for table in ("events", "sessions"):
         for column, new, was in old:
-            if hasattr(store, "ch"):  # ClickHouse: and forget that migration 2 ran
+            if hasattr(store, "ch"):  # ClickHouse: and forget that migration 3 ran
                 store.ch.command(f"ALTER TABLE {table} UPDATE {column} = '{was}' "
                                  f"WHERE {column} = '{new}' SETTINGS mutations_sync = 2")  # fmt: skip
             else:
                 store.con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [was, new])
     if hasattr(store, "ch"):
-        store.ch.command("ALTER TABLE footfall_migrations DELETE WHERE version = 2 "
+        store.ch.command("ALTER TABLE footfall_migrations DELETE WHERE version = 3 "
                          "SETTINGS mutations_sync = 2")  # fmt: skip
 
 
