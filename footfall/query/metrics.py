@@ -73,15 +73,18 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
     return aggs
 
 
+_LAST = "greatest(coalesce(last_ts, end_ts), start_ts)"
+
+
 def session_aggregates(d: Dialect) -> dict[str, str]:
     """Aggregates over matching visits, by alias."""
     return {
         "visits": "count(*)",
         # one pageview and no other interactive event (a pageview is itself interactive)
         "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
-        # to the last event that is not an engagement event (last_ts; end_ts for visits
-        # stored before it was kept)
-        "duration_ms": f"sum({d.millis_between('start_ts', 'coalesce(last_ts, end_ts)')})",
+        # to the last event that is not an engagement event (last_ts: 1970 when there is
+        # none; NULL for visits stored before it was kept, which end at end_ts)
+        "duration_ms": f"sum({d.millis_between('start_ts', _LAST)})",
     }
 
 

@@ -71,3 +71,28 @@ def test_old_names_are_rewritten_when_the_store_opens(tmp_path: Path, store_url:
         for empty in ("(not set)", "(none)"):
             got = _devices(client, site, filters=[["is", "visit:utm_source", [empty]]])
             assert got == {"": 3}, empty
+
+
+def test_engagement_events_arriving_first_do_not_lengthen_a_visit(tmp_path: Path, store_url: str) -> None:  # fmt: skip
+    # Rounds in this order: a visit of one engagement event (10:20), then late, in one
+    # round, the pageview it followed (10:00) and a pageview of the same visit (10:05):
+    # one visit of 5 minutes; the engagement event never lengthens it.
+    app = create_app(make_settings(tmp_path, store_url=store_url))
+    base = AT.replace(hour=10, minute=0, second=0)
+
+    def send(key: str, *events: tuple[str, int]) -> None:
+        body = [{"event_type": kind, "path": "/", "visitor_id": "x", "user_agent": MAC,
+                 "timestamp": (base + timedelta(minutes=m)).isoformat()} for kind, m in events]  # fmt: skip
+        r = client.post("/api/events", json={"events": body}, headers={"x-api-key": key})
+        assert r.status_code == 202 and r.json()["rejected"] == [], r.text
+        assert app.state.services.writer.wait_idle(15)
+
+    with TestClient(app) as client:
+        created = client.post("/api/site/create", json={"name": "L", "domains": ["l.example"]},
+                              headers=AUTH).json()  # fmt: skip
+        send(created["api_key"], ("engagement", 20))
+        send(created["api_key"], ("pageview", 0), ("pageview", 5))
+        body = {"site_id": created["site_id"], "metrics": ["visits", "visit_duration"],
+                "date_range": [base.date().isoformat()] * 2}  # fmt: skip
+        r = client.post("/api/v2/query", json=body, headers=AUTH)
+        assert r.json()["results"][0]["metrics"] == [1, 300], r.text

@@ -33,6 +33,9 @@ WITH cli AS (SELECT DISTINCT site_id, session_id FROM _in WHERE session_id <> 0)
 SELECT s.*, 1, s.session_id
 FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.session_id
 """
+# ``last_ts`` of a visit of engagement events only: before every real time, so a later
+# fold's max() passes over it, and its duration reads as 0 (footfall/query/metrics.py).
+_NO_LAST = "TIMESTAMP '1970-01-01 00:00:00'"
 # Visits as intervals per visitor (kind 0) or client session id (kind 1): the stored ones
 # and the batch's events, in order within each partition. Each item also carries what its
 # visit's fold needs: a stored visit its stored aggregates, an event its own contribution
@@ -136,7 +139,7 @@ WITH g AS (
            max(exit_ts) AS exit_ts,
            sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
            arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname,
-           coalesce(max(last), min(lo)) AS last_ts
+           coalesce(max(last), {_NO_LAST}) AS last_ts
     FROM _grouped GROUP BY grp
 )
 SELECT g.* EXCLUDE (first_visitor, first_rid),
@@ -247,7 +250,7 @@ SELECT b.site_id, b.session_id,
        b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
        CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
        CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
-       coalesce(greatest(b.last_ts, s.last_ts), least(b.start_ts, s.start_ts)) AS last_ts,
+       coalesce(greatest(b.last_ts, s.last_ts), {_NO_LAST}) AS last_ts,
        ga.visitor AS visitor_id, {_FROM_GA}
 FROM b JOIN ga ON ga.site_id = b.site_id AND ga.sid = b.session_id
 LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id
