@@ -121,6 +121,13 @@ DIMENSIONS: dict[str, Dimension] = {
         NOT_SET,
         visit_column="hostname",
     ),
+    "visit:exit_page_hostname": Dimension(
+        "visit:exit_page_hostname",
+        "(SELECT s.exit_hostname FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
+        "exit_hostname",
+        NOT_SET,
+        visit_column="exit_hostname",
+    ),
     "visit:source": Dimension(
         "visit:source", "referrer_source", "referrer_source", "Direct / None"
     ),

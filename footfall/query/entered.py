@@ -11,7 +11,8 @@ Two places where a visit metric meets ``event:page``:
 
 Likewise a top-level ``event:hostname`` filter, with a breakdown by where visits came from
 or entered, keeps the visits that entered on that hostname (``hostname_filters``), so a
-referrer of one hostname is not listed under another.
+referrer of one hostname is not listed under another; with a breakdown by exit page, the
+visits that left from that hostname.
 """
 
 from __future__ import annotations
@@ -67,10 +68,10 @@ ENTERED_BY = (
 def hostname_filters(dims: tuple[str, ...], filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
     """``filters`` plus, for such a breakdown, each top-level hostname filter read as one
     on the visit's entry hostname."""
-    if not any(d in ENTERED_BY for d in dims):
-        return filters
     extra = tuple(
-        Condition(f.op, "visit:entry_page_hostname", f.values, f.case_sensitive)
+        Condition(f.op, f"visit:{side}_page_hostname", f.values, f.case_sensitive)
+        for side in ("entry", "exit")
+        if any(d in (ENTERED_BY if side == "entry" else ("visit:exit_page",)) for d in dims)
         for f in filters
         if isinstance(f, Condition) and f.dim == HOSTNAME
     )

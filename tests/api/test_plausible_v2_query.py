@@ -130,6 +130,11 @@ def test_a_hostname_filter_keeps_visits_that_entered_there_by_source(ask: Ask) -
     assert got == {("example.com",): [4], ("blog.example.com",): [1]}
     got = ask(metrics=["visitors"], filters=[["is", "visit:entry_page_hostname", ["blog.example.com"]]])  # fmt: skip
     assert total(got) == [1]
+    # a left from the blog (/docs), c from example.com (/): by exit page, only a
+    got = rows(ask(metrics=["visitors"], dimensions=["visit:exit_page"], filters=[blog]))
+    assert got == {("/docs",): [1]}
+    got = rows(ask(metrics=["visits"], dimensions=["visit:exit_page_hostname"]))
+    assert got == {("example.com",): [4], ("blog.example.com",): [1]}
 
 
 def test_pattern_and_negated_property_filters_skip_events_without_it(ask: Ask) -> None:

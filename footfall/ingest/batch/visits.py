@@ -44,7 +44,7 @@ _ITEMS_OLD = """
 SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
        NULL::UUID AS event_id, NULL::BIGINT AS rid, 0 AS is_event, visitor_id, entry_page,
        entry_ts, exit_page, exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia,
-       user_id, hostname, coalesce(last_ts, end_ts) AS last
+       user_id, hostname, coalesce(last_ts, end_ts) AS last, exit_hostname AS exit_host
 FROM _old
 UNION ALL
 """
@@ -59,7 +59,8 @@ SELECT * EXCLUDE (event_id) FROM ({old}
            CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
            (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
            interactive::BIGINT AS ia, user_id, hostname,
-           CASE WHEN name <> 'engagement' THEN ts END AS last
+           CASE WHEN name <> 'engagement' THEN ts END AS last,
+           CASE WHEN name = 'pageview' THEN hostname END AS exit_host
     FROM _in
 ) ORDER BY site_id, kind, part, lo, is_event, event_id
 """
@@ -136,6 +137,7 @@ WITH g AS (
            arg_min(entry_page, epoch_us(entry_ts) * 2 + is_event) AS entry_page,
            min(entry_ts) AS entry_ts,
            arg_max(exit_page, epoch_us(exit_ts) * 2 + is_event) AS exit_page,
+           arg_max(exit_host, epoch_us(exit_ts) * 2 + is_event) AS exit_hostname,
            max(exit_ts) AS exit_ts,
            sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
            arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname,
@@ -180,7 +182,7 @@ FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
 _SESSION_COLUMNS = (
     "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
     "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",
-    "last_ts", *VISIT_COLUMNS,
+    "last_ts", "exit_hostname", *VISIT_COLUMNS,
 )  # fmt: skip
 # The common case: every group is one visit of its own (no client-supplied session id in
 # the batch, and no group of stored visits alone), so each group with events is exactly
@@ -214,6 +216,7 @@ WITH ga AS (
            arg_min(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS entry_page,
            min(e.ts) FILTER (WHERE e.name = 'pageview') AS entry_ts,
            arg_max(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_page,
+           arg_max(e.hostname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_hostname,
            max(e.ts) FILTER (WHERE e.name = 'pageview') AS exit_ts,
            count(*) FILTER (WHERE e.name = 'pageview') AS pageviews,
            count(*) FILTER (WHERE e.name <> 'engagement') AS events,
@@ -227,6 +230,7 @@ WITH ga AS (
            min(s.start_ts) AS start_ts, max(s.end_ts) AS end_ts,
            arg_min(s.entry_page, s.entry_ts) AS entry_page, min(s.entry_ts) AS entry_ts,
            arg_max(s.exit_page, s.exit_ts) AS exit_page, max(s.exit_ts) AS exit_ts,
+           arg_max(s.exit_hostname, s.exit_ts) AS exit_hostname,
            sum(s.pageviews) AS pageviews, sum(s.events) AS events,
            sum(s.interactive_events) AS interactive_events,
            arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname,
@@ -244,6 +248,8 @@ SELECT b.site_id, b.session_id,
        least(b.entry_ts, s.entry_ts) AS entry_ts,
        CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
             THEN s.exit_page ELSE b.exit_page END AS exit_page,
+       CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
+            THEN s.exit_hostname ELSE b.exit_hostname END AS exit_hostname,
        greatest(b.exit_ts, s.exit_ts) AS exit_ts,
        b.pageviews + coalesce(s.pageviews, 0) AS pageviews,
        b.events + coalesce(s.events, 0) AS events,

@@ -105,6 +105,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (3, RENAME_VALUES),
     # The visit's last event that is not an engagement event (visit duration ends there).
     (4, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
+    # The hostname of the visit's exit page (Plausible's visit:exit_page_hostname).
+    (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
 )
 
 LEDGER = """
