@@ -254,7 +254,7 @@ QUERIES: list[dict[str, Any]] = [
         "dimensions": ["visit:entry_page"],
         "filters": [["matches", "event:page", ["^/docs"]]],
     },
-    {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:exit_page"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:exit_page"]},
     {
         "metrics": ["visitors"],
         "dimensions": ["event:props:plan"],
