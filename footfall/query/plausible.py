@@ -27,7 +27,7 @@ TOP_LEVEL_ONLY = ("event:goal", "event:hostname")
 BEHAVIOURAL = ("has_done", "has_not_done")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)  # as FieldError: an exception must take its __traceback__
 class PlausibleError(FieldError):
     """A FieldError that Plausible reports with its own message (``plausible``)."""
 
