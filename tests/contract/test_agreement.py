@@ -311,6 +311,7 @@ PRODUCT = [
     ("/api/v1/paths", {"page": "/", "direction": "previous"}),
     ("/api/v1/paths", {"page": "/docs", "filters": '[["is", "visit:source", ["Google"]]]'}),
     ("/api/v1/paths/tree", {"page": "/"}),
+    ("/api/v1/returning", {"period": "7d"}),
     ("/api/v1/paths/tree", {"page": "/blog/a", "depth": "3", "limit": "2"}),
 ]
 
