@@ -91,7 +91,7 @@ async def share_unlock(request: Request) -> Response:
     ctx = {"slug": share.slug}
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "share_password.html", {**ctx, "error": "Try again."}, 403)
-    wait = DashboardState.of(request).password_try(client_key(request), "share:" + share.slug)
+    wait = await DashboardState.of(request).password_try(client_key(request), "share:" + share.slug)
     if wait is not None:
         busy = {**ctx, "error": "Too many attempts; wait a few minutes."}
         response: Response = render(request, "share_password.html", busy, 429)

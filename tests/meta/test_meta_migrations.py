@@ -30,6 +30,8 @@ TABLES = {
     "goals",
     "funnels",
     "funnel_steps",
+    "site_retention",
+    "report_recipients",
 }
 
 
