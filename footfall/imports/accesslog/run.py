@@ -39,6 +39,7 @@ from footfall.ingest.pipeline import host_allowed
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.ingest.utm import clean_query
 from footfall.meta.repo import SiteInfo
+from footfall.meta.salts import LASTING  # a daily id never lasts (retention skips it)
 
 DAY_MS = 86_400_000
 # Records handed to the queue at a time: below the writer's batch size, so each chunk is
@@ -179,7 +180,7 @@ class AccessLogImport:
             if key != last_key:  # consecutive hits of one visitor: hash once
                 h = self._hasher(day).copy()
                 h.update(f"{site.id}\0{ip}\0{ua}".encode("utf-8", "surrogatepass"))
-                last_key, last_visitor = key, int.from_bytes(h.digest(), "big")
+                last_key, last_visitor = key, int.from_bytes(h.digest(), "big") & ~LASTING
             country, region, city = geo(ip)
             payloads.append(
                 encode(
