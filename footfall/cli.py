@@ -268,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_privacy
 
     cli_privacy.add_parser(sub, common, _settings)
+    from footfall import cli_mail
+
+    cli_mail.add_parser(sub, common, _settings)
 
     sub.add_parser(
         "migrate", parents=[common],

@@ -7,7 +7,7 @@
 * A :class:`Goal` is a pageview of a path pattern (``kind="page"``) or a custom event by
   name (``kind="event"``), optionally with one property filter.
 * A :class:`Funnel` is 2 to 8 goals in order, its :class:`FunnelStep` rows, with a
-  conversion window (``window_hours``, 0 for the same visit; migration ``0007``).
+  conversion window (``window_hours``, 0 for the same visit; migration ``0008``).
 
 Every row belongs to a site and goes with it (``ON DELETE CASCADE``). The schema is
 created by migration ``0004_site_settings``; keep the two in step.
