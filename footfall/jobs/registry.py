@@ -25,7 +25,7 @@ def register_default_jobs(services: Services) -> None:
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's
     # on first use; this job is what deletes salts older than 48 hours.
     s.scheduler.add("salts", 3600.0, lambda: s.salts.rotate(datetime.now(UTC)), first_in=5.0)
-    if s.store.capabilities.rollups:
+    if s.store.capabilities.rollups or s.store.capabilities.daily_rollups:
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),

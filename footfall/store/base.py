@@ -96,6 +96,10 @@ class Capabilities:
     name: str
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
+    # Keeps exact per-UTC-day rollups filled on insert: ``visitor_days`` (uniqExact
+    # states of visitors, pageview and event counts per rolled-up dimension value) and the
+    # days to read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
+    daily_rollups: bool = False
 
 
 DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]
