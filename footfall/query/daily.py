@@ -1,7 +1,8 @@
 """Answers from a store's exact daily rollups (``Capabilities.daily_rollups``; the
 ClickHouse store keeps them, footfall/store/clickhouse/rollups.py explains the tables).
 
-``visitor_days`` holds, per site, rolled-up dimension (``kind``, '' for the site total),
+``visitor_days`` holds, per site, kept dimension (``kind``: ``rollup.DAILY_DIMENSIONS``,
+'' for the site total),
 UTC day, value and visitor, the pageview and event counts. A statement asking only
 visitors, pageviews and events of events, grouped by nothing or by one rolled-up
 dimension and filtered on nothing but that dimension, counts the rows of the whole UTC
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from footfall.query import builder
 from footfall.query.builder import Scope, Statement
 from footfall.query.model import Filter, Logical
-from footfall.query.rollup import ALIASES, ROLLUP_DIMENSIONS, VERSION, _conditions, kinds
+from footfall.query.rollup import ALIASES, DAILY_DIMENSIONS, DAILY_VERSION, _conditions, kinds
 from footfall.store.base import EventStore
 
 # Per rollup row or raw event: its visitor and its pageview and event counts.
@@ -49,13 +50,13 @@ def statement(
     None when they cannot answer it exactly (or the store keeps none, or not yet)."""
     if not store.capabilities.daily_rollups or not aliases or not set(aliases) <= ALIASES:
         return None
-    if len(dims) > 1 or (dims and dims[0] not in ROLLUP_DIMENSIONS):
+    if len(dims) > 1 or (dims and dims[0] not in DAILY_DIMENSIONS):
         return None
     kind = dims[0] if dims else ""
     if any(c.dim != kind for f in filters for c in _conditions(f)):
         return None
     days = _days(scope)
-    if days is None or store.rollup_state(scope.site_id) != ("UTC", VERSION):
+    if days is None or store.rollup_state(scope.site_id) != ("UTC", DAILY_VERSION):
         return None
     vf, ef = "", ""
     vfp: list[object] = []

@@ -53,15 +53,15 @@ def built_version(ch: Transport) -> int | None:
 
 def build(ch: Transport, spec: RollupSpec) -> bool:
     """Create the view and fill the table for ``spec`` unless already built; True if built."""
-    if built_version(ch) == spec.version:
+    if built_version(ch) == spec.daily_version:
         return False
     ch.command(f"DROP VIEW IF EXISTS {VIEW}")
     ch.command("TRUNCATE TABLE visitor_days")
     ch.command("TRUNCATE TABLE rollup_dirty")
     ch.command("TRUNCATE TABLE rollup_layout")
-    ch.command(f"CREATE MATERIALIZED VIEW {VIEW} TO visitor_days AS {_select(spec.kinds)}")
-    ch.command(f"INSERT INTO visitor_days {_select(spec.kinds)}")
-    ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.version)}, now())")
+    ch.command(f"CREATE MATERIALIZED VIEW {VIEW} TO visitor_days AS {_select(spec.daily_kinds)}")
+    ch.command(f"INSERT INTO visitor_days {_select(spec.daily_kinds)}")
+    ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
     return True
 
 

@@ -170,7 +170,7 @@ class ClickHouseStore:
         days listed as dirty. ``sites``' time zones are not needed: days are UTC."""
         with self._write_lock:  # no round writes while the table is filled or rebuilt
             built = rollups.build(self.ch, spec)
-            refreshed = rollups.refresh(self.ch, spec.kinds)
+            refreshed = rollups.refresh(self.ch, spec.daily_kinds)
             self._layout = (-1e9, None)
         return {"built": list(sites) if built else [], "refreshed_days": refreshed}
 

@@ -62,12 +62,15 @@ def answers(store: Any, used: list[bool]) -> list[list[Any]]:
         got = fast.run(q, SITE)
         assert got == raw.run(q, SITE), body
         out.append(sorted((tuple(r["dimensions"]), tuple(r["metrics"])) for r in got["results"]))
+    # Every query but the sources (a few-valued panel, not kept) read the daily rollups.
+    assert used[-len(QUERIES) :] == [True, True, False, True, True]
     return out
 
 
 @pytest.fixture
 def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each statement the runner offered the daily rollups was answered there."""
+    """Whether each statement the runner offered the daily rollups was answered there (one
+    per query here: none of them asks a visit metric)."""
     used: list[bool] = []
     real = daily.statement
 
@@ -94,7 +97,6 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         write(*EVENTS)
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["built"]
         before = answers(store, spied)
-        assert all(spied)
         total, pages, sources, entries, not_y = before
         assert total == [((), (6, 9))]  # visitors 1, 2, 3, 6, 7, 8; events 1-9
         assert pages == [(("/a",), (2, 2)), (("/b",), (1, 1)), (("/x",), (2, 3)),
@@ -118,7 +120,6 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         assert cut[0] == [((), (3, 4))]  # events 5-8: visitors 3, 1, 6
         store.delete_site_data("s")
         assert store.query("SELECT count() FROM visitor_days") == [(0,)]
-        assert all(spied)
     finally:
         store.close()
         spool.close_sync()
