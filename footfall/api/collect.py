@@ -75,7 +75,7 @@ def _validation_failed(errors: list[FieldError]) -> FastJSON:
 async def _prepare(svc: Services, req: Incoming, limit: int) -> tuple[str, bytes] | FastJSON:
     """Common front half: IP limit, content type, size. Returns (ip, body)."""
     ip = req.client_ip(svc.settings.trusted_proxies)
-    wait = svc.ip_limiter.hit(ip)
+    wait = await svc.ip_limiter.hit(ip)
     if wait is not None:
         return _fail(429, "Too many requests", "client", {"retry-after": retry_after_header(wait)})
     ctype = req.ctype
@@ -112,12 +112,12 @@ def _parse(body: bytes) -> dict[str, Any] | FastJSON:
     return raw
 
 
-def _authenticate(svc: Services, key: Any) -> Any:
+async def _authenticate(svc: Services, key: Any) -> Any:
     try:
         site = svc.pipeline.authenticate(key if isinstance(key, str) else None)
     except Unauthorized as exc:
         return _fail(401, str(exc).capitalize(), "x-api-key")
-    wait = svc.key_limiter.hit(site.id)
+    wait = await svc.key_limiter.hit(site.id)
     if wait is not None:
         return _fail(
             429,
@@ -134,6 +134,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
     except QueueFull as exc:
         return _fail(503, exc.public, "queue", {"retry-after": str(exc.retry_after)})
     ACCEPTED_ON_LOOP.inc(len(payloads))
+    svc.shared.live.seen(payloads)
     return None
 
 
@@ -165,7 +166,7 @@ async def event_response(scope: Scope, receive: Receive) -> Response:
             return await plausible(Request(scope, receive), svc, ip, raw)
         event = None
         key = req.key or raw.get("api_key") or req.query_key()
-    site = _authenticate(svc, key)
+    site = await _authenticate(svc, key)
     if isinstance(site, FastJSON):
         return site
     try:
@@ -210,7 +211,7 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
         if isinstance(raw, FastJSON):
             return raw
         key = req.key or raw.get("api_key") or req.query_key()
-        site = _authenticate(svc, key)
+        site = await _authenticate(svc, key)
         if isinstance(site, FastJSON):
             return site
         try:
@@ -220,7 +221,7 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
             return _validation_failed([field_error(exc)])
         events = batch.events  # item by item below, to name each error
     else:
-        site = _authenticate(svc, key)
+        site = await _authenticate(svc, key)
         if isinstance(site, FastJSON):
             return site
     opt_out = opted_out(req.dnt, req.gpc)

@@ -47,10 +47,10 @@ class Refused(Exception):
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def _build(
+async def _build(
     svc: Services, event: NativeEvent, site: SiteInfo, ip: str, ua: str, opt_out: bool = False
 ) -> bytes | None:
-    wait = svc.key_limiter.hit(site.id)
+    wait = await svc.key_limiter.hit(site.id)
     if wait is not None:
         headers = {"retry-after": retry_after_header(wait)}
         raise Refused(429, "Too many requests for this site", headers)
@@ -67,6 +67,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> None:
         headers = {"retry-after": str(exc.retry_after)}
         raise Refused(503, exc.public, headers) from None
     ACCEPTED.inc(len(payloads))
+    svc.shared.live.seen(payloads)
 
 
 # -- Plausible -----------------------------------------------------------------------------
@@ -97,7 +98,7 @@ async def plausible(request: Request, svc: Services, ip: str, raw: dict[str, Any
             sites.setdefault(site.id, site)
     try:
         for site in sites.values():
-            payload = _build(svc, event, site, ip, ua, opt_out)
+            payload = await _build(svc, event, site, ip, ua, opt_out)
             if payload is not None:
                 payloads.append(payload)
         await _enqueue(svc, payloads)
@@ -120,7 +121,7 @@ def _umami_error(
 async def _read(request: Request, limit: int) -> tuple[Services, str, Any] | JSON:
     svc: Services = request.app.state.services
     ip = client_ip(request, svc.settings.trusted_proxies)
-    wait = svc.ip_limiter.hit(ip)
+    wait = await svc.ip_limiter.hit(ip)
     if wait is not None:
         headers = {"retry-after": retry_after_header(wait)}
         return _umami_error(429, "Too many requests", "client", headers)
@@ -136,7 +137,7 @@ async def _read(request: Request, limit: int) -> tuple[Services, str, Any] | JSO
     return svc, ip, raw
 
 
-def _umami_one(request: Request, svc: Services, ip: str, body: Any) -> bytes | None:
+async def _umami_one(request: Request, svc: Services, ip: str, body: Any) -> bytes | None:
     _kind, website, event = umami_event(body)
     site = svc.sites.for_alias(website)
     if site is None:
@@ -145,7 +146,7 @@ def _umami_one(request: Request, svc: Services, ip: str, body: Any) -> bytes | N
         return None
     headers = request.headers
     opt_out = opted_out(headers.get("dnt"), headers.get("sec-gpc"))
-    return _build(svc, event, site, ip, headers.get("user-agent", ""), opt_out)
+    return await _build(svc, event, site, ip, headers.get("user-agent", ""), opt_out)
 
 
 async def umami_send(request: Request) -> Response:
@@ -155,7 +156,7 @@ async def umami_send(request: Request) -> Response:
         return read
     svc, ip, body = read
     try:
-        payload = _umami_one(request, svc, ip, body)
+        payload = await _umami_one(request, svc, ip, body)
         await _enqueue(svc, [payload] if payload is not None else [])
     except CompatError as exc:
         return _umami_error(400, exc.message, exc.field)
@@ -178,7 +179,7 @@ async def umami_batch(request: Request) -> Response:
     try:
         for index, body in enumerate(bodies):
             try:
-                payload = _umami_one(request, svc, ip, body)
+                payload = await _umami_one(request, svc, ip, body)
             except CompatError as exc:
                 details.append({"index": index, "field": exc.field, "message": exc.message})
                 continue

@@ -57,7 +57,7 @@ async def login_submit(request: Request) -> Response:
     ctx = {"email": email, "next": nxt}
     if not csrf_ok(request, form.get("csrf")):
         return render(request, "login.html", {**ctx, "error": "Your form expired; try again."}, 403)
-    wait = DashboardState.of(request).password_try(client_key(request), email.strip().lower())
+    wait = await DashboardState.of(request).password_try(client_key(request), email.strip().lower())
     if wait is not None:
         response: Response = render(
             request, "login.html",

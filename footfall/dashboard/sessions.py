@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.clientip import client_ip
-from footfall.api.ratelimit import TokenBuckets
+from footfall.api.ratelimit import RateLimiter
 from footfall.meta.users import Accounts, LoginInfo, UserInfo
 from footfall.runtime import Services
 
@@ -32,29 +32,32 @@ LOGIN_TRIES_PER_ADDRESS, LOGIN_TRIES_PER_EMAIL, LOGIN_WINDOW_S = 30, 10, 300
 _UNSET = object()
 
 
-def _buckets(tries: int) -> TokenBuckets:
-    return TokenBuckets(tries / LOGIN_WINDOW_S, tries)
-
-
 @dataclass
 class DashboardState:
-    """Per-process state of the dashboard: the password-try rate limits."""
+    """The dashboard's password-try rate limits: in process, or shared by every server
+    through Redis (``footfall/shared/``), so that more servers give no more tries."""
 
-    tries_by_address: TokenBuckets
-    tries_by_address_and_name: TokenBuckets
+    tries_by_address: RateLimiter
+    tries_by_address_and_name: RateLimiter
 
     @classmethod
     def of(cls, request: Request) -> DashboardState:
         state: DashboardState | None = getattr(request.app.state, "dashboard", None)
         if state is None:
-            state = cls(_buckets(LOGIN_TRIES_PER_ADDRESS), _buckets(LOGIN_TRIES_PER_EMAIL))
+            limiter = services(request).shared.limiter
+            state = cls(
+                limiter("login", LOGIN_TRIES_PER_ADDRESS / LOGIN_WINDOW_S, LOGIN_TRIES_PER_ADDRESS),
+                limiter(
+                    "login-name", LOGIN_TRIES_PER_EMAIL / LOGIN_WINDOW_S, LOGIN_TRIES_PER_EMAIL
+                ),
+            )
             request.app.state.dashboard = state
         return state
 
-    def password_try(self, address: str, name: str) -> float | None:
+    async def password_try(self, address: str, name: str) -> float | None:
         """Charge one password try for ``name`` (an email, a shared link) from ``address``;
         None when allowed, else the seconds to wait."""
-        return self.tries_by_address.hit(address) or self.tries_by_address_and_name.hit(
+        return await self.tries_by_address.hit(address) or await self.tries_by_address_and_name.hit(
             f"{address}\n{name}"
         )
 

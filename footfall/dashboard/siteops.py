@@ -6,8 +6,8 @@ path's reasons from the pipeline's in-memory counts (``ingest/recentdrops.py``),
 writer's (bots, referrer spam) from the store's ``dropped_events``, which counts them per
 UTC hour of the event.
 
-The live count comes from the query layer (``realtime_5m``: distinct visitors with an
-event in the last 5 minutes), like every other figure.
+The live count comes from :mod:`footfall.shared` (one process: the query layer's
+``realtime_5m`` visitors; several servers: a set in Redis fed as events arrive).
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any
 
 from footfall.meta.repo import SiteInfo
-from footfall.query.model import parse_query
 from footfall.runtime import Services
 
 # Each reason a dropped event can have, as the settings page explains it.
@@ -80,11 +78,9 @@ def verify_installation(svc: Services, site: SiteInfo) -> Installation:
 
 
 def current_visitors(svc: Services, site: SiteInfo) -> int:
-    """Distinct visitors with an event in the last 5 minutes (docs/design.md "current visitors")."""
-    query = parse_query({"site_id": site.id, "metrics": ["visitors"], "date_range": "realtime_5m"})
-    result: dict[str, Any] = svc.runner.run(query, site)
-    rows = result["results"]
-    return int(rows[0]["metrics"][0]) if rows else 0
+    """Distinct visitors with an event in the last 5 minutes (docs/design.md "current
+    visitors"): from the store, or from Redis when servers share it (footfall/shared/)."""
+    return svc.shared.live.count(site)
 
 
 def property_keys(svc: Services, site: SiteInfo, event: str, limit: int = 50) -> list[str]:
@@ -103,5 +99,5 @@ def delete_site(svc: Services, site: SiteInfo) -> int:
     was already accepted, then delete every stored row of it; returns events deleted."""
     svc.meta.delete_site(site.id)
     svc.sites.invalidate()
-    svc.writer.wait_idle(15)
+    svc.wait_stored(15)
     return svc.store.delete_site_data(site.id)

@@ -6,7 +6,8 @@ The metadata database (SQLite or PostgreSQL) is written by the CLI and the admin
 possibly from another process, so entries expire: a new key works within
 ``negative_ttl`` seconds, a revoked one stops within ``ttl`` seconds. A change made in
 this process (the dashboard's settings) calls :meth:`SiteCache.invalidate`, so a domain
-moved from one site to another takes effect here at once.
+moved from one site to another takes effect here at once, and, through the broadcast it
+:meth:`~SiteCache.follow`-s (``footfall/shared/``), in every other process that shares it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from footfall.ingest.exclusions import SiteRules
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import Metadata, SiteInfo
+from footfall.shared.base import Broadcast
+from footfall.shared.local.invalidation import LocalBroadcast
 
 
 class SiteCache:
@@ -29,6 +32,13 @@ class SiteCache:
         self._by_alias: dict[str, tuple[float, SiteInfo | None]] = {}
         self._prefs = SitePrefs(meta)
         self._lock = threading.Lock()
+        self._changes: Broadcast = LocalBroadcast()
+        self._changes.listen(self.clear)
+
+    def follow(self, changes: Broadcast) -> None:
+        """Invalidate through ``changes`` from now on (and clear when it says so)."""
+        self._changes = changes
+        changes.listen(self.clear)
 
     def for_ingest_key(self, key: str) -> SiteInfo | None:
         return self._get(self._by_key, key, self.meta.site_for_ingest_key)
@@ -62,6 +72,11 @@ class SiteCache:
         return rules
 
     def invalidate(self) -> None:
+        """Metadata changed: forget it here and in every process following the broadcast."""
+        self._changes.publish()
+
+    def clear(self) -> None:
+        """Forget every cached entry of this process."""
         with self._lock:
             self._by_key.clear()
             self._by_id.clear()

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 from starlette.testclient import TestClient
 
-from footfall.api import ratelimit
 from footfall.app import create_app
 from footfall.cli import main
 from footfall.dashboard.auth_views import safe_next
 from footfall.meta.users import Accounts, UserInfo
+from footfall.shared.local import limits as ratelimit
 from tests.conftest import Footfall, make_settings
 from tests.dashboard.conftest import PASSWORD, csrf_for, csrf_of, login
 

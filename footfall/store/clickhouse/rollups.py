@@ -89,3 +89,18 @@ def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
         params,
     )
     ch.command(f"DELETE FROM visitor_days WHERE {where}day < {day}", params)
+
+
+def mark_person(ch: Transport, site_id: str, column: str, value: str | int) -> None:
+    """List as dirty the days of every event of the visits holding an event whose
+    ``column`` (``user_id`` or ``visitor_id``) is ``value``: they are about to go."""
+    if column not in ("user_id", "visitor_id"):
+        raise ValueError(f"a person is found by user_id or visitor_id, not {column!r}")
+    kind = "UInt64" if column == "visitor_id" else "String"
+    ch.command(
+        "INSERT INTO rollup_dirty SELECT DISTINCT site_id, "
+        "toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE site_id = {site:String} "
+        "AND session_id IN (SELECT session_id FROM events WHERE site_id = {site:String} "
+        f"AND {column} = {{value:{kind}}})",
+        {"site": site_id, "value": value},
+    )

@@ -20,6 +20,8 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 
 from __future__ import annotations
 
+from footfall.store import imported
+
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
 _LC = "LowCardinality(Nullable(String))"
@@ -118,7 +120,9 @@ ENGINE = MergeTree ORDER BY version
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
-    (2, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
+    # Imported aggregates (footfall/store/imported.py), apart from raw events.
+    (2, (imported.clickhouse_ddl(),)),
+    (3, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
 )
 
 LEDGER = """

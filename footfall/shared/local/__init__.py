@@ -1,0 +1,1 @@
+"""In-process adapters of the shared-state ports: right for one ``serve`` process."""
