@@ -1,7 +1,7 @@
 """The ClickHouse store's daily rollups (footfall/store/clickhouse/rollups.py, read by
 footfall/query/daily.py) answer exactly what the events say: before and after a late event
-re-stamps a stored visit, after the rollups job rebuilds the days it left dirty, after a
-retention cut inside a day, and after a site is deleted."""
+re-stamps a stored visit, after the rollups job rebuilds the days it left dirty, after a person
+is forgotten, after a retention cut inside a day, and after a site is deleted."""
 
 from __future__ import annotations
 
@@ -113,6 +113,12 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["refreshed_days"]
         assert store.query("SELECT count() FROM rollup_dirty") == [(0,)]
         assert answers(store, spied) == late
+
+        # Forgetting visitor 2 (one pageview on the 15th, a whole day kept in the rollups).
+        store.delete_person("s", "visitor_id", 2, spec(CLICKHOUSE))
+        gone = answers(store, spied)
+        assert gone[0] == [((), (5, 9))]
+        assert gone[2] == [(("Bing",), (2,)), (("Direct / None",), (3,))]
 
         # Retention cut inside the 15th: the rest of that day is read raw from now on.
         store.delete_events_before(datetime(2023, 11, 15, 12, tzinfo=UTC))
