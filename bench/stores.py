@@ -117,7 +117,7 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
     out["bytes"] = {"duckdb": (root / "data" / "events.duckdb").stat().st_size, "clickhouse": _dir_bytes(ch_path)}
     # DuckDB as shipped (its exact rollups answer most panels) and on raw events only (the
     # same work ClickHouse does), both beside ClickHouse.
-    walls: dict[str, list[float]] = {"duckdb": [], "duckdb_raw": [], args.store: []}
+    walls: dict[str, list[float]] = {"duckdb": [], "duckdb_raw": [], args.store: [], f"{args.store}_raw": []}
     answers: dict[str, Any] = {}
     duck_store, duck_runner = open_runner(manifest, root, args.duckdb_threads)
     from footfall.query.runner import QueryRunner
@@ -127,12 +127,15 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
     try:
         with clickhouse_runner(args.store, ch_path) as (ch_store, ch_runner):
             benches[args.store] = in_process(ch_runner, site, queries)
+            # The same store without its daily rollups: what they save, in the same run.
+            benches[f"{args.store}_raw"] = in_process(QueryRunner(ch_store, rollups=False), site, queries)
             rows = ch_store.query(
                 "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = currentDatabase()"
             )
             out["bytes"]["clickhouse"] = int(rows[0][0])  # active parts (old ones linger a while)
             for bench in benches.values():  # first loads warm each engine's caches
                 bench.parallel()
+                bench.cpu.clear()
             for _ in range(args.reps):
                 for name, bench in benches.items():
                     wall, _, results = bench.parallel()
@@ -144,6 +147,9 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
         duck_store.close()
     differ = [q for q, _ in queries if _strip(answers["duckdb"][q]) != _strip(answers[args.store][q])]
     out.update(walls=walls, differ=differ, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    # Process CPU per set (every thread; robust when other work shares the machine).
+    cpu = {k: pct(b.cpu, 0.5) for k, b in benches.items()}
+    out["cpu_p50"] = cpu
     p95 = {k: pct(v, 0.95) for k, v in walls.items()}
     out["p95"] = p95
     out["ratio_p95"] = p95[args.store] / p95["duckdb"]
@@ -153,7 +159,9 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
         + f"; ratio p95 {out['ratio_p95']:.2f} (to DuckDB raw {out['ratio_p95_raw']:.2f}); "
         f"answers differ: {differ or 'none'}; "
         f"bytes duckdb {out['bytes']['duckdb'] / 1e6:,.0f} MB, clickhouse {out['bytes']['clickhouse'] / 1e6:,.0f} MB; "
-        f"peak RSS {out['peak_rss_mb']:,.0f} MB")
+        f"peak RSS {out['peak_rss_mb']:,.0f} MB; CPU per set p50: "
+        + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cpu.items())
+        + f" (ratio {cpu[args.store] / cpu['duckdb']:.2f}, to raw {cpu[args.store] / cpu['duckdb_raw']:.2f})")
     return out
 
 
