@@ -81,6 +81,7 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
     try:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
+        # events, sessions, drops; imported_stats; the daily rollups
         assert versions == [(1,), (2,), (3,)]
     finally:
         store.close()
