@@ -183,12 +183,20 @@ class ScratchTarget:
             "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)",
             "events",
         )
-        changed = self._write(
-            "events",
+        # Re-stamped events: their UTC days are listed dirty before they are written again,
+        # so the daily rollups (which would count them twice) are read raw there.
+        changed = self.cur.sql(
             f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            "EXCEPT FROM _loaded_ev)",
-            "restamp",
-        )
+            "EXCEPT FROM _loaded_ev)"
+        ).to_arrow_table()
+        if changed.num_rows:
+            self.cur.register("_changed", changed)
+            days = self.cur.sql(
+                "SELECT DISTINCT site_id, date_trunc('day', ts) AS day FROM _changed"
+            ).to_arrow_table()
+            self.cur.unregister("_changed")
+            self.ch.insert("rollup_dirty", days, token=f"{p}:dirty")
+            self.ch.insert("events", changed, token=f"{p}:restamp")
         if changed.num_rows:
             # Only rows whose re-stamped copy is stored: a replay of a round that was
             # committed (a worker that died before acknowledging it) computes re-stamps
