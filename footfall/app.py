@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from footfall import logs
 from footfall.api import (
     admin,
     collect,
@@ -17,6 +18,8 @@ from footfall.api import (
     export,
     health,
     openapi,
+    privacy,
+    product,
     query,
     reports,
     stats,
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        logs.configure(settings.log_format, settings.log_level)
         services = Services.build(settings)
         app.state.services = services
         services.start()
@@ -69,9 +73,12 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/api/tokens", admin.create_token, methods=["POST"]),
         Route("/api/admin/jobs/{name}", admin.run_job, methods=["POST"]),
         Route("/api/health", health.health, methods=["GET"]),
+        Route("/api/health/live", health.live, methods=["GET"]),
+        Route("/api/health/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
-        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES,
+        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES,
+        *product.ROUTES,  # retention, paths, goals and funnels over the API
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)

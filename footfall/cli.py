@@ -1,4 +1,4 @@
-"""``footfall`` command line: serve, sites, tokens, users, jobs, migrate, config.
+"""``footfall`` command line: serve, worker, queue, sites, tokens, users, jobs, migrate, config.
 
 Metadata commands write SQLite/PostgreSQL directly (safe beside a running server, which
 re-reads keys within seconds). Commands that need the event store while ``serve`` holds
@@ -26,6 +26,7 @@ from footfall.cli_preflight import (
     holder,
 )
 from footfall.config import Settings, SettingsError, docs_table
+from footfall.logs import granian_config as granian_logs
 from footfall.meta.repo import Metadata
 from footfall.meta.values import MetaValidationError
 
@@ -79,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         loop=Loops.auto,
         log_access=False,  # access logs would print client IPs
         log_level=settings.log_level,  # type: ignore[arg-type]
+        log_dictconfig=granian_logs(settings.log_format) or None,  # footfall/logs.py
         # Granian can leave a worker hung in its signal handler when Ctrl-C lands while
         # the loop is busy (emmett-framework/granian#875): Ctrl-C would then never return.
         # A worker not stopped by then is killed; the spool keeps everything acknowledged.
@@ -120,7 +122,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    from footfall.jobs.retention import run_retention, site_retention
+    from footfall.jobs.retention import run_retention, site_retention, table_retention
     from footfall.jobs.rollups import run_rollups
     from footfall.store import open_store
 
@@ -151,7 +153,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                     result = run_rollups(store, meta)
                 else:
                     days = site_retention(meta)
-                    result = run_retention(store, settings.retention_days, site_days=days)
+                    result = run_retention(store, settings.retention_days, site_days=days,
+                                           tables=table_retention(meta))  # fmt: skip
             finally:
                 meta.close()
         print(json.dumps(result))
@@ -255,6 +258,15 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+    from footfall.worker import command as worker_command
+
+    worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
+    from footfall.imports import cli as cli_imports
+
+    cli_imports.add_parser(sub, common)
+    from footfall import cli_privacy
+
+    cli_privacy.add_parser(sub, common, _settings)
 
     sub.add_parser(
         "migrate", parents=[common],

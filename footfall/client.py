@@ -33,7 +33,7 @@ from typing import Any
 
 from footfall import __version__
 
-__all__ = ["BatchResult", "Client", "FootfallError", "track"]
+__all__ = ["BatchResult", "Client", "FootfallError", "Rows", "Stats", "track"]
 
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = (1 << 20) - 1024  # the server's 1 MiB, less room for the envelope
@@ -263,3 +263,7 @@ def default_client() -> Client:
 def track(event_type: str, path: str, **fields: Any) -> str:
     """:meth:`Client.track` on the default client; returns the event id."""
     return default_client().track(event_type, path, **fields)
+
+
+# Reading (a module of its own; it imports FootfallError from here when it needs it).
+from footfall.stats_client import Rows, Stats  # noqa: E402

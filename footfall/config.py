@@ -49,8 +49,28 @@ class Settings:
     queue_url: str = _doc(
         "",
         "Event queue: empty means the durable spool in the data directory; "
-        "`redis://host:6379/0` (or `rediss://`) Redis Streams, drained by the server's "
-        "own writer (while Redis is unreachable, collection answers 503 with Retry-After).",
+        "`redis://host:6379/0` (or `rediss://`) Redis Streams, drained by `footfall worker` "
+        "processes (while Redis is unreachable, collection answers 503 with Retry-After).",
+    )
+    # The Redis shape's workers (footfall/worker/): one block, kept together.
+    queue_partitions: int = _doc(
+        4,
+        "Redis streams the events are spread over by site and visitor; each is read by one "
+        "`footfall worker` at a time, so more partitions let more workers share the load.",
+    )
+    worker_lease_ms: int = _doc(
+        10000, "How long a worker's hold on a partition lasts without renewal (it renews often)."
+    )
+    worker_claim_idle_ms: int = _doc(
+        30000,
+        "How long a batch read by a worker must sit unacknowledged before another worker "
+        "reclaims it (XAUTOCLAIM): the time a dead worker's events wait.",
+    )
+    worker_max_failures: int = _doc(
+        5, "Failed deliveries after which an unreadable event moves to the dead-letter stream."
+    )
+    worker_retry_base_ms: int = _doc(
+        200, "First wait before a failed batch is retried; doubled at each failure, up to 30 s."
     )
     redis_prefix: str = _doc(
         "footfall:",
@@ -95,7 +115,7 @@ class Settings:
         "FOOTFALL_SPOOL_MAX_BYTES is used, so that consumed segments can be freed).",
     )
     spool_recent_bytes: int = _doc(
-        64 << 20,
+        16 << 20,
         "Latest durable spool records kept in memory for the writer (read back without disk "
         "reads); 0 turns it off.",
     )
@@ -106,10 +126,17 @@ class Settings:
     )
     session_timeout_minutes: int = _doc(30, "Inactivity gap that ends a visit.")
     duckdb_threads: int = _doc(
-        0, "Threads DuckDB may use for writes and queries; 0 means one per core."
+        0, "Threads DuckDB may use for writes and queries; 0 means one per core, at most 8."
     )
     duckdb_memory_limit: str = _doc(
-        "", "DuckDB memory limit such as 1GB (bounds its block cache); empty: 80% of RAM."
+        "",
+        "DuckDB memory limit such as 1GB (bounds its block cache); empty: a quarter of RAM, "
+        "at most 512MiB (beyond it DuckDB evicts, or spills to events.duckdb.tmp).",
+    )
+    compact_free_ratio: float = _doc(
+        0.3,
+        "Share of the DuckDB file in free blocks at which the hourly compaction job rewrites "
+        "it (writes pause meanwhile; needs free disk for the used part); 0 turns it off.",
     )
     query_concurrency: int = _doc(
         0,
@@ -134,6 +161,24 @@ class Settings:
         60.0,
         "How often new events are folded into the exact rollups the dashboard reads; until "
         "then their days are read from raw events (always exact, slower on big sites).",
+    )
+    # -- logs, e-mail reports and alerts (footfall/logs.py, footfall/mail/) --------------
+    log_format: str = _doc(
+        "",
+        "Log lines: `json` (one object a line: requests, writer rounds, errors with their "
+        "traceback inside) or `text`; empty means text on a terminal, JSON otherwise.",
+    )
+    smtp_url: str = _doc(
+        "",
+        "SMTP server for e-mail reports and alerts, such as "
+        "`smtp://user:password@host:587?starttls=true` (or `smtps://` for TLS from the "
+        "start); empty sends no mail.",
+    )
+    mail_from: str = _doc("", "Sender address of e-mail reports and alerts.")
+    public_url: str = _doc(
+        "",
+        "The address people reach this server at, for links in e-mails (unsubscribe, "
+        "dashboard); empty means http://HOST:PORT.",
     )
 
     @property
@@ -184,6 +229,7 @@ class Settings:
             ("max_future_seconds", self.max_future_seconds >= 0, "must be >= 0"),
             ("session_timeout_minutes", self.session_timeout_minutes >= 1, "must be >= 1"),
             ("duckdb_threads", self.duckdb_threads >= 0, "must be >= 0"),
+            ("compact_free_ratio", 0 <= self.compact_free_ratio < 1, "must be >= 0 and < 1"),
             ("rollup_interval_seconds", self.rollup_interval_seconds >= 1, "must be >= 1"),
             ("shutdown_timeout_seconds", self.shutdown_timeout_seconds >= 0, "must be >= 0"),
             ("query_concurrency", self.query_concurrency >= 0, "must be >= 0"),
@@ -199,6 +245,18 @@ class Settings:
                 and (not self.store_url or "://" in self.store_url),
                 "must be empty, clickhouse://user:password@host:8123/database or chdb://[/path]",
             ),
+            ("log_format", self.log_format in ("", "json", "text"), "must be json, text or empty"),
+            (
+                "smtp_url",
+                self.smtp_url.split("://", 1)[0] in ("", "smtp", "smtps")
+                and (not self.smtp_url or "://" in self.smtp_url),
+                "must be empty, smtp://user:password@host:587?starttls=true or smtps://...",
+            ),
+            (
+                "public_url",
+                self.public_url.startswith(("http://", "https://")) or not self.public_url,
+                "must be an http(s) URL or empty",
+            ),
             (
                 "log_level",
                 self.log_level in ("debug", "info", "warning", "error"),
@@ -210,6 +268,11 @@ class Settings:
         queue_problem = check_queue_url(self.queue_url)
         checks += [
             ("queue_url", queue_problem is None, queue_problem or ""),
+            ("queue_partitions", 1 <= self.queue_partitions <= 64, "must be between 1 and 64"),
+            ("worker_lease_ms", self.worker_lease_ms >= 100, "must be >= 100"),
+            ("worker_claim_idle_ms", self.worker_claim_idle_ms >= 1, "must be >= 1"),
+            ("worker_max_failures", self.worker_max_failures >= 1, "must be >= 1"),
+            ("worker_retry_base_ms", self.worker_retry_base_ms >= 1, "must be >= 1"),
             (
                 "redis_prefix",
                 0 < len(self.redis_prefix) <= 64

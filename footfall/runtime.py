@@ -25,7 +25,7 @@ from footfall.meta.salts import SaltStore
 from footfall.query.runner import QueryRunner
 from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
-from footfall.queue.writer import Writer
+from footfall.queue.writer import Writer, WriterStats
 from footfall.shared.base import SharedState
 from footfall.shared.factory import open_shared
 from footfall.store import open_store
@@ -43,7 +43,7 @@ class Services:
     pipeline: Pipeline
     queue: EventQueue
     store: EventStore
-    writer: Writer
+    writer: Writer | None  # None in the Redis shape: `footfall worker` processes store events
     ip_limiter: RateLimiter
     key_limiter: RateLimiter
     scheduler: Scheduler
@@ -60,15 +60,19 @@ class Services:
         salts = SaltStore(meta)
         store = open_store(settings)
         queue = open_queue(settings)
-        writer = Writer(
-            queue,
-            store,
-            sites.domains_of,
-            batch_size=settings.batch_size,
-            interval_ms=settings.flush_interval_ms,
-            session_timeout_ms=settings.session_timeout_minutes * 60_000,
-            allow_headless=settings.allow_headless,
-            scratch_dir=settings.data_dir,
+        writer = (
+            None
+            if queue.consumed_by_workers
+            else Writer(
+                queue,
+                store,
+                sites.domains_of,
+                batch_size=settings.batch_size,
+                interval_ms=settings.flush_interval_ms,
+                session_timeout_ms=settings.session_timeout_minutes * 60_000,
+                allow_headless=settings.allow_headless,
+                scratch_dir=settings.data_dir,
+            )
         )
         runner = QueryRunner(
             store, concurrency=settings.query_concurrency or max(1, (os.cpu_count() or 2) - 1)
@@ -100,16 +104,33 @@ class Services:
         return services
 
     def start(self) -> None:
-        self.writer.start()
+        if self.writer is not None:
+            self.writer.start()
         self.scheduler.start()
         telemetry.watch(self.metrics_state)
         self.started = True
 
+    def wait_stored(self, timeout: float) -> bool:
+        """Block until every acknowledged event is in the store: the server's own writer
+        drains the spool; in the Redis shape the workers drain the streams. False when
+        ``timeout`` seconds pass first."""
+        if self.writer is not None:
+            return self.writer.wait_idle(timeout)
+        deadline = time.monotonic() + timeout
+        while self.queue.depth() > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def metrics_state(self) -> dict[str, float]:
-        """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*)."""
-        w = self.writer.stats
+        """The queue's and the writer's figures for ``/metrics`` (telemetry.SERVER_*).
+
+        Blocking with a Redis queue (a round trip): callers on the event loop run it in a
+        worker thread (api/health.py)."""
+        w = self.writer.stats if self.writer is not None else WriterStats()
         return {
-            "queue_depth_events": self.writer.lag(),
+            "queue_depth_events": self.writer.lag() if self.writer else self.queue.depth(),
             "queue_bytes": self.queue.size_bytes(),
             "writer_last_batch_seconds": w.last_batch_seconds,
             "writer_seconds_since_last_batch": (
@@ -130,7 +151,8 @@ class Services:
         telemetry.unwatch(self.metrics_state)
         self.scheduler.stop()
         await self.queue.close()
-        self.writer.stop()
+        if self.writer is not None:
+            self.writer.stop()
         await self.shared.close()
         self.store.close()
         self.meta.close()

@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler, Receive, Scope, Send
 
+from footfall.api import reqlog
 from footfall.api.responses import CORS_HEADERS, error, unreadable_body
 
 log = logging.getLogger("footfall.collect")
@@ -65,10 +66,18 @@ class FootfallApp(Starlette):
         self._fast = {path: _raw(handler) for path, handler in fast_routes.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if scope["type"] == "http":
+            # One log line and an X-Request-ID per request (footfall/api/reqlog.py).
+            await reqlog.handle(self._dispatch, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST":
             handler = self._fast.get(scope["path"])
             if handler is not None:
                 scope["app"] = self  # handlers reach app.state.services through it
+                scope["footfall.route"] = scope["path"]
                 await handler(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)

@@ -31,6 +31,7 @@ from footfall.api.openapi_parts import (
     read,
     rows,
 )
+from footfall.api.openapi_product import SCHEMAS, product_paths
 from footfall.api.openapi_service import service_paths
 from footfall.api.responses import JSON
 from footfall.dashboard.render import SECURITY_HEADERS
@@ -133,7 +134,7 @@ def report_paths() -> Obj:
 @cache
 def document() -> Obj:
     _, schemas = msgspec.json.schema_components(
-        (QueryBody, NativeEvent, BatchBody, SiteCreate, TokenCreate), ref_template=REF
+        (QueryBody, NativeEvent, BatchBody, SiteCreate, TokenCreate, *SCHEMAS), ref_template=REF
     )
     schemas["Error"] = {
         "type": "object",
@@ -148,7 +149,7 @@ def document() -> Obj:
         "openapi": "3.1.0",
         "info": {"title": "Footfall API", "version": __version__},
         "tags": TAGS,
-        "paths": {**service_paths(), **report_paths()},
+        "paths": {**service_paths(), **report_paths(), **product_paths()},
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
 

@@ -48,6 +48,7 @@ TAGS: list[Obj] = [
         ("Stats", "Reading stats (read token)."),
         ("Export", "Raw events and query rows as CSV, JSON lines or Parquet (read token)."),
         ("Admin", "Sites, read tokens and jobs (admin token)."),
+        ("Data rights", "One person's data: delete it, export it (admin token)."),
         ("Operations", "Health, Prometheus metrics and this document."),
         ("Dashboard", "The dashboard's pages and forms (login session)."),
         ("Shared links", "What a public shared dashboard reads."),

@@ -102,13 +102,23 @@ def _admin() -> Obj:
 
 
 def _operations() -> Obj:
-    health = object_of("status:string version:string store:object queue:object writer:object")
+    health = object_of(
+        "status:string version:string store:object queue:object writer:object freshness:object"
+    )
     metrics = content(200, "Prometheus text format", "text/plain")
     return {
         "/api/health": {"get": op(
             "Store, queue depth, writer lag and version", "Operations",
             {**content(200, "Healthy", "application/json", health),
              **content(503, "The store is unusable", "application/json", health)})},
+        "/api/health/live": {"get": op(
+            "Liveness: the process answers", "Operations",
+            content(200, "Alive", "application/json", object_of("status:string")))},
+        "/api/health/ready": {"get": op(
+            "Readiness: the queue accepts and the store can be written", "Operations",
+            {**content(200, "Ready", "application/json", object_of("status:string")),
+             **content(503, "Not ready, with the reasons", "application/json",
+                       object_of("status:string reasons:array"))})},
         "/metrics": {"get": op(
             "Prometheus metrics", "Operations", metrics,
             description="Counters of received, accepted, dropped (by reason, in "
@@ -185,4 +195,24 @@ def _dashboard() -> Obj:
 
 
 def service_paths() -> Obj:
-    return {**_collection(), **_tracker(), **_admin(), **_operations(), **_dashboard()}
+    return {**_collection(), **_tracker(), **_admin(), **_privacy(), **_operations(),
+            **_dashboard()}  # fmt: skip
+
+
+def _privacy() -> Obj:
+    person = [
+        param("site_id", "The site", True),
+        param("user_id", "The user id the site sent (identify); or visitor_id"),
+        param("visitor_id", "The stored visitor id, in decimal; or user_id"),
+    ]
+    deleted = object_of("success:boolean site_id:string deleted:object queue_drained:boolean")
+    return {
+        "/api/v1/visitors": {"delete": op(
+            "Delete every visit of one person (events, visits, rollups)", "Data rights",
+            content(200, "Rows deleted per table", "application/json", deleted),
+            400, 401, 403, 404, security=ADMIN, parameters=person)},
+        "/api/v1/visitors/export": {"get": op(
+            "One person's events (every stored column), as JSON lines", "Data rights",
+            content(200, "JSON lines", "application/x-ndjson"), 400, 401, 403, 404,
+            security=ADMIN, parameters=person)},
+    }  # fmt: skip

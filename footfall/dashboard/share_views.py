@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.query import MAX_BODY
+from footfall.api.query import MAX_BODY, site_query
 from footfall.api.ratelimit import retry_after_header
 from footfall.api.reports import answer, funnel
 from footfall.api.responses import JSON, error, validation_failed
@@ -34,7 +34,7 @@ from footfall.dashboard.site_views import funnel_specs, goal_specs
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import ShareInfo, verify_password
-from footfall.query.model import parse_query, query_body
+from footfall.query.model import query_body
 
 ACCESS_MAX_AGE = 86400
 
@@ -129,7 +129,8 @@ async def share_query(request: Request) -> Response:
         raw = query_body(body)
         if raw["site_id"] != site.id:
             return error(404, "Site not found")
-        result = await run_in_threadpool(services(request).runner.run, parse_query(raw), site)
+        query = await run_in_threadpool(site_query, request, raw, site)  # goals attached
+        result = await run_in_threadpool(services(request).runner.run, query, site)
     except FieldError as exc:
         return validation_failed([exc])
     result["meta"]["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 3)

@@ -84,11 +84,11 @@ def _shell(request: Request, site: SiteInfo, role: str, mode: str) -> dict[str, 
 
 
 def goal_specs(request: Request, site: SiteInfo) -> list[dict[str, Any]]:
-    """The site's goals as the dashboard's goals list queries them (see goals.js): a
-    conversion rate only for custom-event goals without a property filter, whose filter is
-    the ``is event:name`` the query layer's conversion_rate divides by."""
+    """The site's goals, in the order the dashboard's goals table lists them (goals.js
+    reads their figures from one ``event:goal`` breakdown), with the filters that select
+    each one's completions."""
     return [
-        {"name": g.name, "filters": g.query_filters(), "rate": g.kind == "event" and not g.prop_key}
+        {"name": g.name, "filters": g.query_filters()}
         for g in SitePrefs(services(request).meta).goals(site.id)
     ]
 

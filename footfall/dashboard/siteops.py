@@ -99,5 +99,5 @@ def delete_site(svc: Services, site: SiteInfo) -> int:
     was already accepted, then delete every stored row of it; returns events deleted."""
     svc.meta.delete_site(site.id)
     svc.sites.invalidate()
-    svc.writer.wait_idle(15)
+    svc.wait_stored(15)
     return svc.store.delete_site_data(site.id)

@@ -37,7 +37,7 @@ from footfall.ingest.validate import (
     stringify_props,
 )
 from footfall.meta.repo import SiteInfo
-from footfall.meta.salts import SaltStore, stable_id
+from footfall.meta.salts import LASTING, SaltStore, lasting_id, stable_id
 
 
 class Unauthorized(Exception):
@@ -159,9 +159,9 @@ class Pipeline:
         # docs/design.md "Identity and privacy": client visitor id, then user id, then the
         # cookieless hash.
         if event.visitor_id:
-            visitor = stable_id("v:" + event.visitor_id)
+            visitor = lasting_id("v:" + event.visitor_id)
         elif event.user_id:
-            visitor = stable_id("u:" + event.user_id)
+            visitor = lasting_id("u:" + event.user_id)
         else:
             visitor = self._visitor_hash(site.id, ip, ua, now_ms)
         country, region, city = self.geo.lookup(ip)
@@ -251,7 +251,7 @@ class Pipeline:
             return self._last[1]
         digest = self._hasher.copy()
         digest.update(text.encode("utf-8", "surrogatepass"))
-        visitor = int.from_bytes(digest.digest(), "big")
+        visitor = int.from_bytes(digest.digest(), "big") & ~LASTING
         self._last = (text, visitor)
         return visitor
 

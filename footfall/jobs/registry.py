@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from footfall.jobs.retention import run_retention, site_retention
+from footfall.jobs.compact import run_compact
+from footfall.jobs.retention import run_retention, site_retention, table_retention
 from footfall.jobs.rollups import run_rollups
 
 if TYPE_CHECKING:
@@ -19,7 +20,12 @@ def register_default_jobs(services: Services) -> None:
     s.scheduler.add(
         "retention",
         DAY,
-        lambda: run_retention(s.store, s.settings.retention_days, site_days=site_retention(s.meta)),
+        lambda: run_retention(
+            s.store,
+            s.settings.retention_days,
+            site_days=site_retention(s.meta),
+            tables=table_retention(s.meta),
+        ),
         first_in=60.0,
     )
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's
@@ -30,3 +36,9 @@ def register_default_jobs(services: Services) -> None:
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
         )  # fmt: skip
+    # Hourly, first after ten minutes: a bulk load and its first rollup build are over by
+    # then, and they are what leaves most free blocks (footfall/store/duckdb/compact.py).
+    s.scheduler.add(
+        "compact", 3600.0, lambda: run_compact(s.store, s.settings.compact_free_ratio),
+        first_in=600.0,
+    )  # fmt: skip

@@ -6,6 +6,7 @@ they return plain frozen dataclasses, never ORM objects.
 """
 
 from footfall.meta import accounts as _accounts  # noqa: F401 - registers the account tables
+from footfall.meta import rights as _rights  # noqa: F401 - table retention, report recipients
 from footfall.meta import siteconfig as _siteconfig  # noqa: F401 - site settings, goals, funnels
 from footfall.meta.repo import KeyInfo, Metadata, SiteInfo
 from footfall.meta.salts import SaltStore, stable_id, visitor_hash

@@ -168,6 +168,23 @@ class SitePrefs:
         except IntegrityError:
             raise MetaValidationError("goal_name", f"a goal named {name!r} exists") from None
 
+    def update_goal(
+        self, site_id: str, goal_id: int, name: str, kind: str, target: str,
+        prop_key: str = "", prop_value: str = "",
+    ) -> GoalInfo | None:  # fmt: skip
+        """Change a goal as a whole (the funnels using it follow); None if no such goal."""
+        fields = check_goal(name, kind, target, prop_key, prop_value)
+        try:
+            with self.meta.session(write=True) as s, s.begin():
+                row = s.get(Goal, goal_id)
+                if row is None or row.site_id != site_id:
+                    return None
+                row.name, row.kind, row.target, row.prop_key, row.prop_value = fields
+                s.flush()
+                return _goal(row)
+        except IntegrityError:
+            raise MetaValidationError("goal_name", f"a goal named {fields[0]!r} exists") from None
+
     def delete_goal(self, site_id: str, goal_id: int) -> bool:
         """Delete a goal; refused (``goal_id``) while a funnel uses it."""
         with self.meta.session(write=True) as s, s.begin():
@@ -217,6 +234,32 @@ class SitePrefs:
                 s.add_all(FunnelStep(funnel_id=funnel.id, position=i, goal_id=g)
                           for i, g in enumerate(steps))  # fmt: skip
                 return FunnelInfo(funnel.id, site_id, name, tuple(_goal(goals[g]) for g in steps))
+        except IntegrityError:
+            raise MetaValidationError("funnel_name", f"a funnel named {name!r} exists") from None
+
+    def update_funnel(
+        self, site_id: str, funnel_id: int, name: str, goal_ids: list[int]
+    ) -> FunnelInfo | None:
+        """Rename a funnel and set its steps; None if the site has no such funnel."""
+        name = check_label(name, "funnel_name")
+        steps = check_funnel_steps(goal_ids)
+        try:
+            with self.meta.session(write=True) as s, s.begin():
+                funnel = s.get(Funnel, funnel_id)
+                if funnel is None or funnel.site_id != site_id:
+                    return None
+                goals = {g.id: g for g in s.scalars(select(Goal).where(Goal.id.in_(steps)))}
+                if any(g not in goals or goals[g].site_id != site_id for g in steps):
+                    raise MetaValidationError(
+                        "funnel_steps", "each step must be a goal of this site"
+                    )
+                funnel.name = name
+                s.execute(delete(FunnelStep).where(FunnelStep.funnel_id == funnel_id))
+                s.flush()  # the old positions go before the new ones take them
+                s.add_all(FunnelStep(funnel_id=funnel_id, position=i, goal_id=g)
+                          for i, g in enumerate(steps))  # fmt: skip
+                s.flush()
+                return FunnelInfo(funnel_id, site_id, name, tuple(_goal(goals[g]) for g in steps))
         except IntegrityError:
             raise MetaValidationError("funnel_name", f"a funnel named {name!r} exists") from None
 

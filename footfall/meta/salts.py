@@ -17,6 +17,11 @@ before yesterday: a salt lives through its own day and the next, then it is gone
 
 :func:`stable_id` maps client-supplied visitor, user and session ids (any text) into the
 same unsigned 64-bit space, unkeyed, so the same text always gives the same number.
+
+The top bit of a visitor id says whether it lasts across days (:data:`LASTING`): set for
+a client-supplied visitor or user id (:func:`lasting_id`), clear for the daily hash. So
+retention and new-vs-returning figures can count only the visitors who can be followed
+(docs/design.md "Identity and privacy") without another column in the store.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from footfall.meta.repo import Metadata
 
 SALT_BYTES = 16
+LASTING = 1 << 63  # the visitor id's top bit: a lasting (client-supplied) identity
 _ONE_DAY = timedelta(days=1)
 
 
@@ -54,12 +60,18 @@ def visitor_hash(salt: bytes, site_id: str, ip: str, user_agent: str) -> int:
     """An unsigned 64-bit visitor id: keyed BLAKE2b over site, IP and user agent."""
     digest = hashlib.blake2b(digest_size=8, key=salt)
     digest.update(_encode("\0".join((site_id, ip, user_agent))))
-    return int.from_bytes(digest.digest(), "big")
+    return int.from_bytes(digest.digest(), "big") & ~LASTING  # a daily id never lasts
 
 
 def stable_id(text: str) -> int:
     """An unsigned 64-bit id for client-supplied id text: unkeyed BLAKE2b, stable forever."""
     return int.from_bytes(hashlib.blake2b(_encode(text), digest_size=8).digest(), "big")
+
+
+def lasting_id(text: str) -> int:
+    """A visitor id from a client-supplied visitor or user id: ``stable_id`` with the
+    :data:`LASTING` bit set, so queries can tell it from a daily cookieless hash."""
+    return stable_id(text) | LASTING
 
 
 class SaltStore:

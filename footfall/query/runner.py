@@ -31,6 +31,7 @@ from footfall.query.period import (
     shifted,
     today_in,
 )
+from footfall.query.result import Comparison, QueryPlan, QueryResult, ResultRow
 from footfall.query.timebuckets import auto_unit, label, labels
 from footfall.store.base import EventStore
 
@@ -217,16 +218,20 @@ class QueryRunner:
         st = builder.aggregate(scope, "events", ["visitors"], (), filters)
         return int(self.store.query(st.sql, st.params)[0][0] or 0)
 
-    # -- the whole query -----------------------------------------------------------------------
+    # -- the whole query: plan, execute, a typed result ---------------------------------------
 
     def run(self, q: Query, site: SiteInfo, now: datetime | None = None) -> dict[str, Any]:
-        if self._slots is None:
-            return self._run(q, site, now)
-        with self._slots:
-            return self._run(q, site, now)
+        """The answer in the API's JSON shape (``answer(...).to_json()``)."""
+        return self.answer(q, site, now).to_json()
 
-    def _run(self, q: Query, site: SiteInfo, now: datetime | None) -> dict[str, Any]:
-        zone = ZoneInfo(site.timezone)
+    def answer(self, q: Query, site: SiteInfo, now: datetime | None = None) -> QueryResult:
+        if self._slots is None:
+            return self._answer(q, site, now)
+        with self._slots:
+            return self._answer(q, site, now)
+
+    def plan(self, q: Query, site: SiteInfo, now: datetime | None = None) -> QueryPlan:
+        """The periods, the time unit and the statements' scope of ``q``."""
         p = self.resolve(q, site, now)
         unit = None
         if q.time_dimension:
@@ -235,40 +240,41 @@ class QueryRunner:
                 if q.time_dimension == "time"
                 else q.time_dimension.split(":")[1]
             )
-        goals = site_goals(q)
-        scope = Scope(site.id, p.start_utc, p.end_utc, zone, self.dialect, unit, goals)
+        zone = ZoneInfo(site.timezone)
+        scope = Scope(site.id, p.start_utc, p.end_utc, zone, self.dialect, unit, site_goals(q))
+        cp = shifted(p, q.compare, site.timezone) if q.compare else None
+        return QueryPlan(p, unit, scope, cp)
+
+    def _answer(self, q: Query, site: SiteInfo, now: datetime | None) -> QueryResult:
+        plan = self.plan(q, site, now)
+        p, unit, scope, cp = plan.period, plan.unit, plan.scope, plan.compare_period
         current = self.values(q, scope, q.dimensions, q.filters)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
         rows = shape.order(q, rows)
-        total_rows = len(rows)
         page = rows[q.offset : q.offset + q.limit]
-        results: list[dict[str, Any]] = [{"dimensions": list(k), "metrics": m} for k, m in page]
-        meta: dict[str, Any] = {"period": {"from": p.first.isoformat(), "to": p.last.isoformat()}}
-        if unit and q.include.get("time_labels"):
-            meta["time_labels"] = labels(unit, p.first, p.last)
-        compare_period = shifted(p, q.compare, site.timezone) if q.compare else None
-        if compare_period is not None:
-            cscope = replace(scope, start=compare_period.start_utc, end=compare_period.end_utc)
+        out = [ResultRow(key, metrics) for key, metrics in page]
+        if cp is not None:
+            cscope = replace(scope, start=cp.start_utc, end=cp.end_utc)
             previous = self.values(q, cscope, q.dimensions, q.filters)
-            relabel = shape.time_alignment(q, unit, p, compare_period)
-            for result, (key, metrics) in zip(results, page, strict=True):
+            relabel = shape.time_alignment(q, unit, p, cp)
+            for i, (key, metrics) in enumerate(page):
                 ckey = relabel(key)
                 prev = [finish[m](previous.get(ckey, {})) for m in q.metrics]
-                result["comparison"] = {
-                    "dimensions": list(ckey),
-                    "metrics": prev,
-                    "change": [percent_change(c, pv) for c, pv in zip(metrics, prev, strict=True)],
-                }
-            meta["comparison_period"] = {
-                "from": compare_period.first.isoformat(),
-                "to": compare_period.last.isoformat(),
-            }
-        if q.include.get("totals") or q.include.get("total_rows"):
-            meta["total_rows"] = total_rows
-        if q.include.get("totals"):
-            meta["totals"] = self._totals(q, scope, finish, compare_period, site)
-        return {"results": results, "meta": meta, "query": shape.echo(q, p)}
+                change = [percent_change(c, pv) for c, pv in zip(metrics, prev, strict=True)]
+                out[i] = ResultRow(key, metrics, Comparison(ckey, prev, change))
+        include = q.include
+        return QueryResult(
+            out,
+            p,
+            shape.echo(q, p),
+            compare_period=cp,
+            time_labels=None
+            if not unit or not include.get("time_labels")
+            else labels(unit, p.first, p.last),
+            total_rows=len(rows) if include.get("totals") or include.get("total_rows") else None,
+            totals=self._totals(q, scope, finish, cp, site) if include.get("totals") else None,
+        )
 
     def _totals(
         self, q: Query, scope: Scope, finish: dict[str, Any], cp: Period | None, site: SiteInfo

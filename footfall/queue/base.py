@@ -46,6 +46,10 @@ class QueueFull(Exception):
 class EventQueue(Protocol):
     """A durable, ordered queue of opaque payloads (msgpack-encoded events)."""
 
+    # True when separate ``footfall worker`` processes store what is queued (Redis), so
+    # the server runs no writer of its own; False for the embedded spool.
+    consumed_by_workers: bool
+
     async def append(self, payloads: list[bytes]) -> None:
         """Make ``payloads`` durable, in order; raise rather than return if they are not.
 

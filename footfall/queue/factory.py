@@ -2,8 +2,9 @@
 
 - empty: the embedded on-disk spool in ``<data dir>/spool`` (group-committed fsyncs);
 - ``redis://host:6379/0`` or ``rediss://…``: Redis Streams, every key under
-  ``FOOTFALL_REDIS_PREFIX`` (:mod:`footfall.queue.redis`); ``serve``'s own writer drains
-  the stream into the store. Needs the ``redis`` extra.
+  ``FOOTFALL_REDIS_PREFIX`` (:mod:`footfall.queue.redis`), spread over
+  ``FOOTFALL_QUEUE_PARTITIONS`` streams; ``footfall worker`` processes drain them into the
+  store (``serve`` runs no writer then). Needs the ``redis`` extra.
 
 ``check_queue_url`` is what ``Settings.validate`` calls, so a bad URL stops the process
 at start with a message naming the variable, never at the first request.
@@ -59,7 +60,9 @@ def open_queue(settings: Settings) -> EventQueue:
     if settings.queue_url:
         from footfall.queue.redis import RedisStreamQueue
 
-        queue = RedisStreamQueue(settings.queue_url, settings.redis_prefix)
+        queue = RedisStreamQueue(
+            settings.queue_url, settings.redis_prefix, partitions=settings.queue_partitions
+        )
         queue.open()
         return queue
     from footfall.queue.spool import Spool

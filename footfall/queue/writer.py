@@ -66,6 +66,7 @@ class WriterStats:
     last_batch_at: float = 0.0
     last_batch_seconds: float = 0.0
     errors: int = 0
+    last_error_at: float = 0.0  # a round failed after the last one that committed: not ready
 
 
 class Writer:
@@ -158,6 +159,7 @@ class Writer:
                 # stay in the queue and the same round is tried again later.
                 log.exception("writer round failed; retrying")
                 self.stats.errors += 1
+                self.stats.last_error_at = time.time()
                 backoff = min(backoff * 2, 5.0)
                 self._stop.wait(backoff)
                 continue
@@ -188,10 +190,14 @@ class Writer:
         with self.scratch.open("wb") as out:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
-        counts = batch_steps.write(
-            self.store,
-            WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
-        )
+        try:
+            counts = batch_steps.write(
+                self.store,
+                WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
+            )
+        finally:
+            # A full round's hand-over file is ~60 MB: not left lying in the data directory.
+            self.scratch.unlink(missing_ok=True)
         self.position = end
         self.queue.release(end)
         s = self.stats
@@ -203,4 +209,8 @@ class Writer:
         s.batches += 1
         s.last_batch_at = time.time()
         s.last_batch_seconds = time.perf_counter() - started
+        round_ = {"records": len(payloads), "inserted": counts["inserted"],
+                  "duplicates": counts["duplicates"], "dropped": counts["dropped"],
+                  "duration_ms": round(s.last_batch_seconds * 1000, 1)}  # fmt: skip
+        log.info("writer round", extra={"fields": round_})
         return len(payloads)

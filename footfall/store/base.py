@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -95,8 +95,8 @@ class Capabilities:
 
     name: str
     sql_dialect: str  # the query builder's dialect key: "duckdb" or "clickhouse"
-    transactional_batches: bool  # events, sessions and queue progress commit together
-    single_writer_process: bool  # only one OS process may open the store for writing
+    # Only one OS process may open the store for writing: `footfall worker` refuses it.
+    single_writer_process: bool
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
 
 
@@ -194,13 +194,39 @@ class EventStore(Protocol):
         least one batch (empty when there are no rows), so the consumer learns the columns."""
         ...
 
-    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
-        """Delete raw events (and ended visits) before ``cutoff``, of every site or only
-        of ``site_id``; returns events deleted."""
+    def delete_events_before(
+        self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
+    ) -> int:
+        """Delete raw events (and, ``with_sessions``, visits that ended) before ``cutoff``,
+        of every site or only of ``site_id``, in batches; returns events deleted."""
+        ...
+
+    def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
+        """Delete one site's visits that ended before ``cutoff``; returns visits deleted."""
+        ...
+
+    def delete_rollups_before(self, day: date, site_id: str) -> int:
+        """With ``capabilities.rollups``: delete one site's rollup rows of site-local days
+        before ``day``; returns rows deleted (else 0)."""
+        ...
+
+    def delete_person(
+        self, site_id: str, column: str, value: str | int, spec: RollupSpec
+    ) -> dict[str, int]:
+        """Delete every visit holding an event whose ``column`` (``user_id`` or
+        ``visitor_id``) is ``value``, and mend every rollup that counted them (``spec``:
+        what they keep), so every report then equals one of data that never had those
+        visits. Returns the rows deleted: ``events``, ``sessions``, ``rollup_rows``."""
         ...
 
     def delete_site_data(self, site_id: str) -> int:
-        """Delete every row of one site (events, sessions, drop counts); events deleted."""
+        """Delete every row of one site (events, sessions, drop counts, imported
+        aggregates); events deleted."""
+        ...
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        """Replace the imported aggregates of ``site_id`` from import ``import_id`` with
+        ``rows`` (columns of ``footfall.store.imported.IMPORTED_SCHEMA``); rows written."""
         ...
 
     def snapshot(self) -> AbstractContextManager[QueryFn]:

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from footfall.api.fastpath import FootfallApp
 from footfall.ingest.pipeline import event_uuid
 from footfall.ingest.record import DECODER, SpoolRecord
-from footfall.meta.salts import stable_id, visitor_hash
+from footfall.meta.salts import lasting_id, stable_id, visitor_hash
 from tests.conftest import Footfall
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
@@ -186,7 +186,7 @@ def test_record_fields_from_a_full_event(footfall: Footfall) -> None:
         "de",
         "Join",
     )
-    assert record.visitor_id == stable_id("u:u1") and record.session_id == stable_id("s:s1")
+    assert record.visitor_id == lasting_id("u:u1") and record.session_id == stable_id("s:s1")
     assert record.interactive is False
     assert record.props == {"plan": "pro", "n": "2", "ok": "true", "user.tier": "gold"}
     assert (record.revenue, record.duration_ms, record.load_time_ms, record.scroll_depth) == (

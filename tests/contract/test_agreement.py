@@ -299,3 +299,32 @@ def test_exports_agree(apps: dict[str, Any]) -> None:
     )
     rows = [sorted(csv.reader(io.StringIO(text))) for text in (duck, ch)]
     assert rows[0] == rows[1] and len(rows[0]) > 10, f"seed {SEED}"
+
+
+PRODUCT = [
+    ("/api/v1/retention", {"interval": "week"}),
+    ("/api/v1/retention", {"interval": "day"}),
+    ("/api/v1/retention", {"interval": "month", "filters": '[["is", "visit:browser", ["Firefox"]]]'}),
+    ("/api/v1/paths", {"page": "/pricing"}),
+    ("/api/v1/paths", {"page": "/", "direction": "previous"}),
+    ("/api/v1/paths", {"page": "/docs", "filters": '[["is", "visit:source", ["Google"]]]'}),
+    ("/api/v1/paths/tree", {"page": "/"}),
+    ("/api/v1/paths/tree", {"page": "/blog/a", "depth": "3", "limit": "2"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), PRODUCT)
+def test_product_reports_agree(apps: dict[str, Any], path: str, params: dict[str, str]) -> None:
+    """Retention cohorts and paths (footfall/query/retention.py, paths.py)."""
+    query = {"site_id": apps["site"], "period": "30d", **params}
+    duck, ch = both(apps, "GET", path, params=query)
+    assert duck == ch, f"seed {SEED}: {path} {params}"
+    if path == "/api/v1/retention" and "filters" not in params:
+        assert duck["data"]["eligible_visitors"] > 0  # the visitors all carry lasting ids
+
+
+def test_goal_breakdowns_agree(apps: dict[str, Any]) -> None:
+    body = {"site_id": apps["site"], "date_range": "30d", "dimensions": ["event:goal"],
+            "metrics": ["visitors", "events", "conversion_rate", "total_revenue"]}  # fmt: skip
+    duck, ch = both(apps, "POST", "/api/v2/query", json=body)
+    assert duck == ch and duck["results"], f"seed {SEED}"

@@ -13,7 +13,7 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0005"
+HEAD = "0006"
 
 TABLES = {
     "sites",
@@ -30,6 +30,8 @@ TABLES = {
     "goals",
     "funnels",
     "funnel_steps",
+    "site_retention",
+    "report_recipients",
 }
 
 

@@ -24,6 +24,7 @@ import redis
 import redis.asyncio
 
 from footfall.queue.base import RETRY_AFTER_SECONDS, QueueFull
+from footfall.queue.redis.partitions import partition_of
 
 FIELD = b"e"
 UNAVAILABLE = "Queue unavailable, retry later"
@@ -31,10 +32,11 @@ _Pending = tuple[list[bytes], "asyncio.Future[None]"]
 
 
 class RedisAppending:
-    """Appends to the stream ``key`` at ``url``; ``RedisStreamQueue`` adds the reading."""
+    """Appends to the streams ``keys`` at ``url`` (each record to its partition's, see
+    :mod:`~footfall.queue.redis.partitions`); ``RedisStreamQueue`` adds the reading."""
 
-    def __init__(self, url: str, key: str) -> None:
-        self.url, self.key = url, key
+    def __init__(self, url: str, keys: list[str]) -> None:
+        self.url, self.keys, self.key = url, keys, keys[0]
         self._async: Any = None  # redis.asyncio.Redis, made on the loop that appends
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -64,7 +66,7 @@ class RedisAppending:
             pipe = self._async.pipeline(transaction=False)
             for payloads, _ in batch:
                 for payload in payloads:
-                    pipe.xadd(self.key, {FIELD: payload})
+                    pipe.xadd(self._key_of(payload), {FIELD: payload})
             error: BaseException | None = None
             try:
                 await pipe.execute()
@@ -90,11 +92,15 @@ class RedisAppending:
             self._sync_append = redis.Redis.from_url(self.url, socket_timeout=10)
         pipe = self._sync_append.pipeline(transaction=False)
         for payload in payloads:
-            pipe.xadd(self.key, {FIELD: payload})
+            pipe.xadd(self._key_of(payload), {FIELD: payload})
         try:
             pipe.execute()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise QueueFull(RETRY_AFTER_SECONDS, f"redis unreachable ({exc})", UNAVAILABLE) from exc
+
+    def _key_of(self, payload: bytes) -> str:
+        keys = self.keys
+        return keys[0] if len(keys) == 1 else keys[partition_of(payload, len(keys))]
 
     def refusal(self) -> str | None:
         if self._closed:

@@ -1,9 +1,12 @@
-"""The Redis Streams queue: one stream read by one consumer group, behind the queue port.
+"""The Redis Streams queue: partition streams read by one consumer group, behind the port.
 
-Every key lives under the installation's prefix (``FOOTFALL_REDIS_PREFIX``): the stream is
-``<prefix>events``, so two installations can share one Redis. Appends (``XADD``, pipelined
-so concurrent requests share round trips) are in :mod:`footfall.queue.redis.append`; this
-module is the consumer's side, which runs on the writer's thread with a blocking client.
+Every key lives under the installation's prefix (``FOOTFALL_REDIS_PREFIX``): the streams
+are ``<prefix>events:<k>`` (``<prefix>events`` with one partition; see
+:mod:`footfall.queue.redis.partitions`), so two installations can share one Redis. In
+this shape ``footfall worker`` processes drain the streams (:mod:`footfall.worker`);
+the port's reading methods below serve a single-partition queue (the contract suite).
+Appends (``XADD``, pipelined so concurrent requests share round trips) are in
+:mod:`footfall.queue.redis.append`; this module is the reading side (blocking client).
 
 Cursors are stream ids: ``ms-seq`` is the :data:`~footfall.queue.base.Cursor` ``(ms, seq)``,
 which the store commits with each batch exactly as it commits the spool's positions.
@@ -25,6 +28,7 @@ import redis
 
 from footfall.queue.base import Cursor, EventQueue
 from footfall.queue.redis.append import FIELD, RedisAppending
+from footfall.queue.redis.partitions import GROUP, stream_keys
 
 log = logging.getLogger("footfall.queue.redis")
 
@@ -49,15 +53,19 @@ class RedisStreamQueue(RedisAppending):
     name picks up the entries it had been delivered and never acknowledged.
     """
 
+    # Collection only appends: ``footfall worker`` processes store the events.
+    consumed_by_workers = True
+
     def __init__(
         self,
         url: str,
         prefix: str = "footfall:",
         *,
-        group: str = "writer",
+        partitions: int = 1,
+        group: str = GROUP,
         consumer: str = "writer",
     ) -> None:
-        super().__init__(url, prefix + "events")
+        super().__init__(url, stream_keys(prefix, partitions))
         self.group, self.consumer = group, consumer
         # Health and /metrics ask from the event loop: a Redis that does not answer must
         # not hold it for long.
@@ -85,11 +93,8 @@ class RedisStreamQueue(RedisAppending):
     def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            self._sync.xgroup_create(self.key, self.group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for key in self.keys:
+            ensure_group(self._sync, key, self.group)
         self._group_ready = True
 
     def close_sync(self) -> None:
@@ -111,8 +116,9 @@ class RedisStreamQueue(RedisAppending):
         """Entries after ``start``: redelivered ones first, then new ones.
 
         ``max_bytes`` is not enforced: a Redis read is bounded by its count only, and
-        entries are small events.
+        entries are small events. Only a one-partition queue is read this way.
         """
+        self._one_partition()
         self._ensure_group()
         count = max(1, max_records)
         entries = self._group_read(format_id(start), count)
@@ -156,6 +162,7 @@ class RedisStreamQueue(RedisAppending):
         With Redis unreachable this only logs: the entries stay pending, and the next
         release acknowledges them (reads skip what lies before the committed cursor).
         """
+        self._one_partition()
         try:
             self._ensure_group()
             self._acknowledge(format_id(upto))
@@ -172,36 +179,24 @@ class RedisStreamQueue(RedisAppending):
             if len(pending) < _ACK_CHUNK:
                 break
 
+    def _one_partition(self) -> None:
+        if len(self.keys) > 1:
+            raise RuntimeError("a partitioned Redis queue is read by `footfall worker`")
+
     def trim(self) -> int:
         """Drop entries every group is done with; returns how many went."""
-        floor = self.safe_floor()
-        if floor is None:
-            return 0
-        removed: int = self._sync.xtrim(self.key, minid=format_id(floor), approximate=False)
-        return removed
+        return trim_acknowledged(self._sync, self.key)
 
     def safe_floor(self) -> Cursor | None:
         """The oldest entry some consumer group still needs (None: keep everything)."""
-        groups = self._sync.xinfo_groups(self.key)
-        if not groups:
-            return None
-        floors: list[Cursor] = []
-        for g in groups:
-            name = g["name"]
-            summary = self._sync.xpending(self.key, name)
-            if summary["pending"]:
-                floors.append(parse_id(summary["min"]))
-            else:
-                ms, seq = parse_id(g["last-delivered-id"])
-                floors.append((ms, seq + 1))
-        return min(floors)
+        return safe_floor(self._sync, self.key)
 
     # ---------------------------------------------------------------- introspection
 
     def end_position(self) -> Cursor:
         """The id of the last entry ever added (``(0, 0)`` for an empty stream)."""
         try:
-            info = self._sync.xinfo_stream(self.key)
+            info: Any = self._sync.xinfo_stream(self.key)
         except redis.ResponseError:  # no stream yet
             return (0, 0)
         except (redis.ConnectionError, redis.TimeoutError):
@@ -210,28 +205,68 @@ class RedisStreamQueue(RedisAppending):
         return parse_id(info["last-generated-id"])
 
     def depth(self, since: Cursor | None = None) -> int:
-        """Entries not yet acknowledged by the group: in flight plus not yet delivered
-        (0 while Redis is unreachable; :meth:`refusal` says so)."""
+        """Entries not yet acknowledged by the group, over every partition: in flight
+        plus not yet delivered (0 while Redis is unreachable; :meth:`refusal` says so).
+        Blocking: the server asks from a worker thread (api/health.py)."""
         try:
-            return self._depth()
+            return sum(stream_depth(self._sync, key, self.group) for key in self.keys)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._down = f"redis unreachable ({exc})"
             return 0
 
-    def _depth(self) -> int:
-        for g in self._sync.xinfo_groups(self.key):
-            if _text(g["name"]) == self.group:
-                lag = g.get("lag")
-                if lag is None:  # Redis cannot tell after some deletions: count them
-                    lag = len(self._sync.xrange(self.key, _after(g["last-delivered-id"])) or [])
-                return int(g["pending"]) + int(lag)
-        return int(self._sync.xlen(self.key))
-
     def size_bytes(self) -> int:
         try:
-            return int(self._sync.memory_usage(self.key) or 0)
+            return sum(int(self._sync.memory_usage(key) or 0) for key in self.keys)
         except (redis.ConnectionError, redis.TimeoutError):
             return 0
+
+
+def ensure_group(client: redis.Redis, key: str, group: str) -> None:
+    """Create the stream ``key`` and its consumer ``group`` unless they exist."""
+    try:
+        client.xgroup_create(key, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def safe_floor(client: redis.Redis, key: str) -> Cursor | None:
+    """The oldest entry of ``key`` some consumer group still needs: its oldest pending
+    entry, or the first it has not been delivered (None: keep everything)."""
+    groups: Any = client.xinfo_groups(key)
+    if not groups:
+        return None
+    floors: list[Cursor] = []
+    for g in groups:
+        summary: Any = client.xpending(key, g["name"])
+        if summary["pending"]:
+            floors.append(parse_id(summary["min"]))
+        else:
+            ms, seq = parse_id(g["last-delivered-id"])
+            floors.append((ms, seq + 1))
+    return min(floors)
+
+
+def trim_acknowledged(client: redis.Redis, key: str) -> int:
+    """Drop the entries of ``key`` below what every group has acknowledged (never a blind
+    ``MAXLEN``); returns how many went."""
+    floor = safe_floor(client, key)
+    if floor is None:
+        return 0
+    removed: int = client.xtrim(key, minid=format_id(floor), approximate=False)
+    return removed
+
+
+def stream_depth(client: redis.Redis, key: str, group: str) -> int:
+    """Entries of ``key`` that ``group`` has not acknowledged (pending plus undelivered)."""
+    groups: Any = client.xinfo_groups(key)
+    for g in groups:
+        if _text(g["name"]) == group:
+            lag = g.get("lag")
+            if lag is None:  # Redis cannot tell after some deletions: count them
+                lag = len(client.xrange(key, _after(g["last-delivered-id"])) or [])
+            return int(g["pending"]) + int(lag)
+    return int(client.xlen(key))
 
 
 def _text(value: bytes | str) -> str:

@@ -50,6 +50,7 @@ _LOCK_FILE = "spool.lock"
 
 
 class Spool(SpoolAppending):
+    consumed_by_workers = False  # the server's own writer drains it
     """Durable append-only queue of opaque payloads, in segment files under ``directory``.
 
     ``segment_bytes``: a segment is closed and the next one started once it reaches this

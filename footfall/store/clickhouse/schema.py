@@ -20,6 +20,8 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 
 from __future__ import annotations
 
+from footfall.store import imported
+
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
 _LC = "LowCardinality(Nullable(String))"
@@ -86,7 +88,11 @@ SETTINGS {DEDUPE}
 """
 
 # version -> statements; append, never edit an applied one.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, (EVENTS, SESSIONS, DROPPED)),)
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (1, (EVENTS, SESSIONS, DROPPED)),
+    # Imported aggregates (footfall/store/imported.py), apart from raw events.
+    (2, (imported.clickhouse_ddl(),)),
+)
 
 LEDGER = """
 CREATE TABLE IF NOT EXISTS footfall_migrations (version UInt32, applied_at DateTime)

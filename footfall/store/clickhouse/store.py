@@ -14,13 +14,14 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
 
+from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
-from footfall.store.clickhouse import schema
+from footfall.store.clickhouse import forget, schema
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.target import ClickHouseTarget
 from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
@@ -31,7 +32,6 @@ def capabilities(in_process: bool) -> Capabilities:
     return Capabilities(
         name="clickhouse",
         sql_dialect="clickhouse",
-        transactional_batches=False,  # a round is replayable instead (write.py)
         single_writer_process=in_process,  # a chdb path opens in one process only
         rollups=False,
     )
@@ -141,22 +141,47 @@ class ClickHouseStore:
 
     # -- deleting --------------------------------------------------------------------------
 
-    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
+    def delete_events_before(
+        self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
+    ) -> int:
         where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
         cut = naive_utc(cutoff)
         n = int(self.query(f"SELECT count() FROM events WHERE {where}ts < ?", [*args, cut])[0][0])
         if n:
             self._delete(f"DELETE FROM events WHERE {where}ts < ?", [*args, cut])
-        self._delete(
-            f"DELETE FROM sessions WHERE {where}site_id <> '' AND end_ts < ?", [*args, cut]
-        )
+        if with_sessions:
+            self._delete(
+                f"DELETE FROM sessions WHERE {where}site_id <> '' AND end_ts < ?", [*args, cut]
+            )
         return n
+
+    def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
+        return forget.delete_sessions_before(self.query, self._delete, site_id, naive_utc(cutoff))
+
+    def delete_rollups_before(self, day: date, site_id: str) -> int:
+        return 0  # no rollups here (capabilities.rollups is False)
+
+    def delete_person(
+        self, site_id: str, column: str, value: str | int, spec: RollupSpec
+    ) -> dict[str, int]:
+        """One person's visits (footfall/store/clickhouse/forget.py); no rollups to mend."""
+        return forget.delete_person(self.query, self._delete, site_id, column, value)
 
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
-        for table in ("events", "sessions", "dropped_events"):
+        for table in ("events", "sessions", "dropped_events", "imported_stats"):
             self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         return n
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        table = imported.conform(rows, site_id, import_id)
+        self._delete(
+            "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?", [site_id, import_id]
+        )
+        if table.num_rows:
+            with self._write_lock:
+                self.ch.insert("imported_stats", table)
+        return int(table.num_rows)
 
     def _delete(self, sql: str, params: Sequence[Any]) -> None:
         text, named = bind(sql, params)

@@ -104,9 +104,9 @@ class ScratchTarget:
         return cur
 
     def _load_events(self, where: str) -> None:
-        got = plain(
-            self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE pos < {self.pos} AND {where}")
-        )
+        # A round outside the queue (pos 0: an import, footfall/imports/) sees every row.
+        before = f"pos < {self.pos}" if self.pos else "1"
+        got = plain(self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE {before} AND {where}"))
         if got.num_rows:
             self.cur.register("_got", got)
             self.cur.execute(
@@ -166,7 +166,9 @@ class ScratchTarget:
         deduplication token for ``part`` (a replayed insert is written once)."""
         rows = self.cur.sql(select).to_arrow_table()
         if rows.num_rows:
-            self.ch.insert(table, rows, token=f"{self.pos}:{part}")
+            # No queue position, no token: an import's rounds would all share "0:…" and
+            # ClickHouse would drop every one after the first as a replay.
+            self.ch.insert(table, rows, token=f"{self.pos}:{part}" if self.pos else "")
         return rows
 
     def commit(self) -> None:
@@ -188,10 +190,19 @@ class ScratchTarget:
             "restamp",
         )
         if changed.num_rows:
-            ids = changed.column("event_id").to_pylist()
-            self.ch.command(
-                f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+            # Only rows whose re-stamped copy is stored: a replay of a round that was
+            # committed (a worker that died before acknowledging it) computes re-stamps
+            # against its own visits, and the deduplicated insert above stored none of them.
+            listed = _sql_list(changed.column("event_id").to_pylist())
+            kept = self.ch.arrow(
+                f"SELECT DISTINCT toString(event_id) AS id FROM events "
+                f"WHERE pos = {p} AND event_id IN ({listed})"
             )
+            ids = kept.column("id").to_pylist()
+            if ids:
+                self.ch.command(
+                    f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+                )
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "

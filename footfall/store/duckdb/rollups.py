@@ -236,14 +236,16 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
         "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
     )
-    # One pass over the windows: take the visitors' rows out, keep their other days' bits.
-    deleted = cur.sql(
-        "DELETE FROM reach WHERE site_id = ? AND win BETWEEN ? AND ? AND visitor_id IN (SELECT visitor_id FROM _rp) "
-        "RETURNING kind, win, value, visitor_id, days",
-        params=[site_id, w_lo, w_hi],
+    # Take the visitors' rows out, keeping their other days' bits. Copied into a temp table
+    # and then deleted, two passes over the windows: ``DELETE ... RETURNING`` did it in one,
+    # but its rows came back to Python as one Arrow table, outside DuckDB's memory limit,
+    # and the first seal after a bulk load returns most of the table (GBs at 10M events).
+    mine = "site_id = ? AND win BETWEEN ? AND ? AND visitor_id IN (SELECT visitor_id FROM _rp)"
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, visitor_id, days FROM reach WHERE {mine}",
+        [site_id, w_lo, w_hi],
     )
-    old = deleted.to_arrow_table() if deleted is not None else None
-    cur.register("_old_reach", old)
+    cur.execute(f"DELETE FROM reach WHERE {mine}", [site_id, w_lo, w_hi])
     cur.execute(
         f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})",
         [site_id],
@@ -253,7 +255,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
         "FROM _old_reach r JOIN _rp p ON r.visitor_id = p.visitor_id"
     )
-    cur.unregister("_old_reach")
+    cur.execute("DROP TABLE _old_reach")
     fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
@@ -287,6 +289,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
+    # Temp tables hold memory until dropped; after a bulk load _ev is every event.
+    for temp in ("_rp", "_ev", "_keep", "_new_reach", "_days"):
+        cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)
 
 

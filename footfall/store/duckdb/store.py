@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.duckdb import compact as duckdb_compact
+from footfall.store.duckdb import forget, sizing
 from footfall.store.duckdb import rollups as duckdb_rollups
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
+from footfall.store.duckdb.gate import ReadGate
 
 CAPABILITIES = Capabilities(
     name="duckdb",
     sql_dialect="duckdb",
-    transactional_batches=True,
     single_writer_process=True,
     rollups=True,
 )
@@ -62,20 +65,24 @@ class DuckDBStore:
         self._maintaining: duckdb.DuckDBPyConnection | None = None
         self._closing = False
         self._rollup_states: dict[str, tuple[str, int]] | None = None  # rollup_state()
+        self._gate = ReadGate()  # queries against the one swap of a compaction
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # What a compaction stopped before its swap left (compact.py); the file is whole.
+            Path(f"{self.path}.compact").unlink(missing_ok=True)
+            Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
         self._con = duckdb.connect(self.path)
         # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
         # the writer checkpoints when idle instead (see ``idle``).
         self._con.execute("SET checkpoint_threshold = '256MB'")
-        if self.threads:
-            self._con.execute(f"SET threads = {int(self.threads)}")
-        if self.memory_limit:
-            self._con.execute("SET memory_limit = ?", [self.memory_limit])
+        # Sized for a small server unless configured (sizing.py says why).
+        self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
+        limit = self.memory_limit or sizing.default_memory_limit()
+        self._con.execute("SET memory_limit = ?", [limit])
         self._dirty = False
         self._rollup_states = None
         self._con.execute(
@@ -84,6 +91,7 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
+        self._con.execute(imported.duckdb_ddl())
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
@@ -150,19 +158,22 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def read_progress(self) -> tuple[int, int] | None:
-        rows = self._cursor().execute('SELECT segment, "offset" FROM writer_progress').fetchall()
+        with self._gate.reading():
+            sql = 'SELECT segment, "offset" FROM writer_progress'
+            rows = self._cursor().execute(sql).fetchall()
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     # -- reading and maintenance -----------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._cursor().execute(sql, list(params)).fetchall()
+        with self._gate.reading():
+            return self._cursor().execute(sql, list(params)).fetchall()
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:
         """A query function whose statements all read one state of the store (one
         read transaction), for answers assembled from several statements."""
-        with self._transaction() as cur:
+        with self._gate.reading(), self._transaction() as cur:
 
             def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
                 return cur.execute(sql, list(params)).fetchall()
@@ -174,6 +185,10 @@ class DuckDBStore:
     ) -> Iterator[pa.RecordBatch]:
         """Arrow batches read lazily, on a cursor of its own: the consumer (a streaming HTTP
         response) may pull each batch from a different thread."""
+        with self._gate.reading(local=False):
+            yield from self._stream(sql, params, batch_rows)
+
+    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
         cur = self.con.cursor()
         try:
             # A relation streams; a DB-API result (cursor.execute) would copy every row first.
@@ -190,9 +205,11 @@ class DuckDBStore:
         finally:
             cur.close()
 
-    def delete_events_before(self, cutoff: datetime, site_id: str | None = None) -> int:
-        """Delete raw events (and visits that ended) before ``cutoff``, a day at a time;
-        with ``site_id``, only that site's."""
+    def delete_events_before(
+        self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
+    ) -> int:
+        """Delete raw events (and, ``with_sessions``, visits that ended) before ``cutoff``,
+        a day at a time; with ``site_id``, only that site's."""
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
         where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
         sql = f"SELECT min(ts) FROM events WHERE {where}true"
@@ -200,18 +217,38 @@ class DuckDBStore:
         if oldest is None or oldest >= cutoff:
             return 0
         deleted = 0
-        step = oldest.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        # Day-sized transactions keep each delete's undo log small on a big store.
-        while True:
-            upto = min(step, cutoff)
+        for upto in forget.day_batches(oldest, cutoff):
             with self._write_lock, self._transaction() as cur:
                 sql = f"DELETE FROM events WHERE {where}ts < ?"
                 got = cur.execute(sql, [*args, upto]).fetchall()
                 deleted += int(got[0][0]) if got else 0
-                cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
-            if upto >= cutoff:
-                return deleted
-            step += timedelta(days=1)
+                if with_sessions:
+                    cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
+        return deleted
+
+    def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
+        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+        sql = "SELECT min(end_ts) FROM sessions WHERE site_id = ?"
+        oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
+        if oldest is None or oldest >= cutoff:
+            return 0
+        deleted = 0
+        for upto in forget.day_batches(oldest, cutoff):
+            with self._write_lock, self._transaction() as cur:
+                deleted += forget.delete_sessions_before(cur, site_id, upto)
+        return deleted
+
+    def delete_rollups_before(self, day: date, site_id: str) -> int:
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
+            return forget.delete_rollups_before(cur, site_id, day)
+
+    def delete_person(
+        self, site_id: str, column: str, value: str | int, spec: RollupSpec
+    ) -> dict[str, int]:
+        """One person's visits, and their rollups rebuilt, in one transaction
+        (footfall/store/duckdb/forget.py)."""
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
+            return forget.delete_person(cur, site_id, column, value, spec)
 
     def delete_site_data(self, site_id: str) -> int:
         """Delete every stored row of one site (events, visits, drop counts); returns the
@@ -220,9 +257,23 @@ class DuckDBStore:
             got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
             cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
             cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
+            cur.execute("DELETE FROM imported_stats WHERE site_id = ?", [site_id])
             duckdb_rollups_upkeep.drop(cur, site_id)
         self._rollup_states = None
         return int(got[0][0]) if got else 0
+
+    def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
+        table = imported.conform(rows, site_id, import_id)
+        with self._write_lock, self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?",
+                [site_id, import_id],
+            )
+            cur.register("_imported", table)
+            cur.execute("INSERT INTO imported_stats SELECT * FROM _imported")
+            cur.unregister("_imported")
+        self._dirty = True
+        return int(table.num_rows)
 
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
@@ -244,7 +295,8 @@ class DuckDBStore:
         states = self._rollup_states
         if states is None:
             sql = "SELECT site_id, timezone, version FROM rollup_state"
-            rows = self._cursor().execute(sql).fetchall()
+            with self._gate.reading():
+                rows = self._cursor().execute(sql).fetchall()
             states = self._rollup_states = {r[0]: (r[1], int(r[2])) for r in rows}
         return states.get(site_id)
 
@@ -256,6 +308,11 @@ class DuckDBStore:
         if cur is not None:
             cur.interrupt()
 
+    def compact(self, free_ratio: float, swap_wait: float = 30.0) -> dict[str, Any]:
+        """Rewrite the file when ``free_ratio`` of it is free blocks (compact.py)."""
+        return duckdb_compact.compact_store(self, free_ratio, swap_wait)
+
     def health(self) -> dict[str, Any]:
-        rows = self._cursor().execute("SELECT 1").fetchall()
+        with self._gate.reading():
+            rows = self._cursor().execute("SELECT 1").fetchall()
         return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path}

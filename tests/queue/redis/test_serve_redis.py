@@ -1,10 +1,11 @@
 """``FOOTFALL_QUEUE_URL=redis://…`` end to end in one process: collection acknowledges
-into Redis Streams, the server's writer drains the stream into the store, and the reports
-count every acknowledged event once. With Redis unreachable, collection answers 503 with
+into Redis Streams (the server runs no writer), a worker drains the partitions into the
+store, and the reports count every acknowledged event once. With Redis unreachable, collection answers 503 with
 Retry-After and health says why; nothing is acknowledged."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.queue.redis.partitions import stream_keys
+from footfall.worker.loop import Worker, WorkerConfig
 from tests.conftest import ADMIN, Footfall, make_settings
 from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
 
@@ -34,8 +37,22 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     client.close()
 
 
+@pytest.fixture
+def worker(footfall: Footfall, settings: Settings) -> Iterator[Worker]:
+    """A worker beside the server, on its store (one process: DuckDB allows that)."""
+    assert footfall.services.writer is None
+    config = WorkerConfig(partitions=settings.queue_partitions, interval_ms=20)
+    w = Worker(settings.queue_url, settings.redis_prefix, footfall.services.store,
+               footfall.services.sites.domains_of, config)  # fmt: skip
+    thread = threading.Thread(target=w.run)
+    thread.start()
+    yield w
+    w.stop()
+    thread.join()
+
+
 def test_events_go_through_redis_into_the_reports_once(
-    footfall: Footfall, settings: Settings
+    footfall: Footfall, settings: Settings, worker: Worker
 ) -> None:
     import redis
 
@@ -51,7 +68,8 @@ def test_events_go_through_redis_into_the_reports_once(
     assert not (settings.data_dir / "spool").exists()
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        assert client.xlen(settings.redis_prefix + "events") == 0
+        keys = stream_keys(settings.redis_prefix, settings.queue_partitions)
+        assert len(keys) == 4 and sum(client.xlen(k) for k in keys) == 0
     finally:
         client.close()
     health = footfall.client.get("/api/health").json()

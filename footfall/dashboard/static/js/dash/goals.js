@@ -1,49 +1,42 @@
-// Goals (defined in site settings) under the custom events panel: each goal's visitors in
-// the current range and filters, its conversion rate where the query API computes one
-// (custom-event goals without a property filter), and, when any goal's events carried a
-// revenue, its total and average revenue. Every figure comes from /api/v2/query.
+// Goals (defined in site settings) under the custom events panel: one event:goal breakdown
+// of /api/v2/query gives each goal's visitors, its conversion rate (page and event goals
+// alike: converting visitors over all the range's visitors with the other filters), and,
+// when any goal's own events carried a revenue, their total and average revenue. A goal
+// nobody completed has no row in the answer and shows zeros. The table is a grid, so every
+// column lines up whatever the goal names' lengths.
 import { el, fmt } from './dom.js';
 import { apiFilters, dateRange } from './state.js';
 
-const REVENUE = ['total_revenue', 'average_revenue'];
+const METRICS = ['visitors', 'conversion_rate', 'total_revenue', 'average_revenue'];
 
-/** The query of one goal: cfg goals carry their own filters (see GoalInfo.query_filters). */
-export function goalQuery(state, goal) {
-  return {
-    metrics: [...(goal.rate ? ['visitors', 'conversion_rate'] : ['visitors']), ...REVENUE],
-    filters: apiFilters(state, goal.filters),
-    date_range: dateRange(state),
-  };
+/** The one query of the goals table. */
+export function goalsQuery(state) {
+  return { metrics: METRICS, dimensions: ['event:goal'], filters: apiFilters(state), date_range: dateRange(state),
+    pagination: { limit: 1000 } };
 }
 
-/** Append the goals list to `box`; `current()` says whether the view is still the same. */
+/** Append the goals table to `box`; `current()` says whether the view is still the same. */
 export async function renderGoals(box, goals, state, query, signal, current) {
   if (!goals.length) return;
-  const queries = goals.map((g) => goalQuery(state, g));
-  const answers = await Promise.all(queries.map((q) => query(q, signal)));
+  const answer = await query(goalsQuery(state), signal);
   if (!current()) return;
-  const values = goals.map((goal, i) => {
-    const names = queries[i].metrics;
-    const row = answers[i].results[0];
-    const get = (m) => (row && names.includes(m) ? row.metrics[names.indexOf(m)] : null);
-    return { visitors: get('visitors') ?? 0, rate: get('conversion_rate'), total: get('total_revenue') ?? 0,
-      average: get('average_revenue') ?? 0 };
+  const byName = new Map(answer.results.map((r) => [r.dimensions[0], r.metrics]));
+  const values = goals.map((goal) => {
+    const m = byName.get(goal.name) || [0, 0, 0, 0];
+    return { visitors: m[0], rate: m[1], total: m[2], average: m[3] };
   });
   const revenue = values.some((v) => v.total !== 0);
-  const head = [el('span', { class: 'rowlabel', text: 'Goal' }), el('span', { class: 'num', text: 'Visitors' }),
-    el('span', { class: 'num', text: 'CR' })];
-  if (revenue) head.push(el('span', { class: 'num', text: 'Revenue' }), el('span', { class: 'num', text: 'Average' }));
-  const list = el('ol', { class: 'rows', id: 'list-goals' }, el('li', { class: 'row head', 'aria-hidden': 'true' }, ...head));
+  const cols = revenue ? 5 : 3;
+  const cell = (text, title) => el('span', { class: 'num', text, title });
+  const head = [el('span', { class: 'rowlabel', text: 'Goal' }), cell('Visitors'), cell('CR', 'Conversion rate')];
+  if (revenue) head.push(cell('Revenue'), cell('Average'));
+  const list = el('ol', { class: `rows goalgrid cols${cols}`, id: 'list-goals' },
+    el('li', { class: 'row head', 'aria-hidden': 'true' }, ...head));
   goals.forEach((goal, i) => {
     const v = values[i];
-    const cells = [
-      el('span', { class: 'rowlabel', text: goal.name }),
-      el('span', { class: 'num', text: fmt('visitors', v.visitors) }),
-      el('span', { class: 'num', title: goal.rate ? 'Conversion rate' : 'Conversion rate is shown for custom-event goals',
-        text: goal.rate ? fmt('conversion_rate', v.rate ?? 0) : '–' }),
-    ];
-    if (revenue) cells.push(el('span', { class: 'num', text: fmt('total_revenue', v.total) }),
-      el('span', { class: 'num', text: fmt('average_revenue', v.average) }));
+    const cells = [el('span', { class: 'rowlabel', text: goal.name, title: goal.name }),
+      cell(fmt('visitors', v.visitors)), cell(fmt('conversion_rate', v.rate))];
+    if (revenue) cells.push(cell(fmt('total_revenue', v.total)), cell(fmt('average_revenue', v.average)));
     list.append(el('li', { class: 'row goal', 'data-goal': goal.name }, ...cells));
   });
   box.append(el('h3', { class: 'goaltitle', text: 'Goals' }), list);

@@ -6,6 +6,7 @@ import { METRICS, readState, writeState, dateRange, apiFilters, describe, dimLab
 import { PANELS, detailTab, panelNode, panelQuery, renderRows } from './panels.js';
 import { renderGoals } from './goals.js';
 import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
+import { productPanels } from './product.js';
 import { drawChart, resizeChart } from './chart.js';
 import { chartData } from './trend.js';
 import { download } from './csv.js';
@@ -130,6 +131,9 @@ const pickedFunnel = () => funnels.find((f) => String(f.id) === state.funnel) ||
 const funnelUi = funnels.length && !realtime
   ? funnelPanel(funnels, pickedFunnel().id, (id) => { state.funnel = id; navigate(); }) : null;
 if (funnelUi) document.getElementById('panels').append(funnelUi.node);
+// Retention and paths read /api/v1 reports, which a shared link does not open.
+const product = !realtime && cfg.shared !== 'true' ? productPanels(cfg, () => state, query) : null;
+if (product) document.getElementById('panels').append(...product.nodes);
 
 async function loadFunnel(signal, gen) {
   if (!funnelUi) return;
@@ -210,7 +214,7 @@ function load() {
   const quiet = (p) => p.catch((err) => { if (err.name !== 'AbortError') console.warn(err); });
   root.setAttribute('aria-busy', 'true');
   Promise.all([quiet(loadStats(signal)), quiet(loadChart(signal)), ...panels.map((p) => loadPanel(p.def, signal, gen)),
-    loadFunnel(signal, gen)])
+    loadFunnel(signal, gen), product ? product.load(signal) : null])
     .then(() => { if (gen === generation) root.setAttribute('aria-busy', 'false'); });
 }
 

@@ -1,0 +1,179 @@
+"""Access-log import benchmark: lines/s of ``footfall import access-log``, against parsing alone.
+
+Generates a combined-format log (``--lines``, default 300,000) of the mix a real site's log
+has: about 55% page views by 20,000 visitors (IP + browser user agent) over two days, 20%
+static assets, 12% bots, 8% non-2xx, 5% other methods. Then, ``--repeat`` times each:
+
+- baseline: the same file read and every line parsed by the format's parser, nothing else
+  (in this process);
+- import: ``footfall import access-log`` as a subprocess into a fresh data directory
+  (DuckDB store, spool), the whole path to stored events and visits.
+
+Prints medians of lines/s (the import's own figure, from its JSON summary, and the whole
+process's wall time including start-up), the ratio import/baseline, the peak RSS of the
+import process and the data directory's bytes on disk.
+
+    .venv/bin/python bench/imports.py [--lines 300000] [--repeat 3] [--format combined]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from footfall.imports.accesslog.formats import BadLine, parser_for  # noqa: E402
+
+BROWSERS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{v}.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{v} Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{v} like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+]
+BOTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "curl/8.5.0",
+    "python-requests/2.31.0",
+]
+REFS = ["-", "https://www.google.com/", "https://news.ycombinator.com/", "https://shop.example/"]
+
+
+def make_log(path: Path, lines: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    agents = [b.format(v=v) for b in BROWSERS for v in range(100, 130)]
+    visitors = [
+        (
+            f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}",
+            rnd.choice(agents),
+        )
+        for _ in range(20_000)
+    ]
+    pages = [f"/p/{i}" for i in range(2000)] + ["/", "/pricing", "/blog/post.html"]
+    start = 1_717_200_000  # 2024-06-01 UTC
+    step = 2 * 86_400 / lines
+    with path.open("w") as out:
+        for i in range(lines):
+            t = time.gmtime(start + int(i * step))
+            when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", t)
+            ip, ua = rnd.choice(visitors)
+            roll = rnd.random()
+            method, status, target = "GET", 200, rnd.choice(pages)
+            if roll < 0.20:
+                target = f"/static/app.{rnd.randrange(50)}.{rnd.choice(['js', 'css', 'png'])}"
+            elif roll < 0.32:
+                ua = rnd.choice(BOTS)
+            elif roll < 0.40:
+                status = rnd.choice([301, 304, 404, 500])
+            elif roll < 0.45:
+                method = rnd.choice(["POST", "HEAD"])
+            if rnd.random() < 0.1:
+                target += "?utm_source=newsletter&id=4"
+            out.write(
+                f'{ip} - - [{when}] "{method} {target} HTTP/1.1" {status} 512 '
+                f'"{rnd.choice(REFS)}" "{ua}"\n'
+            )
+
+
+def parse_only(path: Path, fmt: str) -> tuple[float, float]:
+    parse = parser_for(fmt)
+    started, cpu = time.perf_counter(), time.process_time()
+    n = 0
+    with path.open(encoding="utf-8", errors="replace", newline="\n") as f:
+        for line in f:
+            n += 1
+            with contextlib.suppress(BadLine):
+                parse(line.rstrip("\r\n"))
+    return n / (time.perf_counter() - started), n / (time.process_time() - cpu)
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_import(path: Path, fmt: str, work: Path) -> tuple[float, float, float, int, int]:
+    data = work / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    env = {**os.environ, "FOOTFALL_DATA_DIR": str(data)}
+    env.pop("FOOTFALL_STORE_URL", None)
+    env.pop("FOOTFALL_QUEUE_URL", None)
+    exe = str(Path(sys.executable).parent / "footfall")
+    subprocess.run(
+        [exe, "sites", "create", "Shop", "--domain", "shop.example"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    began, cpu = time.perf_counter(), _cpu()
+    out = subprocess.run(
+        [exe, "import", "access-log", str(path), "--site", "shop", "--format", fmt],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall, cpu = time.perf_counter() - began, _cpu() - cpu
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    lines = summary["lines"]
+    return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=300_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--format", default="combined")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="footfall-bench-imports-"))
+    try:
+        log = work / "access.log"
+        make_log(log, args.lines)
+        print(f"log: {args.lines:,} lines, {log.stat().st_size / 1e6:.1f} MB")
+        base, base_cpu, own, whole, cpu, rss, disk = [], [], [], [], [], 0, 0
+        for _ in range(args.repeat):
+            b, bc = parse_only(log, args.format)
+            base.append(b)
+            base_cpu.append(bc)
+            a, w, c, rss, disk = run_import(log, args.format, work)
+            own.append(a)
+            whole.append(w)
+            cpu.append(c)
+        mb, mbc, mo, mw, mc = (statistics.median(x) for x in (base, base_cpu, own, whole, cpu))
+        # Wall figures depend on what else the machine runs; per CPU second they do not.
+        print(f"parse only (baseline):        {mb:>10,.0f} lines/s wall, {mbc:>10,.0f} per CPU s")
+        print(f"import (its own figure):      {mo:>10,.0f} lines/s wall  ({mo / mb:.2f}x baseline)")
+        print(
+            f"import (whole process):       {mw:>10,.0f} lines/s wall, {mc:>10,.0f} per CPU s "
+            f"({mc / mbc:.2f}x baseline per CPU s)"
+        )
+        print(
+            f"peak RSS of the import process: {rss / 2**20:.0f} MiB; data dir {disk / 1e6:.1f} MB"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

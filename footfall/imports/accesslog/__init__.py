@@ -1,0 +1,1 @@
+"""Web server access logs as pageviews (``footfall import access-log``)."""

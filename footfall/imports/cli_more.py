@@ -1,0 +1,108 @@
+"""``footfall export``, ``footfall import footfall`` and ``footfall import plausible-csv``.
+
+Like ``import access-log`` these hold the data directory's lock and open the configured
+store (queued events are stored first, so an export misses nothing that was accepted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from footfall.config import Settings, SettingsError
+from footfall.imports.feed import ImportFailed, open_feed
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return Settings.from_env(data_dir=getattr(args, "data_dir", None))
+    except SettingsError as exc:
+        sys.exit(f"footfall: configuration error: {exc}")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from footfall.imports.parquet_export import export_site, remove_partial
+
+    out = Path(args.to)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        return _fail(f"to: {out} exists and is not an empty directory")
+    try:
+        with open_feed(_settings(args), "export") as feed:
+            site = feed.meta.get_site(args.site)
+            if site is None:
+                return _fail(f"site: no site {args.site!r}")
+            try:
+                manifest = export_site(feed.store, feed.meta, site, out)
+            except BaseException:
+                remove_partial(out)
+                raise
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    rows = manifest["rows"]
+    print(
+        f"exported {rows['events']:,} events and {rows['sessions']:,} visits of "
+        f"{args.site} to {out}",
+        file=sys.stderr,
+    )
+    print(json.dumps({"site": args.site, "to": str(out), **rows}))
+    return 0
+
+
+def cmd_import_footfall(args: argparse.Namespace) -> int:
+    from footfall.imports.parquet_import import BadExport, import_export, read_manifest
+
+    folder = Path(args.dir)
+    try:
+        read_manifest(folder)
+    except BadExport as exc:
+        return _fail(f"dir: {exc}")
+    try:
+        with open_feed(_settings(args), "import footfall") as feed:
+            site = feed.meta.get_site(args.site)
+            if site is None:
+                return _fail(
+                    f"site: no site {args.site!r} (create it with `footfall sites create`)"
+                )
+            counts = import_export(feed.store, feed.meta, site, folder)
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    print(
+        f"imported {counts['events']:,} events ({counts['events_already_there']:,} were "
+        f"already there) and {counts['sessions']:,} visits into {args.site}",
+        file=sys.stderr,
+    )
+    print(json.dumps({"site": args.site, **counts}))
+    return 0
+
+
+def add_parsers(imp: Any, sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register the remaining import sources and the export command."""
+    ff = imp.add_parser(
+        "footfall",
+        parents=[common],
+        help="a directory written by `footfall export`",
+        description="Read back a `footfall export` directory into SITE (which must exist). "
+        "Importing it twice adds nothing.",
+    )
+    ff.add_argument("dir", metavar="DIR", help="the export's directory")
+    ff.add_argument("--site", required=True, help="id of the site to import into")
+    ff.set_defaults(func=cmd_import_footfall)
+
+    exp = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write a site's data as Parquet files",
+        description="Write SITE's events (partitioned by day), visits, drop counts and "
+        "settings to DIR as Parquet and a manifest; `footfall import footfall` reads it.",
+    )
+    exp.add_argument("site", metavar="SITE", help="id of the site to export")
+    exp.add_argument("--to", required=True, metavar="DIR", help="an empty or new directory")
+    exp.set_defaults(func=cmd_export)

@@ -1,0 +1,50 @@
+"""How much memory and how many threads DuckDB gets when the operator says nothing.
+
+DuckDB's own defaults suit a database server: a memory limit of 80% of RAM and a thread
+per core. Footfall runs beside a website on a small server, and DuckDB keeps what it
+appended and read in its buffer pool up to that limit: a 10M-event bulk load grew the
+server to 14 GB of RSS on a 23 GB machine (issue 25). A buffer pool of a quarter of RAM,
+at most 512 MiB, held a 10M-event site's dashboard working set here (bench/footprint.py
+measures both); beyond it DuckDB evicts or spills to ``<file>.tmp`` beside the database.
+``FOOTFALL_DUCKDB_MEMORY_LIMIT`` and ``FOOTFALL_DUCKDB_THREADS`` still override.
+"""
+
+from __future__ import annotations
+
+import os
+
+MIB = 1 << 20
+# A quarter of RAM leaves the rest to the site the server also runs, the page cache and
+# Python; 512 MiB is enough for the dashboard over 10M events (docs/benchmarks.md).
+MEMORY_SHARE = 0.25
+MEMORY_CAP = 512 * MIB
+MEMORY_FLOOR = 128 * MIB
+# More threads than this buy a small site nothing and each holds its own buffers.
+THREADS_CAP = 8
+
+
+def physical_memory() -> int:
+    """Bytes of RAM, or of the cgroup's limit when the server runs in a smaller one."""
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            raw = f.read().strip()
+        if raw.isdigit():
+            ram = min(ram, int(raw))
+    except OSError:
+        pass
+    return ram
+
+
+def default_memory_limit(ram: int | None = None) -> str:
+    """DuckDB's memory limit when none is configured, as DuckDB reads it (``"512MiB"``)."""
+    ram = physical_memory() if ram is None else ram
+    limit = max(MEMORY_FLOOR, min(MEMORY_CAP, int(ram * MEMORY_SHARE)))
+    return f"{limit // MIB}MiB"
+
+
+def default_threads(cores: int | None = None) -> int:
+    """DuckDB's threads when none are configured: one per core this process may use."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    return max(1, min(THREADS_CAP, cores or os.cpu_count() or 1))

@@ -1,0 +1,173 @@
+"""The DuckDB store's footprint (issue 25): its memory defaults, answers under a lowered
+memory limit, and compaction (footfall/store/duckdb/compact.py), which gives free blocks
+back, stores events by (site, day, visitor) and changes no answer."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from footfall.config import Settings
+from footfall.jobs.compact import run_compact
+from footfall.jobs.rollups import run_rollups
+from footfall.query.model import parse_query
+from footfall.query.runner import QueryRunner
+from footfall.store.duckdb import DuckDBStore, sizing
+from footfall.store.duckdb import compact as duckdb_compact
+from tests.conftest import Footfall, make_settings
+from tests.query.test_rollups import NOW, TODAY, ZONE, compare, events, queries
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, max_past_days=60)
+
+
+@pytest.fixture
+def footfall(footfall: Footfall) -> Footfall:
+    # The tests run the rollups job themselves, at chosen moments.
+    footfall.services.scheduler.jobs.pop("rollups")
+    footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
+    return footfall
+
+
+def load(ff: Footfall, seed: int, visits: int) -> None:
+    base = events(random.Random(seed), visits, 40, f"s{seed}-")
+    for i in range(0, len(base), 300):
+        assert ff.send_batch(base[i : i + 300]).status_code == 202
+    ff.flush()
+
+
+def answers(store: Any, ff: Footfall, rollups: bool = True) -> list[Any]:
+    site = ff.services.meta.get_site(ff.site_id)
+    runner = QueryRunner(store, rollups=rollups)
+    return [runner.run(parse_query(q), site, NOW) for q in queries(ff.site_id, TODAY)]
+
+
+def setting(store: DuckDBStore, name: str) -> Any:
+    return store.query(f"SELECT current_setting('{name}')")[0][0]
+
+
+def test_defaults_are_sized_for_a_small_server() -> None:
+    assert sizing.default_memory_limit(1 << 30) == "256MiB"  # a 1 GB VPS: a quarter
+    assert sizing.default_memory_limit(2 << 30) == "512MiB"
+    assert sizing.default_memory_limit(64 << 30) == "512MiB"  # capped, not 80% of RAM
+    assert sizing.default_memory_limit(256 * MIB) == "128MiB"  # never below the floor
+    assert sizing.default_threads(2) == 2 and sizing.default_threads(64) == 8
+
+
+def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    store.open()
+    try:
+        limit = setting(store, "memory_limit")  # DuckDB prints it back, e.g. "488.2 MiB"
+        number, unit = limit.split()
+        assert unit == "MiB" and float(number) <= 512, limit
+        assert int(setting(store, "threads")) == sizing.default_threads()
+    finally:
+        store.close()
+    store = DuckDBStore(tmp_path / "s.duckdb", memory_limit="1GiB", threads=1)
+    store.open()  # the operator's settings still win
+    try:
+        assert setting(store, "memory_limit").endswith("GiB")
+        assert int(setting(store, "threads")) == 1
+    finally:
+        store.close()
+
+
+def test_answers_are_unchanged_under_a_lowered_memory_limit(
+    footfall: Footfall, settings: Settings, tmp_path: Path
+) -> None:
+    ff = footfall
+    load(ff, 1, 400)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(ff.services.store, ff)
+    assert expected == answers(ff.services.store, ff, rollups=False)
+    # A copy of the store (checkpointed, nothing writing) opened on its own.
+    ff.services.store.query("CHECKPOINT")
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(settings.data_dir / "events.duckdb", copy)
+    small = DuckDBStore(copy, threads=1, memory_limit="48MiB")
+    small.open()
+    try:
+        assert setting(small, "memory_limit").startswith("4")  # 45.7 MiB or so
+        assert answers(small, ff) == expected
+        assert answers(small, ff, rollups=False) == expected
+    finally:
+        small.close()
+
+
+def test_compaction_gives_free_blocks_back_and_changes_no_answer(
+    footfall: Footfall, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    load(ff, 2, 300)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(store, ff)
+    n_events = store.query("SELECT count(*) FROM events")[0][0]
+    # Free blocks, as a bulk load's first rollup build leaves them: a big table written
+    # and dropped again.
+    store.con.execute(
+        "CREATE TABLE scratch AS SELECT range AS x, hash(range) AS y FROM range(3000000)"
+    )
+    store.con.execute("CHECKPOINT")
+    store.con.execute("DROP TABLE scratch")
+    store.con.execute("CHECKPOINT")
+    path = settings.data_dir / "events.duckdb"
+    size_before = path.stat().st_size
+    assert duckdb_compact.file_use(store.con).free_share > 0.5
+
+    assert run_compact(store, 0.95)["compacted"] is False  # not due: ratio not reached
+    assert run_compact(store, 0.0) == {"compacted": False}  # 0 turns it off
+    assert path.stat().st_size == size_before
+    monkeypatch.setattr(duckdb_compact, "MIN_FREE_BYTES", 0)
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:  # queries go on while the file is rewritten and swapped
+        while not stop.is_set():
+            try:
+                assert store.query("SELECT count(*) FROM events")[0][0] == n_events
+            except BaseException as exc:  # noqa: BLE001 - reported by the test below
+                failures.append(exc)
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        result = run_compact(store, 0.3)
+    finally:
+        stop.set()
+        t.join()
+    assert failures == []
+    assert result["compacted"] is True
+    assert path.stat().st_size < size_before / 2
+    assert not Path(f"{path}.compact").exists()
+    assert duckdb_compact.file_use(store.con).free_share < 0.2
+    assert answers(store, ff) == expected
+    # Stored by (site, day, visitor): a visitor's events of a day lie together.
+    stored = store.query("SELECT site_id, CAST(ts AS DATE), visitor_id FROM events")
+    assert stored == sorted(stored)
+
+    # The store goes on as before: new events are written, sealed, and answered exactly.
+    load(ff, 3, 60)
+    assert store.query("SELECT count(*) FROM events")[0][0] > n_events
+    compare(ff)
+    run_rollups(ff.services.store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM rollup_pending")[0][0] == 0
+    compare(ff)
+
+
+def test_the_compaction_job_leaves_other_stores_alone() -> None:
+    assert run_compact(object(), 0.3) == {"compacted": False}
+    assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.0)
+    assert duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.3)
+    assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 20, 1 << 19, 0), 0.3)

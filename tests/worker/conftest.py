@@ -1,0 +1,62 @@
+"""Helpers of the worker tests: a Redis key prefix of the test's own (deleted after), a
+store, records, and the 30-minute rule written out in plain Python as the reference."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+
+from footfall.config import Settings
+from footfall.ingest.record import SpoolRecord
+from footfall.store import open_store
+from footfall.store.base import EventStore
+from tests.conftest import chdb_url
+from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
+
+TIMEOUT_MS = 30 * 60_000
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    _redis_or_skip()
+    import redis
+
+    p = f"footfall-test:{uuid.uuid4().hex[:12]}:"
+    yield p
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=p + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["duckdb", "chdb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    url = "" if request.param == "duckdb" else chdb_url("worker")
+    if url:
+        pytest.importorskip("chdb")
+    s = open_store(Settings(data_dir=tmp_path / "data", store_url=url))
+    yield s
+    s.close()
+
+
+def expected_visits(records: Iterable[SpoolRecord]) -> int:
+    """Visits by the 30-minute rule: per site and visitor, a new visit after a gap."""
+    times: dict[tuple[str, int], list[int]] = {}
+    for r in records:
+        times.setdefault((r.site_id, r.visitor_id), []).append(r.ts)
+    n = 0
+    for ts in times.values():
+        ts.sort()
+        n += 1 + sum(1 for a, b in zip(ts, ts[1:], strict=False) if b - a > TIMEOUT_MS)
+    return n
+
+
+def stored(store: EventStore) -> tuple[int, int, int, int]:
+    """Events, distinct event ids, visits, and the visits' pageviews in the store."""
+    (n, distinct), = store.query("SELECT count(*), count(DISTINCT event_id) FROM events")
+    (visits, pageviews), = store.query("SELECT count(*), sum(pageviews) FROM sessions")
+    return int(n), int(distinct), int(visits), int(pageviews or 0)
