@@ -56,7 +56,8 @@ def test_current_visitors(settings: Settings) -> None:
         ]  # fmt: skip
         r = client.post("/api/events", json={"events": events}, headers={"x-api-key": key})
         assert r.status_code == 202 and r.json()["accepted"] == 8
-        assert svc.writer.wait_idle(15)
+        if svc.writer is not None:  # one process: the count is the store's
+            assert svc.writer.wait_idle(15)
         assert settled(svc, site, 4) == 4  # a, b, c, d
         # Another site's visitors are not this site's.
         other, _ = svc.meta.create_site("Quiet", ["quiet.example"])
