@@ -323,7 +323,13 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         first: dict[str, float] | None = None
         fast_at = float("nan")
         while time.perf_counter() - last_ack < args.fast_cap:
-            _, times = qs.parallel()
+            try:
+                _, times = qs.parallel()
+            except (OSError, RuntimeError) as exc:  # a panel timed out (120 s) or failed
+                log(f"{name}: dashboard set failed while folding in: {exc!r}")
+                qs.close()
+                qs = HttpSet(port, dashboard_set(site_id, today, min(30, args.days)))
+                continue
             first = first or times
             if max(times.values()) <= FAST_S:
                 fast_at = time.perf_counter() - last_ack

@@ -17,6 +17,7 @@ from footfall.api import (
     compat,
     export,
     health,
+    mail,
     openapi,
     privacy,
     product,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         *dashboard_routes(),  # login, site list, dashboard pages, /static
         *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES,
         *product.ROUTES,  # retention, paths, goals and funnels over the API
+        *mail.ROUTES,  # unsubscribe links, send a report now
     ]
     fast = {"/api/event": collect.post_event, "/api/events": collect.post_events}
     return FootfallApp(routes=routes, lifespan=lifespan, fast_routes=fast)

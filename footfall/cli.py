@@ -29,6 +29,7 @@ from footfall.config import Settings, SettingsError, docs_table
 from footfall.logs import granian_config as granian_logs
 from footfall.meta.repo import Metadata
 from footfall.meta.values import MetaValidationError
+from footfall.worker import command as worker_command
 
 
 def _settings(args: argparse.Namespace | None = None, **overrides: Any) -> Settings:
@@ -55,6 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_port(settings.host, settings.port)
         lock.acquire("serve", connect_url(settings.host, settings.port))
         check_store_free(settings.store_path)
+        if problem := worker_command.serve_shape_problem(settings):
+            raise PreflightError(problem)
     except PreflightError as exc:
         lock.release()
         sys.exit(f"error: {exc}")
@@ -258,8 +261,6 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_users
 
     cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
-    from footfall.worker import command as worker_command
-
     worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
     from footfall.imports import cli as cli_imports
 
@@ -267,6 +268,9 @@ def parser() -> argparse.ArgumentParser:
     from footfall import cli_privacy
 
     cli_privacy.add_parser(sub, common, _settings)
+    from footfall import cli_mail
+
+    cli_mail.add_parser(sub, common, _settings)
 
     sub.add_parser(
         "migrate", parents=[common],

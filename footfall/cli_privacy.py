@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from footfall.cli_preflight import DataDirLock, PreflightError, connect_url, holder
+from footfall.cli_admin import ask, server_url
+from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
 from footfall.ingest.validate import FieldError
 from footfall.privacy import person as persons
@@ -82,11 +81,12 @@ def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
     except FieldError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
-    server = holder(settings.data_dir)
-    if args.url or (server is not None and server.get("command") == "serve"):
-        found = (server or {}).get("url") or connect_url(settings.host, settings.port)
-        url = args.url or str(found)
-        return _ask(url, settings.admin_token, action, person)
+    url = server_url(settings, args.url)
+    if url is not None:
+        query = urllib.parse.urlencode(person.describe())
+        if action == "delete":
+            return ask(url, settings.admin_token, "DELETE", f"/api/v1/visitors?{query}")
+        return ask(url, settings.admin_token, "GET", f"/api/v1/visitors/export?{query}")
     lock = DataDirLock(settings.data_dir)
     try:
         lock.acquire(f"privacy {action}")
@@ -114,34 +114,4 @@ def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
             store.close()
     finally:
         lock.release()
-    return 0
-
-
-def _ask(url: str, token: str, action: str, person: persons.Person) -> int:
-    if not token:
-        print(f"error: the store is held by a running `footfall serve` ({url}); set "
-              "FOOTFALL_ADMIN_TOKEN (the server's) so this command can ask it, or stop the "
-              "server.", file=sys.stderr)  # fmt: skip
-        return 3
-    query = urllib.parse.urlencode(person.describe())
-    path = "/api/v1/visitors" if action == "delete" else "/api/v1/visitors/export"
-    req = urllib.request.Request(  # noqa: S310 - the operator's own server URL
-        f"{url.rstrip('/')}{path}?{query}",
-        method="DELETE" if action == "delete" else "GET",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=None) as resp:  # noqa: S310
-            while chunk := resp.read(1 << 16):
-                sys.stdout.buffer.write(chunk)
-    except urllib.error.HTTPError as exc:
-        body = exc.read().decode(errors="replace")
-        print(f"error: the server at {url} answered {exc.code}: {body}", file=sys.stderr)
-        return 3
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        print(f"error: could not reach the server at {url}: {reason}", file=sys.stderr)
-        return 3
-    if action == "delete":
-        sys.stdout.write("\n")
     return 0

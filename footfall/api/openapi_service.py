@@ -215,4 +215,15 @@ def _privacy() -> Obj:
             "One person's events (every stored column), as JSON lines", "Data rights",
             content(200, "JSON lines", "application/x-ndjson"), 400, 401, 403, 404,
             security=ADMIN, parameters=person)},
+        "/api/admin/reports/send": {"post": op(
+            "Send one e-mail report now (the last complete week or month)", "Admin",
+            content(200, "Sent", "application/json",
+                    object_of("success:boolean site_id:string to:string period:string")),
+            400, 401, 403, 404, 503, security=ADMIN,
+            requestBody={"required": True, "content": {"application/json": {"schema": object_of(
+                "site_id:string to:string kind:string")}}})},
+        "/unsubscribe/{token}": {
+            method: op("Unsubscribe (the signed link in every e-mail)", "Data rights",
+                       HTML, 400, parameters=[path_param("token", "From the e-mail")])
+            for method in ("get", "post")},
     }  # fmt: skip

@@ -88,7 +88,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
                     total.pageviews += got.pageviews
                     total.skipped.update(got.skipped)
             seconds = time.perf_counter() - started
-            counts = feed.counts
+            counts, queued = feed.counts, feed.queued
     except ImportFailed as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -101,6 +101,8 @@ def cmd_access_log(args: argparse.Namespace) -> int:
         "lines": total.lines,
         "pageviews_found": total.pageviews,
         "imported": counts.inserted,
+        # Redis shape: handed to the queue, stored (and deduplicated) by footfall worker.
+        "queued_for_workers": queued,
         "already_imported": counts.duplicates,
         "skipped": skipped,
         "seconds": round(seconds, 2),
@@ -113,11 +115,13 @@ def cmd_access_log(args: argparse.Namespace) -> int:
 
 def _print_summary(s: dict[str, Any]) -> None:
     err = sys.stderr
-    print(
-        f"{s['lines']:,} lines in {s['seconds']} s ({s['lines_per_second']:,} lines/s): "
-        f"{s['imported']:,} pageviews imported, {s['already_imported']:,} already there",
-        file=err,
+    done = (
+        f"{s['queued_for_workers']:,} pageviews queued for footfall worker"
+        if s["queued_for_workers"]
+        else f"{s['imported']:,} pageviews imported, {s['already_imported']:,} already there"
     )
+    print(f"{s['lines']:,} lines in {s['seconds']} s ({s['lines_per_second']:,} lines/s): {done}",
+          file=err)  # fmt: skip
     for reason, n in sorted(s["skipped"].items(), key=lambda kv: -kv[1]):
         print(f"  skipped {n:,}: {REASONS.get(reason, reason)}", file=err)
 

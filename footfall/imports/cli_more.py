@@ -83,8 +83,66 @@ def cmd_import_footfall(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plausible(args: argparse.Namespace) -> int:
+    from footfall.imports.plausible.read import BadExport, read_export
+
+    path = Path(args.export)
+    if not path.exists():
+        return _fail(f"export: no such file {str(path)!r}")
+    try:
+        export = read_export(path)
+    except BadExport as exc:
+        return _fail(f"export: {exc}")
+    written: dict[str, int] = {}
+    try:
+        with open_feed(_settings(args), "import plausible-csv") as feed:
+            site = feed.meta.get_site(args.site)
+            if site is None:
+                return _fail(f"site: no site {args.site!r}")
+            for m in export.members:
+                # One import per file and period: importing it again replaces it.
+                import_id = f"plausible:{m.kind}:{m.first.isoformat()}:{m.last.isoformat()}"
+                written[m.kind] = written.get(m.kind, 0) + feed.store.write_imported(
+                    site.id, import_id, m.rows
+                )
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    first = min(m.first for m in export.members).isoformat()
+    last = max(m.last for m in export.members).isoformat()
+    print(
+        f"imported Plausible aggregates of {first} to {last} into {args.site}: "
+        + ", ".join(f"{k} {n:,} rows" for k, n in sorted(written.items())),
+        file=sys.stderr,
+    )
+    for name in export.skipped:
+        print(f"  skipped {name}: not a Plausible export file", file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "site": args.site,
+                "from": first,
+                "to": last,
+                "rows": written,
+                "skipped": export.skipped,
+            }
+        )
+    )
+    return 0
+
+
 def add_parsers(imp: Any, sub: Any, common: argparse.ArgumentParser) -> None:
     """Register the remaining import sources and the export command."""
+    pl = imp.add_parser(
+        "plausible-csv",
+        parents=[common],
+        help="Plausible's CSV export (a zip) as aggregates",
+        description="Keep the daily aggregates of a Plausible CSV export (the zip, or a "
+        "directory of its CSV files) for SITE; reports add them when a query asks for "
+        'imports ("include": {"imports": true}). Importing the same files again replaces them.',
+    )
+    pl.add_argument("export", metavar="EXPORT.zip", help="the export zip or its directory")
+    pl.add_argument("--site", required=True, help="id of the site to import into")
+    pl.set_defaults(func=cmd_plausible)
     ff = imp.add_parser(
         "footfall",
         parents=[common],

@@ -8,6 +8,8 @@ visit rule are exactly those of collected events, on every store, and each round
 with its queue position (which the ClickHouse store's replay safety relies on).
 
 The import holds the data directory's lock, so no server drains the same queue meanwhile.
+In the Redis shape (a queue consumed by ``footfall worker`` processes) the import only
+appends: the workers store the events, and the summary says they were queued.
 """
 
 from __future__ import annotations
@@ -53,17 +55,23 @@ class Feed:
     salts: SaltStore
     queue: EventQueue
     store: EventStore
-    writer: Writer
+    writer: Writer | None  # None: footfall worker processes drain the queue
     counts: WriteCounts = field(default_factory=WriteCounts)
+    queued: int = 0  # records appended for the workers
 
     def put(self, payloads: list[bytes]) -> None:
-        """Append encoded spool records and store them before returning."""
+        """Append encoded spool records and, with a writer of its own, store them before
+        returning."""
         if not payloads:
             return
         self.queue.append_sync(payloads)
+        if self.writer is None:
+            self.queued += len(payloads)
         self.drain()
 
     def drain(self) -> None:
+        if self.writer is None:
+            return
         stats = self.writer.stats
         before = (
             stats.events_written,
@@ -100,14 +108,18 @@ def open_feed(settings: Settings, what: str) -> Iterator[Feed]:
             queue = open_queue(settings)
             try:
                 sites = SiteCache(meta)
-                writer = Writer(
-                    queue,
-                    store,
-                    sites.domains_of,
-                    batch_size=settings.batch_size,
-                    session_timeout_ms=settings.session_timeout_minutes * 60_000,
-                    allow_headless=settings.allow_headless,
-                    scratch_dir=settings.data_dir,
+                writer = (
+                    None
+                    if queue.consumed_by_workers
+                    else Writer(
+                        queue,
+                        store,
+                        sites.domains_of,
+                        batch_size=settings.batch_size,
+                        session_timeout_ms=settings.session_timeout_minutes * 60_000,
+                        allow_headless=settings.allow_headless,
+                        scratch_dir=settings.data_dir,
+                    )
                 )
                 # Whatever an earlier process left queued goes in first, in order.
                 feed = Feed(settings, meta, sites, SaltStore(meta), queue, store, writer)

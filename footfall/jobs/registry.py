@@ -31,6 +31,11 @@ def register_default_jobs(services: Services) -> None:
     # Hourly is enough: the salt changes at UTC midnight and the hot path creates today's
     # on first use; this job is what deletes salts older than 48 hours.
     s.scheduler.add("salts", 3600.0, lambda: s.salts.rotate(datetime.now(UTC)), first_in=5.0)
+    # Reports go out in the first hour after their week or month ends; spikes are hourly.
+    from footfall.mail.schedule import Mailer
+
+    mailer = Mailer(s.settings, s.meta, s.runner)
+    s.scheduler.add("reports", 3600.0, mailer.run, first_in=120.0)
     if s.store.capabilities.rollups:
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),

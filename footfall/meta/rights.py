@@ -7,16 +7,20 @@
 * :class:`ReportRecipient`: one address receiving one kind of mail of one site
   (``weekly`` or ``monthly`` report, ``spike`` alert), with the last period sent, so the
   scheduler sends each period once. The unsubscribe link deletes the row.
+* :class:`InstanceSecret`: random keys the instance makes once and shares between its
+  processes through this database (the unsubscribe links' signing key).
 
-Created by migration ``0006``; keep the two in step.
+Created by migrations ``0006`` and ``0007`` (instance secrets); keep them in step.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from footfall.meta.models import Base, Site, UTCDateTime, utcnow
@@ -47,6 +51,31 @@ class ReportRecipient(Base):
     kind: Mapped[str] = mapped_column(String(16))
     last_sent: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InstanceSecret(Base):
+    __tablename__ = "instance_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+
+
+def instance_secret(meta: Metadata, name: str) -> str:
+    """The instance's secret called ``name``, made (64 random hex digits) on first use;
+    two processes making it at once agree on the first one stored."""
+    with meta.session() as s:
+        row = s.get(InstanceSecret, name)
+        if row is not None:
+            return row.value
+    try:
+        with meta.session(write=True) as s, s.begin():
+            s.add(InstanceSecret(name=name, value=secrets.token_hex(32)))
+    except IntegrityError:
+        pass  # another process stored it first
+    with meta.session() as s:
+        found = s.get(InstanceSecret, name)
+        assert found is not None
+        return found.value
 
 
 @dataclass(frozen=True, slots=True)

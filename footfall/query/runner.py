@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, rollup, shape
+from footfall.query import builder, imported, rollup, shape
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -129,7 +129,10 @@ class QueryRunner:
         self, q: Query, scope: Scope, dims: tuple[str, ...], filters: tuple[Filter, ...]
     ) -> dict[Key, Values]:
         if GOAL not in dims:
-            return self._values(q, scope, dims, filters)
+            got = self._values(q, scope, dims, filters)
+            if q.include.get("imports") and imported.skip_reason(q, scope.unit) is None:
+                imported.add(self.store, scope, dims, got)  # Plausible's include.imports
+            return got
         # One goal at a time, over the events completing it: an event that completes two
         # goals counts in both rows, and every metric keeps its one definition.
         i = dims.index(GOAL)
@@ -274,6 +277,7 @@ class QueryRunner:
             else labels(unit, p.first, p.last),
             total_rows=len(rows) if include.get("totals") or include.get("total_rows") else None,
             totals=self._totals(q, scope, finish, cp, site) if include.get("totals") else None,
+            extra_meta=imported.meta(self.store, q, scope) if include.get("imports") else {},
         )
 
     def _totals(

@@ -50,6 +50,23 @@ def add_parser(sub: Sub, common: argparse.ArgumentParser) -> None:
         p.set_defaults(func=func)
 
 
+def serve_shape_problem(settings: Settings) -> str | None:
+    """Why ``footfall serve`` cannot run with these settings in the Redis shape: its
+    events would wait in Redis for workers that cannot open a one-process store."""
+    from footfall.store.factory import parse_store_url
+
+    if not settings.queue_url:
+        return None
+    target = parse_store_url(settings.store_url, settings.data_dir)
+    if target is None or target.path:
+        return (
+            "FOOTFALL_QUEUE_URL=redis:// is the scale-out shape: `footfall worker` processes "
+            "store the events, so FOOTFALL_STORE_URL must be clickhouse://user:password@host:"
+            "8123/database (DuckDB and chdb:// are opened by one process only)"
+        )
+    return None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     try:
         settings = Settings.from_env(data_dir=getattr(args, "data_dir", None))
@@ -73,7 +90,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from footfall.store import open_store
     from footfall.worker.loop import Worker, WorkerConfig
 
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except Exception as exc:  # unreachable server, bad credentials: one line, no traceback
+        sys.exit(f"footfall worker: cannot open the store at FOOTFALL_STORE_URL ({exc})")
     if store.capabilities.single_writer_process:
         store.close()
         sys.exit(
@@ -81,7 +101,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             "write (clickhouse://user:password@host:8123/database); this one is opened by "
             "one process only, the server"
         )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the scratch file, SQLite metadata
     meta = Metadata(settings.metadata_url)
+    meta.migrate()  # idempotent; a worker may start before any server
     config = WorkerConfig(
         partitions=settings.queue_partitions,
         batch_size=settings.batch_size,
@@ -95,7 +117,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker = Worker(
         settings.queue_url, settings.redis_prefix, store, SiteCache(meta).domains_of, config,
-        consumer=args.name, scratch_dir=settings.data_dir if settings.data_dir.is_dir() else None,
+        consumer=args.name, scratch_dir=settings.data_dir,
     )  # fmt: skip
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())

@@ -3,9 +3,9 @@ operator (``footfall queue dlq list|retry|purge``) instead of blocking their par
 
 A record that fails the worker's check (:func:`footfall.worker.partition.problem_of`)
 counts one failure per delivery in the hash ``<prefix>failures``; its batch is retried
-after a back-off. At the configured number of failures it moves here: added to the
-dead-letter stream and acknowledged in one transaction, so it is never both lost and
-dropped, and the rest of its batch goes on. ``retry`` puts records back into their
+after a back-off. At the configured number of failures it is copied here (once: marked in
+``<prefix>failures:moved``) and left out of its batch, whose other records are stored;
+the stream entry holding it is acknowledged with the batch. ``retry`` puts records back into their
 partitions (after a fix, say a newer worker that reads them).
 """
 
@@ -18,14 +18,14 @@ from typing import Any
 import redis
 
 from footfall.queue.redis.append import FIELD
-from footfall.queue.redis.partitions import GROUP, dead_letter_key, partition_of, stream_keys
+from footfall.queue.redis.partitions import dead_letter_key, partition_of, stream_keys
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     id: str  # its id in the dead-letter stream
     partition: int
-    source_id: str  # its id in the partition stream it came from
+    source_id: str  # where it was: "<entry id>/<index>" in its partition stream
     error: str
     failures: int
     payload: bytes
@@ -36,6 +36,7 @@ class DeadLetters:
         self.client, self.prefix = client, prefix
         self.key = dead_letter_key(prefix)
         self.failures_key = prefix + "failures"
+        self.moved_key = prefix + "failures:moved"
 
     def count_failures(self, partition: int, ids: list[str]) -> list[int]:
         """One more failed delivery for each of ``ids``; their failure counts now."""
@@ -44,21 +45,35 @@ class DeadLetters:
             pipe.hincrby(self.failures_key, f"{partition}:{i}", 1)
         return [int(n) for n in pipe.execute()]
 
-    def move(
-        self, stream: str, partition: int, dead: list[tuple[str, bytes | None, str, int]]
-    ) -> None:
-        """Move ``(id, payload, error, failures)`` entries of ``stream`` here."""
+    def move(self, partition: int, dead: list[tuple[str, bytes | None, str, int]]) -> int:
+        """Copy ``(name, record, error, failures)`` records here, each once (a replayed
+        batch finds them marked); returns how many were copied now. They leave their
+        partition with their batch's acknowledgement (:meth:`forget` then)."""
+        pipe = self.client.pipeline(transaction=False)
+        for name, *_ in dead:
+            pipe.hexists(self.moved_key, f"{partition}:{name}")
+        fresh = [d for d, seen in zip(dead, pipe.execute(), strict=True) if not seen]
+        if not fresh:
+            return 0
         pipe = self.client.pipeline(transaction=True)
-        for source_id, payload, error, failures in dead:
+        for name, record, error, failures in fresh:
             pipe.xadd(
                 self.key,
                 {
-                    FIELD: payload or b"", "partition": partition, "source_id": source_id,
+                    FIELD: record or b"", "partition": partition, "source_id": name,
                     "error": error[:500], "failures": failures, "at": int(time.time()),
                 },
             )  # fmt: skip
-            pipe.xack(stream, GROUP, source_id)
-            pipe.hdel(self.failures_key, f"{partition}:{source_id}")
+            pipe.hset(self.moved_key, f"{partition}:{name}", 1)
+        pipe.execute()
+        return len(fresh)
+
+    def forget(self, partition: int, names: list[str]) -> None:
+        """The batch holding these records was acknowledged: drop their counts."""
+        fields = [f"{partition}:{n}" for n in names]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hdel(self.failures_key, *fields)
+        pipe.hdel(self.moved_key, *fields)
         pipe.execute()
 
     def letters(self, count: int = 100) -> list[DeadLetter]:

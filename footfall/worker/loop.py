@@ -31,7 +31,7 @@ from footfall.queue.redis.stream import parse_id
 from footfall.store.base import EventStore, WriteBatch
 from footfall.worker.dlq import DeadLetters
 from footfall.worker.lease import Leases
-from footfall.worker.partition import Entry, PartitionStream, problem_of
+from footfall.worker.partition import PartitionStream, problem_of
 
 log = logging.getLogger("footfall.worker")
 MAX_BACKOFF = 30.0
@@ -108,6 +108,7 @@ class Worker:
         self.stopping = threading.Event()
         self._failures: dict[int, int] = {}  # partition -> failed attempts in a row
         self._retry_at: dict[int, float] = {}
+        self._per_entry = 100.0  # records per stream entry, as last seen (batch sizing)
 
     # ------------------------------------------------------------------ running
 
@@ -124,6 +125,13 @@ class Worker:
                 if not down:
                     log.warning("worker %s: redis unreachable (%s); retrying", self.consumer, exc)
                 down = True
+                self.stopping.wait(1.0)
+                continue
+            except Exception:
+                # Whatever else went wrong (a Redis error reply, a bug) must not end the
+                # process: what it held stays pending and the next cycle tries again.
+                log.exception("worker %s: cycle failed; retrying", self.consumer)
+                self.stats.errors += 1
                 self.stopping.wait(1.0)
                 continue
             if not full:
@@ -167,55 +175,70 @@ class Worker:
         if time.monotonic() < self._retry_at.get(k, 0.0):
             return 0
         stream = self.streams[k]
-        batch = stream.next_batch(self.config.batch_size)
+        # Entries hold one request's records each: read about a batch's worth of them.
+        entries = max(1, min(self.config.batch_size, int(self.config.batch_size / self._per_entry)))
+        batch = stream.next_batch(entries)
         if not batch:
             return 0
-        dead = 0
+        records = [
+            (f"{entry_id}/{n}", entry_id, record)
+            for entry_id, payload in batch
+            for n, record in enumerate(payload.split(b"\n") if payload is not None else [None])
+        ]
+        self._per_entry = max(1.0, len(records) / len(batch))
         try:
-            batch, dead = self._set_aside(k, batch)
-            if batch:
-                self._store(k, batch)
+            good, bad = self._set_aside(k, records)
+            if good:
+                self._store(k, batch[-1][0], good)
         except (redis.ConnectionError, redis.TimeoutError):
             raise
         except Exception as exc:
             self.stats.errors += 1
             log.error("worker %s: partition %d: batch failed (%s); retrying", self.consumer, k, exc)
             self._backoff(k)
-            return dead
+            return 0
         self._failures.pop(k, None)
-        if batch:
-            stream.acknowledge([i for i, _ in batch])
-        return len(batch) + dead
+        stream.acknowledge([entry_id for entry_id, _ in batch])
+        if bad:
+            self.dead.forget(k, bad)
+        return len(records)
 
-    def _set_aside(self, k: int, batch: list[Entry]) -> tuple[list[Entry], int]:
-        """Count a failure for each record that cannot be stored; move those failed
-        ``max_failures`` times to the dead-letter stream. Returns the rest of the batch
-        and how many moved; raises while some bad record has failures left."""
-        bad = [(i, p, why) for i, p in batch if (why := problem_of(p)) is not None]
-        if not bad:
-            return batch, 0
-        counts = self.dead.count_failures(k, [i for i, _, _ in bad])
-        if min(counts) < self.config.max_failures:
-            raise ValueError(f"{len(bad)} unreadable record(s), first {bad[0][0]}: {bad[0][2]}")
-        self.dead.move(
-            self.streams[k].key, k, [(i, p, w, c) for (i, p, w), c in zip(bad, counts, strict=True)]
-        )
-        self.stats.dead_lettered += len(bad)
-        log.error(
-            "worker %s: partition %d: %d record(s) moved to the dead-letter stream",
-            self.consumer,
-            k,
-            len(bad),
-        )
-        gone = {i for i, _, _ in bad}
-        return [e for e in batch if e[0] not in gone], len(bad)
+    def _set_aside(
+        self, k: int, records: list[tuple[str, str, bytes | None]]
+    ) -> tuple[list[tuple[str, bytes]], list[str]]:
+        """Split the batch's records into those the store can read, as ``(entry id,
+        record)``, and the names of those it cannot. Each bad record counts a failure;
+        at ``max_failures`` it is copied to the dead-letter stream (once) and left out.
+        Raises while some bad record has failures left (the batch waits, backing off)."""
+        bad = [(name, r, why) for name, _, r in records if (why := problem_of(r)) is not None]
+        if bad:
+            counts = self.dead.count_failures(k, [name for name, _, _ in bad])
+            if min(counts) < self.config.max_failures:
+                raise ValueError(f"{len(bad)} unreadable record(s), first {bad[0][0]}: {bad[0][2]}")
+            moved = self.dead.move(
+                k, [(n, r, w, c) for (n, r, w), c in zip(bad, counts, strict=True)]
+            )
+            if moved:
+                self.stats.dead_lettered += moved
+                log.error(
+                    "worker %s: partition %d: %d record(s) moved to the dead-letter stream",
+                    self.consumer,
+                    k,
+                    moved,
+                )
+        names = {name for name, _, _ in bad}
+        good = [
+            (entry_id, r) for name, entry_id, r in records if name not in names and r is not None
+        ]
+        return good, sorted(names)
 
-    def _store(self, k: int, batch: list[Entry]) -> None:
-        last = batch[-1][0]
-        version = batch_version(parse_id(last), k)
+    def _store(self, k: int, last_id: str, records: list[tuple[str, bytes]]) -> None:
+        # The version comes from the batch's last entry, bad or not: the same batch
+        # replayed has the same version, whatever records it leaves out.
+        version = batch_version(parse_id(last_id), k)
         with self.scratch.open("wb") as out:
-            for i in range(0, len(batch), 8192):
-                out.write(b"\n".join(p or b"" for _, p in batch[i : i + 8192]) + b"\n")
+            for i in range(0, len(records), 8192):
+                out.write(b"\n".join(r for _, r in records[i : i + 8192]) + b"\n")
         counts = batch_steps.write(
             self.store,
             WriteBatch(
@@ -228,7 +251,7 @@ class Worker:
         s.dropped += counts["dropped"]
         s.batches += 1
         now_ms = time.time() * 1000
-        for entry_id, _ in batch:
+        for entry_id, _ in records:
             lag = max(0.0, now_ms - int(entry_id.partition("-")[0]))
             bucket = int(lag // LAG_BUCKET_MS) * LAG_BUCKET_MS
             s.lag_ms[bucket] = s.lag_ms.get(bucket, 0) + 1

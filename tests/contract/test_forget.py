@@ -82,8 +82,8 @@ def pair(
             "/api/site/create", json={"name": "A", "domains": ["example.com"]}, headers=AUTH
         ).json()
         for name, (c, app) in apps.items():
-            for i in range(0, len(events), 50):
-                batch = events[i : i + 50]
+            for i in range(0, len(events), 200):
+                batch = events[i : i + 200]
                 if name == "never":
                     batch = [e for e in batch if e["event_id"] not in gone]
                 r = c.post(
@@ -113,7 +113,7 @@ def _read(pair: dict[str, Any], name: str, method: str, path: str, **kw: Any) ->
 def _all_reports(pair: dict[str, Any], name: str) -> dict[str, Any]:
     site, out = pair["site"], {}
     for report in REPORTS:
-        for period in PERIODS:
+        for period in PERIODS[:2]:  # 30d holds every event; 7d, a range inside it
             out[f"{report} {period}"] = _read(
                 pair, name, "GET", f"/api/v1/{report}", params={"site_id": site, **period}
             )

@@ -44,7 +44,10 @@ def test_write_replace_and_delete(tmp_path: Path, store_url: str) -> None:
         ]
         assert store.query(sql, [D2, D2]) == [("a", "/1", 4, 8, 0, "")]
         store.write_imported("a", "one", pages([1]))  # replaced by a smaller import
-        assert store.query(sql, [D1, D2])[:2] == [("a", "/0", 11, 22, 0, ""), ("b", "/0", 7, 14, 0, "")]
+        assert store.query(sql, [D1, D2])[:2] == [
+            ("a", "/0", 11, 22, 0, ""),
+            ("b", "/0", 7, 14, 0, ""),
+        ]
         store.delete_site_data("a")
         assert store.query(sql, [D1, D2]) == [("b", "/0", 7, 14, 0, "")]
     finally:

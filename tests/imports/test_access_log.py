@@ -22,7 +22,7 @@ from footfall.app import create_app
 from footfall.cli import main
 from footfall.config import Settings
 from footfall.meta.repo import Metadata
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, make_settings, require_services
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -180,3 +180,47 @@ def test_todays_lines_hash_to_the_live_visitor(
             headers=AUTH,
         )
         assert r.json()["results"][0]["metrics"] == [2, 1, 1]
+
+
+def test_redis_shape_hands_pageviews_to_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """With FOOTFALL_QUEUE_URL=redis:// the workers drain the queue: the import appends
+    the pageviews there and stores nothing itself."""
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        if require_services():
+            pytest.fail("Redis is not reachable at 127.0.0.1:6379")
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    prefix = f"fftest-imports-{uuid.uuid4().hex[:8]}:"
+    settings = make_settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    meta = Metadata(settings.metadata_url)
+    meta.migrate()
+    meta.create_site("Shop", ["shop.example"], "UTC")
+    meta.close()
+    monkeypatch.setenv("FOOTFALL_QUEUE_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("FOOTFALL_REDIS_PREFIX", prefix)
+    monkeypatch.setenv("FOOTFALL_QUEUE_PARTITIONS", "1")  # one stream: the port can count it
+    log = tmp_path / "access.log"
+    log.write_text(build_log())
+    try:
+        summary = run_cli(settings, monkeypatch, capsys, str(log))
+        assert summary["queued_for_workers"] == len(PAGES) and summary["imported"] == 0
+        from footfall.queue import open_queue
+
+        queue = open_queue(
+            Settings(queue_url="redis://127.0.0.1:6379/0", redis_prefix=prefix, queue_partitions=1)
+        )
+        try:
+            assert queue.depth() == len(PAGES)  # waiting for the workers
+        finally:
+            queue.close_sync()
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)

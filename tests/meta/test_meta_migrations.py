@@ -13,7 +13,7 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0006"
+HEAD = "0007"
 
 TABLES = {
     "sites",
@@ -32,6 +32,7 @@ TABLES = {
     "funnel_steps",
     "site_retention",
     "report_recipients",
+    "instance_secrets",
 }
 
 

@@ -4,15 +4,20 @@ with a 4xx naming the field, and the command line doing the same work as the API
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.cli import main
 from tests.conftest import ADMIN, Footfall, make_settings
+from tests.serverproc import Server
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -88,3 +93,39 @@ def test_cli_deletes_and_exports_without_a_server(tmp_path: Path, capsys: Any) -
     assert capsys.readouterr().out == ""
     assert main(["privacy", "delete", "--site", site["site_id"], "--visitor-id", "x1", *data]) == 2
     assert "visitor_id" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_asks_the_running_server(tmp_path: Path) -> None:
+    """With ``footfall serve`` holding the store, ``footfall privacy`` goes through its API;
+    its JSON log lines never hold the person's id, the key or the token."""
+    data = tmp_path / "data"
+    created = _cli("sites", "create", "Shop", "--domain", "shop.example", data=data)
+    key = created.stdout.split("api_key: ", 1)[1].split()[0]
+    server = Server(data, FOOTFALL_LOG_FORMAT="json").start()
+    try:
+        for e in _events(datetime.now(UTC)):
+            status, _ = server.post("/api/event", e, {"x-api-key": key})
+            assert status == 202
+        env = {"FOOTFALL_ADMIN_TOKEN": server.admin, "FOOTFALL_PORT": str(server.port)}
+        out = _cli("privacy", "export", "--site", "shop", "--user-id", "bob@x", data=data, **env)
+        assert out.returncode == 0, out.stderr
+        assert [json.loads(x)["pathname"] for x in out.stdout.splitlines()] == ["/", "/d"]
+        out = _cli("privacy", "delete", "--site", "shop", "--user-id", "bob@x", data=data, **env)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["deleted"]["events"] == 2
+        out = _cli("privacy", "delete", "--site", "shop", "--user-id", "bob@x", data=data,
+                   FOOTFALL_ADMIN_TOKEN="wrong", FOOTFALL_PORT=str(server.port))  # fmt: skip
+        assert out.returncode == 3 and "401" in out.stderr
+    finally:
+        server.stop()
+    log = server.log()
+    assert '"route":"/api/v1/visitors"' in log
+    for secret in ("bob@x", key, server.admin):
+        assert secret not in log
+
+
+def _cli(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "FOOTFALL_DATA_DIR": str(data), **env}
+    return subprocess.run([sys.executable, "-m", "footfall.cli", *args], env=full,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from footfall.app import create_app
 from footfall.dashboard.siteops import current_visitors
 from footfall.shared.redis.limits import RedisLimits
 from footfall.shared.redis.link import RedisLink
-from footfall.worker.loop import Worker, WorkerConfig
 from tests.conftest import make_settings
 from tests.shared.conftest import RedisServer, event
+from tests.worker.inprocess import worker_beside
 
 
 @pytest.mark.slow
@@ -59,19 +58,9 @@ def test_live_count_and_site_changes_without_redis(
         svc = app.state.services
         site, key = svc.meta.create_site("S", ["s.example"])
         body = {"events": [event("a"), event("b")]}
-        # A worker beside the server stores the events (one process: DuckDB allows that).
-        config = WorkerConfig(partitions=settings.queue_partitions, interval_ms=20)
-        worker = Worker(settings.queue_url, settings.redis_prefix, svc.store,
-                        svc.sites.domains_of, config)  # fmt: skip
-        thread = threading.Thread(target=worker.run)
-        thread.start()
-        try:
-            r = client.post("/api/events", json=body, headers={"x-api-key": key})
-            assert r.status_code == 202
+        assert client.post("/api/events", json=body, headers={"x-api-key": key}).status_code == 202
+        with worker_beside(svc):  # the Redis shape's server stores nothing itself
             assert svc.wait_stored(15)
-        finally:
-            worker.stop()
-            thread.join()
         redis_server.stop()
         # From the store now (the writer had stored both): the same figure.
         assert current_visitors(svc, site) == 2

@@ -13,7 +13,7 @@ from footfall.config import Settings
 from footfall.ingest.record import SpoolRecord
 from footfall.store import open_store
 from footfall.store.base import EventStore
-from tests.conftest import chdb_url
+from tests.conftest import _chdb_available, chdb_url, require_services
 from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
 
 TIMEOUT_MS = 30 * 60_000
@@ -33,12 +33,29 @@ def prefix() -> Iterator[str]:
     client.close()
 
 
+def _need_chdb() -> None:
+    if not _chdb_available():
+        reason = "chdb/clickhouse-connect not installed (pip install -e '.[dev]')"
+        if require_services():
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 @pytest.fixture(params=["duckdb", "chdb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
     url = "" if request.param == "duckdb" else chdb_url("worker")
     if url:
-        pytest.importorskip("chdb")
+        _need_chdb()
     s = open_store(Settings(data_dir=tmp_path / "data", store_url=url))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def chdb_store(tmp_path: Path) -> Iterator[EventStore]:
+    """The ClickHouse store alone (its replays are the subtle ones: no transactions)."""
+    _need_chdb()
+    s = open_store(Settings(data_dir=tmp_path / "data", store_url=chdb_url("worker")))
     yield s
     s.close()
 
@@ -57,6 +74,6 @@ def expected_visits(records: Iterable[SpoolRecord]) -> int:
 
 def stored(store: EventStore) -> tuple[int, int, int, int]:
     """Events, distinct event ids, visits, and the visits' pageviews in the store."""
-    (n, distinct), = store.query("SELECT count(*), count(DISTINCT event_id) FROM events")
-    (visits, pageviews), = store.query("SELECT count(*), sum(pageviews) FROM sessions")
+    ((n, distinct),) = store.query("SELECT count(*), count(DISTINCT event_id) FROM events")
+    ((visits, pageviews),) = store.query("SELECT count(*), sum(pageviews) FROM sessions")
     return int(n), int(distinct), int(visits), int(pageviews or 0)

@@ -75,8 +75,9 @@ def test_one_visitors_visit_read_by_two_workers_is_one_visit(
 
 
 def test_a_batch_taken_by_a_worker_that_died_is_stored_once_by_another(
-    prefix: str, store: EventStore
+    prefix: str, chdb_store: EventStore
 ) -> None:
+    store = chdb_store
     recs = [record(i, visitor_id=1 + i % 9) for i in range(300)]
     queue = _queue(prefix)
     queue.append_sync([ENCODER.encode(r) for r in recs])
@@ -96,8 +97,9 @@ def test_a_batch_taken_by_a_worker_that_died_is_stored_once_by_another(
 
 
 def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
-    prefix: str, store: EventStore
+    prefix: str, chdb_store: EventStore
 ) -> None:
+    store = chdb_store
     import redis
 
     # Visitor 3's first visit, then a batch that starts before it (re-stamping it) and

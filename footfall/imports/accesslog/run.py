@@ -39,6 +39,7 @@ from footfall.ingest.pipeline import host_allowed
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.ingest.utm import clean_query
 from footfall.meta.repo import SiteInfo
+from footfall.meta.salts import visitor_hash
 
 DAY_MS = 86_400_000
 # Records handed to the queue at a time: below the writer's batch size, so each chunk is
@@ -100,17 +101,16 @@ class AccessLogImport:
         self.feed, self.site, self.fmt = feed, site, fmt
         self.geo = GeoLookup(feed.settings.maxmind_db)
         self.rules = feed.sites.rules(site.id)
-        self._hashers: dict[int, Any] = {}
+        self._salts: dict[int, bytes] = {}
         self._bots: dict[str, bool] = {}
 
-    def _hasher(self, day: int) -> Any:
-        """The keyed hash state of UTC day ``day`` (its salt, as live collection keys it)."""
-        h = self._hashers.get(day)
-        if h is None:
+    def _salt(self, day: int) -> bytes:
+        """The salt of UTC day ``day``, the one live collection hashes that day's visitors with."""
+        salt = self._salts.get(day)
+        if salt is None:
             when = datetime.fromtimestamp(day * 86_400, UTC)
-            salt = self.feed.salts.salts_for(when)[0]
-            h = self._hashers[day] = hashlib.blake2b(digest_size=8, key=salt)
-        return h
+            salt = self._salts[day] = self.feed.salts.salts_for(when)[0]
+        return salt
 
     def run(self, name: str, tick: Callable[[int, int, int], None] | None = None) -> FileResult:
         """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress."""
@@ -177,9 +177,8 @@ class AccessLogImport:
             day = ts // DAY_MS
             key = (ua, ip, day)
             if key != last_key:  # consecutive hits of one visitor: hash once
-                h = self._hasher(day).copy()
-                h.update(f"{site.id}\0{ip}\0{ua}".encode("utf-8", "surrogatepass"))
-                last_key, last_visitor = key, int.from_bytes(h.digest(), "big")
+                # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
+                last_key, last_visitor = key, visitor_hash(self._salt(day), site.id, ip, ua)
             country, region, city = geo(ip)
             payloads.append(
                 encode(

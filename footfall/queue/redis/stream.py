@@ -207,6 +207,7 @@ class RedisStreamQueue(RedisAppending):
     def depth(self, since: Cursor | None = None) -> int:
         """Entries not yet acknowledged by the group, over every partition: in flight
         plus not yet delivered (0 while Redis is unreachable; :meth:`refusal` says so).
+        With partitions an entry is one request's records of that partition.
         Blocking: the server asks from a worker thread (api/health.py)."""
         try:
             return sum(stream_depth(self._sync, key, self.group) for key in self.keys)

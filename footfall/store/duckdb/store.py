@@ -229,7 +229,8 @@ class DuckDBStore:
     def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
         cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
         sql = "SELECT min(end_ts) FROM sessions WHERE site_id = ?"
-        oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
+        with self._gate.reading():  # not across a compaction's swap of the file
+            oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
         if oldest is None or oldest >= cutoff:
             return 0
         deleted = 0

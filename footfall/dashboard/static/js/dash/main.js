@@ -26,7 +26,8 @@ async function query(body, signal) {
   const res = await fetch(cfg.queryUrl, {
     method: 'POST', credentials: 'same-origin', signal,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ site_id: cfg.siteId, ...body }),
+    // Imported aggregates (footfall import plausible-csv) count wherever they can.
+    body: JSON.stringify({ site_id: cfg.siteId, ...body, include: { imports: true, ...body.include } }),
   });
   if (!res.ok) throw new Error('query failed: ' + res.status);
   return res.json();

@@ -37,6 +37,7 @@ export async function chartData(state, timezone, query, signal, now = new Date()
   const span = realtime ? `per minute, last ${REALTIME_MINUTES} minutes`
     : data.meta.period.from + ' – ' + data.meta.period.to;
   const legend = name + ' ' + span + (cp ? ' (dashed: ' + cp.from + ' – ' + cp.to + ')' : '')
-    + (split.running ? ' · dashed end: ' + RUNNING[unit] + ', so far' : '');
+    + (split.running ? ' · dashed end: ' + RUNNING[unit] + ', so far' : '')
+    + (data.meta.imports_included ? ' · includes imported data' : '');
   return { metric: state.metric, labels, values: split.shown, done: split.done, running: split.running, previous, legend };
 }

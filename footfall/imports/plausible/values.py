@@ -1,0 +1,40 @@
+"""Plausible's export vocabulary into the vocabulary Footfall stores, in one function.
+
+Every dimension value read from a Plausible CSV export goes through :func:`stored_value`
+before it is kept, so an imported "Mac" and a collected macOS visit land in the same
+report row. Footfall's stored vocabulary is what ``footfall/ingest/useragent.py`` and
+``footfall/ingest/referrer.py`` produce; when that vocabulary changes (to Plausible's own
+names), only the tables here change with it.
+"""
+
+from __future__ import annotations
+
+from footfall.ingest.referrer import source_from_utm
+
+# Plausible's "unknown" in every column; Footfall stores unknown as "" (shown "(none)").
+UNKNOWN = frozenset({"", "(not set)", "(none)", "Direct / None"})
+
+# Plausible -> stored (footfall/ingest/useragent.py: lower-case device kinds).
+DEVICES = {"Desktop": "desktop", "Mobile": "mobile", "Tablet": "tablet", "Laptop": "desktop"}
+OPERATING_SYSTEMS = {"Mac": "macOS", "Linux": "GNU/Linux"}
+BROWSERS = {"Microsoft Edge": "Edge", "Mobile App": ""}
+
+
+def stored_value(column: str, value: str) -> str:
+    """The value Footfall would have stored in ``column`` where Plausible wrote ``value``."""
+    value = value.strip()
+    if value in UNKNOWN:
+        return ""
+    if column == "device":
+        return DEVICES.get(value, value.lower())
+    if column == "os":
+        return OPERATING_SYSTEMS.get(value, value)
+    if column == "browser":
+        return BROWSERS.get(value, value)
+    if column == "source":
+        # Plausible names sources as its referrer list does; a raw host or utm value is
+        # named as collection would name it.
+        return source_from_utm(value) or value
+    if column == "country":
+        return value.upper()
+    return value
