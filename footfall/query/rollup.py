@@ -41,7 +41,7 @@ ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:sour
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 5  # the layout the store builds; bump when what a build writes changes
+VERSION = 6  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 FULL = (1 << 64) - 1
@@ -89,6 +89,8 @@ def _day(d: date) -> int:
 def _conditions(f: Filter) -> list[Condition]:
     if isinstance(f, Condition):
         return [f]
+    if f.op in ("has_done", "has_not_done"):  # about other events: never a rollup's value
+        return [Condition("is", f.op, ())]
     return [c for child in f.children for c in _conditions(child)]
 
 

@@ -64,6 +64,14 @@ EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("interactive", pa.bool_()),
 )
 
+# (column, value older Footfall versions stored, Plausible's name stored now): every
+# store rewrites these in ``events`` and ``sessions`` when it opens or migrates, so a
+# filter copied from a Plausible client matches old data too (footfall/ingest/useragent.py).
+RENAMED_VALUES: tuple[tuple[str, str, str], ...] = (
+    ("device", "desktop", "Desktop"), ("device", "mobile", "Mobile"),
+    ("device", "tablet", "Tablet"), ("os", "macOS", "Mac"),
+)  # fmt: skip
+
 # Visit attributes: those of the visit's first event, stamped on every event of the visit
 # (Plausible's "visit:" dimensions), in this order.
 VISIT_COLUMNS: tuple[str, ...] = (

@@ -129,6 +129,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         worker.run()
     finally:
+        # Everything taken is stored and acknowledged: a second signal (an impatient
+        # supervisor) must not turn this clean exit into a death by signal.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
         store.close()
         meta.close()
     s = worker.stats

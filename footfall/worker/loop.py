@@ -15,7 +15,6 @@ import logging
 import os
 import socket
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -105,7 +104,9 @@ class Worker:
         directory = scratch_dir or Path(tempfile.mkdtemp(prefix="footfall-worker-"))
         self.scratch = directory / f"worker-{uuid.uuid4().hex[:8]}.jsonl"
         self.stats = WorkerStats()
-        self.stopping = threading.Event()
+        # A plain flag, not an Event: stop() runs in a signal handler, which must take no
+        # lock (Event.set could wait for the lock its own thread holds in Event.wait).
+        self.stopping = False
         self._failures: dict[int, int] = {}  # partition -> failed attempts in a row
         self._retry_at: dict[int, float] = {}
         self._per_entry = 100.0  # records per stream entry, as last seen (batch sizing)
@@ -116,7 +117,7 @@ class Worker:
         """Rounds until :meth:`stop`; then give the partitions back."""
         self.enricher.warm()
         down = False
-        while not self.stopping.is_set():
+        while not self.stopping:
             started = time.monotonic()
             try:
                 _, full = self.cycle()
@@ -125,24 +126,28 @@ class Worker:
                 if not down:
                     log.warning("worker %s: redis unreachable (%s); retrying", self.consumer, exc)
                 down = True
-                self.stopping.wait(1.0)
+                self._pause(1.0)
                 continue
             except Exception:
                 # Whatever else went wrong (a Redis error reply, a bug) must not end the
                 # process: what it held stays pending and the next cycle tries again.
                 log.exception("worker %s: cycle failed; retrying", self.consumer)
                 self.stats.errors += 1
-                self.stopping.wait(1.0)
+                self._pause(1.0)
                 continue
             if not full:
-                self.stopping.wait(
-                    max(0.0, self.config.interval_ms / 1000 - (time.monotonic() - started))
-                )
+                self._pause(max(0.0, self.config.interval_ms / 1000 - (time.monotonic() - started)))
         self.shutdown()
 
     def stop(self) -> None:
         """Finish the round under way (stored and acknowledged), then stop."""
-        self.stopping.set()
+        self.stopping = True
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, in short steps, until ``seconds`` pass or :meth:`stop` is called."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.05, left))
 
     def shutdown(self) -> None:
         try:
@@ -159,7 +164,7 @@ class Worker:
         partition gave a full batch (a backlog: no wait before the next cycle)."""
         consumed, full = 0, False
         for k in sorted(self.leases.rebalance()):
-            if self.stopping.is_set():
+            if self.stopping:
                 break
             if not self.leases.still_held(k):
                 continue

@@ -120,7 +120,7 @@ def test_two_servers_two_workers_report_exactly(
             assert w.proc is not None
             w.proc.send_signal(signal.SIGTERM)
         for w in workers:
-            assert w.terminate() == 0, w.log()  # (again: harmless) and wait for exit 0
+            assert w.proc is not None and w.proc.wait(60) == 0, w.log()
             summaries.append(w.summary())
         # Both workers stored events: the partitions were shared out.
         assert all(s["events_written"] > 0 for s in summaries), summaries

@@ -21,6 +21,7 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 from __future__ import annotations
 
 from footfall.store import imported
+from footfall.store.base import RENAMED_VALUES
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
@@ -87,11 +88,25 @@ ORDER BY (site_id, hour, reason)
 SETTINGS {DEDUPE}
 """
 
+# Values stored before Footfall took Plausible's names ("desktop" is "Desktop", "macOS"
+# is "Mac"): rewritten in place, waiting for the rewrite to finish.
+RENAME_VALUES = tuple(
+    f"ALTER TABLE {table} UPDATE {column} = '{new}' WHERE {column} = '{old}' "
+    "SETTINGS mutations_sync = 2"
+    for table in ("events", "sessions")
+    for column, old, new in RENAMED_VALUES
+)
+
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
     # Imported aggregates (footfall/store/imported.py), apart from raw events.
     (2, (imported.clickhouse_ddl(),)),
+    (3, RENAME_VALUES),
+    # The visit's last event that is not an engagement event (visit duration ends there).
+    (4, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
+    # The hostname of the visit's exit page (Plausible's visit:exit_page_hostname).
+    (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
 )
 
 LEDGER = """

@@ -81,6 +81,6 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
     try:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
-        assert versions == [(1,), (2,)]  # events, sessions, drops; imported_stats
+        assert versions == [(1,), (2,), (3,), (4,), (5,)]
     finally:
         store.close()
