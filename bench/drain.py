@@ -121,6 +121,12 @@ def one_run(
             Settings(data_dir=tmp / "data", spool_recent_bytes=recent, store_url=store_url)
         )
         try:
+            caps = svc.store.capabilities
+            if caps.daily_rollups:  # as the server's rollups job does right after start
+                from footfall.query.dialects import DIALECTS
+                from footfall.query.rollup import spec
+
+                svc.store.maintain_rollups({}, spec(DIALECTS[caps.sql_dialect]))
             fill(svc, n)
             writer = svc.writer
             writer.enricher.warm()  # as Writer.start() does when the server starts

@@ -29,11 +29,11 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from footfall.store.duckdb.store import DuckDBStore  # noqa: E402
 from tests.serverproc import Server  # noqa: E402
 
 TARGET_MB = 300
 CHUNK = 1_000_000
-SCHEMA = (ROOT / "footfall" / "store" / "schema" / "duckdb.sql").read_text()
 GENERATE = """
 INSERT INTO events
 SELECT uuid(), ?, make_timestamp(CAST(? + i * ? AS BIGINT)),
@@ -44,9 +44,9 @@ SELECT uuid(), ?, make_timestamp(CAST(? + i * ? AS BIGINT)),
        ['Direct / None', 'Google', 'Twitter', 'Hacker News'][1 + i % 4],
        '', '', '', '', '',
        CAST(hash(i // 4 % 1000000) AS UBIGINT), CAST(hash(i // 4) AS UBIGINT), '',
-       ['Chrome', 'Firefox', 'Safari', 'Edge'][1 + CAST(r2 * 4 AS INT) % 4], '120',
+       ['Chrome', 'Firefox', 'Safari', 'Edge'][1 + CAST(r2 * 4 AS INT) % 4], '120.0',
        ['Windows', 'Mac', 'Linux', 'iOS', 'Android'][1 + i % 5], '10',
-       ['desktop', 'mobile', 'tablet'][1 + i % 3], '1920x1080', 'en-US',
+       ['Desktop', 'Mobile', 'Tablet'][1 + i % 3], '1920x1080', 'en-US',
        ['US', 'GB', 'DE', 'FR', 'IN', 'BR'][1 + i % 6], '', '', 'Page title', '/',
        CASE WHEN r1 >= 0.8 AND r1 < 0.95 THEN MAP(['plan'], ['pro']) ELSE MAP([], []) END,
        NULL, NULL, CASE WHEN r1 < 0.8 THEN CAST(r2 * 3000 AS BIGINT) END, NULL, r1 < 0.95
@@ -73,8 +73,10 @@ def tree_rss_kb(pid: int) -> int:
 
 def generate(store: Path, site_id: str, n: int) -> float:
     started = time.perf_counter()
+    schema = DuckDBStore(store)  # the store's own schema, as the server will find it
+    schema.open()
+    schema.close()
     con = duckdb.connect(str(store))
-    con.execute(SCHEMA)
     now_us = int(time.time() * 1_000_000)
     span_us = 25 * 86_400_000_000  # the last 25 days
     step = span_us // max(n, 1)

@@ -4,7 +4,8 @@ DuckDB's, in the same run, on the same rows, with the answers compared.
 
 The generated DuckDB store is copied into ClickHouse (``<dir>/clickhouse``) once (kept
 with --keep), through the store's own schema: events and visits as Arrow batches. Then
-the set runs on DuckDB (as shipped: with its exact rollups when built) and on ClickHouse,
+the set runs on DuckDB (as shipped: with its exact rollups when built) and on ClickHouse
+(as shipped: with its daily rollups, built here as the rollups job would),
 alternating repetitions so both see the same machine; p50/p95 of the parallel set's wall
 time, peak RSS, bytes on disk, and the ratio ClickHouse / DuckDB. ``http`` serves the
 ClickHouse path from the test stand-in (tests/support/clickhouse_standin.py) in a child
@@ -48,7 +49,9 @@ def copy_into_clickhouse(duck_path: Path, ch_path: Path, log: Any) -> dict[str, 
     t = time.perf_counter()
     rows = 0
     try:
-        events = con.sql("SELECT * EXCLUDE (event_id), event_id::VARCHAR AS event_id, 0::UBIGINT AS pos FROM events")
+        events = con.sql(
+            "SELECT * EXCLUDE (event_id), event_id::VARCHAR AS event_id, 0::UBIGINT AS pos FROM events"
+        )
         for batch in events.to_arrow_reader(500_000):
             store.ch.insert("events", pa.Table.from_batches([batch]))
             rows += batch.num_rows
@@ -93,6 +96,13 @@ def clickhouse_runner(kind: str, ch_path: Path) -> Iterator[tuple[Any, Any]]:
     store = ClickHouseStore(target)
     store.open()
     try:
+        # As the rollups job does on a server's first start (kept with --keep: built once).
+        from footfall.query.dialects import CLICKHOUSE
+        from footfall.query.rollup import spec
+
+        t = time.perf_counter()
+        built = store.maintain_rollups({}, spec(CLICKHOUSE))
+        print(f"ClickHouse daily rollups: {built} in {time.perf_counter() - t:.1f} s", flush=True)
         yield store, QueryRunner(store)
     finally:
         store.close()
@@ -105,11 +115,21 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
             open_runner: Any, in_process: Any, site: Any, pct: Any, log: Any) -> dict[str, Any]:  # fmt: skip
     """The parallel dashboard set on DuckDB and on ClickHouse, alternated."""
     ch_path = root / "clickhouse"
-    out: dict[str, Any] = {"copy": copy_into_clickhouse(root / "data" / "events.duckdb", ch_path, log)}
-    out["bytes"] = {"duckdb": (root / "data" / "events.duckdb").stat().st_size, "clickhouse": _dir_bytes(ch_path)}
+    out: dict[str, Any] = {
+        "copy": copy_into_clickhouse(root / "data" / "events.duckdb", ch_path, log)
+    }
+    out["bytes"] = {
+        "duckdb": (root / "data" / "events.duckdb").stat().st_size,
+        "clickhouse": _dir_bytes(ch_path),
+    }
     # DuckDB as shipped (its exact rollups answer most panels) and on raw events only (the
     # same work ClickHouse does), both beside ClickHouse.
-    walls: dict[str, list[float]] = {"duckdb": [], "duckdb_raw": [], args.store: []}
+    walls: dict[str, list[float]] = {
+        "duckdb": [],
+        "duckdb_raw": [],
+        args.store: [],
+        f"{args.store}_raw": [],
+    }
     answers: dict[str, Any] = {}
     duck_store, duck_runner = open_runner(manifest, root, args.duckdb_threads)
     from footfall.query.runner import QueryRunner
@@ -119,12 +139,17 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
     try:
         with clickhouse_runner(args.store, ch_path) as (ch_store, ch_runner):
             benches[args.store] = in_process(ch_runner, site, queries)
+            # The same store without its daily rollups: what they save, in the same run.
+            benches[f"{args.store}_raw"] = in_process(
+                QueryRunner(ch_store, rollups=False), site, queries
+            )
             rows = ch_store.query(
                 "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = currentDatabase()"
             )
             out["bytes"]["clickhouse"] = int(rows[0][0])  # active parts (old ones linger a while)
             for bench in benches.values():  # first loads warm each engine's caches
                 bench.parallel()
+                bench.cpu.clear()
             for _ in range(args.reps):
                 for name, bench in benches.items():
                     wall, _, results = bench.parallel()
@@ -134,18 +159,31 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
         for bench in benches.values():
             bench.close()
         duck_store.close()
-    differ = [q for q, _ in queries if _strip(answers["duckdb"][q]) != _strip(answers[args.store][q])]
-    out.update(walls=walls, differ=differ, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    differ = [
+        q for q, _ in queries if _strip(answers["duckdb"][q]) != _strip(answers[args.store][q])
+    ]
+    out.update(
+        walls=walls,
+        differ=differ,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+    # Process CPU per set (every thread; robust when other work shares the machine).
+    cpu = {k: pct(b.cpu, 0.5) for k, b in benches.items()}
+    out["cpu_p50"] = cpu
     p95 = {k: pct(v, 0.95) for k, v in walls.items()}
     out["p95"] = p95
     out["ratio_p95"] = p95[args.store] / p95["duckdb"]
     out["ratio_p95_raw"] = p95[args.store] / p95["duckdb_raw"]
-    log("parallel set p50/p95: " + ", ".join(
-        f"{k} {pct(v, .5) * 1e3:.0f}/{p95[k] * 1e3:.0f} ms" for k, v in walls.items())
+    log(
+        "parallel set p50/p95: "
+        + ", ".join(f"{k} {pct(v, 0.5) * 1e3:.0f}/{p95[k] * 1e3:.0f} ms" for k, v in walls.items())
         + f"; ratio p95 {out['ratio_p95']:.2f} (to DuckDB raw {out['ratio_p95_raw']:.2f}); "
         f"answers differ: {differ or 'none'}; "
         f"bytes duckdb {out['bytes']['duckdb'] / 1e6:,.0f} MB, clickhouse {out['bytes']['clickhouse'] / 1e6:,.0f} MB; "
-        f"peak RSS {out['peak_rss_mb']:,.0f} MB")
+        f"peak RSS {out['peak_rss_mb']:,.0f} MB; CPU per set p50: "
+        + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cpu.items())
+        + f" (ratio {cpu[args.store] / cpu['duckdb']:.2f}, to raw {cpu[args.store] / cpu['duckdb_raw']:.2f})"
+    )
     return out
 
 

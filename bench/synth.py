@@ -180,9 +180,9 @@ _COUNTRIES = {
 _LANGUAGES = {"en-US": 45, "en-GB": 8, "de-DE": 10, "fr-FR": 5, "es-ES": 5, "ja-JP": 3,
               "pt-BR": 3, "nl-NL": 3, "it-IT": 2, "pl-PL": 2, "zh-CN": 2, "ru-RU": 1, "": 2}  # fmt: skip
 _SCREENS = {
-    "desktop": ["1920x1080", "2560x1440", "1536x864", "1440x900", "1366x768", "3840x2160"],
-    "mobile": ["390x844", "393x873", "412x915", "360x800", "430x932", "375x667"],
-    "tablet": ["768x1024", "820x1180", "1024x1366", "800x1280", "834x1194", "810x1080"],
+    "Desktop": ["1920x1080", "2560x1440", "1536x864", "1440x900", "1366x768", "3840x2160"],
+    "Mobile": ["390x844", "393x873", "412x915", "360x800", "430x932", "375x667"],
+    "Tablet": ["768x1024", "820x1180", "1024x1366", "800x1280", "834x1194", "810x1080"],
 }
 _HOURS = [2, 1.5, 1.2, 1, 1, 1.3, 2, 3, 4.5, 5.5, 6, 6.3, 6.5, 6.6, 7, 7.5, 7.8, 7.5, 7, 6.2,
           5.5, 4.5, 3.5, 2.6]  # fmt: skip  # UTC hour of a visit's start
@@ -363,7 +363,7 @@ def generate(con: duckdb.DuckDBPyConnection, spec: Spec, log: Any = print) -> di
     screen_sql = (
         "CASE ua.device "
         + " ".join(f"WHEN '{d}' THEN {list(ss)!r}[{pick}]" for d, ss in _SCREENS.items())
-        + f" ELSE {_SCREENS['desktop']!r}[{pick}] END"
+        + f" ELSE {_SCREENS['Desktop']!r}[{pick}] END"
     )
     t = time.perf_counter()
     con.execute(f"""

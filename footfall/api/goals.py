@@ -32,7 +32,8 @@ from footfall.runtime import Services
 # The settings form's field names -> this API's body fields.
 FIELDS = {"goal_name": "name", "goal_kind": "kind", "goal_path": "target",
           "goal_event": "target", "goal_prop_key": "prop_key", "goal_prop_value": "prop_value",
-          "funnel_name": "name", "funnel_steps": "steps"}  # fmt: skip
+          "funnel_name": "name", "funnel_steps": "steps",
+          "funnel_window": "window_hours"}  # fmt: skip
 
 
 class GoalBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,10 +48,13 @@ class GoalBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class FunnelBody(msgspec.Struct, forbid_unknown_fields=True):
-    """A funnel: 2 to 8 of the site's goal ids, in order."""
+    """A funnel: 2 to 8 of the site's goal ids, in order, and its conversion window: the
+    later steps within ``window_hours`` of the first by the same visitor (default 24), or
+    0 for within the same visit."""
 
     name: Annotated[str, Meta(max_length=100)]
     steps: list[Annotated[int, Meta(ge=1, le=2**31 - 1)]]
+    window_hours: int = 24
 
 
 def goal_json(g: GoalInfo) -> dict[str, Any]:
@@ -59,7 +63,7 @@ def goal_json(g: GoalInfo) -> dict[str, Any]:
 
 
 def funnel_json(f: FunnelInfo) -> dict[str, Any]:
-    return {**f.listing(), "goal_ids": [g.id for g in f.steps]}
+    return {**f.listing(), "goal_ids": [g.id for g in f.steps], "window_hours": f.window_hours}
 
 
 def _admin_of(request: Request, site_id: str) -> None:
@@ -146,14 +150,17 @@ async def list_funnels(request: Request, p: SitePrefs, site: str) -> tuple[int, 
 async def create_funnel(request: Request, p: SitePrefs, site: str) -> tuple[int, Any]:
     b = await _body(request, FunnelBody)
     assert isinstance(b, FunnelBody)
-    return 201, funnel_json(await run_in_threadpool(p.create_funnel, site, b.name, b.steps))
+    funnel = await run_in_threadpool(p.create_funnel, site, b.name, b.steps, b.window_hours)
+    return 201, funnel_json(funnel)
 
 
 async def update_funnel(request: Request, p: SitePrefs, site: str) -> tuple[int, Any]:
     funnel_id = _id(request, "funnel_id")
     b = await _body(request, FunnelBody)
     assert isinstance(b, FunnelBody)
-    funnel = await run_in_threadpool(p.update_funnel, site, funnel_id, b.name, b.steps)
+    funnel = await run_in_threadpool(
+        p.update_funnel, site, funnel_id, b.name, b.steps, b.window_hours
+    )
     return (200, funnel_json(funnel)) if funnel else (404, None)
 
 

@@ -120,8 +120,11 @@ def report_paths() -> Obj:
         "/api/v1/funnels": _read("The site's funnels and their steps (goal names)", [],
                                  rows("id", "name", "steps")),
         "/api/v1/funnel": _read(
-            "A funnel: visitors who completed its goals in order, within 24 h of the first",
-            [*PERIOD, param("funnel_id", "A funnel id from /api/v1/funnels", True)]),
+            "A funnel: visitors who completed its goals in order, within its window of the first",
+            [*PERIOD, param("funnel_id", "A funnel id from /api/v1/funnels", True),
+             param("breakdown", "A visit dimension to break the funnel down by"),
+             param("compare", "previous_period or year_over_year"),
+             param("limit", "Most breakdown rows (default 10)")]),
         "/api/v1/export": {
             "get": op("Export raw events (default: all time), streamed", "Export", stream,
                       400, 401, 404, security=BEARER, parameters=[SITE, *PERIOD[:-1], FORMAT]),

@@ -61,6 +61,9 @@ def product_paths() -> Obj:
             SITE, [*PERIOD, interval],
             {"type": "object", "properties": {"interval": {}, "eligible_visitors": {},
                                               "cohorts": COHORT}}),
+        "/api/v1/returning": read(
+            "New and returning visitors and visits per visitor (lasting identities only)",
+            SITE, PERIOD),
         "/api/v1/paths": read(
             "The pages right after or before a page in the same visit, exits and entries",
             SITE, [*PERIOD, PAGE, direction, param("limit", "Most pages (1-1000, default 10)")],

@@ -1,7 +1,7 @@
-"""``GET /api/v1/retention``, ``/api/v1/paths`` and ``/api/v1/paths/tree``: product
-analytics reports, thin handlers over :mod:`footfall.query.retention` and
-:mod:`footfall.query.paths`, authorised and parameterised as every ``/api/v1`` report
-(:mod:`footfall.api.reports`)."""
+"""``GET /api/v1/retention``, ``/api/v1/returning``, ``/api/v1/paths`` and
+``/api/v1/paths/tree``: product analytics reports, thin handlers over
+:mod:`footfall.query.retention`, :mod:`.loyalty` and :mod:`.paths`, authorised and
+parameterised as every ``/api/v1`` report (:mod:`footfall.api.reports`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from footfall.api import goals
 from footfall.api.reports import endpoint, int_param, scope_of
 from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
-from footfall.query import paths, retention
+from footfall.query import loyalty, paths, retention
 from footfall.runtime import Services
 
 
@@ -31,6 +31,10 @@ def retention_report(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
     return retention.report(svc.runner, scope_of(q, site), q.get("interval", "week"))
 
 
+def returning_report(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
+    return loyalty.report(svc.runner, scope_of(q, site))
+
+
 def paths_report(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
     return paths.neighbours(
         svc.runner, scope_of(q, site), _page(q), q.get("direction", "next"),
@@ -45,6 +49,7 @@ def paths_tree(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
 
 ROUTES = [
     Route("/api/v1/retention", endpoint(retention_report), methods=["GET"]),
+    Route("/api/v1/returning", endpoint(returning_report), methods=["GET"]),
     Route("/api/v1/paths", endpoint(paths_report), methods=["GET"]),
     Route("/api/v1/paths/tree", endpoint(paths_tree), methods=["GET"]),
     *goals.ROUTES,

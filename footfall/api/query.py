@@ -14,12 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.auth import AuthError, readable_site, site_id_or_domain
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.responses import JSON, error
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
 from footfall.query.goals import attach, uses_goals
 from footfall.query.model import Query, parse_query, query_body
+from footfall.query.plausible import check_v2, message
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
 
@@ -34,10 +35,18 @@ def body_site(request: Request, raw: dict[str, Any]) -> SiteInfo:
 def site_query(request: Request, raw: dict[str, Any], site: SiteInfo) -> Query:
     """The body as a Query, with the site's goals when it asks about ``event:goal``."""
     query = parse_query(raw)
+    check_v2(query)
     if uses_goals(query):
         svc: Services = request.app.state.services
         query = attach(query, SitePrefs(svc.meta).goals(site.id))
     return query
+
+
+def refused(exc: FieldError) -> Response:
+    """A 400 a Plausible client can show: ``error`` is the message (Plausible's own words
+    for what Plausible refuses too); ``details`` names the field, as native errors do."""
+    body = {"success": False, "error": message(exc), "details": [exc.as_json()]}
+    return JSON(body, status_code=400)
 
 
 async def post_query(request: Request) -> Response:
@@ -51,7 +60,7 @@ async def post_query(request: Request) -> Response:
         raw = query_body(body)
         site = body_site(request, raw)
     except FieldError as exc:
-        return validation_failed([exc])
+        return refused(exc)
     except AuthError as exc:
         return error(exc.status, exc.message)
     svc: Services = request.app.state.services
@@ -60,6 +69,6 @@ async def post_query(request: Request) -> Response:
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
     except FieldError as exc:
-        return validation_failed([exc])
+        return refused(exc)
     result["meta"]["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return JSON(result)

@@ -151,7 +151,10 @@ def funnel(q: QueryParams, site: SiteInfo, svc: Services) -> Any:
     if not found:
         return None  # 404: no such funnel on this site
     steps = [funnels.Step(g.name, g.query_filters()) for g in found[0].steps]
-    data = funnels.report(svc.runner, scope_of(q, site), steps)
+    data = funnels.report(
+        svc.runner, scope_of(q, site), steps, found[0].window_hours, q.get("breakdown") or None,
+        q.get("compare") or None, int_param(q, "limit", 10),
+    )  # fmt: skip
     return {"funnel": {"id": funnel_id, "name": found[0].name}, **data}
 
 

@@ -81,7 +81,10 @@ def site_manifest(meta: Metadata, site: SiteInfo) -> dict[str, Any]:
         }
         for g in prefs.goals(site.id)
     ]
-    funnels = [{"name": f.name, "steps": [g.name for g in f.steps]} for f in prefs.funnels(site.id)]
+    funnels = [
+        {"name": f.name, "steps": [g.name for g in f.steps], "window_hours": f.window_hours}
+        for f in prefs.funnels(site.id)
+    ]
     return {
         "id": site.id,
         "name": site.name,

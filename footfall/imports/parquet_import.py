@@ -171,4 +171,6 @@ def _site_config(meta: Metadata, site: SiteInfo, exported: dict[str, Any]) -> No
         if f["name"] not in funnels and all(s in have for s in f["steps"]):
             # A funnel the target refuses (its rules changed) is left out.
             with contextlib.suppress(MetaValidationError):
-                prefs.create_funnel(site.id, f["name"], [have[s].id for s in f["steps"]])
+                steps = [have[s].id for s in f["steps"]]
+                # An export made before funnels had windows: the 24 hours all had then.
+                prefs.create_funnel(site.id, f["name"], steps, f.get("window_hours", 24))

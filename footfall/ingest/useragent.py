@@ -3,9 +3,11 @@
 The writer runs this on every event. It wraps the `ua-parser` library (v1 API) with the
 Rust-backed ``ua-parser-rs`` resolver, which is about 15x faster than the pure-Python
 resolver on a cold string, and an in-process LRU cache, because real traffic repeats a
-small set of user agents. Family names and versions are normalised to what Plausible's
-dashboard shows: browser versions are the major only ("120"), OS versions major.minor
-("10.15", "17.1", "14"), "Mobile Safari" is "Safari", "Mac OS X" is "macOS", and so on.
+small set of user agents. Names and versions are the ones Plausible's ingestion stores, so
+a filter copied from a Plausible client matches: browser and OS versions major.minor
+("120.0", "10.15", "17.1", "14"), "Mobile Safari" is "Safari", "Mac OS X" is "Mac",
+devices "Desktop", "Mobile" and "Tablet", and so on (the values older Footfall versions
+stored are rewritten by the stores: ``footfall.store.base.RENAMED_VALUES``).
 
 Everything here is pure: the same string always gives the same :class:`UserAgentInfo`.
 """
@@ -49,8 +51,8 @@ _BROWSER_NAMES: dict[str, str] = {
 }
 
 _OS_NAMES: dict[str, str] = {
-    "Mac OS X": "macOS",
-    "Mac OS": "macOS",
+    "Mac OS X": "Mac",
+    "Mac OS": "Mac",
     "Linux": "GNU/Linux",
     "Chrome OS": "Chrome OS",
     "Chromecast": "Chrome OS",
@@ -63,6 +65,8 @@ _WINDOWS_FAMILY = re.compile(r"^Windows (\d+(?:\.\d+)?|XP|Vista|RT)$")
 
 _TABLET_MARKERS = ("iPad", "Tablet", "Kindle", "Silk/", "PlayBook", "Nexus 7", "Nexus 9")
 
+DESKTOP, MOBILE, TABLET = "Desktop", "Mobile", "Tablet"
+
 
 @dataclass(frozen=True, slots=True)
 class UserAgentInfo:
@@ -72,7 +76,7 @@ class UserAgentInfo:
     browser_version: str
     os: str
     os_version: str
-    device: str  # "desktop", "mobile", "tablet", or "" for an empty/unknown user agent
+    device: str  # "Desktop", "Mobile", "Tablet", or "" for an empty/unknown user agent
 
 
 EMPTY = UserAgentInfo("", "", "", "", "")
@@ -100,7 +104,13 @@ def _browser(ua: UserAgent | None) -> tuple[str, str]:
     if ua is None or ua.family == "Other":
         return "", ""
     name = _BROWSER_NAMES.get(ua.family, ua.family)
-    return name, ua.major or ""
+    return name, _major_minor(ua.major, ua.minor)
+
+
+def _major_minor(major: str | None, minor: str | None) -> str:
+    if not major:
+        return ""
+    return f"{major}.{minor}" if minor else major
 
 
 def _os(os: OS | None) -> tuple[str, str]:
@@ -110,10 +120,7 @@ def _os(os: OS | None) -> tuple[str, str]:
     major, minor = os.major or "", os.minor or ""
     if m := _WINDOWS_FAMILY.match(family):
         return "Windows", major or m.group(1)
-    name = _OS_NAMES.get(family, family)
-    if not major:
-        return name, ""
-    return name, f"{major}.{minor}" if minor else major
+    return _OS_NAMES.get(family, family), _major_minor(major, minor)
 
 
 def _device(ua_string: str, os_name: str, device: Device | None) -> str:
@@ -121,17 +128,17 @@ def _device(ua_string: str, os_name: str, device: Device | None) -> str:
     if device is not None:
         family, brand = device.family, device.brand or ""
     if family == "iPad" or any(marker in ua_string for marker in _TABLET_MARKERS):
-        return "tablet"
+        return TABLET
     if "Tablet" in brand or "Tablet" in family:
-        return "tablet"
+        return TABLET
     if os_name == "Android":
         # Android phones say "Mobile"; Android tablets don't.
-        return "mobile" if "Mobile" in ua_string else "tablet"
+        return MOBILE if "Mobile" in ua_string else TABLET
     if family in ("iPhone", "iPod") or os_name in ("iOS", "Windows Phone", "KaiOS"):
-        return "mobile"
+        return MOBILE
     if "Mobi" in ua_string or "Opera Mini" in ua_string:
-        return "mobile"
-    return "desktop"
+        return MOBILE
+    return DESKTOP
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

@@ -62,7 +62,10 @@ class TypedBatchBody(msgspec.Struct):
     api_key: Annotated[str, Meta(max_length=128)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Neither frozen nor slotted: Python sets ``__traceback__`` on an exception as it passes
+# through a ``with`` block, and a frozen or slotted dataclass turns that into a TypeError
+# (a 500 instead of a 400 wherever a FieldError crosses a context manager).
+@dataclass(eq=False)
 class FieldError(Exception):
     """A client mistake, with the field it is about (``body`` for the whole body)."""
 

@@ -36,7 +36,7 @@ def register_default_jobs(services: Services) -> None:
 
     mailer = Mailer(s.settings, s.meta, s.runner)
     s.scheduler.add("reports", 3600.0, mailer.run, first_in=120.0)
-    if s.store.capabilities.rollups:
+    if s.store.capabilities.rollups or s.store.capabilities.daily_rollups:
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),

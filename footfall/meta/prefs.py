@@ -23,6 +23,7 @@ from footfall.meta.siterules import (
     check_funnel_steps,
     check_goal,
     check_label,
+    check_window,
     glob_regex,
     parse_ip_ranges,
     parse_path_patterns,
@@ -74,6 +75,7 @@ class FunnelInfo:
     site_id: str
     name: str
     steps: tuple[GoalInfo, ...]
+    window_hours: int = 24  # steps after the first within this many hours; 0: same visit
 
     def listing(self) -> dict[str, Any]:
         """How the API and the dashboard list it: id, name and its steps' goal names."""
@@ -212,14 +214,17 @@ class SitePrefs:
                     select(FunnelStep.goal_id).where(FunnelStep.funnel_id == funnel.id)
                     .order_by(FunnelStep.position)
                 )  # fmt: skip
-                out.append(FunnelInfo(funnel.id, site_id, funnel.name,
-                                      tuple(goals[g] for g in steps)))  # fmt: skip
+                chosen = tuple(goals[g] for g in steps)
+                out.append(FunnelInfo(funnel.id, site_id, funnel.name, chosen, funnel.window_hours))
             return out
 
-    def create_funnel(self, site_id: str, name: str, goal_ids: list[int]) -> FunnelInfo:
+    def create_funnel(
+        self, site_id: str, name: str, goal_ids: list[int], window_hours: int = 24
+    ) -> FunnelInfo:
         """A funnel of 2 to 8 of the site's goals, in the given order."""
         name = check_label(name, "funnel_name")
         steps = check_funnel_steps(goal_ids)
+        window_hours = check_window(window_hours)
         try:
             with self.meta.session(write=True) as s, s.begin():
                 _require_site(s, site_id)
@@ -228,21 +233,23 @@ class SitePrefs:
                     raise MetaValidationError(
                         "funnel_steps", "each step must be a goal of this site"
                     )
-                funnel = Funnel(site_id=site_id, name=name)
+                funnel = Funnel(site_id=site_id, name=name, window_hours=window_hours)
                 s.add(funnel)
                 s.flush()
                 s.add_all(FunnelStep(funnel_id=funnel.id, position=i, goal_id=g)
                           for i, g in enumerate(steps))  # fmt: skip
-                return FunnelInfo(funnel.id, site_id, name, tuple(_goal(goals[g]) for g in steps))
+                return FunnelInfo(funnel.id, site_id, name,
+                                  tuple(_goal(goals[g]) for g in steps), window_hours)  # fmt: skip
         except IntegrityError:
             raise MetaValidationError("funnel_name", f"a funnel named {name!r} exists") from None
 
     def update_funnel(
-        self, site_id: str, funnel_id: int, name: str, goal_ids: list[int]
+        self, site_id: str, funnel_id: int, name: str, goal_ids: list[int], window_hours: int = 24
     ) -> FunnelInfo | None:
-        """Rename a funnel and set its steps; None if the site has no such funnel."""
+        """Replace a funnel's name, steps and window; None if the site has no such funnel."""
         name = check_label(name, "funnel_name")
         steps = check_funnel_steps(goal_ids)
+        window_hours = check_window(window_hours)
         try:
             with self.meta.session(write=True) as s, s.begin():
                 funnel = s.get(Funnel, funnel_id)
@@ -253,13 +260,14 @@ class SitePrefs:
                     raise MetaValidationError(
                         "funnel_steps", "each step must be a goal of this site"
                     )
-                funnel.name = name
+                funnel.name, funnel.window_hours = name, window_hours
                 s.execute(delete(FunnelStep).where(FunnelStep.funnel_id == funnel_id))
                 s.flush()  # the old positions go before the new ones take them
                 s.add_all(FunnelStep(funnel_id=funnel_id, position=i, goal_id=g)
                           for i, g in enumerate(steps))  # fmt: skip
                 s.flush()
-                return FunnelInfo(funnel_id, site_id, name, tuple(_goal(goals[g]) for g in steps))
+                return FunnelInfo(funnel_id, site_id, name,
+                                  tuple(_goal(goals[g]) for g in steps), window_hours)  # fmt: skip
         except IntegrityError:
             raise MetaValidationError("funnel_name", f"a funnel named {name!r} exists") from None
 

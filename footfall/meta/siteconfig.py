@@ -6,7 +6,8 @@
   :mod:`footfall.meta.siterules`), because they are only ever read whole.
 * A :class:`Goal` is a pageview of a path pattern (``kind="page"``) or a custom event by
   name (``kind="event"``), optionally with one property filter.
-* A :class:`Funnel` is 2 to 8 goals in order, its :class:`FunnelStep` rows.
+* A :class:`Funnel` is 2 to 8 goals in order, its :class:`FunnelStep` rows, with a
+  conversion window (``window_hours``, 0 for the same visit; migration ``0008``).
 
 Every row belongs to a site and goes with it (``ON DELETE CASCADE``). The schema is
 created by migration ``0004_site_settings``; keep the two in step.
@@ -62,6 +63,8 @@ class Funnel(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Steps after the first count within this many hours of it; 0: within its visit.
+    window_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
 
 
 class FunnelStep(Base):

@@ -27,6 +27,7 @@ MAX_PATTERN_LEN = 500
 MAX_RETENTION_DAYS = 3650
 GOAL_KINDS = ("page", "event")
 MIN_FUNNEL_STEPS, MAX_FUNNEL_STEPS = 2, 8
+MAX_WINDOW_HOURS = 24 * 90
 _SPLIT = re.compile(r"[\s,]+")
 
 
@@ -135,3 +136,12 @@ def check_funnel_steps(steps: list[int]) -> list[int]:
     if any(a == b for a, b in itertools.pairwise(steps)):
         raise MetaValidationError("funnel_steps", "the same goal cannot follow itself")
     return steps
+
+
+def check_window(hours: int) -> int:
+    """A funnel's conversion window: 0 (the same visit) or 1 to 2160 hours (90 days)."""
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= MAX_WINDOW_HOURS:
+        raise MetaValidationError(
+            "funnel_window", f"0 (the same visit) or 1 to {MAX_WINDOW_HOURS} hours"
+        )
+    return hours

@@ -13,6 +13,7 @@ members read what its domains collect, so anyone able to make sites must be trus
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,8 +35,14 @@ from footfall.meta.values import (
 SESSION_DAYS = 14
 MIN_PASSWORD = 8
 _hasher = PasswordHasher()
-# Verifying against this keeps the time of a login for an unknown email like a real one.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for an unknown email, so that such a login takes as long
+    as a real one. Made at the first login, not at import: argon2 costs ~64 MB and up to
+    a second, which every start (and every CLI command) would otherwise pay."""
+    return _hasher.hash("not-a-real-password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,7 @@ def check_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -79,7 +79,7 @@ def _condition(
         )
     expr, params = found
     dim = dimension(c.dim)
-    values = ["" if v == dim.empty_label else v for v in c.values]
+    values = ["" if dim.is_empty((v,)) else v for v in c.values]
     d = s.dialect
     if dim.names is not None:  # a filter on names is one on the stored values they name
         values = dim.stored_values(c.op, c.values, c.case_sensitive)
@@ -92,9 +92,15 @@ def _condition(
         parts = [d.contains(expr, c.case_sensitive) for _ in values]
     else:
         parts = [d.regex_match(expr) for _ in values]
+    expr_params = params
     params = [p for v in values for p in (*params, v)]
     sql = "(" + " OR ".join(parts) + ")"
-    return (f"NOT {sql}" if c.op.endswith("_not") else sql), params
+    sql = f"NOT {sql}" if c.op.endswith("_not") else sql
+    if dim.prop_key is not None and not c.op.startswith("is"):
+        # As in Plausible, a pattern or substring test (negated or not) is about the
+        # events that carry the property: one lacking it matches neither way.
+        return f"({expr} <> '' AND {sql})", [*expr_params, *params]
+    return sql, params
 
 
 def _tree(
@@ -102,6 +108,13 @@ def _tree(
 ) -> tuple[str, Params]:
     if isinstance(f, Condition):
         return _condition(s, f, table, override)
+    if f.op in ("has_done", "has_not_done"):
+        # The visits with (without) an event in the period that matches the child: a
+        # filter on visits, so it means the same on events and on sessions.
+        inner, iparams = _tree(s, f.children[0], "events")
+        where, wparams = _range(s, "events")
+        sql = f"session_id IN (SELECT session_id FROM events WHERE {where} AND {inner})"
+        return (sql if f.op == "has_done" else f"NOT ({sql})"), wparams + iparams
     parts = [_tree(s, child, table, override) for child in f.children]
     params = [p for _, ps in parts for p in ps]
     if f.op == "not":
@@ -117,6 +130,8 @@ def filter_sql(s: Scope, f: Filter, table: str) -> tuple[str, Params]:
 def _mentions_event_dimension(f: Filter) -> bool:
     if isinstance(f, Condition):
         return dimension(f.dim).event_level
+    if f.op in ("has_done", "has_not_done"):
+        return False  # a filter on visits, compiled on either table
     return any(_mentions_event_dimension(c) for c in f.children)
 
 

@@ -35,12 +35,19 @@ CHANNEL_SQL = f"""CASE
   ELSE 'Referral' END"""
 
 
+# What an empty value is called: "(not set)" for a visit's attributes, as Plausible names
+# it, "(none)" for an event's (a property the event lacks). A filter takes either name for
+# the empty value of any dimension, so links saved before the visit names changed still work.
+NOT_SET = "(not set)"
+NONE = "(none)"
+
+
 @dataclass(frozen=True, slots=True)
 class Dimension:
     name: str
     events: str | None  # SQL on the events table ({map} is replaced for props)
     sessions: str | None  # SQL on the sessions table
-    empty_label: str = "(none)"  # what an empty value is called in results and filters
+    empty_label: str = NONE  # what an empty value is called in results and filters
     prop_key: str | None = None
     # The sessions column an events statement joins to group by this dimension (its
     # ``events`` SQL, a correlated subquery, serves filters).
@@ -68,7 +75,7 @@ class Dimension:
         out = []
         for stored, name in {**(self.names or {}), "": self.empty_label}.items():
             if op.startswith("is"):
-                chosen = fold(name) in wanted
+                chosen = fold(name) in wanted or (stored == "" and self.is_empty(values))
             elif op.startswith("contains"):
                 chosen = any(w in fold(name) for w in wanted)
             else:
@@ -76,6 +83,10 @@ class Dimension:
             if chosen:
                 out.append(stored)
         return out
+
+    def is_empty(self, values: tuple[str, ...]) -> bool:
+        """Whether a filter's values name the empty value (by either name)."""
+        return any(v in (self.empty_label, NONE, NOT_SET) for v in values)
 
     @property
     def event_level(self) -> bool:
@@ -92,13 +103,30 @@ DIMENSIONS: dict[str, Dimension] = {
     "event:name": Dimension("event:name", "name", None),
     # A goal is a filter, not a column: footfall/query/goals.py compiles it per site.
     "event:goal": Dimension("event:goal", None, None),
-    "visit:entry_page": Dimension("visit:entry_page", "entry_page", "entry_page"),
+    "visit:entry_page": Dimension("visit:entry_page", "entry_page", "entry_page", NOT_SET),
     # Events carry no exit page (it changes with every new event): read it from the visit.
     "visit:exit_page": Dimension(
         "visit:exit_page",
         "(SELECT s.exit_page FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
         "exit_page",
+        NOT_SET,
         visit_column="exit_page",
+    ),
+    # The visit's first event's hostname (Plausible's entry page hostname); like the exit
+    # page, events reach it through their visit.
+    "visit:entry_page_hostname": Dimension(
+        "visit:entry_page_hostname",
+        "(SELECT s.hostname FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
+        "hostname",
+        NOT_SET,
+        visit_column="hostname",
+    ),
+    "visit:exit_page_hostname": Dimension(
+        "visit:exit_page_hostname",
+        "(SELECT s.exit_hostname FROM sessions s WHERE s.site_id = events.site_id AND s.session_id = events.session_id)",
+        "exit_hostname",
+        NOT_SET,
+        visit_column="exit_hostname",
     ),
     "visit:source": Dimension(
         "visit:source", "referrer_source", "referrer_source", "Direct / None"
@@ -106,15 +134,15 @@ DIMENSIONS: dict[str, Dimension] = {
     "visit:referrer": Dimension(
         "visit:referrer", "{strip:referrer}", "{strip:referrer}", "Direct / None"
     ),
-    "visit:channel": Dimension("visit:channel", CHANNEL_SQL, CHANNEL_SQL),
-    **{f"visit:{c}": Dimension(f"visit:{c}", c, c) for c in _VISIT_COLUMNS},
+    "visit:channel": Dimension("visit:channel", CHANNEL_SQL, CHANNEL_SQL, NOT_SET),
+    **{f"visit:{c}": Dimension(f"visit:{c}", c, c, NOT_SET) for c in _VISIT_COLUMNS},
     # Plausible's names of the location: countries by name; regions and cities are stored
     # by their English names already.
     "visit:country_name": Dimension(
-        "visit:country_name", "country", "country", names=COUNTRY_NAMES
+        "visit:country_name", "country", "country", NOT_SET, names=COUNTRY_NAMES
     ),
-    "visit:region_name": Dimension("visit:region_name", "region", "region"),
-    "visit:city_name": Dimension("visit:city_name", "city", "city"),
+    "visit:region_name": Dimension("visit:region_name", "region", "region", NOT_SET),
+    "visit:city_name": Dimension("visit:city_name", "city", "city", NOT_SET),
 }
 TIME_UNITS = {"time:minute": "minute", "time:hour": "hour", "time:day": "day", "time:week": "week",
               "time:month": "month"}  # fmt: skip

@@ -73,13 +73,18 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
     return aggs
 
 
+_LAST = "greatest(coalesce(last_ts, end_ts), start_ts)"
+
+
 def session_aggregates(d: Dialect) -> dict[str, str]:
     """Aggregates over matching visits, by alias."""
     return {
         "visits": "count(*)",
         # one pageview and no other interactive event (a pageview is itself interactive)
         "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
-        "duration_ms": f"sum({d.millis_between('start_ts', 'end_ts')})",
+        # to the last event that is not an engagement event (last_ts: 1970 when there is
+        # none; NULL for visits stored before it was kept, which end at end_ts)
+        "duration_ms": f"sum({d.millis_between('start_ts', _LAST)})",
     }
 
 
@@ -120,7 +125,13 @@ QUERY_METRICS: dict[str, Metric] = {
         Metric(
             "bounce_rate",
             ("sessions.visits", "sessions.bounces"),
-            lambda v: ratio(100 * int(v.get("sessions.bounces") or 0), v.get("sessions.visits"), 1),
+            # Under a top-level event:page filter, over the visits that entered on the page
+            # ("entered.*", footfall/query/runner.py), as Plausible defines it.
+            lambda v: ratio(
+                100 * int(v.get("entered.bounces", v.get("sessions.bounces")) or 0),
+                v.get("entered.visits", v.get("sessions.visits")),
+                1,
+            ),
         ),
         Metric(
             "visit_duration",
@@ -162,11 +173,9 @@ QUERY_METRICS: dict[str, Metric] = {
         ),
         Metric("bot_events", ("dropped.bots",), _int("dropped.bots")),
         Metric("time_on_page", ("special.time_on_page",), _int("special.time_on_page")),
-        Metric("scroll_depth", ("special.scroll_depth",), _int("special.scroll_depth")),
+        # null, not 0, where no pageview reported a scroll (Plausible's answer too)
+        Metric("scroll_depth", ("special.scroll_depth",), _ms("special.scroll_depth")),
         Metric("entries", ("special.entries",), _int("special.entries")),
         Metric("exits", ("special.exits",), _int("special.exits")),
     )
 }
-
-# Visit metrics that have no meaning per event dimension (Plausible refuses them too).
-SESSION_ONLY = frozenset({"bounce_rate", "visit_duration", "views_per_visit"})

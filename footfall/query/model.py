@@ -15,10 +15,12 @@ import msgspec
 from msgspec import Meta
 
 from footfall.ingest.validate import FieldError, field_error
+from footfall.query import plausible as pl
 from footfall.query.dimensions import dimension
-from footfall.query.metrics import QUERY_METRICS, SESSION_ONLY
+from footfall.query.metrics import QUERY_METRICS
 from footfall.query.patterns import check_pattern
 from footfall.query.period import is_instant, parse_date, parse_instant, shortcut
+from footfall.query.plausible import BEHAVIOURAL, PlausibleError, check_clauses, check_query
 
 OPERATORS = ("is", "is_not", "contains", "contains_not", "matches", "matches_not")
 GOAL_OPERATORS = ("is", "contains")  # a goal is chosen by name, as in Plausible
@@ -60,7 +62,9 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Logical:
-    op: Literal["and", "or", "not"]
+    # has_done / has_not_done (one child): the visits having (not having) an event that
+    # matches the child, Plausible's behavioural filters.
+    op: Literal["and", "or", "not", "has_done", "has_not_done"]
     children: tuple[Filter, ...]
 
 
@@ -118,21 +122,21 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
     if depth > MAX_FILTER_DEPTH:
         raise FieldError(path, f"filters nest at most {MAX_FILTER_DEPTH} levels deep")
     if not isinstance(raw, list) or len(raw) < 2 or not isinstance(raw[0], str):
-        raise FieldError(path, "a filter is [operator, dimension, [values]] or [and|or|not, ...]")
+        raise _invalid(path, raw, "a filter is [operator, dimension, [values]] or [and|or, [...]]")
     op = raw[0]
     if op in ("and", "or"):
         if len(raw) != 2 or not isinstance(raw[1], list) or not raw[1]:
             raise FieldError(path, f"'{op}' takes a non-empty list of filters")
         children = tuple(_filter(f, f"{path}[{i}]", depth + 1) for i, f in enumerate(raw[1]))
         return Logical(op, children)  # type: ignore[arg-type]
-    if op == "not":
+    if op in ("not", *BEHAVIOURAL):
         if len(raw) != 2:
-            raise FieldError(path, "'not' takes exactly one filter")
-        return Logical("not", (_filter(raw[1], path + "[1]", depth + 1),))
+            raise _invalid(path, raw, f"'{op}' takes exactly one filter")
+        return Logical(op, (_filter(raw[1], path + "[1]", depth + 1),))  # type: ignore[arg-type]
     if op not in OPERATORS:
-        raise FieldError(path, f"unknown filter operator {op!r}")
+        raise _invalid(path, raw, f"unknown filter operator {op!r}")
     if len(raw) not in (3, 4) or not isinstance(raw[1], str) or not isinstance(raw[2], list):
-        raise FieldError(path, "a filter is [operator, dimension, [values], modifiers?]")
+        raise _invalid(path, raw, "a filter is [operator, dimension, [values], modifiers?]")
     dim = raw[1]
     if dim == "event:goal" and op not in GOAL_OPERATORS:
         raise FieldError(path, f"event:goal takes {' or '.join(GOAL_OPERATORS)}, not {op!r}")
@@ -140,8 +144,9 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
         raise FieldError(path, "time dimensions cannot be filtered; set date_range")
     dimension(dim, path)
     values = raw[2]
-    if not values or len(values) > 100 or not all(isinstance(v, str | int | float) for v in values):
+    if not values or len(values) > 100:
         raise FieldError(path, "values must be a list of 1-100 strings")
+    check_clauses(raw, path)
     values = [str(v) for v in values]
     if any(len(v) > 2000 for v in values):
         raise FieldError(path, "a filter value is longer than 2000 characters")
@@ -152,6 +157,11 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
     if not isinstance(modifiers, dict) or set(modifiers) - {"case_sensitive"}:
         raise FieldError(path, 'the only modifier is {"case_sensitive": bool}')
     return Condition(op, dim, tuple(values), bool(modifiers.get("case_sensitive", True)))
+
+
+def _invalid(path: str, raw: Any, problem: str) -> PlausibleError:
+    where = "#/" + path.replace("[", "/").replace("]", "")
+    return PlausibleError(path, problem, f"{where}: Invalid filter {pl.inspect(raw)}")
 
 
 def parse_filter(raw: Any, path: str) -> Filter:
@@ -173,13 +183,24 @@ def parse_query(raw: bytes | dict[str, Any]) -> Query:
                                QueryBody)  # fmt: skip
     except msgspec.ValidationError as exc:
         raise field_error(exc) from None
-    for m in body.metrics:
+    for i, m in enumerate(body.metrics):
         if m not in QUERY_METRICS:
-            raise FieldError("metrics", f"unknown metric {m!r}")
+            raise PlausibleError(
+                "metrics", f"unknown metric {m!r}", f'#/metrics/{i}: Invalid metric "{m}"'
+            )
     if len(set(body.metrics)) != len(body.metrics):
-        raise FieldError("metrics", "a metric is listed twice")
-    for d in body.dimensions:
-        dimension(d, "dimensions")
+        raise PlausibleError(
+            "metrics",
+            "a metric is listed twice",
+            "#/metrics: Expected items to be unique but they were not.",
+        )
+    for i, d in enumerate(body.dimensions):
+        try:
+            dimension(d, "dimensions")
+        except FieldError as exc:
+            raise PlausibleError(
+                exc.field, exc.message, f'#/dimensions/{i}: Invalid dimension "{d}"'
+            ) from None
     if len(set(body.dimensions)) != len(body.dimensions):
         raise FieldError("dimensions", "a dimension is listed twice")
     if sum(d.startswith("time") for d in body.dimensions) > 1:
@@ -203,10 +224,11 @@ def parse_query(raw: bytes | dict[str, Any]) -> Query:
 def _date_range(value: str | list[str]) -> str | tuple[str, str]:
     if isinstance(value, str):
         if value not in NAMED_RANGES and not shortcut(value):
-            raise FieldError(
+            raise PlausibleError(
                 "date_range",
                 f"unknown range {value!r}; use one of {', '.join(NAMED_RANGES)}, Nd (last N "
                 "days), Nmo (last N months) or [from, to]",
+                f'#/date_range: Invalid date range "{value}"',
             )
         return value
     if len(value) != 2:
@@ -230,17 +252,8 @@ def _compare(value: str | dict[str, Any] | None) -> str | tuple[str, str] | None
 
 
 def _check_combination(q: Query) -> None:
-    event_dims = q.event_dimensions()
-    for m in q.metrics:
-        if m in SESSION_ONLY and event_dims:
-            raise FieldError(
-                "metrics", f"{m} cannot be broken down by event dimension {event_dims[0]}"
-            )
+    check_query(q)
     conds = conditions(q.filters)
-    page_scoped = "event:page" in q.dimensions or any(c.dim == "event:page" for c in conds)
-    for m in ("time_on_page", "scroll_depth"):
-        if m in q.metrics and not page_scoped:
-            raise FieldError("metrics", f"{m} needs an event:page dimension or filter")
     for m in ("entries", "exits"):
         if m in q.metrics and any(
             d != "event:page" and not d.startswith("time") for d in q.dimensions
@@ -251,11 +264,13 @@ def _check_combination(q: Query) -> None:
     goal_chosen = "event:goal" in q.dimensions or any(
         c.dim == "event:goal" or (c.dim == "event:name" and c.op == "is") for c in conds
     )
-    if ("conversion_rate" in q.metrics or "group_conversion_rate" in q.metrics) and not goal_chosen:
-        raise FieldError(
+    rates = [m for m in q.metrics if m in ("conversion_rate", "group_conversion_rate")]
+    if rates and not goal_chosen:
+        raise PlausibleError(
             "metrics",
             "conversion rates need an event:goal dimension or filter, or an "
             "['is', 'event:name', [...]] filter (the goal)",
+            f"Metric `{rates[0]}` can only be queried with event:goal filters or dimensions.",
         )
     if "event:goal" in q.dimensions:
         for m in q.metrics:
@@ -273,7 +288,11 @@ def _check_combination(q: Query) -> None:
     if q.time_dimension == "time:minute" and "bot_events" in q.metrics:
         raise FieldError("metrics", "bot_events are counted per hour, not per minute")
     if q.include.get("time_labels") and q.time_dimension is None:
-        raise FieldError("include", "time_labels needs a time dimension")
+        raise PlausibleError(
+            "include",
+            "time_labels needs a time dimension",
+            "Invalid include.time_labels: requires a time dimension.",
+        )
     for key, direction in q.order_by:
         if key not in q.metrics and key not in q.dimensions:
             raise FieldError("order_by", f"{key!r} is not among the query's metrics or dimensions")

@@ -24,25 +24,51 @@ DIRECTIONS = ("next", "previous")
 MAX_DEPTH = 5
 
 
-def _steps(s: builder.Scope, filters: tuple[Filter, ...]) -> tuple[str, list[object]]:
-    """CTEs ``pv`` (pageviews in range) and ``steps`` (reloads dropped, with ``nxt`` and
-    ``prv``: the path's next and previous page in the visit, NULL at its ends)."""
+def _steps(
+    s: builder.Scope, filters: tuple[Filter, ...], visits: tuple[str, list[object]]
+) -> tuple[str, list[object]]:
+    """CTEs ``pv`` (the pageviews in range of the visits ``visits`` selects) and ``steps``
+    (reloads dropped, with ``nxt`` and ``prv``: the path's next and previous page in the
+    visit, NULL at its ends). Only the visits that matter are windowed: the windows cost
+    far more per row than the scan (bench/product.py)."""
     d = s.dialect
-    prev = d.next_value("pathname", "session_id", "ts DESC, pathname DESC")
-    params: list[object] = [s.site_id, s.start, s.end]
-    visits = ""
+    order = "ts, pathname"
+    pageviews = "site_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'"
+    chosen, params = visits
+    params = [s.site_id, s.start, s.end, *params]
     if filters:
         w, wparams = builder.where(s, filters, "sessions")
-        visits = f" AND session_id IN (SELECT session_id FROM sessions WHERE {w})"
+        chosen += f" AND session_id IN (SELECT session_id FROM sessions WHERE {w})"
         params += wparams
     sql = (
-        f"pv AS (SELECT session_id, visitor_id, pathname, ts, {prev} AS before FROM events "
-        f"WHERE site_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'{visits}), "
+        f"pv AS (SELECT session_id, visitor_id, pathname, ts, "
+        f"{d.prev_value('pathname', 'session_id', order)} AS before FROM events "
+        f"WHERE {pageviews} AND {chosen}), "
         "steps AS (SELECT session_id, visitor_id, pathname, ts, "
-        f"{d.next_value('pathname', 'session_id', 'ts, pathname')} AS nxt, {prev} AS prv "
+        f"{d.next_value('pathname', 'session_id', order)} AS nxt, "
+        f"{d.prev_value('pathname', 'session_id', order)} AS prv "
         "FROM pv WHERE before IS NULL OR before <> pathname)"
     )
     return sql, params
+
+
+def _viewing(s: builder.Scope, page: str) -> tuple[str, list[object]]:
+    """The visits with a pageview of ``page`` in the range."""
+    return (
+        "session_id IN (SELECT session_id FROM events WHERE site_id = ? AND ts >= ? "
+        "AND ts < ? AND name = 'pageview' AND pathname = ?)",
+        [s.site_id, s.start, s.end, page],
+    )
+
+
+def _entering(s: builder.Scope, page: str) -> tuple[str, list[object]]:
+    """The visits that started in the range on ``page`` (their first pageview is checked
+    again on the rows: a visit's entry page is over all its events)."""
+    return (
+        "session_id IN (SELECT session_id FROM sessions WHERE site_id = ? AND start_ts >= ? "
+        "AND start_ts < ? AND entry_page = ?)",
+        [s.site_id, s.start, s.end, page],
+    )
 
 
 def _scope(runner: QueryRunner, scope: Scope) -> builder.Scope:
@@ -62,7 +88,7 @@ def neighbours(
     if not page.startswith("/"):
         raise FieldError("page", "a path starting with /")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters)
+    ctes, params = _steps(s, query(scope).filters, _viewing(s, page))
     column = "nxt" if direction == "next" else "prv"
     sql = (
         f"WITH {ctes} SELECT {column}, {s.dialect.count_distinct('visitor_id')}, count(*) "
@@ -88,7 +114,7 @@ def tree(runner: QueryRunner, scope: Scope, page: str, depth: int, limit: int) -
     if not 2 <= depth <= MAX_DEPTH:
         raise FieldError("depth", f"must be from 2 to {MAX_DEPTH}")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters)
+    ctes, params = _steps(s, query(scope).filters, _entering(s, page))
     cols = ", ".join(f"max(CASE WHEN rn = {i} THEN pathname END) AS p{i}" for i in range(1, 7))
     later = ", ".join(f"p{i}" for i in range(2, depth + 2))
     sql = (

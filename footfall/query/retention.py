@@ -30,6 +30,12 @@ from footfall.query.runner import QueryRunner
 from footfall.query.timebuckets import bucket_sql, label, labels
 
 INTERVALS = ("day", "week", "month")
+# Only these visitor ids can be a person: cookieless events are skipped before grouping
+# (most of a cookieless site's rows), except those of a daily id that identified itself.
+LASTING_OR_IDENTIFIED = (
+    "(visitor_id >= ? OR visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? "
+    "AND ts >= ? AND ts < ? AND user_id <> ''))"
+)
 
 
 def statement(s: builder.Scope, unit: str, filters: tuple[Filter, ...]) -> builder.Statement:
@@ -39,7 +45,7 @@ def statement(s: builder.Scope, unit: str, filters: tuple[Filter, ...]) -> build
     sql = (
         f"WITH per AS {s.dialect.materialized}(SELECT visitor_id, "
         f"max(coalesce(user_id, '')) AS uid, {bucket} AS b FROM events "
-        f"WHERE {where} GROUP BY visitor_id, b), "
+        f"WHERE {where} AND {LASTING_OR_IDENTIFIED} GROUP BY visitor_id, b), "
         "who AS (SELECT visitor_id, max(uid) AS uid FROM per GROUP BY visitor_id), "
         # One person: the user id when the visitor id ever carried one, else the lasting
         # visitor id (0 stands for "by user id").
@@ -51,7 +57,8 @@ def statement(s: builder.Scope, unit: str, filters: tuple[Filter, ...]) -> build
         "SELECT firsts.c, act.b, count(*) FROM act JOIN firsts "
         "ON act.pu = firsts.pu AND act.pv = firsts.pv GROUP BY firsts.c, act.b"
     )
-    return builder.Statement(sql, [*bparams, *wparams, LASTING], ("people",))
+    params = [*bparams, *wparams, LASTING, s.site_id, s.start, s.end, LASTING]
+    return builder.Statement(sql, params, ("people",))
 
 
 def _index(unit: str, first: date, day: date) -> int:

@@ -39,9 +39,14 @@ from footfall.store.base import EventStore, RollupSpec
 # work in every seal, so add one only for a panel that needs it.
 ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
+# The daily rollups (footfall/query/daily.py) keep only the panels whose values are many,
+# where counting visitor-days beats scanning events most; each kind costs every insert
+# a row per event and visitor-day (bench/drain.py), and the few-valued panels scan fast.
+DAILY_DIMENSIONS = ("event:page", "visit:entry_page")
+DAILY_VERSION = 2  # bump when what the daily rollups keep changes
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 5  # the layout the store builds; bump when what a build writes changes
+VERSION = 6  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 FULL = (1 << 64) - 1
@@ -77,9 +82,9 @@ def spec(dialect: Dialect = DUCKDB) -> RollupSpec:
         expr, params = local_day_number(column, zone, lo, hi, dialect)
         return expr, list(params)
 
-    return RollupSpec(
-        kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION, day_number
-    )
+    daily = {k: v for k, v in kinds().items() if k in ("", *DAILY_DIMENSIONS)}
+    return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION,
+                      day_number, daily, DAILY_VERSION)  # fmt: skip
 
 
 def _day(d: date) -> int:
@@ -89,6 +94,8 @@ def _day(d: date) -> int:
 def _conditions(f: Filter) -> list[Condition]:
     if isinstance(f, Condition):
         return [f]
+    if f.op in ("has_done", "has_not_done"):  # about other events: never a rollup's value
+        return [Condition("is", f.op, ())]
     return [c for child in f.children for c in _conditions(child)]
 
 

@@ -14,10 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, imported, rollup, shape
+from footfall.query import builder, daily, imported, rollup, shape
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
+from footfall.query.entered import by_entry_page, entered_filters, hostname_filters
 from footfall.query.goals import GOAL, breakdown_goals, site_goals, without_goals
 from footfall.query.metrics import QUERY_METRICS, percent_change
 from footfall.query.model import Condition, Filter, Query
@@ -32,7 +33,7 @@ from footfall.query.period import (
     today_in,
 )
 from footfall.query.result import Comparison, QueryPlan, QueryResult, ResultRow
-from footfall.query.timebuckets import auto_unit, label, labels
+from footfall.query.timebuckets import auto_unit, label, labels, range_label
 from footfall.store.base import EventStore
 
 Key = tuple[str, ...]
@@ -122,7 +123,8 @@ class QueryRunner:
     @staticmethod
     def _label(scope: Scope, dim: str, value: Any) -> str:
         if dim == "time" or dim.startswith("time:"):
-            return label(scope.unit or "day", value)
+            first = scope.start.replace(tzinfo=UTC).astimezone(scope.zone).date()
+            return range_label(scope.unit or "day", label(scope.unit or "day", value), first)
         return dimension(dim).label(value)
 
     def values(
@@ -173,25 +175,33 @@ class QueryRunner:
         elif plan is not None:  # the same numbers, from the exact rollups
             rows = rollup.fetch(self.store, scope, plan, ev)
             self._merge(rows, tuple(ev), scope, dims, "events", out)
+        elif self.rollups and (st := daily.statement(self.store, scope, ev, dims, filters)):
+            self._fetch(st, scope, dims, "events", out)
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
+        sdims, sfilters = by_entry_page(dims, filters)  # a page's visits: those entering it
+        sout: dict[Key, Values] = out if sdims == dims else {}
         splan = None
         if ses and self.rollups:
-            splan = rollup.plan(self.store, scope, ses, dims, filters, "sessions")
+            splan = rollup.plan(self.store, scope, ses, sdims, sfilters, "sessions")
         if splan is not None:
             rows = rollup.fetch(self.store, scope, splan, ses)
-            self._merge(rows, tuple(ses), scope, dims, "sessions", out)
+            self._merge(rows, tuple(ses), scope, sdims, "sessions", sout)
         elif ses:
-            self._fetch(
-                b.aggregate(scope, "sessions", ses, dims, filters), scope, dims, "sessions", out
-            )
+            st = b.aggregate(scope, "sessions", ses, sdims, sfilters)
+            self._fetch(st, scope, sdims, "sessions", sout)
+        for key in out.keys() & sout.keys() if sout is not out else ():  # rows of pages viewed
+            out[key].update(sout[key])
+        entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
+        if entered is not None:
+            st = b.aggregate(scope, "sessions", ["visits", "bounces"], dims, entered)
+            self._fetch(st, scope, dims, "entered", out)
+            for v in out.values():  # no visit entered there: a rate of 0
+                v.setdefault("entered.visits", 0)
         if "dropped.bots" in needs:
             self._fetch(b.bot_events(scope, dims), scope, dims, "dropped", out)
-        for special in ("entries", "exits"):
-            if f"special.{special}" in needs:
-                self._fetch(
-                    b.entries_exits(scope, special, dims, filters), scope, dims, "special", out
-                )
+        for special in [s for s in ("entries", "exits") if f"special.{s}" in needs]:
+            self._fetch(b.entries_exits(scope, special, dims, filters), scope, dims, "special", out)
         if "special.scroll_depth" in needs:
             self._fetch(b.scroll_depth(scope, dims, filters), scope, dims, "special", out)
         if "special.time_on_page" in needs:
@@ -249,6 +259,7 @@ class QueryRunner:
         return QueryPlan(p, unit, scope, cp)
 
     def _answer(self, q: Query, site: SiteInfo, now: datetime | None) -> QueryResult:
+        q = replace(q, filters=hostname_filters(q.dimensions, q.filters))
         plan = self.plan(q, site, now)
         p, unit, scope, cp = plan.period, plan.unit, plan.scope, plan.compare_period
         current = self.values(q, scope, q.dimensions, q.filters)

@@ -88,6 +88,15 @@ def label(unit: str, value: object) -> str:
     return str(value)
 
 
+def range_label(unit: str, text: str, first: date) -> str:
+    """A bucket's label within a period starting on ``first``: a week that began before
+    the period is labelled with the period's first day (Plausible's label), so no label
+    lies outside the range asked."""
+    if unit == "week" and text < first.isoformat():
+        return first.isoformat()
+    return text
+
+
 def labels(unit: str, first: date, last: date) -> list[str]:
     """Every bucket label of a period, for charts that must show empty buckets."""
     out: list[str] = []
@@ -104,7 +113,7 @@ def labels(unit: str, first: date, last: date) -> list[str]:
     if unit == "week":
         cur = first - timedelta(days=first.weekday())
         while cur <= last:
-            out.append(cur.isoformat())
+            out.append(range_label(unit, cur.isoformat(), first))
             cur += timedelta(days=7)
         return out
     cur = first.replace(day=1)

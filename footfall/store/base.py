@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +64,14 @@ EVENT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("interactive", pa.bool_()),
 )
 
+# (column, value older Footfall versions stored, Plausible's name stored now): every
+# store rewrites these in ``events`` and ``sessions`` when it opens or migrates, so a
+# filter copied from a Plausible client matches old data too (footfall/ingest/useragent.py).
+RENAMED_VALUES: tuple[tuple[str, str, str], ...] = (
+    ("device", "desktop", "Desktop"), ("device", "mobile", "Mobile"),
+    ("device", "tablet", "Tablet"), ("os", "macOS", "Mac"),
+)  # fmt: skip
+
 # Visit attributes: those of the visit's first event, stamped on every event of the visit
 # (Plausible's "visit:" dimensions), in this order.
 VISIT_COLUMNS: tuple[str, ...] = (
@@ -98,6 +106,10 @@ class Capabilities:
     # Only one OS process may open the store for writing: `footfall worker` refuses it.
     single_writer_process: bool
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
+    # Keeps exact per-UTC-day rollups filled on insert: ``visitor_days`` (one row per
+    # kept dimension value, visitor and day, with its pageview and event counts) and the
+    # days to read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
+    daily_rollups: bool = False
 
 
 DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]
@@ -115,6 +127,10 @@ class RollupSpec:
     # The site-local day number (days since 1970-01-01) of a naive-UTC column whose values
     # lie in [lo, hi], as SQL and its parameters: the query layer's definition of a day.
     day_number: DayNumberFn
+    # The daily rollups (``Capabilities.daily_rollups``): the dimensions kept ('' = site
+    # total) -> SQL on events, and their layout version (a change rebuilds them).
+    daily_kinds: Mapping[str, str] = field(default_factory=dict)
+    daily_version: int = 0
 
 
 class Enrichment(Protocol):

@@ -36,7 +36,9 @@ def reference(events: list[dict], first: date, last: date, tz: str) -> dict:
         if sum(e["event_type"] == "pageview" for e in v) == 1
         and sum(e["event_type"] != "engagement" and e.get("interactive", True) for e in v) == 1
     )
-    durations = [(v[-1]["at"] - v[0]["at"]).total_seconds() for v in my_visits]
+    # to the visit's last event that is not an engagement event (these do not lengthen it)
+    ends = [max([e["at"] for e in v if e["event_type"] != "engagement"] or [v[0]["at"]]) for v in my_visits]  # fmt: skip
+    durations = [(end - v[0]["at"]).total_seconds() for v, end in zip(my_visits, ends, strict=True)]
     paths: dict[str, int] = defaultdict(int)
     for e in in_range:
         if e["event_type"] == "pageview":

@@ -240,6 +240,20 @@ def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: An
     page.context.close()
 
 
+def test_a_page_filter_leaves_views_per_visit_unasked(ctx: Ctx, browser: Any) -> None:
+    # The query API refuses views per visit under a page filter (as Plausible's does): the
+    # dashboard shows the other top stats, a dash for it, and charts visitors instead.
+    page = owner_page(ctx, browser)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d&metric=views_per_visit&f=event%3Apage%7C%2Fpricing"))
+    settled(page)
+    want = api(ctx, {"metrics": ["visitors", "bounce_rate"], "date_range": "7d",
+                     "filters": [["is", "event:page", ["/pricing"]]]})["results"][0]["metrics"]
+    assert stat(page, "visitors") == str(want[0]) and stat(page, "views_per_visit") == "–"
+    assert page.inner_text("#chart-legend").startswith("Unique visitors")
+    assert ctx.dialogs == [] and ctx.errors == []
+    page.context.close()
+
+
 def test_filter_by_source_changes_every_panel_range_back_and_csv(ctx: Ctx, browser: Any) -> None:
     page = owner_page(ctx, browser)
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))

@@ -134,6 +134,10 @@ def test_retention_triangle_matches_the_api(ctx: Ctx, browser: Any) -> None:
     data = get(ctx, "/api/v1/retention", interval="week")
     assert data["eligible_visitors"] == 12
     assert page.inner_text("#retention-note").startswith("12 visitors with a lasting identity")
+    loyalty = get(ctx, "/api/v1/returning")
+    assert (loyalty["new_visitors"], loyalty["returning_visitors"]) == (12, 0)  # all in range
+    assert page.inner_text("#returning").startswith("12 new and 0 returning visitors (0% ")
+    assert f"{loyalty['visits_per_visitor']:g} visits per visitor" in page.inner_text("#returning")
     shown = page.evaluate("""() => [...document.querySelectorAll('#retention-table tbody tr')].map(
         tr => [...tr.querySelectorAll('td.cell')].map(td => td.title))""")
     assert shown == [[f"{n} of {c['visitors']}" for n in c["returning"]] for c in data["cohorts"]]

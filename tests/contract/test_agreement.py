@@ -197,6 +197,8 @@ def test_filtered_reports_funnel_visits_and_journeys_agree(apps: dict[str, Any])
         ("/api/v1/summary", {"filters": '[["contains", "event:page", ["blog"]]]'}),
         ("/api/v1/funnel", {"funnel_id": apps["funnel"]}),
         ("/api/v1/funnel", {"funnel_id": apps["funnel"], "filters": flt}),
+        ("/api/v1/funnel", {"funnel_id": apps["funnel"], "breakdown": "visit:browser",
+                            "compare": "previous_period"}),  # fmt: skip
         ("/api/v1/journey", {"user_id": "u1"}),
         ("/api/v1/journey", {"visitor_id": "0"}),
     ]:
@@ -254,7 +256,7 @@ QUERIES: list[dict[str, Any]] = [
         "dimensions": ["visit:entry_page"],
         "filters": [["matches", "event:page", ["^/docs"]]],
     },
-    {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:exit_page"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:exit_page"]},
     {
         "metrics": ["visitors"],
         "dimensions": ["event:props:plan"],
@@ -309,6 +311,7 @@ PRODUCT = [
     ("/api/v1/paths", {"page": "/", "direction": "previous"}),
     ("/api/v1/paths", {"page": "/docs", "filters": '[["is", "visit:source", ["Google"]]]'}),
     ("/api/v1/paths/tree", {"page": "/"}),
+    ("/api/v1/returning", {"period": "7d"}),
     ("/api/v1/paths/tree", {"page": "/blog/a", "depth": "3", "limit": "2"}),
 ]
 

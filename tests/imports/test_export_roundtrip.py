@@ -138,7 +138,10 @@ def test_export_from_duckdb_imports_into_chdb_with_equal_reports(
         assert r.status_code == 202 and r.json()["accepted"] == len(events), r.text
         assert client.app.state.services.writer.wait_idle(15)  # type: ignore[attr-defined]
     meta = Metadata(src.metadata_url)
-    SitePrefs(meta).create_goal("shop", "Signup", "event", "signup")
+    prefs = SitePrefs(meta)
+    signup = prefs.create_goal("shop", "Signup", "event", "signup")
+    home = prefs.create_goal("shop", "Home", "page", "/")
+    prefs.create_funnel("shop", "Same visit", [home.id, signup.id], window_hours=0)
     meta.close()
     before = answers(src)
     assert before["q0"][0]["metrics"][2] == sum(e["event_type"] == "pageview" for e in events)
@@ -162,6 +165,10 @@ def test_export_from_duckdb_imports_into_chdb_with_equal_reports(
     first = cli(dst, monkeypatch, capsys, "import", "footfall", str(out), "--site", "shop")
     assert first["events"] == len(events) and first["events_already_there"] == 0
     assert answers(dst) == before
+    meta = Metadata(dst.metadata_url)
+    funnels = SitePrefs(meta).funnels("shop")
+    meta.close()
+    assert [(f.name, f.window_hours) for f in funnels] == [("Same visit", 0)]  # window kept
     again = cli(dst, monkeypatch, capsys, "import", "footfall", str(out), "--site", "shop")
     assert again["events"] == 0 and again["events_already_there"] == len(events)
     assert answers(dst) == before

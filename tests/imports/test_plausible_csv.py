@@ -160,7 +160,7 @@ def test_imported_aggregates_join_reports_when_asked(
         (mac,) = native_os
         oses = table(ask(client, {"metrics": ["visitors"], "dimensions": ["visit:os"],
                                   "include": {"imports": True}}))  # fmt: skip
-        assert oses == {mac: [6 + 1], "(none)": [4]}
+        assert oses == {mac: [6 + 1], "(not set)": [4]}
         (desktop,) = table(ask(client, {"metrics": ["visitors"], "dimensions": ["visit:device"]}))
         devices = table(ask(client, {"metrics": ["visitors"], "dimensions": ["visit:device"],
                                      "include": {"imports": True}}))  # fmt: skip

@@ -1,4 +1,5 @@
-"""User-agent parsing against real browser strings (real ua-parser, no mocks)."""
+"""User-agent parsing against real browser strings (real ua-parser, no mocks), into the
+names and major.minor versions Plausible's ingestion stores."""
 
 from __future__ import annotations
 
@@ -51,17 +52,17 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 @pytest.mark.parametrize(
     ("ua", "expected"),
     [
-        (CHROME_WINDOWS, UserAgentInfo("Chrome", "120", "Windows", "10", "desktop")),
-        (SAFARI_IPHONE, UserAgentInfo("Safari", "17", "iOS", "17.1", "mobile")),
-        (SAFARI_IPAD, UserAgentInfo("Safari", "16", "iOS", "16.6", "tablet")),
-        (FIREFOX_LINUX, UserAgentInfo("Firefox", "121", "GNU/Linux", "", "desktop")),
-        (ANDROID_PHONE, UserAgentInfo("Chrome", "120", "Android", "14", "mobile")),
-        (ANDROID_TABLET, UserAgentInfo("Chrome", "120", "Android", "13", "tablet")),
-        (SAFARI_MAC, UserAgentInfo("Safari", "17", "macOS", "10.15", "desktop")),
-        (EDGE, UserAgentInfo("Edge", "120", "Windows", "10", "desktop")),
-        (SAMSUNG, UserAgentInfo("Samsung Internet", "23", "Android", "13", "mobile")),
-        (OPERA, UserAgentInfo("Opera", "106", "Windows", "10", "desktop")),
-        (CHROME_IOS, UserAgentInfo("Chrome", "120", "iOS", "17.1", "mobile")),
+        (CHROME_WINDOWS, UserAgentInfo("Chrome", "120.0", "Windows", "10", "Desktop")),
+        (SAFARI_IPHONE, UserAgentInfo("Safari", "17.1", "iOS", "17.1", "Mobile")),
+        (SAFARI_IPAD, UserAgentInfo("Safari", "16.6", "iOS", "16.6", "Tablet")),
+        (FIREFOX_LINUX, UserAgentInfo("Firefox", "121.0", "GNU/Linux", "", "Desktop")),
+        (ANDROID_PHONE, UserAgentInfo("Chrome", "120.0", "Android", "14", "Mobile")),
+        (ANDROID_TABLET, UserAgentInfo("Chrome", "120.0", "Android", "13", "Tablet")),
+        (SAFARI_MAC, UserAgentInfo("Safari", "17.1", "Mac", "10.15", "Desktop")),
+        (EDGE, UserAgentInfo("Edge", "120.0", "Windows", "10", "Desktop")),
+        (SAMSUNG, UserAgentInfo("Samsung Internet", "23.0", "Android", "13", "Mobile")),
+        (OPERA, UserAgentInfo("Opera", "106.0", "Windows", "10", "Desktop")),
+        (CHROME_IOS, UserAgentInfo("Chrome", "120.0", "iOS", "17.1", "Mobile")),
     ],
 )
 def test_real_user_agents(ua: str, expected: UserAgentInfo) -> None:
@@ -70,7 +71,7 @@ def test_real_user_agents(ua: str, expected: UserAgentInfo) -> None:
 
 def test_chrome_os() -> None:
     info = parse_user_agent(CHROME_OS)
-    assert (info.browser, info.os, info.device) == ("Chrome", "Chrome OS", "desktop")
+    assert (info.browser, info.os, info.device) == ("Chrome", "Chrome OS", "Desktop")
 
 
 @pytest.mark.parametrize("ua", ["", "   "])
@@ -81,7 +82,7 @@ def test_empty_user_agent_is_all_unknown(ua: str) -> None:
 def test_garbage_and_huge_strings_do_not_raise() -> None:
     for ua in ["not a browser", "\x00\xff", "Mozilla/5.0 (" * 5000]:
         info = parse_user_agent(ua)
-        assert info.device in {"desktop", "mobile", "tablet"}
+        assert info.device in {"Desktop", "Mobile", "Tablet"}
 
 
 def test_bot_user_agent_still_parses() -> None:

@@ -13,7 +13,7 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0007"
+HEAD = "0008"
 
 TABLES = {
     "sites",

@@ -155,3 +155,21 @@ def test_bad_parameters_are_400_naming_them(
 ) -> None:
     body = world.get("/api/v1/retention", 400, site_id=sites["utc"], **params)
     assert [d["field"] for d in body["details"]] == [field]
+
+
+def test_new_and_returning_visitors_and_visits_per_visitor(
+    world: World, sites: dict[str, str]
+) -> None:
+    """31 December to 31 January: p1 (two visits, 40 minutes apart), u1 and u2 are first
+    seen in it; u3's persistent id p3 was seen on 5 December; the cookieless visitor of
+    3 January is not counted."""
+    got = world.get("/api/v1/returning", site_id=sites["utc"], period="custom",
+                    **{"from": "2025-12-31", "to": "2026-01-31"})  # fmt: skip
+    assert got == {
+        "date_range": ["2025-12-31", "2026-01-31"], "eligible_visitors": 4, "new_visitors": 3,
+        "returning_visitors": 1, "returning_percentage": 25.0, "visits_per_visitor": 1.25,
+    }  # fmt: skip
+    # February: all four seen before (u1 by their user id's visitor of 31 January).
+    got = world.get("/api/v1/returning", site_id=sites["utc"], period="custom",
+                    **{"from": "2026-02-01", "to": "2026-02-28"})  # fmt: skip
+    assert (got["eligible_visitors"], got["new_visitors"], got["returning_visitors"]) == (4, 0, 4)

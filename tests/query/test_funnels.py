@@ -120,12 +120,18 @@ def test_funnel_counts_visitors_who_completed_the_steps_in_order(site: Any) -> N
     assert data["never_entering_visitors_percentage"] == 11.1
     assert data["steps"] == [
         {"label": "Pricing", "visitors": 8, "conversion_rate": 100.0,
-         "conversion_rate_step": 100.0, "dropoff": 0, "dropoff_percentage": 0.0},
+         "conversion_rate_step": 100.0, "dropoff": 0, "dropoff_percentage": 0.0,
+         "median_seconds": None},
+        # a 10 min, d 1 min, f and i 1 h: the median of 60, 600, 3600, 3600 s
         {"label": "Signup", "visitors": 4, "conversion_rate": 50.0,
-         "conversion_rate_step": 50.0, "dropoff": 4, "dropoff_percentage": 50.0},
+         "conversion_rate_step": 50.0, "dropoff": 4, "dropoff_percentage": 50.0,
+         "median_seconds": 2100},
+        # a 10 min, i 22 h 59 min: (600 + 82740) / 2
         {"label": "Pro purchase", "visitors": 2, "conversion_rate": 25.0,
-         "conversion_rate_step": 50.0, "dropoff": 2, "dropoff_percentage": 50.0},
+         "conversion_rate_step": 50.0, "dropoff": 2, "dropoff_percentage": 50.0,
+         "median_seconds": 41670},
     ]  # fmt: skip
+    assert data["window"] == "24h"
 
 
 def test_funnel_honours_the_period_and_filters(site: Any) -> None:

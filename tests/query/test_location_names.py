@@ -67,10 +67,10 @@ def rows(result: dict[str, Any]) -> dict[str, int]:
 
 def test_location_names_as_dimensions(visitors: Any) -> None:
     assert rows(visitors({"dimensions": ["visit:country_name"]})) == {
-        "United Kingdom": 2, "United States": 1, "Germany": 1, "(none)": 1,
+        "United Kingdom": 2, "United States": 1, "Germany": 1, "(not set)": 1,
     }  # fmt: skip
-    assert rows(visitors({"dimensions": ["visit:region_name"]})) == {"England": 2, "(none)": 3}
-    assert rows(visitors({"dimensions": ["visit:city_name"]})) == {"London": 2, "(none)": 3}
+    assert rows(visitors({"dimensions": ["visit:region_name"]})) == {"England": 2, "(not set)": 3}
+    assert rows(visitors({"dimensions": ["visit:city_name"]})) == {"London": 2, "(not set)": 3}
     both = visitors({"dimensions": ["visit:country_name", "visit:city_name"]})
     assert {tuple(r["dimensions"]): r["metrics"][0] for r in both["results"]}[
         ("United Kingdom", "London")

@@ -24,7 +24,7 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 SOURCES = [("https://www.google.com/search?q=a", "Google"), ("", "Direct / None"), ("https://t.co/abc", "Twitter")]
 PLACES = [("8.8.8.8", "US"), ("81.2.69.160", "GB"), ("5.9.0.1", "DE")]
-AGENTS = [(CHROME, "Chrome", "desktop"), (FIREFOX, "Firefox", "desktop"), (IPHONE, "Safari", "mobile")]
+AGENTS = [(CHROME, "Chrome", "Desktop"), (FIREFOX, "Firefox", "Desktop"), (IPHONE, "Safari", "Mobile")]
 PAGES = ["/", "/pricing", "/blog/a", "/docs"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()

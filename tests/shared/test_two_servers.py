@@ -2,9 +2,8 @@
 balancer: the rate limits, the login throttle, the live visitor count and the site cache
 are the same whichever instance a request reaches.
 
-Neither instance runs its writer here (``serve`` runs none in the scale-out shape; the
-workers do), so nothing reaches either store and the live count can only come from
-Redis."""
+``serve`` runs no writer in this shape and no worker runs here, so nothing reaches either
+store: the live count can only come from Redis."""
 
 from __future__ import annotations
 
@@ -21,7 +20,6 @@ from footfall.app import create_app
 from footfall.dashboard import sessions
 from footfall.dashboard.siteops import current_visitors
 from footfall.meta.users import Accounts
-from footfall.queue.writer import Writer
 from footfall.runtime import Services
 from tests.conftest import make_settings
 from tests.dashboard.conftest import PASSWORD, login
@@ -36,10 +34,7 @@ class Server:
 
 
 @pytest.fixture
-def servers(
-    tmp_path: Path, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Server, Server]]:
-    monkeypatch.setattr(Writer, "start", lambda self: None)
+def servers(tmp_path: Path, redis_prefix: str) -> Iterator[tuple[Server, Server]]:
     meta = f"sqlite:///{tmp_path / 'meta.sqlite3'}"
     pair = []
     with ExitStack() as stack:
@@ -50,6 +45,7 @@ def servers(
             )  # fmt: skip
             app = create_app(settings)
             client = stack.enter_context(TestClient(app, client=("198.51.100.4", 5000)))
+            assert app.state.services.writer is None
             pair.append(Server(client, app.state.services))
         yield pair[0], pair[1]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from footfall.ingest.referrer import source_from_utm
 
-# Plausible's "unknown" in every column; Footfall stores unknown as "" (shown "(none)").
+# Plausible's "unknown" in every column; Footfall stores unknown as "" (shown "(not set)").
 UNKNOWN = frozenset({"", "(not set)", "(none)", "Direct / None"})
 
-# Plausible -> stored (footfall/ingest/useragent.py: lower-case device kinds).
-DEVICES = {"Desktop": "desktop", "Mobile": "mobile", "Tablet": "tablet", "Laptop": "desktop"}
-OPERATING_SYSTEMS = {"Mac": "macOS", "Linux": "GNU/Linux"}
+# Plausible -> stored (footfall/ingest/useragent.py stores Plausible's own device and OS
+# names; only what collection never produces is mapped).
+DEVICES = {"Laptop": "Desktop"}
+OPERATING_SYSTEMS = {"Linux": "GNU/Linux"}
 BROWSERS = {"Microsoft Edge": "Edge", "Mobile App": ""}
 
 
@@ -26,7 +27,7 @@ def stored_value(column: str, value: str) -> str:
     if value in UNKNOWN:
         return ""
     if column == "device":
-        return DEVICES.get(value, value.lower())
+        return DEVICES.get(value, value)
     if column == "os":
         return OPERATING_SYSTEMS.get(value, value)
     if column == "browser":

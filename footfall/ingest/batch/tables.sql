@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     region VARCHAR,
     city VARCHAR
 );
+-- The visit's last event that is not an engagement event (scroll depth, engaged time are
+-- reported on leave and do not lengthen a visit, as in Plausible): visit duration ends
+-- there. NULL for visits stored before the column existed: their end_ts stands in.
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts TIMESTAMP;
+-- The hostname of the visit's exit page (Plausible's exit page hostname); NULL for visits
+-- stored before the column existed.
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname VARCHAR;
 
 -- Events dropped by the writer's filters (bots, referrer spam, foreign hostnames), counted.
 CREATE TABLE IF NOT EXISTS dropped_events (

@@ -33,6 +33,9 @@ WITH cli AS (SELECT DISTINCT site_id, session_id FROM _in WHERE session_id <> 0)
 SELECT s.*, 1, s.session_id
 FROM sessions s JOIN cli ON s.site_id = cli.site_id AND s.session_id = cli.session_id
 """
+# ``last_ts`` of a visit of engagement events only: before every real time, so a later
+# fold's max() passes over it, and its duration reads as 0 (footfall/query/metrics.py).
+_NO_LAST = "TIMESTAMP '1970-01-01 00:00:00'"
 # Visits as intervals per visitor (kind 0) or client session id (kind 1): the stored ones
 # and the batch's events, in order within each partition. Each item also carries what its
 # visit's fold needs: a stored visit its stored aggregates, an event its own contribution
@@ -41,7 +44,7 @@ _ITEMS_OLD = """
 SELECT site_id, kind, part, start_ts AS lo, end_ts AS hi, session_id AS old_sid,
        NULL::UUID AS event_id, NULL::BIGINT AS rid, 0 AS is_event, visitor_id, entry_page,
        entry_ts, exit_page, exit_ts, pageviews AS pv, events AS ev, interactive_events AS ia,
-       user_id, hostname
+       user_id, hostname, coalesce(last_ts, end_ts) AS last, exit_hostname AS exit_host
 FROM _old
 UNION ALL
 """
@@ -55,7 +58,9 @@ SELECT * EXCLUDE (event_id) FROM ({old}
            CASE WHEN name = 'pageview' THEN pathname END AS exit_page,
            CASE WHEN name = 'pageview' THEN ts END AS exit_ts,
            (name = 'pageview')::BIGINT AS pv, (name <> 'engagement')::BIGINT AS ev,
-           interactive::BIGINT AS ia, user_id, hostname
+           interactive::BIGINT AS ia, user_id, hostname,
+           CASE WHEN name <> 'engagement' THEN ts END AS last,
+           CASE WHEN name = 'pageview' THEN hostname END AS exit_host
     FROM _in
 ) ORDER BY site_id, kind, part, lo, is_event, event_id
 """
@@ -132,9 +137,11 @@ WITH g AS (
            arg_min(entry_page, epoch_us(entry_ts) * 2 + is_event) AS entry_page,
            min(entry_ts) AS entry_ts,
            arg_max(exit_page, epoch_us(exit_ts) * 2 + is_event) AS exit_page,
+           arg_max(exit_host, epoch_us(exit_ts) * 2 + is_event) AS exit_hostname,
            max(exit_ts) AS exit_ts,
            sum(pv) AS pageviews, sum(ev) AS events, sum(ia) AS interactive_events,
-           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname
+           arg_min(user_id, rn) AS user_id, arg_min(hostname, rn) AS hostname,
+           coalesce(max(last), {_NO_LAST}) AS last_ts
     FROM _grouped GROUP BY grp
 )
 SELECT g.* EXCLUDE (first_visitor, first_rid),
@@ -175,7 +182,7 @@ FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
 _SESSION_COLUMNS = (
     "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
     "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",
-    *VISIT_COLUMNS,
+    "last_ts", "exit_hostname", *VISIT_COLUMNS,
 )  # fmt: skip
 # The common case: every group is one visit of its own (no client-supplied session id in
 # the batch, and no group of stored visits alone), so each group with events is exactly
@@ -209,11 +216,13 @@ WITH ga AS (
            arg_min(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS entry_page,
            min(e.ts) FILTER (WHERE e.name = 'pageview') AS entry_ts,
            arg_max(e.pathname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_page,
+           arg_max(e.hostname, e.ts) FILTER (WHERE e.name = 'pageview') AS exit_hostname,
            max(e.ts) FILTER (WHERE e.name = 'pageview') AS exit_ts,
            count(*) FILTER (WHERE e.name = 'pageview') AS pageviews,
            count(*) FILTER (WHERE e.name <> 'engagement') AS events,
            count(*) FILTER (WHERE e.interactive) AS interactive_events,
-           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname
+           arg_min(e.user_id, e.ts) AS user_id, arg_min(e.hostname, e.ts) AS hostname,
+           max(e.ts) FILTER (WHERE e.name <> 'engagement') AS last_ts
     FROM _in e JOIN _grouped i ON i.rid = e.rowid {_GROUP_OF}
     GROUP BY g.site_id, g.sid
 ), s AS (
@@ -221,9 +230,11 @@ WITH ga AS (
            min(s.start_ts) AS start_ts, max(s.end_ts) AS end_ts,
            arg_min(s.entry_page, s.entry_ts) AS entry_page, min(s.entry_ts) AS entry_ts,
            arg_max(s.exit_page, s.exit_ts) AS exit_page, max(s.exit_ts) AS exit_ts,
+           arg_max(s.exit_hostname, s.exit_ts) AS exit_hostname,
            sum(s.pageviews) AS pageviews, sum(s.events) AS events,
            sum(s.interactive_events) AS interactive_events,
-           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname
+           arg_min(s.user_id, s.start_ts) AS user_id, arg_min(s.hostname, s.start_ts) AS hostname,
+           max(coalesce(s.last_ts, s.end_ts)) AS last_ts
     FROM (SELECT DISTINCT ON (site_id, session_id) * EXCLUDE (kind, part) FROM _old) s
     JOIN _touched t ON s.site_id = t.site_id AND s.session_id = t.session_id
     LEFT JOIN _merges m ON s.site_id = m.site_id AND s.session_id = m.drop_id
@@ -237,12 +248,15 @@ SELECT b.site_id, b.session_id,
        least(b.entry_ts, s.entry_ts) AS entry_ts,
        CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
             THEN s.exit_page ELSE b.exit_page END AS exit_page,
+       CASE WHEN s.exit_ts IS NOT NULL AND (b.exit_ts IS NULL OR s.exit_ts > b.exit_ts)
+            THEN s.exit_hostname ELSE b.exit_hostname END AS exit_hostname,
        greatest(b.exit_ts, s.exit_ts) AS exit_ts,
        b.pageviews + coalesce(s.pageviews, 0) AS pageviews,
        b.events + coalesce(s.events, 0) AS events,
        b.interactive_events + coalesce(s.interactive_events, 0) AS interactive_events,
        CASE WHEN s.start_ts <= b.start_ts THEN s.user_id ELSE b.user_id END AS user_id,
        CASE WHEN s.start_ts <= b.start_ts THEN s.hostname ELSE b.hostname END AS hostname,
+       coalesce(greatest(b.last_ts, s.last_ts), {_NO_LAST}) AS last_ts,
        ga.visitor AS visitor_id, {_FROM_GA}
 FROM b JOIN ga ON ga.site_id = b.site_id AND ga.sid = b.session_id
 LEFT JOIN s ON b.site_id = s.site_id AND b.session_id = s.session_id

@@ -45,6 +45,10 @@ class Dialect(Protocol):
         """``expr`` of the next row in the partition (window), NULL for the last."""
         ...
 
+    def prev_value(self, expr: str, partition: str, order: str) -> str:
+        """``expr`` of the previous row in the partition (window), NULL for the first."""
+        ...
+
     def round_half_away(self, expr: str) -> str:
         """``expr`` rounded to an integer, halves away from zero (DuckDB's round)."""
         ...

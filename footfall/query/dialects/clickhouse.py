@@ -54,6 +54,12 @@ class ClickHouseDialect:
             "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
         )
 
+    def prev_value(self, expr: str, partition: str, order: str) -> str:
+        return (
+            f"lagInFrame(toNullable({expr})) OVER (PARTITION BY {partition} ORDER BY {order} "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+        )
+
     def round_half_away(self, expr: str) -> str:
         # round() on a Float64 rounds halves to even here.
         return f"(sign({expr}) * floor(abs({expr}) + 0.5))"

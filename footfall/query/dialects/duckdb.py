@@ -41,6 +41,9 @@ class DuckDBDialect:
     def next_value(self, expr: str, partition: str, order: str) -> str:
         return f"lead({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
 
+    def prev_value(self, expr: str, partition: str, order: str) -> str:
+        return f"lag({expr}) OVER (PARTITION BY {partition} ORDER BY {order})"
+
     def round_half_away(self, expr: str) -> str:
         return f"round({expr})"
 

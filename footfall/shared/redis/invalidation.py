@@ -14,7 +14,6 @@ down, when :meth:`RedisBroadcast.publish` can reach no one else (logged).
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from collections.abc import Callable
 import redis
 
 from footfall.shared.redis.link import ERRORS, RedisLink
+from footfall.threadnames import name_this_thread
 
-log = logging.getLogger("footfall.shared")
 MEANWHILE = "other servers see site changes within the site cache's TTL (30 s)"
 
 
@@ -43,7 +42,7 @@ class RedisBroadcast:
             self._callbacks.append(callback)
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="footfall-site-changes", daemon=True
+                    target=self._run, name="footfall-sites", daemon=True
                 )
                 self._thread.start()
 
@@ -68,6 +67,7 @@ class RedisBroadcast:
             callback()
 
     def _run(self) -> None:
+        name_this_thread()
         # Its own connection, without a read timeout (it waits for messages), but with
         # health checks so that a silently dead connection is noticed.
         client = redis.Redis.from_url(

@@ -18,6 +18,7 @@ meanwhile), the count comes from the store through the query layer, as in one pr
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from footfall.ingest.referrer import classify_referrer
 from footfall.meta.repo import SiteInfo
 from footfall.shared.base import LiveVisitors
 from footfall.shared.redis.link import ERRORS, RedisLink
+from footfall.threadnames import name_this_thread
 
+log = logging.getLogger("footfall.shared")
 WINDOW_MS = 5 * 60_000
 FLUSH_S = 0.5
 MAX_PENDING = 100_000  # records waiting for the thread; beyond this they are not counted
@@ -135,10 +138,9 @@ class RedisLive:
         return bool(host) and is_referrer_spam(host)
 
     def _run(self) -> None:
+        name_this_thread()
         while not self._stop.wait(FLUSH_S):
             try:
                 self.flush()
             except Exception:  # a bug here must not end the thread, nor reach a request
-                import logging
-
-                logging.getLogger("footfall.shared").exception("live visitor count flush failed")
+                log.exception("live visitor count flush failed")

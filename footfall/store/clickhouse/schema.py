@@ -21,6 +21,7 @@ sources); inserts carry deduplication tokens, which plain MergeTree keeps only w
 from __future__ import annotations
 
 from footfall.store import imported
+from footfall.store.base import RENAMED_VALUES
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
@@ -87,13 +88,58 @@ ORDER BY (site_id, hour, reason)
 SETTINGS {DEDUPE}
 """
 
+# Values stored before Footfall took Plausible's names ("desktop" is "Desktop", "macOS"
+# is "Mac"): rewritten in place, waiting for the rewrite to finish.
+RENAME_VALUES = tuple(
+    f"ALTER TABLE {table} UPDATE {column} = '{new}' WHERE {column} = '{old}' "
+    "SETTINGS mutations_sync = 2"
+    for table in ("events", "sessions")
+    for column, old, new in RENAMED_VALUES
+)
+# The exact daily rollups (footfall/store/clickhouse/rollups.py): per site, dimension
+# (``kind``), UTC day, value and visitor, the pageview and event counts (one row per
+# visitor and day, so a range's visitors are a distinct count of far fewer rows than its
+# events: exact); days whose rows may be
+# stale (a re-stamp, a retention cut inside the day) are listed in ``rollup_dirty`` and
+# read from raw events until the rollups job rebuilds them.
+VISITOR_DAYS = """
+CREATE TABLE IF NOT EXISTS visitor_days (
+    site_id LowCardinality(String),
+    kind LowCardinality(String),
+    day DateTime64(3, 'UTC'),
+    value LowCardinality(String),
+    visitor_id UInt64,
+    pageviews SimpleAggregateFunction(sum, UInt64),
+    events SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, kind, day, value, visitor_id)
+"""
+ROLLUP_DIRTY = """
+CREATE TABLE IF NOT EXISTS rollup_dirty (
+    site_id LowCardinality(String),
+    day DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY (site_id, day)
+"""
+ROLLUP_LAYOUT = """
+CREATE TABLE IF NOT EXISTS rollup_layout (version UInt32, built_at DateTime)
+ENGINE = MergeTree ORDER BY version
+"""
+
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
     # Imported aggregates (footfall/store/imported.py), apart from raw events.
     (2, (imported.clickhouse_ddl(),)),
+    (3, RENAME_VALUES),
+    # The visit's last event that is not an engagement event (visit duration ends there).
+    (4, ("ALTER TABLE sessions ADD COLUMN IF NOT EXISTS last_ts Nullable(DateTime64(3, 'UTC'))",)),
+    # The hostname of the visit's exit page (Plausible's visit:exit_page_hostname).
+    (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
+    # The exact daily rollups and the days they must not be trusted for.
+    (6, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
     # The round that wrote a drop count, so a replay can take back an uncommitted round's.
-    (3, ("ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS pos UInt64 DEFAULT 0",)),
+    (7, ("ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS pos UInt64 DEFAULT 0",)),
 )
 
 LEDGER = """

@@ -3,14 +3,14 @@
 
 Queries arrive in the port's form (ClickHouse dialect SQL, ``?`` placeholders) and are
 bound as typed server-side parameters (``params.py``). Writes go through the scratch
-batch target (``write.py``). The DuckDB store's rollups are not kept here: every panel
-scans raw events, which costs the dashboard several times DuckDB's time
-(``bench/query.py --store chdb``; docs/benchmarks.md).
+batch target (``write.py``). Instead of the DuckDB store's rollups it keeps exact daily
+ones that a materialized view fills on insert (``rollups.py``; ``Capabilities.daily_rollups``).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,11 +21,13 @@ import pyarrow as pa
 
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
-from footfall.store.clickhouse import forget, schema
+from footfall.store.clickhouse import forget, rollups, schema
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.target import ClickHouseTarget
 from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
+
+LAYOUT_TTL_SECONDS = 30.0
 
 
 def capabilities(in_process: bool) -> Capabilities:
@@ -33,7 +35,7 @@ def capabilities(in_process: bool) -> Capabilities:
         name="clickhouse",
         sql_dialect="clickhouse",
         single_writer_process=in_process,  # a chdb path opens in one process only
-        rollups=False,
+        daily_rollups=True,
     )
 
 
@@ -46,6 +48,9 @@ class ClickHouseStore:
         self._scratch: Any = None
         self._stage: tuple[str, str] = ("", "")
         self._settled = False  # no round stopped part-way since the last recovery
+        # The rollups' layout version and when it was read: every rollup answer asks it,
+        # and it changes only when the rollups job builds (here, or rarely elsewhere).
+        self._layout: tuple[float, int | None] = (-1e9, None)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -155,6 +160,10 @@ class ClickHouseStore:
         where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
         cut = naive_utc(cutoff)
         n = int(self.query(f"SELECT count() FROM events WHERE {where}ts < ?", [*args, cut])[0][0])
+        with self._write_lock:  # the rollups first: a cut day is read raw from now on
+            site = {"site": site_id} if site_id is not None else {}
+            rollups.cut_before(self.ch, "site_id = {site:String} AND " if site else "",
+                               {**site, "cut": cut})  # fmt: skip
         if n:
             self._delete(f"DELETE FROM events WHERE {where}ts < ?", [*args, cut])
         if with_sessions:
@@ -172,12 +181,17 @@ class ClickHouseStore:
     def delete_person(
         self, site_id: str, column: str, value: str | int, spec: RollupSpec
     ) -> dict[str, int]:
-        """One person's visits (footfall/store/clickhouse/forget.py); no rollups to mend."""
+        """One person's visits (footfall/store/clickhouse/forget.py); the days of their
+        events are listed dirty first (read raw, rebuilt by the rollups job)."""
+        with self._write_lock:
+            rollups.mark_person(self.ch, site_id, column, value)
         return forget.delete_person(self.query, self._delete, site_id, column, value)
 
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
-        for table in ("events", "sessions", "dropped_events", "imported_stats"):
+        tables = ("events", "sessions", "dropped_events", "imported_stats", "visitor_days",
+                  "rollup_dirty")  # fmt: skip
+        for table in tables:
             self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         return n
 
@@ -196,16 +210,27 @@ class ClickHouseStore:
         with self._write_lock:
             self.ch.command(text, named)
 
-    # -- rollups (none) and health ---------------------------------------------------------
+    # -- rollups (daily, rollups.py) and health ------------------------------------------
 
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
-        return {}
+        """Build the daily rollups for ``spec`` (once per layout version) and rebuild the
+        days listed as dirty. ``sites``' time zones are not needed: days are UTC."""
+        with self._write_lock:  # no round writes while the table is filled or rebuilt
+            built = rollups.build(self.ch, spec)
+            refreshed = rollups.refresh(self.ch, spec.daily_kinds)
+            self._layout = (-1e9, None)
+        return {"built": list(sites) if built else [], "refreshed_days": refreshed}
 
     def interrupt_maintenance(self) -> None:
         pass
 
     def rollup_state(self, site_id: str) -> tuple[str, int] | None:
-        return None
+        """('UTC', layout version) once the daily rollups are built (for every site)."""
+        read_at, version = self._layout
+        if time.monotonic() - read_at > LAYOUT_TTL_SECONDS:
+            version = rollups.built_version(self.ch)
+            self._layout = (time.monotonic(), version)
+        return None if version is None else ("UTC", version)
 
     def health(self) -> dict[str, Any]:
         ok = self.query("SELECT 1") == [(1,)]

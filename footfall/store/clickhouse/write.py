@@ -200,12 +200,20 @@ class ScratchTarget:
             "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)",
             "events",
         )
-        changed = self._write(
-            "events",
+        # Re-stamped events: their UTC days are listed dirty before they are written again,
+        # so the daily rollups (which would count them twice) are read raw there.
+        changed = self.cur.sql(
             f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            "EXCEPT FROM _loaded_ev)",
-            "restamp",
-        )
+            "EXCEPT FROM _loaded_ev)"
+        ).to_arrow_table()
+        if changed.num_rows:
+            self.cur.register("_changed", changed)
+            days = self.cur.sql(
+                "SELECT DISTINCT site_id, date_trunc('day', ts) AS day FROM _changed"
+            ).to_arrow_table()
+            self.cur.unregister("_changed")
+            self.ch.insert("rollup_dirty", days, token=f"{p}:{self.attempt}:dirty")
+            self.ch.insert("events", changed, token=f"{p}:{self.attempt}:restamp")
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
@@ -240,6 +248,12 @@ class ScratchTarget:
         for table in ("events", "dropped_events"):
             stale = f"pos > {committed}"
             if self.ch.arrow(f"SELECT count() AS n FROM {table} WHERE {stale}")[0][0].as_py():
+                if table == "events":
+                    # A rollups build may have counted them meanwhile: those days read raw.
+                    self.ch.command(
+                        "INSERT INTO rollup_dirty SELECT DISTINCT site_id, "
+                        f"toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE {stale}"
+                    )
                 self.ch.command(f"DELETE FROM {table} WHERE {stale}")
         if committed:
             self._settle(committed)

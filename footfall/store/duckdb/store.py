@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import forget, sizing
 from footfall.store.duckdb import rollups as duckdb_rollups
@@ -92,6 +92,11 @@ class DuckDBStore:
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
         self._con.execute(imported.duckdb_ddl())
+        # Values stored before Footfall took Plausible's names ("desktop" is "Desktop"):
+        # rewritten in place; once done, each is a scan of one column finding nothing.
+        for table in ("events", "sessions"):
+            for column, old, new in RENAMED_VALUES:
+                self._con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN

@@ -81,7 +81,9 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
     try:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
-        assert versions == [(1,), (2,), (3,)]  # events, sessions, drops; imported_stats; drops.pos
+        # events, sessions, drops; imported_stats; Plausible's value names; last_ts;
+        # exit_hostname; the daily rollups; drops.pos
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]
     finally:
         store.close()
 

@@ -2,7 +2,7 @@
 // the query API in parallel (top stats, chart, panels), renders it as text, keeps the
 // view's state in the URL, and follows the live visitor count over server-sent events.
 import { el, clear, fmt } from './dom.js';
-import { METRICS, readState, writeState, dateRange, apiFilters, describe, dimLabel } from './state.js';
+import { METRICS, askable, readState, writeState, dateRange, apiFilters, describe, dimLabel } from './state.js';
 import { PANELS, detailTab, panelNode, panelQuery, renderRows } from './panels.js';
 import { renderGoals } from './goals.js';
 import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
@@ -60,10 +60,15 @@ function changeNode(metric, change) {
 }
 
 async function loadStats(signal) {
-  const body = { metrics: METRICS.map((m) => m.key), filters: apiFilters(state), date_range: dateRange(state) };
+  const asked = askable(state);
+  const body = { metrics: asked.map((m) => m.key), filters: apiFilters(state), date_range: dateRange(state) };
   if (state.compare) body.compare = state.compare;
   const data = await query(body, signal);
-  const row = data.results[0] || { metrics: METRICS.map(() => 0) };
+  // One value per METRICS entry; a metric not asked (views per visit under a page filter) is null.
+  const at = METRICS.map((m) => asked.findIndex((a) => a.key === m.key));
+  const got = data.results[0] || { metrics: asked.map(() => 0) };
+  const row = { metrics: at.map((j) => (j < 0 ? null : got.metrics[j])) };
+  if (got.comparison) row.comparison = { change: at.map((j) => (j < 0 ? null : got.comparison.change[j])) };
   shown.stats = { row, period: data.meta.period };
   const box = clear(document.getElementById('stats'));
   METRICS.forEach((m, i) => {

@@ -1,5 +1,5 @@
 // Product panels of a logged-in dashboard: retention cohorts (GET /api/v1/retention) as a
-// triangle table shaded by percentage, and a path explorer (GET /api/v1/paths and
+// triangle table shaded by percentage, with new and returning visitors (/api/v1/returning), and a path explorer (GET /api/v1/paths and
 // /api/v1/paths/tree): pick a page, see where its visitors came from and went next, and
 // the most common paths of visits that entered there, as an indented tree. Clicking a
 // page anywhere explores it. Every figure comes from those endpoints; nothing is derived.
@@ -106,7 +106,15 @@ export function productPanels(cfg, getState, query) {
 
   function loadRetention() {
     return guarded(retention.body, async () => {
-      renderRetention(retention.body, await get('/api/v1/retention?' + params(getState(), cfg.siteId, { interval }), signal));
+      const state = getState();
+      const [cohorts, loyalty] = await Promise.all([
+        get('/api/v1/retention?' + params(state, cfg.siteId, { interval }), signal),
+        get('/api/v1/returning?' + params(state, cfg.siteId, {}), signal)]);
+      renderRetention(retention.body, cohorts);
+      retention.body.prepend(el('p', { id: 'returning', class: 'small', text:
+        `${fmt('visitors', loyalty.new_visitors)} new and ${fmt('visitors', loyalty.returning_visitors)} returning `
+        + `visitors (${fmt('percentage', loyalty.returning_percentage)} returning), `
+        + `${fmt('views_per_visit', loyalty.visits_per_visitor)} visits per visitor.` }));
     });
   }
 

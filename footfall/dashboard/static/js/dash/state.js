@@ -15,6 +15,13 @@ export const METRICS = [
   { key: 'visit_duration', label: 'Visit duration' },
 ];
 
+/** The top-stats metrics a view can ask: views per visit has no meaning under a page
+ * filter (the query API refuses it there, as Plausible's does), so it is not asked. */
+export function askable(state) {
+  const paged = state.filters.some((f) => f.dim === 'event:page');
+  return METRICS.filter((m) => !(paged && m.key === 'views_per_visit'));
+}
+
 export const DIM_LABELS = {
   'visit:source': 'Source', 'visit:referrer': 'Referrer', 'visit:channel': 'Channel',
   'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium',

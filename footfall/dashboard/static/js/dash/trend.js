@@ -1,7 +1,7 @@
 // The chart's figures: the chosen metric by time from /api/v2/query (and the comparison
 // period's, when comparing), split at the clock into finished buckets and the running
 // one. The realtime view charts the last 30 minutes minute by minute.
-import { METRICS, apiFilters, dateRange, timeDimension } from './state.js';
+import { METRICS, apiFilters, askable, dateRange, timeDimension } from './state.js';
 import { currentLabel, lastMinutes, splitAtNow, unitOf } from './buckets.js';
 
 const REALTIME_MINUTES = 30;
@@ -18,7 +18,9 @@ function byLabel(results) {
 export async function chartData(state, timezone, query, signal, now = new Date()) {
   const realtime = state.period === 'realtime';
   const dim = realtime ? 'time:minute' : timeDimension(state);
-  const base = { metrics: [state.metric], dimensions: [dim], filters: apiFilters(state) };
+  // A metric the view cannot ask (views per visit under a page filter) charts visitors.
+  const metric = askable(state).some((m) => m.key === state.metric) ? state.metric : 'visitors';
+  const base = { metrics: [metric], dimensions: [dim], filters: apiFilters(state) };
   if (!realtime) base.include = { time_labels: true };
   const data = await query({ ...base, date_range: dateRange(state), compare: state.compare || undefined }, signal);
   const labels = realtime ? lastMinutes(REALTIME_MINUTES, timezone, now) : data.meta.time_labels || [];
@@ -33,11 +35,11 @@ export async function chartData(state, timezone, query, signal, now = new Date()
     previous = (prev.meta.time_labels || []).slice(0, labels.length).map((l) => prevBy.get(l) ?? 0);
     while (previous.length < labels.length) previous.push(null);
   }
-  const name = METRICS.find((m) => m.key === state.metric).label;
+  const name = METRICS.find((m) => m.key === metric).label;
   const span = realtime ? `per minute, last ${REALTIME_MINUTES} minutes`
     : data.meta.period.from + ' – ' + data.meta.period.to;
   const legend = name + ' ' + span + (cp ? ' (dashed: ' + cp.from + ' – ' + cp.to + ')' : '')
     + (split.running ? ' · dashed end: ' + RUNNING[unit] + ', so far' : '')
     + (data.meta.imports_included ? ' · includes imported data' : '');
-  return { metric: state.metric, labels, values: split.shown, done: split.done, running: split.running, previous, legend };
+  return { metric, labels, values: split.shown, done: split.done, running: split.running, previous, legend };
 }
