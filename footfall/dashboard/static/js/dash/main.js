@@ -68,7 +68,10 @@ async function loadStats(signal) {
   const at = METRICS.map((m) => asked.findIndex((a) => a.key === m.key));
   const got = data.results[0] || { metrics: asked.map(() => 0) };
   const row = { metrics: at.map((j) => (j < 0 ? null : got.metrics[j])) };
-  if (got.comparison) row.comparison = { change: at.map((j) => (j < 0 ? null : got.comparison.change[j])) };
+  if (got.comparison) {
+    const pick = (values) => at.map((j) => (j < 0 ? null : values[j]));
+    row.comparison = { metrics: pick(got.comparison.metrics), change: pick(got.comparison.change) };
+  }
   shown.stats = { row, period: data.meta.period };
   const box = clear(document.getElementById('stats'));
   METRICS.forEach((m, i) => {
