@@ -90,7 +90,9 @@ async def test_two_redis_clients_share_one_bucket(redis_prefix: str) -> None:
     from footfall.shared.redis.limits import RedisLimits
     from footfall.shared.redis.link import RedisLink
 
-    links = [RedisLink(REDIS_URL, redis_prefix), RedisLink(REDIS_URL, redis_prefix)]
+    # A generous timeout: on a loaded machine a 0.5 s one would send hits to each
+    # process's own fallback bucket, which is what the Redis-down tests are about.
+    links = [RedisLink(REDIS_URL, redis_prefix, timeout_s=10.0) for _ in range(2)]
     one, two = (RedisLimits(link)("t", 0.01, 40) for link in links)
     try:
         results = await asyncio.gather(*(lim.hit("k") for _ in range(50) for lim in (one, two)))
