@@ -138,8 +138,6 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
     # The exact daily rollups and the days they must not be trusted for.
     (6, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
-    # The round that wrote a drop count, so a replay can take back an uncommitted round's.
-    (7, ("ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS pos UInt64 DEFAULT 0",)),
 )
 
 LEDGER = """

@@ -47,7 +47,6 @@ class ClickHouseStore:
         self._write_lock = threading.Lock()
         self._scratch: Any = None
         self._stage: tuple[str, str] = ("", "")
-        self._settled = False  # no round stopped part-way since the last recovery
         # The rollups' layout version and when it was read: every rollup answer asks it,
         # and it changes only when the rollups job builds (here, or rarely elsewhere).
         self._layout: tuple[float, int | None] = (-1e9, None)
@@ -56,7 +55,6 @@ class ClickHouseStore:
 
     def open(self) -> None:
         t = self.target
-        self._settled = False
         if t.path:
             self._transport = ChdbTransport(t.path, t.database)
         else:
@@ -107,14 +105,8 @@ class ClickHouseStore:
                 self._scratch = ScratchTarget.open_scratch()
                 self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
             target = ScratchTarget(self.ch, self._scratch, version_of(progress), self._stage)
-            if not self._settled:
-                # The first round since open, or a round after a failed one: an earlier
-                # round may have stopped part-way (write.py, module docstring).
-                target.recover(version_of(self.read_progress()))
-            self._settled = False
             yield target
             target.commit()
-            self._settled = True
 
     def idle(self) -> None:
         pass

@@ -5,24 +5,16 @@ ClickHouse has no multi-statement transactions, so a round is made replayable in
 1. ``neighbours``/``touch_visits`` copy stored rows into the scratch, skipping rows the
    round itself may already have written (``pos`` of the events, ``version`` of visits,
    both the round's queue position ``P``): a replay after a crash computes the same result;
-2. drop counts, new events and re-stamped events are inserted, each row carrying
-   ``pos = P`` (and a deduplication token of this attempt, against a resent insert);
+2. drop counts, new events and re-stamped events are inserted with deduplication tokens
+   derived from ``P`` (a replayed insert is written once); re-stamped events' older rows
+   are then deleted (``pos < P``);
 3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
    that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
-   the key ('', 0), read without FINAL; no query of a site ever sees it);
-4. only then are re-stamped events' older rows deleted (``pos < P``): before the commit
-   a round only adds rows, so an uncommitted round can be taken back whole.
-A round that stopped part-way is replayed from the committed position ``C``, and may end
-at a later position than the stopped one (records arrived meanwhile). So ``recover``
-runs before the first round after an open or a failure: it deletes the rows of
-uncommitted rounds (``pos > C``) and finishes step 4 of round ``C``; the replay then
-runs on the committed state alone. (Before, a replay ending later loaded the stopped
-round's events as stored, dropped them as duplicates and never wrote their visits.)
+   the key ('', 0), read without FINAL; no query of a site ever sees it).
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -83,10 +75,6 @@ class ScratchTarget:
         stage: tuple[str, str],
     ) -> None:  # fmt: skip
         self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
-        # Tokens name one attempt of a round: a replay comes after ``recover`` took the
-        # stopped attempt's rows back, so ClickHouse must not drop its inserts as repeats.
-        self.attempt = uuid.uuid4().hex[:12]
-        self.done = False  # set by ``recover``: this very round is already committed
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
@@ -180,17 +168,12 @@ class ScratchTarget:
         if rows.num_rows:
             # No queue position, no token: an import's rounds would all share "0:…" and
             # ClickHouse would drop every one after the first as a replay.
-            token = f"{self.pos}:{self.attempt}:{part}" if self.pos else ""
-            self.ch.insert(table, rows, token=token)
+            self.ch.insert(table, rows, token=f"{self.pos}:{part}" if self.pos else "")
         return rows
 
     def commit(self) -> None:
-        if self.done:
-            return
         p = self.pos
-        self._write(
-            "dropped_events", f"SELECT *, {p}::UBIGINT AS pos FROM dropped_events", "dropped"
-        )
+        self._write("dropped_events", "SELECT * FROM dropped_events", "dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
@@ -212,8 +195,22 @@ class ScratchTarget:
                 "SELECT DISTINCT site_id, date_trunc('day', ts) AS day FROM _changed"
             ).to_arrow_table()
             self.cur.unregister("_changed")
-            self.ch.insert("rollup_dirty", days, token=f"{p}:{self.attempt}:dirty")
-            self.ch.insert("events", changed, token=f"{p}:{self.attempt}:restamp")
+            self.ch.insert("rollup_dirty", days, token=f"{p}:dirty")
+            self.ch.insert("events", changed, token=f"{p}:restamp")
+        if changed.num_rows:
+            # Only rows whose re-stamped copy is stored: a replay of a round that was
+            # committed (a worker that died before acknowledging it) computes re-stamps
+            # against its own visits, and the deduplicated insert above stored none of them.
+            listed = _sql_list(changed.column("event_id").to_pylist())
+            kept = self.ch.arrow(
+                f"SELECT DISTINCT toString(event_id) AS id FROM events "
+                f"WHERE pos = {p} AND event_id IN ({listed})"
+            )
+            ids = kept.column("id").to_pylist()
+            if ids:
+                self.ch.command(
+                    f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
+                )
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
@@ -226,50 +223,6 @@ class ScratchTarget:
             f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
             "sessions",
         )
-        if changed.num_rows:
-            self._drop_superseded(changed.column("event_id").to_pylist(), p)
-
-    def _drop_superseded(self, event_ids: list[str], p: int) -> None:
-        """Delete the older rows of events the committed round ``p`` re-stamped."""
-        # Only rows whose re-stamped copy is stored (a failed insert stored none).
-        kept = self.ch.arrow(
-            f"SELECT DISTINCT toString(event_id) AS id FROM events "
-            f"WHERE pos = {p} AND event_id IN ({_sql_list(event_ids)})"
-        )
-        ids = kept.column("id").to_pylist()
-        if ids:
-            self.ch.command(
-                f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
-            )
-
-    def recover(self, committed: int) -> None:
-        """Settle what a round that stopped part-way left (module docstring): take back the
-        rows of uncommitted rounds, and finish the last committed round's deletions."""
-        for table in ("events", "dropped_events"):
-            stale = f"pos > {committed}"
-            if self.ch.arrow(f"SELECT count() AS n FROM {table} WHERE {stale}")[0][0].as_py():
-                if table == "events":
-                    # A rollups build may have counted them meanwhile: those days read raw.
-                    self.ch.command(
-                        "INSERT INTO rollup_dirty SELECT DISTINCT site_id, "
-                        f"toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE {stale}"
-                    )
-                self.ch.command(f"DELETE FROM {table} WHERE {stale}")
-        if committed:
-            self._settle(committed)
-            # A round that committed and then failed (before the writer moved on) is run
-            # again by the writer's retry: it has nothing left to write.
-            self.done = self.pos == committed
-
-    def _settle(self, p: int) -> None:
-        """Delete the older rows of every event the committed round ``p`` re-stamped (a
-        full scan of ``pos``: only in ``recover``)."""
-        restamped = self.ch.arrow(
-            "SELECT DISTINCT toString(event_id) AS id FROM events "
-            f"WHERE pos = {p} AND event_id IN (SELECT event_id FROM events WHERE pos < {p})"
-        )
-        if restamped.num_rows:
-            self._drop_superseded(restamped.column("id").to_pylist(), p)
 
 
 def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
