@@ -12,20 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from footfall.config import Settings, SettingsError
+from footfall.imports.cli import _fail, _settings
 from footfall.imports.feed import ImportFailed, open_feed
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        return Settings.from_env(data_dir=getattr(args, "data_dir", None))
-    except SettingsError as exc:
-        sys.exit(f"footfall: configuration error: {exc}")
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
 
 
 def cmd_export(args: argparse.Namespace) -> int:
