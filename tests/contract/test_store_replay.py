@@ -2,14 +2,17 @@
 round that stopped after its events were written and before its visits were committed is
 run again from the committed queue position, now carrying the records that arrived since,
 so it ends at a later position than the crashed one. Every event must still be stored
-once and every visit written with its pageviews and duration (docs/design.md, metrics)."""
+once and every visit written with its pageviews and duration (docs/design.md, metrics).
+
+With several writers (``footfall worker``, a queue partition each), a partition's replay
+must take back only that partition's rows: another writer's round may be under way."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +143,7 @@ def test_replay_of_a_crashed_round_that_ends_later_keeps_its_visits(
 # DuckDB, which has one writer, the same store): partition 0 holds visitors 1 and 2,
 # partition 1 visitors 3 and 4. (id, visitor, UTC time of 2023-11-15, page, bot?)
 def _at(hour: int, minute: int) -> int:
-    return int(datetime(2023, 11, 15, hour, minute).timestamp() * 1000) - int(
-        datetime(1970, 1, 1).timestamp() * 1000
-    )
+    return int(datetime(2023, 11, 15, hour, minute, tzinfo=UTC).timestamp() * 1000)
 
 
 A1 = [(1, 1, _at(10, 0), "/a"), (2, 1, _at(10, 5), "/b"), (3, 2, _at(10, 0), "/a")]
