@@ -6,7 +6,8 @@ partition ``k``'s progress marker (``write.py``). Only one writer holds a partit
 time (the worker's lease; the spool has one writer, partition 0), so every row of ``k``
 past its committed position ``C`` was written by a round of ``k`` that did not commit:
 - a replay of that very batch (the same ``P``: a worker claiming a stopped worker's batch)
-  keeps those rows: its inserts carry the same tokens and are written once;
+  keeps those rows and writes only what they lack (``stored_by``; its inserts carry the
+  same tokens too, but ClickHouse was seen to store such a repeat again after a restart);
 - a replay ending elsewhere (the spool's writer re-reads from ``C`` and takes the records
   that arrived meanwhile) first deletes them, so it runs on the committed state alone;
 - a batch at or before ``C`` (stored, its acknowledgement lost) writes nothing.
@@ -76,3 +77,15 @@ def drop_superseded(ch: Transport, event_ids: list[str], part: int, p: int) -> N
     ids = kept.column("id").to_pylist()
     if ids:
         ch.command(f"DELETE FROM events WHERE pos < {int(p)} AND event_id IN ({sql_list(ids)})")
+
+
+def stored_by(ch: Transport, part: int, p: int) -> tuple[list[str], bool]:
+    """The event ids partition ``part``'s batch at ``p`` already stored, and whether it
+    stored its drop counts (a stopped attempt of the batch being replayed)."""
+    ids = ch.arrow(
+        f"SELECT toString(event_id) AS id FROM events WHERE part = {int(part)} AND pos = {int(p)}"
+    )
+    drops = ch.arrow(
+        f"SELECT count() AS n FROM dropped_events WHERE part = {int(part)} AND pos = {int(p)}"
+    )
+    return ids.column("id").to_pylist(), bool(drops[0][0].as_py())

@@ -121,6 +121,10 @@ class ClickHouseStore:
                     replay.take_back(self.ch, partition, done, pos)
                     if done:
                         replay.settle(self.ch, partition, done)
+                    if pos > done:
+                        target.stored_ids, target.stored_drops = replay.stored_by(
+                            self.ch, partition, pos
+                        )
                 target.done = pos <= done
             yield target
             target.commit()

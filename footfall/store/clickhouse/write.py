@@ -78,6 +78,10 @@ class ScratchTarget:
         self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
         self.part = part
         self.done = False  # this very round is already committed (a replay): write nothing
+        # What a stopped attempt of this very batch stored (replay.py): not written again,
+        # whether or not ClickHouse's deduplication recognises the repeated inserts.
+        self.stored_ids: list[str] = []
+        self.stored_drops = False
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
@@ -183,21 +187,27 @@ class ScratchTarget:
             return
         p, k = self.pos, self.part
         stamp = f"{k}::USMALLINT AS part, {p}::UBIGINT AS pos"
-        self._write("dropped_events", f"SELECT *, {stamp} FROM dropped_events", "dropped")
+        if not self.stored_drops:
+            self._write("dropped_events", f"SELECT *, {stamp} FROM dropped_events", "dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
+        fresh = "1"
+        if self.stored_ids:
+            ids = pa.table({"event_id": pa.array(self.stored_ids, pa.string())})
+            self.cur.register("_stored_ids", ids)
+            fresh = "event_id::VARCHAR NOT IN (SELECT event_id FROM _stored_ids)"
         self._write(
             "events",
             f"SELECT {cols}, {stamp} FROM events "
-            "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)",
+            f"WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev) AND {fresh}",
             "events",
         )
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
             f"SELECT {cols}, {stamp} FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            "EXCEPT FROM _loaded_ev)"
+            f"EXCEPT FROM _loaded_ev) WHERE {fresh}"
         ).to_arrow_table()
         if changed.num_rows:
             self.cur.register("_changed", changed)
@@ -219,8 +229,10 @@ class ScratchTarget:
             f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
             "sessions",
         )
-        if changed.num_rows:
-            drop_superseded(self.ch, changed.column("event_id").to_pylist(), k, p)
+        # The stopped attempt's re-stamped copies (among ``stored_ids``) supersede rows too.
+        superseded = changed.column("event_id").to_pylist() + self.stored_ids
+        if superseded:
+            drop_superseded(self.ch, superseded, k, p)
 
 
 def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
