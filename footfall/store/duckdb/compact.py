@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 ORDER_BY = {
     "events": "site_id, CAST(ts AS DATE), visitor_id, ts",
     "sessions": "site_id, CAST(start_ts AS DATE), visitor_id, start_ts",
-    "reach": "site_id, kind, win, days",
+    "reach": "site_id, kind, win, days, vno",
+    "visitor_numbers": "site_id, vno",
     "reach_firsts": "site_id, kind, win, d, value",
     "daily": "site_id, kind, day, value",
     "visit_daily": "site_id, kind, day, value",

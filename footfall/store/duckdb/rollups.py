@@ -5,11 +5,12 @@
 month of raw events for every dashboard panel is what made the dashboard slow. Two tables
 keep the answers exact (schema/duckdb.sql):
 
-reach(site_id, kind, win, value, visitor_id, days)
+reach(site_id, kind, win, value, vno, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
-    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py).
+    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py). A visitor
+    is named by its number in ``visitor_numbers`` (given at its first build or seal).
 reach_firsts(site_id, kind, win, value, d, prev, n)
     how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:
     none). A row has a day in the range [a, b] exactly when one of its bits has
@@ -48,7 +49,14 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb.rollups_upkeep import BUILT_TABLES, compact, drop, resort
+from footfall.store.duckdb.rollups_upkeep import (
+    BUILT_TABLES,
+    REACH_ORDER,
+    compact,
+    drop,
+    number_visitors,
+    resort,
+)
 
 FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
@@ -70,13 +78,14 @@ def _kinds_list(kinds: Mapping[str, str]) -> str:
     return f"[{items}]"
 
 
-def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])") -> str:
-    """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, ...);
-    ``kvs`` is the list of {k, v} structs on those rows; by default both windows of a day."""
+def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])",
+                  who: str = "visitor_id") -> str:  # fmt: skip
+    """(kind, win, value, ``who``, days) from ``source`` rows (``who``, dn, ...); ``kvs`` is
+    the list of {k, v} structs on those rows; by default both windows of a day."""
     return f"""
-        SELECT kind, win, value, visitor_id, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
-        FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, {win} AS win
-              FROM (SELECT visitor_id, dn, unnest({kvs}) AS kv FROM {source}))
+        SELECT kind, win, value, {who}, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+        FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win
+              FROM (SELECT {who}, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
 
 
@@ -140,6 +149,8 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
         lo, hi = cur.execute(
             "SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]
         ).fetchall()[0]
+        number_visitors(cur, site_id, "SELECT visitor_id, min(ts) AS first FROM events "
+                        "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
     if lo is not None:
         dn, params = _day_number(spec, "ts", zone, lo, hi)
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
@@ -168,8 +179,11 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
             args = [site_id, *params, site_id, t_lo, t_hi]
             with cur_factory() as cur:
                 if table == "reach":
-                    cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
-                                "ORDER BY days", args)  # fmt: skip
+                    # Visitors first seen after the numbering above are pending: the
+                    # seal after this build adds them.
+                    cur.execute(f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                                f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
+                                [*args, site_id])  # fmt: skip
                     rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
                                 [site_id, site_id, kind, w])  # fmt: skip
@@ -211,10 +225,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     lo, hi = span[0], span[1]
     dn_lo, p_lo = _day_number(spec, "lo", zone, lo, hi)
     dn_hi, p_hi = _day_number(spec, "hi", zone, lo, hi)
+    pending = "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id"
+    number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {pending}", [site_id, upto])
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day "
-        "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id",
-        [*p_lo, *p_hi, site_id, upto],
+        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT p.*, n.vno FROM (SELECT visitor_id, min({dn_lo}) AS lo_day, "
+        f"max({dn_hi}) AS hi_day {pending}) p JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = p.visitor_id",
+        [*p_lo, *p_hi, site_id, upto, site_id],
     )
     w_lo, w_hi, d_lo, d_hi = cur.execute(
         "SELECT min(lo_day) // 32 - 1, max(hi_day) // 32, min(lo_day), max(hi_day) FROM _rp"
@@ -240,9 +256,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # and then deleted, two passes over the windows: ``DELETE ... RETURNING`` did it in one,
     # but its rows came back to Python as one Arrow table, outside DuckDB's memory limit,
     # and the first seal after a bulk load returns most of the table (GBs at 10M events).
-    mine = "site_id = ? AND win BETWEEN ? AND ? AND visitor_id IN (SELECT visitor_id FROM _rp)"
+    mine = "site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)"
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, visitor_id, days FROM reach WHERE {mine}",
+        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach WHERE {mine}",
         [site_id, w_lo, w_hi],
     )
     cur.execute(f"DELETE FROM reach WHERE {mine}", [site_id, w_lo, w_hi])
@@ -252,16 +268,16 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
-        f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
-        "FROM _old_reach r JOIN _rp p ON r.visitor_id = p.visitor_id"
+        f"SELECT r.kind, r.win, r.value, r.vno, r.days & ~({span_mask}) AS days "
+        "FROM _old_reach r JOIN _rp p ON r.vno = p.vno"
     )
     cur.execute("DROP TABLE _old_reach")
-    fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, vno, bit_or(days) AS days FROM ("
+        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh, who='vno')}) GROUP BY ALL"
     )
-    appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, days",
+    appended = cur.execute(f"INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, {REACH_ORDER}",
                            [site_id]).fetchall()[0][0]  # fmt: skip
     cur.execute(
         f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})",

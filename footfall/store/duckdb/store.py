@@ -88,6 +88,7 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text()
         )
+        duckdb_rollups_upkeep.upgrade_layout(self._con)
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
