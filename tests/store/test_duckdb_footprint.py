@@ -171,3 +171,52 @@ def test_the_compaction_job_leaves_other_stores_alone() -> None:
     assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.0)
     assert duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.3)
     assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 20, 1 << 19, 0), 0.3)
+
+
+def test_events_appended_in_time_order_are_sorted_by_the_next_compaction(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(duckdb_compact, "MIN_UNSORTED", 500)
+    load(ff, 4, 300)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(store, ff)
+    by_visitor = "SELECT site_id, CAST(ts AS DATE), visitor_id FROM events"
+    assert store.query(by_visitor) != sorted(store.query(by_visitor))  # as the writer stored them
+    n = store.query("SELECT count(*) FROM events")[0][0]
+    assert n >= 500
+    # No free blocks to speak of, but every event is in time order: the rewrite is due.
+    assert run_compact(store, 0.95)["compacted"] is True
+    assert store.query(by_visitor) == sorted(store.query(by_visitor))
+    assert answers(store, ff) == expected
+    assert run_compact(store, 0.95)["compacted"] is False  # nothing appended since
+    load(ff, 5, 20)  # fewer than half as many again: not yet
+    assert store.query("SELECT count(*) FROM events")[0][0] < 1.5 * n
+    assert run_compact(store, 0.95)["compacted"] is False
+    run_rollups(ff.services.store, ff.services.meta)
+    compare(ff)
+
+
+def test_a_store_with_the_old_reach_layout_is_rebuilt_with_visitor_numbers(
+    footfall: Footfall, settings: Settings
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    load(ff, 6, 200)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(store, ff, rollups=False)
+    # reach as the layout before visitor numbers stored it (64-bit ids).
+    store.con.execute("DROP TABLE reach")
+    store.con.execute("CREATE TABLE reach (site_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
+                      "win INTEGER NOT NULL, value VARCHAR, visitor_id UBIGINT NOT NULL, "
+                      "days UBIGINT NOT NULL)")  # fmt: skip
+    store.close()
+    store.open()
+    columns = store.query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'reach'")
+    assert ("vno",) in columns and ("visitor_id",) not in columns
+    assert store.query("SELECT count(*) FROM rollup_state") == [(0,)]  # built again
+    run_rollups(ff.services.store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM rollup_state")[0][0] >= 1
+    assert answers(store, ff) == expected
+    compare(ff)

@@ -84,3 +84,8 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
 -- reach rows the seals appended since the last build or re-sort (rollups_upkeep.py).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS sealed_rows BIGINT DEFAULT 0;
+-- How many events the last compaction sorted (footfall/store/duckdb/compact.py).
+CREATE TABLE IF NOT EXISTS compact_state (
+    id INTEGER PRIMARY KEY,
+    events_sorted BIGINT NOT NULL
+);
