@@ -109,8 +109,8 @@ class Sampler(threading.Thread):
             self.samples.append((self.phase, tree_rss(self.pid)))
             self.stop.wait(self.every)
 
-    def peak(self) -> int:
-        return max((b for _, b in self.samples), default=0)
+    def peak(self, phase: str | None = None) -> int:
+        return max((b for p, b in self.samples if phase in (None, p)), default=0)
 
     def median(self, phase: str) -> float:
         vals = [b for p, b in self.samples if p == phase]
@@ -372,6 +372,8 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         sampler.stop.set()
         stop_server(proc, grace=600)
     res["peak_rss"] = sampler.peak()
+    for phase in ("load", "after", "set", "idle"):  # where the peak is
+        res[f"peak_rss_{phase}"] = sampler.peak(phase)
     res["rss_after_median"] = sampler.median("set")
     res["rss_load_median"] = sampler.median("load")
     res["disk_bytes_stopped"] = dir_bytes(data)
@@ -393,6 +395,15 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
 
     rows = [
         ("peak RSS of the server's tree (MiB)", "peak_rss", lambda v: f"{v / 2**20:,.0f}"),
+        *(
+            (f"peak RSS: {label} (MiB)", f"peak_rss_{phase}", lambda v: f"{v / 2**20:,.0f}")
+            for phase, label in (
+                ("load", "the load"),
+                ("after", "until a fast dashboard"),
+                ("set", "the dashboard sets"),
+                ("idle", "upkeep and idle"),
+            )
+        ),  # fmt: skip
         ("median RSS during the load (MiB)", "rss_load_median", lambda v: f"{v / 2**20:,.0f}"),
         (
             "median RSS during the dashboard sets (MiB)",
