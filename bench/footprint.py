@@ -472,6 +472,12 @@ def main() -> None:
     )
     ap.add_argument("--dir", default="/tmp/footfall-bench-footprint")
     ap.add_argument("--keep", action="store_true", help="keep the data directories")
+    ap.add_argument(
+        "--code-baseline",
+        default=None,
+        help="a checkout whose footfall package the 'code' variant's server runs "
+        "(today's defaults, the code of before): --variants code,default",
+    )
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -483,6 +489,8 @@ def main() -> None:
     if args.child:
         child_sender(args)
         return
+    if args.code_baseline:
+        VARIANTS["code"] = {"PYTHONPATH": str(Path(args.code_baseline).resolve())}
     root = Path(args.dir) / str(args.events)
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in args.variants.split(",")}
     for _ in range(args.repeat):

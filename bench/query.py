@@ -145,7 +145,9 @@ def dashboard_set(site_id: str, today: str, range_days: int) -> list[tuple[str, 
         ("browsers", panel("visit:browser")),
         ("custom_events", panel("event:name", ["visitors", "events"],
                                 filters=[["is_not", "event:name", ["pageview", "engagement"]]])),
-        ("top_stats_filtered", {**base, "metrics": top, "compare": "previous_period",
+        # Plausible's dashboard leaves views per visit out under a page filter (refused).
+        ("top_stats_filtered", {**base, "metrics": [m for m in top if m != "views_per_visit"],
+                                "compare": "previous_period",
                                 "filters": [["is", "visit:source", ["Google"]],
                                             ["contains", "event:page", ["/blog"]]]}),
     ]  # fmt: skip

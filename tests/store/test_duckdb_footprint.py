@@ -19,6 +19,7 @@ from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
 from footfall.store.duckdb import DuckDBStore, sizing
 from footfall.store.duckdb import compact as duckdb_compact
+from footfall.store.duckdb import rollups as duckdb_rollups
 from tests.conftest import Footfall, make_settings
 from tests.query.test_rollups import NOW, TODAY, ZONE, compare, events, queries
 
@@ -219,4 +220,24 @@ def test_a_store_with_the_old_reach_layout_is_rebuilt_with_visitor_numbers(
     run_rollups(ff.services.store, ff.services.meta)
     assert store.query("SELECT count(*) FROM rollup_state")[0][0] >= 1
     assert answers(store, ff) == expected
+    compare(ff)
+
+
+def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(duckdb_rollups, "REBUILD_MIN_VISITORS", 10)
+    load(ff, 7, 40)
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    load(ff, 8, 10)  # a few new visitors among many: sealed
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [] and result["sealed_visitors"] > 0
+    compare(ff)
+    load(ff, 9, 200)  # most of the site's visitors new at once: built again
+    assert store.query("SELECT count(*) FROM rollup_pending")[0][0] > 0
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [ff.site_id] and result["sealed_visitors"] == 0
+    assert store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
     compare(ff)
