@@ -19,7 +19,7 @@ from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
 from footfall.store.duckdb import DuckDBStore, sizing
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import rollups as duckdb_rollups
+from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from tests.conftest import Footfall, make_settings
 from tests.query.test_rollups import NOW, TODAY, ZONE, compare, events, queries
 
@@ -228,7 +228,7 @@ def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)
-    monkeypatch.setattr(duckdb_rollups, "REBUILD_MIN_VISITORS", 10)
+    monkeypatch.setattr(duckdb_rollups_run, "REBUILD_MIN_VISITORS", 10)
     load(ff, 7, 40)
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     load(ff, 8, 10)  # a few new visitors among many: sealed

@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
 """Upkeep of built rollups on DuckDB: summing ``reach_firsts``, re-sorting ``reach``, and
-dropping a site's rows. :func:`footfall.store.duckdb.rollups.maintain` calls these after
+dropping a site's rows. :func:`footfall.store.duckdb.rollups_run.maintain` calls these after
 each run's seals.
 
 Why re-sort: a build writes ``reach`` one kind and window at a time, so each (kind, window)
