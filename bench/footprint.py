@@ -504,6 +504,9 @@ def main() -> None:
     if args.child:
         child_sender(args)
         return
+    for name in args.variants.split(","):  # "limit=384MiB": today's code under that limit
+        if name.startswith("limit="):
+            VARIANTS[name] = {"FOOTFALL_DUCKDB_MEMORY_LIMIT": name.removeprefix("limit=")}
     if args.code_baseline:
         VARIANTS["code"] = {"PYTHONPATH": str(Path(args.code_baseline).resolve())}
     root = Path(args.dir) / str(args.events)
