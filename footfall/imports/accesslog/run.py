@@ -104,7 +104,7 @@ class AccessLogImport:
         self._salts: dict[int, bytes] = {}
         self._visitors: dict[tuple[int, str, str], int] = {}
         # The import's own engine: the store's connection stays the writer's.
-        self.db = duckdb.connect(config={"threads": 2})
+        self.db = duckdb.connect()
 
     def close(self) -> None:
         self.db.close()
