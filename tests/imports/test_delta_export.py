@@ -82,7 +82,7 @@ def test_delta_table_holds_the_sent_events_by_day(
     assert sorted(groups.values()) == sorted(want.values())
     assert all(isinstance(r["visitor_id"], Decimal) and 0 < r["visitor_id"] < 2**64 for r in rows)
     # A day's partition is read alone: what a data platform's filter does.
-    one = table.to_pyarrow_table(partitions=[("day", "=", second)])
+    one = table.to_pyarrow_table(filters=[("day", "=", second)])
     assert one.column("pathname").to_pylist() == ["/"]
 
 
