@@ -13,7 +13,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
             site = feed.meta.get_site(args.site)
             if site is None:
                 return _fail(f"site: no site {args.site!r}")
+            importer = AccessLogImport(feed, site, args.format)
             total = FileResult()
             started = time.perf_counter()
             columns = (
@@ -72,10 +72,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
                 TextColumn("{task.fields[lines]:,} lines, {task.fields[rate]:,.0f} lines/s"),
                 TimeElapsedColumn(),
             )
-            with (
-                closing(AccessLogImport(feed, site, args.format)) as importer,
-                Progress(*columns, console=console, disable=not console.is_terminal) as bar,
-            ):
+            with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
                 for name in args.files:
                     task = bar.add_task(name, total=None, lines=0, rate=0.0)
                     t0 = time.perf_counter()

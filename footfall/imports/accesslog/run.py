@@ -22,6 +22,7 @@ import gzip
 import hashlib
 import io
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,19 +30,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-import duckdb
-
-from footfall.imports.accesslog import steps
-from footfall.imports.accesslog.columns import load_hits
-from footfall.imports.accesslog.formats import FORMATS
+from footfall.imports.accesslog.formats import BadLine, page_verdict, parser_for
 from footfall.imports.feed import Feed
+from footfall.ingest.bots import is_bot
+from footfall.ingest.exclusions import NO_RULES
 from footfall.ingest.geo import GeoLookup
+from footfall.ingest.pipeline import host_allowed
+from footfall.ingest.record import ENCODER, SpoolRecord
+from footfall.ingest.utm import clean_query
 from footfall.meta.repo import SiteInfo
 from footfall.meta.salts import visitor_hash
 
-# Text read at a time: ~100,000 lines of a typical log. Each block's pageviews (fewer) are
-# one writer round, and the spool never holds much of an import.
-BLOCK_CHARS = 20 << 20
+DAY_MS = 86_400_000
+# Records handed to the queue at a time: below the writer's batch size, so each chunk is
+# one writer round, and small enough that the spool never holds much of an import.
+CHUNK = 100_000
+MAX_FIELD = 2048  # the live API's limit on paths and referrers
 
 
 @dataclass
@@ -91,23 +95,14 @@ def file_prefix(site_id: str, first_line: str) -> str:
 
 
 class AccessLogImport:
-    """Turns log lines into spool records for one site and feeds them to the writer, a
-    chunk of lines at a time (:mod:`~footfall.imports.accesslog.columns`, then
-    :mod:`~footfall.imports.accesslog.steps`)."""
+    """Turns log lines into spool records for one site and feeds them to the writer."""
 
     def __init__(self, feed: Feed, site: SiteInfo, fmt: str) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
         self.feed, self.site, self.fmt = feed, site, fmt
         self.geo = GeoLookup(feed.settings.maxmind_db)
         self.rules = feed.sites.rules(site.id)
         self._salts: dict[int, bytes] = {}
-        self._visitors: dict[tuple[int, str, str], int] = {}
-        # The import's own engine: the store's connection stays the writer's.
-        self.db = duckdb.connect()
-
-    def close(self) -> None:
-        self.db.close()
+        self._bots: dict[str, bool] = {}
 
     def _salt(self, day: int) -> bytes:
         """The salt of UTC day ``day``, the one live collection hashes that day's visitors with."""
@@ -117,17 +112,6 @@ class AccessLogImport:
             salt = self._salts[day] = self.feed.salts.salts_for(when)[0]
         return salt
 
-    def _visitor(self, day: int, ip: str, user_agent: str) -> int:
-        key = (day, ip, user_agent)
-        found = self._visitors.get(key)
-        if found is None:
-            if len(self._visitors) > 200_000:  # a visitor's hits are close together
-                self._visitors.clear()
-            # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
-            found = visitor_hash(self._salt(day), self.site.id, ip, user_agent)
-            self._visitors[key] = found
-        return found
-
     def run(self, name: str, tick: Callable[[int, int, int], None] | None = None) -> FileResult:
         """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress."""
         result = FileResult()
@@ -135,32 +119,110 @@ class AccessLogImport:
             first = text.readline()
             if not first:
                 return result
-            prefix = file_prefix(self.site.id, first.rstrip("\r\n"))
-            for lines in _blocks(first, text):
-                self._chunk(lines, result.lines + 1, prefix, result)
-                result.lines += len(lines)
-                if tick is not None:
-                    tick(result.lines, done(), size)
+            self._lines(
+                _chain(first, text),
+                file_prefix(self.site.id, first.rstrip("\r\n")),
+                result,
+                tick,
+                done,
+                size,
+            )
         return result
 
-    def _chunk(self, lines: list[str], first: int, prefix: str, result: FileResult) -> None:
-        site, db = self.site, self.db
-        load_hits(db, self.fmt, lines, first)
-        steps.judge(db, site.domains, self.rules, self.feed.settings.allow_headless)
-        result.skipped.update(steps.skips(db))
+    def _lines(
+        self,
+        lines: Iterator[str],
+        prefix: str,
+        result: FileResult,
+        tick: Callable[[int, int, int], None] | None,
+        done: Callable[[], int],
+        size: int,
+    ) -> None:
+        parse, verdict, skipped = parser_for(self.fmt), page_verdict, result.skipped
+        site, rules, bots = self.site, self.rules, self._bots
+        allow_headless = self.feed.settings.allow_headless
         default_host = site.domains[0] if site.domains else ""
-        payloads = steps.records(db, site.id, default_host, prefix, self._visitor, self.geo.lookup)
+        geo, encode, payloads = self.geo.lookup, ENCODER.encode, []
+        last_key: tuple[str, str, int] = ("", "", -1)
+        last_visitor = 0
+        n = 0
+        for n, line in enumerate(lines, 1):
+            try:
+                ip, ts, method, target, status, ref, ua, host, ctype = parse(line.rstrip("\r\n"))
+            except BadLine:
+                skipped["malformed"] += 1
+                continue
+            reason = verdict(method, target, status, ctype)
+            if reason is not None:
+                skipped[reason] += 1
+                continue
+            bot = bots.get(ua)
+            if bot is None:
+                if len(bots) > 50_000:
+                    bots.clear()
+                bot = bots[ua] = is_bot(ua, allow_headless=allow_headless)
+            if bot:
+                skipped["bot"] += 1
+                continue
+            if host and not host_allowed(host, site.domains):
+                skipped["other_host"] += 1
+                continue
+            pathname, _, query = target.partition("?")
+            pathname = pathname[:MAX_FIELD] or "/"
+            if rules is not NO_RULES:
+                excluded = rules.drop_reason(False, ip, pathname)
+                if excluded is not None:
+                    skipped[excluded] += 1
+                    continue
+            day = ts // DAY_MS
+            key = (ua, ip, day)
+            if key != last_key:  # consecutive hits of one visitor: hash once
+                # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
+                last_key, last_visitor = key, visitor_hash(self._salt(day), site.id, ip, ua)
+            country, region, city = geo(ip)
+            payloads.append(
+                encode(
+                    SpoolRecord(
+                        prefix % n,
+                        site.id,
+                        ts,
+                        "pageview",
+                        host or default_host,
+                        pathname,
+                        clean_query(query) if query else "",
+                        ref[:MAX_FIELD],
+                        ua,
+                        last_visitor,
+                        0,
+                        "",
+                        "",
+                        "",
+                        country,
+                        region,
+                        city,
+                        "",
+                        True,
+                        {},
+                    )
+                )
+            )
+            if len(payloads) >= CHUNK:
+                self.feed.put(payloads)
+                result.pageviews += len(payloads)
+                payloads = []
+            if tick is not None and not n & 0x3FFF:
+                tick(n, done(), size)
         self.feed.put(payloads)
         result.pageviews += len(payloads)
+        result.lines = n
+        if tick is not None:
+            tick(n, done(), size)
 
 
-def _blocks(first: str, rest: IO[str]) -> Iterator[list[str]]:
-    """The file's lines without their newlines, a block of text at a time (one C split
-    a block; a per-line read would cost more than reading the line)."""
-    carry = first
-    while block := rest.read(BLOCK_CHARS):
-        lines = (carry + block).split("\n")
-        carry = lines.pop()
-        yield lines
-    if carry:
-        yield [carry.removesuffix("\n")]  # the first line alone, or a last one without "\n"
+def _chain(first: str, rest: IO[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def rate(lines: int, started: float) -> float:
+    return lines / max(time.perf_counter() - started, 1e-9)
