@@ -136,8 +136,15 @@ def instrument_store(store: Any) -> None:
 
     @functools.wraps(stream)
     def traced_stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        with span("store.stream", **{"db.system": type(store).__name__}):
+        if _tracer is None:  # stopped since
             yield from stream(*args, **kwargs)
+            return
+        # Not made current: between batches the consumer's code runs, maybe elsewhere.
+        s = _tracer.start_span("store.stream", attributes={"db.system": type(store).__name__})
+        try:
+            yield from stream(*args, **kwargs)
+        finally:
+            s.end()
 
     @contextlib.contextmanager
     def traced_batch(progress: Any) -> Iterator[Any]:
