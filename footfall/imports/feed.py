@@ -1,18 +1,13 @@
-"""Where imported events go: the writer's batch steps in this process, or the queue.
+"""Where imported events go: the configured queue, drained by a writer into the store.
 
-Imported events take the live path from the spool record on: the batch steps
-(:mod:`footfall.ingest.batch`) run on the store's batch target with the writer's
-enrichment, so deduplication by event id, enrichment (browser, OS, referrer source, UTM),
-bot and spam drops and the 30-minute visit rule are exactly those of collected events, on
-every store.
+Imported events take the live path from the spool record on: they are appended to the
+queue (the embedded spool or Redis) and a :class:`~footfall.queue.writer.Writer` in this
+process runs the batch steps on the store's batch target, so deduplication by event id,
+enrichment (browser, OS, referrer source, UTM), bot and spam drops and the 30-minute
+visit rule are exactly those of collected events, on every store, and each round commits
+with its queue position (which the ClickHouse store's replay safety relies on).
 
-With a writer of its own (the embedded spool) the import holds the data directory's lock
-and first stores whatever was queued, so nothing else writes meanwhile: its rounds go
-straight to the batch steps as rounds outside the queue (``begin_batch(None)``, as
-``footfall import footfall`` writes), not through the spool and back (about an eighth of
-an access-log import's CPU). A crash mid-import loses nothing that was stored, and
-importing the file again adds only what was not (event ids are the file's and the line's).
-
+The import holds the data directory's lock, so no server drains the same queue meanwhile.
 In the Redis shape (a queue consumed by ``footfall worker`` processes) the import only
 appends: the workers store the events, and the summary says they were queued.
 """
@@ -25,7 +20,6 @@ from dataclasses import dataclass, field
 
 from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
-from footfall.ingest import batch as batch_steps
 from footfall.ingest.sitecache import SiteCache
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
@@ -33,7 +27,7 @@ from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
 from footfall.queue.writer import Writer
 from footfall.store import open_store
-from footfall.store.base import EventStore, WriteBatch
+from footfall.store.base import EventStore
 
 
 class ImportFailed(Exception):
@@ -66,31 +60,14 @@ class Feed:
     queued: int = 0  # records appended for the workers
 
     def put(self, payloads: list[bytes]) -> None:
-        """Store encoded spool records before returning (one round outside the queue), or,
-        without a writer of its own, append them for the workers."""
+        """Append encoded spool records and, with a writer of its own, store them before
+        returning."""
         if not payloads:
             return
+        self.queue.append_sync(payloads)
         if self.writer is None:
-            self.queue.append_sync(payloads)
             self.queued += len(payloads)
-            return
-        w, scratch = self.writer, self.settings.data_dir / "import-batch.jsonl"
-        with scratch.open("wb") as out:
-            for i in range(0, len(payloads), 8192):
-                out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
-        try:
-            got = batch_steps.write(
-                self.store, WriteBatch(scratch, w.enricher, w.session_timeout_ms, None)
-            )
-        finally:
-            scratch.unlink(missing_ok=True)
-        c = self.counts
-        c.inserted += got["inserted"]
-        c.duplicates += got["duplicates"]
-        bot, spam = got.get("dropped_bot", 0), got.get("dropped_referrer_spam", 0)
-        c.dropped_bot += bot
-        c.dropped_referrer_spam += spam
-        c.dropped_other += got["dropped"] - bot - spam
+        self.drain()
 
     def drain(self) -> None:
         if self.writer is None:
