@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.configure(settings.log_format, settings.log_level)
-        tracing.start(settings.otel_endpoint)
+        tracing.start()
         services = Services.build(settings)
         tracing.instrument_store(services.store)
         app.state.services = services

@@ -175,13 +175,6 @@ class Settings:
         "start); empty sends no mail.",
     )
     mail_from: str = _doc("", "Sender address of e-mail reports and alerts.")
-    otel_endpoint: str = _doc(
-        "",
-        "OpenTelemetry: the OTLP/HTTP endpoint (such as `http://collector:4318`) traces of "
-        "requests, the pipeline and the store go to; empty falls back to "
-        "`OTEL_EXPORTER_OTLP_ENDPOINT`, and with neither nothing is traced. Needs the `otel` "
-        "extra.",
-    )
     public_url: str = _doc(
         "",
         "The address people reach this server at, for links in e-mails (unsubscribe, "

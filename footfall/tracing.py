@@ -1,9 +1,11 @@
 """Optional OpenTelemetry traces: HTTP request → pipeline → queue, and query → store.
 
-Off unless an OTLP endpoint is set (``FOOTFALL_OTEL_ENDPOINT``, or OpenTelemetry's own
-``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT``): then
-:func:`start` imports the SDK (the ``otel`` extra), and spans go to
-``<endpoint>/v1/traces`` as OTLP/HTTP protobuf in batches from a background thread.
+Off unless OpenTelemetry's own variable names an OTLP endpoint
+(``OTEL_EXPORTER_OTLP_ENDPOINT``, such as ``http://collector:4318``, or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, the full URL): then :func:`start` imports the SDK
+(the ``otel`` extra), and spans go to ``<endpoint>/v1/traces`` as OTLP/HTTP protobuf in
+batches from a background thread. Its other variables (``OTEL_SERVICE_NAME``, headers,
+timeouts) apply as the SDK reads them.
 When off, nothing of OpenTelemetry is imported and :func:`span` hands back one shared
 no-op context (the collection path pays a ``with`` statement, nothing more).
 
@@ -26,7 +28,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
@@ -40,21 +42,21 @@ _tracer: Any = None  # an opentelemetry Tracer while started
 _provider: Any = None
 
 
-def endpoint_url(setting: str, env: dict[str, str] | None = None) -> str:
-    """Where spans go: ``setting`` (FOOTFALL_OTEL_ENDPOINT) or OpenTelemetry's variables;
-    a base URL gets ``/v1/traces``; empty means tracing is off."""
-    env = dict(os.environ) if env is None else env
+def endpoint_url(env: Mapping[str, str] | None = None) -> str:
+    """Where spans go, from OpenTelemetry's variables: a base URL gets ``/v1/traces``;
+    empty means tracing is off."""
+    env = os.environ if env is None else env
     full = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
-    if full and not setting:
+    if full:
         return full
-    base = setting or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
     return base.rstrip("/") + "/v1/traces" if base else ""
 
 
-def start(setting: str) -> bool:
+def start() -> bool:
     """Start exporting spans if an endpoint is set; whether tracing is on."""
     global _tracer, _provider
-    url = endpoint_url(setting)
+    url = endpoint_url()
     if not url or _tracer is not None:
         return _tracer is not None
     try:
@@ -66,7 +68,8 @@ def start(setting: str) -> bool:
         log.warning("an OTLP endpoint is set but OpenTelemetry is not installed "
                     "(pip install 'footfall[otel]'): no traces")  # fmt: skip
         return False
-    resource = Resource.create({"service.name": "footfall", "service.version": __version__})
+    service = os.environ.get("OTEL_SERVICE_NAME") or "footfall"
+    resource = Resource.create({"service.name": service, "service.version": __version__})
     _provider = TracerProvider(resource=resource)
     _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
     _tracer = _provider.get_tracer("footfall", __version__)

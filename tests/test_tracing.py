@@ -74,9 +74,12 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def test_spans_arrive_with_names_and_parents(tmp_path: Path, receiver: Receiver) -> None:
+def test_spans_arrive_with_names_and_parents(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     port = receiver.server_address[1]
-    settings = make_settings(tmp_path, otel_endpoint=f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    settings = make_settings(tmp_path)
     with TestClient(create_app(settings)) as client:
         site = client.post(
             "/api/site/create", json={"name": "Shop", "domains": ["shop.example"]}, headers=AUTH
