@@ -179,14 +179,14 @@ def test_events_appended_in_time_order_are_sorted_by_the_next_compaction(
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)
-    monkeypatch.setattr(duckdb_compact, "MIN_UNSORTED", 500)
-    load(ff, 4, 300)
+    monkeypatch.setattr(duckdb_compact, "MIN_UNSORTED", 300)
+    load(ff, 4, 150)
     run_rollups(ff.services.store, ff.services.meta)
     expected = answers(store, ff)
     by_visitor = "SELECT site_id, CAST(ts AS DATE), visitor_id FROM events"
     assert store.query(by_visitor) != sorted(store.query(by_visitor))  # as the writer stored them
     n = store.query("SELECT count(*) FROM events")[0][0]
-    assert n >= 500
+    assert n >= 300
     # No free blocks to speak of, but every event is in time order: the rewrite is due.
     assert run_compact(store, 0.95)["compacted"] is True
     assert store.query(by_visitor) == sorted(store.query(by_visitor))
@@ -195,8 +195,6 @@ def test_events_appended_in_time_order_are_sorted_by_the_next_compaction(
     load(ff, 5, 20)  # fewer than half as many again: not yet
     assert store.query("SELECT count(*) FROM events")[0][0] < 1.5 * n
     assert run_compact(store, 0.95)["compacted"] is False
-    run_rollups(ff.services.store, ff.services.meta)
-    compare(ff)
 
 
 def test_a_store_with_the_old_reach_layout_is_rebuilt_with_visitor_numbers(
@@ -234,7 +232,6 @@ def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
     load(ff, 8, 10)  # a few new visitors among many: sealed
     result = run_rollups(store, ff.services.meta)
     assert result["built"] == [] and result["sealed_visitors"] > 0
-    compare(ff)
     load(ff, 9, 200)  # most of the site's visitors new at once: built again
     assert store.query("SELECT count(*) FROM rollup_pending")[0][0] > 0
     result = run_rollups(store, ff.services.meta)
