@@ -31,11 +31,12 @@ STEP = re.compile(
     r"""^\s*(?:assert\s+)?(?:
       (?P<populate>populate_stats\(site,\s*)
     | (?P<goal>(?=insert\(:goal,))
-    | (?P<tz>(?:new_site\(|changeset\(site,\s*%\{)timezone:\s*"(?P<zone>[^"]+)")
+    | (?P<tz>(?:\w+\s*=\s*)?(?:Plausible\.Site\.)?(?:new_site\(|changeset\(site,\s*%\{)timezone:\s*"(?P<zone>[^"]+)")
     | (?P<post>(?P<conn>\w+)\s*=\s*post\(conn,\s*"(?P<path>[^"]+)",\s*)
     | (?P<destructure>%\{(?P<binds>[^}]*)\}\s*=\s*json_response\((?P<dconn>\w+),\s*(?P<dstatus>\d+)\))
     | (?P<resvar>(?P<rname>\w+)\s*=\s*json_response\((?P<rconn>\w+),\s*(?P<rstatus>\d+)\)\["results"\])
     | (?P<times>\[(?P<tnames>[\w, ]+)\]\s*=\s*for\s+(?P<ti>\w+)\s*<-\s*(?P<ta>\d+)\.\.(?P<tb>\d+),\s*do:\s*)
+    | (?P<am>assert_matches\s+json_response\((?P<aconn>\w+),\s*(?P<astatus>\d+)\),\s*)
     | (?P<jr>(?:length\()?json_response\((?P<jconn>\w+),\s*(?P<jstatus>\d+)\)(?P<keys>(?:\["\w+"\])*)\)?\s*(?P<jop>==|=~)?\s*)
     | (?P<cmp>(?:length\()?(?P<cname>\w+)\)?\s*(?P<cop>==|=~)\s*)
     | (?P<member>(?=%\{"dimensions"))
@@ -63,7 +64,7 @@ def convert_test(test: Test, file: str) -> list[Case]:
     for pattern, reason in UNSUPPORTED.items():
         if re.search(pattern, test.body):
             raise Unconvertible(reason)
-    env: dict[str, Any] = {"@user_id": 4242, "site.domain": "$SITE"}
+    env: dict[str, Any] = {"@user_id": 4242, "site.domain": "$SITE", "site": "$SITE"}
     events: list[Any] = []
     goals: list[Any] = []
     tz = "Etc/UTC"
@@ -77,7 +78,7 @@ def convert_test(test: Test, file: str) -> list[Case]:
         if m.group("populate"):
             value, pos = read(text, pos, env)
             events.extend(value)
-        elif m.group("goal"):
+        elif m.group("goal") is not None:
             value, pos = read(text, pos, env)
             goals.append(value)
         elif m.group("tz"):
@@ -103,6 +104,12 @@ def convert_test(test: Test, file: str) -> list[Case]:
             names = [n.strip() for n in m.group("tnames").split(",")]
             for i, name in zip(range(int(m.group("ta")), int(m.group("tb")) + 1), names, strict=True):  # fmt: skip
                 env[name], pos = read(text, expr_start, {**env, m.group("ti"): i})
+        elif m.group("am"):  # a pattern: only its results are literal
+            case = requests[m.group("aconn")]
+            case["status"] = int(m.group("astatus"))
+            value, pos = read(text, pos, env)
+            if "results" in value:
+                case["expect"]["results"] = value["results"]
         elif m.group("jr"):
             case = requests[m.group("jconn")]
             case["status"] = int(m.group("jstatus"))
@@ -116,7 +123,7 @@ def convert_test(test: Test, file: str) -> list[Case]:
             value, pos = read(text, pos, env)
             length = "length(" in m.group(0)
             _expect(requests[conn], (key,), m.group("cop"), value, length)
-        elif m.group("member"):
+        elif m.group("member") is not None:
             value, pos = read(text, pos, env)
             tail = re.match(r"\s*in\s+(\w+)", text[pos:])
             if tail and tail.group(1) in bound:

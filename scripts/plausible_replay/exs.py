@@ -195,6 +195,8 @@ def _call(node: Call, env: dict[str, Any]) -> Any:
         for extra in args[1:]:
             merged.update(extra)
         return merged
+    if node.name == "response_query":  # the echoed query; the replay does not compare it
+        return None
     if node.name == "unquote":
         return args[0]
     if node.name == "Decimal.new":

@@ -62,7 +62,7 @@ def user_agent(asked: dict[str, str]) -> str:
     want = {k: ("Internet Explorer" if v == "IE" else v) for k, v in asked.items() if v}
     if not want:
         return "Mozilla/5.0"
-    oses = [want["os"]] if "os" in want else ["", *PLATFORMS]
+    oses = ([want["os"]] if want["os"] in PLATFORMS else []) if "os" in want else ["", *PLATFORMS]
     names = [want["browser"]] if "browser" in want else ["", *BROWSERS]
     names = ["IE" if n == "Internet Explorer" else n for n in names]
     versions = [want["browser_version"]] if "browser_version" in want else ["120.0.0.0", "11.0"]
@@ -83,11 +83,13 @@ def user_agent(asked: dict[str, str]) -> str:
     return best[1]
 
 
-def unfaithful(asked: dict[str, str], ua: str) -> set[str]:
-    """The visit dimensions whose stored value will differ from the fixture's (set where
-    the fixture left it empty: every user agent has a device class, for one)."""
+def unfaithful(fx: dict[str, Any], ua: str) -> set[str]:
+    """The visit dimensions whose stored value will differ from the fixture's: set where
+    the fixture left it empty (every user agent has a device class), or a referrer
+    written with its scheme (ingestion, Plausible's too, keeps ``facebook.com``)."""
     got = parse_user_agent(ua)
-    return {"visit:" + k for k in FIELDS if not asked.get(k) and getattr(got, k)}
+    loose = {"visit:" + k for k, v in asked(fx).items() if not v and getattr(got, k)}
+    return loose | ({"visit:referrer"} if "://" in fx.get("referrer", "") else set())
 
 
 def place_ip(fx: dict[str, Any], places: dict[tuple[str, str, int], str]) -> str:
