@@ -48,8 +48,12 @@ def attach(q: Query, goals: Iterable[GoalInfo]) -> Query:
         parts = tuple(parse_filter(f, "goals") for f in g.query_filters())
         compiled.append((g.name, parts[0] if len(parts) == 1 else Logical("and", parts)))
     for c in conditions(q.filters):
-        missing = [v for v in c.values if c.dim == GOAL and c.op == "is"
-                   and not any(goal_chosen(name, replace(c, values=(v,))) for name, _ in compiled)]  # fmt: skip
+        if c.dim != GOAL or c.op != "is":
+            continue
+        named = [name for name, _ in compiled]
+        missing = [
+            v for v in c.values if not any(goal_chosen(n, replace(c, values=(v,))) for n in named)
+        ]
         if missing:
             raise PlausibleError(
                 "filters",

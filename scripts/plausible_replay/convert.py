@@ -11,6 +11,7 @@ Tests it cannot read are listed with the reason and counted, not guessed at.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -18,26 +19,31 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.plausible_replay.exs import Unconvertible, read
 from scripts.plausible_replay.expand import Test, tests, unroll
+from scripts.plausible_replay.exs import Unconvertible, read
 
 # Parts of a test that depend on Plausible's billing, segments or session cache internals.
 UNSUPPORTED = {
-    r"insert\(:(enterprise_plan|subscription|segment|site_import)": "plan, segment or import fixture",
+    r"insert\(:(enterprise_plan|subscription|segment|site_import)": "plan, segment or import",
     r"Plausible\.Cache\.Adapter": "rewrites Plausible's session cache",
     r"populate_stats\(site, \w+\.id,": "imported data",
-}  # fmt: skip
+}
 STEP = re.compile(
     r"""^\s*(?:assert\s+)?(?:
       (?P<populate>populate_stats\(site,\s*)
     | (?P<goal>(?=insert\(:goal,))
-    | (?P<tz>(?:\w+\s*=\s*)?(?:Plausible\.Site\.)?(?:new_site\(|changeset\(site,\s*%\{)timezone:\s*"(?P<zone>[^"]+)")
+    | (?P<tz>(?:\w+\s*=\s*)?(?:Plausible\.Site\.)?(?:new_site\(|changeset\(site,\s*%\{)
+             timezone:\s*"(?P<zone>[^"]+)")
     | (?P<post>(?P<conn>\w+)\s*=\s*post\(conn,\s*"(?P<path>[^"]+)",\s*)
-    | (?P<destructure>%\{(?P<binds>[^}]*)\}\s*=\s*json_response\((?P<dconn>\w+),\s*(?P<dstatus>\d+)\))
-    | (?P<resvar>(?P<rname>\w+)\s*=\s*json_response\((?P<rconn>\w+),\s*(?P<rstatus>\d+)\)\["results"\])
-    | (?P<times>\[(?P<tnames>[\w, ]+)\]\s*=\s*for\s+(?P<ti>\w+)\s*<-\s*(?P<ta>\d+)\.\.(?P<tb>\d+),\s*do:\s*)
+    | (?P<destructure>%\{(?P<binds>[^}]*)\}\s*=\s*
+                       json_response\((?P<dconn>\w+),\s*(?P<dstatus>\d+)\))
+    | (?P<resvar>(?P<rname>\w+)\s*=\s*
+                  json_response\((?P<rconn>\w+),\s*(?P<rstatus>\d+)\)\["results"\])
+    | (?P<times>\[(?P<tnames>[\w,\ ]+)\]\s*=\s*
+                 for\s+(?P<ti>\w+)\s*<-\s*(?P<ta>\d+)\.\.(?P<tb>\d+),\s*do:\s*)
     | (?P<am>assert_matches\s+json_response\((?P<aconn>\w+),\s*(?P<astatus>\d+)\),\s*)
-    | (?P<jr>(?:length\()?json_response\((?P<jconn>\w+),\s*(?P<jstatus>\d+)\)(?P<keys>(?:\["\w+"\])*)\)?\s*(?P<jop>==|=~)?\s*)
+    | (?P<jr>(?:length\()?json_response\((?P<jconn>\w+),\s*(?P<jstatus>\d+)\)
+             (?P<keys>(?:\["\w+"\])*)\)?\s*(?P<jop>==|=~)?\s*)
     | (?P<cmp>(?:length\()?(?P<cname>\w+)\)?\s*(?P<cop>==|=~)\s*)
     | (?P<member>(?=%\{"dimensions"))
     | (?P<assign>(?P<aname>\w+)\s*=\s*(?!=))
@@ -86,8 +92,13 @@ def convert_test(test: Test, file: str) -> list[Case]:
         elif m.group("post"):
             body, pos = read(text, pos, env)
             requests[m.group("conn")] = Case(
-                id=f"{file}::{test.name}::{len(made) + 1}", file=file, test=test.name,
-                path=m.group("path"), body=body, expect={})  # fmt: skip
+                id=f"{file}::{test.name}::{len(made) + 1}",
+                file=file,
+                test=test.name,
+                path=m.group("path"),
+                body=body,
+                expect={},
+            )
             made.append(requests[m.group("conn")])
         elif m.group("destructure"):
             case = requests[m.group("dconn")]
@@ -102,7 +113,9 @@ def convert_test(test: Test, file: str) -> list[Case]:
         elif m.group("times"):
             expr_start = pos
             names = [n.strip() for n in m.group("tnames").split(",")]
-            for i, name in zip(range(int(m.group("ta")), int(m.group("tb")) + 1), names, strict=True):  # fmt: skip
+            for i, name in zip(
+                range(int(m.group("ta")), int(m.group("tb")) + 1), names, strict=True
+            ):
                 env[name], pos = read(text, expr_start, {**env, m.group("ti"): i})
         elif m.group("am"):  # a pattern: only its results are literal
             case = requests[m.group("aconn")]
@@ -130,10 +143,8 @@ def convert_test(test: Test, file: str) -> list[Case]:
                 conn, _ = bound[tail.group(1)]
                 requests[conn]["expect"].setdefault("contains", []).append(value)
         elif m.group("assign"):
-            try:
+            with contextlib.suppress(Unconvertible):  # a value no case reads, as a plan
                 env[m.group("aname")], pos = read(text, pos, env)
-            except Unconvertible:
-                pass
     out = []
     for case in made:
         if "status" not in case:

@@ -67,7 +67,7 @@ class Reader:
                 return "eof", ""
             m = TOKEN.match(self.text, pos)
             if m is None:
-                raise Unconvertible(f"cannot read Elixir at: {self.text[pos:pos + 40]!r}")
+                raise Unconvertible(f"cannot read Elixir at: {self.text[pos : pos + 40]!r}")
             pos = m.end()
             if m.lastgroup != "ws":
                 break
@@ -80,7 +80,7 @@ class Reader:
         return self._next(peek=True)
 
     def expect(self, op: str) -> None:
-        kind, tok = self._next()
+        _, tok = self._next()
         if tok != op:
             raise Unconvertible(f"expected {op!r}, read {tok!r}")
 
@@ -162,7 +162,9 @@ def evaluate(node: Any, env: dict[str, Any]) -> Any:
     """The plain value of ``node``: dicts, lists, str, numbers, None, datetimes; a
     keyword list becomes a dict; ``build(kind, ...)`` a dict with ``"kind"``."""
     if isinstance(node, list):
-        if node and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], Atom) for i in node):
+        if node and all(
+            isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], Atom) for i in node
+        ):
             return {k.name: evaluate(v, env) for k, v in node}
         return [evaluate(i, env) for i in node]
     if isinstance(node, tuple):

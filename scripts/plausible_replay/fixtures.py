@@ -20,26 +20,52 @@ from typing import Any
 
 from footfall.ingest.useragent import parse_user_agent
 
-SOURCES = {"Google": "https://www.google.com/", "Twitter": "https://twitter.com/",
-           "Facebook": "https://www.facebook.com/", "Bing": "https://www.bing.com/"}  # fmt: skip
-COUNTRIES = {"EE": "Estonia", "US": "United States", "IT": "Italy", "DE": "Germany",
-             "GB": "United Kingdom", "CA": "Canada"}  # fmt: skip
-REGIONS = {"GB-LND": "London", "CA-ON": "Ontario", "EE-37": "Harjumaa", "EE-79": "Tartumaa",
-           "EE-50": "Jõgevamaa"}  # fmt: skip
-CITIES = {2_643_743: "London", 6_058_560: "London", 588_409: "Tallinn", 588_335: "Tartu",
-          591_902: "Jõgeva"}  # fmt: skip
+SOURCES = {
+    "Google": "https://www.google.com/",
+    "Twitter": "https://twitter.com/",
+    "Facebook": "https://www.facebook.com/",
+    "Bing": "https://www.bing.com/",
+}
+COUNTRIES = {
+    "EE": "Estonia",
+    "US": "United States",
+    "IT": "Italy",
+    "DE": "Germany",
+    "GB": "United Kingdom",
+    "CA": "Canada",
+}
+REGIONS = {
+    "GB-LND": "London",
+    "CA-ON": "Ontario",
+    "EE-37": "Harjumaa",
+    "EE-79": "Tartumaa",
+    "EE-50": "Jõgevamaa",
+}
+CITIES = {
+    2_643_743: "London",
+    6_058_560: "London",
+    588_409: "Tallinn",
+    588_335: "Tartu",
+    591_902: "Jõgeva",
+}
 NO_PLACE = "10.0.0.1"  # private: no country, as a fixture without one
 UTM = ("utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term")
 
 PLATFORMS = {  # OS name -> {version: platform token}; "" = no version asked for
-    "Mac": {"": "Macintosh; Intel Mac OS X 10_15_7", "10.5": "Macintosh; Intel Mac OS X 10_5",
-            "14": "Macintosh; Intel Mac OS X 14"},
-    "Windows": {"": "Windows NT 10.0; Win64; x64", "10": "Windows NT 10.0; Win64; x64",
-                "7": "Windows NT 6.1; Win64; x64"},
+    "Mac": {
+        "": "Macintosh; Intel Mac OS X 10_15_7",
+        "10.5": "Macintosh; Intel Mac OS X 10_5",
+        "14": "Macintosh; Intel Mac OS X 14",
+    },
+    "Windows": {
+        "": "Windows NT 10.0; Win64; x64",
+        "10": "Windows NT 10.0; Win64; x64",
+        "7": "Windows NT 6.1; Win64; x64",
+    },
     "GNU/Linux": {"": "X11; Linux x86_64"},
     "Android": {"": "Linux; Android 10; K"},
     "iOS": {"": "iPhone; CPU iPhone OS 17_1 like Mac OS X"},
-}  # fmt: skip
+}
 BROWSERS = {
     "Chrome": "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v} {m}Safari/537.36",
     "Safari": "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{v} {m}Safari/605.1.15",
@@ -69,7 +95,7 @@ def user_agent(asked: dict[str, str]) -> str:
     best: tuple[int, str] | None = None
     for o, b, v in itertools.product(oses, names, versions):
         platform = PLATFORMS[o].get(asked.get("os_version", "")) if o else "compatible"
-        if platform is None or b not in BROWSERS and b:
+        if platform is None or (b not in BROWSERS and b):
             continue
         tail = BROWSERS[b].format(v=v, m="Mobile " if o in ("Android", "iOS") else "") if b else ""
         ua = f"Mozilla/5.0 ({platform}; {tail}" if b == "IE" else f"Mozilla/5.0 ({platform}) {tail}"
@@ -94,10 +120,14 @@ def unfaithful(fx: dict[str, Any], ua: str) -> set[str]:
 
 def place_ip(fx: dict[str, Any], places: dict[tuple[str, str, int], str]) -> str:
     """The address the replay's .mmdb gives this fixture's country / region / city."""
-    key = (fx.get("country_code", ""), fx.get("subdivision1_code", ""), fx.get("city_geoname_id", 0))  # fmt: skip
+    key = (
+        fx.get("country_code", ""),
+        fx.get("subdivision1_code", ""),
+        fx.get("city_geoname_id", 0),
+    )
     if key == ("", "", 0):
         return NO_PLACE
-    if key[0] and key[0] not in COUNTRIES or key[1] and key[1] not in REGIONS:
+    if (key[0] and key[0] not in COUNTRIES) or (key[1] and key[1] not in REGIONS):
         raise Unrepresentable(f"no place data for {key}")
     if key[2] and key[2] not in CITIES:
         key = (key[0], key[1], 0)
@@ -108,18 +138,26 @@ def write_mmdb(path: Path, places: dict[tuple[str, str, int], str]) -> None:
     import mmdb_writer
     from netaddr import IPSet
 
-    writer = mmdb_writer.MMDBWriter(ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City")  # fmt: skip
+    writer = mmdb_writer.MMDBWriter(
+        ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City"
+    )
     for (country, region, city), ip in places.items():
-        record: dict[str, Any] = {"country": {"iso_code": country, "names": {"en": COUNTRIES.get(country, country)}}}  # fmt: skip
+        record: dict[str, Any] = {
+            "country": {"iso_code": country, "names": {"en": COUNTRIES.get(country, country)}}
+        }
         if region:
-            record["subdivisions"] = [{"iso_code": region.split("-")[1], "names": {"en": REGIONS[region]}}]  # fmt: skip
+            record["subdivisions"] = [
+                {"iso_code": region.split("-")[1], "names": {"en": REGIONS[region]}}
+            ]
         if city:
             record["city"] = {"names": {"en": CITIES[city]}}
         writer.insert_network(IPSet([ip.rsplit(".", 1)[0] + ".0/24"]), record)
     writer.to_db_file(str(path))
 
 
-def event(fx: dict[str, Any], n: int, now: datetime, places: dict[tuple[str, str, int], str]) -> dict[str, Any]:  # fmt: skip
+def event(
+    fx: dict[str, Any], n: int, now: datetime, places: dict[tuple[str, str, int], str]
+) -> dict[str, Any]:
     """The native event for fixture ``fx``, the n-th of its test."""
     kind = fx["kind"]
     name = {"pageview": "pageview", "engagement": "engagement"}.get(kind) or fx.get("name", "")
@@ -136,12 +174,15 @@ def event(fx: dict[str, Any], n: int, now: datetime, places: dict[tuple[str, str
             raise Unrepresentable(f"no referrer for source {fx['referrer_source']}")
         referrer = SOURCES[fx["referrer_source"]]
     out: dict[str, Any] = {
-        "event_type": name, "path": path, "url": f"https://{host}{path}" + (f"?{query}" if query else ""),
-        "referrer": referrer, "timestamp": when.isoformat(),
+        "event_type": name,
+        "path": path,
+        "url": f"https://{host}{path}" + (f"?{query}" if query else ""),
+        "referrer": referrer,
+        "timestamp": when.isoformat(),
         "visitor_id": f"u{fx['user_id']}" if "user_id" in fx else f"anon{n}",
         "ip": place_ip(fx, places),
         "user_agent": user_agent(asked(fx)),
-    }  # fmt: skip
+    }
     keys, values = fx.get("meta.key", []), fx.get("meta.value", [])
     if keys:
         out["metadata"] = dict(zip(keys, values, strict=True))
@@ -156,14 +197,25 @@ def event(fx: dict[str, Any], n: int, now: datetime, places: dict[tuple[str, str
 
 def asked(fx: dict[str, Any]) -> dict[str, str]:
     """The fixture's user-agent columns, by Footfall's names."""
-    return {"browser": fx.get("browser", ""), "browser_version": fx.get("browser_version", ""),
-            "os": fx.get("operating_system", ""), "os_version": fx.get("operating_system_version", ""),
-            "device": fx.get("screen_size", "")}  # fmt: skip
+    return {
+        "browser": fx.get("browser", ""),
+        "browser_version": fx.get("browser_version", ""),
+        "os": fx.get("operating_system", ""),
+        "os_version": fx.get("operating_system_version", ""),
+        "device": fx.get("screen_size", ""),
+    }
 
 
 def goal(g: dict[str, Any]) -> dict[str, str]:
     """A Plausible goal as Footfall's goals API takes it (Plausible's display names)."""
     if g.get("page_path"):
-        return {"name": g.get("display_name", "Visit " + g["page_path"]), "kind": "page",
-                "target": g["page_path"]}  # fmt: skip
-    return {"name": g.get("display_name", g["event_name"]), "kind": "event", "target": g["event_name"]}  # fmt: skip
+        return {
+            "name": g.get("display_name", "Visit " + g["page_path"]),
+            "kind": "page",
+            "target": g["page_path"],
+        }
+    return {
+        "name": g.get("display_name", g["event_name"]),
+        "kind": "event",
+        "target": g["event_name"],
+    }

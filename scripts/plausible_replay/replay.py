@@ -43,11 +43,18 @@ def category(case: Case) -> str:
     text = json.dumps(body)
     if case["status"] != 200:
         return "rejections"
-    for word, name in (("has_done", "behavioural filters"), ("has_not_done", "behavioural filters"),
-                       ("event:goal", "goals"), ("revenue", "revenue"),
-                       ("scroll_depth", "scroll depth"), ("time", "time buckets"),
-                       ("event:props", "custom properties"), ("visit:country", "locations"),
-                       ("visit:city", "locations"), ("pagination", "pagination")):  # fmt: skip
+    for word, name in (
+        ("has_done", "behavioural filters"),
+        ("has_not_done", "behavioural filters"),
+        ("event:goal", "goals"),
+        ("revenue", "revenue"),
+        ("scroll_depth", "scroll depth"),
+        ("time", "time buckets"),
+        ("event:props", "custom properties"),
+        ("visit:country", "locations"),
+        ("visit:city", "locations"),
+        ("pagination", "pagination"),
+    ):
         if word in text:
             return name
     if body.get("dimensions"):
@@ -124,19 +131,32 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
     mmdb = root / "places.mmdb"
     if places:
         fixtures.write_mmdb(mmdb, places)
-    settings = Settings(data_dir=root / "data", admin_token=ADMIN, flush_interval_ms=20,
-                        max_past_days=36500, log_level="warning", maxmind_db=str(mmdb) if places else "")  # fmt: skip
+    settings = Settings(
+        data_dir=root / "data",
+        admin_token=ADMIN,
+        flush_interval_ms=20,
+        max_past_days=36500,
+        log_level="warning",
+        maxmind_db=str(mmdb) if places else "",
+    )
     app = create_app(settings)
     verdicts: list[dict[str, Any]] = []
     answers: dict[str, Any] = {}
     with TestClient(app) as client:
-        site = client.post("/api/site/create", headers=AUTH, json={
-            "name": "replay", "domains": [DOMAIN], "timezone": cases[0]["timezone"]}).json()  # fmt: skip
+        site = client.post(
+            "/api/site/create",
+            headers=AUTH,
+            json={"name": "replay", "domains": [DOMAIN], "timezone": cases[0]["timezone"]},
+        ).json()
         for g in cases[0]["goals"]:
-            r = client.post(f"/api/v1/sites/{site['site_id']}/goals", headers=AUTH, json=fixtures.goal(g))  # fmt: skip
+            r = client.post(
+                f"/api/v1/sites/{site['site_id']}/goals", headers=AUTH, json=fixtures.goal(g)
+            )
             assert r.status_code == 201, r.text
         if events:
-            r = client.post("/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]})  # fmt: skip
+            r = client.post(
+                "/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]}
+            )
             if r.status_code != 202 or r.json().get("rejected"):
                 why = f"ingestion refused the fixture: {r.text[:300]}"
                 return [{"id": c["id"], "verdict": "unrepresentable", "why": why} for c in cases]
@@ -155,10 +175,18 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
             data = r.json()
             answers[case["id"]] = data
             ok, why = judge(case, r.status_code, data)
-            verdicts.append({"id": case["id"], "verdict": "agree" if ok else "differ", "why": why,
-                             "category": category(case), "plausible_status": case["status"],
-                             "status": r.status_code, "error_words": error_words(case, data),
-                             "body": case["body"]})  # fmt: skip
+            verdicts.append(
+                {
+                    "id": case["id"],
+                    "verdict": "agree" if ok else "differ",
+                    "why": why,
+                    "category": category(case),
+                    "plausible_status": case["status"],
+                    "status": r.status_code,
+                    "error_words": error_words(case, data),
+                    "body": case["body"],
+                }
+            )
     return verdicts
 
 
@@ -184,9 +212,11 @@ def report(verdicts: list[dict[str, Any]], unconverted: list[dict[str, str]], se
     counts = Counter(v["verdict"] for v in verdicts)
     judged = [v for v in verdicts if v["verdict"] != "unrepresentable"]
     agree = counts["agree"]
-    print(f"Plausible v2 replay: {len(verdicts) + len(unconverted)} tests' requests read, "
-          f"{len(unconverted)} tests not converted, {counts['unrepresentable']} cases with "
-          f"fixtures no request reproduces, {len(judged)} replayed in {secs:.0f} s")  # fmt: skip
+    print(
+        f"Plausible v2 replay: {len(verdicts) + len(unconverted)} tests' requests read, "
+        f"{len(unconverted)} tests not converted, {counts['unrepresentable']} cases with "
+        f"fixtures no request reproduces, {len(judged)} replayed in {secs:.0f} s"
+    )
     print(f"Agreement: {agree} of {len(judged)} ({100 * agree / max(len(judged), 1):.1f}%)")
     by_cat: dict[str, Counter[str]] = defaultdict(Counter)
     for v in judged:
