@@ -68,7 +68,7 @@ class Test:
 def tests(text: str) -> list[Test]:
     """The tests of an unrolled file, in order, each with its describe's setup."""
     text = "\n".join("" if line.lstrip().startswith("#") else line for line in text.split("\n"))
-    describes = []
+    describes: list[tuple[int, int, str]] = []
     for d in re.finditer(r'^( *)describe "[^"]*" do$', text, re.MULTILINE):
         end = re.compile(rf"^{d.group(1)}end$", re.MULTILINE).search(text, d.end())
         stop = end.start() if end else len(text)
@@ -82,6 +82,6 @@ def tests(text: str) -> list[Test]:
     for t in re.finditer(r'^( *)test "((?:[^"\\]|\\.)*)"', text, re.MULTILINE):
         end = re.compile(rf"^{t.group(1)}end$", re.MULTILINE).search(text, t.end())
         body = text[t.end() : end.start() if end else len(text)]
-        setup = next((s for a, b, s in describes if a <= t.start() < b), "")
-        out.append(Test(t.group(2), body, setup))
+        before = next((s for a, b, s in describes if a <= t.start() < b), "")
+        out.append(Test(t.group(2), body, before))
     return out

@@ -135,8 +135,8 @@ def place_ip(fx: dict[str, Any], places: dict[tuple[str, str, int], str]) -> str
 
 
 def write_mmdb(path: Path, places: dict[tuple[str, str, int], str]) -> None:
-    import mmdb_writer
-    from netaddr import IPSet
+    import mmdb_writer  # the dev extra's, as tests/query/test_location_names.py uses
+    from netaddr import IPSet  # type: ignore[import-untyped]
 
     writer = mmdb_writer.MMDBWriter(
         ip_version=6, ipv4_compatible=True, database_type="GeoLite2-City"
