@@ -184,6 +184,7 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
                     "plausible_status": case["status"],
                     "status": r.status_code,
                     "error_words": error_words(case, data),
+                    "error": data.get("error") if isinstance(data, dict) else None,
                     "body": case["body"],
                 }
             )
@@ -225,6 +226,9 @@ def report(verdicts: list[dict[str, Any]], unconverted: list[dict[str, str]], se
         print(f"  {cat:22} {c['agree']:3} of {c['agree'] + c['differ']:3}")
     words = [v["error_words"] for v in judged if v["error_words"] is not None]
     print(f"Rejections with Plausible's error wording: {sum(words)} of {len(words)}")
+    for v in judged:
+        if v["error_words"] is False:
+            print(f"  WORDS {v['id']}: {v['error']!r}")
     for v in judged:
         if v["verdict"] == "differ":
             print(f"  DIFF {v['id']}: {v['why']}")
