@@ -70,6 +70,10 @@ REFUSED = [
      "Invalid filters. Behavioral filters (has_done, has_not_done) can only be used with event dimension filters."),
     ({"metrics": ["visitors"], "filters": [["has_done", ["has_not_done", ["is", "event:name", ["a"]]]]]},
      "Invalid filters. Behavioral filters (has_done, has_not_done) cannot be nested."),
+    ({"metrics": ["visitors"], "filters": [["is", "segment", [1]]]},
+     '#/filters/0: Invalid filter ["is", "segment", [1]]'),
+    ({"metrics": ["visitors"], "filters": [["is", "badproperty", ["bar"]]]},
+     '#/filters/0: Invalid filter ["is", "badproperty", ["bar"]]'),
     # a goal filter naming a goal the site does not have (this one has none)
     ({"metrics": ["visitors"], "dimensions": ["visit:browser"], "filters": [["is", "event:goal", ["Register"]]]},
      "The goal `Register` is not configured for this site. Find out how to configure goals here: https://plausible.io/docs/stats-api#filtering-by-goals"),
