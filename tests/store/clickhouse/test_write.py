@@ -82,7 +82,10 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
         # events, sessions, drops; imported_stats; Plausible's value names; last_ts;
-        # exit_hostname; the daily rollups
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+        # exit_hostname; the daily rollups; pages as LowCardinality and visit_days
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (8,)]
+        types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'events' "
+                                 "AND database = currentDatabase()"))  # fmt: skip
+        assert types["pathname"] == types["entry_page"] == "LowCardinality(Nullable(String))"
     finally:
         store.close()
