@@ -24,15 +24,20 @@ DIRECTIONS = ("next", "previous")
 MAX_DEPTH = 5
 
 
-def _steps(
-    s: builder.Scope, filters: tuple[Filter, ...], visits: tuple[str, list[object]]
+def _pageviews(
+    s: builder.Scope, filters: tuple[Filter, ...], visits: tuple[str, list[object]], more: str
 ) -> tuple[str, list[object]]:
-    """CTEs ``pv`` (the pageviews in range of the visits ``visits`` selects) and ``steps``
-    (reloads dropped, with ``nxt`` and ``prv``: the path's next and previous page in the
-    visit, NULL at its ends). Only the visits that matter are windowed: the windows cost
-    far more per row than the scan (bench/product.py)."""
+    """CTE ``pv``: the pageviews in range of the visits ``visits`` selects, each with
+    ``prv`` and ``nxt``, the pageview before and after it in its visit (NULL at the
+    visit's ends), and the window expressions ``more``: one window pass (a second one,
+    over the path with reloads dropped, cost more than the scan; bench/product.py).
+
+    A reload repeats the page before it, so the path's steps are the rows whose ``prv``
+    differs (the first of each run of one page); a step's previous page is its ``prv``,
+    and its next page is the ``nxt`` of its run's last row (the row whose ``nxt``
+    differs)."""
     d = s.dialect
-    order = "ts, pathname"
+    order = "ts, pathname"  # ties by path, the same on both stores
     pageviews = "site_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'"
     chosen, params = visits
     params = [s.site_id, s.start, s.end, *params]
@@ -42,12 +47,9 @@ def _steps(
         params += wparams
     sql = (
         f"pv AS (SELECT session_id, visitor_id, pathname, ts, "
-        f"{d.prev_value('pathname', 'session_id', order)} AS before FROM events "
-        f"WHERE {pageviews} AND {chosen}), "
-        "steps AS (SELECT session_id, visitor_id, pathname, ts, "
-        f"{d.next_value('pathname', 'session_id', order)} AS nxt, "
-        f"{d.prev_value('pathname', 'session_id', order)} AS prv "
-        "FROM pv WHERE before IS NULL OR before <> pathname)"
+        f"{d.prev_value('pathname', 'session_id', order)} AS prv, "
+        f"{d.next_value('pathname', 'session_id', order)} AS nxt{more} FROM events "
+        f"WHERE {pageviews} AND {chosen})"
     )
     return sql, params
 
@@ -88,11 +90,14 @@ def neighbours(
     if not page.startswith("/"):
         raise FieldError("page", "a path starting with /")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters, _viewing(s, page))
+    ctes, params = _pageviews(s, query(scope).filters, _viewing(s, page), "")
+    # The steps of ``page``: for next, the last row of each of its runs; for previous,
+    # the first (see _pageviews).
     column = "nxt" if direction == "next" else "prv"
     sql = (
         f"WITH {ctes} SELECT {column}, {s.dialect.count_distinct('visitor_id')}, count(*) "
-        f"FROM steps WHERE pathname = ? GROUP BY {column}"
+        f"FROM pv WHERE pathname = ? AND ({column} IS NULL OR {column} <> pathname) "
+        f"GROUP BY {column}"
     )
     rows = runner.store.query(sql, [*params, page])
     ends = sum(int(n) for p, _, n in rows if p is None)
@@ -114,15 +119,18 @@ def tree(runner: QueryRunner, scope: Scope, page: str, depth: int, limit: int) -
     if not 2 <= depth <= MAX_DEPTH:
         raise FieldError("depth", f"must be from 2 to {MAX_DEPTH}")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters, _entering(s, page))
-    cols = ", ".join(f"max(CASE WHEN rn = {i} THEN pathname END) AS p{i}" for i in range(1, 7))
+    d = s.dialect
+    number = ", row_number() OVER (PARTITION BY session_id ORDER BY ts, pathname) AS rn"
+    ctes, params = _pageviews(s, query(scope).filters, _entering(s, page), number)
+    cols = ", ".join(f"{d.element('p', i)} AS p{i}" for i in range(1, depth + 2))
     later = ", ".join(f"p{i}" for i in range(2, depth + 2))
     sql = (
-        f"WITH {ctes}, numbered AS (SELECT session_id, pathname, row_number() OVER "
-        "(PARTITION BY session_id ORDER BY ts, pathname) AS rn FROM steps), "
-        f"seqs AS (SELECT session_id, {cols} FROM numbered WHERE rn <= {depth + 1} "
-        "GROUP BY session_id) "
-        f"SELECT {later}, count(*) FROM seqs WHERE p1 = ? GROUP BY {later}"
+        # Each visit's first depth + 1 steps, in order (the smallest row numbers of its
+        # steps), as one list per visit.
+        f"WITH {ctes}, seqs AS (SELECT {d.first_values('pathname', 'rn', depth + 1)} AS p "
+        "FROM pv WHERE prv IS NULL OR prv <> pathname GROUP BY session_id), "
+        f"cols AS (SELECT {cols} FROM seqs) "
+        f"SELECT {later}, count(*) FROM cols WHERE p1 = ? GROUP BY {later}"
     )
     root: dict[str, Any] = {"page": page, "visits": 0, "exits": 0, "children": {}}
     for row in runner.store.query(sql, [*params, page]):
