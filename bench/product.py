@@ -2,12 +2,16 @@
 in this process, against a plain scan of the same rows.
 
     .venv/bin/python bench/product.py [--events N | --quick] [--keep] [--reps R]
-                                      [--range-days 30]
+                                      [--range-days 30] [--no-rollups]
 
 The store is bench/query.py's (``prepare``: same generator, same directory, ``--keep``
 reuses it). About half of its visitor ids carry the lasting bit (``bench/synth.py`` draws
 them uniformly), so retention counts about half the visitors, as on a site where half
 the traffic sends a persistent id or a user id.
+
+The exact rollups are built first, as ``footfall serve``'s rollups job builds them on its
+first run (``--no-rollups``: neither built nor read); of the set, only the funnel's
+"all visitors" reads them.
 
 The set (issue 22), each timed ``--reps`` times after one warm-up, p50 and p95:
 
@@ -64,12 +68,21 @@ def main() -> None:
     ap.add_argument("--dir", default=None)
     ap.add_argument("--range-days", type=int, default=30)
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--no-rollups", action="store_true", help="neither build nor read rollups")
     args = ap.parse_args()
     if args.quick:
         args.events = 1_000_000
     manifest = qb.prepare(args)
     root = qb.store_dir(args)
-    store, runner = qb.open_runner(manifest, root)
+    store, runner = qb.open_runner(manifest, root, rollups=not args.no_rollups)
+    if not args.no_rollups:
+        from footfall.query.rollup import spec
+
+        t = time.perf_counter()
+        sites = {manifest["site_id"]: manifest["tz"], manifest["ingest_site_id"]: "UTC"}
+        built = store.maintain_rollups(sites, spec())["built"]
+        took = time.perf_counter() - t
+        qb.log(f"rollups {'built' if built else 'already built'} in {took:.0f} s")
 
     from footfall.query import funnels, paths, retention
     from footfall.query.reports import Scope
@@ -115,7 +128,7 @@ def main() -> None:
     print("\n" + line)
     print(f"Footfall product benchmark: {manifest['events']:,} events, {manifest['visitors']:,} "
           f"visitors over {manifest['days']} days ({manifest['bytes'] / 1e6:,.0f} MB on disk), "
-          f"DuckDB, warm n={args.reps}")  # fmt: skip
+          f"DuckDB, warm n={args.reps}, rollups {'off' if args.no_rollups else 'on'}")  # fmt: skip
     print(f"{'query':<40}{'rows':>12}{'p50':>10}{'p95':>10}{'scan p50':>10}{'ratio':>8}  target")
     for name, p50, p95, s50, n in rows:
         ok = "ok" if p95 * 1000 <= TARGET_MS else "MISSED"

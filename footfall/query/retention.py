@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from footfall.ingest.validate import FieldError
 from footfall.meta.salts import LASTING
 from footfall.query import builder
-from footfall.query.metrics import ratio
 from footfall.query.dialects import Dialect
+from footfall.query.metrics import ratio
 from footfall.query.model import Filter
 from footfall.query.period import Period
 from footfall.query.reports import Scope, period_of, query

@@ -96,7 +96,8 @@ class ClickHouseDialect:
         return f"groupBitOr({expr})"
 
     def first_values(self, expr: str, order: str, n: int) -> str:
-        return f"arraySlice(arrayMap(x -> x.2, arraySort(groupArray(({order}, {expr})))), 1, {int(n)})"
+        pairs = f"arraySort(groupArray(({order}, {expr})))"
+        return f"arraySlice(arrayMap(x -> x.2, {pairs}), 1, {int(n)})"
 
     def element(self, array: str, i: int) -> str:
         # Past the end ClickHouse gives the type's default ('' for a string), not NULL.
