@@ -84,6 +84,8 @@ def statement(
 def _word_bits(d: Dialect, j: int, width: int) -> str:
     """Bit ``k`` of mask ``j`` for an interval ``k`` in its 64, else 0 (the shift stays in
     0-63 on every row: engines differ past that)."""
+    if width == 1:  # every interval's k is 0-63
+        return d.bit("k")
     shift = f"(k + {64 * (width - j)}) % 64"
     return f"CASE WHEN k >= {64 * j} AND k < {64 * j + 64} THEN {d.bit(shift)} ELSE 0 END"
 

@@ -73,7 +73,8 @@ class DuckDBDialect:
         return f"(year({expr}) * 12 + month({expr}) - 23641)"  # 1970 * 12 + 1
 
     def bit(self, expr: str) -> str:
-        return f"(CAST(1 AS UBIGINT) << ({expr}))"
+        # Both operands UBIGINT: an INTEGER shift widens the result (and bit_or) to HUGEINT.
+        return f"(CAST(1 AS UBIGINT) << CAST({expr} AS UBIGINT))"
 
     def bits_or(self, expr: str) -> str:
         return f"bit_or({expr})"
