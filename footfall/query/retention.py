@@ -32,12 +32,6 @@ from footfall.query.timebuckets import labels, local_time
 
 INTERVALS = ("day", "week", "month")
 EPOCH = date(1970, 1, 1)
-# Only these visitor ids can be a person: cookieless events are skipped before grouping
-# (most of a cookieless site's rows), except those of a daily id that identified itself.
-LASTING_OR_IDENTIFIED = (
-    "(visitor_id >= ? OR visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? "
-    "AND ts >= ? AND ts < ? AND user_id <> ''))"
-)
 
 
 def statement(
@@ -47,7 +41,7 @@ def statement(
     intervals the masks' bits say (bit k of mask j: the period's interval 64 j + k).
 
     One pass over the events groups them by visitor id with each visitor's intervals as
-    bits (a per-(visitor, interval) grouping cost several times more); people are then
+    bits (grouping by (visitor, interval) took twice the CPU time); people are then
     the OR of their visitor ids' bits, and only the distinct patterns leave the engine."""
     d = s.dialect
     local, lparams = local_time("ts", s.zone, s.start, s.end, d)
@@ -63,8 +57,9 @@ def statement(
         # user id: the largest, if several.
         f"WITH ids AS {d.materialized}(SELECT visitor_id, max(user_id) AS uid FROM events "
         f"WHERE {where} AND user_id <> '' GROUP BY visitor_id), "
-        # The lasting ids' rows, and those of the daily ids that identified themselves:
-        # two scans, so the semi-join probes only the daily ids' rows.
+        # Only lasting ids can be followed, and daily ids that identified themselves (a
+        # cookieless site's rows are mostly neither): two scans, so the semi-join probes
+        # only the daily ids' rows.
         f"per AS (SELECT visitor_id, {bits} FROM (SELECT visitor_id, {index} AS k FROM "
         f"(SELECT visitor_id, {local} AS lt FROM events WHERE {where} AND visitor_id >= ? "
         f"UNION ALL SELECT visitor_id, {local} AS lt FROM events WHERE {where} "
