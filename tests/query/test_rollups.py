@@ -126,13 +126,14 @@ FUNNEL_STEPS = [
     funnels.Step("signup", [["is", "event:name", ["signup"]]]),
 ]
 FUNNELS: list[tuple[str | None, str, list[Any]]] = [
-    (None, "30d", []), (None, "7d", []), ("visit:source", "30d", []), ("visit:device", "7d", []),
+    (None, "30d", []), ("visit:source", "7d", []),
     ("visit:country", "30d", [["is", "visit:country", ["US"]]]),  # raw: a filter on another
 ]  # fmt: skip
 
 
-def compare(ff: Footfall, expect_rollups: bool = True) -> None:
-    """Rollup path == raw path for every query; the rollups really answered them."""
+def compare(ff: Footfall, expect_rollups: bool = True, with_funnels: bool = False) -> None:
+    """Rollup path == raw path for every query (and funnel, when asked: they cost time);
+    the rollups really answered them."""
     site = ff.services.meta.get_site(ff.site_id)
     assert site is not None
     raw, fast = QueryRunner(ff.services.store, rollups=False), QueryRunner(ff.services.store)
@@ -152,11 +153,10 @@ def compare(ff: Footfall, expect_rollups: bool = True) -> None:
             q = parse_query(body)
             assert fast.run(q, site, NOW) == raw.run(q, site, NOW), body
         # A funnel's "all visitors" (per breakdown value too) is the visitors metric.
-        for by, days, filters in FUNNELS:
+        for by, days, filters in FUNNELS if with_funnels else []:
             scope = Scope(site, days, TODAY.isoformat(), filters)
-            got = funnels.report(fast, scope, FUNNEL_STEPS, by=by, compare="previous_period")
-            assert got == funnels.report(raw, scope, FUNNEL_STEPS, by=by,
-                                         compare="previous_period"), (by, days)  # fmt: skip
+            got = funnels.report(fast, scope, FUNNEL_STEPS, by=by)
+            assert got == funnels.report(raw, scope, FUNNEL_STEPS, by=by), (by, days)
     finally:
         rollup.plan = real_plan  # type: ignore[assignment]
     assert any(used) is expect_rollups
@@ -192,7 +192,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     compare(ff, expect_rollups=False)  # nothing built yet: raw path only
     run_rollups(ff.services.store, ff.services.meta)
     assert pending(ff) == 0
-    compare(ff)
+    compare(ff, with_funnels=True)
 
     # Late events: each lands 2 minutes before a stored visit's first event with another
     # page and source, so that visit's entry page and source change (a re-stamp); others
@@ -210,7 +210,7 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     assert ff.send_batch(late).status_code == 202
     ff.flush()
     assert pending(ff) > 0
-    compare(ff)  # touched days from raw events, the rest from rollups
+    compare(ff, with_funnels=True)  # touched days from raw events, the rest from rollups
     run_rollups(ff.services.store, ff.services.meta)
     assert pending(ff) == 0
     compare(ff)
