@@ -39,11 +39,15 @@ from footfall.store.base import EventStore, RollupSpec
 # work in every seal, so add one only for a panel that needs it.
 ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
-# The daily rollups (footfall/query/daily.py) keep only the panels whose values are many,
-# where counting visitor-days beats scanning events most; each kind costs every insert
-# a row per event and visitor-day (bench/drain.py), and the few-valued panels scan fast.
+# The daily rollups (footfall/query/daily.py): the many-valued panels a row per value,
+# visitor and day each (``visitor_days``; each kind costs every insert a row per event
+# and visitor-day, bench/drain.py), and the visit dimensions side by side in one row per
+# visitor, day and combination of their values (``visit_days``), which also answers the
+# site total and filters on those dimensions.
 DAILY_DIMENSIONS = ("event:page", "visit:entry_page")
-DAILY_VERSION = 2  # bump when what the daily rollups keep changes
+DAILY_COLUMNS = ("visit:source", "visit:channel", "visit:country", "visit:device",
+                 "visit:browser", "visit:os")  # fmt: skip
+DAILY_VERSION = 3  # bump when what the daily rollups keep changes
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
 VERSION = 6  # the layout the store builds; bump when what a build writes changes
@@ -82,9 +86,10 @@ def spec(dialect: Dialect = DUCKDB) -> RollupSpec:
         expr, params = local_day_number(column, zone, lo, hi, dialect)
         return expr, list(params)
 
-    daily = {k: v for k, v in kinds().items() if k in ("", *DAILY_DIMENSIONS)}
+    daily = {k: v for k, v in kinds().items() if k in DAILY_DIMENSIONS}
+    columns = {k: kinds()[k] for k in DAILY_COLUMNS}
     return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION,
-                      day_number, daily, DAILY_VERSION)  # fmt: skip
+                      day_number, daily, DAILY_VERSION, columns)  # fmt: skip
 
 
 def _day(d: date) -> int:
