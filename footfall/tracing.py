@@ -150,9 +150,10 @@ def instrument_store(store: Any) -> None:
             s.end()
 
     @contextlib.contextmanager
-    def traced_batch(progress: Any) -> Iterator[Any]:
+    def traced_batch(progress: Any, *rest: Any) -> Iterator[Any]:
+        # ``rest``: a worker round's partition or shares (store/base.py), passed through.
         with span("store.batch", **{"db.system": type(store).__name__}), begin_batch(
-            progress
+            progress, *rest
         ) as target:  # fmt: skip
             yield target
 

@@ -148,17 +148,39 @@ class Enrichment(Protocol):
     def queries(self, queries: Sequence[str]) -> pa.Table: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """One round carrying the batches of several queue partitions (``footfall worker``):
+    the position each partition's batch ends at, and which visitors' rows go with which.
+
+    Share ``i`` is queue partition ``partitions[i]``, its batch ending at ``progress[i]``
+    (shares in increasing position). ``visitors`` has the columns ``site_id`` (string),
+    ``visitor_id`` (uint64) and ``share`` (an index into the two). Partitions split
+    visitors, so each visitor's rows belong to one partition; a store that cannot commit a
+    round atomically commits each partition's rows with that partition's position, exactly
+    as a round of that partition alone would, so a partition's batch replayed alone (by
+    another worker, after a crash) is recognised. A visitor missing from ``visitors``
+    goes with the last share.
+    """
+
+    partitions: tuple[int, ...]
+    progress: tuple[tuple[int, int], ...]
+    visitors: pa.Table
+
+
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one writer round commits: spool records (JSON lines in ``source``), the
     enrichment to apply, the queue position the batch ends at and the queue partition it
-    was read from (0: the spool, or a queue of one partition)."""
+    was read from (0: the spool, or a queue of one partition); with ``shares``, a round
+    over several partitions (``progress`` the greatest of their positions)."""
 
     source: Path
     enrichment: Enrichment
     session_timeout_ms: int = 30 * 60_000
     progress: tuple[int, int] | None = None
     partition: int = 0
+    shares: Shares | None = None
 
 
 class BatchTarget(Protocol):
@@ -198,12 +220,17 @@ class EventStore(Protocol):
         ...
 
     def begin_batch(
-        self, progress: tuple[int, int] | None, partition: int = 0
+        self,
+        progress: tuple[int, int] | None,
+        partition: int = 0,
+        shares: Shares | None = None,
     ) -> AbstractContextManager[BatchTarget]:
         """A target for one round's batch steps; leaving the block without an error
         commits what they wrote with the queue position ``progress`` of queue partition
         ``partition``, exactly once. Each partition has one writer at a time; a replay of
-        the partition's batch at or before its committed position writes nothing."""
+        the partition's batch at or before its committed position writes nothing. With
+        ``shares`` (then ``partition`` is unused), each share is committed so, as if alone
+        (see :class:`Shares`)."""
         ...
 
     def idle(self) -> None:

@@ -1,12 +1,17 @@
-"""The worker's rounds: take partitions (leases), store each one's next batch with the
-same batch steps as the embedded writer, acknowledge, and wait when there is no backlog.
+"""The worker's rounds: take partitions (leases), store the next batch of every partition
+held in one store round with the same batch steps as the embedded writer, acknowledge,
+and wait when there is no backlog.
 
-A round on partition ``k``: the batch in flight or new entries (``partition.py``);
-records that cannot be stored count a failure each and, at ``max_failures``, move to the
-dead-letter stream (``dlq.py``), otherwise the batch waits (exponential back-off, as for
-a store that refuses it); then the batch steps run on the store and commit with the
-batch's version, and only then is it acknowledged. ``stop`` (SIGTERM) lets the round
-under way finish and acknowledge, then gives every lease back.
+A round: each partition's batch in flight or new entries (``partition.py``); records
+that cannot be stored count a failure each and, at ``max_failures``, move to the
+dead-letter stream (``dlq.py``), otherwise that partition's batch waits (exponential
+back-off, as for a store that refuses it) and the others go on; then the batch steps run
+once on the store over all the batches, which commits each partition's rows with that
+partition's batch version (``Shares``: a round of several partitions costs the store's
+fixed cost once, yet each partition commits as if alone, so a crashed round's partitions
+can be replayed by different workers), and only then is each batch acknowledged.
+``stop`` (SIGTERM) lets the round under way finish and acknowledge, then gives every
+lease back.
 """
 
 from __future__ import annotations
@@ -18,45 +23,24 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
 from footfall.ingest import batch as batch_steps
 from footfall.ingest.enrich import Enricher
-from footfall.queue.redis.partitions import as_progress, batch_version, stream_keys
-from footfall.queue.redis.stream import parse_id
+from footfall.queue.redis.partitions import stream_keys
 from footfall.store.base import EventStore, WriteBatch
 from footfall.worker.dlq import DeadLetters
 from footfall.worker.lease import Leases
-from footfall.worker.partition import PartitionStream, problem_of
+from footfall.worker.partition import Entry, Key, PartitionStream, examine
+from footfall.worker.rounds import LAG_BUCKET_MS, WorkerStats, round_positions
+
+__all__ = ["LAG_BUCKET_MS", "Worker", "WorkerConfig", "WorkerStats", "default_consumer"]
 
 log = logging.getLogger("footfall.worker")
 MAX_BACKOFF = 30.0
-LAG_BUCKET_MS = 50  # queue lag is kept as a histogram of this resolution (mergeable)
-
-
-@dataclass(slots=True)
-class WorkerStats:
-    events_written: int = 0
-    duplicates_skipped: int = 0
-    dropped: int = 0
-    dead_lettered: int = 0
-    batches: int = 0
-    errors: int = 0
-    # Queue lag of stored records: time from Redis's XADD (the stream id) to the commit,
-    # as {bucket start ms: records}.
-    lag_ms: dict[int, int] = field(default_factory=dict)
-
-    def lag_percentile(self, q: float) -> float:
-        total = sum(self.lag_ms.values())
-        seen = 0
-        for bucket in sorted(self.lag_ms):
-            seen += self.lag_ms[bucket]
-            if seen >= q * total:
-                return (bucket + LAG_BUCKET_MS) / 1000
-        return 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,62 +144,95 @@ class Worker:
         self.scratch.unlink(missing_ok=True)
 
     def cycle(self) -> tuple[int, bool]:
-        """One round on each partition held; records consumed, and whether some
+        """One round over the partitions held; records consumed, and whether some
         partition gave a full batch (a backlog: no wait before the next cycle)."""
-        consumed, full = 0, False
-        for k in sorted(self.leases.rebalance()):
+        held = sorted(self.leases.rebalance())  # renews each lease held, just before reading
+        now = time.monotonic()
+        # Entries hold one request's records each: read about a batch's worth of them,
+        # shared out over the partitions.
+        per_entry = self.config.batch_size / self._per_entry / max(1, len(held))
+        count = max(1, min(self.config.batch_size, int(per_entry)))
+        taken: list[tuple[int, list[Entry], list[tuple[str, str, bytes | None]]]] = []
+        full = False
+        for k in held:
             if self.stopping:
                 break
-            if not self.leases.still_held(k):
+            if now < self._retry_at.get(k, 0.0) or not self.leases.still_held(k):
                 continue
-            n = self.round(k)
-            consumed += n
-            full = full or n >= self.config.batch_size
-        return consumed, full
+            batch = self.streams[k].next_batch(count)
+            if not batch:
+                continue
+            full = full or len(batch) >= count
+            records = [
+                (f"{entry_id}/{n}", entry_id, record)
+                for entry_id, payload in batch
+                for n, record in enumerate(payload.split(b"\n") if payload is not None else [None])
+            ]
+            taken.append((k, batch, records))
+        if not taken:
+            return 0, False
+        self._per_entry = max(
+            1.0, sum(len(r) for *_, r in taken) / sum(len(b) for _, b, _ in taken)
+        )
+        return self.round(taken), full
 
     # ------------------------------------------------------------------ one round
 
-    def round(self, k: int) -> int:
-        """Store partition ``k``'s next batch; records taken off the partition."""
-        if time.monotonic() < self._retry_at.get(k, 0.0):
+    def round(
+        self, taken: list[tuple[int, list[Entry], list[tuple[str, str, bytes | None]]]]
+    ) -> int:
+        """Store the batches ``taken`` (partition, entries, records) in one store round and
+        acknowledge them; records taken off the partitions."""
+        ready: list[tuple[int, list[Entry], list[tuple[str, bytes, Key]], list[str]]] = []
+        for k, batch, records in taken:
+            try:
+                good, bad = self._set_aside(k, records)
+            except (redis.ConnectionError, redis.TimeoutError):
+                raise
+            except Exception as exc:
+                self._failed([k], exc)
+                continue
+            ready.append((k, batch, good, bad))
+        if not ready:
             return 0
-        stream = self.streams[k]
-        # Entries hold one request's records each: read about a batch's worth of them.
-        entries = max(1, min(self.config.batch_size, int(self.config.batch_size / self._per_entry)))
-        batch = stream.next_batch(entries)
-        if not batch:
-            return 0
-        records = [
-            (f"{entry_id}/{n}", entry_id, record)
-            for entry_id, payload in batch
-            for n, record in enumerate(payload.split(b"\n") if payload is not None else [None])
-        ]
-        self._per_entry = max(1.0, len(records) / len(batch))
         try:
-            good, bad = self._set_aside(k, records)
-            if good:
-                self._store(k, batch[-1][0], good)
+            if any(good for _, _, good, _ in ready):
+                self._store([(k, batch[-1][0], good) for k, batch, good, _ in ready])
         except (redis.ConnectionError, redis.TimeoutError):
             raise
         except Exception as exc:
-            self.stats.errors += 1
-            log.error("worker %s: partition %d: batch failed (%s); retrying", self.consumer, k, exc)
-            self._backoff(k)
+            self._failed([k for k, *_ in ready], exc)
             return 0
-        self._failures.pop(k, None)
-        stream.acknowledge([entry_id for entry_id, _ in batch])
-        if bad:
-            self.dead.forget(k, bad)
-        return len(records)
+        consumed = 0
+        for k, batch, _, bad in ready:
+            self._failures.pop(k, None)
+            self.streams[k].acknowledge([entry_id for entry_id, _ in batch])
+            if bad:
+                self.dead.forget(k, bad)
+            consumed += next(len(r) for kk, _, r in taken if kk == k)
+        return consumed
+
+    def _failed(self, partitions: list[int], exc: Exception) -> None:
+        self.stats.errors += 1
+        log.error(
+            "worker %s: partition(s) %s: batch failed (%s); retrying",
+            self.consumer,
+            ",".join(map(str, partitions)),
+            exc,
+        )
+        for k in partitions:
+            self._backoff(k)
 
     def _set_aside(
         self, k: int, records: list[tuple[str, str, bytes | None]]
-    ) -> tuple[list[tuple[str, bytes]], list[str]]:
+    ) -> tuple[list[tuple[str, bytes, Key]], list[str]]:
         """Split the batch's records into those the store can read, as ``(entry id,
-        record)``, and the names of those it cannot. Each bad record counts a failure;
-        at ``max_failures`` it is copied to the dead-letter stream (once) and left out.
-        Raises while some bad record has failures left (the batch waits, backing off)."""
-        bad = [(name, r, why) for name, _, r in records if (why := problem_of(r)) is not None]
+        record, its site and visitor)``, and the names of those it cannot. Each bad record
+        counts a failure; at ``max_failures`` it is copied to the dead-letter stream
+        (once) and left out. Raises while some bad record has failures left (the batch
+        waits, backing off)."""
+        checked = [(name, entry_id, r, examine(r)) for name, entry_id, r in records]
+        bad = [(name, r, why) for name, _, r, why in checked if isinstance(why, str)]
         if bad:
             counts = self.dead.count_failures(k, [name for name, _, _ in bad])
             if min(counts) < self.config.max_failures:
@@ -231,39 +248,35 @@ class Worker:
                     k,
                     moved,
                 )
-        names = {name for name, _, _ in bad}
         good = [
-            (entry_id, r) for name, entry_id, r in records if name not in names and r is not None
+            (entry_id, r, key)
+            for _, entry_id, r, key in checked
+            if r is not None and not isinstance(key, str)
         ]
-        return good, sorted(names)
+        return good, sorted(name for name, _, _ in bad)
 
-    def _store(self, k: int, last_id: str, records: list[tuple[str, bytes]]) -> None:
-        # The version comes from the batch's last entry, bad or not: the same batch
+    def _store(self, parts: list[tuple[int, str, list[tuple[str, bytes, Key]]]]) -> None:
+        """One store round over ``(partition, last entry id, records)`` batches."""
+        # A batch's version comes from its last entry, bad or not: the same batch
         # replayed has the same version, whatever records it leaves out.
-        version = batch_version(parse_id(last_id), k)
+        progress, shares = round_positions(parts)
         with self.scratch.open("wb") as out:
-            for i in range(0, len(records), 8192):
-                out.write(b"\n".join(r for _, r in records[i : i + 8192]) + b"\n")
+            for _, _, records in parts:
+                for i in range(0, len(records), 8192):
+                    out.write(b"\n".join(r for _, r, _ in records[i : i + 8192]) + b"\n")
         counts = batch_steps.write(
             self.store,
             WriteBatch(
                 self.scratch,
                 self.enricher,
                 self.config.session_timeout_ms,
-                as_progress(version),
-                partition=k,
+                progress,
+                # A round of one partition commits as that partition's; of several, per share.
+                partition=parts[0][0] if shares is None else 0,
+                shares=shares,
             ),
         )
-        s = self.stats
-        s.events_written += counts["inserted"]
-        s.duplicates_skipped += counts["duplicates"]
-        s.dropped += counts["dropped"]
-        s.batches += 1
-        now_ms = time.time() * 1000
-        for entry_id, _ in records:
-            lag = max(0.0, now_ms - int(entry_id.partition("-")[0]))
-            bucket = int(lag // LAG_BUCKET_MS) * LAG_BUCKET_MS
-            s.lag_ms[bucket] = s.lag_ms.get(bucket, 0) + 1
+        self.stats.count_round(counts, [e for _, _, records in parts for e, _, _ in records])
 
     def _backoff(self, k: int) -> None:
         n = self._failures.get(k, 0) + 1

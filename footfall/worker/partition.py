@@ -34,10 +34,13 @@ _U64 = 1 << 64
 _MAX_TS = 1 << 43  # about the year 2248: beyond it a timestamp is garbage, not an event
 
 
-def problem_of(payload: bytes | None) -> str | None:
-    """Why the batch steps could not store this record, or None when they can: the checks
-    the store's own reader would fail on, made first so that one bad record does not hold
-    back the rest of its batch."""
+Key = tuple[str, int]  # a record's site and visitor: which partition's rows it makes
+
+
+def examine(payload: bytes | None) -> str | Key:
+    """Why the batch steps could not store this record, or its site and visitor when they
+    can: the checks the store's own reader would fail on, made first so that one bad
+    record does not hold back the rest of its batch."""
     if payload is None:
         return "entry has no event"
     try:
@@ -52,7 +55,13 @@ def problem_of(payload: bytes | None) -> str | None:
         return "ts out of range"
     if not (0 <= r.visitor_id < _U64 and 0 <= r.session_id < _U64):
         return "visitor_id or session_id out of range"
-    return None
+    return r.site_id, r.visitor_id
+
+
+def problem_of(payload: bytes | None) -> str | None:
+    """Why the batch steps could not store this record, or None when they can."""
+    found = examine(payload)
+    return found if isinstance(found, str) else None
 
 
 def _text(value: bytes | str) -> str:

@@ -125,16 +125,21 @@ def write(
     bots, spam = _lookups(cur, enricher)
     # Drops: bots first, then referrer spam, counted per site, UTC hour and reason, then
     # deleted from the batch (with what no lookup can match: a record lacking a field).
+    # _drops keeps them per visitor too: a target committing a round per queue partition
+    # splits the counts by visitor (store/clickhouse/write.py).
     by_reason: dict[str, int] = {}
     if bots or spam:
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE _drops AS SELECT i.site_id, date_trunc('hour', i.ts) AS hour, "
-            "CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END AS reason, count(*) AS n "
-            "FROM _in i JOIN _ua u ON i.user_agent = u.user_agent "
+            "CASE WHEN u.is_bot THEN 'bot' ELSE 'referrer_spam' END AS reason, count(*) AS n, "
+            "i.visitor_id FROM _in i JOIN _ua u ON i.user_agent = u.user_agent "
             "JOIN _ref r ON i.site_id = r.site_id AND i.referrer = r.referrer "
             "WHERE u.is_bot OR r.spam GROUP BY ALL"
         )
-        cur.execute("INSERT INTO dropped_events SELECT * FROM _drops")
+        cur.execute(
+            "INSERT INTO dropped_events SELECT site_id, hour, reason, sum(n) FROM _drops "
+            "GROUP BY ALL"
+        )
         rows = cur.execute("SELECT reason, sum(n) FROM _drops GROUP BY reason").fetchall()
         by_reason = {f"dropped_{r}": int(n) for r, n in rows}
         cur.execute(

@@ -20,9 +20,10 @@ from typing import Any
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import Capabilities, QueryFn, RollupSpec
+from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares
 from footfall.store.clickhouse import forget, replay, rollups, schema
 from footfall.store.clickhouse.params import bind, naive_utc
+from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
 from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
@@ -50,6 +51,7 @@ class ClickHouseStore:
         # partition -> the position this process last committed for it; a partition not
         # listed may hold what a stopped round left (replay.py).
         self._clean: dict[int, int] = {}
+        self._committed: dict[int, int] = {}  # partition -> its marker, read this round
         # The rollups' layout version and when it was read: every rollup answer asks it,
         # and it changes only when the rollups job builds (here, or rarely elsewhere).
         self._layout: tuple[float, int | None] = (-1e9, None)
@@ -104,32 +106,49 @@ class ClickHouseStore:
 
     @contextmanager
     def begin_batch(
-        self, progress: tuple[int, int] | None, partition: int = 0
+        self,
+        progress: tuple[int, int] | None,
+        partition: int = 0,
+        shares: Shares | None = None,
     ) -> Iterator[ScratchTarget]:
         with self._write_lock:
             if self._scratch is None:
                 self._scratch = ScratchTarget.open_scratch()
                 self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
             pos = version_of(progress)
-            target = ScratchTarget(self.ch, self._scratch, pos, self._stage, partition)
+            parts = [Share(partition, pos)]
+            if shares is not None:
+                parts = [
+                    Share(k, version_of(p))
+                    for k, p in zip(shares.partitions, shares.progress, strict=True)
+                ]
+            target = ScratchTarget(
+                self.ch, self._scratch, pos, self._stage, shares=parts, owners=owners(shares)
+            )
             if pos:  # a queue round (an import's has no position and no replay)
-                last = self._clean.pop(partition, None)
-                done = replay.committed(self.ch, partition)
-                if last != done:
-                    # Another process wrote the partition since, or a round of it failed
-                    # here: what a stopped round left is settled first.
-                    replay.take_back(self.ch, partition, done, pos)
-                    if done:
-                        replay.settle(self.ch, partition, done)
-                    if pos > done:
-                        target.stored_ids, target.stored_drops = replay.stored_by(
-                            self.ch, partition, pos
-                        )
-                target.done = pos <= done
+                for share in parts:
+                    self._replay(share)
             yield target
             target.commit()
-            if pos:
-                self._clean[partition] = max(pos, done)
+            for share in parts:
+                if share.pos:
+                    self._clean[share.part] = max(share.pos, self._committed[share.part])
+
+    def _replay(self, share: Share) -> None:
+        """What partition ``share.part`` committed, and what a stopped round of it left:
+        settled first, or (the same batch) noted so as not to be written again."""
+        k, p = share.part, share.pos
+        last = self._clean.pop(k, None)
+        done = replay.committed(self.ch, k)
+        self._committed[k] = done
+        if last != done:
+            # Another process wrote the partition since, or a round of it failed here.
+            replay.take_back(self.ch, k, done, p)
+            if done:
+                replay.settle(self.ch, k, done)
+            if p > done:
+                share.stored_ids, share.stored_drops = replay.stored_by(self.ch, k, p)
+        share.done = p <= done
 
     def idle(self) -> None:
         pass

@@ -26,12 +26,15 @@ from importlib import resources
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
 from footfall.store.clickhouse.replay import drop_superseded, sql_list
+from footfall.store.clickhouse.rows import Share, check_site, plain, progress_of, version_of
 from footfall.store.clickhouse.transport import Transport
 
-OFFSET_BITS = 40  # a queue position (segment, offset) as one UInt64 version
+__all__ = ["ScratchTarget", "Share", "plain", "progress_of", "version_of"]
+
 EVENT_NAMES = [name for name, _ in EVENT_COLUMNS]
 _EV_SELECT = ", ".join(
     "toString(event_id) AS event_id" if c == "event_id" else c for c in EVENT_NAMES
@@ -39,53 +42,38 @@ _EV_SELECT = ", ".join(
 _SESSION_KEY = "site_id, session_id"
 
 
-def version_of(progress: tuple[int, int] | None) -> int:
-    if progress is None:
-        return 0
-    return (progress[0] << OFFSET_BITS) | progress[1]
-
-
-def progress_of(version: int) -> tuple[int, int]:
-    return version >> OFFSET_BITS, version & ((1 << OFFSET_BITS) - 1)
-
-
-def plain(table: pa.Table) -> pa.Table:
-    """ClickHouse's Arrow as the batch engine reads it: naive UTC timestamps, decoded
-    dictionaries (LowCardinality), UUIDs as their storage."""
-    columns = []
-    for col in table.columns:
-        t = col.type
-        if isinstance(t, pa.ExtensionType):
-            col = pa.chunked_array([c.storage for c in col.chunks], t.storage_type)
-            t = t.storage_type
-        if pa.types.is_dictionary(t):
-            col = col.cast(t.value_type)
-            t = t.value_type
-        if pa.types.is_timestamp(t) and (t.tz is not None or t.unit != "us"):
-            # DuckDB's TIMESTAMP: naive UTC, microseconds (exports print the same).
-            col = col.cast(pa.timestamp("us"))
-        columns.append(col)
-    return pa.table(columns, names=table.column_names)
-
-
 class ScratchTarget:
     """``BatchTarget`` for one round on ClickHouse (see the module docstring)."""
 
     def __init__(
         self, transport: Transport, scratch: duckdb.DuckDBPyConnection, pos: int,
-        stage: tuple[str, str], part: int = 0,
+        stage: tuple[str, str], part: int = 0, shares: list[Share] | None = None,
+        owners: pa.Table | None = None,
     ) -> None:  # fmt: skip
         self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
-        self.part = part
-        self.done = False  # this very round is already committed (a replay): write nothing
-        # What a stopped attempt of this very batch stored (replay.py): not written again,
-        # whether or not ClickHouse's deduplication recognises the repeated inserts.
-        self.stored_ids: list[str] = []
-        self.stored_drops = False
+        # The partitions' batches this round commits, each apart (one without shares);
+        # replay.py fills in what each one's stopped attempts left.
+        self.shares = shares or [Share(part, pos)]
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
+        # Which share each visitor's rows go with (``owners``: site_id, visitor_id, part,
+        # pos); a visitor not listed goes with the last share.
+        self.split = owners is not None
+        self.cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _owners "
+            "(site_id VARCHAR, visitor_id UBIGINT, part USMALLINT, pos UBIGINT)"
+        )
+        if owners is not None:
+            self.cur.register("_o", owners)
+            self.cur.execute("INSERT INTO _owners BY NAME SELECT * FROM _o")
+            self.cur.unregister("_o")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_s AS FROM sessions LIMIT 0")
+
+    @property
+    def done(self) -> bool:
+        """Every share of this round is committed already (a replay): write nothing."""
+        return all(s.done for s in self.shares)
 
     @staticmethod
     def create_stage(transport: Transport, suffix: str) -> tuple[str, str]:
@@ -113,7 +101,11 @@ class ScratchTarget:
     def _load_events(self, where: str) -> None:
         # A round outside the queue (pos 0: an import, footfall/imports/) sees every row;
         # a queue round every row but its partition's own from this position on.
-        before = f"(pos < {self.pos} OR part <> {self.part})" if self.pos else "1"
+        before = (
+            " AND ".join(f"(pos < {s.pos} OR part <> {s.part})" for s in self.shares)
+            if self.pos
+            else "1"
+        )
         got = plain(self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE {before} AND {where}"))
         if got.num_rows:
             self.cur.register("_got", got)
@@ -165,77 +157,113 @@ class ScratchTarget:
         ).fetchall()
         for site in {r[0] for r in rows}:
             ids = [r[1] for r in rows if r[0] == site]
-            self._load_events(f"site_id = '{_check(site)}' AND session_id IN ({sql_list(ids)})")
+            self._load_events(f"site_id = '{check_site(site)}' AND session_id IN ({sql_list(ids)})")
 
     # -- commit -----------------------------------------------------------------------------
 
-    def _write(self, table: str, select: str, part: str) -> pa.Table:
-        """Insert the scratch rows ``select`` gives into ``table``, with this round's
-        deduplication token for ``part`` (a replayed insert is written once)."""
-        rows = self.cur.sql(select).to_arrow_table()
-        if rows.num_rows:
+    def _stamped(self, select: str, column: str = "pos") -> str:
+        """``select``'s rows with ``part`` and ``column`` (the position) of their
+        visitor's share, less those of shares committed already."""
+        last = self.shares[-1]
+        done = sql_list([s.part for s in self.shares if s.done])
+        return (
+            f"SELECT * FROM (SELECT s.*, coalesce(o.part, {last.part})::USMALLINT AS part, "
+            f"coalesce(o.pos, {last.pos})::UBIGINT AS {column} FROM ({select}) s "
+            "LEFT JOIN _owners o ON o.site_id = s.site_id AND o.visitor_id = s.visitor_id) "
+            f"WHERE part NOT IN ({done})"
+        )
+
+    def _write(self, table: str, rows: pa.Table, piece: str, keep_part: bool = True) -> None:
+        """Insert ``rows`` into ``table``, one insert per share, each with its share's
+        deduplication token for ``piece`` (a replayed insert is written once)."""
+        for share in self.shares:
+            group = rows.filter(pc.equal(rows.column("part"), pa.scalar(share.part, pa.uint16())))
+            if not group.num_rows:
+                continue
+            if not keep_part:
+                group = group.drop_columns(["part"])
             # No queue position, no token: an import's rounds would all share "0:…" and
             # ClickHouse would drop every one after the first as a replay.
-            self.ch.insert(table, rows, token=self._token(part))
-        return rows
+            token = f"{share.part}:{share.pos}:{piece}" if self.pos else ""
+            self.ch.insert(table, group, token=token)
 
-    def _token(self, piece: str) -> str:
-        return f"{self.part}:{self.pos}:{piece}" if self.pos else ""
+    def _drops(self) -> pa.Table:
+        unsaved = sql_list([s.part for s in self.shares if s.stored_drops])
+        if self.split and self.cur.execute("SELECT count(*) FROM dropped_events").fetchall()[0][0]:
+            # The steps keep this round's drops per visitor in _drops (steps.py).
+            select = (
+                f"SELECT site_id, hour, reason, sum(n)::BIGINT AS n, part, pos FROM "
+                f"({self._stamped('SELECT * FROM _drops')}) GROUP BY ALL"
+            )
+        else:
+            s = self.shares[-1]
+            select = (
+                f"SELECT *, {s.part}::USMALLINT AS part, {s.pos}::UBIGINT AS pos "
+                "FROM dropped_events"
+            )
+        return self.cur.sql(f"FROM ({select}) WHERE part NOT IN ({unsaved})").to_arrow_table()
 
     def commit(self) -> None:
         if self.done:
             return
-        p, k = self.pos, self.part
-        stamp = f"{k}::USMALLINT AS part, {p}::UBIGINT AS pos"
-        if not self.stored_drops:
-            self._write("dropped_events", f"SELECT *, {stamp} FROM dropped_events", "dropped")
+        self._write("dropped_events", self._drops(), "dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
         fresh = "1"
-        if self.stored_ids:
-            ids = pa.table({"event_id": pa.array(self.stored_ids, pa.string())})
+        stored_ids = [i for s in self.shares for i in s.stored_ids]
+        if stored_ids:
+            ids = pa.table({"event_id": pa.array(stored_ids, pa.string())})
             self.cur.register("_stored_ids", ids)
             fresh = "event_id::VARCHAR NOT IN (SELECT event_id FROM _stored_ids)"
-        self._write(
-            "events",
-            f"SELECT {cols}, {stamp} FROM events "
-            f"WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev) AND {fresh}",
-            "events",
+        new = self._stamped(
+            f"SELECT {cols} FROM events "
+            f"WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev) AND {fresh}"
         )
+        self._write("events", self.cur.sql(new).to_arrow_table(), "events")
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
-            f"SELECT {cols}, {stamp} FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            f"EXCEPT FROM _loaded_ev) WHERE {fresh}"
+            self._stamped(
+                f"SELECT {cols} FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
+                f"EXCEPT FROM _loaded_ev) WHERE {fresh}"
+            )
         ).to_arrow_table()
+        live = [s for s in self.shares if not s.done]
         if changed.num_rows:
             self.cur.register("_changed", changed)
             days = self.cur.sql(
                 "SELECT DISTINCT site_id, date_trunc('day', ts) AS day FROM _changed"
             ).to_arrow_table()
             self.cur.unregister("_changed")
-            self.ch.insert("rollup_dirty", days, token=self._token("dirty"))
-            self.ch.insert("events", changed, token=self._token("restamp"))
-        self._write(
-            "sessions",
-            f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
-            f"UNION ALL BY NAME SELECT *, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted FROM _loaded_s "
-            f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
-            # The progress marker: a visit row no site has, deleted, so reads (FINAL) never
-            # see it; merges keep it (no cleanup), as the newest row of its key.
-            f"UNION ALL BY NAME SELECT '' AS site_id, {k}::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
-            f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
-            f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
-            "sessions",
+            # One insert for every share: a day listed twice is harmless (read as a set).
+            names = "-".join(f"{s.part}:{s.pos}" for s in live)
+            self.ch.insert("rollup_dirty", days, token=f"{names}:dirty" if self.pos else "")
+            self._write("events", changed, "restamp")
+        markers = "".join(
+            # The progress marker of each share: a visit row no site has, deleted, so reads
+            # (FINAL) never see it; merges keep it (no cleanup), as the newest row of its
+            # key. It goes in the insert of its share's visits: their commit.
+            f" UNION ALL BY NAME SELECT '' AS site_id, {s.part}::UBIGINT AS session_id, "
+            "TIMESTAMP '1970-01-01' AS start_ts, TIMESTAMP '1970-01-01' AS end_ts, "
+            "0 AS pageviews, 0 AS events, 0 AS interactive_events, 0::UBIGINT AS visitor_id, "
+            f"{s.part}::USMALLINT AS part, {s.pos}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
+            for s in live
         )
-        # The stopped attempt's re-stamped copies (among ``stored_ids``) supersede rows too.
-        superseded = changed.column("event_id").to_pylist() + self.stored_ids
-        if superseded:
-            drop_superseded(self.ch, superseded, k, p)
-
-
-def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs
-    if "'" in site or "\\" in site:
-        raise ValueError("site id with quotes")
-    return site
+        visits = self.cur.sql(
+            self._stamped(
+                "SELECT *, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
+                "UNION ALL BY NAME SELECT *, 1::UTINYINT AS is_deleted FROM _loaded_s "
+                f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions)",
+                "version",
+            )
+            + markers
+        ).to_arrow_table()
+        self._write("sessions", visits, "sessions", keep_part=False)
+        # Only once every share has committed: the stopped attempt's re-stamped copies
+        # (among ``stored_ids``) supersede rows too.
+        for s in live:
+            mine = pc.equal(changed.column("part"), pa.scalar(s.part, pa.uint16()))
+            superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
+            if superseded:
+                drop_superseded(self.ch, superseded, s.part, s.pos)

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec
+from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec, Shares
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import forget, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
@@ -128,11 +128,15 @@ class DuckDBStore:
 
     @contextmanager
     def begin_batch(
-        self, progress: tuple[int, int] | None, partition: int = 0
+        self,
+        progress: tuple[int, int] | None,
+        partition: int = 0,
+        shares: Shares | None = None,
     ) -> Iterator[_InPlace]:
         """The batch steps run on the store's own tables in one transaction, which also
         records the queue position: a crash before COMMIT leaves nothing of the round.
-        (``partition`` needs nothing here: one process writes, all or nothing.)"""
+        (``partition`` and ``shares`` need nothing here: one process writes, all or
+        nothing.)"""
         # Not `SET threads = 1` around the round, though the writer's CPU per event is
         # 12-25% lower on one thread: the setting is the database's, and switching it while
         # another cursor's query ran left that query waiting forever (DuckDB 2.0; the

@@ -1,0 +1,82 @@
+"""Rows between a ClickHouse round's scratch DuckDB and the server (``write.py``): Arrow as
+the batch engine reads it, queue positions as versions, site ids spliced into SQL, and a
+round over several queue partitions (``Shares``): which partition and version each
+visitor's rows get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from footfall.store.base import Shares
+
+OFFSET_BITS = 40  # a queue position (segment, offset) as one UInt64 version
+
+
+@dataclass(slots=True)
+class Share:
+    """One queue partition's batch in a round: partition ``part`` ending at ``pos``, and
+    what replay.py found of it: ``done`` (committed already: write nothing), the event
+    ids and whether the drop counts a stopped attempt of this very batch stored."""
+
+    part: int
+    pos: int
+    done: bool = False
+    stored_ids: list[str] = field(default_factory=list)
+    stored_drops: bool = False
+
+
+def version_of(progress: tuple[int, int] | None) -> int:
+    if progress is None:
+        return 0
+    return (progress[0] << OFFSET_BITS) | progress[1]
+
+
+def progress_of(version: int) -> tuple[int, int]:
+    return version >> OFFSET_BITS, version & ((1 << OFFSET_BITS) - 1)
+
+
+def owners(shares: Shares | None) -> pa.Table | None:
+    """The visitors of a round with shares, with the queue partition (``part``) and the
+    version (``pos``) their rows get."""
+    if shares is None:
+        return None
+    versions = pa.array([version_of(p) for p in shares.progress], pa.uint64())
+    parts = pa.array(shares.partitions, pa.uint16())
+    v = shares.visitors
+    return pa.table(
+        {
+            "site_id": v.column("site_id").cast(pa.string()),
+            "visitor_id": v.column("visitor_id").cast(pa.uint64()),
+            "part": pc.take(parts, v.column("share")),
+            "pos": pc.take(versions, v.column("share")),
+        }
+    )
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """ClickHouse's Arrow as the batch engine reads it: naive UTC timestamps, decoded
+    dictionaries (LowCardinality), UUIDs as their storage."""
+    columns = []
+    for col in table.columns:
+        t = col.type
+        if isinstance(t, pa.ExtensionType):
+            col = pa.chunked_array([c.storage for c in col.chunks], t.storage_type)
+            t = t.storage_type
+        if pa.types.is_dictionary(t):
+            col = col.cast(t.value_type)
+            t = t.value_type
+        if pa.types.is_timestamp(t) and (t.tz is not None or t.unit != "us"):
+            # DuckDB's TIMESTAMP: naive UTC, microseconds (exports print the same).
+            col = col.cast(pa.timestamp("us"))
+        columns.append(col)
+    return pa.table(columns, names=table.column_names)
+
+
+def check_site(site: str) -> str:  # a site id spliced into SQL: they are slugs
+    if "'" in site or "\\" in site:
+        raise ValueError("site id with quotes")
+    return site
