@@ -10,5 +10,9 @@ from footfall.store.base import EventStore, WriteBatch
 def write(store: EventStore, batch: WriteBatch) -> dict[str, int]:
     """Run the batch steps for ``batch`` and commit; counts of received, duplicates,
     inserted and dropped events."""
-    with store.begin_batch(batch.progress, batch.partition, batch.shares) as target:
+    if batch.shares is None:
+        opened = store.begin_batch(batch.progress, batch.partition)
+    else:
+        opened = store.begin_batch(batch.progress, shares=batch.shares)
+    with opened as target:
         return steps.write(target, batch.source, batch.enrichment, batch.session_timeout_ms)

@@ -165,12 +165,12 @@ class ScratchTarget:
         """``select``'s rows with ``part`` and ``column`` (the position) of their
         visitor's share, less those of shares committed already."""
         last = self.shares[-1]
-        done = sql_list([s.part for s in self.shares if s.done])
+        done = _none_of([s.part for s in self.shares if s.done])
         return (
             f"SELECT * FROM (SELECT s.*, coalesce(o.part, {last.part})::USMALLINT AS part, "
             f"coalesce(o.pos, {last.pos})::UBIGINT AS {column} FROM ({select}) s "
             "LEFT JOIN _owners o ON o.site_id = s.site_id AND o.visitor_id = s.visitor_id) "
-            f"WHERE part NOT IN ({done})"
+            f"WHERE {done}"
         )
 
     def _write(self, table: str, rows: pa.Table, piece: str, keep_part: bool = True) -> None:
@@ -188,7 +188,7 @@ class ScratchTarget:
             self.ch.insert(table, group, token=token)
 
     def _drops(self) -> pa.Table:
-        unsaved = sql_list([s.part for s in self.shares if s.stored_drops])
+        unsaved = _none_of([s.part for s in self.shares if s.stored_drops])
         if self.split and self.cur.execute("SELECT count(*) FROM dropped_events").fetchall()[0][0]:
             # The steps keep this round's drops per visitor in _drops (steps.py).
             select = (
@@ -201,7 +201,7 @@ class ScratchTarget:
                 f"SELECT *, {s.part}::USMALLINT AS part, {s.pos}::UBIGINT AS pos "
                 "FROM dropped_events"
             )
-        return self.cur.sql(f"FROM ({select}) WHERE part NOT IN ({unsaved})").to_arrow_table()
+        return self.cur.sql(f"FROM ({select}) WHERE {unsaved}").to_arrow_table()
 
     def commit(self) -> None:
         if self.done:
@@ -267,3 +267,8 @@ class ScratchTarget:
             superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
             if superseded:
                 drop_superseded(self.ch, superseded, s.part, s.pos)
+
+
+def _none_of(parts: list[int]) -> str:
+    """A condition on ``part``: none of ``parts`` (``NOT IN (NULL)`` would hold for none)."""
+    return f"part NOT IN ({sql_list(parts)})" if parts else "1"
