@@ -170,5 +170,7 @@ def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_anothe
     for _ in range(3):  # the claim and replay happen after the queue's depth reads 0
         b.cycle()
     queue.close_sync()
-    assert b.stats.batches == 1
+    # Both batches are replayed (a's round acknowledged neither), in one round or in two
+    # when b reclaims the partitions' entries in different cycles.
+    assert b.stats.batches in (1, 2)
     assert stored(store) == (120, 120, expected_visits(recs), 120)
