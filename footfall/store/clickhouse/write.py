@@ -17,6 +17,12 @@ A round belongs to one queue partition ``k`` (0 for the spool's one writer; a
 What a round that stopped part-way left is settled per partition before that partition's
 next round (``replay.py``), so rounds of other partitions, written by other workers at
 the same time, are never touched.
+
+A worker's round over several partitions (``Shares``) is several such rounds sharing the
+batch steps: each visitor's rows are stamped with its partition's ``part`` and ``pos``
+(``_owners``), each insert is split per share with that share's tokens, and each share's
+visits go with its own marker in an insert of their own, so each partition commits (and
+is replayed, by whichever worker holds it next) as a round of it alone would.
 """
 
 from __future__ import annotations
