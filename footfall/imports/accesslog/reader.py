@@ -1,0 +1,160 @@
+"""Log lines to encoded spool records: the per-line part of an access-log import.
+
+:func:`read_records` is the one definition of which lines are page views and what record
+each becomes; it runs either in the importing process or in a reader process of its own
+(:func:`reader_process`), which parses the file while the importing process runs the
+writer's batch steps on what was read before (a pipeline over two cores: wall time near
+the larger of parse and write, not their sum). Both give the same records, in file order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from typing import IO
+
+from footfall.config import Settings
+from footfall.imports.accesslog.formats import BadLine, page_verdict, parser_for
+from footfall.ingest.bots import is_bot
+from footfall.ingest.exclusions import NO_RULES, SiteRules
+from footfall.ingest.geo import GeoLookup
+from footfall.ingest.pipeline import host_allowed
+from footfall.ingest.record import ENCODER, SpoolRecord
+from footfall.ingest.utm import clean_query
+from footfall.meta.repo import SiteInfo
+from footfall.meta.salts import SaltStore, visitor_hash
+
+DAY_MS = 86_400_000
+MAX_FIELD = 2048  # the live API's limit on paths and referrers
+# Lines per yielded piece: the progress bar's step, and what a reader process sends at once.
+PIECE = 16_384
+
+
+@dataclass(frozen=True)
+class LineRules:
+    """What decides a line's fate and record, apart from the salts."""
+
+    site: SiteInfo
+    rules: SiteRules
+    fmt: str
+    allow_headless: bool
+    maxmind_db: str
+
+
+def salts_of(store: SaltStore) -> Callable[[int], bytes]:
+    """UTC day number → the salt live collection hashes that day's visitors with."""
+    memo: dict[int, bytes] = {}
+
+    def salt(day: int) -> bytes:
+        got = memo.get(day)
+        if got is None:
+            got = memo[day] = store.salts_for(datetime.fromtimestamp(day * 86_400, UTC))[0]
+        return got
+
+    return salt
+
+
+def read_records(
+    lines: Iterator[str],
+    prefix: str,
+    how: LineRules,
+    salt: Callable[[int], bytes],
+    skipped: Counter[str],
+) -> Iterator[tuple[list[bytes], int]]:
+    """Encoded spool records of the page views in ``lines``, a piece at a time, each with
+    the number of lines read so far; skips are counted by reason in ``skipped``."""
+    parse, verdict, site, rules = parser_for(how.fmt), page_verdict, how.site, how.rules
+    bots: dict[str, bool] = {}
+    default_host = site.domains[0] if site.domains else ""
+    geo, encode = GeoLookup(how.maxmind_db).lookup, ENCODER.encode
+    payloads: list[bytes] = []
+    last_key: tuple[str, str, int] = ("", "", -1)
+    last_visitor = 0
+    n = 0
+    for n, line in enumerate(lines, 1):
+        if not n % PIECE:
+            yield payloads, n - 1
+            payloads = []
+        try:
+            ip, ts, method, target, status, ref, ua, host, ctype = parse(line.rstrip("\r\n"))
+        except BadLine:
+            skipped["malformed"] += 1
+            continue
+        reason = verdict(method, target, status, ctype)
+        if reason is not None:
+            skipped[reason] += 1
+            continue
+        bot = bots.get(ua)
+        if bot is None:
+            if len(bots) > 50_000:
+                bots.clear()
+            bot = bots[ua] = is_bot(ua, allow_headless=how.allow_headless)
+        if bot:
+            skipped["bot"] += 1
+            continue
+        if host and not host_allowed(host, site.domains):
+            skipped["other_host"] += 1
+            continue
+        pathname, _, query = target.partition("?")
+        pathname = pathname[:MAX_FIELD] or "/"
+        if rules is not NO_RULES:
+            excluded = rules.drop_reason(False, ip, pathname)
+            if excluded is not None:
+                skipped[excluded] += 1
+                continue
+        day = ts // DAY_MS
+        key = (ua, ip, day)
+        if key != last_key:  # consecutive hits of one visitor: hash once
+            # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
+            last_key, last_visitor = key, visitor_hash(salt(day), site.id, ip, ua)
+        country, region, city = geo(ip)
+        payloads.append(
+            encode(
+                SpoolRecord(
+                    prefix % n, site.id, ts, "pageview", host or default_host, pathname,
+                    clean_query(query) if query else "", ref[:MAX_FIELD], ua, last_visitor,
+                    0, "", "", "", country, region, city, "", True, {},
+                )
+            )
+        )  # fmt: skip
+    yield payloads, n
+
+
+def reader_process(
+    out: Connection, settings: Settings, how: LineRules, path: str, prefix: str
+) -> None:
+    """A reader process's body: sends ``("piece", records, lines, bytes read)`` messages,
+    then ``("done", lines, skips)``, or ``("error", message)``. Forked from the importer,
+    so it opens its own metadata connection (for the salts) and leaves the store alone."""
+    from footfall.meta.repo import Metadata
+
+    meta = Metadata(settings.metadata_url)
+    try:
+        skipped: Counter[str] = Counter()
+        with open(path, "rb") as raw:
+            text = _text(raw)
+            n, salt = 0, salts_of(SaltStore(meta))
+            for payloads, n in read_records(iter(text), prefix, how, salt, skipped):
+                out.send(("piece", payloads, n, raw.tell()))
+            out.send(("done", n, dict(skipped)))
+    except Exception as exc:  # reported to the importer, which fails the import
+        out.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        meta.close()
+        out.close()
+
+
+def _text(raw: IO[bytes]) -> IO[str]:
+    import gzip
+    import io
+
+    binary: IO[bytes] = raw
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        binary = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
+    else:
+        raw.seek(0)
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")
