@@ -71,8 +71,7 @@ def read_records(
     default_host = site.domains[0] if site.domains else ""
     geo, encode = GeoLookup(how.maxmind_db).lookup, ENCODER.encode
     payloads: list[bytes] = []
-    last_key: tuple[str, str, int] = ("", "", -1)
-    last_visitor = 0
+    visitors: dict[tuple[str, str, int], tuple[int, str, str, str]] = {}
     n = 0
     for n, line in enumerate(lines, 1):
         if not n % PIECE:
@@ -105,17 +104,19 @@ def read_records(
             if excluded is not None:
                 skipped[excluded] += 1
                 continue
-        day = ts // DAY_MS
-        key = (ua, ip, day)
-        if key != last_key:  # consecutive hits of one visitor: hash once
+        key = (ua, ip, ts // DAY_MS)
+        seen = visitors.get(key)
+        if seen is None:  # each visitor's day: hashed and placed once
+            if len(visitors) > 100_000:
+                visitors.clear()
             # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
-            last_key, last_visitor = key, visitor_hash(salt(day), site.id, ip, ua)
-        country, region, city = geo(ip)
+            seen = visitors[key] = (visitor_hash(salt(key[2]), site.id, ip, ua), *geo(ip))
+        visitor, country, region, city = seen
         payloads.append(
             encode(
                 SpoolRecord(
                     prefix % n, site.id, ts, "pageview", host or default_host, pathname,
-                    clean_query(query) if query else "", ref[:MAX_FIELD], ua, last_visitor,
+                    clean_query(query) if query else "", ref[:MAX_FIELD], ua, visitor,
                     0, "", "", "", country, region, city, "", True, {},
                 )
             )
