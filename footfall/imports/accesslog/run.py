@@ -161,6 +161,7 @@ class AccessLogImport:
         )
         child.start()
         send.close()
+        self.feed.warm()
         try:
             while True:
                 try:
