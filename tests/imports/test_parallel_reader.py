@@ -74,7 +74,7 @@ def test_reader_process_stores_what_the_in_process_reader_stores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     log = tmp_path / "access.log"
-    build_log(log, 3000)
+    build_log(log, 1200)
     monkeypatch.delenv("FOOTFALL_STORE_URL", raising=False)
     monkeypatch.setenv("FOOTFALL_DATABASE_URL", f"sqlite:///{tmp_path / 'meta.sqlite3'}")
     monkeypatch.setattr(run, "PARALLEL_BYTES", 1 << 40)
@@ -82,13 +82,13 @@ def test_reader_process_stores_what_the_in_process_reader_stores(
     monkeypatch.setattr(run, "PARALLEL_BYTES", 0)
     # A small piece size: many messages from the reader, and rounds cut mid-stream.
     monkeypatch.setattr(reader, "PIECE", 256)
-    monkeypatch.setattr(run, "CHUNK", 500)
+    monkeypatch.setattr(run, "CHUNK", 150)
     forked_site = site(tmp_path, "forked")
     forked, forked_events = import_and_read(forked_site, log, capsys)
 
-    assert forked["lines"] == here["lines"] == 3001
+    assert forked["lines"] == here["lines"] == 1201
     assert forked["skipped"] == here["skipped"] and forked["skipped"]["malformed"] == 1
-    assert forked["imported"] == here["imported"] == len(here_events) > 800
+    assert forked["imported"] == here["imported"] == len(here_events) > 300
     assert forked_events == here_events
     assert len({e[1] for e in here_events}) > 40  # IP x agent, and a second day's salt
     # Idempotent through the reader process too.
