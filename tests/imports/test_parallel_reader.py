@@ -1,9 +1,11 @@
 """The access-log import's reader process: a generated two-day log imported with the file
 parsed in a forked reader process stores exactly the events (ids from file and line,
-visitor ids from that day's salt, visits) and skip counts of the in-process reader."""
+visitor ids from that day's salt, visits) and skip counts of the in-process reader, and
+the same log gzipped adds nothing."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -91,6 +93,8 @@ def test_reader_process_stores_what_the_in_process_reader_stores(
     assert forked["imported"] == here["imported"] == len(here_events) > 300
     assert forked_events == here_events
     assert len({e[1] for e in here_events}) > 40  # IP x agent, and a second day's salt
-    # Idempotent through the reader process too.
-    again, _ = import_and_read(forked_site, log, capsys)
+    # Idempotent through the reader process too, the same log gzipped included.
+    gz = tmp_path / "access.log.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes()))
+    again, _ = import_and_read(forked_site, gz, capsys)
     assert (again["imported"], again["already_imported"]) == (0, here["imported"])
