@@ -7,9 +7,7 @@ static assets, 12% bots, 8% non-2xx, 5% other methods. Then, ``--repeat`` times 
 - baseline: the same file read and every line parsed by the format's parser, nothing else
   (in this process);
 - import: ``footfall import access-log`` as a subprocess into a fresh data directory
-  (DuckDB store, spool), the whole path to stored events and visits; once with the file
-  parsed in the importer's reader process (the default for files of 4 MB or more), once
-  with the reader kept in the importing process.
+  (DuckDB store, spool), the whole path to stored events and visits.
 
 Prints medians of lines/s (the import's own figure, from its JSON summary, and the whole
 process's wall time including start-up), the ratio import/baseline, the peak RSS of the
@@ -116,27 +114,20 @@ def _cpu() -> float:
 
 
 # Runs the CLI of the footfall package found first on PYTHONPATH (this tree, or --before's),
-# and reports the peak RSS of the process and of its reader process (DuckDB's threads
-# included). BENCH_IN_PROCESS=1 keeps this tree's reader in the importing process.
+# and reports the process's own peak RSS (DuckDB's threads included).
 _CLI = (
-    "import os, resource, sys\n"
-    "if os.environ.get('BENCH_IN_PROCESS'):\n"
-    "    from footfall.imports.accesslog import run; run.PARALLEL_BYTES = 1 << 62\n"
-    "from footfall.cli import main; rc = main()\n"
-    "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
-    "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "import resource, sys; from footfall.cli import main; rc = main(); "
+    "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
     "sys.exit(rc)"
 )
 
 
 def run_import(
-    path: Path, fmt: str, work: Path, src: Path = ROOT, in_process: bool = False
+    path: Path, fmt: str, work: Path, src: Path = ROOT
 ) -> tuple[float, float, float, int, int]:
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "FOOTFALL_DATA_DIR": str(data), "PYTHONPATH": str(src)}
-    if in_process:
-        env["BENCH_IN_PROCESS"] = "1"
     env.pop("FOOTFALL_STORE_URL", None)
     env.pop("FOOTFALL_QUEUE_URL", None)
     cli = [sys.executable, "-c", _CLI]
@@ -156,8 +147,7 @@ def run_import(
     )
     wall, cpu = time.perf_counter() - began, _cpu() - cpu
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    # Peak RSS of the process tree: the importer's plus its reader process's (at most).
-    rss = sum(int(v) for v in out.stderr.rsplit("maxrss", 1)[1].split()[:2]) * 1024
+    rss = int(out.stderr.rsplit("maxrss", 1)[1].split()[0]) * 1024
     lines = summary["lines"]
     return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data)
 
@@ -191,14 +181,12 @@ def main() -> None:
         base, base_cpu = [], []
         after: list[tuple[float, float, float, int, int]] = []
         before: list[tuple[float, float, float, int, int]] = []
-        here: list[tuple[float, float, float, int, int]] = []
         for _ in range(args.repeat):
             b, bc = parse_only(log, args.format)
             base.append(b)
             base_cpu.append(bc)
             if args.before:
                 before.append(run_import(log, args.format, work, args.before))
-            here.append(run_import(log, args.format, work, in_process=True))
             after.append(run_import(log, args.format, work))
         mb, mbc = statistics.median(base), statistics.median(base_cpu)
         # Wall figures depend on what else the machine runs; per CPU second they do not.
@@ -207,13 +195,11 @@ def main() -> None:
         )
         if before:
             _report("import, before", before, mb)
-        _report("import, this tree, reader in process", here, mb)
         _report("import, this tree", after, mb)
         if before:
             ratio = statistics.median(r[2] for r in after) / statistics.median(r[2] for r in before)
-            wall = statistics.median(r[1] for r in after) / statistics.median(r[1] for r in before)
-            print(f"this tree / before: {ratio:.2f}x per CPU s, {wall:.2f}x whole-process wall")
-        print(f"load average now {os.getloadavg()[0]:.1f}")
+            print(f"this tree / before, per CPU s: {ratio:.2f}x; "
+                  f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -70,12 +70,6 @@ class Feed:
             self.queued += len(payloads)
         self.drain()
 
-    def warm(self) -> None:
-        """Load the writer's user-agent and crawler rules now (half a CPU second), while
-        something else (a reader process) makes the first round's records."""
-        if self.writer is not None:
-            self.writer.enricher.warm()
-
     def drain(self) -> None:
         if self.writer is None:
             return

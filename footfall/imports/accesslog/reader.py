@@ -1,10 +1,9 @@
 """Log lines to encoded spool records: the per-line part of an access-log import.
 
 :func:`read_records` is the one definition of which lines are page views and what record
-each becomes; it runs either in the importing process or in a reader process of its own
-(:func:`reader_process`), which parses the file while the importing process runs the
-writer's batch steps on what was read before (a pipeline over two cores: wall time near
-the larger of parse and write, not their sum). Both give the same records, in file order.
+each becomes. Everything that repeats is judged once: times by their day and zone parts
+(:class:`~footfall.imports.accesslog.formats.ClfTime`), bots per user agent, the visitor
+hash and place per visitor and day.
 """
 
 from __future__ import annotations
@@ -13,10 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from typing import IO
 
-from footfall.config import Settings
 from footfall.imports.accesslog.formats import BadLine, page_verdict, parser_for
 from footfall.ingest.bots import is_bot
 from footfall.ingest.exclusions import NO_RULES, SiteRules
@@ -29,7 +25,7 @@ from footfall.meta.salts import SaltStore, visitor_hash
 
 DAY_MS = 86_400_000
 MAX_FIELD = 2048  # the live API's limit on paths and referrers
-# Lines per yielded piece: the progress bar's step, and what a reader process sends at once.
+# Lines per yielded piece: the progress bar's step.
 PIECE = 16_384
 
 
@@ -122,40 +118,3 @@ def read_records(
             )
         )  # fmt: skip
     yield payloads, n
-
-
-def reader_process(
-    out: Connection, settings: Settings, how: LineRules, path: str, prefix: str
-) -> None:
-    """A reader process's body: sends ``("piece", records, lines, bytes read)`` messages,
-    then ``("done", lines, skips)``, or ``("error", message)``. Forked from the importer,
-    so it opens its own metadata connection (for the salts) and leaves the store alone."""
-    from footfall.meta.repo import Metadata
-
-    meta = Metadata(settings.metadata_url)
-    try:
-        skipped: Counter[str] = Counter()
-        with open(path, "rb") as raw:
-            text = _text(raw)
-            n, salt = 0, salts_of(SaltStore(meta))
-            for payloads, n in read_records(iter(text), prefix, how, salt, skipped):
-                out.send(("piece", payloads, n, raw.tell()))
-            out.send(("done", n, dict(skipped)))
-    except Exception as exc:  # reported to the importer, which fails the import
-        out.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        meta.close()
-        out.close()
-
-
-def _text(raw: IO[bytes]) -> IO[str]:
-    import gzip
-    import io
-
-    binary: IO[bytes] = raw
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        binary = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-    else:
-        raw.seek(0)
-    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")

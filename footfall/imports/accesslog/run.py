@@ -15,8 +15,7 @@ writer and batch steps (:mod:`footfall.imports.feed`):
 - visits follow from the writer's 30-minute rule; timestamps of any age are accepted
   (``FOOTFALL_MAX_PAST_DAYS`` bounds live collection, not imports).
 
-A file of some size is parsed in a forked reader process (:mod:`.reader`) while this
-process stores the records read before it, so parse and write overlap on two cores.
+Which lines are page views and what record each becomes is :mod:`.reader`'s.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import multiprocessing
 import sys
 import time
 from collections import Counter
@@ -33,16 +31,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from footfall.imports.accesslog.reader import LineRules, read_records, reader_process, salts_of
-from footfall.imports.feed import Feed, ImportFailed
+from footfall.imports.accesslog.reader import LineRules, read_records, salts_of
+from footfall.imports.feed import Feed
 from footfall.meta.repo import SiteInfo
 
 # Records handed to the queue at a time: below the writer's batch size, so each chunk is
 # one writer round, and small enough that the spool never holds much of an import.
 CHUNK = 100_000
-# From this size on a file is parsed in a reader process while this one stores what was
-# read before; below it, the fork and the pipe cost more than the overlap saves.
-PARALLEL_BYTES = 4 << 20
 
 
 @dataclass
@@ -105,83 +100,30 @@ class AccessLogImport:
         )
         self._salt = salts_of(feed.salts)
 
-    def run(
-        self,
-        name: str,
-        tick: Callable[[int, int, int], None] | None = None,
-        parallel: bool | None = None,
-    ) -> FileResult:
-        """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress.
-        ``parallel``: parse in a reader process (default: for files of PARALLEL_BYTES or
-        more; never for stdin, which only this process can read)."""
+    def run(self, name: str, tick: Callable[[int, int, int], None] | None = None) -> FileResult:
+        """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress."""
         result = FileResult()
         with open_log(name) as (text, done, size):
             first = text.readline()
             if not first:
                 return result
             prefix = file_prefix(self.site.id, first.rstrip("\r\n"))
-            if parallel is None:
-                parallel = size >= PARALLEL_BYTES
-            if name != "-" and parallel:
-                pieces = self._forked(name, prefix, result, size)
-            else:
-                pieces = self._here(_chain(first, text), prefix, result, done)
+            lines = _chain(first, text)
             batch: list[bytes] = []
-            for payloads, n, at in pieces:
+            for payloads, n in read_records(lines, prefix, self.how, self._salt, result.skipped):
                 batch += payloads
                 if len(batch) >= CHUNK:
                     self._put(batch, result)
                     batch = []
+                result.lines = n
                 if tick is not None:
-                    tick(n, at, size)
+                    tick(n, done(), size)
             self._put(batch, result)
         return result
 
     def _put(self, payloads: list[bytes], result: FileResult) -> None:
         self.feed.put(payloads)
         result.pageviews += len(payloads)
-
-    def _here(
-        self, lines: Iterator[str], prefix: str, result: FileResult, done: Callable[[], int]
-    ) -> Iterator[tuple[list[bytes], int, int]]:
-        for payloads, n in read_records(lines, prefix, self.how, self._salt, result.skipped):
-            result.lines = n
-            yield payloads, n, done()
-
-    def _forked(
-        self, name: str, prefix: str, result: FileResult, size: int
-    ) -> Iterator[tuple[list[bytes], int, int]]:
-        # Forked, not spawned: no second start-up; the child touches no store or queue.
-        ctx = multiprocessing.get_context("fork")
-        receive, send = ctx.Pipe(duplex=False)
-        child = ctx.Process(
-            target=reader_process,
-            args=(send, self.feed.settings, self.how, name, prefix),
-            daemon=True,
-        )
-        child.start()
-        send.close()
-        self.feed.warm()
-        try:
-            while True:
-                try:
-                    message = receive.recv()
-                except EOFError:
-                    raise ImportFailed("the log reader process ended unexpectedly") from None
-                if message[0] == "piece":
-                    yield message[1], message[2], message[3]
-                elif message[0] == "done":
-                    result.lines = message[1]
-                    result.skipped.update(message[2])
-                    return
-                else:
-                    raise ImportFailed(f"reading {name}: {message[1]}")
-        finally:
-            receive.close()
-            child.join(timeout=5)
-            if child.is_alive():
-                child.kill()
-                child.join()
 
 
 def _chain(first: str, rest: IO[str]) -> Iterator[str]:
