@@ -150,9 +150,10 @@ def instrument_store(store: Any) -> None:
             s.end()
 
     @contextlib.contextmanager
-    def traced_batch(progress: Any) -> Iterator[Any]:
+    def traced_batch(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        # Whatever the port's begin_batch takes (progress, partition, ...) passes through.
         with span("store.batch", **{"db.system": type(store).__name__}), begin_batch(
-            progress
+            *args, **kwargs
         ) as target:  # fmt: skip
             yield target
 
