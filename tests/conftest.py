@@ -21,6 +21,8 @@ from footfall.config import Settings
 from footfall.runtime import Services
 
 ADMIN = "test-admin-token"
+# The shared Redis's checks and per-test key prefix (the redis_prefix fixture).
+pytest_plugins = ["tests.support.redis"]
 
 
 def require_services() -> bool:
