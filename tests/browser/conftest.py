@@ -36,9 +36,12 @@ def _skip(reason: str) -> None:
     pytest.skip(reason)
 
 
-# Module scope, not session: while Playwright's sync API is open its event loop runs in
-# this thread, and every asyncio test collected after tests/browser would fail.
-@pytest.fixture(scope="module")
+# One Playwright driver and one Chromium for every browser test (starting the two took
+# about 5 s per module); each test opens its own context. Package scope, not session:
+# while Playwright's sync API is open its event loop runs in this thread, and an asyncio
+# test run after it would fail, so they close when the last test of tests/browser (a
+# package: it has an __init__.py) is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         _skip("Debian chromium is not installed (apt-get install chromium chromium-driver)")
