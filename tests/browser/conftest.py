@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,6 +126,23 @@ class Stack:
         return page
 
 
+def logged_in(browser: Any, server: Server, email: str, password: str, errors: list[str],
+              height: int = 1000) -> Any:  # fmt: skip
+    """A page in a new context, logged in through the login form; page errors and answers
+    of 400 and above are appended to ``errors``."""
+    # CSP bypassed only so that wait_for_function may evaluate its expression.
+    context = browser.new_context(viewport={"width": 1280, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
+    page.goto(server.url("/login"))
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+    return page
+
+
 @pytest.fixture
 def stack(tmp_path: Path, browser: Any) -> Iterator[Stack]:
     pages = tmp_path / "pages"
@@ -158,4 +176,4 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     context.close()
 
 
-__all__ = ["ROOT", "Stack", "free_port"]
+__all__ = ["ROOT", "Stack", "free_port", "logged_in"]

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT, Stack, _Handler
+from tests.browser.conftest import Stack, _Handler, logged_in
+from tests.browser.test_product_browser import OWNER, PASSWORD, SHOTS, UA
 from tests.serverproc import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("FOOTFALL_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "footfall-screenshots")  # fmt: skip
-OWNER, PASSWORD = "owner@example.com", "correct horse battery"
-UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 NOW = datetime.now(UTC).replace(microsecond=0)
 APP_JS = "https://shop.example/static/app.js"
 
@@ -106,16 +100,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
 
 
 def owner_page(c: Ctx, browser: Any, path: str) -> Any:
-    # CSP bypassed only so that wait_for_function may evaluate its expression.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: c.errors.append(f"pageerror: {exc}"))
-    page.on("response", lambda r: r.status >= 400 and c.errors.append(f"{r.status} {r.url}"))
-    page.goto(c.server.url("/login"))
-    page.fill("input[name=email]", OWNER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
+    page = logged_in(browser, c.server, OWNER, PASSWORD, c.errors, height=900)
     page.goto(c.server.url(path))
     return page
 
