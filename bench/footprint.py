@@ -72,8 +72,12 @@ def log(msg: str) -> None:
 # ------------------------------------------------------------------------------ /proc
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (from /proc/*/stat and statm)."""
+def tree_rss(pid: int, proportional: bool = False) -> int:
+    """Resident bytes of ``pid`` and all its descendants (from /proc/*/stat and statm).
+
+    ``proportional``: their PSS instead (smaps_rollup), where a page shared by n of them
+    counts 1/n in each: ``footfall serve``'s supervisor forks its worker, and the RSS sum
+    counts the modules both hold (about 130 MB) twice."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -88,8 +92,12 @@ def tree_rss(pid: int) -> int:
     while todo:
         p = todo.pop()
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
-        except OSError:
+            if proportional:
+                rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
+            else:
+                total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError):
             continue
         todo.extend(children.get(p, []))
     return total
@@ -102,15 +110,20 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every, self.phase = pid, every, "start"
         self.samples: list[tuple[str, int]] = []
+        self.pss: list[int] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.samples.append((self.phase, tree_rss(self.pid)))
+            self.pss.append(tree_rss(self.pid, proportional=True))
             self.stop.wait(self.every)
 
-    def peak(self) -> int:
-        return max((b for _, b in self.samples), default=0)
+    def peak(self, phase: str | None = None) -> int:
+        return max((b for p, b in self.samples if phase in (None, p)), default=0)
+
+    def peak_pss(self) -> int:
+        return max(self.pss, default=0)
 
     def median(self, phase: str) -> float:
         vals = [b for p, b in self.samples if p == phase]
@@ -372,6 +385,9 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         sampler.stop.set()
         stop_server(proc, grace=600)
     res["peak_rss"] = sampler.peak()
+    res["peak_pss"] = sampler.peak_pss()
+    for phase in ("load", "after", "set", "idle"):  # where the peak is
+        res[f"peak_rss_{phase}"] = sampler.peak(phase)
     res["rss_after_median"] = sampler.median("set")
     res["rss_load_median"] = sampler.median("load")
     res["disk_bytes_stopped"] = dir_bytes(data)
@@ -393,6 +409,16 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
 
     rows = [
         ("peak RSS of the server's tree (MiB)", "peak_rss", lambda v: f"{v / 2**20:,.0f}"),
+        ("peak PSS of the server's tree (MiB)", "peak_pss", lambda v: f"{v / 2**20:,.0f}"),
+        *(
+            (f"peak RSS: {label} (MiB)", f"peak_rss_{phase}", lambda v: f"{v / 2**20:,.0f}")
+            for phase, label in (
+                ("load", "the load"),
+                ("after", "until a fast dashboard"),
+                ("set", "the dashboard sets"),
+                ("idle", "upkeep and idle"),
+            )
+        ),  # fmt: skip
         ("median RSS during the load (MiB)", "rss_load_median", lambda v: f"{v / 2**20:,.0f}"),
         (
             "median RSS during the dashboard sets (MiB)",
@@ -461,6 +487,12 @@ def main() -> None:
     )
     ap.add_argument("--dir", default="/tmp/footfall-bench-footprint")
     ap.add_argument("--keep", action="store_true", help="keep the data directories")
+    ap.add_argument(
+        "--code-baseline",
+        default=None,
+        help="a checkout whose footfall package the 'code' variant's server runs "
+        "(today's defaults, the code of before): --variants code,default",
+    )
     ap.add_argument("--json", default=None)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -472,6 +504,11 @@ def main() -> None:
     if args.child:
         child_sender(args)
         return
+    for name in args.variants.split(","):  # "limit=384MiB": today's code under that limit
+        if name.startswith("limit="):
+            VARIANTS[name] = {"FOOTFALL_DUCKDB_MEMORY_LIMIT": name.removeprefix("limit=")}
+    if args.code_baseline:
+        VARIANTS["code"] = {"PYTHONPATH": str(Path(args.code_baseline).resolve())}
     root = Path(args.dir) / str(args.events)
     runs: dict[str, list[dict[str, Any]]] = {n: [] for n in args.variants.split(",")}
     for _ in range(args.repeat):

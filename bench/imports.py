@@ -14,6 +14,7 @@ process's wall time including start-up), the ratio import/baseline, the peak RSS
 import process and the data directory's bytes on disk.
 
     .venv/bin/python bench/imports.py [--lines 300000] [--repeat 3] [--format combined]
+        [--before DIR]  # DIR: an earlier tree (git archive COMMIT footfall | tar -x -C DIR)
 """
 
 from __future__ import annotations
@@ -112,22 +113,33 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_import(path: Path, fmt: str, work: Path) -> tuple[float, float, float, int, int]:
+# Runs the CLI of the footfall package found first on PYTHONPATH (this tree, or --before's),
+# and reports the process's own peak RSS (DuckDB's threads included).
+_CLI = (
+    "import resource, sys; from footfall.cli import main; rc = main(); "
+    "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
+    "sys.exit(rc)"
+)
+
+
+def run_import(
+    path: Path, fmt: str, work: Path, src: Path = ROOT
+) -> tuple[float, float, float, int, int]:
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
-    env = {**os.environ, "FOOTFALL_DATA_DIR": str(data)}
+    env = {**os.environ, "FOOTFALL_DATA_DIR": str(data), "PYTHONPATH": str(src)}
     env.pop("FOOTFALL_STORE_URL", None)
     env.pop("FOOTFALL_QUEUE_URL", None)
-    exe = str(Path(sys.executable).parent / "footfall")
+    cli = [sys.executable, "-c", _CLI]
     subprocess.run(
-        [exe, "sites", "create", "Shop", "--domain", "shop.example"],
+        [*cli, "sites", "create", "Shop", "--domain", "shop.example"],
         env=env,
         check=True,
         capture_output=True,
     )
     began, cpu = time.perf_counter(), _cpu()
     out = subprocess.run(
-        [exe, "import", "access-log", str(path), "--site", "shop", "--format", fmt],
+        [*cli, "import", "access-log", str(path), "--site", "shop", "--format", fmt],
         env=env,
         check=True,
         capture_output=True,
@@ -135,9 +147,17 @@ def run_import(path: Path, fmt: str, work: Path) -> tuple[float, float, float, i
     )
     wall, cpu = time.perf_counter() - began, _cpu() - cpu
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    rss = int(out.stderr.rsplit("maxrss", 1)[1].split()[0]) * 1024
     lines = summary["lines"]
     return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data)
+
+
+def _report(label: str, runs: list[tuple[float, float, float, int, int]], base: float) -> None:
+    own, whole, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
+    rss, disk = max(r[3] for r in runs), runs[-1][4]
+    print(f"{label}: {own:>10,.0f} lines/s wall (its own figure; {own / base:.2f}x baseline), "
+          f"{whole:>10,.0f} whole process, {cpu:>10,.0f} per CPU s; "
+          f"peak RSS {rss / 2**20:.0f} MiB, data dir {disk / 1e6:.1f} MB")  # fmt: skip
 
 
 def main() -> None:
@@ -145,32 +165,41 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=300_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--format", default="combined")
+    ap.add_argument(
+        "--before",
+        type=Path,
+        help="an earlier footfall tree (git archive COMMIT footfall | tar -x -C DIR): its import "
+        "runs on the same log in the same rounds, for a before/after in one run",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="footfall-bench-imports-"))
     try:
         log = work / "access.log"
         make_log(log, args.lines)
-        print(f"log: {args.lines:,} lines, {log.stat().st_size / 1e6:.1f} MB")
-        base, base_cpu, own, whole, cpu, rss, disk = [], [], [], [], [], 0, 0
+        print(f"log: {args.lines:,} lines, {log.stat().st_size / 1e6:.1f} MB; "
+              f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+        base, base_cpu = [], []
+        after: list[tuple[float, float, float, int, int]] = []
+        before: list[tuple[float, float, float, int, int]] = []
         for _ in range(args.repeat):
             b, bc = parse_only(log, args.format)
             base.append(b)
             base_cpu.append(bc)
-            a, w, c, rss, disk = run_import(log, args.format, work)
-            own.append(a)
-            whole.append(w)
-            cpu.append(c)
-        mb, mbc, mo, mw, mc = (statistics.median(x) for x in (base, base_cpu, own, whole, cpu))
+            if args.before:
+                before.append(run_import(log, args.format, work, args.before))
+            after.append(run_import(log, args.format, work))
+        mb, mbc = statistics.median(base), statistics.median(base_cpu)
         # Wall figures depend on what else the machine runs; per CPU second they do not.
-        print(f"parse only (baseline):        {mb:>10,.0f} lines/s wall, {mbc:>10,.0f} per CPU s")
-        print(f"import (its own figure):      {mo:>10,.0f} lines/s wall  ({mo / mb:.2f}x baseline)")
         print(
-            f"import (whole process):       {mw:>10,.0f} lines/s wall, {mc:>10,.0f} per CPU s "
-            f"({mc / mbc:.2f}x baseline per CPU s)"
+            f"parse only, per line (baseline): {mb:>10,.0f} lines/s wall, {mbc:>10,.0f} per CPU s"
         )
-        print(
-            f"peak RSS of the import process: {rss / 2**20:.0f} MiB; data dir {disk / 1e6:.1f} MB"
-        )
+        if before:
+            _report("import, before", before, mb)
+        _report("import, this tree", after, mb)
+        if before:
+            ratio = statistics.median(r[2] for r in after) / statistics.median(r[2] for r in before)
+            print(f"this tree / before, per CPU s: {ratio:.2f}x; "
+                  f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

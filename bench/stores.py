@@ -96,6 +96,7 @@ def clickhouse_runner(kind: str, ch_path: Path) -> Iterator[tuple[Any, Any]]:
     store = ClickHouseStore(target)
     store.open()
     try:
+        store.migrate()  # as every start does: a kept copy gets the migrations since
         # As the rollups job does on a server's first start (kept with --keep: built once).
         from footfall.query.dialects import CLICKHOUSE
         from footfall.query.rollup import spec
@@ -155,6 +156,7 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
                     wall, _, results = bench.parallel()
                     walls[name].append(wall)
                     answers[name] = results
+            out["sequential"] = _per_query(benches, args.reps, log)
     finally:
         for bench in benches.values():
             bench.close()
@@ -184,6 +186,29 @@ def compare(args: Any, manifest: dict[str, Any], root: Path, queries: list[tuple
         + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in cpu.items())
         + f" (ratio {cpu[args.store] / cpu['duckdb']:.2f}, to raw {cpu[args.store] / cpu['duckdb_raw']:.2f})"
     )
+    return out
+
+
+def _per_query(benches: dict[str, Any], reps: int, log: Any) -> dict[str, dict[str, Any]]:
+    """Each query alone, one after another: median wall and process CPU (every thread) of
+    ``reps`` runs, in ms: which panels a store spends its time on."""
+    import statistics
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, bench in benches.items():
+        runs: dict[str, list[tuple[float, float]]] = {q: [] for q, _ in bench.queries}
+        for _ in range(reps):
+            for q, body in bench.queries:
+                c = time.process_time()
+                wall, _ = bench.one(body)
+                runs[q].append((wall * 1e3, (time.process_time() - c) * 1e3))
+        out[name] = {q: {"wall_ms": statistics.median(w for w, _ in r),
+                         "cpu_ms": statistics.median(c for _, c in r)} for q, r in runs.items()}  # fmt: skip
+    for name, per in out.items():
+        log(f"{name} alone, per query wall/CPU ms: "
+            + ", ".join(f"{q} {v['wall_ms']:.0f}/{v['cpu_ms']:.0f}" for q, v in per.items())
+            + f"; sum {sum(v['wall_ms'] for v in per.values()):.0f}/"
+            f"{sum(v['cpu_ms'] for v in per.values()):.0f}")  # fmt: skip
     return out
 
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from footfall import logs
+from footfall import logs, tracing
 from footfall.api import (
     admin,
     collect,
@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         logs.configure(settings.log_format, settings.log_level)
+        tracing.start()
         services = Services.build(settings)
+        tracing.instrument_store(services.store)
         app.state.services = services
         services.start()
         if freeze_heap:
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
             yield
         finally:
             await services.stop()
+            tracing.stop()
 
     routes = [
         Route("/api/event", collect.post_event, methods=["POST"]),
@@ -78,7 +81,10 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
         Route("/api/health/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         *dashboard_routes(),  # login, site list, dashboard pages, /static
-        *reports.ROUTES, *export.ROUTES, *openapi.ROUTES, *privacy.ROUTES,
+        *reports.ROUTES,
+        *export.ROUTES,
+        *openapi.ROUTES,
+        *privacy.ROUTES,
         *product.ROUTES,  # retention, paths, goals and funnels over the API
         *mail.ROUTES,  # unsubscribe links, send a report now
     ]

@@ -21,7 +21,6 @@ from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
 from footfall.ingest.validate import FieldError
 from footfall.meta.values import MetaValidationError, SiteNotFoundError
-from footfall.privacy import person as persons
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
 
@@ -72,6 +71,8 @@ def set_retention(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
+    from footfall.privacy import person as persons  # the store engines: loaded when run
+
     try:
         person = persons.Person.of(args.site, args.user_id, args.visitor_id)
     except FieldError as exc:

@@ -172,3 +172,23 @@ def test_output_cut_short_by_a_pipe_prints_no_traceback(tmp_path: Path) -> None:
     subprocess.run(["sh", "-c", f"({cmd}) | true"], timeout=60, check=True)
     assert err.read_text() == ""
     assert status.read_text().strip() == "0"
+
+
+def test_the_serve_supervisor_does_not_load_the_store_engines() -> None:
+    """`footfall serve` forks one worker that opens the store; the supervisor only parses
+    arguments and checks the data directory. DuckDB, pyarrow and numpy cost it ~60 MB of
+    RSS that a small server's memory budget counts twice (issue 25), so they must load in
+    the worker, and a CLI that only parses its arguments must not pay for them either."""
+    probe = (
+        "import sys\n"
+        "from footfall import cli\n"
+        "from footfall.worker import command\n"
+        "from footfall.config import Settings\n"
+        "cli.parser().parse_args(['serve'])\n"
+        "command.serve_shape_problem(Settings())\n"
+        "print(sorted(m for m in ('duckdb', 'pyarrow', 'numpy', 'chdb') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from footfall import tracing
 from footfall.api.collect_http import Disconnected, FastJSON, Incoming, TooLarge
 from footfall.api.compat import plausible
 from footfall.api.ratelimit import retry_after_header
@@ -130,7 +131,8 @@ async def _authenticate(svc: Services, key: Any) -> Any:
 
 async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
     try:
-        await svc.queue.append(payloads)
+        with tracing.span("queue.append", events=len(payloads)):
+            await svc.queue.append(payloads)
     except QueueFull as exc:
         return _fail(503, exc.public, "queue", {"retry-after": str(exc.retry_after)})
     ACCEPTED_ON_LOOP.inc(len(payloads))
@@ -171,7 +173,8 @@ async def event_response(scope: Scope, receive: Receive) -> Response:
         return site
     try:
         event = check_event(event) if event is not None else decode_event(raw)
-        record = svc.pipeline.build(event, site, ip, req.ua, opted_out(req.dnt, req.gpc))
+        with tracing.span("pipeline.build", events=1):
+            record = svc.pipeline.build(event, site, ip, req.ua, opted_out(req.dnt, req.gpc))
     except FieldError as exc:
         REJECTED.labels("400").inc()
         return _validation_failed([exc])
@@ -225,7 +228,8 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
         if isinstance(site, FastJSON):
             return site
     opt_out = opted_out(req.dnt, req.gpc)
-    payloads, rejected, dropped = svc.pipeline.build_many(events, site, ip, req.ua, opt_out)
+    with tracing.span("pipeline.build", events=len(events)):
+        payloads, rejected, dropped = svc.pipeline.build_many(events, site, ip, req.ua, opt_out)
     if payloads:
         failed = await _enqueue(svc, payloads)
         if failed is not None:

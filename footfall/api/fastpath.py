@@ -24,6 +24,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler, Receive, Scope, Send
 
+from footfall import tracing
 from footfall.api import reqlog
 from footfall.api.responses import CORS_HEADERS, error, unreadable_body
 
@@ -68,9 +69,14 @@ class FootfallApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             # One log line and an X-Request-ID per request (footfall/api/reqlog.py).
-            await reqlog.handle(self._dispatch, scope, receive, send)
+            # Inside it, the request's span when tracing is on (footfall/tracing.py).
+            app = self._traced if tracing.active() else self._dispatch
+            await reqlog.handle(app, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await tracing.http(self._dispatch, scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "POST":

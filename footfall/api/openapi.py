@@ -50,6 +50,12 @@ PERIOD = [
     param("filters", 'JSON-encoded v2 filter list, e.g. [["is","visit:country",["DE"]]].'),
 ]  # fmt: skip
 LIMIT = param("limit", "Most rows returned (1-1000, default 10).")
+IMPORTS = param(
+    "with_imported",
+    "true: add imported aggregates where Plausible would (include_imports also accepted); "
+    "the envelope's meta then says imports_included and imports_skip_reason.",
+    enum=("true", "false"),
+)
 SUMMARY_DATA = {
     "type": "object",
     "properties": {
@@ -93,10 +99,10 @@ def report_paths() -> Obj:
             "Query metrics by dimensions, filters and date range (Plausible Stats API v2 shape)",
             "Stats", {"200": {"description": "results, meta, query"}}, 400, 401, 404,
             body="QueryBody", security=BEARER)},
-        "/api/v1/summary": _read("Top stats with change against the previous period", PERIOD,
-                                 SUMMARY_DATA),
+        "/api/v1/summary": _read("Top stats with change against the previous period",
+                                 [*PERIOD, IMPORTS], SUMMARY_DATA),
         "/api/v1/trends": _read("Time series, every bucket zero-filled",
-                                [*PERIOD, interval, metrics]),
+                                [*PERIOD, IMPORTS, interval, metrics]),
         "/api/v1/pages": _read("Top pages, or entry / exit pages", [*PERIOD, LIMIT, kind],
                                rows("path", "pageviews", "visitors", "entries", "exits")),
         "/api/v1/devices": _read("Devices, browsers or operating systems",

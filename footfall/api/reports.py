@@ -3,13 +3,16 @@
 Every endpoint is authorised like /api/v2/query (a site's read token or the admin token;
 401 without a valid one, 404 for a site the caller may not read), takes ``site_id`` and
 most take ``period`` (day, 7d, 30d, month, year, ... or custom with ``from``/``to``),
-``filters`` (a JSON-encoded v2 filter list) and ``limit``. Bad input is a 400 naming the
-parameter, in the native envelope.
+``filters`` (a JSON-encoded v2 filter list), ``limit`` and ``with_imported`` (Plausible's
+v1 name, or ``include_imports``: add imported aggregates where Plausible would; the
+envelope's ``meta`` then says ``imports_included`` and, if not, ``imports_skip_reason``).
+Bad input is a 400 naming the parameter, in the native envelope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -62,14 +65,33 @@ def filters_param(q: QueryParams) -> list[Any]:
     return value
 
 
+def bool_param(q: QueryParams, name: str) -> bool:
+    raw = q.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise FieldError(name, "must be true or false")
+    return raw in ("true", "1")
+
+
+# The imports' notes of the request being answered (a dict per request, see answer()).
+_NOTES: ContextVar[dict[str, Any] | None] = ContextVar("footfall_report_notes", default=None)
+
+
 def scope_of(q: QueryParams, site: SiteInfo, default_period: str = "30d") -> Scope:
+    """The report's scope; ``with_imported=true`` (Plausible's v1 name; ``include_imports``
+    too) adds imported aggregates where the query layer can (footfall/query/imported.py)."""
     rng = reports.date_range(q.get("period", default_period), q.get("from"), q.get("to"))
-    return Scope(site, rng, q.get("date") or None, filters_param(q))
+    name = "include_imports" if "include_imports" in q else "with_imported"
+    imports = bool_param(q, name)
+    notes = _NOTES.get()
+    return Scope(site, rng, q.get("date") or None, filters_param(q), imports,
+                 notes if notes is not None else {})  # fmt: skip
 
 
 async def answer(report: Report, request: Request, site: SiteInfo) -> Response:
     """Run ``report`` for ``site`` off the event loop: ``{"success": true, "data"}``, a 400
     naming the parameter, or a 404 when the report finds nothing to answer about."""
+    notes: dict[str, Any] = {}
+    token = _NOTES.set(notes)
     try:
         with QUERY_SECONDS.time():
             data = await run_in_threadpool(
@@ -77,9 +99,12 @@ async def answer(report: Report, request: Request, site: SiteInfo) -> Response:
             )
     except FieldError as exc:
         return validation_failed([exc])
+    finally:
+        _NOTES.reset(token)
     if data is None:
         return error(404, "Not found")
-    return JSON({"success": True, "data": data})
+    # Asked for imports: whether the numbers hold them, as /api/v2/query's meta says.
+    return JSON({"success": True, "data": data, **({"meta": notes} if notes else {})})
 
 
 def endpoint(report: Report) -> Callable[[Request], Awaitable[Response]]:

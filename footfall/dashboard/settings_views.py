@@ -1,7 +1,8 @@
 """Site settings (site admins and the owner; viewers get 403): name, domains, time zone,
 the ingest key (rotate), read tokens, members, public shared links, the snippet, the
 "verify installation" check, and deleting the site with all its data. Privacy,
-exclusions, retention, goals and funnels are actions of :mod:`.prefs_views`.
+exclusions, retention, goals and funnels are actions of :mod:`.prefs_views`; e-mail
+report recipients and per-table retention of :mod:`.rights_views`.
 
 Every change is a form POST carrying the session's CSRF token. Secrets (a new ingest key
 or read token) are shown once, on the page that answers the POST that made them.
@@ -17,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.dashboard import prefs_views
+from footfall.dashboard import prefs_views, rights_views
 from footfall.dashboard.access import Denied, guarded, site_access
 from footfall.dashboard.render import redirect, render
 from footfall.dashboard.sessions import accounts, csrf_ok, services
@@ -44,6 +45,7 @@ def settings_context(request: Request, site: SiteInfo, role: str) -> Result:
         "retention_days": svc.settings.retention_days,
         "snippet": snippet(origin(request), None),
         **prefs_views.prefs_context(request, site),
+        **rights_views.rights_context(request, site),
     }  # fmt: skip
 
 
@@ -118,7 +120,7 @@ ACTIONS: dict[str, Callable[[Request, SiteInfo, FormData], Result]] = {
     "general": _general, "rotate-key": _rotate, "token-create": _token_create,
     "token-revoke": _token_revoke, "share-create": _share_create,
     "share-delete": _share_delete, "member-add": _member_add, "member-remove": _member_remove,
-    **prefs_views.ACTIONS,
+    **prefs_views.ACTIONS, **rights_views.ACTIONS,
 }  # fmt: skip
 
 

@@ -22,6 +22,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.to)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         return _fail(f"to: {out} exists and is not an empty directory")
+    if args.format == "delta":
+        return _export_delta(args, out)
     try:
         with open_feed(_settings(args), "export") as feed:
             site = feed.meta.get_site(args.site)
@@ -41,6 +43,33 @@ def cmd_export(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(json.dumps({"site": args.site, "to": str(out), **rows}))
+    return 0
+
+
+def _export_delta(args: argparse.Namespace, out: Path) -> int:
+    import shutil
+
+    from footfall.imports.delta_export import DeltaUnavailable, export_delta
+
+    try:
+        import deltalake  # noqa: F401
+    except ImportError:
+        return _fail(f"format: {DeltaUnavailable.__doc__} (pip install 'footfall[delta]')")
+    try:
+        with open_feed(_settings(args), "export") as feed:
+            site = feed.meta.get_site(args.site)
+            if site is None:
+                return _fail(f"site: no site {args.site!r}")
+            try:
+                rows = export_delta(feed.store, site, out)
+            except BaseException:
+                shutil.rmtree(out, ignore_errors=True)  # it was empty or absent
+                raise
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    print(f"exported {rows['events']:,} events of {args.site} to the Delta table {out}",
+          file=sys.stderr)  # fmt: skip
+    print(json.dumps({"site": args.site, "to": str(out), "format": "delta", **rows}))
     return 0
 
 
@@ -151,4 +180,11 @@ def add_parsers(imp: Any, sub: Any, common: argparse.ArgumentParser) -> None:
     )
     exp.add_argument("site", metavar="SITE", help="id of the site to export")
     exp.add_argument("--to", required=True, metavar="DIR", help="an empty or new directory")
+    exp.add_argument(
+        "--format",
+        choices=("parquet", "delta"),
+        default="parquet",
+        help="parquet: everything `footfall import footfall` needs (default); delta: the "
+        "events as one Delta Lake table partitioned by day (needs footfall[delta])",
+    )
     exp.set_defaults(func=cmd_export)

@@ -17,17 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
-from footfall.ingest.sitecache import SiteCache
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
-from footfall.queue import open_queue
-from footfall.queue.base import EventQueue
-from footfall.queue.writer import Writer
-from footfall.store import open_store
-from footfall.store.base import EventStore
+
+if TYPE_CHECKING:  # the engines load when a feed opens, not when the CLI builds its parser
+    from footfall.ingest.sitecache import SiteCache
+    from footfall.queue.base import EventQueue
+    from footfall.queue.writer import Writer
+    from footfall.store.base import EventStore
 
 
 class ImportFailed(Exception):
@@ -100,6 +101,11 @@ def open_feed(settings: Settings, what: str) -> Iterator[Feed]:
         lock.acquire(what)
     except PreflightError as exc:
         raise ImportFailed(str(exc)) from None
+    from footfall.ingest.sitecache import SiteCache
+    from footfall.queue import open_queue
+    from footfall.queue.writer import Writer
+    from footfall.store import open_store
+
     meta = Metadata(settings.metadata_url)
     try:
         meta.migrate()

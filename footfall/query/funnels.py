@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.ingest.validate import FieldError
-from footfall.query import builder
+from footfall.query import builder, rollup
 from footfall.query.dimensions import dimension
 from footfall.query.metrics import percent_change
 from footfall.query.model import Filter, Logical
@@ -48,12 +48,13 @@ def _one(filters: tuple[Filter, ...]) -> Filter:
 
 def statement(
     s: builder.Scope, steps: list[Filter], filters: tuple[Filter, ...],
-    window_seconds: int = WINDOW_SECONDS, by: str | None = None,
+    window_seconds: int = WINDOW_SECONDS, by: str | None = None, everyone: bool = True,
 ) -> builder.Statement:  # fmt: skip
     """Rows ``(k, value, visitors, median ms)``: k = 0 for all the period's visitors (with
     ``filters``), k = 1..n for the visitors who reached at least step k, per value of the
     dimension ``by`` ('' without one); the median gap from step k-1 (k >= 2).
-    ``window_seconds`` 0: the later steps must be in the first step's visit."""
+    ``window_seconds`` 0: the later steps must be in the first step's visit. Without
+    ``everyone``, no k = 0 rows (the caller has them from the rollups)."""
     d = s.dialect
     where, wparams = builder.where(s, filters, "events")
     found = builder.dim_sql(s, by, "events") if by else None
@@ -84,11 +85,15 @@ def statement(
         for k in range(1, len(steps) + 1)
     )
     ctes.append(f"per AS ({per})")
+    steps_sql = f"SELECT k, v, count(*), {d.quantile('g', 0.5)} FROM per GROUP BY k, v"
+    if not everyone:
+        return builder.Statement("WITH " + ",\n".join(ctes) + "\n" + steps_sql, params,
+                                 ("n", "med"))  # fmt: skip
     sql = (
         "WITH " + ",\n".join(ctes) + "\n"
         f"SELECT 0 AS k, {value} AS v, {d.count_distinct('visitor_id')} AS n, 0.0 AS med "
-        f"FROM events WHERE {where} GROUP BY v\nUNION ALL "
-        f"SELECT k, v, count(*), {d.quantile('g', 0.5)} FROM per GROUP BY k, v"
+        # Without a breakdown, one distinct count (grouping by a constant cost twice that).
+        f"FROM events WHERE {where}{' GROUP BY v' if by else ''}\nUNION ALL {steps_sql}"
     )
     return builder.Statement(sql, [*params, *vparams, *wparams], ("n", "med"))
 
@@ -133,8 +138,17 @@ def _run(
     step_filters = [_one(query(bare, filters=st.filters).filters) for st in steps]
     zone = ZoneInfo(scope.site.timezone)
     s = builder.Scope(scope.site.id, p.start_utc, p.end_utc, zone, runner.dialect, None)
-    st = statement(s, step_filters, query(scope).filters, window, by)
+    filters = query(scope).filters
+    # All the period's visitors (k = 0) are the site's visitors metric: from the exact
+    # rollups when they can answer it (docs/design.md "Rollups"), else in the statement.
+    dims = (by,) if by else ()
+    plan = rollup.plan(runner.store, s, ["visitors"], dims, filters) if runner.rollups else None
+    st = statement(s, step_filters, filters, window, by, everyone=plan is None)
     out: dict[str, dict[int, tuple[int, Any]]] = {}
+    if plan is not None:
+        for *v, n in rollup.fetch(runner.store, s, plan, ["visitors"]):
+            key = dimension(by).label(v[0]) if by else ""
+            out.setdefault(key, {})[0] = (int(n or 0), None)
     for k, v, n, med in runner.store.query(st.sql, st.params):
         key = dimension(by).label(v) if by else ""
         out.setdefault(key, {})[int(k)] = (int(n), med)

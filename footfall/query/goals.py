@@ -24,6 +24,7 @@ from dataclasses import replace
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import GoalInfo
 from footfall.query.model import Condition, Filter, Logical, Query, conditions, parse_filter
+from footfall.query.plausible import PlausibleError
 
 GOAL = "event:goal"
 
@@ -46,6 +47,20 @@ def attach(q: Query, goals: Iterable[GoalInfo]) -> Query:
     for g in goals:
         parts = tuple(parse_filter(f, "goals") for f in g.query_filters())
         compiled.append((g.name, parts[0] if len(parts) == 1 else Logical("and", parts)))
+    for c in conditions(q.filters):
+        if c.dim != GOAL or c.op != "is":
+            continue
+        named = [name for name, _ in compiled]
+        missing = [
+            v for v in c.values if not any(goal_chosen(n, replace(c, values=(v,))) for n in named)
+        ]
+        if missing:
+            raise PlausibleError(
+                "filters",
+                f"no goal named {missing[0]!r} (the site's goals: settings or the goals API)",
+                f"The goal `{missing[0]}` is not configured for this site. Find out how to "
+                "configure goals here: https://plausible.io/docs/stats-api#filtering-by-goals",
+            )
     return replace(q, goals=tuple(compiled))
 
 

@@ -57,7 +57,9 @@ def skip_reason(q: Query, unit: str | None) -> str | None:
     """None when imports can be added to ``q``'s answer, else Plausible's reason."""
     if q.filters:
         return "unsupported_query"
-    plain = [d for d in q.dimensions if d not in TIME_UNITS]
+    # Any time dimension is an interval (time:hour and time:minute too): Plausible says
+    # unsupported_interval for those, not unsupported_query.
+    plain = [d for d in q.dimensions if d != "time" and not d.startswith("time:")]
     if len(plain) > 1 or any(d not in DIMENSIONS for d in plain):
         return "unsupported_query"
     if len(plain) < len(q.dimensions) and unit not in (None, "day", "week", "month"):

@@ -107,7 +107,9 @@ class Metric:
 
 
 def _visits(v: Values) -> int:
-    return int(v.get("sessions.visits", v.get("events.visits_e")) or 0)
+    # By an event dimension, the visits with a matching event: the per-page sessions'
+    # figures beside it are those of the visits that entered there (bounce rate's).
+    return int(v.get("events.visits_e", v.get("sessions.visits")) or 0)
 
 
 QUERY_METRICS: dict[str, Metric] = {

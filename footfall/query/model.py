@@ -142,7 +142,10 @@ def _filter(raw: Any, path: str, depth: int = 1) -> Filter:
         raise FieldError(path, f"event:goal takes {' or '.join(GOAL_OPERATORS)}, not {op!r}")
     if dim.startswith("time"):
         raise FieldError(path, "time dimensions cannot be filtered; set date_range")
-    dimension(dim, path)
+    try:
+        dimension(dim, path)
+    except FieldError as exc:  # Plausible's words for a filter on no dimension it knows
+        raise _invalid(path, raw, exc.message) from None
     values = raw[2]
     if not values or len(values) > 100:
         raise FieldError(path, "values must be a list of 1-100 strings")

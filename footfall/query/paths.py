@@ -24,15 +24,21 @@ DIRECTIONS = ("next", "previous")
 MAX_DEPTH = 5
 
 
-def _steps(
-    s: builder.Scope, filters: tuple[Filter, ...], visits: tuple[str, list[object]]
+ORDER = "ts, pathname"  # ties by path, the same on both stores
+
+
+def _pageviews(
+    s: builder.Scope, filters: tuple[Filter, ...], visits: tuple[str, list[object]], more: str
 ) -> tuple[str, list[object]]:
-    """CTEs ``pv`` (the pageviews in range of the visits ``visits`` selects) and ``steps``
-    (reloads dropped, with ``nxt`` and ``prv``: the path's next and previous page in the
-    visit, NULL at its ends). Only the visits that matter are windowed: the windows cost
-    far more per row than the scan (bench/product.py)."""
-    d = s.dialect
-    order = "ts, pathname"
+    """CTE ``pv``: ``session_id, pathname`` and the columns ``more`` (window expressions
+    over the visit's pageviews in ``ORDER``, say) of the pageviews in range of the visits
+    ``visits`` selects. One window pass: a second one, over the path with reloads
+    dropped, cost more than the scan (bench/product.py).
+
+    A reload repeats the page before it, so the path's steps are the rows whose previous
+    pageview has another page (the first of each run of one page); a step's previous
+    page is that row's, and its next page is the one after its run's last row (the row
+    whose next pageview has another page)."""
     pageviews = "site_id = ? AND ts >= ? AND ts < ? AND name = 'pageview'"
     chosen, params = visits
     params = [s.site_id, s.start, s.end, *params]
@@ -40,15 +46,7 @@ def _steps(
         w, wparams = builder.where(s, filters, "sessions")
         chosen += f" AND session_id IN (SELECT session_id FROM sessions WHERE {w})"
         params += wparams
-    sql = (
-        f"pv AS (SELECT session_id, visitor_id, pathname, ts, "
-        f"{d.prev_value('pathname', 'session_id', order)} AS before FROM events "
-        f"WHERE {pageviews} AND {chosen}), "
-        "steps AS (SELECT session_id, visitor_id, pathname, ts, "
-        f"{d.next_value('pathname', 'session_id', order)} AS nxt, "
-        f"{d.prev_value('pathname', 'session_id', order)} AS prv "
-        "FROM pv WHERE before IS NULL OR before <> pathname)"
-    )
+    sql = f"pv AS (SELECT session_id, pathname, {more} FROM events WHERE {pageviews} AND {chosen})"
     return sql, params
 
 
@@ -88,11 +86,17 @@ def neighbours(
     if not page.startswith("/"):
         raise FieldError("page", "a path starting with /")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters, _viewing(s, page))
+    d = s.dialect
+    # The steps of ``page``: for next, the last row of each of its runs; for previous,
+    # the first (see _pageviews).
     column = "nxt" if direction == "next" else "prv"
+    near = d.next_value if direction == "next" else d.prev_value
+    more = f"visitor_id, {near('pathname', 'session_id', ORDER)} AS {column}"
+    ctes, params = _pageviews(s, query(scope).filters, _viewing(s, page), more)
     sql = (
-        f"WITH {ctes} SELECT {column}, {s.dialect.count_distinct('visitor_id')}, count(*) "
-        f"FROM steps WHERE pathname = ? GROUP BY {column}"
+        f"WITH {ctes} SELECT {column}, {d.count_distinct('visitor_id')}, count(*) "
+        f"FROM pv WHERE pathname = ? AND ({column} IS NULL OR {column} <> pathname) "
+        f"GROUP BY {column}"
     )
     rows = runner.store.query(sql, [*params, page])
     ends = sum(int(n) for p, _, n in rows if p is None)
@@ -114,32 +118,73 @@ def tree(runner: QueryRunner, scope: Scope, page: str, depth: int, limit: int) -
     if not 2 <= depth <= MAX_DEPTH:
         raise FieldError("depth", f"must be from 2 to {MAX_DEPTH}")
     s = _scope(runner, scope)
-    ctes, params = _steps(s, query(scope).filters, _entering(s, page))
-    cols = ", ".join(f"max(CASE WHEN rn = {i} THEN pathname END) AS p{i}" for i in range(1, 7))
-    later = ", ".join(f"p{i}" for i in range(2, depth + 2))
-    sql = (
-        f"WITH {ctes}, numbered AS (SELECT session_id, pathname, row_number() OVER "
-        "(PARTITION BY session_id ORDER BY ts, pathname) AS rn FROM steps), "
-        f"seqs AS (SELECT session_id, {cols} FROM numbered WHERE rn <= {depth + 1} "
-        "GROUP BY session_id) "
-        f"SELECT {later}, count(*) FROM seqs WHERE p1 = ? GROUP BY {later}"
+    d = s.dialect
+    more = (
+        f"{d.prev_value('pathname', 'session_id', ORDER)} AS prv, "
+        f"row_number() OVER (PARTITION BY session_id ORDER BY {ORDER}) AS rn"
     )
-    root: dict[str, Any] = {"page": page, "visits": 0, "exits": 0, "children": {}}
-    for row in runner.store.query(sql, [*params, page]):
-        *pages, n = row
+    ctes, params = _pageviews(s, query(scope).filters, _entering(s, page), more)
+    cols = ", ".join(f"{d.element('p', i)} AS p{i}" for i in range(1, depth + 1))
+    sql = (
+        # Each visit's first depth + 1 steps, in order (the smallest row numbers of its
+        # steps), as one list per visit; of the step past the last one shown, only
+        # whether there is one.
+        f"WITH {ctes}, seqs AS (SELECT {d.first_values('pathname', 'rn', depth + 1)} AS p "
+        "FROM pv WHERE prv IS NULL OR prv <> pathname GROUP BY session_id), "
+        f"v AS {d.materialized}(SELECT * FROM (SELECT {cols}, CASE WHEN "
+        f"{d.element('p', depth + 1)} IS NULL THEN 0 ELSE 1 END AS more FROM seqs) AS c "
+        f"WHERE p1 = ?), {_levels(depth, limit)}"
+    )
+    root = _node(page)
+    nodes: dict[tuple[str, ...], dict[str, Any]] = {(): root}
+    rows = sorted(runner.store.query(sql, [*params, page]), key=lambda r: int(r[0]))
+    for level, *row in rows:  # each node after the one above it
+        prefix, (visits, exits, continued) = tuple(row[: int(level) - 1]), row[depth - 1 :]
         node = root
-        node["visits"] += int(n)
-        for level, nxt in enumerate(pages):
-            if nxt is None:
-                node["exits"] += int(n)
-                break
-            if level == depth - 1:  # the page after the last one shown
-                node["continued"] = node.get("continued", 0) + int(n)
-                break
-            kids = node["children"]
-            node = kids.setdefault(nxt, {"page": nxt, "visits": 0, "exits": 0, "children": {}})
-            node["visits"] += int(n)
+        if prefix:
+            node = nodes[prefix] = _node(prefix[-1])
+            nodes[prefix[:-1]]["children"][prefix[-1]] = node
+        node["visits"], node["exits"] = int(visits or 0), int(exits or 0)
+        node["continued"] = int(continued or 0)
     return {"depth": depth, "tree": _finish(root, limit)}
+
+
+def _levels(depth: int, limit: int) -> str:
+    """CTEs k1..k<depth> over ``v`` and the statement reading them: per level, the
+    ``limit`` nodes of most visits under each node kept one level up (ties by page, as
+    ``_finish``), each as ``(level, p2..p<depth> padded with NULL, visits, exits,
+    continued)``. Only the nodes shown leave the engine: assembling every path's nodes
+    in Python cost more than the query."""
+    ctes, selects = [], []
+    for level in range(1, depth + 1):
+        keys = [f"p{i}" for i in range(2, level + 1)]
+        if level < depth:
+            ends = f"sum(CASE WHEN v.p{level + 1} IS NULL THEN 1 ELSE 0 END) AS x, 0 AS c"
+        else:
+            ends = "sum(1 - v.more) AS x, sum(v.more) AS c"
+        if level == 1:
+            ctes.append(f"k1 AS (SELECT count(*) AS n, {ends} FROM v)")
+        else:
+            vkeys = ", ".join(f"v.{k} AS {k}" for k in keys)
+            source = "v"
+            if level > 2:  # under the nodes kept one level up
+                up = " AND ".join(f"v.{k} = k{level - 1}.{k}" for k in keys[:-1])
+                source = f"v JOIN k{level - 1} ON {up}"
+            parent = ", ".join(keys[:-1])
+            within = f"PARTITION BY {parent} " if parent else ""
+            ctes.append(
+                f"k{level} AS (SELECT * FROM (SELECT *, row_number() OVER ({within}ORDER BY "
+                f"n DESC, {keys[-1]}) AS r FROM (SELECT {vkeys}, count(*) AS n, {ends} "
+                f"FROM {source} WHERE v.{keys[-1]} IS NOT NULL GROUP BY "
+                f"{', '.join(f'v.{k}' for k in keys)}) AS g) AS ranked WHERE r <= {int(limit)})"
+            )
+        cols = [*keys, *(["NULL"] * (depth - level)), "n", "x", "c"]
+        selects.append(f"SELECT {level} AS level, {', '.join(cols)} FROM k{level}")
+    return ", ".join(ctes) + " " + " UNION ALL ".join(selects)
+
+
+def _node(page: str) -> dict[str, Any]:
+    return {"page": page, "visits": 0, "exits": 0, "continued": 0, "children": {}}
 
 
 def _finish(node: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -148,6 +193,6 @@ def _finish(node: dict[str, Any], limit: int) -> dict[str, Any]:
         "page": node["page"],
         "visits": node["visits"],
         "exits": node["exits"],
-        "continued": node.get("continued", 0),
+        "continued": node["continued"],
         "children": [_finish(k, limit) for k in kids[:limit]],
     }

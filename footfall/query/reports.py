@@ -51,6 +51,9 @@ class Scope:
     date_range: str | list[str]
     date: str | None = None  # reference "today" for named periods
     filters: list[Any] = field(default_factory=list)
+    imports: bool = False  # add imported aggregates where they can be (include.imports)
+    # What the answers said about imports: all included, or the first reason one was not.
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 def date_range(period: str, first: str | None, last: str | None) -> str | list[str]:
@@ -75,6 +78,8 @@ def query(s: Scope, **body: Any) -> Query:
         raw["filters"] = filters
     if s.date:
         raw["date"] = s.date
+    if s.imports:
+        raw["include"] = {**raw.get("include", {}), "imports": True}
     q = parse_query(raw)
     if uses_goals(q):  # these reports read no site settings (funnels name their goals)
         raise FieldError("filters", "event:goal is answered by POST /api/v2/query")
@@ -87,7 +92,14 @@ def period_of(runner: QueryRunner, s: Scope) -> Period:
 
 
 def run(runner: QueryRunner, s: Scope, **body: Any) -> dict[str, Any]:
-    return runner.run(query(s, **body), s.site)
+    result = runner.run(query(s, **body), s.site)
+    if s.imports:
+        meta, notes = result["meta"], s.notes
+        included = bool(meta.get("imports_included")) and notes.get("imports_included", True)
+        notes["imports_included"] = included
+        if "imports_skip_reason" in meta:
+            notes.setdefault("imports_skip_reason", meta["imports_skip_reason"])
+    return result
 
 
 def _named(result: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:

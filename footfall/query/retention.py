@@ -15,76 +15,103 @@ either store; cohorts and offsets are counted from those rows in Python.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.ingest.validate import FieldError
 from footfall.meta.salts import LASTING
 from footfall.query import builder
+from footfall.query.dialects import Dialect
 from footfall.query.metrics import ratio
 from footfall.query.model import Filter
 from footfall.query.period import Period
 from footfall.query.reports import Scope, period_of, query
 from footfall.query.runner import QueryRunner
-from footfall.query.timebuckets import bucket_sql, label, labels
+from footfall.query.timebuckets import labels, local_time
 
 INTERVALS = ("day", "week", "month")
-# Only these visitor ids can be a person: cookieless events are skipped before grouping
-# (most of a cookieless site's rows), except those of a daily id that identified itself.
-LASTING_OR_IDENTIFIED = (
-    "(visitor_id >= ? OR visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? "
-    "AND ts >= ? AND ts < ? AND user_id <> ''))"
-)
+EPOCH = date(1970, 1, 1)
 
 
-def statement(s: builder.Scope, unit: str, filters: tuple[Filter, ...]) -> builder.Statement:
-    """Rows ``(cohort bucket, active bucket, people)`` over the lasting identities."""
-    bucket, bparams = bucket_sql(unit, "ts", s.zone, s.start, s.end, s.dialect)
+def statement(
+    s: builder.Scope, unit: str, filters: tuple[Filter, ...], first: date, n: int
+) -> builder.Statement:
+    """Rows ``(mask_0, ..., mask_w, people)``: how many people were active in exactly the
+    intervals the masks' bits say (bit k of mask j: the period's interval 64 j + k).
+
+    One pass over the events groups them by visitor id with each visitor's intervals as
+    bits (grouping by (visitor, interval) took twice the CPU time); people are then
+    the OR of their visitor ids' bits, and only the distinct patterns leave the engine."""
+    d = s.dialect
+    local, lparams = local_time("ts", s.zone, s.start, s.end, d)
+    index = _index_sql(d, unit, "lt", first)
     where, wparams = builder.where(s, filters, "events")
+    words = range((n + 63) // 64)
+    width = len(words)
+    bits = ", ".join(f"{d.bits_or(_word_bits(d, j, width))} AS m{j}" for j in words)
+    ors = ", ".join(f"{d.bits_or(f'm{j}')} AS m{j}" for j in words)
+    masks = ", ".join(f"m{j}" for j in words)
     sql = (
-        f"WITH per AS {s.dialect.materialized}(SELECT visitor_id, "
-        f"max(coalesce(user_id, '')) AS uid, {bucket} AS b FROM events "
-        f"WHERE {where} AND {LASTING_OR_IDENTIFIED} GROUP BY visitor_id, b), "
-        "who AS (SELECT visitor_id, max(uid) AS uid FROM per GROUP BY visitor_id), "
-        # One person: the user id when the visitor id ever carried one, else the lasting
-        # visitor id (0 stands for "by user id").
-        "act AS (SELECT DISTINCT who.uid AS pu, "
-        "CASE WHEN who.uid <> '' THEN 0 ELSE per.visitor_id END AS pv, per.b AS b "
-        "FROM per JOIN who ON per.visitor_id = who.visitor_id "
-        "WHERE who.uid <> '' OR per.visitor_id >= ?), "
-        "firsts AS (SELECT pu, pv, min(b) AS c FROM act GROUP BY pu, pv) "
-        "SELECT firsts.c, act.b, count(*) FROM act JOIN firsts "
-        "ON act.pu = firsts.pu AND act.pv = firsts.pv GROUP BY firsts.c, act.b"
+        # The visitor ids that identified themselves (few: most ids never do), and their
+        # user id: the largest, if several.
+        f"WITH ids AS {d.materialized}(SELECT visitor_id, max(user_id) AS uid FROM events "
+        f"WHERE {where} AND user_id <> '' GROUP BY visitor_id), "
+        # Only lasting ids can be followed, and daily ids that identified themselves (a
+        # cookieless site's rows are mostly neither): two scans, so the semi-join probes
+        # only the daily ids' rows.
+        f"per AS (SELECT visitor_id, {bits} FROM (SELECT visitor_id, {index} AS k FROM "
+        f"(SELECT visitor_id, {local} AS lt FROM events WHERE {where} AND visitor_id >= ? "
+        f"UNION ALL SELECT visitor_id, {local} AS lt FROM events WHERE {where} "
+        "AND visitor_id < ? AND visitor_id IN (SELECT visitor_id FROM ids)) AS e) AS i "
+        "GROUP BY visitor_id), "
+        # One person: the user id when the visitor id carried one, else the lasting visitor
+        # id (0 stands for "by user id"; an id matching no user id has uid '' or NULL).
+        f"people AS (SELECT {ors} FROM per LEFT JOIN ids ON per.visitor_id = ids.visitor_id "
+        "GROUP BY coalesce(ids.uid, ''), "
+        "CASE WHEN coalesce(ids.uid, '') <> '' THEN 0 ELSE per.visitor_id END) "
+        f"SELECT {masks}, count(*) FROM people GROUP BY {masks}"
     )
-    params = [*bparams, *wparams, LASTING, s.site_id, s.start, s.end, LASTING]
+    params = [*wparams, *lparams, *wparams, LASTING, *lparams, *wparams, LASTING]
     return builder.Statement(sql, params, ("people",))
 
 
-def _index(unit: str, first: date, day: date) -> int:
-    """How many intervals ``day``'s bucket lies after ``first``'s."""
+def _word_bits(d: Dialect, j: int, width: int) -> str:
+    """Bit ``k`` of mask ``j`` for an interval ``k`` in its 64, else 0 (the shift stays in
+    0-63 on every row: engines differ past that)."""
+    if width == 1:  # every interval's k is 0-63
+        return d.bit("k")
+    shift = f"(k + {64 * (width - j)}) % 64"
+    return f"CASE WHEN k >= {64 * j} AND k < {64 * j + 64} THEN {d.bit(shift)} ELSE 0 END"
+
+
+def _index_sql(d: Dialect, unit: str, local: str, first: date) -> str:
+    """SQL for the period's interval (0, 1, ...) of the local time ``local``."""
     if unit == "month":
-        return (day.year - first.year) * 12 + day.month - first.month
-    return (day - first).days // (7 if unit == "week" else 1)
+        return f"({d.month_number(local)} - {(first.year - 1970) * 12 + first.month - 1})"
+    day = f"({d.day_number(local)} - {(first - EPOCH).days})"
+    if unit == "day":
+        return day
+    monday = first - timedelta(days=first.weekday())
+    return d.int_div(f"({d.day_number(local)} - {(monday - EPOCH).days})", 7)
 
 
-def cohorts(
-    rows: list[tuple[Any, Any, Any]], unit: str, p: Period
-) -> tuple[int, list[dict[str, Any]]]:
+def cohorts(rows: list[tuple[Any, ...]], unit: str, p: Period) -> tuple[int, list[dict[str, Any]]]:
     """``(eligible visitors, cohorts)`` from the statement's rows: one cohort per interval
     of the period, each with ``returning[k]`` for every interval k up to the period's end."""
     buckets = labels(unit, p.first, p.last)
-    at = {b: i for i, b in enumerate(buckets)}
-    counts: dict[str, dict[int, int]] = {b: {} for b in buckets}
-    for c, b, n in rows:
-        cohort, active = label(unit, c), label(unit, b)
-        if cohort not in at or active not in at:
-            continue  # an edge of the period's instants outside its day labels
-        k = _index(unit, date.fromisoformat(cohort), date.fromisoformat(active))
-        counts[cohort][k] = counts[cohort].get(k, 0) + int(n)
+    counts: list[dict[int, int]] = [{} for _ in buckets]
+    for *words, n in rows:
+        mask = sum(int(w) << (64 * j) for j, w in enumerate(words))
+        active = [k for k in range(len(buckets)) if mask >> k & 1]
+        if not active:
+            continue
+        first = counts[active[0]]
+        for k in active:
+            first[k - active[0]] = first.get(k - active[0], 0) + int(n)
     out: list[dict[str, Any]] = []
     for i, b in enumerate(buckets):
-        found = counts[b]
+        found = counts[i]
         returning = [found.get(k, 0) for k in range(len(buckets) - i)]
         size = returning[0]
         out.append({
@@ -106,7 +133,8 @@ def report(runner: QueryRunner, scope: Scope, interval: str) -> dict[str, Any]:
     s = builder.Scope(
         scope.site.id, p.start_utc, p.end_utc, ZoneInfo(scope.site.timezone), runner.dialect, None
     )
-    st = statement(s, interval, query(scope).filters)
+    n = len(labels(interval, p.first, p.last))
+    st = statement(s, interval, query(scope).filters, p.first, n)
     eligible, out = cohorts(runner.store.query(st.sql, st.params), interval, p)
     return {
         "interval": interval,

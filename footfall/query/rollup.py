@@ -39,11 +39,15 @@ from footfall.store.base import EventStore, RollupSpec
 # work in every seal, so add one only for a panel that needs it.
 ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
-# The daily rollups (footfall/query/daily.py) keep only the panels whose values are many,
-# where counting visitor-days beats scanning events most; each kind costs every insert
-# a row per event and visitor-day (bench/drain.py), and the few-valued panels scan fast.
+# The daily rollups (footfall/query/daily.py): the many-valued panels a row per value,
+# visitor and day each (``visitor_days``; each kind costs every insert a row per event
+# and visitor-day, bench/drain.py), and the visit dimensions side by side in one row per
+# visitor, day and combination of their values (``visit_days``), which also answers the
+# site total and filters on those dimensions.
 DAILY_DIMENSIONS = ("event:page", "visit:entry_page")
-DAILY_VERSION = 2  # bump when what the daily rollups keep changes
+DAILY_COLUMNS = ("visit:source", "visit:channel", "visit:country", "visit:device",
+                 "visit:browser", "visit:os")  # fmt: skip
+DAILY_VERSION = 3  # bump when what the daily rollups keep changes
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
 VERSION = 6  # the layout the store builds; bump when what a build writes changes
@@ -82,9 +86,10 @@ def spec(dialect: Dialect = DUCKDB) -> RollupSpec:
         expr, params = local_day_number(column, zone, lo, hi, dialect)
         return expr, list(params)
 
-    daily = {k: v for k, v in kinds().items() if k in ("", *DAILY_DIMENSIONS)}
+    daily = {k: v for k, v in kinds().items() if k in DAILY_DIMENSIONS}
+    columns = {k: kinds()[k] for k in DAILY_COLUMNS}
     return RollupSpec(kinds(), visit_kinds(), {a: sums[a] for a in VISIT_ALIASES}, VERSION,
-                      day_number, daily, DAILY_VERSION)  # fmt: skip
+                      day_number, daily, DAILY_VERSION, columns)  # fmt: skip
 
 
 def _day(d: date) -> int:
@@ -200,7 +205,7 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
     mask = ((1 << (hi_bit - lo_bit + 1)) - 1) << lo_bit
     # reach is sorted by days within each (kind, window): a row with a day in the range has
     # days >= 2**lo_bit, which skips the row groups of those seen only before it by min/max.
-    a_sql = (f"SELECT value, visitor_id, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
+    a_sql = (f"SELECT value, vno, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
              f"AND days >= ?::UBIGINT AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
     a_params: list[Any] = [scope.site_id, p.kind, win, 1 << lo_bit, mask, *vfp]
     # |A| per value: each reach row with a day in the range counts once, at its first one
@@ -224,11 +229,14 @@ def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str
     # A_P = the touched visitors' pairs among them, found by one semi-join on reach; their
     # exact pairs are the rollup pairs they keep (days before their first touched day)
     # plus their raw pairs from that day on (T): |A| - |A_P| + |kept(A_P) u T|.
-    sql = (f"WITH p AS (SELECT visitor_id, min({dn_lo}) AS lo_day FROM rollup_pending WHERE site_id = ? GROUP BY visitor_id), "
+    # reach names a visitor by its number (visitor_numbers); a visitor not numbered yet
+    # has no reach rows, only raw events.
+    sql = (f"WITH p AS (SELECT r.visitor_id, n.vno, min({dn_lo}) AS lo_day FROM rollup_pending r LEFT JOIN visitor_numbers n "
+           f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? GROUP BY r.visitor_id, n.vno), "
            f"t AS (SELECT DISTINCT {expr} AS value, e.visitor_id FROM events e JOIN p ON e.visitor_id = p.visitor_id "
            f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}), "
-           f"ap AS MATERIALIZED (SELECT * FROM ({a_sql}) WHERE visitor_id IN (SELECT visitor_id FROM p)), "
-           f"kept AS (SELECT ap.value, ap.visitor_id FROM ap JOIN p ON ap.visitor_id = p.visitor_id "
+           f"ap AS MATERIALIZED (SELECT * FROM ({a_sql}) WHERE vno IN (SELECT vno FROM p)), "
+           f"kept AS (SELECT ap.value, p.visitor_id FROM ap JOIN p ON ap.vno = p.vno "
            f"WHERE (ap.days & ?::UBIGINT & {keep}) <> 0) "
            "SELECT value, sum(n) FROM ("
            f"{counts} "

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from footfall import tracing
 from footfall.ingest import batch as batch_steps
 from footfall.ingest.enrich import Enricher
 from footfall.queue.base import Cursor, EventQueue
@@ -191,10 +192,11 @@ class Writer:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
         try:
-            counts = batch_steps.write(
-                self.store,
-                WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
-            )
+            with tracing.span("writer.round", records=len(payloads)):
+                counts = batch_steps.write(
+                    self.store,
+                    WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
+                )
         finally:
             # A full round's hand-over file is ~60 MB: not left lying in the data directory.
             self.scratch.unlink(missing_ok=True)

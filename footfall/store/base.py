@@ -107,8 +107,9 @@ class Capabilities:
     single_writer_process: bool
     rollups: bool = False  # keeps exact reach/daily rollups (maintain_rollups, snapshot)
     # Keeps exact per-UTC-day rollups filled on insert: ``visitor_days`` (one row per
-    # kept dimension value, visitor and day, with its pageview and event counts) and the
-    # days to read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
+    # kept dimension value, visitor and day, with its pageview and event counts),
+    # ``visit_days`` (one row per visitor, day and kept visit values) and the days to
+    # read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
     daily_rollups: bool = False
 
 
@@ -131,6 +132,10 @@ class RollupSpec:
     # total) -> SQL on events, and their layout version (a change rebuilds them).
     daily_kinds: Mapping[str, str] = field(default_factory=dict)
     daily_version: int = 0
+    # The visit dimensions kept side by side in one row per visitor, day and combination
+    # of their values (``visit_days``, column ``c<i>`` for the i-th): dimension -> SQL on
+    # events. Their values are the visit's, so a visitor's day is about one row.
+    daily_columns: Mapping[str, str] = field(default_factory=dict)
 
 
 class Enrichment(Protocol):

@@ -14,11 +14,14 @@ The ClickHouse clients (chdb, clickhouse-connect) are an optional extra (``pip i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from footfall.config import Settings
-from footfall.store.base import EventStore
 from footfall.store.clickhouse.target import ClickHouseTarget
+
+if TYPE_CHECKING:  # the engines load when a store opens, not when a URL is checked
+    from footfall.store.base import EventStore
 
 
 class StoreURLError(ValueError):
@@ -71,7 +74,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> EventStore:
         )
     else:
         try:
-            from footfall.store.clickhouse import ClickHouseStore
+            from footfall.store.clickhouse.store import ClickHouseStore
         except ImportError as e:  # the optional extra is missing
             extra = "pip install 'footfall[clickhouse]'"
             raise StoreURLError(

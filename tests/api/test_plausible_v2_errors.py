@@ -70,6 +70,13 @@ REFUSED = [
      "Invalid filters. Behavioral filters (has_done, has_not_done) can only be used with event dimension filters."),
     ({"metrics": ["visitors"], "filters": [["has_done", ["has_not_done", ["is", "event:name", ["a"]]]]]},
      "Invalid filters. Behavioral filters (has_done, has_not_done) cannot be nested."),
+    ({"metrics": ["visitors"], "filters": [["is", "segment", [1]]]},
+     '#/filters/0: Invalid filter ["is", "segment", [1]]'),
+    ({"metrics": ["visitors"], "filters": [["is", "badproperty", ["bar"]]]},
+     '#/filters/0: Invalid filter ["is", "badproperty", ["bar"]]'),
+    # a goal filter naming a goal the site does not have (this one has none)
+    ({"metrics": ["visitors"], "dimensions": ["visit:browser"], "filters": [["is", "event:goal", ["Register"]]]},
+     "The goal `Register` is not configured for this site. Find out how to configure goals here: https://plausible.io/docs/stats-api#filtering-by-goals"),
 ]  # fmt: skip
 
 
@@ -91,6 +98,7 @@ ACCEPTED = [
     {"metrics": ["visitors"], "filters": [["has_done", ["is", "event:name", ["Signup"]]]]},
     {"metrics": ["visitors"], "filters": [["is", "event:page", ["/a"], {"case_sensitive": False}]]},
     {"metrics": ["pageviews"], "dimensions": ["visit:entry_page"]},  # kept: see docs/design.md
+    {"metrics": ["visitors"], "filters": [["contains", "event:goal", ["Reg"]]]},  # no goal: 0
 ]
 
 

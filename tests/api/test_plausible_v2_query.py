@@ -110,6 +110,13 @@ def test_visit_metrics_by_page_are_those_of_the_visits_entering_it(ask: Ask) -> 
     assert got == {("/docs",): [50.0]}
 
 
+def test_visits_of_a_page_are_the_visits_that_viewed_it(ask: Ask) -> None:
+    # visits is an event metric by page (Plausible's): / was viewed in a, c, d; /docs in
+    # a, b, c; /pricing in e. The bounce rate beside it stays over the entering visits.
+    got = rows(ask(metrics=["visits", "bounce_rate"], dimensions=["event:page"]))
+    assert got == {("/",): [3, 0.0], ("/docs",): [3, 50.0], ("/pricing",): [1, 100.0]}
+
+
 def test_bounce_rate_under_a_page_filter_is_over_visits_entering_there(ask: Ask) -> None:
     # /docs was viewed in visits a, b, c; b and c entered there, and b bounced.
     got = total(ask(metrics=["visits", "bounce_rate"], filters=[["is", "event:page", ["/docs"]]]))

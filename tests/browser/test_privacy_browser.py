@@ -1,5 +1,7 @@
 """Privacy settings in headless Chromium against a real ``footfall serve``: an admin saves
-exclusions through the settings form (errors name the field), and the real tracker sends
+exclusions, e-mail report recipients and per-table retention through the settings forms
+(errors name the field; what is saved is what ``footfall reports`` and ``footfall privacy
+retention`` read), and the real tracker sends
 nothing at all from a browser that opted out with ``#footfall-ignore`` (watched with
 ``page.on("request")``), until ``#footfall-unignore``; an excluded page is not counted."""
 
@@ -37,6 +39,7 @@ def test_settings_form_and_ignore_my_visits(stack: Stack, page: Any) -> None:
     assert "saved" in page.inner_text("#notice")
     assert page.input_value("#excluded_paths") == "/secret-*" and page.is_checked("#respect_dnt")
     assert page.get_attribute("#ignore-links a.btn", "href") == "https://127.0.0.1/#footfall-ignore"
+    reports_and_retention(stack, page)
 
     sent: list[str] = []
     page.on("request", lambda r: "/api/event" in r.url and sent.append(r.url))
@@ -67,3 +70,48 @@ def test_settings_form_and_ignore_my_visits(stack: Stack, page: Any) -> None:
     assert [p["path"] for p in data["top_paths"]] == ["/counted.html"]
     assert [r[1] for r in stack.stored_events()] == ["/counted.html"]
     assert stack.errors == []
+
+
+def reports_and_retention(stack: Stack, page: Any) -> None:
+    """The settings page's e-mail reports and retention sections, on the logged-in page."""
+    from pathlib import Path
+
+    from footfall.meta.repo import Metadata
+    from footfall.meta.rights import RightsPrefs
+
+    def saved() -> tuple[list[tuple[str, str]], tuple[int | None, int | None]]:
+        meta = Metadata(f"sqlite:///{Path(stack.server.env['FOOTFALL_DATA_DIR']) / 'meta.sqlite3'}")
+        try:
+            prefs = RightsPrefs(meta)
+            kept = prefs.retention(stack.site_id)
+            return ([(r.email, r.kind) for r in prefs.recipients(stack.site_id)],
+                    (kept.sessions_days, kept.rollups_days))  # fmt: skip
+        finally:
+            meta.close()
+
+    page.fill("#recipient_email", "not an address")
+    page.click("#recipient-form button[type=submit]")
+    assert page.inner_text("#settings-error").startswith("email:")
+    page.fill("#recipient_email", "team@example.com")
+    page.select_option("#recipient_kind", "monthly")
+    page.click("#recipient-form button[type=submit]")
+    assert "team@example.com will get the monthly report" in page.inner_text("#notice")
+    assert page.inner_text("#recipients li .recipient") == "team@example.com"
+    assert page.inner_text("#recipients li .badge") == "monthly"
+
+    page.fill("#sessions_days", "0")
+    page.click("#retention-form button[type=submit]")
+    assert page.inner_text("#settings-error").startswith("sessions_days:")
+    page.fill("#sessions_days", "90")
+    page.fill("#rollups_days", "400")
+    page.click("#retention-form button[type=submit]")
+    assert "Retention saved" in page.inner_text("#notice")
+    assert (page.input_value("#sessions_days"), page.input_value("#rollups_days")) == ("90", "400")
+    assert saved() == ([("team@example.com", "monthly")], (90, 400))
+
+    page.click("#recipients li button[type=submit]")
+    assert "team@example.com unsubscribed" in page.inner_text("#notice")
+    assert page.inner_text("#recipients").strip() == "Nobody gets reports of this site."
+    page.fill("#rollups_days", "")
+    page.click("#retention-form button[type=submit]")
+    assert saved() == ([], (90, None))  # empty: rollups kept for ever

@@ -2,7 +2,8 @@
 table (page goals with a conversion rate, columns that line up), the retention triangle
 (its cells equal /api/v1/retention, its note names the eligible visitors) and the path
 explorer (where visitors came from and went, the tree from an entry page; clicking a page
-explores it). Screenshots go to docs/screenshots/ when ``FOOTFALL_SCREENSHOTS=1``."""
+explores it), and the funnel panel's median times, comparison, conversion window and
+breakdown. Screenshots go to docs/screenshots/ when ``FOOTFALL_SCREENSHOTS=1``."""
 
 from __future__ import annotations
 
@@ -76,11 +77,17 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     c.site_id = site["site_id"]
     status, body = server.post("/api/events", {"events": dataset()}, {"x-api-key": site["api_key"]})
     assert status == 202 and body["rejected"] == [], body
+    ids: dict[str, int] = {}
     for goal in ({"name": "Signed up with a rather long goal name", "kind": "event",
                   "target": "Signup"},
                  {"name": "Pricing", "kind": "page", "target": "/pricing"}):  # fmt: skip
         status, body = server.admin_post(f"/api/v1/sites/{c.site_id}/goals", goal)
         assert status == 201, body
+        ids[goal["name"]] = body["data"]["id"]
+    steps = [ids["Pricing"], ids["Signed up with a rather long goal name"]]
+    funnel = {"name": "Pricing to signup", "steps": steps, "window_hours": 24}
+    status, body = server.admin_post(f"/api/v1/sites/{c.site_id}/funnels", funnel)
+    assert status == 201, body
     SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield c
@@ -168,5 +175,32 @@ def test_path_explorer_follows_clicks(ctx: Ctx, browser: Any) -> None:
     shown = page.inner_text("#paths-tree")
     assert "/pricing 12 visits, 6 left" in " ".join(shown.split())
     page.locator("#panel-paths").screenshot(path=str(SHOTS / "paths.png"))
+    assert ctx.errors == [], json.dumps(ctx.errors)
+    page.context.close()
+
+
+def test_funnel_panel_shows_median_comparison_window_and_breakdown(ctx: Ctx, browser: Any) -> None:
+    # dataset(): all twelve saw /pricing a minute after /, the even six signed up two
+    # minutes after /pricing; the previous 30 days are empty.
+    page = owner_page(ctx, browser)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=30d&compare=1"))
+    page.wait_for_selector("#dashboard[aria-busy=false]", timeout=20000)
+    rows = [" ".join(li.split()) for li in page.locator("#list-funnel li.step").all_inner_texts()]
+    assert rows == ["1. Pricing 12 100% – – 0", "2. Signed up with a rather long goal name 6 50% "
+                    "6 (50%) 2m 0s 0"], rows  # fmt: skip
+    summary = page.inner_text("#funnel-summary")
+    assert summary.endswith("within 24 hours of step 1, by the same visitor."), summary
+    assert page.inner_text("#funnel-compare").endswith(": 0 entered.")
+    assert page.locator("#funnel-breakdown").count() == 0
+    page.select_option("#funnel-by", "visit:device")
+    page.wait_for_selector("#funnel-breakdown")
+    assert "fb=visit%3Adevice" in page.url or "fb=visit:device" in page.url
+    cells = page.evaluate("""() => [...document.querySelectorAll('#funnel-breakdown tbody tr')].map(
+        tr => [...tr.children].map(c => c.textContent))""")
+    assert cells == [["Desktop", "12", "6", "50%"]], cells
+    page.locator("#panel-funnels").screenshot(path=str(SHOTS / "funnel-breakdown.png"))
+    page.reload()  # the breakdown is part of the view's URL
+    page.wait_for_selector("#funnel-breakdown")
+    assert page.input_value("#funnel-by") == "visit:device"
     assert ctx.errors == [], json.dumps(ctx.errors)
     page.context.close()

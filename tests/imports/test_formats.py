@@ -104,3 +104,14 @@ def test_caddy_json() -> None:
 )
 def test_page_rules(method: str, target: str, status: int, ctype: str, verdict: str | None) -> None:
     assert page_verdict(method, target, status, ctype) == verdict
+
+
+def test_a_date_that_does_not_exist_is_a_malformed_line() -> None:
+    """31/Feb was read as 2/Mar (timegm rolls days over): such a line is not of the format."""
+    parse = parser_for("combined")
+    ok = parse(f'1.2.3.4 - - [29/Feb/2024:08:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "{UA}"')
+    assert ok.ts_ms == int(datetime(2024, 2, 29, 8, tzinfo=UTC).timestamp() * 1000)
+    for when in ("31/Feb/2024:08:00:00 +0000", "29/Feb/2023:08:00:00 +0000",
+                 "05/Mar/2024:25:00:00 +0000"):  # fmt: skip
+        with pytest.raises(BadLine):
+            parse(f'1.2.3.4 - - [{when}] "GET / HTTP/1.1" 200 5 "-" "{UA}"')

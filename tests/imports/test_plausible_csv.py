@@ -180,6 +180,36 @@ def test_imported_aggregates_join_reports_when_asked(
         assert filtered["results"][0]["metrics"] == [1]
         assert filtered["meta"]["imports_included"] is False
         assert filtered["meta"]["imports_skip_reason"] == "unsupported_query"
+        v1_reports_take_imports_when_asked(client)
+
+
+def v1(client: TestClient, report: str, status: int = 200, **params: str) -> dict[str, Any]:
+    period = {"period": "custom", "from": "2023-01-01", "to": "2023-01-02"}
+    r = client.get(f"/api/v1/{report}", params={"site_id": "shop", **period, **params},
+                   headers=AUTH)  # fmt: skip
+    assert r.status_code == status, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def v1_reports_take_imports_when_asked(client: TestClient) -> None:
+    """/api/v1 reports: ``with_imported=true`` (Plausible's v1 parameter) adds the imported
+    aggregates where /api/v2/query's include.imports would, and the envelope says so."""
+    keys = ["unique_visitors", "total_views", "sessions_count", "bounce_rate",
+            "avg_session_duration"]  # fmt: skip
+    plain = v1(client, "summary")
+    assert [plain["data"][k] for k in keys] == [1, 2, 1, 0.0, 300] and "meta" not in plain
+    both = v1(client, "summary", with_imported="true")
+    assert [both["data"][k] for k in keys] == reference_totals()
+    assert both["meta"] == {"imports_included": True}
+    days = v1(client, "trends", include_imports="true", interval="day", metrics="visitors")
+    assert [d["visitors"] for d in days["data"]["series"]] == [10, 5 + 1]
+    # Where Plausible cannot add imports: collected data only, and the reason.
+    hours = v1(client, "trends", with_imported="true", interval="hour", metrics="visitors")
+    assert sum(d["visitors"] for d in hours["data"]["series"]) == 1
+    assert hours["meta"] == {"imports_included": False,
+                             "imports_skip_reason": "unsupported_interval"}  # fmt: skip
+    bad = v1(client, "summary", 400, with_imported="maybe")
+    assert "with_imported" in json.dumps(bad)
 
 
 def test_bad_exports_are_refused_naming_file_line_and_column(

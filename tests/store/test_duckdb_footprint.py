@@ -19,6 +19,7 @@ from footfall.query.model import parse_query
 from footfall.query.runner import QueryRunner
 from footfall.store.duckdb import DuckDBStore, sizing
 from footfall.store.duckdb import compact as duckdb_compact
+from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from tests.conftest import Footfall, make_settings
 from tests.query.test_rollups import NOW, TODAY, ZONE, compare, events, queries
 
@@ -171,3 +172,69 @@ def test_the_compaction_job_leaves_other_stores_alone() -> None:
     assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.0)
     assert duckdb_compact.due(duckdb_compact.FileUse(1 << 30, 1 << 29, 0), 0.3)
     assert not duckdb_compact.due(duckdb_compact.FileUse(1 << 20, 1 << 19, 0), 0.3)
+
+
+def test_events_appended_in_time_order_are_sorted_by_the_next_compaction(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(duckdb_compact, "MIN_UNSORTED", 300)
+    load(ff, 4, 150)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(store, ff)
+    by_visitor = "SELECT site_id, CAST(ts AS DATE), visitor_id FROM events"
+    assert store.query(by_visitor) != sorted(store.query(by_visitor))  # as the writer stored them
+    n = store.query("SELECT count(*) FROM events")[0][0]
+    assert n >= 300
+    # No free blocks to speak of, but every event is in time order: the rewrite is due.
+    assert run_compact(store, 0.95)["compacted"] is True
+    assert store.query(by_visitor) == sorted(store.query(by_visitor))
+    assert answers(store, ff) == expected
+    assert run_compact(store, 0.95)["compacted"] is False  # nothing appended since
+    load(ff, 5, 20)  # fewer than half as many again: not yet
+    assert store.query("SELECT count(*) FROM events")[0][0] < 1.5 * n
+    assert run_compact(store, 0.95)["compacted"] is False
+
+
+def test_a_store_with_the_old_reach_layout_is_rebuilt_with_visitor_numbers(
+    footfall: Footfall, settings: Settings
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    load(ff, 6, 200)
+    run_rollups(ff.services.store, ff.services.meta)
+    expected = answers(store, ff, rollups=False)
+    # reach as the layout before visitor numbers stored it (64-bit ids).
+    store.con.execute("DROP TABLE reach")
+    store.con.execute("CREATE TABLE reach (site_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
+                      "win INTEGER NOT NULL, value VARCHAR, visitor_id UBIGINT NOT NULL, "
+                      "days UBIGINT NOT NULL)")  # fmt: skip
+    store.close()
+    store.open()
+    columns = store.query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'reach'")
+    assert ("vno",) in columns and ("visitor_id",) not in columns
+    assert store.query("SELECT count(*) FROM rollup_state") == [(0,)]  # built again
+    run_rollups(ff.services.store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM rollup_state")[0][0] >= 1
+    assert answers(store, ff) == expected
+    compare(ff)
+
+
+def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(duckdb_rollups_run, "REBUILD_MIN_VISITORS", 10)
+    load(ff, 7, 40)
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    load(ff, 8, 10)  # a few new visitors among many: sealed
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [] and result["sealed_visitors"] > 0
+    load(ff, 9, 200)  # most of the site's visitors new at once: built again
+    assert store.query("SELECT count(*) FROM rollup_pending")[0][0] > 0
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [ff.site_id] and result["sealed_visitors"] == 0
+    assert store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
+    compare(ff)

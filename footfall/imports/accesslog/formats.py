@@ -113,7 +113,8 @@ class ClfTime:
             hh, mm, ss = int(text[12:14]), int(text[15:17]), int(text[18:20])
             sign = -1 if text[21] == "-" else 1
             offset = sign * (int(text[22:24]) * 3600 + int(text[24:26]) * 60)
-            seconds = calendar.timegm((year, mon, day, hh, mm, ss, 0, 0, 0)) - offset
+            # datetime() refuses what timegm would roll over (31/Feb, 25:00).
+            seconds = calendar.timegm(datetime(year, mon, day, hh, mm, ss).timetuple()) - offset
         except (KeyError, ValueError, IndexError):
             raise BadLine(f"unreadable time {text!r}") from None
         if len(self._memo) > 100_000:

@@ -73,6 +73,31 @@ class Dialect(Protocol):
         """The day of the timestamp ``expr`` as days since 1970-01-01."""
         ...
 
+    def int_div(self, expr: str, divisor: int) -> str:
+        """``expr`` (a non-negative integer) divided by ``divisor``, rounded down."""
+        ...
+
+    def month_number(self, expr: str) -> str:
+        """The month of the timestamp ``expr`` as months since 1970-01."""
+        ...
+
+    def bit(self, expr: str) -> str:
+        """The unsigned 64-bit integer with only bit ``expr`` (0-63) set."""
+        ...
+
+    def bits_or(self, expr: str) -> str:
+        """The bitwise OR of the unsigned 64-bit ``expr`` over a group (an aggregate)."""
+        ...
+
+    def first_values(self, expr: str, order: str, n: int) -> str:
+        """The aggregate list of ``expr`` in the group's ``n`` rows of smallest ``order``
+        (distinct integers), in that order."""
+        ...
+
+    def element(self, array: str, i: int) -> str:
+        """The ``i``-th (from 1) element of ``array``, NULL past its end."""
+        ...
+
     @property
     def materialized(self) -> str:
         """What makes a CTE computed once however often it is read ('' where that is

@@ -83,6 +83,26 @@ class ClickHouseDialect:
     def day_number(self, expr: str) -> str:
         return f"toInt32(toDate({expr}))"
 
+    def int_div(self, expr: str, divisor: int) -> str:
+        return f"intDiv({expr}, {int(divisor)})"
+
+    def month_number(self, expr: str) -> str:
+        return f"(toYear({expr}) * 12 + toMonth({expr}) - 23641)"  # 1970 * 12 + 1
+
+    def bit(self, expr: str) -> str:
+        return f"bitShiftLeft(toUInt64(1), {expr})"
+
+    def bits_or(self, expr: str) -> str:
+        return f"groupBitOr({expr})"
+
+    def first_values(self, expr: str, order: str, n: int) -> str:
+        pairs = f"arraySort(groupArray(({order}, {expr})))"
+        return f"arraySlice(arrayMap(x -> x.2, {pairs}), 1, {int(n)})"
+
+    def element(self, array: str, i: int) -> str:
+        # Past the end ClickHouse gives the type's default ('' for a string), not NULL.
+        return f"if(length({array}) >= {int(i)}, {array}[{int(i)}], NULL)"
+
     @property
     def materialized(self) -> str:
         return "MATERIALIZED "  # with the session's enable_materialized_cte

@@ -66,6 +66,25 @@ class DuckDBDialect:
     def day_number(self, expr: str) -> str:
         return f"(CAST({expr} AS DATE) - DATE '1970-01-01')::INTEGER"
 
+    def int_div(self, expr: str, divisor: int) -> str:
+        return f"({expr} // {int(divisor)})"
+
+    def month_number(self, expr: str) -> str:
+        return f"(year({expr}) * 12 + month({expr}) - 23641)"  # 1970 * 12 + 1
+
+    def bit(self, expr: str) -> str:
+        # Both operands UBIGINT: an INTEGER shift widens the result (and bit_or) to HUGEINT.
+        return f"(CAST(1 AS UBIGINT) << CAST({expr} AS UBIGINT))"
+
+    def bits_or(self, expr: str) -> str:
+        return f"bit_or({expr})"
+
+    def first_values(self, expr: str, order: str, n: int) -> str:
+        return f"min_by({expr}, {order}, {int(n)})"
+
+    def element(self, array: str, i: int) -> str:
+        return f"{array}[{int(i)}]"
+
     @property
     def materialized(self) -> str:
         return "MATERIALIZED "

@@ -2,6 +2,3 @@
 via clickhouse-connect, or chdb in process), parameter binding (``params.py``), schema
 migrations (``schema.py``) and the replayable batch writes (``write.py``)."""
 
-from footfall.store.clickhouse.store import ClickHouseStore
-
-__all__ = ["ClickHouseStore"]

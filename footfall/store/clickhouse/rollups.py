@@ -15,19 +15,29 @@ listed in ``rollup_dirty`` before the change is written; queries read them from 
 events, and ``refresh`` (the rollups job) rebuilds them. A replayed round's inserts are
 deduplicated by token, and so never reach the view.
 
-``build`` creates the view from the query layer's dimension definitions (a ``RollupSpec``)
-and fills the table from the events already stored; a new layout version rebuilds it. The
-caller holds the store's write lock, so no round writes while a build or refresh runs.
+``visit_days`` is the same for the visit dimensions (``RollupSpec.daily_columns``), side
+by side in one row per site, day, visitor and combination of their values instead of a
+row per dimension: a visitor's visits of a day mostly share them, so the site total and
+every kept visit panel read about one row per visitor and day, and a filter on one of
+them applies to the others' rows as it does to events.
+
+``build`` creates the views from the query layer's dimension definitions (a ``RollupSpec``)
+and fills the tables from the events already stored; a new layout version rebuilds them.
+The caller holds the store's write lock, so no round writes while a build or refresh runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from footfall.store.base import RollupSpec
 from footfall.store.clickhouse.transport import Transport
 
 VIEW = "visitor_days_mv"
+VISIT_VIEW = "visit_days_mv"
+_DAY = "toDateTime64(toStartOfDay(ts), 3, 'UTC')"
+_SUMS = ("toUInt64(countIf(name = 'pageview')) AS pageviews, "
+         "toUInt64(countIf(name <> 'engagement')) AS events ")  # fmt: skip
 
 
 def _select(kinds: Mapping[str, str], where: str = "") -> str:
@@ -36,12 +46,30 @@ def _select(kinds: Mapping[str, str], where: str = "") -> str:
         "('" + k.replace("'", "''") + f"', toString({expr}))" for k, expr in kinds.items()
     )
     return (
-        "SELECT site_id, kv.1 AS kind, toDateTime64(toStartOfDay(ts), 3, 'UTC') AS day, "
-        "kv.2 AS value, visitor_id, "
-        "toUInt64(countIf(name = 'pageview')) AS pageviews, "
-        "toUInt64(countIf(name <> 'engagement')) AS events "
+        f"SELECT site_id, kv.1 AS kind, {_DAY} AS day, kv.2 AS value, visitor_id, {_SUMS}"
         f"FROM events ARRAY JOIN [{pairs}] AS kv {where}"
         "GROUP BY site_id, kind, day, value, visitor_id"
+    )
+
+
+def _visit_select(columns: Mapping[str, str], where: str = "") -> str:
+    """The ``visit_days`` rows of the events ``where`` selects."""
+    cols = "".join(f"toString({expr}) AS c{i}, " for i, expr in enumerate(columns.values()))
+    keys = "".join(f", c{i}" for i in range(len(columns)))
+    return (
+        f"SELECT site_id, {_DAY} AS day, visitor_id, {cols}{_SUMS}"
+        f"FROM events {where}GROUP BY site_id, day, visitor_id{keys}"
+    )
+
+
+def _visit_table(n: int) -> str:
+    cols = "".join(f"c{i} LowCardinality(String), " for i in range(n))
+    keys = "".join(f", c{i}" for i in range(n))
+    return (
+        "CREATE TABLE visit_days (site_id LowCardinality(String), day DateTime64(3, 'UTC'), "
+        f"visitor_id UInt64, {cols}pageviews SimpleAggregateFunction(sum, UInt64), "
+        "events SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree "
+        f"PARTITION BY toYYYYMM(day) ORDER BY (site_id, day, visitor_id{keys})"
     )
 
 
@@ -55,26 +83,40 @@ def build(ch: Transport, spec: RollupSpec) -> bool:
     """Create the view and fill the table for ``spec`` unless already built; True if built."""
     if built_version(ch) == spec.daily_version:
         return False
-    ch.command(f"DROP VIEW IF EXISTS {VIEW}")
-    ch.command("TRUNCATE TABLE visitor_days")
-    ch.command("TRUNCATE TABLE rollup_dirty")
-    ch.command("TRUNCATE TABLE rollup_layout")
-    ch.command(f"CREATE MATERIALIZED VIEW {VIEW} TO visitor_days AS {_select(spec.daily_kinds)}")
-    ch.command(f"INSERT INTO visitor_days {_select(spec.daily_kinds)}")
+    for view in (VIEW, VISIT_VIEW):
+        ch.command(f"DROP VIEW IF EXISTS {view}")
+    for table in ("visitor_days", "rollup_dirty", "rollup_layout"):
+        ch.command(f"TRUNCATE TABLE {table}")
+    ch.command("DROP TABLE IF EXISTS visit_days")  # its columns are the spec's
+    ch.command(_visit_table(len(spec.daily_columns)))
+    for view, table, select in _views(spec):
+        ch.command(f"CREATE MATERIALIZED VIEW {view} TO {table} AS {select()}")
+        ch.command(f"INSERT INTO {table} {select()}")
     ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
     return True
 
 
-def refresh(ch: Transport, kinds: Mapping[str, str]) -> int:
+def _views(spec: RollupSpec) -> list[tuple[str, str, Callable[..., str]]]:
+    """(view, table, rows of the events a WHERE clause selects) per kept table."""
+    out: list[tuple[str, str, Callable[..., str]]] = [
+        (VISIT_VIEW, "visit_days", lambda where="": _visit_select(spec.daily_columns, where))
+    ]
+    if spec.daily_kinds:
+        out.append((VIEW, "visitor_days", lambda where="": _select(spec.daily_kinds, where)))
+    return out
+
+
+def refresh(ch: Transport, spec: RollupSpec) -> int:
     """Rebuild the dirty days from raw events; returns how many there were. The days stay
     listed (read raw) until their rows are rebuilt."""
     n = int(ch.arrow("SELECT count() AS n FROM rollup_dirty").column("n")[0].as_py())
     if not n:
         return 0
     dirty = "(SELECT site_id, day FROM rollup_dirty)"
-    ch.command(f"DELETE FROM visitor_days WHERE (site_id, day) IN {dirty}")
-    where = f"WHERE (site_id, toDateTime64(toStartOfDay(ts), 3, 'UTC')) IN {dirty} "
-    ch.command(f"INSERT INTO visitor_days {_select(kinds, where)}")
+    where = f"WHERE (site_id, {_DAY}) IN {dirty} "
+    for _, table, select in _views(spec):
+        ch.command(f"DELETE FROM {table} WHERE (site_id, day) IN {dirty}")
+        ch.command(f"INSERT INTO {table} {select(where)}")
     ch.command("TRUNCATE TABLE rollup_dirty")
     return n
 
@@ -88,7 +130,8 @@ def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
         f"WHERE {where}day = {day}",
         params,
     )
-    ch.command(f"DELETE FROM visitor_days WHERE {where}day < {day}", params)
+    for table in ("visitor_days", "visit_days"):
+        ch.command(f"DELETE FROM {table} WHERE {where}day < {day}", params)
 
 
 def mark_person(ch: Transport, site_id: str, column: str, value: str | int) -> None:

@@ -14,7 +14,7 @@
 - ``dropped_events``: counts of events the writer dropped, per site, hour and reason.
 
 LowCardinality where a column holds few distinct values per part (browsers, countries,
-sources); inserts carry deduplication tokens, which plain MergeTree keeps only with
+sources, pages); inserts carry deduplication tokens, which plain MergeTree keeps only with
 ``non_replicated_deduplication_window``.
 """
 
@@ -121,6 +121,22 @@ CREATE TABLE IF NOT EXISTS rollup_dirty (
     day DateTime64(3, 'UTC')
 ) ENGINE = MergeTree ORDER BY (site_id, day)
 """
+# The visit-level daily rollups: one row per site, UTC day, visitor and combination of
+# the kept visit dimensions' values (columns ``c0``, ``c1``, ... in the order of
+# ``RollupSpec.daily_columns``; footfall/store/clickhouse/rollups.py recreates the table
+# with them when it builds). A visitor's visits of a day mostly share those values, so
+# the table holds about one row per visitor and day, whatever the number of columns.
+VISIT_DAYS = """
+CREATE TABLE IF NOT EXISTS visit_days (
+    site_id LowCardinality(String),
+    day DateTime64(3, 'UTC'),
+    visitor_id UInt64,
+    pageviews SimpleAggregateFunction(sum, UInt64),
+    events SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, day, visitor_id)
+"""
 ROLLUP_LAYOUT = """
 CREATE TABLE IF NOT EXISTS rollup_layout (version UInt32, built_at DateTime)
 ENGINE = MergeTree ORDER BY version
@@ -138,6 +154,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
     # The exact daily rollups and the days they must not be trusted for.
     (6, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
+    # Pages as LowCardinality: a few thousand paths per site, filtered by substring and
+    # grouped on every dashboard; functions run once per dictionary value, and the column
+    # reads 2 bytes a row instead of the path (bench/query.py --store chdb, docs/benchmarks.md).
+    # And the visit-level daily rollups' table (filled when the rollups job builds).
+    (
+        8,
+        (
+            *(
+                f"ALTER TABLE {table} MODIFY COLUMN {column} {_LC}"
+                for table, column in (
+                    ("events", "pathname"),
+                    ("events", "entry_page"),
+                    ("sessions", "entry_page"),
+                    ("sessions", "exit_page"),
+                )
+            ),
+            VISIT_DAYS,
+        ),
+    ),
 )
 
 LEDGER = """

@@ -182,7 +182,7 @@ class ClickHouseStore:
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
         tables = ("events", "sessions", "dropped_events", "imported_stats", "visitor_days",
-                  "rollup_dirty")  # fmt: skip
+                  "visit_days", "rollup_dirty")  # fmt: skip
         for table in tables:
             self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
         return n
@@ -209,7 +209,7 @@ class ClickHouseStore:
         days listed as dirty. ``sites``' time zones are not needed: days are UTC."""
         with self._write_lock:  # no round writes while the table is filled or rebuilt
             built = rollups.build(self.ch, spec)
-            refreshed = rollups.refresh(self.ch, spec.daily_kinds)
+            refreshed = rollups.refresh(self.ch, spec)
             self._layout = (-1e9, None)
         return {"built": list(sites) if built else [], "refreshed_days": refreshed}
 

@@ -13,6 +13,11 @@ also stores rows in the order that compresses best and that queries prune by:
 * ``sessions`` likewise by (site, start day, visitor);
 * the rollups in the order their queries read them (rollups_upkeep.py).
 
+The writer appends events in time order, which stores the ids as random values again,
+so the rewrite is also due once the events appended since the last one are
+``UNSORTED_SHARE`` of those it sorted (``compact_state`` keeps that count): after a bulk
+load, and then rarer as the table grows, about twice a retention period at steady state.
+
 The store (store.py) runs this with writes and rollup runs held off, readers going on
 against the old file until the swap, which waits for them.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,26 +36,37 @@ import duckdb
 if TYPE_CHECKING:
     from footfall.store.duckdb.store import DuckDBStore
 
+# Tables rewritten one (site, UTC day) at a time, each day's rows in the given order: the
+# order is (site, day, ...) and each sort stays a day's size (a whole table's would spill
+# gigabytes at 10M events).
+BY_DAY = {"events": ("ts", "visitor_id, ts"), "sessions": ("start_ts", "visitor_id, start_ts")}
 # Tables rewritten in a chosen order; every other table is copied as it is.
 ORDER_BY = {
-    "events": "site_id, CAST(ts AS DATE), visitor_id, ts",
-    "sessions": "site_id, CAST(start_ts AS DATE), visitor_id, start_ts",
-    "reach": "site_id, kind, win, days",
+    "reach": "site_id, kind, win, days, vno",
+    "visitor_numbers": "site_id, vno",
     "reach_firsts": "site_id, kind, win, d, value",
     "daily": "site_id, kind, day, value",
     "visit_daily": "site_id, kind, day, value",
 }
 # Below this many bytes of free blocks a rewrite is not worth its I/O.
 MIN_FREE_BYTES = 64 << 20
+# Events appended since the last rewrite, as a share of those it sorted, that make the
+# next one due, and never fewer than MIN_UNSORTED rows (time order costs them about 10
+# bytes an event: docs/benchmarks.md).
+UNSORTED_SHARE = 0.5
+MIN_UNSORTED = 500_000
 
 
 @dataclass(frozen=True, slots=True)
 class FileUse:
-    """``PRAGMA database_size`` of the store's file, in bytes."""
+    """``PRAGMA database_size`` of the store's file, in bytes; the events stored, and how
+    many of them the last rewrite sorted."""
 
     total: int
     free: int
     wal: int
+    events: int = 0
+    sorted_events: int = 0
 
     @property
     def free_share(self) -> float:
@@ -65,7 +82,10 @@ def file_use(cur: duckdb.DuckDBPyConnection) -> FileUse:
     wal = cur.execute(
         "SELECT wal_size FROM pragma_database_size() WHERE database_name = current_database()"
     ).fetchall()[0][0]
-    return FileUse(total * block, free * block, _bytes(str(wal)))
+    events, done = cur.execute(
+        "SELECT (SELECT count(*) FROM events), (SELECT max(events_sorted) FROM compact_state)"
+    ).fetchall()[0]
+    return FileUse(total * block, free * block, _bytes(str(wal)), int(events), int(done or 0))
 
 
 def _bytes(text: str) -> int:
@@ -79,9 +99,14 @@ def _bytes(text: str) -> int:
 
 
 def due(use: FileUse, free_ratio: float) -> bool:
-    """Whether a rewrite is due: ``free_ratio`` of the file free (0 never) and enough to
-    matter."""
-    return free_ratio > 0 and use.free >= MIN_FREE_BYTES and use.free_share >= free_ratio
+    """Whether a rewrite is due (``free_ratio`` 0: never): ``free_ratio`` of the file free
+    and enough to matter, or enough events stored in time order since the last one."""
+    if free_ratio <= 0:
+        return False
+    unsorted = use.events - use.sorted_events
+    if unsorted >= MIN_UNSORTED and unsorted >= UNSORTED_SHARE * use.sorted_events:
+        return True
+    return use.free >= MIN_FREE_BYTES and use.free_share >= free_ratio
 
 
 def rewrite(cur: duckdb.DuckDBPyConnection, target: Path) -> None:
@@ -102,13 +127,32 @@ def rewrite(cur: duckdb.DuckDBPyConnection, target: Path) -> None:
             [source],
         ).fetchall()
         for (table,) in tables:
+            if table in BY_DAY:
+                _copy_by_day(cur, source, table)
+                continue
             order = f" ORDER BY {ORDER_BY[table]}" if table in ORDER_BY else ""
             cur.execute(
                 f'INSERT INTO footfall_compact."{table}" SELECT * FROM "{source}"."{table}"{order}'
             )
+        cur.execute("DELETE FROM footfall_compact.compact_state")
+        cur.execute("INSERT INTO footfall_compact.compact_state "
+                    "SELECT 1, count(*) FROM footfall_compact.events")  # fmt: skip
         cur.execute("CHECKPOINT footfall_compact")
     finally:
         cur.execute("DETACH footfall_compact")
+
+
+def _copy_by_day(cur: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
+    column, order = BY_DAY[table]
+    days = cur.execute(f'SELECT DISTINCT site_id, CAST({column} AS DATE) AS d '
+                       f'FROM "{source}"."{table}" ORDER BY ALL').fetchall()  # fmt: skip
+    for site_id, day in days:
+        lo = datetime.combine(day, datetime.min.time())
+        cur.execute(
+            f'INSERT INTO footfall_compact."{table}" SELECT * FROM "{source}"."{table}" '
+            f"WHERE site_id = ? AND {column} >= ? AND {column} < ? ORDER BY {order}",
+            [site_id, lo, lo + timedelta(days=1)],
+        )
 
 
 def swap(target: Path, path: Path) -> None:

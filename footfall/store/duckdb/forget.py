@@ -43,10 +43,11 @@ def delete_person(
         "WHERE site_id = ? AND session_id IN (SELECT session_id FROM _gone) GROUP BY visitor_id",
         [site_id],
     )
-    visitors = "(SELECT visitor_id FROM _gone_span)"
-    reach_before = _count(
-        cur, f"SELECT count(*) FROM reach WHERE site_id = ? AND visitor_id IN {visitors}", site_id
-    )
+    # reach names visitors by number (visitor_numbers)
+    visitors = ("(SELECT vno FROM visitor_numbers WHERE site_id = ? AND visitor_id IN "
+                "(SELECT visitor_id FROM _gone_span))")  # fmt: skip
+    in_reach = f"SELECT count(*) FROM reach WHERE site_id = ? AND vno IN {visitors}"
+    reach_before = _count(cur, in_reach, site_id, site_id)
     sessions = _count(
         cur,
         "DELETE FROM sessions WHERE site_id = ? AND session_id IN (SELECT session_id FROM _gone)",
@@ -70,8 +71,13 @@ def delete_person(
             "UPDATE rollup_state SET sealed_rows = coalesce(sealed_rows, 0) + ? WHERE site_id = ?",
             [appended, site_id],
         )
-    reach_after = _count(
-        cur, f"SELECT count(*) FROM reach WHERE site_id = ? AND visitor_id IN {visitors}", site_id
+    reach_after = _count(cur, in_reach, site_id, site_id)
+    # A visitor none of whose rows remain loses its number too: no rollup row or
+    # number keeps the person's visitor id.
+    cur.execute(
+        "DELETE FROM visitor_numbers WHERE site_id = ? AND visitor_id IN (SELECT visitor_id FROM _gone_span) "
+        "AND vno NOT IN (SELECT vno FROM reach WHERE site_id = ?)",
+        [site_id, site_id],
     )
     cur.execute("DROP TABLE _gone")
     cur.execute("DROP TABLE _gone_span")

@@ -5,11 +5,12 @@
 month of raw events for every dashboard panel is what made the dashboard slow. Two tables
 keep the answers exact (schema/duckdb.sql):
 
-reach(site_id, kind, win, value, visitor_id, days)
+reach(site_id, kind, win, value, vno, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
-    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py).
+    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py). A visitor
+    is named by its number in ``visitor_numbers`` (given at its first build or seal).
 reach_firsts(site_id, kind, win, value, d, prev, n)
     how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:
     none). A row has a day in the range [a, b] exactly when one of its bits has
@@ -48,7 +49,11 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb.rollups_upkeep import BUILT_TABLES, compact, drop, resort
+from footfall.store.duckdb.rollups_upkeep import (
+    BUILT_TABLES,
+    REACH_ORDER,
+    number_visitors,
+)
 
 FULL = (1 << 64) - 1
 EPOCH = date(1970, 1, 1)
@@ -70,13 +75,14 @@ def _kinds_list(kinds: Mapping[str, str]) -> str:
     return f"[{items}]"
 
 
-def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])") -> str:
-    """(kind, win, value, visitor_id, days) from ``source`` rows (visitor_id, dn, ...);
-    ``kvs`` is the list of {k, v} structs on those rows; by default both windows of a day."""
+def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])",
+                  who: str = "visitor_id") -> str:  # fmt: skip
+    """(kind, win, value, ``who``, days) from ``source`` rows (``who``, dn, ...); ``kvs`` is
+    the list of {k, v} structs on those rows; by default both windows of a day."""
     return f"""
-        SELECT kind, win, value, visitor_id, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
-        FROM (SELECT kv.k AS kind, kv.v AS value, visitor_id, dn, {win} AS win
-              FROM (SELECT visitor_id, dn, unnest({kvs}) AS kv FROM {source}))
+        SELECT kind, win, value, {who}, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+        FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win
+              FROM (SELECT {who}, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
 
 
@@ -137,9 +143,14 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
     with cur_factory() as cur:
         for table in BUILT_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+        # Every pending row visible now has its events committed, so the steps below (later
+        # transactions) read them: sealing those visitors again afterwards would redo it.
+        cur.execute("DELETE FROM rollup_pending WHERE site_id = ?", [site_id])
         lo, hi = cur.execute(
             "SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]
         ).fetchall()[0]
+        number_visitors(cur, site_id, "SELECT visitor_id, min(ts) AS first FROM events "
+                        "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
     if lo is not None:
         dn, params = _day_number(spec, "ts", zone, lo, hi)
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
@@ -168,8 +179,11 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
             args = [site_id, *params, site_id, t_lo, t_hi]
             with cur_factory() as cur:
                 if table == "reach":
-                    cur.execute(f"INSERT INTO reach SELECT ?, * FROM ({_reach_select('kvs', src, str(w))}) "
-                                "ORDER BY days", args)  # fmt: skip
+                    # Visitors first seen after the numbering above are pending: the
+                    # seal after this build adds them.
+                    cur.execute(f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                                f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
+                                [*args, site_id])  # fmt: skip
                     rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
                                 [site_id, site_id, kind, w])  # fmt: skip
@@ -211,10 +225,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     lo, hi = span[0], span[1]
     dn_lo, p_lo = _day_number(spec, "lo", zone, lo, hi)
     dn_hi, p_hi = _day_number(spec, "hi", zone, lo, hi)
+    pending = "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id"
+    number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {pending}", [site_id, upto])
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day "
-        "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id",
-        [*p_lo, *p_hi, site_id, upto],
+        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT p.*, n.vno FROM (SELECT visitor_id, min({dn_lo}) AS lo_day, "
+        f"max({dn_hi}) AS hi_day {pending}) p JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = p.visitor_id",
+        [*p_lo, *p_hi, site_id, upto, site_id],
     )
     w_lo, w_hi, d_lo, d_hi = cur.execute(
         "SELECT min(lo_day) // 32 - 1, max(hi_day) // 32, min(lo_day), max(hi_day) FROM _rp"
@@ -240,9 +256,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # and then deleted, two passes over the windows: ``DELETE ... RETURNING`` did it in one,
     # but its rows came back to Python as one Arrow table, outside DuckDB's memory limit,
     # and the first seal after a bulk load returns most of the table (GBs at 10M events).
-    mine = "site_id = ? AND win BETWEEN ? AND ? AND visitor_id IN (SELECT visitor_id FROM _rp)"
+    mine = "site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)"
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, visitor_id, days FROM reach WHERE {mine}",
+        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach WHERE {mine}",
         [site_id, w_lo, w_hi],
     )
     cur.execute(f"DELETE FROM reach WHERE {mine}", [site_id, w_lo, w_hi])
@@ -252,16 +268,16 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _keep AS "
-        f"SELECT r.kind, r.win, r.value, r.visitor_id, r.days & ~({span_mask}) AS days "
-        "FROM _old_reach r JOIN _rp p ON r.visitor_id = p.visitor_id"
+        f"SELECT r.kind, r.win, r.value, r.vno, r.days & ~({span_mask}) AS days "
+        "FROM _old_reach r JOIN _rp p ON r.vno = p.vno"
     )
     cur.execute("DROP TABLE _old_reach")
-    fresh = "(SELECT x.* FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, visitor_id, bit_or(days) AS days FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh)}) GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, vno, bit_or(days) AS days FROM ("
+        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh, who='vno')}) GROUP BY ALL"
     )
-    appended = cur.execute("INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, days",
+    appended = cur.execute(f"INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, {REACH_ORDER}",
                            [site_id]).fetchall()[0][0]  # fmt: skip
     cur.execute(
         f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})",
@@ -293,46 +309,3 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     for temp in ("_rp", "_ev", "_keep", "_new_reach", "_days"):
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)
-
-
-def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
-             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
-    """Build the sites that need it, then seal every built site's pending visitors.
-
-    ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
-    manager giving a cursor inside one transaction."""
-    with cur_factory() as cur:
-        rows = cur.execute(
-            "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
-        ).fetchall()
-    state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
-    before = {site_id: int(n or 0) for site_id, _, _, n in rows}
-    appended = dict(before)  # reach rows seals appended since the last build or re-sort
-    built = []
-    for site_id, tz in sites.items():
-        if state.get(site_id) != (tz, spec.version):
-            build(cur_factory, site_id, tz, spec, should_stop)
-            state[site_id] = (tz, spec.version)
-            appended[site_id] = 0
-            built.append(site_id)
-    sealed = 0
-    with cur_factory() as cur:
-        upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
-        if upto is not None:
-            for site_id, tz in sites.items():
-                visitors, rows_added = seal_site(cur, site_id, tz, spec, int(upto))
-                sealed += visitors
-                appended[site_id] = appended.get(site_id, 0) + rows_added
-            # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
-            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
-        for site_id in sites:
-            compact(cur, site_id, current_window(sites[site_id]))
-            if appended.get(site_id, 0) != before.get(site_id, 0):
-                cur.execute("UPDATE rollup_state SET sealed_rows = ? WHERE site_id = ?",
-                            [appended[site_id], site_id])  # fmt: skip
-        gone = [s for s in state if s not in sites]
-        for site_id in gone:
-            drop(cur, site_id)
-    resorted = [site_id for site_id, tz in sites.items()
-                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
-    return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

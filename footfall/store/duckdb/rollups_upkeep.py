@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
 """Upkeep of built rollups on DuckDB: summing ``reach_firsts``, re-sorting ``reach``, and
-dropping a site's rows. :func:`footfall.store.duckdb.rollups.maintain` calls these after
+dropping a site's rows. :func:`footfall.store.duckdb.rollups_run.maintain` calls these after
 each run's seals.
 
 Why re-sort: a build writes ``reach`` one kind and window at a time, so each (kind, window)
@@ -13,7 +13,8 @@ seals appended reach ``RESORT_RATIO`` of the current windows' rows, those window
 rewritten in order (their old rows' row groups are reclaimed at the next checkpoint).
 The order within a (kind, window) is by ``days``: a row with a day in a range starting at
 bit a has days >= 2**a, so the correction skips by min/max the row groups of visitors
-seen only before the range (about a third of a window for a 30-day range).
+seen only before the range (about a third of a window for a 30-day range). Within equal
+``days`` the rows go by visitor number, so ``vno`` is stored as small deltas.
 Windows before the current two are only touched by late events, so their tails stay small.
 """
 
@@ -25,13 +26,15 @@ from typing import Any
 import duckdb
 
 # The tables a build fills for a site (drop() clears these and the site's pending rows).
-BUILT_TABLES = ("rollup_state", "reach", "reach_firsts", "daily", "visit_daily")
+BUILT_TABLES = ("rollup_state", "reach", "reach_firsts", "daily", "visit_daily", "visitor_numbers")
 # reach_firsts is summed again once its removed rows (n < 0) are this share of its rows;
 # the current windows alone once theirs are CURRENT_COMPACT_RATIO of their rows (every
 # dashboard range reads them, and their few hundred thousand rows sum in a fraction of a
 # second at 10M events).
 COMPACT_RATIO = 0.1
 CURRENT_COMPACT_RATIO = 0.02
+# The order of one (kind, window)'s reach rows (see the module's docstring).
+REACH_ORDER = "days, vno"
 # The current windows of reach are re-sorted once seals appended this share of their rows.
 RESORT_RATIO = 0.01
 # ... and never for fewer appended rows than this (a small site's tail is cheap to scan).
@@ -84,11 +87,33 @@ def resort(cur_factory: Any, site_id: str, win: int, kinds: Iterable[str], appen
                 where = "site_id = ? AND kind = ? AND win = ?"
                 cur.execute(f"CREATE OR REPLACE TEMP TABLE _resort AS SELECT * FROM reach WHERE {where}", key)  # fmt: skip
                 cur.execute(f"DELETE FROM reach WHERE {where}", key)
-                cur.execute("INSERT INTO reach SELECT * FROM _resort ORDER BY days")
+                cur.execute(f"INSERT INTO reach SELECT * FROM _resort ORDER BY {REACH_ORDER}")
                 cur.execute("DROP TABLE _resort")
     with cur_factory() as cur:
         cur.execute("UPDATE rollup_state SET sealed_rows = 0 WHERE site_id = ?", [site_id])
     return True
+
+
+def number_visitors(cur: duckdb.DuckDBPyConnection, site_id: str, source: str,
+                    params: list[Any]) -> None:  # fmt: skip
+    """Give the visitors of ``source`` (rows of visitor_id and ``first``, when it was first
+    seen) that have no number yet the site's next numbers, in order of ``first``: visitors
+    of the same days get nearby numbers, which keeps a row group's range of them small."""
+    cur.execute("INSERT INTO visitor_numbers SELECT ?, visitor_id, (coalesce((SELECT max(vno) FROM visitor_numbers WHERE site_id = ?), 0) "
+                f"+ row_number() OVER (ORDER BY first, visitor_id))::UINTEGER FROM ({source}) "
+                "WHERE visitor_id NOT IN (SELECT visitor_id FROM visitor_numbers WHERE site_id = ?)",
+                [site_id, site_id, *params, site_id])  # fmt: skip
+
+
+def upgrade_layout(con: duckdb.DuckDBPyConnection) -> None:
+    """Before the schema is applied: a ``reach`` table of the layout that held the 64-bit
+    visitor ids goes, and every site is built again (the rollups job does it; queries use
+    raw events meanwhile)."""
+    old = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
+                      "AND table_name = 'reach' AND column_name = 'visitor_id'").fetchall()[0][0]  # fmt: skip
+    if old:
+        con.execute("DROP TABLE reach")
+        con.execute("DELETE FROM rollup_state")
 
 
 def drop(cur: duckdb.DuckDBPyConnection, site_id: str) -> None:

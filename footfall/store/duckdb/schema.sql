@@ -9,16 +9,25 @@ CREATE TABLE IF NOT EXISTS writer_progress (
 );
 
 -- Exact rollups for the dashboard's distinct counts (footfall/store/rollups.py).
--- reach: bit i of ``days`` says the visitor had an event with ``value`` (of ``kind``) on
--- site-local day 32*win + i; every day lies in two 64-day windows, so any range of up to
--- 33 days is one window's filtered count(*). daily: per site-local day, additive sums.
+-- reach: bit i of ``days`` says the visitor numbered ``vno`` (visitor_numbers) had an
+-- event with ``value`` (of ``kind``) on site-local day 32*win + i; every day lies in two
+-- 64-day windows, so any range of up to 33 days is one window's filtered count(*).
+-- daily: per site-local day, additive sums.
 CREATE TABLE IF NOT EXISTS reach (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
     win INTEGER NOT NULL,
     value VARCHAR,
-    visitor_id UBIGINT NOT NULL,
+    vno UINTEGER NOT NULL,
     days UBIGINT NOT NULL
+);
+-- Each visitor of a built site by a small number, in order of first appearance: reach
+-- holds the number, which compresses to a few bits a row where the random 64-bit id
+-- took 8 bytes (issue 25: most of the file at 10M events).
+CREATE TABLE IF NOT EXISTS visitor_numbers (
+    site_id VARCHAR NOT NULL,
+    visitor_id UBIGINT NOT NULL,
+    vno UINTEGER NOT NULL
 );
 -- reach_firsts: how many reach rows have bit ``d`` set with ``prev`` the bit set before it
 -- (-1: none); a row has a day in the range [a, b] exactly when one of its bits has
@@ -75,3 +84,8 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
 -- reach rows the seals appended since the last build or re-sort (rollups_upkeep.py).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS sealed_rows BIGINT DEFAULT 0;
+-- How many events the last compaction sorted (footfall/store/duckdb/compact.py).
+CREATE TABLE IF NOT EXISTS compact_state (
+    id INTEGER PRIMARY KEY,
+    events_sorted BIGINT NOT NULL
+);

@@ -23,7 +23,7 @@ from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import forget, sizing
-from footfall.store.duckdb import rollups as duckdb_rollups
+from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
 
@@ -88,6 +88,7 @@ class DuckDBStore:
         self._con.execute(
             resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text()
         )
+        duckdb_rollups_upkeep.upgrade_layout(self._con)
         self._con.execute(
             resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
         )
@@ -288,7 +289,7 @@ class DuckDBStore:
         with self._rollup_lock:
             self._maintaining = self._cursor()
             try:
-                return duckdb_rollups.maintain(
+                return duckdb_rollups_run.maintain(
                     self._transaction, sites, spec, lambda: self._closing
                 )
             finally:

@@ -51,6 +51,9 @@ QUERIES = [
     {"metrics": ["visitors", "events"], "dimensions": ["visit:entry_page"]},
     {"metrics": ["visitors"], "dimensions": ["event:page"],
      "filters": [["is_not", "event:page", ["/y"]]]},
+    # Grouped by one visit dimension, filtered on another (both kept in visit_days).
+    {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:channel"],
+     "filters": [["is", "visit:source", ["Google", "Bing"]]]},
 ]  # fmt: skip
 
 
@@ -62,8 +65,8 @@ def answers(store: Any, used: list[bool]) -> list[list[Any]]:
         got = fast.run(q, SITE)
         assert got == raw.run(q, SITE), body
         out.append(sorted((tuple(r["dimensions"]), tuple(r["metrics"])) for r in got["results"]))
-    # Every query but the sources (a few-valued panel, not kept) read the daily rollups.
-    assert used[-len(QUERIES) :] == [True, True, False, True, True]
+    # Every query read the daily rollups (the visit dimensions from visit_days).
+    assert used[-len(QUERIES) :] == [True] * len(QUERIES)
     return out
 
 
@@ -97,12 +100,13 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         write(*EVENTS)
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["built"]
         before = answers(store, spied)
-        total, pages, sources, entries, not_y = before
+        total, pages, sources, entries, not_y, search = before
         assert total == [((), (6, 9))]  # visitors 1, 2, 3, 6, 7, 8; events 1-9
         assert pages == [(("/a",), (2, 2)), (("/b",), (1, 1)), (("/x",), (2, 3)),
                          (("/y",), (3, 3))]  # fmt: skip
         assert sources == [(("Bing",), (1,)), (("Direct / None",), (3,)), (("Google",), (2,))]
         assert not_y == [(("/a",), (2,)), (("/b",), (1,)), (("/x",), (2,))]
+        assert search == [(("Organic Search",), (3, 4))]  # visitors 7, 2, 6; events 1, 2, 4, 8
 
         write(LATE)  # inserted after the build: through the view, and a re-stamp
         assert store.query("SELECT count() FROM rollup_dirty") == [(1,)]
@@ -110,6 +114,7 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         assert late[0] == [((), (6, 10))]
         assert late[2] == [(("Bing",), (2,)), (("Direct / None",), (3,)), (("Google",), (1,))]
         assert (("/start",), (1, 1)) in late[1]
+        assert late[5] == [(("Organic Search",), (3, 5))]  # and the late event
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["refreshed_days"]
         assert store.query("SELECT count() FROM rollup_dirty") == [(0,)]
         assert answers(store, spied) == late
@@ -126,6 +131,7 @@ def test_daily_rollups_stay_exact(tmp_path: Path, store_url: str, spied: list[bo
         assert cut[0] == [((), (3, 4))]  # events 5-8: visitors 3, 1, 6
         store.delete_site_data("s")
         assert store.query("SELECT count() FROM visitor_days") == [(0,)]
+        assert store.query("SELECT count() FROM visit_days") == [(0,)]
     finally:
         store.close()
         spool.close_sync()

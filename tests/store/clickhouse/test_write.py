@@ -82,7 +82,40 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
         # events, sessions, drops; imported_stats; Plausible's value names; last_ts;
-        # exit_hostname; the daily rollups
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+        # exit_hostname; the daily rollups; pages as LowCardinality and visit_days
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (8,)]
+        types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'events' "
+                                 "AND database = currentDatabase()"))  # fmt: skip
+        assert types["pathname"] == types["entry_page"] == "LowCardinality(Nullable(String))"
     finally:
         store.close()
+
+
+def test_migration_8_keeps_stored_pages(tmp_path: Path, store_url: str) -> None:
+    """A store from before migration 8 (pages as plain strings) keeps every stored page and
+    entry page when the migration makes them LowCardinality."""
+    spool, store = open_parts(tmp_path, store_url)
+    try:
+        paths = ["/", "/blog/a", "/blog/b", "/pricing", ""]
+        spool.append_sync([ENCODER.encode(record(i, pathname=paths[i % 5])) for i in range(40)])
+        writer = Writer(spool, store, lambda s: ("s.com",))
+        while writer.run_once():
+            pass
+        pages = "SELECT pathname, entry_page, count() FROM events GROUP BY ALL ORDER BY ALL"
+        visits = "SELECT entry_page, exit_page, count() FROM sessions GROUP BY ALL ORDER BY ALL"
+        before = (store.query(pages), store.query(visits))
+        ch: Any = store.ch  # type: ignore[attr-defined]
+        for table, column in (("events", "pathname"), ("events", "entry_page"),
+                              ("sessions", "entry_page"), ("sessions", "exit_page")):  # fmt: skip
+            ch.command(f"ALTER TABLE {table} MODIFY COLUMN {column} Nullable(String)")
+        ch.command("DELETE FROM footfall_migrations WHERE version = 8")
+        ch.command("DROP TABLE visit_days")
+        assert store.migrate() == [8]  # type: ignore[attr-defined]
+        assert (store.query(pages), store.query(visits)) == before
+        assert len(before[0]) > 1
+        types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'sessions' "
+                                 "AND database = currentDatabase()"))  # fmt: skip
+        assert types["entry_page"] == types["exit_page"] == "LowCardinality(Nullable(String))"
+    finally:
+        store.close()
+        spool.close_sync()

@@ -139,7 +139,8 @@ async function loadProps(ui, signal, gen) {
 
 const pickedFunnel = () => funnels.find((f) => String(f.id) === state.funnel) || funnels[0];
 const funnelUi = funnels.length && !realtime
-  ? funnelPanel(funnels, pickedFunnel().id, (id) => { state.funnel = id; navigate(); }) : null;
+  ? funnelPanel(funnels, pickedFunnel().id, (id) => { state.funnel = id; navigate(); },
+    state.funnelBy, (by) => { state.funnelBy = by; navigate(); }) : null;
 if (funnelUi) document.getElementById('panels').append(funnelUi.node);
 // Retention and paths read /api/v1 reports, which a shared link does not open.
 const product = !realtime && cfg.shared !== 'true' ? productPanels(cfg, () => state, query) : null;
@@ -152,6 +153,7 @@ async function loadFunnel(signal, gen) {
   const funnel = pickedFunnel();
   const pick = document.getElementById('funnel-pick');
   if (pick) pick.value = String(funnel.id);
+  funnelUi.breakdown.value = state.funnelBy;
   funnelUi.body.setAttribute('aria-busy', 'true');
   try {
     const res = await fetch(cfg.funnelUrl + '?' + funnelParams(state, cfg.siteId, funnel.id), { credentials: 'same-origin', signal });

@@ -1,6 +1,7 @@
 // The dashboard's state lives in the URL query string, so views can be bookmarked and
 // shared and back/forward work: period, from, to, compare (1 = previous period, yoy = year
-// over year), metric, interval, funnel (the funnel panel's pick) and filters (f=dim|value).
+// over year), metric, interval, funnel (the funnel panel's pick), fb (its breakdown) and filters
+// (f=dim|value).
 import { displayValue } from './labels.js';
 
 export const PERIODS = ['day', '7d', '30d', 'month', 'year', 'custom'];
@@ -33,6 +34,7 @@ export const DIM_LABELS = {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const COMPARE = { 1: 'previous_period', yoy: 'year_over_year' };
+const FUNNEL_BY = ['visit:source', 'visit:device', 'visit:country'];
 
 export function dimLabel(dim) {
   if (dim.startsWith('event:props:')) return 'Property ' + dim.slice(12);
@@ -60,6 +62,7 @@ export function readState(mode) {
     compare: (mode !== 'realtime' && COMPARE[q.get('compare')]) || '',
     interval: INTERVALS.includes(q.get('interval')) ? q.get('interval') : '',
     funnel: /^\d{1,9}$/.test(q.get('funnel') || '') ? q.get('funnel') : '',
+    funnelBy: FUNNEL_BY.includes(q.get('fb')) ? q.get('fb') : '',
     filters: q.getAll('f').map(parseFilter).filter(Boolean),
   };
 }
@@ -74,6 +77,7 @@ export function writeState(state, replace = false) {
   if (state.metric !== 'visitors') q.set('metric', state.metric);
   if (state.interval) q.set('interval', state.interval);
   if (state.funnel) q.set('funnel', state.funnel);
+  if (state.funnelBy) q.set('fb', state.funnelBy);
   for (const f of state.filters) q.append('f', f.dim + '|' + f.value);
   const url = location.pathname + (q.toString() ? '?' + q.toString() : '');
   if (replace) history.replaceState(null, '', url);

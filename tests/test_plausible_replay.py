@@ -1,0 +1,91 @@
+"""The Plausible replay's converter and fixture mapping (scripts/plausible_replay), on a
+small ExUnit file written here in the shape of Plausible's tests (none of theirs is kept
+in this repository): comprehensions unrolled, fixtures, goals, bodies and expectations
+read, a fixture's browser turned into a user agent Footfall parses back to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from footfall.ingest.useragent import parse_user_agent
+from scripts.plausible_replay import fixtures
+from scripts.plausible_replay.convert import convert_dir
+
+EXS = """defmodule Sample do
+  @user_id Enum.random(1000..9999)
+
+  for {dimension, column} <- [{"visit:browser", :browser}, {"visit:os", :operating_system}] do
+    test "breakdown by #{dimension}", %{conn: conn, site: site} do
+      populate_stats(site, [
+        build(:pageview, [{unquote(column), "X"}, {:timestamp, ~N[2021-01-01 00:00:00]}]),
+        build(:pageview, user_id: @user_id, "meta.key": ["k"], "meta.value": ["v"])
+      ])
+
+      insert(:goal, %{site: site, page_path: "/blog**"})
+
+      conn =
+        post(conn, "/api/v2/query", %{
+          "site_id" => site.domain,
+          "dimensions" => [unquote(dimension)],
+          "date_range" => "all"
+        })
+
+      %{"results" => results} = json_response(conn, 200)
+      assert results == [%{"dimensions" => ["X"], "metrics" => [1]}]
+    end
+  end
+
+  test "a refusal", %{conn: conn, site: site} do
+    insert(:subscription, user: user)
+    conn = post(conn, "/api/v2/query", %{"site_id" => site.domain})
+    assert json_response(conn, 400)["error"] =~ "nope"
+  end
+
+  test "paged", %{conn: conn, site: site} do
+    query = %{"site_id" => site.domain, "metrics" => ["pageviews"]}
+    conn2 = post(conn, "/api/v2/query", Map.put(query, "pagination", %{"limit" => 3}))
+    assert json_response(conn2, 200)["meta"]["total_rows"] == 8
+  end
+end
+"""
+
+
+def test_the_converter_unrolls_reads_and_counts_what_it_cannot(tmp_path: Path) -> None:
+    (tmp_path / "sample_test.exs").write_text(EXS)
+    cases, failed = convert_dir(tmp_path)
+    assert [c["test"] for c in cases] == [
+        "breakdown by visit:browser",
+        "breakdown by visit:os",
+        "paged",
+    ]
+    first = cases[0]
+    assert first["body"] == {
+        "site_id": "$SITE",
+        "dimensions": ["visit:browser"],
+        "date_range": "all",
+    }
+    assert first["status"] == 200
+    assert first["expect"] == {"results": [{"dimensions": ["X"], "metrics": [1]}]}
+    assert first["events"] == [
+        {"kind": "pageview", "browser": "X", "timestamp": "2021-01-01T00:00:00"},
+        {"kind": "pageview", "user_id": 4242, "meta.key": ["k"], "meta.value": ["v"]},
+    ]
+    assert first["goals"] == [{"site": "$SITE", "page_path": "/blog**"}]
+    assert cases[1]["events"][0]["operating_system"] == "X"
+    assert cases[2]["body"]["pagination"] == {"limit": 3}
+    assert cases[2]["expect"] == {"meta/total_rows": 8}
+    assert failed == [
+        {"file": "sample_test.exs", "test": "a refusal", "reason": "plan, segment or import"}
+    ]
+
+
+def test_a_fixtures_browser_and_os_come_back_from_the_user_agent_it_gets() -> None:
+    asked = {"browser": "Firefox", "browser_version": "", "os": "Windows", "os_version": "",
+             "device": ""}  # fmt: skip
+    got = parse_user_agent(fixtures.user_agent(asked))
+    assert (got.browser, got.os) == ("Firefox", "Windows")
+    # a version no parser gives back (Plausible's fixtures write "56") is refused, not faked
+    with pytest.raises(fixtures.Unrepresentable):
+        fixtures.user_agent({**asked, "browser_version": "56"})
