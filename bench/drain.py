@@ -66,6 +66,35 @@ class TimingCursor:
         return timed
 
 
+class TimingTransport:
+    """Wraps a ClickHouse store's transport: wall time per call, keyed by the call and the
+    statement's first words (or the table an insert goes to)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def _timed(self, key: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        out = fn(*args, **kwargs)
+        SQL_TIMES[key].append(time.perf_counter() - began)
+        return out
+
+    def command(self, sql: str, *args: Any) -> Any:
+        key = "ch command " + " ".join(sql.split())[:58]
+        return self._timed(key, self._inner.command, sql, *args)
+
+    def arrow(self, sql: str, *args: Any) -> Any:
+        key = "ch arrow " + " ".join(sql.split())[:60]
+        return self._timed(key, self._inner.arrow, sql, *args)
+
+    def insert(self, table: str, data: Any, token: str = "") -> Any:
+        key = f"ch insert {table.split('_')[0] if 'stage' in table else table}"
+        return self._timed(key, self._inner.insert, table, data, token)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def fill(svc: Any, n: int, seed: int = 11) -> None:
     from footfall.ingest.pipeline import Dropped
     from footfall.ingest.record import ENCODER, SpoolRecord
@@ -139,6 +168,8 @@ def one_run(
                     return real_write(target, *args)
 
                 duckdb_write.write = timed_write  # type: ignore[assignment]
+                if hasattr(svc.store, "_transport"):  # the ClickHouse store's calls too
+                    svc.store._transport = TimingTransport(svc.store._transport)
             prof = None
             if cprofile:
                 import cProfile

@@ -1,8 +1,9 @@
 """Shared state benchmark: what a rate-limit check costs in process and in Redis.
 
 Prints, for each adapter, hits per second with 1 and 64 concurrent callers on one event
-loop (the collection path checks two buckets per request), and the ratio Redis /
-in-process measured in the same run; the median of ``--runs`` runs each, alternated.
+loop, and the ratio Redis / in-process measured in the same run; then a collection
+request's two checks (IP and key) in Redis as two calls and as the one script call serve
+makes, and their ratio; the median of ``--runs`` runs each, alternated.
 Also the request path's cost of telling the Redis live count about an event (``seen``).
 It asserts nothing.
 
@@ -51,6 +52,31 @@ async def main(args: argparse.Namespace) -> None:
         for name, value in med.items():
             print(f"{name:<12}{concurrency:>8}{value:>18,.0f}")
         print(f"{'ratio redis/process':<20}{med['redis'] / med['process']:>18.4f}")
+    # A collection request: its IP's and its key's bucket, as two calls (before) and as
+    # the one script call serve makes now.
+    factory = RedisLimits(link)
+    ip, key = factory("ip", 1e9, 10**9), factory("key", 1e9, 10**9)
+    pair = factory.pair(ip, key)
+
+    class TwoCalls:
+        async def hit(self, k: str) -> None:
+            await ip.hit(k)
+            await key.hit("site")
+
+    class OneCall:
+        async def hit(self, k: str) -> None:
+            await pair.both(k, "site")
+
+    print(f"\n{'request (IP + key)':<20}{'callers':>8}{'requests/s (median)':>22}")
+    for concurrency in (1, 64):
+        got: dict[str, list[float]] = {"two calls": [], "one script": []}
+        for _ in range(args.runs):
+            got["two calls"].append(await rate(TwoCalls(), args.hits // 2, concurrency))
+            got["one script"].append(await rate(OneCall(), args.hits // 2, concurrency))
+        med = {k: statistics.median(v) for k, v in got.items()}
+        for name, value in med.items():
+            print(f"{name:<20}{concurrency:>8}{value:>22,.0f}")
+        print(f"{'ratio one/two':<28}{med['one script'] / med['two calls']:>22.2f}")
     await link.aclose()
 
     live_link = RedisLink(args.redis, prefix)

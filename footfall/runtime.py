@@ -26,7 +26,7 @@ from footfall.query.runner import QueryRunner
 from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
 from footfall.queue.writer import Writer, WriterStats
-from footfall.shared.base import SharedState
+from footfall.shared.base import RequestLimits, SharedState
 from footfall.shared.factory import open_shared
 from footfall.store import open_store
 from footfall.store.base import EventStore
@@ -46,6 +46,7 @@ class Services:
     writer: Writer | None  # None in the Redis shape: `footfall worker` processes store events
     ip_limiter: RateLimiter
     key_limiter: RateLimiter
+    limits: RequestLimits  # the two above as a collection request checks them
     scheduler: Scheduler
     runner: QueryRunner
     shared: SharedState  # what several serve processes share (footfall/shared/)
@@ -79,6 +80,12 @@ class Services:
         )
         shared = open_shared(settings, runner, sites.domains_of)
         sites.follow(shared.site_changes)
+        ip_limiter = shared.limiter(
+            "ip", settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst
+        )
+        key_limiter = shared.limiter(
+            "key", settings.rate_limit_per_key, settings.rate_limit_per_key_burst
+        )
         services = cls(
             settings=settings,
             meta=meta,
@@ -88,12 +95,9 @@ class Services:
             queue=queue,
             store=store,
             writer=writer,
-            ip_limiter=shared.limiter(
-                "ip", settings.rate_limit_per_ip, settings.rate_limit_per_ip_burst
-            ),
-            key_limiter=shared.limiter(
-                "key", settings.rate_limit_per_key, settings.rate_limit_per_key_burst
-            ),
+            ip_limiter=ip_limiter,
+            key_limiter=key_limiter,
+            limits=shared.request_limits(ip_limiter, key_limiter),
             scheduler=Scheduler(),
             runner=runner,
             shared=shared,

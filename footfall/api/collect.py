@@ -76,9 +76,9 @@ def _validation_failed(errors: list[FieldError]) -> FastJSON:
 async def _prepare(svc: Services, req: Incoming, limit: int) -> tuple[str, bytes] | FastJSON:
     """Common front half: IP limit, content type, size. Returns (ip, body)."""
     ip = req.client_ip(svc.settings.trusted_proxies)
-    wait = await svc.ip_limiter.hit(ip)
+    wait = await svc.limits.ip(ip)  # None here when Redis checks it with the key (_authenticate)
     if wait is not None:
-        return _fail(429, "Too many requests", "client", {"retry-after": retry_after_header(wait)})
+        return _too_many("ip", wait)
     ctype = req.ctype
     if ctype and ctype != "application/json":
         ctype = ctype.split(";", 1)[0].strip().lower()
@@ -113,19 +113,21 @@ def _parse(body: bytes) -> dict[str, Any] | FastJSON:
     return raw
 
 
-async def _authenticate(svc: Services, key: Any) -> Any:
+def _too_many(which: str, wait: float) -> FastJSON:
+    headers = {"retry-after": retry_after_header(wait)}
+    if which == "ip":
+        return _fail(429, "Too many requests", "client", headers)
+    return _fail(429, "Too many requests for this key", "x-api-key", headers)
+
+
+async def _authenticate(svc: Services, key: Any, ip: str) -> Any:
     try:
         site = svc.pipeline.authenticate(key if isinstance(key, str) else None)
     except Unauthorized as exc:
         return _fail(401, str(exc).capitalize(), "x-api-key")
-    wait = await svc.key_limiter.hit(site.id)
-    if wait is not None:
-        return _fail(
-            429,
-            "Too many requests for this key",
-            "x-api-key",
-            {"retry-after": retry_after_header(wait)},
-        )
+    refused = await svc.limits.both(ip, site.id)
+    if refused is not None:
+        return _too_many(*refused)
     return site
 
 
@@ -168,7 +170,7 @@ async def event_response(scope: Scope, receive: Receive) -> Response:
             return await plausible(Request(scope, receive), svc, ip, raw)
         event = None
         key = req.key or raw.get("api_key") or req.query_key()
-    site = await _authenticate(svc, key)
+    site = await _authenticate(svc, key, ip)
     if isinstance(site, FastJSON):
         return site
     try:
@@ -214,7 +216,7 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
         if isinstance(raw, FastJSON):
             return raw
         key = req.key or raw.get("api_key") or req.query_key()
-        site = await _authenticate(svc, key)
+        site = await _authenticate(svc, key, ip)
         if isinstance(site, FastJSON):
             return site
         try:
@@ -224,7 +226,7 @@ async def events_response(scope: Scope, receive: Receive) -> Response:
             return _validation_failed([field_error(exc)])
         events = batch.events  # item by item below, to name each error
     else:
-        site = await _authenticate(svc, key)
+        site = await _authenticate(svc, key, ip)
         if isinstance(site, FastJSON):
             return site
     opt_out = opted_out(req.dnt, req.gpc)

@@ -13,7 +13,7 @@ from footfall.config import Settings
 from footfall.query.runner import QueryRunner
 from footfall.shared.base import SharedState
 from footfall.shared.local.invalidation import LocalBroadcast
-from footfall.shared.local.limits import local_limiter
+from footfall.shared.local.limits import LocalRequestLimits, local_limiter
 from footfall.shared.local.live import StoreLive
 
 
@@ -28,7 +28,9 @@ def open_shared(
         async def nothing() -> None:
             return None
 
-        return SharedState("process", local_limiter, store_live, LocalBroadcast(), nothing)
+        return SharedState(
+            "process", local_limiter, LocalRequestLimits, store_live, LocalBroadcast(), nothing
+        )
     from footfall.shared.redis.invalidation import RedisBroadcast
     from footfall.shared.redis.limits import RedisLimits
     from footfall.shared.redis.link import RedisLink
@@ -43,4 +45,5 @@ def open_shared(
         changes.close()
         await link.aclose()
 
-    return SharedState("redis", RedisLimits(link), live, changes, close)
+    limits = RedisLimits(link)
+    return SharedState("redis", limits, limits.pair, live, changes, close)

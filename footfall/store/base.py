@@ -151,12 +151,14 @@ class Enrichment(Protocol):
 @dataclass(slots=True)
 class WriteBatch:
     """Everything one writer round commits: spool records (JSON lines in ``source``), the
-    enrichment to apply, and the queue position the batch ends at."""
+    enrichment to apply, the queue position the batch ends at and the queue partition it
+    was read from (0: the spool, or a queue of one partition)."""
 
     source: Path
     enrichment: Enrichment
     session_timeout_ms: int = 30 * 60_000
     progress: tuple[int, int] | None = None
+    partition: int = 0
 
 
 class BatchTarget(Protocol):
@@ -195,9 +197,13 @@ class EventStore(Protocol):
         applied now."""
         ...
 
-    def begin_batch(self, progress: tuple[int, int] | None) -> AbstractContextManager[BatchTarget]:
+    def begin_batch(
+        self, progress: tuple[int, int] | None, partition: int = 0
+    ) -> AbstractContextManager[BatchTarget]:
         """A target for one round's batch steps; leaving the block without an error
-        commits what they wrote with the queue position ``progress``, exactly once."""
+        commits what they wrote with the queue position ``progress`` of queue partition
+        ``partition``, exactly once. Each partition has one writer at a time; a replay of
+        the partition's batch at or before its committed position writes nothing."""
         ...
 
     def idle(self) -> None:

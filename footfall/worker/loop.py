@@ -247,7 +247,11 @@ class Worker:
         counts = batch_steps.write(
             self.store,
             WriteBatch(
-                self.scratch, self.enricher, self.config.session_timeout_ms, as_progress(version)
+                self.scratch,
+                self.enricher,
+                self.config.session_timeout_ms,
+                as_progress(version),
+                partition=k,
             ),
         )
         s = self.stats

@@ -122,7 +122,7 @@ def test_live_ready_and_freshness(tmp_path: Path) -> None:
         # A store that refuses writes: the writer's rounds fail, and the server is not ready.
         real = svc.store.begin_batch
 
-        def refuse(progress: Any) -> Any:
+        def refuse(progress: Any, partition: int = 0) -> Any:
             raise OSError("disk full")
 
         svc.store.begin_batch = refuse

@@ -111,9 +111,9 @@ def fail_second_round(store: EventStore) -> None:
     real, calls = store.begin_batch, [0]
 
     @contextmanager
-    def begin_batch(progress: tuple[int, int] | None) -> Iterator[Any]:
+    def begin_batch(progress: tuple[int, int] | None, partition: int = 0) -> Iterator[Any]:
         calls[0] += 1
-        with real(progress) as target:
+        with real(progress, partition) as target:
             yield target
             if calls[0] == 2:
                 raise OSError("disk full")

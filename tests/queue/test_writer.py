@@ -66,11 +66,11 @@ class SlowStore(DuckDBStore):
     """A store whose writes take at least 0.1 s (a costly round)."""
 
     @contextmanager
-    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[Any]:
+    def begin_batch(self, progress: tuple[int, int] | None, partition: int = 0) -> Iterator[Any]:
         import time
 
         time.sleep(0.1)
-        with super().begin_batch(progress) as target:
+        with super().begin_batch(progress, partition) as target:
             yield target
 
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from footfall.shared.base import LimiterFactory, RateLimiter
+from footfall.shared.base import LimiterFactory, RateLimiter, RequestLimits
 from footfall.shared.local.limits import local_limiter
 from tests.support.redis import REDIS_URL
 
@@ -100,3 +100,71 @@ async def test_two_redis_clients_share_one_bucket(redis_prefix: str) -> None:
         for link in links:
             await link.aclose()
     assert results.count(None) == 40
+
+
+# -- a collection request's two limits (per IP, per key) -------------------------------------
+
+Pair = tuple[RequestLimits, RateLimiter, RateLimiter]
+
+
+@pytest.fixture(params=["process", "redis"])
+async def pairs(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Pair]]:
+    """Makes a request's limits over an IP family and a key family, as ``serve`` does."""
+    if request.param == "process":
+        from footfall.shared.local.limits import LocalRequestLimits
+
+        def local(ip: tuple[float, int], key: tuple[float, int]) -> Pair:
+            a, b = local_limiter("ip", *ip), local_limiter("key", *key)
+            return LocalRequestLimits(a, b), a, b
+
+        yield local
+        return
+    from footfall.shared.redis.limits import RedisLimits
+    from footfall.shared.redis.link import RedisLink
+
+    link = RedisLink(REDIS_URL, request.getfixturevalue("redis_prefix"), timeout_s=10.0)
+
+    def shared(ip: tuple[float, int], key: tuple[float, int]) -> Pair:
+        factory = RedisLimits(link)
+        a, b = factory("ip", *ip), factory("key", *key)
+        return factory.pair(a, b), a, b
+
+    yield shared
+    await link.aclose()
+
+
+async def collect(limits: RequestLimits, ip: str, key: str) -> tuple[str, float] | None:
+    """What a collection request meets: the IP's limit before its body, both after."""
+    wait = await limits.ip(ip)
+    return ("ip", wait) if wait is not None else await limits.both(ip, key)
+
+
+async def test_a_request_is_refused_by_its_ip_then_by_its_key(pairs: Callable[..., Pair]) -> None:
+    limits, _, _ = pairs((0.5, 2), (0.5, 3))
+    assert [await collect(limits, "203.0.113.1", "site") for _ in range(2)] == [None, None]
+    refused = await collect(limits, "203.0.113.1", "site")
+    assert refused is not None and refused[0] == "ip" and 1.5 < refused[1] <= 2.0
+    # The IP's refusal took nothing from the key: one token is left for another client.
+    assert await collect(limits, "203.0.113.2", "site") is None
+    refused = await collect(limits, "203.0.113.3", "site")
+    assert refused is not None and refused[0] == "key" and 1.5 < refused[1] <= 2.0
+
+
+async def test_a_request_shares_the_buckets_of_the_single_limits(
+    pairs: Callable[..., Pair],
+) -> None:
+    # The other collection paths (Umami, Plausible's extra sites) check one family at a
+    # time: their hits and a native request's come out of the same buckets.
+    limits, ip, key = pairs((0.5, 1), (0.5, 2))
+    assert await ip.hit("203.0.113.1") is None
+    refused = await collect(limits, "203.0.113.1", "site")
+    assert refused is not None and refused[0] == "ip"
+    assert await key.hit("site") is None
+    assert await collect(limits, "203.0.113.2", "site") is None
+    refused = await collect(limits, "203.0.113.3", "site")
+    assert refused is not None and refused[0] == "key"
+
+
+async def test_a_request_with_both_limits_off_is_never_refused(pairs: Callable[..., Pair]) -> None:
+    limits, _, _ = pairs((0, 1), (0, 1))
+    assert [await collect(limits, "203.0.113.1", "k") for _ in range(20)] == [None] * 20

@@ -10,5 +10,5 @@ from footfall.store.base import EventStore, WriteBatch
 def write(store: EventStore, batch: WriteBatch) -> dict[str, int]:
     """Run the batch steps for ``batch`` and commit; counts of received, duplicates,
     inserted and dropped events."""
-    with store.begin_batch(batch.progress) as target:
+    with store.begin_batch(batch.progress, batch.partition) as target:
         return steps.write(target, batch.source, batch.enrichment, batch.session_timeout_ms)

@@ -54,3 +54,17 @@ def local_limiter(name: str, rate: float, burst: int) -> RateLimiter:
     """The in-process :class:`~footfall.shared.base.LimiterFactory` (``name`` only matters
     when buckets are shared)."""
     return NoLimit() if rate <= 0 else TokenBuckets(rate, burst)
+
+
+class LocalRequestLimits:
+    """A request's two limits in process: the IP's before the body, the key's after."""
+
+    def __init__(self, ip: RateLimiter, key: RateLimiter) -> None:
+        self._ip, self._key = ip, key
+
+    async def ip(self, ip: str) -> float | None:
+        return await self._ip.hit(ip)
+
+    async def both(self, ip: str, key: str) -> tuple[str, float] | None:
+        wait = await self._key.hit(key)
+        return None if wait is None else ("key", wait)

@@ -3,14 +3,16 @@
 
 - ``events``: MergeTree by month, ordered for one site's time-range scans (the dashboard's
   every query) with the event name next, so goal filters skip granules, as Plausible's
-  ``events_v2``. ``pos`` is the queue position of the round that wrote the row: a replay
-  of an unfinished round recognises its own rows (``footfall/store/clickhouse/write.py``).
+  ``events_v2``. ``part`` and ``pos`` are the queue partition and position of the round
+  that wrote the row: a replay of an unfinished round recognises its partition's own rows
+  (``footfall/store/clickhouse/replay.py``); ``dropped_events`` has them too.
 - ``sessions``: one row per visit, ReplacingMergeTree(version, is_deleted): a round that
   changes a visit inserts its new row with a higher version, and a visit merged into
   another gets a deleted row; reads see the latest row through ``FINAL`` (the ``final``
   setting). The simpler engine was chosen over VersionedCollapsingMergeTree: a visit's row
   is replaced whole (never summed), so no sign column and no pair of rows is needed.
-  Its deleted row with an empty site id is the writer's progress marker.
+  Its deleted rows with an empty site id are the writers' progress markers, one key per
+  queue partition (``session_id`` = the partition).
 - ``dropped_events``: counts of events the writer dropped, per site, hour and reason.
 
 LowCardinality where a column holds few distinct values per part (browsers, countries,
@@ -154,6 +156,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (5, (f"ALTER TABLE sessions ADD COLUMN IF NOT EXISTS exit_hostname {_LC}",)),
     # The exact daily rollups and the days they must not be trusted for.
     (6, (VISITOR_DAYS, ROLLUP_DIRTY, ROLLUP_LAYOUT)),
+    # The queue partition and position of the round that wrote each row, so a replay of
+    # one partition takes back only that partition's uncommitted rows (replay.py).
+    (
+        7,
+        (
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS part UInt16 DEFAULT 0 CODEC(ZSTD)",
+            "ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS pos UInt64 DEFAULT 0",
+            "ALTER TABLE dropped_events ADD COLUMN IF NOT EXISTS part UInt16 DEFAULT 0",
+        ),
+    ),
     # Pages as LowCardinality: a few thousand paths per site, filtered by substring and
     # grouped on every dashboard; functions run once per dictionary value, and the column
     # reads 2 bytes a row instead of the path (bench/query.py --store chdb, docs/benchmarks.md).

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec
-from footfall.store.clickhouse import forget, rollups, schema
+from footfall.store.clickhouse import forget, replay, rollups, schema
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.target import ClickHouseTarget
 from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
@@ -47,6 +47,9 @@ class ClickHouseStore:
         self._write_lock = threading.Lock()
         self._scratch: Any = None
         self._stage: tuple[str, str] = ("", "")
+        # partition -> the position this process last committed for it; a partition not
+        # listed may hold what a stopped round left (replay.py).
+        self._clean: dict[int, int] = {}
         # The rollups' layout version and when it was read: every rollup answer asks it,
         # and it changes only when the rollups job builds (here, or rarely elsewhere).
         self._layout: tuple[float, int | None] = (-1e9, None)
@@ -55,6 +58,7 @@ class ClickHouseStore:
 
     def open(self) -> None:
         t = self.target
+        self._clean = {}
         if t.path:
             self._transport = ChdbTransport(t.path, t.database)
         else:
@@ -99,25 +103,40 @@ class ClickHouseStore:
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[ScratchTarget]:
+    def begin_batch(
+        self, progress: tuple[int, int] | None, partition: int = 0
+    ) -> Iterator[ScratchTarget]:
         with self._write_lock:
             if self._scratch is None:
                 self._scratch = ScratchTarget.open_scratch()
                 self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
-            target = ScratchTarget(self.ch, self._scratch, version_of(progress), self._stage)
+            pos = version_of(progress)
+            target = ScratchTarget(self.ch, self._scratch, pos, self._stage, partition)
+            if pos:  # a queue round (an import's has no position and no replay)
+                last = self._clean.pop(partition, None)
+                done = replay.committed(self.ch, partition)
+                if last != done:
+                    # Another process wrote the partition since, or a round of it failed
+                    # here: what a stopped round left is settled first.
+                    replay.take_back(self.ch, partition, done, pos)
+                    if done:
+                        replay.settle(self.ch, partition, done)
+                    if pos > done:
+                        target.stored_ids, target.stored_drops = replay.stored_by(
+                            self.ch, partition, pos
+                        )
+                target.done = pos <= done
             yield target
             target.commit()
+            if pos:
+                self._clean[partition] = max(pos, done)
 
     def idle(self) -> None:
         pass
 
     def read_progress(self) -> tuple[int, int] | None:
-        sql = (
-            "SELECT max(version) FROM sessions WHERE site_id = '' AND session_id = 0 "
-            "SETTINGS final = 0"  # the marker is a deleted row (write.py)
-        )
-        rows = self.query(sql)
-        return progress_of(int(rows[0][0])) if rows and rows[0][0] else None
+        done = replay.committed(self.ch, 0)  # the spool's writer is partition 0
+        return progress_of(done) if done else None
 
     # -- reading ---------------------------------------------------------------------------
 

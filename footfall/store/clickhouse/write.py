@@ -1,28 +1,34 @@
 """The ClickHouse store's batch target: the batch steps run on a scratch DuckDB holding
 only the stored rows a round may touch; the round's changes are then written to ClickHouse.
 
-ClickHouse has no multi-statement transactions, so a round is made replayable instead:
+A round belongs to one queue partition ``k`` (0 for the spool's one writer; a
+``footfall worker`` passes the partition it holds) and ends at that partition's position
+``P``. ClickHouse has no multi-statement transactions, so a round is made replayable:
 1. ``neighbours``/``touch_visits`` copy stored rows into the scratch, skipping rows the
-   round itself may already have written (``pos`` of the events, ``version`` of visits,
-   both the round's queue position ``P``): a replay after a crash computes the same result;
-2. drop counts, new events and re-stamped events are inserted with deduplication tokens
-   derived from ``P`` (a replayed insert is written once); re-stamped events' older rows
-   are then deleted (``pos < P``);
-3. the visits' new rows, deleted rows and the progress marker go in one insert, one part:
-   that insert is the commit. ``read_progress`` is the newest marker (a deleted row of
-   the key ('', 0), read without FINAL; no query of a site ever sees it).
+   round itself may already have written (events of ``k`` at ``pos >= P``): a replay of
+   the same batch computes the same result;
+2. drop counts, new events and re-stamped events are inserted, each row carrying
+   ``part = k`` and ``pos = P``, with deduplication tokens ``k:P:<piece>``: the same on
+   every attempt, so a resent or replayed insert of the same batch is written once;
+3. the visits' new rows, deleted rows and partition ``k``'s progress marker go in one
+   insert, one part: that insert is the commit (``replay.py`` reads the markers);
+4. only then are re-stamped events' older rows deleted (``pos < P``): before the commit
+   a round only adds rows, so an uncommitted round can be taken back whole.
+What a round that stopped part-way left is settled per partition before that partition's
+next round (``replay.py``), so rounds of other partitions, written by other workers at
+the same time, are never touched.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from importlib import resources
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from footfall.store.base import EVENT_COLUMNS
+from footfall.store.clickhouse.replay import drop_superseded, sql_list
 from footfall.store.clickhouse.transport import Transport
 
 OFFSET_BITS = 40  # a queue position (segment, offset) as one UInt64 version
@@ -62,19 +68,20 @@ def plain(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
-def _sql_list(values: list[Any]) -> str:
-    """Ids and numbers read back from the engine, as a SQL list (they carry no quotes)."""
-    return ", ".join(f"'{v}'" if isinstance(v, str) else str(int(v)) for v in values) or "NULL"
-
-
 class ScratchTarget:
     """``BatchTarget`` for one round on ClickHouse (see the module docstring)."""
 
     def __init__(
         self, transport: Transport, scratch: duckdb.DuckDBPyConnection, pos: int,
-        stage: tuple[str, str],
+        stage: tuple[str, str], part: int = 0,
     ) -> None:  # fmt: skip
         self.ch, self.cur, self.pos, self.stage = transport, scratch, pos, stage
+        self.part = part
+        self.done = False  # this very round is already committed (a replay): write nothing
+        # What a stopped attempt of this very batch stored (replay.py): not written again,
+        # whether or not ClickHouse's deduplication recognises the repeated inserts.
+        self.stored_ids: list[str] = []
+        self.stored_drops = False
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
@@ -104,8 +111,9 @@ class ScratchTarget:
         return cur
 
     def _load_events(self, where: str) -> None:
-        # A round outside the queue (pos 0: an import, footfall/imports/) sees every row.
-        before = f"pos < {self.pos}" if self.pos else "1"
+        # A round outside the queue (pos 0: an import, footfall/imports/) sees every row;
+        # a queue round every row but its partition's own from this position on.
+        before = f"(pos < {self.pos} OR part <> {self.part})" if self.pos else "1"
         got = plain(self.ch.arrow(f"SELECT {_EV_SELECT} FROM events WHERE {before} AND {where}"))
         if got.num_rows:
             self.cur.register("_got", got)
@@ -157,7 +165,7 @@ class ScratchTarget:
         ).fetchall()
         for site in {r[0] for r in rows}:
             ids = [r[1] for r in rows if r[0] == site]
-            self._load_events(f"site_id = '{_check(site)}' AND session_id IN ({_sql_list(ids)})")
+            self._load_events(f"site_id = '{_check(site)}' AND session_id IN ({sql_list(ids)})")
 
     # -- commit -----------------------------------------------------------------------------
 
@@ -168,26 +176,38 @@ class ScratchTarget:
         if rows.num_rows:
             # No queue position, no token: an import's rounds would all share "0:…" and
             # ClickHouse would drop every one after the first as a replay.
-            self.ch.insert(table, rows, token=f"{self.pos}:{part}" if self.pos else "")
+            self.ch.insert(table, rows, token=self._token(part))
         return rows
 
+    def _token(self, piece: str) -> str:
+        return f"{self.part}:{self.pos}:{piece}" if self.pos else ""
+
     def commit(self) -> None:
-        p = self.pos
-        self._write("dropped_events", "SELECT * FROM dropped_events", "dropped")
+        if self.done:
+            return
+        p, k = self.pos, self.part
+        stamp = f"{k}::USMALLINT AS part, {p}::UBIGINT AS pos"
+        if not self.stored_drops:
+            self._write("dropped_events", f"SELECT *, {stamp} FROM dropped_events", "dropped")
         cols = ", ".join(
             "event_id::VARCHAR AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
+        fresh = "1"
+        if self.stored_ids:
+            ids = pa.table({"event_id": pa.array(self.stored_ids, pa.string())})
+            self.cur.register("_stored_ids", ids)
+            fresh = "event_id::VARCHAR NOT IN (SELECT event_id FROM _stored_ids)"
         self._write(
             "events",
-            f"SELECT {cols}, {p}::UBIGINT AS pos FROM events "
-            "WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev)",
+            f"SELECT {cols}, {stamp} FROM events "
+            f"WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev) AND {fresh}",
             "events",
         )
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
-            f"SELECT {cols}, {p}::UBIGINT AS pos FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
-            "EXCEPT FROM _loaded_ev)"
+            f"SELECT {cols}, {stamp} FROM (FROM events SEMI JOIN _loaded_ev USING (event_id) "
+            f"EXCEPT FROM _loaded_ev) WHERE {fresh}"
         ).to_arrow_table()
         if changed.num_rows:
             self.cur.register("_changed", changed)
@@ -195,22 +215,8 @@ class ScratchTarget:
                 "SELECT DISTINCT site_id, date_trunc('day', ts) AS day FROM _changed"
             ).to_arrow_table()
             self.cur.unregister("_changed")
-            self.ch.insert("rollup_dirty", days, token=f"{p}:dirty")
-            self.ch.insert("events", changed, token=f"{p}:restamp")
-        if changed.num_rows:
-            # Only rows whose re-stamped copy is stored: a replay of a round that was
-            # committed (a worker that died before acknowledging it) computes re-stamps
-            # against its own visits, and the deduplicated insert above stored none of them.
-            listed = _sql_list(changed.column("event_id").to_pylist())
-            kept = self.ch.arrow(
-                f"SELECT DISTINCT toString(event_id) AS id FROM events "
-                f"WHERE pos = {p} AND event_id IN ({listed})"
-            )
-            ids = kept.column("id").to_pylist()
-            if ids:
-                self.ch.command(
-                    f"DELETE FROM events WHERE pos < {p} AND event_id IN ({_sql_list(ids)})"
-                )
+            self.ch.insert("rollup_dirty", days, token=self._token("dirty"))
+            self.ch.insert("events", changed, token=self._token("restamp"))
         self._write(
             "sessions",
             f"SELECT *, {p}::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
@@ -218,11 +224,15 @@ class ScratchTarget:
             f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
             # The progress marker: a visit row no site has, deleted, so reads (FINAL) never
             # see it; merges keep it (no cleanup), as the newest row of its key.
-            f"UNION ALL BY NAME SELECT '' AS site_id, 0::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
+            f"UNION ALL BY NAME SELECT '' AS site_id, {k}::UBIGINT AS session_id, TIMESTAMP '1970-01-01' AS start_ts, "
             f"TIMESTAMP '1970-01-01' AS end_ts, 0 AS pageviews, 0 AS events, 0 AS interactive_events, "
             f"0::UBIGINT AS visitor_id, {p}::UBIGINT AS version, 1::UTINYINT AS is_deleted",
             "sessions",
         )
+        # The stopped attempt's re-stamped copies (among ``stored_ids``) supersede rows too.
+        superseded = changed.column("event_id").to_pylist() + self.stored_ids
+        if superseded:
+            drop_superseded(self.ch, superseded, k, p)
 
 
 def _check(site: str) -> str:  # a site id spliced into SQL: they are slugs

@@ -127,9 +127,12 @@ class DuckDBStore:
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def begin_batch(self, progress: tuple[int, int] | None) -> Iterator[_InPlace]:
+    def begin_batch(
+        self, progress: tuple[int, int] | None, partition: int = 0
+    ) -> Iterator[_InPlace]:
         """The batch steps run on the store's own tables in one transaction, which also
-        records the queue position: a crash before COMMIT leaves nothing of the round."""
+        records the queue position: a crash before COMMIT leaves nothing of the round.
+        (``partition`` needs nothing here: one process writes, all or nothing.)"""
         # Not `SET threads = 1` around the round, though the writer's CPU per event is
         # 12-25% lower on one thread: the setting is the database's, and switching it while
         # another cursor's query ran left that query waiting forever (DuckDB 2.0; the

@@ -82,13 +82,57 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
         assert store.migrate() == []  # type: ignore[attr-defined]  # applied at open
         versions = store.query("SELECT version FROM footfall_migrations ORDER BY version")
         # events, sessions, drops; imported_stats; Plausible's value names; last_ts;
-        # exit_hostname; the daily rollups; pages as LowCardinality and visit_days
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (8,)]
+        # exit_hostname; the daily rollups; drops.pos and events.part; pages as
+        # LowCardinality and visit_days
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,)]
         types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'events' "
                                  "AND database = currentDatabase()"))  # fmt: skip
         assert types["pathname"] == types["entry_page"] == "LowCardinality(Nullable(String))"
     finally:
         store.close()
+
+
+def test_a_round_stopped_after_its_commit_has_its_restamps_settled(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The round commits its visits, then dies before deleting the older rows of the events
+    it re-stamped: the next start deletes them, so no event is counted twice."""
+    rng = random.Random(5)
+    recs = [
+        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
+        for i in range(400)
+    ]
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
+    spool.append_sync([ENCODER.encode(r) for r in recs[:200]])
+    writer.run_once()
+    spool.append_sync([ENCODER.encode(r) for r in recs[200:]])
+    ch: Any = store.ch  # type: ignore[attr-defined]
+    real = ch.command
+
+    def command(sql: str, *args: Any) -> Any:
+        if sql.startswith("DELETE FROM events"):
+            ch.command = real
+            raise ConnectionError("killed")
+        return real(sql, *args)
+
+    ch.command = command
+    with pytest.raises(ConnectionError):
+        writer.run_once()
+    assert store.query("SELECT count(*) - count(DISTINCT event_id) FROM events")[0][0] > 0
+    store.close()
+    spool.close_sync()
+    spool, store = open_parts(tmp_path, store_url)
+    try:
+        writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
+        assert writer.run_once() == 0  # the round was committed
+        spool.append_sync([ENCODER.encode(record(1000))])
+        assert writer.run_once() == 1
+        assert store.query("SELECT count(*), count(DISTINCT event_id) FROM events") == [(401, 401)]
+        assert store.query("SELECT sum(pageviews) FROM sessions") == [(401,)]
+    finally:
+        store.close()
+        spool.close_sync()
 
 
 def test_migration_8_keeps_stored_pages(tmp_path: Path, store_url: str) -> None:
