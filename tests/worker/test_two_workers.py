@@ -134,16 +134,16 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
 
 
 def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_another(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     """Worker a's round on one partition dies after its events are in ClickHouse and
     before its visits commit; its other partition's round had committed. Worker b claims
     the stopped batch and replays it (the same position): every event once, every visit."""
     store = chdb_store
     recs = [record(i, ts=1_700_000_000_000 + i * MIN, visitor_id=1 + i % 9) for i in range(120)]
-    queue = _queue(prefix)
+    queue = _queue(redis_prefix)
     queue.append_sync([ENCODER.encode(r) for r in recs])
-    a = _worker(prefix, store, "a", batch_size=200)
+    a = _worker(redis_prefix, store, "a", batch_size=200)
     ch: Any = store.ch  # type: ignore[attr-defined]
     real_insert, inserts = ch.insert, []
 
@@ -163,7 +163,7 @@ def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_anothe
     assert stored(store)[0] == 120  # both partitions' events are in, one visit set is not
     for k in list(a.leases.held):
         a.leases.release(k)  # a is gone: its leases expire, its batch stays pending
-    b = _worker(prefix, store, "b")
+    b = _worker(redis_prefix, store, "b")
     time.sleep(CONFIG.claim_idle_ms / 1000)
     _drain(b)
     for _ in range(3):  # the claim and replay happen after the queue's depth reads 0
