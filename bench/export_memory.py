@@ -29,6 +29,8 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procs import tree_rss_kb  # noqa: E402
+
 from footfall.store.duckdb.store import DuckDBStore  # noqa: E402
 from tests.serverproc import Server  # noqa: E402
 
@@ -52,23 +54,6 @@ SELECT uuid(), ?, make_timestamp(CAST(? + i * ? AS BIGINT)),
        NULL, NULL, CASE WHEN r1 < 0.8 THEN CAST(r2 * 3000 AS BIGINT) END, NULL, r1 < 0.95
 FROM (SELECT range AS i, random() AS r1, random() AS r2 FROM range(?, ?))
 """
-
-
-def tree_rss_kb(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants, in kB (from /proc)."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                children = (task / "children").read_text().split()
-                todo += [int(c) for c in children]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def generate(store: Path, site_id: str, n: int) -> float:

@@ -50,26 +50,10 @@ sys.path.append(str(ROOT))
 
 from corpus import DOMAIN, Corpus  # noqa: E402
 from ingest import ADMIN_TOKEN, Server, free_port, http, wait_up  # noqa: E402
-from procs import die_with_parent  # noqa: E402
+from procs import die_with_parent, tree_rss_kb  # noqa: E402
 
 BATCH = 500
 TARGETS = {"ratio_1_worker": 0.5, "lag_p95_s": 2.0}
-
-
-def tree_rss_kb(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants, in kB (from /proc)."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def create_database(port: int, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Server subprocesses that do not outlive the bench that started them.
+"""Server subprocesses that do not outlive the bench that started them, and their memory.
 
 The benches start ``footfall serve`` in a session of its own (so that a Ctrl-C meant for the
 bench does not reach the server mid-measurement, and the bench can stop the whole process
@@ -6,6 +6,7 @@ group). If the bench itself is killed, its ``finally`` blocks never run and the 
 holding a port, a data directory in /tmp and a core's worth of background work — would go
 on running and skew every later measurement. ``die_with_parent`` (a ``preexec_fn``) asks
 Linux to send the server SIGINT, its clean shutdown, when the bench goes away.
+``tree_rss_kb`` is what the benches report as a process tree's memory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import sys
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 # Looked up here, before any fork: loading a library in the forked child of a process with
@@ -24,3 +26,19 @@ def die_with_parent() -> None:
     """Run in the child between fork and exec: SIGINT it when the parent exits (Linux)."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGINT, 0, 0, 0)
+
+
+def tree_rss_kb(pid: int) -> int:
+    """VmRSS of ``pid`` and all its descendants, in kB (from /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total

@@ -1,5 +1,6 @@
 """Asking a running ``footfall serve`` over its admin API, for the commands that need the
-event store it holds (``footfall privacy delete|export``, ``footfall reports send``).
+event store it holds (``footfall privacy delete|export``, ``footfall reports send``), and
+the exit those commands share for a refused value or an unknown site.
 
 The embedded store opens in one process only, so a command finds the server holding the
 data directory (its lock file, :mod:`footfall.cli_preflight`) and sends it the request
@@ -14,6 +15,7 @@ import urllib.request
 
 from footfall.cli_preflight import connect_url, holder
 from footfall.config import Settings
+from footfall.meta.values import MetaValidationError, SiteNotFoundError
 
 
 def server_url(settings: Settings, given: str | None) -> str | None:
@@ -25,6 +27,15 @@ def server_url(settings: Settings, given: str | None) -> str | None:
     if server is not None and server.get("command") == "serve":
         return str(server.get("url") or connect_url(settings.host, settings.port))
     return None
+
+
+def refused(exc: MetaValidationError | SiteNotFoundError, site_id: str) -> int:
+    """Say which value the metadata refused (or that the site is unknown); exit code 2."""
+    if isinstance(exc, SiteNotFoundError):
+        print(f"error: site: no site {site_id!r}", file=sys.stderr)
+    else:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+    return 2
 
 
 def ask(url: str, token: str, method: str, path: str, body: bytes | None = None) -> int:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from footfall.cli_admin import ask, server_url
+from footfall.cli_admin import ask, refused, server_url
 from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
 from footfall.meta.repo import Metadata
@@ -66,12 +66,8 @@ def cmd_subscription(args: argparse.Namespace, action: str, settings: Settings) 
             print(f"{args.to} no longer receives {args.site}'s {args.kind} mail")
         else:
             print(f"{args.to} was not receiving {args.site}'s {args.kind} mail")
-    except MetaValidationError as exc:
-        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
-        return 2
-    except SiteNotFoundError:
-        print(f"error: site: no site {args.site!r}", file=sys.stderr)
-        return 2
+    except (MetaValidationError, SiteNotFoundError) as exc:
+        return refused(exc, args.site)
     finally:
         meta.close()
     return 0
@@ -91,8 +87,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         to = check_email(args.to, "to")
     except MetaValidationError as exc:
-        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
-        return 2
+        return refused(exc, args.site)
     url = server_url(settings, args.url)
     if url is not None:
         body = json.dumps({"site_id": args.site, "to": to, "kind": args.kind}).encode()
@@ -112,8 +107,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         site = meta.get_site(args.site)
         if site is None:
-            print(f"error: site: no site {args.site!r}", file=sys.stderr)
-            return 2
+            return refused(SiteNotFoundError(args.site), args.site)
         store = open_store(settings)
         try:
             label = Mailer(settings, meta, QueryRunner(store)).send_report(site, to, args.kind)

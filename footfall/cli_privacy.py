@@ -16,10 +16,11 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from footfall.cli_admin import ask, server_url
+from footfall.cli_admin import ask, refused, server_url
 from footfall.cli_preflight import DataDirLock, PreflightError
 from footfall.config import Settings
 from footfall.ingest.validate import FieldError
+from footfall.meta.values import MetaValidationError, SiteNotFoundError
 
 SettingsOf = Callable[[argparse.Namespace], Settings]
 
@@ -51,7 +52,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, settings_of: SettingsO
 def set_retention(args: argparse.Namespace, settings: Settings) -> int:
     from footfall.meta.repo import Metadata
     from footfall.meta.rights import RightsPrefs
-    from footfall.meta.values import MetaValidationError, SiteNotFoundError
 
     meta = Metadata(settings.metadata_url)
     try:
@@ -61,12 +61,8 @@ def set_retention(args: argparse.Namespace, settings: Settings) -> int:
         sessions = now.sessions_days if args.sessions_days is None else args.sessions_days
         rollups = now.rollups_days if args.rollups_days is None else args.rollups_days
         got = prefs.set_retention(args.site, sessions, rollups)
-    except MetaValidationError as exc:
-        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
-        return 2
-    except SiteNotFoundError:
-        print(f"error: site: no site {args.site!r}", file=sys.stderr)
-        return 2
+    except (MetaValidationError, SiteNotFoundError) as exc:
+        return refused(exc, args.site)
     finally:
         meta.close()
     print(json.dumps({"site_id": got.site_id, "sessions_days": got.sessions_days,
@@ -99,11 +95,14 @@ def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
 
     try:
         meta = Metadata(settings.metadata_url)
-        known = meta.get_site(person.site_id) is not None
-        meta.close()
+        try:
+            # A data directory no server has opened yet has no tables to look in.
+            meta.migrate()
+            known = meta.get_site(person.site_id) is not None
+        finally:
+            meta.close()
         if not known:
-            print(f"error: site: no site {person.site_id!r}", file=sys.stderr)
-            return 2
+            return refused(SiteNotFoundError(person.site_id), person.site_id)
         store = open_store(settings)
         try:
             if action == "delete":

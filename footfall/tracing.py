@@ -150,10 +150,10 @@ def instrument_store(store: Any) -> None:
             s.end()
 
     @contextlib.contextmanager
-    def traced_batch(progress: Any, *rest: Any) -> Iterator[Any]:
-        # ``rest``: a worker round's partition or shares (store/base.py), passed through.
+    def traced_batch(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        # Whatever the port's begin_batch takes (progress, partition, ...) passes through.
         with span("store.batch", **{"db.system": type(store).__name__}), begin_batch(
-            progress, *rest
+            *args, **kwargs
         ) as target:  # fmt: skip
             yield target
 

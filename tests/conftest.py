@@ -21,6 +21,26 @@ from footfall.config import Settings
 from footfall.runtime import Services
 
 ADMIN = "test-admin-token"
+# The shared Redis's checks and per-test key prefix (the redis_prefix fixture).
+pytest_plugins = ["tests.support.redis"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Logins in this process hash with argon2id at its lowest cost. The production cost
+    (64 MiB, 3 passes) is a tenth of a second of CPU a login, paid hundreds of times by the
+    login, throttling and dashboard tests, and it is not what they check; servers started
+    as subprocesses keep the production cost, and hashes of either cost verify alike."""
+    from argon2 import PasswordHasher
+
+    from footfall.meta import users
+
+    production = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    users._dummy_hash.cache_clear()
+    yield
+    users._hasher = production
+    users._dummy_hash.cache_clear()
 
 
 def require_services() -> bool:

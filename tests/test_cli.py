@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from footfall import __version__
 from footfall.cli import parser
@@ -96,18 +98,24 @@ def test_serve_data_dir_flag(tmp_path: Path) -> None:
         proc.wait(30)
 
 
-def test_second_serve_on_a_busy_port_refuses_naming_it(tmp_path: Path) -> None:
-    first = Server(tmp_path / "one").start()
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running server the next serve commands collide with (port, then data dir)."""
+    server = Server(tmp_path_factory.mktemp("first") / "data").start()
     try:
-        code, _, err = run("serve", "--data-dir", str(tmp_path / "two"),
-                           "--port", str(first.port), timeout=20)  # fmt: skip
-        assert code not in (None, 0)
-        line = one_line_error(err)
-        assert str(first.port) in line and "another footfall server" in line
-        # The first server keeps all the traffic.
-        assert first.get("/api/health")["status"] == "ok"
+        yield server
     finally:
-        first.stop(recover=False)
+        server.stop(recover=False)
+
+
+def test_second_serve_on_a_busy_port_refuses_naming_it(first: Server, tmp_path: Path) -> None:
+    code, _, err = run("serve", "--data-dir", str(tmp_path / "two"),
+                       "--port", str(first.port), timeout=20)  # fmt: skip
+    assert code not in (None, 0)
+    line = one_line_error(err)
+    assert str(first.port) in line and "another footfall server" in line
+    # The first server keeps all the traffic.
+    assert first.get("/api/health")["status"] == "ok"
 
 
 def test_serve_on_a_port_another_program_holds_refuses(tmp_path: Path) -> None:
@@ -122,17 +130,15 @@ def test_serve_on_a_port_another_program_holds_refuses(tmp_path: Path) -> None:
     assert str(port) in line and "in use" in line
 
 
-def test_serve_on_a_data_dir_another_server_uses_refuses(tmp_path: Path) -> None:
-    first = Server(tmp_path / "data").start()
-    try:
-        code, _, err = run("serve", "--data-dir", str(tmp_path / "data"),
-                           "--port", str(free_port()), timeout=20)  # fmt: skip
-        assert code not in (None, 0)
-        line = one_line_error(err)
-        assert str(tmp_path / "data") in line and "in use" in line
-        assert first.proc is not None and f"pid {first.proc.pid}" in line
-    finally:
-        first.stop(recover=False)
+def test_serve_on_a_data_dir_another_server_uses_refuses(first: Server) -> None:
+    data = Path(first.env["FOOTFALL_DATA_DIR"])
+    code, _, err = run("serve", "--data-dir", str(data), "--port", str(free_port()),
+                       timeout=20)  # fmt: skip
+    assert code not in (None, 0)
+    line = one_line_error(err)
+    assert str(data) in line and "in use" in line
+    assert first.proc is not None and f"pid {first.proc.pid}" in line
+    assert first.get("/api/health")["status"] == "ok"
 
 
 def test_serve_with_an_unusable_data_dir_refuses(tmp_path: Path) -> None:

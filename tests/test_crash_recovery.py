@@ -207,7 +207,8 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Pat
     acked: list[str] = []
     all_sent: set[str] = set()
     try:
-        server.start()
+        # 1. kill under load; the writer runs seldom, so a backlog sits in the spool
+        server.start(flush_interval_ms="1500")
         admin = {"Authorization": f"Bearer {ADMIN}"}
         status, site = http("POST", server.base + "/api/site/create",
                             {"name": "Crash", "domains": ["example.com"]}, admin)
@@ -216,9 +217,6 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Pat
         status, tok = http("POST", server.base + "/api/tokens", {"site_id": site_id}, admin)
         assert status == 201, tok
 
-        # 1. kill under load; the writer runs seldom, so a backlog sits in the spool
-        server.stop()
-        server.start(flush_interval_ms="1500")
         load, lag1 = load_then_kill(server, key, min_acked=1500, extra_seconds=0.3)
         acked += load.acked
         all_sent.update(load.sent)

@@ -31,7 +31,7 @@ def test_committed_build_is_within_budget(name: str) -> None:
 def test_default_build_has_no_extended_features() -> None:
     default = (bt.OUT / "footfall.js").read_text()
     ext = (bt.OUT / "footfall.ext.js").read_text()
-    for marker in ("File Download", "engagement", "Form: Submission", "load_time_ms"):
+    for marker in ("File Download", "engagement", "Form: Submission", "load_time_ms", "JS Error"):
         assert marker not in default and marker in ext
 
 
@@ -59,6 +59,11 @@ def test_es2017_check_refuses_newer_syntax(tmp_path: Path) -> None:
 def test_build_script_prints_sizes() -> None:
     if shutil.which("node") is None and not require_services():
         pytest.skip("node is not installed")
-    out = subprocess.run(["python3", "scripts/build_tracker.py", "--sizes"], cwd=bt.ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["python3", "scripts/build_tracker.py", "--sizes"],
+        cwd=bt.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "footfall.js" in out and "gzipped" in out

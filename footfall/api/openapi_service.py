@@ -148,7 +148,9 @@ def _dashboard() -> Obj:
     stream = content(200, "Server-sent events", "text/event-stream")
     public: list[Obj] = []
     return {
-        "/": {"get": _page("Site list")},
+        "/": {"get": _page("Site list: each site's visitors over the range, by day, and the "
+                           "change against the previous period",
+                           param("period", "7d, 30d (default) or 90d"))},
         "/login": {"get": _page("Login form", security=public),
                    "post": _form("Log in", security=public)},
         "/logout": {"post": _form("Log out")},
@@ -157,6 +159,10 @@ def _dashboard() -> Obj:
         "/setup": {"get": _page("First-run setup form", security=public),
                    "post": _form("Create the owner account", security=public)},
         "/sites": {"post": _form("Create a site (the owner, or a user the owner allows)")},
+        "/sites.json": {"get": op(
+            "The sites this user can open (the site switcher)", "Dashboard",
+            content(200, "Site ids and names", "application/json", object_of("sites:array")),
+            security=SESSION)},
         "/users": {"get": _page("Users (owner)"), "post": _form("Create a user (owner)")},
         "/users/site-creation": {"post": _form("Allow or stop a user creating sites (owner)")},
         "/sites/{site_id}": {"get": _page("A site's dashboard", site)},

@@ -24,6 +24,7 @@ def routes() -> list[BaseRoute]:
         Route("/setup", auth_views.setup_page, methods=["GET"]),
         Route("/setup", auth_views.setup_submit, methods=["POST"]),
         Route("/sites", site_views.create_site, methods=["POST"]),
+        Route("/sites.json", site_views.site_choices, methods=["GET"]),
         Route("/users", users_views.users_page, methods=["GET"]),
         Route("/users", users_views.create_user, methods=["POST"]),
         Route("/users/site-creation", users_views.site_creation, methods=["POST"]),

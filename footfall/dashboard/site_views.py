@@ -1,5 +1,6 @@
-"""Pages of a logged-in user: the site list (and creating a site), a site's dashboard and
-realtime view, its sessions list and one session's timeline, and the live count stream.
+"""Pages of a logged-in user: the site list with each site's visitors over a range (and
+creating a site), a site's dashboard and realtime view, its sessions list and one session's
+timeline, the live count stream, and the sites the site switcher offers.
 
 The dashboard and realtime pages are shells: they render at once and the browser fetches
 every figure from ``POST /api/v2/query`` (authorised by the session cookie).
@@ -23,6 +24,7 @@ from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import SiteInfo
 from footfall.meta.values import MetaValidationError, NotAllowedError
+from footfall.query import overview
 from footfall.query import sessions as visits
 from footfall.query.model import parse_query
 
@@ -42,11 +44,25 @@ async def index(request: Request) -> Response:
 
 @guarded
 async def _index(request: Request) -> Response:
+    try:
+        period = overview.check_range(request.query_params.get("period"))
+    except FieldError as exc:
+        raise Denied(400, f"{exc.field}: {exc.message}") from None
     sites = await run_in_threadpool(_readable_sites, request)
+    trends = await run_in_threadpool(overview.trends, services(request).runner, sites, period)
     can_create = require_login(request).user.can_create_sites
-    return render(
-        request, "sites.html", {"sites": sites, "error": None, "form": {}, "can_create": can_create}
-    )
+    return render(request, "sites.html", {
+        "sites": sites, "error": None, "form": {}, "can_create": can_create, "trends": trends,
+        "period": period, "ranges": overview.RANGES, "sparkline": overview.sparkline,
+    })  # fmt: skip
+
+
+@guarded
+async def site_choices(request: Request) -> Response:
+    """The sites this user can open, for the site switcher on every site page."""
+    sites = await run_in_threadpool(_readable_sites, request)
+    choices = [{"id": s.id, "name": s.name} for s in sites]
+    return JSONResponse({"sites": choices}, headers={"cache-control": "no-store"})
 
 
 @guarded

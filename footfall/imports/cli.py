@@ -58,6 +58,7 @@ def cmd_access_log(args: argparse.Namespace) -> int:
         if name != "-" and not Path(name).is_file():
             return _fail(f"file: no such file {name!r}")
     console = Console(stderr=True)
+    name = ""
     try:
         with open_feed(settings, "import access-log") as feed:
             site = feed.meta.get_site(args.site)
@@ -93,6 +94,8 @@ def cmd_access_log(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"file: {exc.strerror or exc}")
+    except EOFError as exc:  # gzip's word for a truncated file
+        return _fail(f"file: {name}: {exc} (a complete copy imports what is missing)")
     skipped = dict(total.skipped)
     if counts.dropped_referrer_spam:
         skipped["referrer_spam"] = counts.dropped_referrer_spam

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ROOT
+from tests.browser.conftest import ROOT, logged_in
 from tests.serverproc import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -102,16 +101,7 @@ def get(c: Ctx, path: str, **params: Any) -> Any:
 
 
 def owner_page(c: Ctx, browser: Any) -> Any:
-    # CSP bypassed only so that wait_for_function may evaluate its expression.
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, bypass_csp=True)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: c.errors.append(f"pageerror: {exc}"))
-    page.on("response", lambda r: r.status >= 400 and c.errors.append(f"{r.status} {r.url}"))
-    page.goto(c.server.url("/login"))
-    page.fill("input[name=email]", OWNER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/$"))
+    page = logged_in(browser, c.server, OWNER, PASSWORD, c.errors)
     page.goto(c.server.url(f"/sites/{c.site_id}?period=30d"))
     page.wait_for_selector("#dashboard[aria-busy=false]", timeout=20000)
     return page

@@ -224,3 +224,17 @@ def test_redis_shape_hands_pageviews_to_the_workers(
     finally:
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
+
+
+def test_a_truncated_gz_file_is_one_error_line(
+    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """gzip ends a cut-off file with EOFError, which reached the terminal as a traceback."""
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(gzip.compress(build_log().encode() * 50)[:400])
+    monkeypatch.setenv("FOOTFALL_STORE_URL", shop.store_url)
+    code = main(["import", "access-log", str(log), "--site", "shop",
+                 "--data-dir", str(shop.data_dir)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: file: {log}: Compressed file ended") and "Traceback" not in err

@@ -115,3 +115,19 @@ def test_a_date_that_does_not_exist_is_a_malformed_line() -> None:
                  "05/Mar/2024:25:00:00 +0000"):  # fmt: skip
         with pytest.raises(BadLine):
             parse(f'1.2.3.4 - - [{when}] "GET / HTTP/1.1" 200 5 "-" "{UA}"')
+
+
+def test_times_in_other_zones_and_out_of_range_ones() -> None:
+    """The day and zone parts are read once and reused: each line's own clock time and
+    offset still count, and a minute or second past its range is no time at all."""
+    parse = parser_for("combined")
+    line = '1.2.3.4 - - [{}] "GET / HTTP/1.1" 200 5 "-" "' + UA + '"'
+    utc = datetime(2024, 3, 5, 8, tzinfo=UTC).timestamp() * 1000
+    assert parse(line.format("05/Mar/2024:08:00:00 +0000")).ts_ms == utc
+    assert parse(line.format("05/Mar/2024:01:00:00 -0700")).ts_ms == utc
+    assert parse(line.format("05/Mar/2024:13:30:00 +0530")).ts_ms == utc
+    assert parse(line.format("05/Mar/2024:08:00:59 +0000")).ts_ms == utc + 59_000
+    for when in ("05/Mar/2024:08:60:00 +0000", "05/Mar/2024:08:00:60 +0000",
+                 "05/Mar/2024:08:00 +0000", "05/Xyz/2024:08:00:00 +0000"):  # fmt: skip
+        with pytest.raises(BadLine):
+            parse(line.format(when))

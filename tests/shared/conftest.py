@@ -1,6 +1,6 @@
-"""Fixtures of the shared-state tests: a Redis key prefix of the test's own (its keys are
-deleted afterwards), a Redis server of the test's own that it can stop and start, and
-events built the way a user's browser or server would send them."""
+"""Fixtures of the shared-state tests: a Redis server of the test's own that it can stop and
+start, and events built the way a user's browser or server would send them. (A key prefix
+of the test's own in the shared Redis is ``redis_prefix``, from ``tests/support/redis.py``.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_services
-from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
+from tests.support.redis import redis_or_skip
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -26,27 +25,6 @@ def event(visitor: str, **extra: Any) -> dict[str, Any]:
     """A server-side pageview of ``visitor`` (its own id, a real browser's user agent)."""
     return {"event_type": "pageview", "path": "/", "visitor_id": visitor, "user_agent": FIREFOX,
             **extra}  # fmt: skip
-
-
-def drop_prefix(prefix: str, url: str = REDIS_URL) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A prefix of this test's own in the shared Redis at 127.0.0.1:6379."""
-    _redis_or_skip()
-    prefix = f"footfall-test:{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    drop_prefix(prefix)
 
 
 class RedisServer:
@@ -94,7 +72,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         if require_services():
             pytest.fail(reason)
         pytest.skip(reason)
-    _redis_or_skip()  # also checks the client is installed
+    redis_or_skip()  # also checks the client is installed
     server = RedisServer(tmp_path)
     server.start()
     yield server

@@ -12,8 +12,8 @@ import pytest
 
 from footfall.shared.base import Broadcast
 from footfall.shared.local.invalidation import LocalBroadcast
-from tests.queue.contract.conftest import REDIS_URL
 from tests.shared.conftest import RedisServer
+from tests.support.redis import REDIS_URL
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

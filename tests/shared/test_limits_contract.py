@@ -14,7 +14,7 @@ import pytest
 
 from footfall.shared.base import LimiterFactory, RateLimiter, RequestLimits
 from footfall.shared.local.limits import local_limiter
-from tests.queue.contract.conftest import REDIS_URL
+from tests.support.redis import REDIS_URL
 
 
 @pytest.fixture(params=["process", "redis"])

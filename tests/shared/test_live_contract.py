@@ -17,8 +17,8 @@ from footfall.config import Settings
 from footfall.dashboard.siteops import current_visitors
 from footfall.meta.repo import SiteInfo
 from tests.conftest import make_settings
-from tests.queue.contract.conftest import REDIS_URL
 from tests.shared.conftest import GOOGLEBOT, event
+from tests.support.redis import REDIS_URL
 from tests.worker.inprocess import worker_beside
 
 

@@ -23,8 +23,8 @@ from footfall.meta.users import Accounts
 from footfall.runtime import Services
 from tests.conftest import make_settings
 from tests.dashboard.conftest import PASSWORD, login
-from tests.queue.contract.conftest import REDIS_URL
 from tests.shared.conftest import event
+from tests.support.redis import REDIS_URL
 
 
 @dataclass

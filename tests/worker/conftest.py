@@ -1,9 +1,7 @@
-"""Helpers of the worker tests: a Redis key prefix of the test's own (deleted after), a
-store, records, and the 30-minute rule written out in plain Python as the reference."""
+"""Helpers of the worker tests: a store on each backend, records, and the 30-minute rule written out in plain Python as the reference."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -14,23 +12,8 @@ from footfall.ingest.record import SpoolRecord
 from footfall.store import open_store
 from footfall.store.base import EventStore
 from tests.conftest import _chdb_available, chdb_url, require_services
-from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
 
 TIMEOUT_MS = 30 * 60_000
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    _redis_or_skip()
-    import redis
-
-    p = f"footfall-test:{uuid.uuid4().hex[:12]}:"
-    yield p
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=p + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def _need_chdb() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from footfall.cli import main
-from tests.queue.contract.conftest import REDIS_URL
 from tests.serverproc import free_port
+from tests.support.redis import REDIS_URL
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from footfall.store.base import EventStore
 from footfall.worker.dlq import DeadLetters
 from footfall.worker.loop import Worker, WorkerConfig
 from tests.contract.test_store_writes import record
-from tests.queue.contract.conftest import REDIS_URL
+from tests.support.redis import REDIS_URL
 from tests.worker.conftest import stored
 
 POISON = [b"not json at all", b'{"event_id": "x", "site_id": "s"}']
@@ -34,17 +34,17 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
 
 
 def test_poison_records_go_to_the_dead_letter_stream_and_the_rest_flow_on(
-    prefix: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    redis_prefix: str, store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     import redis
 
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=1)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=1)
     queue.open()
     good = [ENCODER.encode(record(i)) for i in range(40)]
     queue.append_sync(good[:20] + POISON + good[20:])
     config = WorkerConfig(partitions=1, batch_size=1000, max_failures=3, retry_base_ms=50)
-    worker = Worker(REDIS_URL, prefix, store, lambda s: ("s.com",), config, consumer="w")
+    worker = Worker(REDIS_URL, redis_prefix, store, lambda s: ("s.com",), config, consumer="w")
     attempts = []
     deadline = time.monotonic() + 10
     while queue.depth():
@@ -58,15 +58,15 @@ def test_poison_records_go_to_the_dead_letter_stream_and_the_rest_flow_on(
     assert worker.stats.dead_lettered == 2
     assert stored(store)[:2] == (40, 40)
     client = redis.Redis.from_url(REDIS_URL)
-    assert client.hlen(prefix + "failures") == 0
-    letters = DeadLetters(client, prefix).letters()
+    assert client.hlen(redis_prefix + "failures") == 0
+    letters = DeadLetters(client, redis_prefix).letters()
     assert [d.payload for d in letters] == POISON
     assert letters[0].failures == 3 and "not an event record" in letters[0].error
     assert letters[1].error.startswith("not an event record")
 
     # The command line: list, retry one (it comes back and fails again), purge.
     monkeypatch.setenv("FOOTFALL_QUEUE_URL", REDIS_URL)
-    monkeypatch.setenv("FOOTFALL_REDIS_PREFIX", prefix)
+    monkeypatch.setenv("FOOTFALL_REDIS_PREFIX", redis_prefix)
     monkeypatch.setenv("FOOTFALL_QUEUE_PARTITIONS", "1")
     monkeypatch.setenv("FOOTFALL_DATA_DIR", str(tmp_path / "cli"))
     assert main(["queue", "dlq", "list", "--json"]) == 0
@@ -74,11 +74,13 @@ def test_poison_records_go_to_the_dead_letter_stream_and_the_rest_flow_on(
     assert [r["event"] for r in rows] == [p.decode() for p in POISON]
     assert main(["queue", "dlq", "retry", rows[0]["id"]]) == 0
     assert "1 letter(s) requeued" in capsys.readouterr().out
-    assert client.xlen(prefix + "events") >= 1 and DeadLetters(client, prefix).size() == 1
+    assert (
+        client.xlen(redis_prefix + "events") >= 1 and DeadLetters(client, redis_prefix).size() == 1
+    )
     with pytest.raises(SystemExit, match="not both"):
         main(["queue", "dlq", "purge"])
     assert main(["queue", "dlq", "purge", "--all"]) == 0
     assert "1 letter(s) deleted" in capsys.readouterr().out
-    assert DeadLetters(client, prefix).size() == 0
+    assert DeadLetters(client, redis_prefix).size() == 0
     client.close()
     queue.close_sync()

@@ -20,9 +20,9 @@ from sqlalchemy import make_url
 from footfall.queue.redis import RedisStreamQueue
 from tests.api.test_stats_metrics import NOW, build_dataset, reference, wire
 from tests.meta.conftest import PG_URL, _libpq_dsn, _require_postgres
-from tests.queue.contract.conftest import REDIS_URL
 from tests.serverproc import Server
 from tests.support.clickhouse import shared_standin_url
+from tests.support.redis import REDIS_URL
 from tests.worker.procs import WorkerProc
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def _wait_for_both(prefix: str) -> None:
+def _wait_for_both(redis_prefix: str) -> None:
     """Until both workers hold partitions (before, the first would take every one)."""
     import redis
 
@@ -51,7 +51,7 @@ def _wait_for_both(prefix: str) -> None:
     deadline = time.monotonic() + 60
     try:
         while True:
-            holders = {client.get(f"{prefix}lease:{k}") for k in range(4)}
+            holders = {client.get(f"{redis_prefix}lease:{k}") for k in range(4)}
             if len(holders - {None}) == 2:
                 return
             assert time.monotonic() < deadline, f"workers holding partitions: {holders}"
@@ -61,10 +61,10 @@ def _wait_for_both(prefix: str) -> None:
 
 
 def test_two_servers_two_workers_report_exactly(
-    prefix: str, postgres_url: str, tmp_path: Path
+    redis_prefix: str, postgres_url: str, tmp_path: Path
 ) -> None:
     env = {
-        "FOOTFALL_QUEUE_URL": REDIS_URL, "FOOTFALL_REDIS_PREFIX": prefix,
+        "FOOTFALL_QUEUE_URL": REDIS_URL, "FOOTFALL_REDIS_PREFIX": redis_prefix,
         "FOOTFALL_STORE_URL": shared_standin_url("scale_out"),
         "FOOTFALL_DATABASE_URL": postgres_url, "FOOTFALL_QUEUE_PARTITIONS": "4",
         "FOOTFALL_FLUSH_INTERVAL_MS": "100", "FOOTFALL_LOG_LEVEL": "warning",
@@ -74,7 +74,7 @@ def test_two_servers_two_workers_report_exactly(
         WorkerProc(tmp_path / f"worker{i}.log", FOOTFALL_DATA_DIR=str(tmp_path / f"w{i}"), **env)
         for i in (1, 2)
     ]
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=4)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=4)
     try:
         for w in workers:  # they start while the servers do
             w.start()
@@ -84,7 +84,7 @@ def test_two_servers_two_workers_report_exactly(
         for t in starting:
             t.join()
         assert all(s.proc is not None and s.proc.poll() is None for s in servers)
-        _wait_for_both(prefix)
+        _wait_for_both(redis_prefix)
         one, two = servers
         status, site = one.admin_post(
             "/api/site/create", {"name": "Scaled", "domains": ["example.com"]}

@@ -17,20 +17,20 @@ from footfall.queue.redis.partitions import partition_of
 from footfall.store.base import EventStore
 from footfall.worker.loop import Worker, WorkerConfig
 from tests.contract.test_store_writes import record
-from tests.queue.contract.conftest import REDIS_URL
+from tests.support.redis import REDIS_URL
 from tests.worker.conftest import expected_visits, stored
 
 MIN = 60_000
 CONFIG = WorkerConfig(partitions=2, batch_size=50, interval_ms=10, lease_ms=1000, claim_idle_ms=300)
 
 
-def _worker(prefix: str, store: EventStore, name: str, **kw: Any) -> Worker:
+def _worker(redis_prefix: str, store: EventStore, name: str, **kw: Any) -> Worker:
     config = dataclasses.replace(CONFIG, **kw)
-    return Worker(REDIS_URL, prefix, store, lambda s: ("s.com",), config, consumer=name)
+    return Worker(REDIS_URL, redis_prefix, store, lambda s: ("s.com",), config, consumer=name)
 
 
-def _queue(prefix: str) -> RedisStreamQueue:
-    q = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
+def _queue(redis_prefix: str) -> RedisStreamQueue:
+    q = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=2)
     q.open()
     return q
 
@@ -49,13 +49,13 @@ def _drain(*workers: Worker, timeout: float = 20) -> None:
 
 
 def test_one_visitors_visit_read_by_two_workers_is_one_visit(
-    prefix: str, store: EventStore
+    redis_prefix: str, store: EventStore
 ) -> None:
     # Visitor 7: 40 pageviews 2 minutes apart (one visit of 78 minutes); others around.
     mine = [record(i, ts=1_700_000_000_000 + i * 2 * MIN, visitor_id=7) for i in range(40)]
     others = [record(100 + i, visitor_id=20 + i % 5) for i in range(30)]
-    queue = _queue(prefix)
-    a, b = _worker(prefix, store, "a"), _worker(prefix, store, "b")
+    queue = _queue(redis_prefix)
+    a, b = _worker(redis_prefix, store, "a"), _worker(redis_prefix, store, "b")
     part = partition_of(ENCODER.encode(mine[0]), 2)
     queue.append_sync([ENCODER.encode(r) for r in mine[:20] + others])
     _drain(a)
@@ -75,18 +75,18 @@ def test_one_visitors_visit_read_by_two_workers_is_one_visit(
 
 
 def test_a_batch_taken_by_a_worker_that_died_is_stored_once_by_another(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     store = chdb_store
     recs = [record(i, visitor_id=1 + i % 9) for i in range(300)]
-    queue = _queue(prefix)
+    queue = _queue(redis_prefix)
     queue.append_sync([ENCODER.encode(r) for r in recs])
-    dead = _worker(prefix, store, "dead")
+    dead = _worker(redis_prefix, store, "dead")
     dead.leases.rebalance()
     # It reads a batch from each partition and dies before storing it: nothing acknowledged.
     taken = [dead.streams[k].next_batch(50) for k in sorted(dead.leases.held)]
     assert all(taken)
-    survivor = _worker(prefix, store, "survivor")
+    survivor = _worker(redis_prefix, store, "survivor")
     # The dead worker's leases have not expired: the survivor waits for them.
     assert survivor.cycle() == (0, False)
     for k in list(dead.leases.held):
@@ -97,7 +97,7 @@ def test_a_batch_taken_by_a_worker_that_died_is_stored_once_by_another(
 
 
 def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     store = chdb_store
     import redis
@@ -106,8 +106,8 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
     # bridges into a second one, so the replayed round touches stored visits.
     first = [record(i, ts=1_700_000_000_000 + 40 * MIN + i * MIN, visitor_id=3) for i in range(10)]
     late = [record(50 + i, ts=1_700_000_000_000 + i * 5 * MIN, visitor_id=3) for i in range(8)]
-    queue = _queue(prefix)
-    a = _worker(prefix, store, "a")
+    queue = _queue(redis_prefix)
+    a = _worker(redis_prefix, store, "a")
     queue.append_sync([ENCODER.encode(r) for r in first])
     _drain(a)
     queue.append_sync([ENCODER.encode(r) for r in late])
@@ -125,7 +125,7 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
     assert stored(store)[0] == 18
     for k in list(a.leases.held):
         a.leases.release(k)
-    b = _worker(prefix, store, "b")
+    b = _worker(redis_prefix, store, "b")
     _drain(b)
     queue.close_sync()
     recs: list[SpoolRecord] = first + late
@@ -134,7 +134,7 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
 
 
 def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_another(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     """Worker a's round over its two partitions dies after their events are in ClickHouse,
     between the two partitions' visit commits: one partition committed, the other did not.
@@ -142,9 +142,9 @@ def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_anothe
     committed one writes nothing, the other what it lacks; every event once, every visit."""
     store = chdb_store
     recs = [record(i, ts=1_700_000_000_000 + i * MIN, visitor_id=1 + i % 9) for i in range(120)]
-    queue = _queue(prefix)
+    queue = _queue(redis_prefix)
     queue.append_sync([ENCODER.encode(r) for r in recs])
-    a = _worker(prefix, store, "a", batch_size=200)
+    a = _worker(redis_prefix, store, "a", batch_size=200)
     ch: Any = store.ch  # type: ignore[attr-defined]
     real_insert, inserts = ch.insert, []
 
@@ -164,7 +164,7 @@ def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_anothe
     assert stored(store)[0] == 120  # both partitions' events are in, one visit set is not
     for k in list(a.leases.held):
         a.leases.release(k)  # a is gone: its leases expire, its batch stays pending
-    b = _worker(prefix, store, "b")
+    b = _worker(redis_prefix, store, "b")
     time.sleep(CONFIG.claim_idle_ms / 1000)
     _drain(b)
     for _ in range(3):  # the claim and replay happen after the queue's depth reads 0

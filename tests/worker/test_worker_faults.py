@@ -16,8 +16,8 @@ from footfall.queue.redis import RedisStreamQueue
 from footfall.queue.redis.partitions import GROUP, stream_keys
 from footfall.store import open_store
 from tests.contract.test_store_writes import record
-from tests.queue.contract.conftest import REDIS_URL
 from tests.support.clickhouse import shared_standin_url
+from tests.support.redis import REDIS_URL
 from tests.worker.conftest import expected_visits, stored
 from tests.worker.procs import WorkerProc
 
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.slow
 N = 1500
 
 
-def _env(prefix: str, store_url: str, data: Path) -> dict[str, str]:
+def _env(redis_prefix: str, store_url: str, data: Path) -> dict[str, str]:
     return {
-        "FOOTFALL_QUEUE_URL": REDIS_URL, "FOOTFALL_REDIS_PREFIX": prefix,
+        "FOOTFALL_QUEUE_URL": REDIS_URL, "FOOTFALL_REDIS_PREFIX": redis_prefix,
         "FOOTFALL_STORE_URL": store_url, "FOOTFALL_DATA_DIR": str(data),
         "FOOTFALL_QUEUE_PARTITIONS": "2", "FOOTFALL_BATCH_SIZE": "100",
         "FOOTFALL_FLUSH_INTERVAL_MS": "50", "FOOTFALL_WORKER_LEASE_MS": "1000",
@@ -48,16 +48,18 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(prefix: str, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
+    redis_prefix: str, tmp_path: Path
+) -> None:
     import redis
 
     url = shared_standin_url("worker_kill")
     store = open_store(Settings(data_dir=tmp_path / "reader", store_url=url))
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=2)
     queue.open()
     recs = [record(i, ts=1_700_000_000_000 + i * 3000, visitor_id=1 + i % 40) for i in range(N)]
     _append(queue, recs)
-    env = _env(prefix, url, tmp_path / "data")
+    env = _env(redis_prefix, url, tmp_path / "data")
     first = WorkerProc(tmp_path / "first.log", **env).start()
     second = WorkerProc(tmp_path / "second.log", **env)
     client = redis.Redis.from_url(REDIS_URL)
@@ -65,7 +67,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(prefix: str, tmp_pa
         _wait(lambda: stored(store)[0] > 0, 60, "the first worker stored nothing")
 
         def in_flight() -> int:
-            return sum(client.xpending(k, GROUP)["pending"] for k in stream_keys(prefix, 2))
+            return sum(client.xpending(k, GROUP)["pending"] for k in stream_keys(redis_prefix, 2))
 
         # Killed in the middle of a batch: entries it read are pending, unacknowledged.
         _wait(lambda: in_flight() > 0, 30, "the first worker never had a batch in flight")
@@ -86,28 +88,30 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(prefix: str, tmp_pa
     store.close()
 
 
-def test_sigterm_finishes_the_batch_under_way_and_exits_0(prefix: str, tmp_path: Path) -> None:
+def test_sigterm_finishes_the_batch_under_way_and_exits_0(
+    redis_prefix: str, tmp_path: Path
+) -> None:
     import redis
 
     url = shared_standin_url("worker_term")
     store = open_store(Settings(data_dir=tmp_path / "reader", store_url=url))
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=2)
     queue.open()
     recs = [record(i, visitor_id=1 + i % 25) for i in range(N)]
     _append(queue, recs)
-    worker = WorkerProc(tmp_path / "w.log", **_env(prefix, url, tmp_path / "data")).start()
+    worker = WorkerProc(tmp_path / "w.log", **_env(redis_prefix, url, tmp_path / "data")).start()
     client = redis.Redis.from_url(REDIS_URL)
     try:
         _wait(lambda: stored(store)[0] > 0, 60, "the worker stored nothing")
         assert worker.terminate() == 0, worker.log()
         summary = worker.summary()
-        keys = stream_keys(prefix, 2)
+        keys = stream_keys(redis_prefix, 2)
         # Nothing is left in flight, what it acknowledged is stored, the leases are free.
         assert sum(client.xpending(k, GROUP)["pending"] for k in keys) == 0
         written = summary["events_written"]
         assert stored(store)[:2] == (written, written)
         assert 0 < written < N
-        assert not client.exists(*[f"{prefix}lease:{k}" for k in range(2)])
+        assert not client.exists(*[f"{redis_prefix}lease:{k}" for k in range(2)])
     finally:
         worker.stop_quietly()
         client.close()

@@ -2,7 +2,7 @@
  * footfall.js: the Footfall tracker. One source, two builds (scripts/build_tracker.py):
  * EXT=false gives footfall.js (pageviews, SPA, custom events, identify, batching, offline
  * queue, retry, sessions); EXT=true gives footfall.ext.js, which adds outbound links,
- * downloads, forms, 404, scroll depth / engaged time and page load time.
+ * downloads, forms, 404, scroll depth / engaged time, page load time and script errors.
  *
  * Delivery is at-least-once, storage exactly-once: every event gets a client UUID and a
  * timestamp when it is tracked and stays in the localStorage queue until the server has
@@ -31,7 +31,7 @@
     var hashMode = on('hash');
     var timeout = (+attr('session-timeout') || 30) * 6e4;
     var retries = attr('retries') ? +attr('retries') : 3;
-    var MAX = 500, BATCH = 10, WAIT = 5e3;
+    var MAX = 500, BATCH = 10, WAIT = 5e3, ERRORS = 5;
     var Q = 'footfall_q', S = 'footfall_s', V = 'footfall_v', U = 'footfall_u';
     var store = {};
     var ls;
@@ -132,6 +132,7 @@
       },
       trackPageView: function (extra) {
         if (EXT) leave(1);
+        if (EXT) errors = {};
         last = path();
         event('pageview', extra);
         if (EXT) start();
@@ -163,8 +164,9 @@
     };
 
     /* ---- extended build: all of it inside `if (EXT)`, so the default build drops it -- */
-    var engaged, since, depth, start, leave;
+    var engaged, since, depth, start, leave, errors;
     if (EXT) {
+      errors = {};
       var scroll = function () {
         var h = d.documentElement, b = d.body;
         var total = Math.max(h.scrollHeight, b ? b.scrollHeight : 0);
@@ -203,6 +205,19 @@
             api.trackOutbound(a.href);
           }
         }), true);
+        if (on('errors')) {
+          // Uncaught errors as "JS Error" events: each message, source and line once per
+          // pageview, and at most ERRORS of them, so an error thrown in a loop or on every
+          // animation frame costs a few events, not a flood that pushes pageviews out of
+          // the offline queue.
+          w.addEventListener('error', safe(function (e) {
+            var m = ('' + (e.message || 'Error')).slice(0, 300), src = ('' + (e.filename || '')).slice(0, 300);
+            var k = m + '|' + src + '|' + e.lineno, n = Object.keys(errors).length;
+            if (errors[k] || n >= ERRORS) return;
+            errors[k] = 1;
+            api.track('JS Error', { message: m, source: src, line: e.lineno || 0 });
+          }));
+        }
         if (on('forms')) {
           d.addEventListener('submit', safe(function (e) {
             var f = e.target;

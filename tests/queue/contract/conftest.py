@@ -4,7 +4,6 @@ are deleted afterwards)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,28 +11,11 @@ import pytest
 
 from footfall.queue.base import EventQueue
 from footfall.queue.spool import Spool
-from tests.conftest import require_services
+from tests.support.redis import REDIS_URL, drop_prefix, new_prefix, redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 QUEUES = ["spool", "redis"]
 
 Opener = Callable[[], EventQueue]
-
-
-def _redis_or_skip() -> None:
-    try:
-        import redis
-    except ImportError:
-        reason = "the redis client is not installed (pip install -e '.[dev]')"
-    else:
-        try:
-            redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-            return
-        except redis.RedisError as exc:
-            reason = f"Redis at {REDIS_URL} is unreachable ({exc}): the Redis queue is not tested"
-    if require_services():
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(params=QUEUES)
@@ -49,12 +31,10 @@ def open_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 
         yield spool
         return
-    _redis_or_skip()
-    import redis
-
+    redis_or_skip()
     from footfall.queue.redis import RedisStreamQueue
 
-    prefix = f"footfall-test:{uuid.uuid4().hex[:12]}:"
+    prefix = new_prefix()
 
     def stream() -> EventQueue:
         q = RedisStreamQueue(REDIS_URL, prefix)
@@ -62,8 +42,4 @@ def open_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
         return q
 
     yield stream
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    drop_prefix(prefix)

@@ -6,7 +6,6 @@ Retry-After and health says why; nothing is acknowledged."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,23 +17,14 @@ from footfall.config import Settings
 from footfall.queue.redis.partitions import stream_keys
 from footfall.worker.loop import Worker, WorkerConfig
 from tests.conftest import ADMIN, Footfall, make_settings
-from tests.queue.contract.conftest import REDIS_URL, _redis_or_skip
+from tests.support.redis import REDIS_URL
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    _redis_or_skip()
-    import redis
-
-    prefix = f"footfall-test:{uuid.uuid4().hex[:12]}:"
-    yield make_settings(tmp_path, queue_url=REDIS_URL, redis_prefix=prefix)
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def settings(tmp_path: Path, redis_prefix: str) -> Settings:
+    return make_settings(tmp_path, queue_url=REDIS_URL, redis_prefix=redis_prefix)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import { PANELS, detailTab, panelNode, panelQuery, renderRows } from './panels.j
 import { renderGoals } from './goals.js';
 import { funnelPanel, funnelParams, renderFunnel } from './funnels.js';
 import { productPanels } from './product.js';
+import { errorsPanel } from './errors.js';
 import { drawChart, resizeChart } from './chart.js';
 import { chartData } from './trend.js';
 import { download } from './csv.js';
@@ -144,6 +145,8 @@ if (funnelUi) document.getElementById('panels').append(funnelUi.node);
 // Retention and paths read /api/v1 reports, which a shared link does not open.
 const product = !realtime && cfg.shared !== 'true' ? productPanels(cfg, () => state, query) : null;
 if (product) document.getElementById('panels').append(...product.nodes);
+const errors = realtime ? null : errorsPanel(() => state, query);
+if (errors) document.getElementById('panels').append(errors.node);
 
 async function loadFunnel(signal, gen) {
   if (!funnelUi) return;
@@ -225,7 +228,7 @@ function load() {
   const quiet = (p) => p.catch((err) => { if (err.name !== 'AbortError') console.warn(err); });
   root.setAttribute('aria-busy', 'true');
   Promise.all([quiet(loadStats(signal)), quiet(loadChart(signal)), ...panels.map((p) => loadPanel(p.def, signal, gen)),
-    loadFunnel(signal, gen), product ? product.load(signal) : null])
+    loadFunnel(signal, gen), product ? product.load(signal) : null, errors ? errors.load(signal) : null])
     .then(() => { if (gen === generation) root.setAttribute('aria-busy', 'false'); });
 }
 
