@@ -28,8 +28,8 @@ CONFIG = WorkerConfig(
 )
 
 
-def _worker(prefix: str, store: EventStore, name: str) -> Worker:
-    return Worker(REDIS_URL, prefix, store, lambda s: ("s.com",), CONFIG, consumer=name)
+def _worker(redis_prefix: str, store: EventStore, name: str) -> Worker:
+    return Worker(REDIS_URL, redis_prefix, store, lambda s: ("s.com",), CONFIG, consumer=name)
 
 
 def _visitor_in(partition: int, start: int) -> int:
@@ -77,14 +77,14 @@ def _drops(store: EventStore) -> int:
     return int(n or 0)
 
 
-def _interrupted_round(prefix: str, store: EventStore, break_round: Any) -> tuple[Any, int]:
+def _interrupted_round(redis_prefix: str, store: EventStore, break_round: Any) -> tuple[Any, int]:
     """Worker a stores the first batch, then takes the late one of both partitions in
     one round, which ``break_round(a)`` interrupts; a is gone after. Returns what the
     queue got and the bots in it."""
     first, late, bots = _scenario()
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=2)
     queue.open()
-    a = _worker(prefix, store, "a")
+    a = _worker(redis_prefix, store, "a")
     queue.append_sync([ENCODER.encode(r) for r in first])
     _drain(a)
     queue.append_sync([ENCODER.encode(r) for r in late])
@@ -97,9 +97,9 @@ def _interrupted_round(prefix: str, store: EventStore, break_round: Any) -> tupl
     return first + late, bots
 
 
-def _replayed_apart(prefix: str, store: EventStore) -> tuple[Worker, Worker]:
+def _replayed_apart(redis_prefix: str, store: EventStore) -> tuple[Worker, Worker]:
     """Workers b and c, one partition each, replay what a left in flight."""
-    b, c = _worker(prefix, store, "b"), _worker(prefix, store, "c")
+    b, c = _worker(redis_prefix, store, "b"), _worker(redis_prefix, store, "c")
     for w in (b, c):
         w.leases.share()  # both announce themselves first: a fair share is one each
     _drain(b, c)
@@ -108,7 +108,7 @@ def _replayed_apart(prefix: str, store: EventStore) -> tuple[Worker, Worker]:
 
 
 def test_a_stored_round_whose_acknowledgement_failed_is_replayed_apart_once(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     # ClickHouse only: workers refuse DuckDB, which counts a replayed batch's drops again.
     import redis
@@ -121,9 +121,9 @@ def test_a_stored_round_whose_acknowledgement_failed_is_replayed_apart_once(
         with pytest.raises(redis.ConnectionError):
             a.cycle()
 
-    recs, bots = _interrupted_round(prefix, store, lose_acknowledgements)
+    recs, bots = _interrupted_round(redis_prefix, store, lose_acknowledgements)
     stored_once = stored(store)
-    b, c = _replayed_apart(prefix, store)
+    b, c = _replayed_apart(redis_prefix, store)
     assert b.stats.batches == c.stats.batches == 1  # each replayed its partition alone
     assert stored(store) == stored_once
     people = [r for r in recs if r.user_agent != BOT]
@@ -132,7 +132,7 @@ def test_a_stored_round_whose_acknowledgement_failed_is_replayed_apart_once(
 
 
 def test_a_round_that_crashed_before_one_partitions_commit_is_replayed_apart_once(
-    prefix: str, chdb_store: EventStore
+    redis_prefix: str, chdb_store: EventStore
 ) -> None:
     store = chdb_store
     transport: Any = store.ch  # type: ignore[attr-defined]
@@ -156,20 +156,20 @@ def test_a_round_that_crashed_before_one_partitions_commit_is_replayed_apart_onc
             transport.insert = real
         assert commits[0] == 2 and a.stats.errors == 1
 
-    recs, bots = _interrupted_round(prefix, store, crash_at_the_second_commit)
-    _replayed_apart(prefix, store)
+    recs, bots = _interrupted_round(redis_prefix, store, crash_at_the_second_commit)
+    _replayed_apart(redis_prefix, store)
     people = [r for r in recs if r.user_agent != BOT]
     assert stored(store) == (len(people), len(people), expected_visits(people), len(people))
     assert _drops(store) == bots
 
 
-def test_partitions_are_stored_in_one_round(prefix: str, store: EventStore) -> None:
+def test_partitions_are_stored_in_one_round(redis_prefix: str, store: EventStore) -> None:
     recs = [record(i, visitor_id=1 + i % 9) for i in range(200)]
-    queue = RedisStreamQueue(REDIS_URL, prefix, partitions=2)
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=2)
     queue.open()
     queue.append_sync([ENCODER.encode(r) for r in recs])
     a = Worker(
-        REDIS_URL, prefix, store, lambda s: ("s.com",),
+        REDIS_URL, redis_prefix, store, lambda s: ("s.com",),
         dataclasses.replace(CONFIG, batch_size=10_000), consumer="a",
     )  # fmt: skip
     assert a.cycle() == (200, False)
