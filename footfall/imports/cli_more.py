@@ -9,11 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from footfall.imports.cli import _fail, _settings
-from footfall.imports.feed import ImportFailed, open_feed
+from footfall.imports.feed import Feed, ImportFailed, open_feed
+
+if TYPE_CHECKING:
+    from footfall.meta.repo import SiteInfo
+
+T = TypeVar("T")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -24,19 +30,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail(f"to: {out} exists and is not an empty directory")
     if args.format == "delta":
         return _export_delta(args, out)
-    try:
-        with open_feed(_settings(args), "export") as feed:
-            site = feed.meta.get_site(args.site)
-            if site is None:
-                return _fail(f"site: no site {args.site!r}")
-            try:
-                manifest = export_site(feed.store, feed.meta, site, out)
-            except BaseException:
-                remove_partial(out)
-                raise
-    except ImportFailed as exc:
-        return _fail(str(exc))
-    rows = manifest["rows"]
+    got = _export_site(
+        args, lambda feed, site: export_site(feed.store, feed.meta, site, out), remove_partial, out
+    )
+    if isinstance(got, int):
+        return got
+    rows = got["rows"]
     print(
         f"exported {rows['events']:,} events and {rows['sessions']:,} visits of "
         f"{args.site} to {out}",
@@ -44,6 +43,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     )
     print(json.dumps({"site": args.site, "to": str(out), **rows}))
     return 0
+
+
+def _export_site(
+    args: argparse.Namespace,
+    write: Callable[[Feed, SiteInfo], T],
+    undo: Callable[[Path], None],
+    out: Path,
+) -> T | int:
+    """Open the store, find ``args.site`` and ``write`` its export to ``out``; ``undo(out)``
+    when the write fails. The export's result, or the exit status of a refusal."""
+    try:
+        with open_feed(_settings(args), "export") as feed:
+            site = feed.meta.get_site(args.site)
+            if site is None:
+                return _fail(f"site: no site {args.site!r}")
+            try:
+                return write(feed, site)
+            except BaseException:
+                undo(out)
+                raise
+    except ImportFailed as exc:
+        return _fail(str(exc))
 
 
 def _export_delta(args: argparse.Namespace, out: Path) -> int:
@@ -55,18 +76,16 @@ def _export_delta(args: argparse.Namespace, out: Path) -> int:
         import deltalake  # noqa: F401
     except ImportError:
         return _fail(f"format: {DeltaUnavailable.__doc__} (pip install 'footfall[delta]')")
-    try:
-        with open_feed(_settings(args), "export") as feed:
-            site = feed.meta.get_site(args.site)
-            if site is None:
-                return _fail(f"site: no site {args.site!r}")
-            try:
-                rows = export_delta(feed.store, site, out)
-            except BaseException:
-                shutil.rmtree(out, ignore_errors=True)  # it was empty or absent
-                raise
-    except ImportFailed as exc:
-        return _fail(str(exc))
+    # The directory was empty or absent: a failed export removes whatever it wrote.
+    got = _export_site(
+        args,
+        lambda feed, site: export_delta(feed.store, site, out),
+        lambda path: shutil.rmtree(path, ignore_errors=True),
+        out,
+    )
+    if isinstance(got, int):
+        return got
+    rows = got
     print(f"exported {rows['events']:,} events of {args.site} to the Delta table {out}",
           file=sys.stderr)  # fmt: skip
     print(json.dumps({"site": args.site, "to": str(out), "format": "delta", **rows}))
