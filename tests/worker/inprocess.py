@@ -1,14 +1,18 @@
-"""A ``footfall worker`` in a thread beside an in-process server, for tests of the Redis
-shape (where the server runs no writer) that need their events stored."""
+"""In-process ``footfall worker``s for tests of the Redis shape: one in a thread beside an
+in-process server (which runs no writer there), or several cycled by hand until the
+queue is drained."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from footfall.queue.redis import RedisStreamQueue
 from footfall.runtime import Services
 from footfall.worker.loop import Worker, WorkerConfig
+from tests.support.redis import REDIS_URL
 
 
 @contextmanager
@@ -28,3 +32,18 @@ def worker_beside(svc: Services) -> Iterator[Worker | None]:
     finally:
         worker.stop()
         thread.join()
+
+
+def drain(*workers: Worker, partitions: int = 2, timeout: float = 20) -> None:
+    """Cycle ``workers`` in turn until their queue (``partitions`` streams) is empty."""
+    deadline = time.monotonic() + timeout
+    queue = RedisStreamQueue(REDIS_URL, workers[0].leases.prefix, partitions=partitions)
+    queue.open()
+    try:
+        while queue.depth():
+            assert time.monotonic() < deadline, "the workers did not drain the queue"
+            for w in workers:
+                w.cycle()
+            time.sleep(0.02)
+    finally:
+        queue.close_sync()

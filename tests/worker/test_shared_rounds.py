@@ -6,7 +6,6 @@ whichever workers hold them then, and every event, visit and drop is counted onc
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from footfall.worker.loop import Worker, WorkerConfig
 from tests.contract.test_store_writes import record
 from tests.queue.contract.conftest import REDIS_URL
 from tests.worker.conftest import expected_visits, stored
+from tests.worker.inprocess import drain
 
 MIN = 60_000
 T0 = 1_700_000_000_000
@@ -59,19 +59,6 @@ def _scenario() -> tuple[list[SpoolRecord], list[SpoolRecord], int]:
     return first, late, bots
 
 
-def _drain(*workers: Worker, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    queue = RedisStreamQueue(REDIS_URL, workers[0].leases.prefix, partitions=2)
-    try:
-        while queue.depth():
-            assert time.monotonic() < deadline, "the workers did not drain the queue"
-            for w in workers:
-                w.cycle()
-            time.sleep(0.02)
-    finally:
-        queue.close_sync()
-
-
 def _drops(store: EventStore) -> int:
     ((n,),) = store.query("SELECT sum(n) FROM dropped_events")
     return int(n or 0)
@@ -86,7 +73,7 @@ def _interrupted_round(redis_prefix: str, store: EventStore, break_round: Any) -
     queue.open()
     a = _worker(redis_prefix, store, "a")
     queue.append_sync([ENCODER.encode(r) for r in first])
-    _drain(a)
+    drain(a)
     queue.append_sync([ENCODER.encode(r) for r in late])
     rounds = a.stats.batches
     break_round(a)
@@ -102,7 +89,7 @@ def _replayed_apart(redis_prefix: str, store: EventStore) -> tuple[Worker, Worke
     b, c = _worker(redis_prefix, store, "b"), _worker(redis_prefix, store, "c")
     for w in (b, c):
         w.leases.share()  # both announce themselves first: a fair share is one each
-    _drain(b, c)
+    drain(b, c)
     assert len(b.leases.held) == len(c.leases.held) == 1
     return b, c
 

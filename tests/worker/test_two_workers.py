@@ -19,6 +19,7 @@ from footfall.worker.loop import Worker, WorkerConfig
 from tests.contract.test_store_writes import record
 from tests.support.redis import REDIS_URL
 from tests.worker.conftest import expected_visits, stored
+from tests.worker.inprocess import drain
 
 MIN = 60_000
 CONFIG = WorkerConfig(partitions=2, batch_size=50, interval_ms=10, lease_ms=1000, claim_idle_ms=300)
@@ -35,19 +36,6 @@ def _queue(redis_prefix: str) -> RedisStreamQueue:
     return q
 
 
-def _drain(*workers: Worker, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    queue = _queue(workers[0].leases.prefix)
-    try:
-        while queue.depth():
-            assert time.monotonic() < deadline, "the workers did not drain the queue"
-            for w in workers:
-                w.cycle()
-            time.sleep(0.02)
-    finally:
-        queue.close_sync()
-
-
 def test_one_visitors_visit_read_by_two_workers_is_one_visit(
     redis_prefix: str, store: EventStore
 ) -> None:
@@ -58,12 +46,12 @@ def test_one_visitors_visit_read_by_two_workers_is_one_visit(
     a, b = _worker(redis_prefix, store, "a"), _worker(redis_prefix, store, "b")
     part = partition_of(ENCODER.encode(mine[0]), 2)
     queue.append_sync([ENCODER.encode(r) for r in mine[:20] + others])
-    _drain(a)
+    drain(a)
     assert part in a.leases.held
     # Worker a goes away (its leases given back); b takes the partitions and the rest.
     a.shutdown()
     queue.append_sync([ENCODER.encode(r) for r in mine[20:]])
-    _drain(b)
+    drain(b)
     assert part in b.leases.held
     assert a.stats.events_written >= 20 and b.stats.events_written == 20
     queue.close_sync()
@@ -91,7 +79,7 @@ def test_a_batch_taken_by_a_worker_that_died_is_stored_once_by_another(
     assert survivor.cycle() == (0, False)
     for k in list(dead.leases.held):
         dead.leases.release(k)  # as if they expired
-    _drain(survivor)
+    drain(survivor)
     queue.close_sync()
     assert stored(store) == (300, 300, expected_visits(recs), 300)
 
@@ -109,7 +97,7 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
     queue = _queue(redis_prefix)
     a = _worker(redis_prefix, store, "a")
     queue.append_sync([ENCODER.encode(r) for r in first])
-    _drain(a)
+    drain(a)
     queue.append_sync([ENCODER.encode(r) for r in late])
     # Worker a stores the batch, then Redis drops the acknowledgement: a dies with it.
     stream: Any = a.streams[partition_of(ENCODER.encode(late[0]), 2)]
@@ -126,7 +114,7 @@ def test_a_stored_batch_whose_acknowledgement_failed_is_not_counted_twice(
     for k in list(a.leases.held):
         a.leases.release(k)
     b = _worker(redis_prefix, store, "b")
-    _drain(b)
+    drain(b)
     queue.close_sync()
     recs: list[SpoolRecord] = first + late
     assert stored(store) == (18, 18, expected_visits(recs), 18)
@@ -166,7 +154,7 @@ def test_a_round_that_died_after_its_events_insert_is_replayed_exactly_by_anothe
         a.leases.release(k)  # a is gone: its leases expire, its batch stays pending
     b = _worker(redis_prefix, store, "b")
     time.sleep(CONFIG.claim_idle_ms / 1000)
-    _drain(b)
+    drain(b)
     for _ in range(3):  # the claim and replay happen after the queue's depth reads 0
         b.cycle()
     queue.close_sync()
