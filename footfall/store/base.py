@@ -181,6 +181,7 @@ class WriteBatch:
     progress: tuple[int, int] | None = None
     partition: int = 0
     shares: Shares | None = None
+    fence: Callable[[], None] | None = None  # see EventStore.begin_batch
 
 
 class BatchTarget(Protocol):
@@ -224,13 +225,16 @@ class EventStore(Protocol):
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> AbstractContextManager[BatchTarget]:
         """A target for one round's batch steps; leaving the block without an error
         commits what they wrote with the queue position ``progress`` of queue partition
         ``partition``, exactly once. Each partition has one writer at a time; a replay of
         the partition's batch at or before its committed position writes nothing. With
         ``shares`` (then ``partition`` is unused), each share is committed so, as if alone
-        (see :class:`Shares`)."""
+        (see :class:`Shares`). ``fence`` (a worker's partition leases) is called before
+        the store touches stored rows of the round's partitions and again just before
+        the commit; when it raises, the round leaves nothing and commits nothing."""
         ...
 
     def idle(self) -> None:

@@ -33,7 +33,7 @@ from footfall.ingest.enrich import Enricher
 from footfall.queue.redis.partitions import stream_keys
 from footfall.store.base import EventStore, WriteBatch
 from footfall.worker.dlq import DeadLetters
-from footfall.worker.lease import Leases
+from footfall.worker.lease import LeaseLost, Leases
 from footfall.worker.partition import Entry, Key, PartitionStream, examine
 from footfall.worker.rounds import LAG_BUCKET_MS, WorkerStats, round_positions
 
@@ -200,6 +200,12 @@ class Worker:
                 self._store([(k, batch[-1][0], good) for k, batch, good, _ in ready])
         except (redis.ConnectionError, redis.TimeoutError):
             raise
+        except LeaseLost as exc:
+            # Stalled past a lease: another worker owns the partition now and replays the
+            # batch; nothing of this round was committed, and nothing is acknowledged.
+            self.stats.fenced += 1
+            log.warning("worker %s: round refused: %s", self.consumer, exc)
+            return 0
         except Exception as exc:
             self._failed([k for k, *_ in ready], exc)
             return 0
@@ -274,6 +280,7 @@ class Worker:
                 # A round of one partition commits as that partition's; of several, per share.
                 partition=parts[0][0] if shares is None else 0,
                 shares=shares,
+                fence=self.leases.fence_for([k for k, _, _ in parts]),
             ),
         )
         self.stats.count_round(counts, [e for _, _, records in parts for e, _, _ in records])

@@ -4,7 +4,8 @@
   partition, and for a round over several partitions the ``Shares`` telling the store
   which visitors' rows go with which partition (footfall/store/base.py);
 - :class:`WorkerStats`: what a worker has done, for its JSON summary line and the
-  benches: events written, duplicates, drops, dead letters, rounds, errors, and the
+  benches: events written, duplicates, drops, dead letters, rounds, errors, rounds
+  refused by the lease fence, and the
   queue lag as a histogram.
 """
 
@@ -60,6 +61,7 @@ class WorkerStats:
     dead_lettered: int = 0
     batches: int = 0
     errors: int = 0
+    fenced: int = 0  # rounds refused: their lease lapsed and was taken mid-round
     # Queue lag of stored records: time from Redis's XADD (the stream id) to the commit,
     # as {bucket start ms: records}.
     lag_ms: dict[int, int] = field(default_factory=dict)

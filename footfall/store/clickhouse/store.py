@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -110,6 +110,7 @@ class ClickHouseStore:
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> Iterator[ScratchTarget]:
         with self._write_lock:
             if self._scratch is None:
@@ -126,9 +127,15 @@ class ClickHouseStore:
                 self.ch, self._scratch, pos, self._stage, shares=parts, owners=owners(shares)
             )
             if pos:  # a queue round (an import's has no position and no replay)
+                # A stale worker's replay checks would delete the new owner's uncommitted
+                # rows (past the marker), its commit would stand beside the new owner's.
+                if fence is not None:
+                    fence()
                 for share in parts:
                     self._replay(share)
             yield target
+            if fence is not None:
+                fence()
             target.commit()
             for share in parts:
                 if share.pos:

@@ -9,7 +9,7 @@ crash between batches replays the spool exactly once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -132,6 +132,7 @@ class DuckDBStore:
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> Iterator[_InPlace]:
         """The batch steps run on the store's own tables in one transaction, which also
         records the queue position: a crash before COMMIT leaves nothing of the round.
@@ -143,6 +144,8 @@ class DuckDBStore:
         # rollups job, found hung at shutdown).
         with self._write_lock, self._transaction() as cur:
             yield _InPlace(cur)
+            if fence is not None:
+                fence()  # raises: the transaction rolls back, nothing of the round stays
             if progress is not None:
                 # An UPDATE of the one row costs a third of an upsert (which checks the key).
                 sql = 'UPDATE writer_progress SET segment = ?, "offset" = ? WHERE id = 1'
