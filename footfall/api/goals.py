@@ -32,6 +32,7 @@ from footfall.runtime import Services
 # The settings form's field names -> this API's body fields.
 FIELDS = {"goal_name": "name", "goal_kind": "kind", "goal_path": "target",
           "goal_event": "target", "goal_prop_key": "prop_key", "goal_prop_value": "prop_value",
+          "goal_currency": "currency",
           "funnel_name": "name", "funnel_steps": "steps",
           "funnel_window": "window_hours"}  # fmt: skip
 
@@ -45,6 +46,7 @@ class GoalBody(msgspec.Struct, forbid_unknown_fields=True):
     target: Annotated[str, Meta(max_length=500)]
     prop_key: Annotated[str, Meta(max_length=300)] = ""
     prop_value: Annotated[str, Meta(max_length=2000)] = ""
+    currency: Annotated[str, Meta(max_length=3)] = ""  # a revenue goal's ISO 4217 code
 
 
 class FunnelBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,7 +61,8 @@ class FunnelBody(msgspec.Struct, forbid_unknown_fields=True):
 
 def goal_json(g: GoalInfo) -> dict[str, Any]:
     return {"id": g.id, "name": g.name, "kind": g.kind, "target": g.target,
-            "prop_key": g.prop_key, "prop_value": g.prop_value}  # fmt: skip
+            "prop_key": g.prop_key, "prop_value": g.prop_value,
+            "currency": g.currency or None}  # fmt: skip
 
 
 def funnel_json(f: FunnelInfo) -> dict[str, Any]:
@@ -123,7 +126,7 @@ async def create_goal(request: Request, p: SitePrefs, site: str) -> tuple[int, A
     b = await _body(request, GoalBody)
     assert isinstance(b, GoalBody)
     goal = await run_in_threadpool(
-        p.create_goal, site, b.name, b.kind, b.target, b.prop_key, b.prop_value
+        p.create_goal, site, b.name, b.kind, b.target, b.prop_key, b.prop_value, b.currency
     )
     return 201, goal_json(goal)
 
@@ -133,7 +136,8 @@ async def update_goal(request: Request, p: SitePrefs, site: str) -> tuple[int, A
     b = await _body(request, GoalBody)
     assert isinstance(b, GoalBody)
     goal = await run_in_threadpool(
-        p.update_goal, site, goal_id, b.name, b.kind, b.target, b.prop_key, b.prop_value
+        p.update_goal, site, goal_id, b.name, b.kind, b.target, b.prop_key, b.prop_value,
+        b.currency,
     )
     return (200, goal_json(goal)) if goal else (404, None)
 

@@ -263,6 +263,7 @@ class QueryRunner:
         plan = self.plan(q, site, now)
         p, unit, scope, cp = plan.period, plan.unit, plan.scope, plan.compare_period
         current = self.values(q, scope, q.dimensions, q.filters)
+        shape.fill_compared_buckets(q, unit, p, cp, current)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
         rows = shape.order(q, rows)
