@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,6 +18,7 @@ from starlette.testclient import TestClient
 from footfall.app import create_app
 from footfall.meta.users import Accounts
 from footfall.query import overview
+from footfall.query.runner import QueryRunner
 from tests.conftest import ADMIN, make_settings
 from tests.dashboard.conftest import PASSWORD, login
 
@@ -86,6 +89,40 @@ def test_the_sparkline_is_visitors_by_day(app_client: Any) -> None:
     assert t.days == tuple(str(today - timedelta(days=6 - i)) for i in range(7))
     assert t.series == (0, 0, 0, 2, 0, 2, 0)  # 3 days ago: a1 a3; yesterday: a1 a2
     assert (t.visitors, t.previous, t.change) == (3, 2, 50.0)
+
+
+class CountingStore:
+    """The app's store, counting the statements sent to it through ``query``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.capabilities, self.statements = store, store.capabilities, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        self.statements += 1
+        return list(self.store.query(sql, params))
+
+
+def test_all_sites_in_three_time_zones_take_one_statement(app_client: Any) -> None:
+    """Each zone has its own period and local days; the visits sit at noon UTC, so in
+    every zone below they fall on the same days back from the zone's own today."""
+    app, _, ids = app_client
+    zones = {ids["Alpha"]: "Pacific/Kiritimati", ids["Beta"]: "Pacific/Pago_Pago",
+             ids["Gamma"]: "UTC"}  # fmt: skip
+    sites = [replace(s, timezone=zones[s.id]) for s in app.state.services.meta.list_sites()]
+    store = CountingStore(app.state.services.store)
+    got = overview.trends(QueryRunner(store), sites, "7d")  # type: ignore[arg-type]
+    assert store.statements == 1
+    totals = {sid: (t.visitors, t.previous, t.change) for sid, t in got.items()}
+    assert totals == {ids["Alpha"]: (3, 2, 50.0), ids["Beta"]: (1, 4, -75.0),
+                      ids["Gamma"]: (0, 0, None)}  # fmt: skip
+    alpha = got[ids["Alpha"]]
+    today = datetime.now(ZoneInfo(zones[ids["Alpha"]])).date()
+    assert alpha.days == tuple(str(today - timedelta(days=6 - i)) for i in range(7))
+    assert alpha.series == (0, 0, 0, 2, 0, 2, 0)
+    assert got[ids["Beta"]].series == (0, 0, 0, 0, 1, 0, 0)  # b1, 2 days back
 
 
 def test_a_viewer_sees_only_the_sites_they_may_open(app_client: Any) -> None:

@@ -20,9 +20,16 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec, Shares
+from footfall.store.base import (
+    RENAMED_VALUES,
+    Capabilities,
+    QueryFn,
+    RollupSpec,
+    Shares,
+    SiteActivity,
+)
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, sizing
+from footfall.store.duckdb import forget, siteops, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
@@ -328,6 +335,12 @@ class DuckDBStore:
     def compact(self, free_ratio: float, swap_wait: float = 30.0) -> dict[str, Any]:
         """Rewrite the file when ``free_ratio`` of it is free blocks (compact.py)."""
         return duckdb_compact.compact_store(self, free_ratio, swap_wait)
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        return siteops.site_activity(self.query, site_id, drops_since)
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
         with self._gate.reading():
