@@ -80,7 +80,7 @@ def test_a_worker_resuming_after_its_lease_was_taken_over_changes_nothing(
     @contextmanager
     def stalled(*args: Any, **kw: Any) -> Iterator[Any]:
         a_paused.set()
-        assert a_go.wait(30)
+        assert a_go.wait(180)
         with enter(*args, **kw) as target:
             yield target
 
@@ -90,10 +90,10 @@ def test_a_worker_resuming_after_its_lease_was_taken_over_changes_nothing(
     a_cycle = threading.Thread(target=a.cycle, name="stalled-worker")
     a_cycle.start()
     try:
-        assert a_paused.wait(30)
+        assert a_paused.wait(60)
         time.sleep(LEASE_MS / 1000 + 0.4)  # a's lease lapses; its batch idles past the claim
         # b takes the partition over, claims a's batch and stores it.
-        drain(b, partitions=1)
+        drain(b, partitions=1, timeout=120)
         assert b.stats.events_written == 40
 
         # b's next round: a resumes between b's events insert and b's commit.
@@ -105,16 +105,16 @@ def test_a_worker_resuming_after_its_lease_was_taken_over_changes_nothing(
             if table == "events" and not resumed:
                 resumed.append(True)
                 a_go.set()
-                a_cycle.join(30)
+                a_cycle.join(120)
                 assert not a_cycle.is_alive()
 
         store_b.ch.insert = insert_then_resume_a  # type: ignore[attr-defined]
         queue.append_sync([ENCODER.encode(r) for r in second])
-        drain(b, partitions=1)
+        drain(b, partitions=1, timeout=120)
         assert resumed
     finally:
         a_go.set()
-        a_cycle.join(30)
+        a_cycle.join(120)
         queue.close_sync()
     # a's round was refused (nothing stored, nothing acknowledged), b's stands whole.
     assert stored(store_b) == (80, 80, expected_visits(first + second), 80)
