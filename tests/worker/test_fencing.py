@@ -145,3 +145,33 @@ def test_a_lease_taken_again_has_a_new_epoch_and_the_old_rounds_fence_fails(
         leases.fence_for([0])()  # a round begun under the new epoch passes
     finally:
         client.close()
+
+
+def test_a_round_whose_lease_was_taken_before_it_reached_the_store_stores_nothing(
+    redis_prefix: str, store: EventStore
+) -> None:
+    # On both stores: DuckDB refuses it at COMMIT (rolled back), ClickHouse before it
+    # touches a row.
+    recs = [record(i, visitor_id=1 + i % 5) for i in range(30)]
+    queue = RedisStreamQueue(REDIS_URL, redis_prefix, partitions=1)
+    queue.open()
+    queue.append_sync([ENCODER.encode(r) for r in recs])
+    a = Worker(REDIS_URL, redis_prefix, store, lambda s: ("s.com",), CONFIG, consumer="a")
+    b = Worker(REDIS_URL, redis_prefix, store, lambda s: ("s.com",), CONFIG, consumer="b")
+    try:
+        assert a.leases.rebalance() == {0}
+        batch = a.streams[0].next_batch(100)
+        assert batch
+        records = [(i, n, r) for i, p in batch for n, r in enumerate((p or b"").split(b"\n"))]
+        # a's lease lapses (as after a long pause) and b takes the partition.
+        time.sleep(LEASE_MS / 1000 + 0.2)
+        a.leases.share()  # a's heartbeat, so that b's fair share is still one partition
+        assert b.leases.rebalance() == {0}
+        assert a.round([(0, batch, records)]) == 0
+        assert (a.stats.fenced, stored(store)) == (1, (0, 0, 0, 0))
+        drain(b, partitions=1, timeout=120)  # claims a's batch once idle, stores it
+    finally:
+        queue.close_sync()
+    assert stored(store) == (30, 30, expected_visits(recs), 30)
+    a.shutdown()
+    b.shutdown()
