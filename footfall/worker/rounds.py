@@ -5,8 +5,7 @@
   which visitors' rows go with which partition (footfall/store/base.py);
 - :class:`WorkerStats`: what a worker has done, for its JSON summary line and the
   benches: events written, duplicates, drops, dead letters, rounds, errors, rounds
-  refused by the lease fence, and the
-  queue lag as a histogram.
+  refused by the lease fence, and the queue lag as a histogram.
 """
 
 from __future__ import annotations
