@@ -41,11 +41,12 @@ class BulkLoad(Generic[P]):
     as a visitor's columns, is converted once a round)."""
 
     def __init__(
-        self, feed: Feed, build: Callable[[list[P]], pa.Table], round_size: int = ROUND
+        self, feed: Feed, build: Callable[[list[P]], pa.Table], round_size: int = 0
     ) -> None:
         if feed.writer is None:
             raise ValueError("a bulk load needs the feed's own writer (no footfall worker)")
-        self.feed, self.writer, self.build, self.round_size = feed, feed.writer, build, round_size
+        self.feed, self.writer, self.build = feed, feed.writer, build
+        self.round_size = round_size or ROUND
         self._held: list[P] = []
         self._rows = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="footfall-import")
