@@ -7,7 +7,8 @@ batch's transaction) or a scratch copy holding just the stored rows the batch ma
 which the target loads when asked (``neighbours``, ``touch_visits``) and whose changes it
 commits (ClickHouse). Either way the rules below are written once.
 
-1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event);
+1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event), or
+   take its columns as they are (an import's bulk load);
 2. drop duplicates, within the batch and against stored events (event ids are unique);
 3. look up the enricher's verdicts for the distinct user agents, referrers and query
    strings; bots and referrer spam are counted per site and hour, and deleted from ``_in``;
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from footfall.ingest.batch.visits import (
     _FAST_TOUCHED_SQL,
@@ -93,16 +95,24 @@ def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
 
 
 def write(
-    target: BatchTarget, source: Path, enricher: Enrichment, timeout_ms: int
+    target: BatchTarget, source: Path | pa.Table, enricher: Enrichment, timeout_ms: int
 ) -> dict[str, Any]:
-    """Run steps 1-6 on the target's cursor; returns counts for the writer's stats."""
+    """Run steps 1-6 on the target's cursor; returns counts for the writer's stats.
+    ``source``: a file of spool records (JSON lines), or an Arrow table of their columns
+    (``RECORD_COLUMNS``, ``ts`` in epoch milliseconds)."""
     cur = target.cur
-    reader = f"read_json(?, format = 'newline_delimited', columns = {_COLUMNS_ARG})"
-    cur.execute(
+    load = (
         "CREATE OR REPLACE TEMP TABLE _in AS SELECT * EXCLUDE (event_id, ts), "
-        f"CAST(event_id AS UUID) AS event_id, make_timestamp_ms(ts) AS ts FROM {reader}",
-        [str(source)],
+        "CAST(event_id AS UUID) AS event_id, make_timestamp_ms(ts) AS ts FROM "
     )
+    if isinstance(source, Path):
+        reader = f"read_json(?, format = 'newline_delimited', columns = {_COLUMNS_ARG})"
+        cur.execute(load + reader, [str(source)])
+    else:  # columns already (an import's bulk load): no JSON between reader and steps
+        cur.register("_in_rows", source)
+        casts = ", ".join(f"{k}::{v} AS {k}" for k, v in RECORD_COLUMNS.items())
+        cur.execute(f"{load} (SELECT {casts} FROM _in_rows)")
+        cur.unregister("_in_rows")
     lo, hi, received, distinct, cli = _one(
         cur,
         "SELECT epoch_ms(min(ts)), epoch_ms(max(ts)), count(*), count(DISTINCT event_id), "
