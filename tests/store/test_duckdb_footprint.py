@@ -74,6 +74,10 @@ def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> Non
         number, unit = limit.split()
         assert unit == "MiB" and float(number) <= 512, limit
         assert int(setting(store, "threads")) == sizing.default_threads()
+        # A checkpoint before the appended rows fill the pool (they spilled a GB to
+        # <file>.tmp during a 1M-event load with 256 MiB of WAL between checkpoints).
+        number, unit = setting(store, "checkpoint_threshold").split()
+        assert unit == "MiB" and float(number) <= 64, unit
     finally:
         store.close()
     store = DuckDBStore(tmp_path / "s.duckdb", memory_limit="1GiB", threads=1)

@@ -83,9 +83,8 @@ class DuckDBStore:
             Path(f"{self.path}.compact").unlink(missing_ok=True)
             Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
         self._con = duckdb.connect(self.path)
-        # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
-        # the writer checkpoints when idle instead (see ``idle``).
-        self._con.execute("SET checkpoint_threshold = '256MB'")
+        # How much WAL before a checkpoint: sizing.py says why not more or less.
+        self._con.execute("SET checkpoint_threshold = ?", [sizing.CHECKPOINT_THRESHOLD])
         # Sized for a small server unless configured (sizing.py says why).
         self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
         limit = self.memory_limit or sizing.default_memory_limit()
