@@ -25,15 +25,17 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.store.imported import conform
 from scripts.plausible_replay import fixtures
 from scripts.plausible_replay.convert import Case, convert_dir
 
@@ -152,6 +154,8 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
             headers=AUTH,
             json={"name": "replay", "domains": [DOMAIN], "timezone": cases[0]["timezone"]},
         ).json()
+        if cases[0].get("imported"):
+            write_imported(app, site["site_id"], cases[0]["imported"], now)
         for g in cases[0]["goals"]:
             r = client.post(
                 f"/api/v1/sites/{site['site_id']}/goals", headers=AUTH, json=fixtures.goal(g)
@@ -193,6 +197,15 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
                 }
             )
     return verdicts
+
+
+def write_imported(app: Any, site_id: str, fixtures_: list[dict[str, Any]], now: datetime) -> None:
+    """The test's imported_* fixtures into the store's imported aggregates, as an import."""
+    rows = fixtures.imported_rows(fixtures_, now.date().isoformat())
+    columns = {name: [r.get(name) for r in rows] for name in {k for r in rows for k in r}}
+    columns["date"] = [date.fromisoformat(str(d)) for d in columns["date"]]
+    table = conform(pa.table(columns), site_id, "replay")
+    app.state.services.store.write_imported(site_id, "replay", table)
 
 
 def main(argv: list[str] | None = None) -> int:
