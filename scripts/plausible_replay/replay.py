@@ -236,6 +236,12 @@ def report(verdicts: list[dict[str, Any]], unconverted: list[dict[str, str]], se
         f"fixtures no request reproduces, {len(judged)} replayed in {secs:.0f} s"
     )
     print(f"Agreement: {agree} of {len(judged)} ({100 * agree / max(len(judged), 1):.1f}%)")
+    by_file: dict[str, Counter[str]] = defaultdict(Counter)
+    for v in verdicts:
+        by_file[v["id"].split("::")[0]][v["verdict"]] += 1
+    for name, c in sorted(by_file.items()):
+        odd = f", {c['unrepresentable']} unrepresentable" if c["unrepresentable"] else ""
+        print(f"  {name:44} {c['agree']:3} of {c['agree'] + c['differ']:3}{odd}")
     by_cat: dict[str, Counter[str]] = defaultdict(Counter)
     for v in judged:
         by_cat[v["category"]][v["verdict"]] += 1
