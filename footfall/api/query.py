@@ -72,9 +72,10 @@ async def post_query(request: Request) -> Response:
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
         result = plausible_changes(result, query)
-        if uses_goals(query) and any(m in REVENUE for m in query.metrics):
-            # Revenue goals' currencies make Plausible's money objects (query/revenue.py).
-            goals = await run_in_threadpool(SitePrefs(svc.meta).goals, site.id)
+        if any(m in REVENUE for m in query.metrics):
+            # Revenue goals' currencies make Plausible's money objects, or null (revenue.py).
+            prefs = SitePrefs(svc.meta)
+            goals = await run_in_threadpool(prefs.goals, site.id) if uses_goals(query) else []
             result = shape(result, query, goals)
     except FieldError as exc:
         return refused(exc)

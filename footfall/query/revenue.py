@@ -13,11 +13,14 @@ currency of the revenue goals the query is about (Plausible's ``Goal.Revenue.pre
 - several currencies and no goal breakdown: null, with ``meta.metric_warnings`` saying
   why (Plausible's code and words), since sums across currencies mean nothing.
 
-Where no goal of the query has a currency (every site whose goals predate revenue goals,
-and queries about no goal) the numbers stay plain: Plausible answers null there, Footfall
-keeps the amounts it stored (docs/design.md, "Plausible Stats API v2 compatibility").
-Amounts are summed as sent: Footfall keeps no exchange rates, so an event's amount counts
-in its goal's currency whatever currency the tracker named.
+- no currency among them (a query about no goal, or about goals without one): null, with
+  Plausible's ``no_revenue_goals_matching`` warning.
+
+Footfall also keeps revenue that no currency labels (sites whose goals predate revenue
+goals): ``"include": {"plain_revenue": true}``, a Footfall extension its own dashboard
+sends, answers the plain sum wherever Plausible would answer null for want of a currency
+(not for mixed currencies). Amounts are summed as sent: Footfall keeps no exchange rates,
+so an event's amount counts in its goal's currency whatever currency the tracker named.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ WHOLE = {"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF", "BIF", "
 WARNINGS = {
     "no_single_revenue_currency": "Revenue metrics are null as there are multiple currencies "
     "for the selected event:goals.",
+    "no_revenue_goals_matching": "Revenue metrics are null as there are no matching revenue "
+    "goals.",
 }
 STEPS = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"),
          (Decimal(10) ** 3, "K"))  # fmt: skip
@@ -90,23 +95,24 @@ def goal_currencies(q: Query, goals: Iterable[GoalInfo]) -> dict[str, str]:
             if g.currency and all(goal_chosen(g.name, c) for c in top)}  # fmt: skip
 
 
-def _recast(metrics: list[Any], at: list[int], currency: str | None) -> list[Any]:
+def _recast(metrics: list[Any], at: list[int], currency: str | None, plain: bool) -> list[Any]:
     out = list(metrics)
     for i in at:
-        out[i] = money(out[i], currency) if currency else None
+        out[i] = money(out[i], currency) if currency else (out[i] if plain else None)
     return out
 
 
 def shape(answer: dict[str, Any], q: Query, goals: Iterable[GoalInfo]) -> dict[str, Any]:
     """``answer`` (the API's JSON) with its revenue metrics as Plausible shapes them."""
     at = [i for i, m in enumerate(q.metrics) if m in METRICS]
-    currencies = goal_currencies(q, goals) if at else {}
-    if not currencies:
+    if not at:
         return answer
+    currencies = goal_currencies(q, goals)
     single = set(currencies.values())
-    by_goal = GOAL in q.dimensions
-    if not by_goal and len(single) > 1:
-        code = "no_single_revenue_currency"
+    by_goal = GOAL in q.dimensions and bool(currencies)
+    plain = bool(q.include.get("plain_revenue"))
+    code = "no_revenue_goals_matching" if not single else "no_single_revenue_currency"
+    if not by_goal and len(single) != 1 and not (plain and not single):
         answer["meta"]["metric_warnings"] = {
             q.metrics[i]: {"code": code, "warning": WARNINGS[code]} for i in at
         }
@@ -118,5 +124,6 @@ def shape(answer: dict[str, Any], q: Query, goals: Iterable[GoalInfo]) -> dict[s
                 currency = currencies.get(part["dimensions"][q.dimensions.index(GOAL)])
             else:
                 currency = next(iter(single)) if len(single) == 1 else None
-            part["metrics"] = _recast(part["metrics"], at, currency)
+            keep = plain and (by_goal or not single)  # no currency at all, not mixed ones
+            part["metrics"] = _recast(part["metrics"], at, currency, keep)
     return answer

@@ -91,12 +91,26 @@ def test_a_goal_breakdown_gives_each_goal_its_currency(site: tuple[TestClient, s
     assert rows["Signup"] == [1, None]  # not a revenue goal: null, as in Plausible
 
 
-def test_revenue_about_no_revenue_goal_stays_a_number(site: tuple[TestClient, str, str]) -> None:
+def test_revenue_about_no_revenue_goal_is_null_unless_plain_is_asked(
+    site: tuple[TestClient, str, str],
+) -> None:
     client, domain, _ = site
-    plain = _query(client, domain)  # no goal in the query: Footfall's sum of every amount
-    assert plain["results"][0]["metrics"] == [3354.31, 670.86]
-    signup = _query(client, domain, filters=[["is", "event:goal", ["Signup"]]])
+    # No goal in the query, or a goal without a currency: null, and Plausible's warning.
+    for extra in ({}, {"filters": [["is", "event:goal", ["Signup"]]]}):
+        got = _query(client, domain, **extra)
+        assert got["results"][0]["metrics"] == [None, None]
+        assert got["meta"]["metric_warnings"]["average_revenue"]["code"] == (
+            "no_revenue_goals_matching"
+        )
+    # Footfall's own extension: the plain sums (all five amounts; Signup's one)
+    plain = {"include": {"plain_revenue": True}}
+    assert _query(client, domain, **plain)["results"][0]["metrics"] == [3354.31, 670.86]
+    signup = _query(client, domain, filters=[["is", "event:goal", ["Signup"]]], **plain)
     assert signup["results"][0]["metrics"] == [5.0, 5.0]
+    assert "metric_warnings" not in signup["meta"]
+    # ... and a goal breakdown keeps money for revenue goals, the number for the others
+    rows = _query(client, domain, dimensions=["event:goal"], **plain)["results"]
+    assert {r["dimensions"][0]: r["metrics"][0] for r in rows}["Signup"] == 5.0
 
 
 def test_a_bad_currency_is_refused_naming_the_field(site: tuple[TestClient, str, str]) -> None:

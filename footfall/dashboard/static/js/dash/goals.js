@@ -12,7 +12,7 @@ const METRICS = ['visitors', 'conversion_rate', 'total_revenue', 'average_revenu
 /** The one query of the goals table. */
 export function goalsQuery(state) {
   return { metrics: METRICS, dimensions: ['event:goal'], filters: apiFilters(state), date_range: dateRange(state),
-    pagination: { limit: 1000 } };
+    pagination: { limit: 1000 }, include: { plain_revenue: true } };
 }
 
 /** Append the goals table to `box`; `current()` says whether the view is still the same. */
