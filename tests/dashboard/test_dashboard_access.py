@@ -68,7 +68,9 @@ def test_viewer_sees_the_dashboard_but_not_settings(footfall: Footfall, viewer: 
     assert client.get(f"/sites/{site}/settings").status_code == 403
     token = csrf_for(client, f"/sites/{site}")
     for action in ("general", "rotate-key", "token-create", "delete", "member-add"):
-        r = client.post(f"/sites/{site}/settings/{action}", data={"csrf": token, "confirm": "Example"})
+        r = client.post(
+            f"/sites/{site}/settings/{action}", data={"csrf": token, "confirm": "Example"}
+        )
         assert r.status_code == 403, action
     assert footfall.services.meta.get_site(site) is not None
     assert client.get(f"/sites/{other_site(footfall)}").status_code == 404
@@ -137,7 +139,9 @@ def test_without_admin_token_only_a_logged_in_owner_reaches_admin_endpoints(
                             headers={"x-csrf-token": csrf_for(other)})  # fmt: skip
         assert denied.status_code == 403
         login(client, "boss@example.com")
-        made = client.post("/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)})
+        made = client.post(
+            "/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)}
+        )
         assert made.status_code == 201, made.text
 
 
