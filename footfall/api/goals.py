@@ -20,13 +20,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall.api.admin import _body
-from footfall.api.auth import AuthError, bearer, is_admin, readable_site
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.auth import REFUSED, AuthError, bearer, is_admin, readable_site, refusal
+from footfall.api.responses import JSON, error
 from footfall.dashboard.sessions import csrf_header_ok, current_login
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import FunnelInfo, GoalInfo, SitePrefs
 from footfall.meta.users import Accounts
-from footfall.meta.values import MetaValidationError
 from footfall.runtime import Services
 
 # The settings form's field names -> this API's body fields.
@@ -98,12 +97,8 @@ def handler(action: Action, write: bool) -> Callable[[Request], Awaitable[Respon
             else:
                 await run_in_threadpool(readable_site, request, site_id)
             status, data = await action(request, SitePrefs(svc.meta), site_id)
-        except AuthError as exc:
-            return error(exc.status, exc.message)
-        except FieldError as exc:
-            return validation_failed([exc])
-        except MetaValidationError as exc:
-            return validation_failed([FieldError(FIELDS.get(exc.field, exc.field), exc.message)])
+        except REFUSED as exc:
+            return refusal(exc, FIELDS)
         if data is None:
             return error(status, "Not found")
         return JSON({"success": True, "data": data}, status)

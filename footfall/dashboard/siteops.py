@@ -4,7 +4,9 @@
 "Verify installation" also says why events were dropped in the last hour: the request
 path's reasons from the pipeline's in-memory counts (``ingest/recentdrops.py``), the
 writer's (bots, referrer spam) from the store's ``dropped_events``, which counts them per
-UTC hour of the event.
+UTC hour of the event. What the store holds is asked through the store port
+(``EventStore.site_activity``, ``property_keys``): no SQL is written here, so every
+backend answers it alike.
 
 The live count comes from :mod:`footfall.shared` (one process: the query layer's
 ``realtime_5m`` visitors; several servers: a set in Redis fed as events arrive).

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.meta.users import Accounts
-from footfall.query import overview
+from footfall.query import overview, rollup
 from footfall.query.runner import QueryRunner
 from tests.conftest import ADMIN, make_settings
 from tests.dashboard.conftest import PASSWORD, login
@@ -95,14 +95,20 @@ class CountingStore:
     """The app's store, counting the statements sent to it through ``query``."""
 
     def __init__(self, store: Any) -> None:
-        self.store, self.capabilities, self.statements = store, store.capabilities, 0
+        self.store, self.capabilities = store, store.capabilities
+        self.statements, self.params, self.snapshots = 0, [], 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
     def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         self.statements += 1
+        self.params += list(params)
         return list(self.store.query(sql, params))
+
+    def snapshot(self) -> Any:  # the rollups' reads
+        self.snapshots += 1
+        return self.store.snapshot()
 
 
 def test_all_sites_in_three_time_zones_take_one_statement(app_client: Any) -> None:
@@ -139,3 +145,22 @@ def test_an_unknown_range_is_refused_naming_it(app_client: Any) -> None:
     assert login(client, "owner@example.com").status_code == 303
     page = client.get("/?period=forever")
     assert page.status_code == 400 and "period: one of 7d, 30d, 90d" in page.text
+
+
+def test_a_site_with_rollups_is_read_from_them_the_others_in_one_statement(
+    app_client: Any,
+) -> None:
+    app, _, ids = app_client
+    svc = app.state.services
+    if not svc.store.capabilities.rollups:
+        pytest.skip("this store keeps no per-site rollups: every site is in the statement")
+    sites = svc.meta.list_sites()
+    svc.store.maintain_rollups({ids["Alpha"]: "UTC"}, rollup.spec())
+    store = CountingStore(svc.store)
+    got = overview.trends(QueryRunner(store), sites, "7d")  # type: ignore[arg-type]
+    assert store.snapshots > 0 and ids["Alpha"] not in store.params  # from its rollups
+    assert store.statements == 1 and {ids["Beta"], ids["Gamma"]} <= set(store.params)
+    totals = {sid: (t.visitors, t.previous, t.change) for sid, t in got.items()}
+    assert totals == {ids["Alpha"]: (3, 2, 50.0), ids["Beta"]: (1, 4, -75.0),
+                      ids["Gamma"]: (0, 0, None)}  # fmt: skip
+    assert got[ids["Alpha"]].series == (0, 0, 0, 2, 0, 2, 0)
