@@ -265,12 +265,16 @@ def main() -> None:
         print(f"ratio chdb / duckdb: {medians['chdb'] / medians['duckdb']:.2f}")
     if args.profile:
         total = sum(sum(v) for v in SQL_CPU.values())
-        print(f"\nper statement (CPU of every thread, and wall; all {args.repeat} runs, "
-              f"{total:.2f} s CPU in SQL):")
+        print(
+            f"\nper statement (CPU of every thread, and wall; all {args.repeat} runs, "
+            f"{total:.2f} s CPU in SQL):"
+        )
         for key, cpus in sorted(SQL_CPU.items(), key=lambda kv: -sum(kv[1])):
             share = 100 * sum(cpus) / total
-            print(f"  {sum(cpus):6.2f} s CPU {share:5.1f} % {sum(SQL_TIMES[key]):6.2f} s wall  "
-                  f"n={len(cpus):3d}  {key}")
+            print(
+                f"  {sum(cpus):6.2f} s CPU {share:5.1f} % {sum(SQL_TIMES[key]):6.2f} s wall  "
+                f"n={len(cpus):3d}  {key}"
+            )
 
 
 if __name__ == "__main__":

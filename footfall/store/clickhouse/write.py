@@ -174,7 +174,9 @@ class ScratchTarget:
         # column types, so the rows are exactly what that way gave.
         types = {r[0]: r[1] for r in self.cur.execute("DESCRIBE events").fetchall()}
         cols = ", ".join(
-            "event_id::VARCHAR AS event_id" if c == "event_id" else f"CAST({c} AS {types[c]}) AS {c}"
+            "event_id::VARCHAR AS event_id"
+            if c == "event_id"
+            else f"CAST({c} AS {types[c]}) AS {c}"
             for c in EVENT_NAMES
         )
         self.new_events = self.cur.sql(
