@@ -203,6 +203,11 @@ class BatchTarget(Protocol):
         (``site_id, session_id`` rows), before the steps update them."""
         ...
 
+    def insert_events(self, select: str) -> int:
+        """Write the batch's new events, the rows of the query ``select`` on ``cur`` (the
+        ``events`` columns, final: no later step changes them); returns how many."""
+        ...
+
 
 # Runs one statement and returns its rows (``EventStore.snapshot`` yields one).
 QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]

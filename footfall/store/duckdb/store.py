@@ -54,6 +54,9 @@ class _InPlace:
     def touch_visits(self, visits_sql: str) -> None:
         pass
 
+    def insert_events(self, select: str) -> int:
+        return int(self.cur.execute(f"INSERT INTO events BY NAME {select}").fetchall()[0][0])
+
 
 class DuckDBStore:
     """``EventStore`` on a DuckDB file (or ``:memory:`` for tests)."""
