@@ -217,11 +217,14 @@ def goal(g: dict[str, Any]) -> dict[str, str]:
             "kind": "page",
             "target": g["page_path"],
         }
-    return {
+    out = {
         "name": g.get("display_name", g["event_name"]),
         "kind": "event",
         "target": g["event_name"],
     }
+    if g.get("currency"):  # a revenue goal (``currency: :USD`` or ``"USD"``)
+        out["currency"] = str(g["currency"])
+    return out
 
 
 # Plausible's imported_* test tables: Footfall's imported kind, renamed columns, and the
