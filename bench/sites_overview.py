@@ -7,14 +7,14 @@ tree against a baseline tree, in alternating child processes, on one DuckDB stor
 ``--base`` is a copy of the baseline's package (default: ``git archive main footfall``
 into /tmp/quality-base, made here). The store (``--sites`` sites of ``--events`` events
 each, ``bench/synth.py``, over ``--days`` days ending now) is generated once under
-/tmp/quality-overview (``--keep`` reuses it) and its exact rollups are built, as the
-rollups job would, so the baseline's per-site ``QueryRunner.answer`` calls get their fast
-path. Each repetition runs the baseline and then this tree, each in a fresh process that
-opens the store, answers the page once to warm up and then ``--inner`` times, and prints
-process CPU seconds (every thread: ``getrusage``), wall seconds and calls of the store's
-``query`` (the baseline's rollup reads go through ``snapshot``, uncounted); the figures
-are medians over repetitions, with the ratio this tree / baseline.
-Both trees' answers are compared (they must be equal).
+$OVERVIEW_STORE (default /tmp/quality-overview; ``--keep`` reuses it) and its exact
+rollups are built, as the rollups job would, so the baseline's per-site
+``QueryRunner.answer`` calls get their fast path. Each repetition runs the baseline and
+then this tree, each in a fresh process that opens the store, answers the page once to
+warm up and then ``--inner`` times, and prints process CPU seconds (every thread:
+``getrusage``), wall seconds and calls of the store's ``query`` (the baseline's rollup
+reads go through ``snapshot``, uncounted); the figures are medians over repetitions,
+with the ratio this tree / baseline. Both trees' answers are compared (they must be equal).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE = Path("/tmp/quality-overview")
+STORE = Path(os.environ.get("OVERVIEW_STORE", "/tmp/quality-overview"))
 
 
 def _prepare(args: argparse.Namespace) -> None:
