@@ -2,10 +2,11 @@
 tree against a baseline tree, in alternating child processes, on one DuckDB store.
 
     .venv/bin/python bench/sites_overview.py [--sites 20] [--events 100000] [--days 180]
-        [--range 30d] [--reps 5] [--base DIR] [--keep]
+        [--range 30d] [--reps 5] [--base-rev REV | --base DIR] [--keep]
 
-``--base`` is a copy of the baseline's package (default: ``git archive main footfall``
-into /tmp/quality-base, made here). The store (``--sites`` sites of ``--events`` events
+``--base`` is a copy of the baseline's package (default: ``git archive BASE_REV footfall``
+into /tmp/quality-base-BASE_REV, made here; ``--base-rev`` defaults to d150bf9, main
+before the one-statement page). The store (``--sites`` sites of ``--events`` events
 each, ``bench/synth.py``, over ``--days`` days ending now) is generated once under
 $OVERVIEW_STORE (default /tmp/quality-overview; ``--keep`` reuses it) and its exact
 rollups are built, as the rollups job would, so the baseline's per-site
@@ -124,15 +125,17 @@ def main() -> None:
     p.add_argument("--range", default="30d")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--inner", type=int, default=5)
-    p.add_argument("--base", type=Path, default=Path("/tmp/quality-base"))
+    p.add_argument("--base-rev", default="d150bf9")
+    p.add_argument("--base", type=Path, default=None)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.measure:
         return _measure(args)
+    args.base = args.base or Path(f"/tmp/quality-base-{args.base_rev}")
     if not (args.base / "footfall").exists():
         args.base.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "main", "footfall"],
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base_rev, "footfall"],
                                  capture_output=True, check=True).stdout  # fmt: skip
         subprocess.run(["tar", "-x", "-C", str(args.base)], input=archive, check=True)
     _prepare(args)
