@@ -2,19 +2,21 @@
 tree against a baseline tree, in alternating child processes, on one DuckDB store.
 
     .venv/bin/python bench/sites_overview.py [--sites 20] [--events 100000] [--days 180]
-        [--range 30d] [--reps 5] [--base DIR] [--keep]
+        [--range 30d] [--reps 5] [--base-rev REV | --base DIR] [--keep]
+        [--store duckdb|chdb]
 
-``--base`` is a copy of the baseline's package (default: ``git archive main footfall``
-into /tmp/quality-base, made here). The store (``--sites`` sites of ``--events`` events
+``--base`` is a copy of the baseline's package (default: ``git archive BASE_REV footfall``
+into /tmp/quality-base-BASE_REV, made here; ``--base-rev`` defaults to d150bf9, main
+before the one-statement page). The store (``--sites`` sites of ``--events`` events
 each, ``bench/synth.py``, over ``--days`` days ending now) is generated once under
-/tmp/quality-overview (``--keep`` reuses it) and its exact rollups are built, as the
-rollups job would, so the baseline's per-site ``QueryRunner.answer`` calls get their fast
-path. Each repetition runs the baseline and then this tree, each in a fresh process that
-opens the store, answers the page once to warm up and then ``--inner`` times, and prints
-process CPU seconds (every thread: ``getrusage``), wall seconds and calls of the store's
-``query`` (the baseline's rollup reads go through ``snapshot``, uncounted); the figures
-are medians over repetitions, with the ratio this tree / baseline.
-Both trees' answers are compared (they must be equal).
+$OVERVIEW_STORE (default /tmp/quality-overview; ``--keep`` reuses it) and its exact
+rollups are built, as the rollups job would, so the baseline's per-site
+``QueryRunner.answer`` calls get their fast path. Each repetition runs the baseline and
+then this tree, each in a fresh process that opens the store, answers the page once to
+warm up and then ``--inner`` times, and prints process CPU seconds (every thread:
+``getrusage``), wall seconds and calls of the store's ``query`` (the baseline's rollup
+reads go through ``snapshot``, uncounted); the figures are medians over repetitions,
+with the ratio this tree / baseline. Both trees' answers are compared (they must be equal).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-STORE = Path("/tmp/quality-overview")
+STORE = Path(os.environ.get("OVERVIEW_STORE", "/tmp/quality-overview"))
 
 
 def _prepare(args: argparse.Namespace) -> None:
@@ -68,15 +70,60 @@ def _prepare(args: argparse.Namespace) -> None:
           f"{time.perf_counter() - t:.0f} s", flush=True)  # fmt: skip
 
 
+def _copy_to_chdb() -> None:
+    """``--store chdb``: the DuckDB store's events and visits copied into chdb once (as
+    bench/stores.py does), its daily rollups built as the rollups job would."""
+    import duckdb
+    import pyarrow as pa
+
+    from footfall.query.dialects import CLICKHOUSE
+    from footfall.query.rollup import spec
+
+    marker = STORE / "clickhouse" / "copied"
+    if marker.exists():
+        return
+    store = _open("chdb")
+    store.migrate()
+    con = duckdb.connect(str(STORE / "events.duckdb"), read_only=True)
+    t = time.perf_counter()
+    try:
+        events = con.sql("SELECT * EXCLUDE (event_id), event_id::VARCHAR AS event_id, "
+                         "0::UBIGINT AS pos FROM events")  # fmt: skip
+        for batch in events.to_arrow_reader(500_000):
+            store.ch.insert("events", pa.Table.from_batches([batch]))
+        visits = con.sql("SELECT *, 1::UBIGINT AS version, 0::UTINYINT AS is_deleted FROM sessions")
+        for batch in visits.to_arrow_reader(500_000):
+            store.ch.insert("sessions", pa.Table.from_batches([batch]))
+        store.maintain_rollups({}, spec(CLICKHOUSE))
+    finally:
+        con.close()
+        store.close()
+    marker.write_text("ok")
+    print(f"copied into chdb in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def _open(kind: str) -> Any:
+    if kind == "chdb":
+        from footfall.store.clickhouse.store import ClickHouseStore
+        from footfall.store.clickhouse.target import ClickHouseTarget
+
+        ch = ClickHouseStore(ClickHouseTarget(path=str(STORE / "clickhouse")))
+        ch.open()
+        return ch
+    from footfall.store.duckdb import DuckDBStore
+
+    duck = DuckDBStore(STORE / "events.duckdb")
+    duck.open()
+    return duck
+
+
 def _measure(args: argparse.Namespace) -> None:
     """Child: open the store, answer the page ``--inner`` times, print one JSON line."""
     from footfall.meta.repo import SiteInfo
     from footfall.query import overview
     from footfall.query.runner import QueryRunner
-    from footfall.store.duckdb import DuckDBStore
 
-    store = DuckDBStore(STORE / "events.duckdb")
-    store.open()
+    store = _open(args.store)
     sent = [0]
     real = store.query
 
@@ -109,7 +156,8 @@ def _cpu() -> float:
 
 
 def _child(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--measure", "--range", args.range, "--inner", str(args.inner)]
+    cmd = [sys.executable, __file__, "--measure", "--range", args.range, "--inner", str(args.inner),
+           "--store", args.store]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -124,18 +172,24 @@ def main() -> None:
     p.add_argument("--range", default="30d")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--inner", type=int, default=5)
-    p.add_argument("--base", type=Path, default=Path("/tmp/quality-base"))
+    p.add_argument("--base-rev", default="d150bf9")
+    p.add_argument("--base", type=Path, default=None)
     p.add_argument("--keep", action="store_true")
+    p.add_argument("--store", choices=["duckdb", "chdb"], default="duckdb",
+                   help="chdb: the same rows copied into ClickHouse's engine")  # fmt: skip
     p.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.measure:
         return _measure(args)
+    args.base = args.base or Path(f"/tmp/quality-base-{args.base_rev}")
     if not (args.base / "footfall").exists():
         args.base.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "main", "footfall"],
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base_rev, "footfall"],
                                  capture_output=True, check=True).stdout  # fmt: skip
         subprocess.run(["tar", "-x", "-C", str(args.base)], input=archive, check=True)
     _prepare(args)
+    if args.store == "chdb":
+        _copy_to_chdb()
     runs: dict[str, list[dict[str, Any]]] = {"base": [], "this": []}
     for _ in range(args.reps):  # alternate, so both see the same machine
         runs["base"].append(_child(args.base, args))
@@ -144,7 +198,7 @@ def main() -> None:
     med = {k: {m: statistics.median(r[m] for r in v) for m in ("cpu_s", "wall_s",
                "query_calls", "peak_rss")} for k, v in runs.items()}  # fmt: skip
     print(
-        f"{args.sites} sites x {args.events:,} events, range {args.range}, "
+        f"{args.store}: {args.sites} sites x {args.events:,} events, range {args.range}, "
         f"medians of {args.reps} runs x {args.inner}; load {os.getloadavg()[0]:.1f}"
     )
     for k in ("base", "this"):
