@@ -36,7 +36,7 @@ def copy_into_clickhouse(duck_path: Path, ch_path: Path, log: Any) -> dict[str, 
     """Events and visits of the DuckDB store into a fresh chdb store at ``ch_path``."""
     import duckdb
 
-    from footfall.store.clickhouse import ClickHouseStore
+    from footfall.store.clickhouse.store import ClickHouseStore
     from footfall.store.clickhouse.target import ClickHouseTarget
 
     marker = ch_path / "copied"
@@ -73,7 +73,7 @@ def copy_into_clickhouse(duck_path: Path, ch_path: Path, log: Any) -> dict[str, 
 def clickhouse_runner(kind: str, ch_path: Path) -> Iterator[tuple[Any, Any]]:
     """A QueryRunner on the ClickHouse copy: chdb in process, or the stand-in over HTTP."""
     from footfall.query.runner import QueryRunner
-    from footfall.store.clickhouse import ClickHouseStore
+    from footfall.store.clickhouse.store import ClickHouseStore
     from footfall.store.clickhouse.target import ClickHouseTarget
 
     proc = None
