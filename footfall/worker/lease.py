@@ -10,19 +10,23 @@ lease period. A worker that dies keeps its partitions only until its leases expi
 
 Fencing: each acquisition takes a new epoch (``INCR <prefix>epoch:<k>``) and the lease's
 value is ``consumer:epoch``. A worker stalled past its lease (a GC pause, SIGSTOP) may
-resume mid-round after another took the partition over; :meth:`Leases.fence` (called
-by the store just before it touches the partition's rows and again just before the
-commit) refuses the round unless every lease it carries still holds its epoch, so the
-stale round neither takes back the new owner's rows nor commits, and its batch stays
-pending for the new owner. Even the same worker re-taking a lapsed lease gets a new
-epoch, so a round begun under the old one is refused.
+resume mid-round after another took the partition over; the fence of
+:meth:`Leases.fence_for` (called by the store just before it touches the partition's
+rows and again just before the commit, and by the worker's renewal thread during a
+round) refuses the round unless every lease it carries still holds its epoch, or
+lapsed with no acquisition since, so the stale round neither takes back the new owner's
+rows nor commits, and its batch stays pending for the new owner. Even the same worker
+re-taking a lapsed lease between rounds gets a new epoch, so a round begun under the old
+one is refused.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -37,13 +41,20 @@ local token = ARGV[1] .. ':' .. redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], token, 'px', ARGV[2])
 return token
 """
-# Every lease of KEYS still holds its token (ARGV[i]; ARGV[#KEYS + 1] the ms): renew all
-# of them and return 1, else renew none and return 0.
+# Every lease of KEYS[1..n] (epoch counters KEYS[n+1..2n]) still holds its token ARGV[i]
+# ("consumer:epoch"; ARGV[n+1] the ms), or lapsed with no acquisition since (its counter
+# still at the token's epoch: nobody else can have read the partition): renew or set
+# all of them and return 1, else touch none and return 0.
 _FENCE = """
-for i, key in ipairs(KEYS) do
-  if redis.call('get', key) ~= ARGV[i] then return 0 end
+local n = #KEYS / 2
+for i = 1, n do
+  local held = redis.call('get', KEYS[i])
+  if held ~= ARGV[i] then
+    local epoch = string.match(ARGV[i], ':(%d+)$')
+    if held or redis.call('get', KEYS[n + i]) ~= epoch then return 0 end
+  end
 end
-for i, key in ipairs(KEYS) do redis.call('pexpire', key, ARGV[#KEYS + 1]) end
+for i = 1, n do redis.call('set', KEYS[i], ARGV[i], 'px', ARGV[n + 1]) end
 return 1
 """
 
@@ -71,6 +82,9 @@ class Leases:
 
     def key(self, partition: int) -> str:
         return f"{self.prefix}lease:{partition}"
+
+    def epoch_key(self, partition: int) -> str:
+        return f"{self.prefix}epoch:{partition}"
 
     def share(self) -> int:
         """Partitions this worker may hold now: its fair share of the live workers'."""
@@ -102,7 +116,7 @@ class Leases:
                 if k in self.held:
                     continue
                 token = self._acquire(
-                    keys=[self.key(k), f"{self.prefix}epoch:{k}"],
+                    keys=[self.key(k), self.epoch_key(k)],
                     args=[self.consumer, self.lease_ms],
                 )
                 if token:
@@ -119,7 +133,7 @@ class Leases:
         it commits: raises :class:`LeaseLost` unless each lease still holds the epoch it
         has now (renewing them), so a round begun under a lease that lapsed meanwhile
         is refused, even if the lease was taken back by this worker since."""
-        keys = [self.key(k) for k in partitions]
+        keys = [self.key(k) for k in partitions] + [self.epoch_key(k) for k in partitions]
         tokens = [self.tokens.get(k, "") for k in partitions]
 
         def fence() -> None:
@@ -148,3 +162,26 @@ class Leases:
         for k in sorted(self.held):
             self.release(k)
         self.client.zrem(self.members, self.consumer)
+
+    @contextmanager
+    def renewing(self, fence: Callable[[], None]) -> Iterator[None]:
+        """Keep the round's leases while it runs (a round may outlast a lease on a busy
+        machine, and would then be refused at its commit): a thread renews them every
+        third of a lease. A stalled process (GC pause, SIGSTOP) stops this thread too,
+        so its leases lapse and the fence refuses its round."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease_ms / 3000):
+                try:
+                    fence()
+                except (LeaseLost, redis.RedisError):
+                    return  # lost: the store's fence refuses the round
+
+        thread = threading.Thread(target=renew, name="footfall-lease-renewal", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

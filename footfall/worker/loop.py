@@ -272,19 +272,22 @@ class Worker:
             for _, _, records in parts:
                 for i in range(0, len(records), 8192):
                     out.write(b"\n".join(r for _, r, _ in records[i : i + 8192]) + b"\n")
-        counts = batch_steps.write(
-            self.store,
-            WriteBatch(
-                self.scratch,
-                self.enricher,
-                self.config.session_timeout_ms,
-                progress,
-                # A round of one partition commits as that partition's; of several, per share.
-                partition=parts[0][0] if shares is None else 0,
-                shares=shares,
-                fence=self.leases.fence_for([k for k, _, _ in parts]),
-            ),
-        )
+        fence = self.leases.fence_for([k for k, _, _ in parts])
+        with self.leases.renewing(fence):
+            counts = batch_steps.write(
+                self.store,
+                WriteBatch(
+                    self.scratch,
+                    self.enricher,
+                    self.config.session_timeout_ms,
+                    progress,
+                    # A round of one partition commits as that partition's; of several,
+                    # per share.
+                    partition=parts[0][0] if shares is None else 0,
+                    shares=shares,
+                    fence=fence,
+                ),
+            )
         self.stats.count_round(counts, [e for _, _, records in parts for e, _, _ in records])
 
     def _backoff(self, k: int) -> None:

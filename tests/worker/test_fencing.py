@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,9 @@ def test_a_worker_resuming_after_its_lease_was_taken_over_changes_nothing(
     store_a.begin_batch = stalled  # type: ignore[method-assign]
     a = Worker(REDIS_URL, redis_prefix, store_a, lambda s: ("s.com",), CONFIG, consumer="a")
     b = Worker(REDIS_URL, redis_prefix, store_b, lambda s: ("s.com",), CONFIG, consumer="b")
+    # A stalled process renews nothing: the hook stalls one thread, so a's lease renewal
+    # during the round (a thread of its own) stops too, as under SIGSTOP.
+    a.leases.renewing = lambda fence: nullcontext()  # type: ignore[method-assign,assignment]
     a_cycle = threading.Thread(target=a.cycle, name="stalled-worker")
     a_cycle.start()
     try:
@@ -143,6 +146,20 @@ def test_a_lease_taken_again_has_a_new_epoch_and_the_old_rounds_fence_fails(
         with pytest.raises(LeaseLost):
             old()
         leases.fence_for([0])()  # a round begun under the new epoch passes
+        # Lapsed with nobody taking it since (the epoch counter unchanged): a round that
+        # outlasted its lease still commits, and holds the lease again.
+        now = leases.fence_for([0])
+        time.sleep(0.35)
+        assert not client.exists(f"{redis_prefix}lease:0")
+        now()
+        assert client.get(f"{redis_prefix}lease:0") == b"w:2"
+        # Taken and given back meanwhile (the counter moved on): refused.
+        time.sleep(0.35)
+        other = Leases(client, redis_prefix, "x", partitions=1, lease_ms=200)
+        assert other.rebalance() == {0}
+        other.release(0)
+        with pytest.raises(LeaseLost):
+            now()
     finally:
         client.close()
 
