@@ -203,6 +203,11 @@ class BatchTarget(Protocol):
         (``site_id, session_id`` rows), before the steps update them."""
         ...
 
+    def insert_events(self, select: str) -> int:
+        """Write the batch's new events, the rows of the query ``select`` on ``cur`` (the
+        ``events`` columns, final: no later step changes them); returns how many."""
+        ...
+
 
 # Runs one statement and returns its rows (``EventStore.snapshot`` yields one).
 QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
@@ -306,3 +311,25 @@ class EventStore(Protocol):
         ...
 
     def health(self) -> dict[str, Any]: ...
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        """Whether events arrive for ``site_id``: events stored, the newest one's time, and
+        the writer's drop counts (bots, referrer spam) of the UTC hours from
+        ``drops_since`` on (``store/<backend>/siteops.py``)."""
+        ...
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        """The property names events called ``event`` carried, most used first (ties by
+        name), at most ``limit``: what the dashboard offers to break the event down by."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SiteActivity:
+    """What ``EventStore.site_activity`` finds of one site (the "verify installation"
+    check): its stored events, the newest one's naive-UTC time (None without events), and
+    the events the writer dropped, by reason."""
+
+    events: int
+    last_event: datetime | None
+    drops: dict[str, int] = field(default_factory=dict)

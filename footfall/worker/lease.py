@@ -41,17 +41,19 @@ local token = ARGV[1] .. ':' .. redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], token, 'px', ARGV[2])
 return token
 """
-# Every lease of KEYS[1..n] (epoch counters KEYS[n+1..2n]) still holds its token ARGV[i]
-# ("consumer:epoch"; ARGV[n+1] the ms), or lapsed with no acquisition since (its counter
-# still at the token's epoch: nobody else can have read the partition): renew or set
-# all of them and return 1, else touch none and return 0.
+# Every lease still holds its token, or lapsed with nobody taking it since (its epoch
+# counter unchanged: any acquisition increments it): renew or re-take all of them and
+# return 1, else change nothing and return 0. KEYS: the n lease keys, then their n epoch
+# counters; ARGV: the n tokens ("consumer:epoch"), then the ms. A round slower than its
+# lease on a loaded machine goes on; one whose partition another worker took is refused.
 _FENCE = """
 local n = #KEYS / 2
 for i = 1, n do
   local held = redis.call('get', KEYS[i])
   if held ~= ARGV[i] then
+    if held then return 0 end
     local epoch = string.match(ARGV[i], ':(%d+)$')
-    if held or redis.call('get', KEYS[n + i]) ~= epoch then return 0 end
+    if epoch == nil or redis.call('get', KEYS[n + i]) ~= epoch then return 0 end
   end
 end
 for i = 1, n do redis.call('set', KEYS[i], ARGV[i], 'px', ARGV[n + 1]) end
@@ -83,9 +85,6 @@ class Leases:
     def key(self, partition: int) -> str:
         return f"{self.prefix}lease:{partition}"
 
-    def epoch_key(self, partition: int) -> str:
-        return f"{self.prefix}epoch:{partition}"
-
     def share(self) -> int:
         """Partitions this worker may hold now: its fair share of the live workers'."""
         now = int(time.time() * 1000)
@@ -116,13 +115,16 @@ class Leases:
                 if k in self.held:
                     continue
                 token = self._acquire(
-                    keys=[self.key(k), self.epoch_key(k)],
+                    keys=[self.key(k), self._epoch(k)],
                     args=[self.consumer, self.lease_ms],
                 )
                 if token:
                     self.held.add(k)
                     self.tokens[k] = token.decode() if isinstance(token, bytes) else token
         return set(self.held)
+
+    def _epoch(self, partition: int) -> str:
+        return f"{self.prefix}epoch:{partition}"
 
     def _lost(self, partition: int) -> None:
         self.held.discard(partition)
@@ -131,9 +133,10 @@ class Leases:
     def fence_for(self, partitions: list[int]) -> Callable[[], None]:
         """A check for the store to call before it touches ``partitions``' rows and before
         it commits: raises :class:`LeaseLost` unless each lease still holds the epoch it
-        has now (renewing them), so a round begun under a lease that lapsed meanwhile
-        is refused, even if the lease was taken back by this worker since."""
-        keys = [self.key(k) for k in partitions] + [self.epoch_key(k) for k in partitions]
+        has now (renewing them), so a round begun under a lease that another acquisition
+        replaced meanwhile is refused, even if that was this worker taking it back; a
+        lease that merely lapsed, untaken, is re-taken under its epoch."""
+        keys = [self.key(k) for k in partitions] + [self._epoch(k) for k in partitions]
         tokens = [self.tokens.get(k, "") for k in partitions]
 
         def fence() -> None:

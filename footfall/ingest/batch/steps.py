@@ -7,7 +7,8 @@ batch's transaction) or a scratch copy holding just the stored rows the batch ma
 which the target loads when asked (``neighbours``, ``touch_visits``) and whose changes it
 commits (ClickHouse). Either way the rules below are written once.
 
-1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event);
+1. read the batch's JSON lines into ``_in`` (DuckDB's reader; no Python per event), or
+   take its columns as they are (an import's bulk load);
 2. drop duplicates, within the batch and against stored events (event ids are unique);
 3. look up the enricher's verdicts for the distinct user agents, referrers and query
    strings; bots and referrer spam are counted per site and hour, and deleted from ``_in``;
@@ -24,8 +25,10 @@ commits (ClickHouse). Either way the rules below are written once.
    (the common case) that row is the visit's new ``sessions`` row; otherwise the batch and
    the touched stored visits are folded per visit id. Stored events of visits whose first
    event or entry page changed are re-stamped;
-6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list;
-   the target commits them with the queue position.
+6. hand the new events, each already carrying its visit's final values, to the target
+   (``insert_events``: DuckDB inserts them in place; ClickHouse takes them as Arrow,
+   never writing them into its scratch), replace the visits' ``sessions`` rows, note the
+   rollups' to-do list; the target commits them with the queue position.
 
 This module runs the steps in order and does 1-3 and 6 itself; the SQL and the Arrow
 grouping of 4 and 5, with the statements of 6 that insert their rows, are in
@@ -39,12 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from footfall.ingest.batch.visits import (
     _FAST_TOUCHED_SQL,
     _FOLD,
     _GROUPS_SQL,
-    _INSERT_EVENTS_SQL,
     _ITEMS_OLD,
     _ITEMS_SQL,
     _MERGES_SQL,
@@ -55,6 +58,7 @@ from footfall.ingest.batch.visits import (
     _SESSIONS_SQL,
     _SETS,
     _group,
+    new_events_sql,
 )
 from footfall.store.base import BatchTarget, Enrichment
 
@@ -93,16 +97,24 @@ def _one(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
 
 
 def write(
-    target: BatchTarget, source: Path, enricher: Enrichment, timeout_ms: int
+    target: BatchTarget, source: Path | pa.Table, enricher: Enrichment, timeout_ms: int
 ) -> dict[str, Any]:
-    """Run steps 1-6 on the target's cursor; returns counts for the writer's stats."""
+    """Run steps 1-6 on the target's cursor; returns counts for the writer's stats.
+    ``source``: a file of spool records (JSON lines), or an Arrow table of their columns
+    (``RECORD_COLUMNS``, ``ts`` in epoch milliseconds)."""
     cur = target.cur
-    reader = f"read_json(?, format = 'newline_delimited', columns = {_COLUMNS_ARG})"
-    cur.execute(
+    load = (
         "CREATE OR REPLACE TEMP TABLE _in AS SELECT * EXCLUDE (event_id, ts), "
-        f"CAST(event_id AS UUID) AS event_id, make_timestamp_ms(ts) AS ts FROM {reader}",
-        [str(source)],
+        "CAST(event_id AS UUID) AS event_id, make_timestamp_ms(ts) AS ts FROM "
     )
+    if isinstance(source, Path):
+        reader = f"read_json(?, format = 'newline_delimited', columns = {_COLUMNS_ARG})"
+        cur.execute(load + reader, [str(source)])
+    else:  # columns already (an import's bulk load): no JSON between reader and steps
+        cur.register("_in_rows", source)
+        casts = ", ".join(f"{k}::{v} AS {k}" for k, v in RECORD_COLUMNS.items())
+        cur.execute(f"{load} (SELECT {casts} FROM _in_rows)")
+        cur.unregister("_in_rows")
     lo, hi, received, distinct, cli = _one(
         cur,
         "SELECT epoch_ms(min(ts)), epoch_ms(max(ts)), count(*), count(DISTINCT event_id), "
@@ -178,12 +190,24 @@ def write(
                 "AND events.ts BETWEEN ? AND ?",
                 [first, last],
             )
-    inserted = _one(cur, _INSERT_EVENTS_SQL)[0]
-    columns = ", ".join(_SESSION_COLUMNS)
-    merged = _FOLD if fast else "_merged"
     if not fast:
         cur.execute(_SESSIONS_SQL)
-    elif n_old:
+    # Visits whose first event or entry page changed: their stored events are re-stamped
+    # with the visit's new row below, and the new events carry it from the start (found
+    # before they are written: a target may hand them to its store as they are).
+    visits = (
+        f"(SELECT * EXCLUDE (sid), sid AS session_id FROM _groups WHERE {_RESTAMP})"
+        if fast
+        else "(SELECT m.* FROM _merged m JOIN _restamp r "
+        "ON m.site_id = r.site_id AND m.session_id = r.session_id)"
+    )
+    n, first, last = (0, None, None)
+    if n_old:
+        n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
+    inserted = target.insert_events(new_events_sql(visits if n else None))
+    columns = ", ".join(_SESSION_COLUMNS)
+    merged = _FOLD if fast else "_merged"
+    if fast and n_old:
         cur.execute(_FAST_TOUCHED_SQL)
     if n_old:
         cur.execute(
@@ -199,18 +223,8 @@ def write(
         f"SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM {merged} UNION ALL "
         "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
     )
-    # Visits whose first event or entry page changed: re-stamp their stored events with
-    # the visit's new row (the time range only lets the scan skip what cannot match).
-    visits = (
-        f"(SELECT * EXCLUDE (sid), sid AS session_id FROM _groups WHERE {_RESTAMP})"
-        if fast
-        else "(SELECT m.* FROM _merged m JOIN _restamp r "
-        "ON m.site_id = r.site_id AND m.session_id = r.session_id)"
-    )
-    n, first, last = (0, None, None)
-    if n_old:
-        n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
     if n:
+        # The time range only lets the scan skip what cannot match.
         target.touch_visits(f"SELECT site_id, session_id FROM {visits}")
         cur.execute(
             f"UPDATE events SET {_SETS} FROM {visits} s "

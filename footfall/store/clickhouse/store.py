@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares
-from footfall.store.clickhouse import forget, replay, rollups, schema
+from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
+from footfall.store.clickhouse import forget, replay, rollups, schema, siteops
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
@@ -268,6 +268,12 @@ class ClickHouseStore:
             version = rollups.built_version(self.ch)
             self._layout = (time.monotonic(), version)
         return None if version is None else ("UTC", version)
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        return siteops.site_activity(self.query, site_id, drops_since)
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
         ok = self.query("SELECT 1") == [(1,)]
