@@ -10,21 +10,23 @@ lease period. A worker that dies keeps its partitions only until its leases expi
 
 Fencing: each acquisition takes a new epoch (``INCR <prefix>epoch:<k>``) and the lease's
 value is ``consumer:epoch``. A worker stalled past its lease (a GC pause, SIGSTOP) may
-resume mid-round after another took the partition over; :meth:`Leases.fence` (called
-by the store just before it touches the partition's rows and again just before the
-commit) refuses the round unless every lease it carries still holds its epoch, so the
-stale round neither takes back the new owner's rows nor commits, and its batch stays
-pending for the new owner. Even the same worker re-taking a lapsed lease gets a new
-epoch, so a round begun under the old one is refused. A lease that lapsed with nobody
-acquiring it since (its epoch counter unchanged) is re-taken by the fence instead: a
-round slower than its lease on a busy machine goes on rather than stalling the queue.
+resume mid-round after another took the partition over; the fence of
+:meth:`Leases.fence_for` (called by the store just before it touches the partition's
+rows and again just before the commit, and by the worker's renewal thread during a
+round) refuses the round unless every lease it carries still holds its epoch, or
+lapsed with no acquisition since, so the stale round neither takes back the new owner's
+rows nor commits, and its batch stays pending for the new owner. Even the same worker
+re-taking a lapsed lease between rounds gets a new epoch, so a round begun under the old
+one is refused.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -163,3 +165,26 @@ class Leases:
         for k in sorted(self.held):
             self.release(k)
         self.client.zrem(self.members, self.consumer)
+
+    @contextmanager
+    def renewing(self, fence: Callable[[], None]) -> Iterator[None]:
+        """Keep the round's leases while it runs (a round may outlast a lease on a busy
+        machine, and would then be refused at its commit): a thread renews them every
+        third of a lease. A stalled process (GC pause, SIGSTOP) stops this thread too,
+        so its leases lapse and the fence refuses its round."""
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.lease_ms / 3000):
+                try:
+                    fence()
+                except (LeaseLost, redis.RedisError):
+                    return  # lost: the store's fence refuses the round
+
+        thread = threading.Thread(target=renew, name="footfall-lease-renewal", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

@@ -16,6 +16,7 @@ lease back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -86,6 +87,7 @@ class Worker:
         self.dead = DeadLetters(self.client, prefix)
         self.enricher = Enricher(domains_of, allow_headless=config.allow_headless)
         directory = scratch_dir or Path(tempfile.mkdtemp(prefix="footfall-worker-"))
+        self._own_dir = scratch_dir is None  # made here: removed again at shutdown
         self.scratch = directory / f"worker-{uuid.uuid4().hex[:8]}.jsonl"
         self.stats = WorkerStats()
         # A plain flag, not an Event: stop() runs in a signal handler, which must take no
@@ -142,6 +144,9 @@ class Worker:
             log.warning("worker %s: leases left to expire (%s)", self.consumer, exc)
         self.client.close()
         self.scratch.unlink(missing_ok=True)
+        if self._own_dir:
+            with contextlib.suppress(OSError):
+                self.scratch.parent.rmdir()
 
     def cycle(self) -> tuple[int, bool]:
         """One round over the partitions held; records consumed, and whether some
@@ -222,11 +227,9 @@ class Worker:
 
     def _failed(self, partitions: list[int], exc: Exception) -> None:
         self.stats.errors += 1
+        which = ",".join(map(str, partitions))
         log.error(
-            "worker %s: partition(s) %s: batch failed (%s); retrying",
-            self.consumer,
-            ",".join(map(str, partitions)),
-            exc,
+            "worker %s: partition(s) %s: batch failed (%s); retrying", self.consumer, which, exc
         )
         for k in partitions:
             self._backoff(k)
@@ -272,19 +275,22 @@ class Worker:
             for _, _, records in parts:
                 for i in range(0, len(records), 8192):
                     out.write(b"\n".join(r for _, r, _ in records[i : i + 8192]) + b"\n")
-        counts = batch_steps.write(
-            self.store,
-            WriteBatch(
-                self.scratch,
-                self.enricher,
-                self.config.session_timeout_ms,
-                progress,
-                # A round of one partition commits as that partition's; of several, per share.
-                partition=parts[0][0] if shares is None else 0,
-                shares=shares,
-                fence=self.leases.fence_for([k for k, _, _ in parts]),
-            ),
-        )
+        fence = self.leases.fence_for([k for k, _, _ in parts])
+        with self.leases.renewing(fence):
+            counts = batch_steps.write(
+                self.store,
+                WriteBatch(
+                    self.scratch,
+                    self.enricher,
+                    self.config.session_timeout_ms,
+                    progress,
+                    # A round of one partition commits as that partition's; of several,
+                    # per share.
+                    partition=parts[0][0] if shares is None else 0,
+                    shares=shares,
+                    fence=fence,
+                ),
+            )
         self.stats.count_round(counts, [e for _, _, records in parts for e, _, _ in records])
 
     def _backoff(self, k: int) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,9 @@ def test_a_worker_resuming_after_its_lease_was_taken_over_changes_nothing(
     store_a.begin_batch = stalled  # type: ignore[method-assign]
     a = Worker(REDIS_URL, redis_prefix, store_a, lambda s: ("s.com",), CONFIG, consumer="a")
     b = Worker(REDIS_URL, redis_prefix, store_b, lambda s: ("s.com",), CONFIG, consumer="b")
+    # A stalled process renews nothing: the hook stalls one thread, so a's lease renewal
+    # during the round (a thread of its own) stops too, as under SIGSTOP.
+    a.leases.renewing = lambda fence: nullcontext()  # type: ignore[method-assign,assignment]
     a_cycle = threading.Thread(target=a.cycle, name="stalled-worker")
     a_cycle.start()
     try:
