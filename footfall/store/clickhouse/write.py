@@ -76,6 +76,7 @@ class ScratchTarget:
             self.cur.unregister("_o")
         # The round's new events, stamped (``insert_events``): they skip the scratch.
         self.new_events: pa.Table | None = None
+        self.new_visits: pa.Table | None = None
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_s AS FROM sessions LIMIT 0")
 
@@ -172,17 +173,28 @@ class ScratchTarget:
         # Straight to Arrow, as ClickHouse gets them: writing them into the scratch and
         # reading them back out cost a chdb round ~8% of its CPU. Cast to the scratch's
         # column types, so the rows are exactly what that way gave.
-        types = {r[0]: r[1] for r in self.cur.execute("DESCRIBE events").fetchall()}
-        cols = ", ".join(
-            "event_id::VARCHAR AS event_id"
-            if c == "event_id"
-            else f"CAST({c} AS {types[c]}) AS {c}"
-            for c in EVENT_NAMES
-        )
+        cols = self._casts("events", EVENT_NAMES)
         self.new_events = self.cur.sql(
             self._stamped(f"SELECT {cols} FROM ({select})", every=True)
         ).to_arrow_table()
         return int(self.new_events.num_rows)
+
+    def insert_visits(self, select: str) -> None:
+        # Likewise the visits' rows (in the scratch's column order: commit compares them
+        # with the stored rows loaded).
+        cols = self._casts("sessions")
+        self.new_visits = self.cur.sql(f"SELECT {cols} FROM ({select})").to_arrow_table()
+
+    def _casts(self, table: str, names: list[str] | None = None) -> str:
+        """``names`` (default: every column of the scratch ``table``, in order) cast to
+        that table's types; event ids as text, as ClickHouse takes them."""
+        types = {r[0]: r[1] for r in self.cur.execute(f"DESCRIBE {table}").fetchall()}
+        return ", ".join(
+            "event_id::VARCHAR AS event_id"
+            if c == "event_id"
+            else f"CAST({c} AS {types[c]}) AS {c}"
+            for c in (names or list(types))
+        )
 
     # -- commit -----------------------------------------------------------------------------
 
@@ -288,15 +300,24 @@ class ScratchTarget:
             f"{s.part}::USMALLINT AS part, {s.pos}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
             for s in live
         )
+        # The visits' rows that changed, and the stored rows no visit has any more (merged
+        # into another): the scratch holds the stored rows left, ``new_visits`` the rest.
+        nv = "(FROM sessions LIMIT 0)"
+        if self.new_visits is not None:
+            self.cur.register("_nv", self.new_visits)
+            nv = "_nv"
         visits = self.cur.sql(
             self._stamped(
-                "SELECT *, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
+                f"SELECT *, 0::UTINYINT AS is_deleted FROM (FROM {nv} EXCEPT FROM _loaded_s) "
                 "UNION ALL BY NAME SELECT *, 1::UTINYINT AS is_deleted FROM _loaded_s "
-                f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions)",
+                f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
+                f"AND ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM {nv})",
                 "version",
             )
             + markers
         ).to_arrow_table()
+        if self.new_visits is not None:
+            self.cur.unregister("_nv")
         self._write("sessions", visits, "sessions", keep_part=False)
         # Only once every share has committed: the stopped attempt's re-stamped copies
         # (among ``stored_ids``) supersede rows too.
