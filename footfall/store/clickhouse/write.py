@@ -37,7 +37,15 @@ import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
 from footfall.store.clickhouse.replay import drop_superseded, sql_list
-from footfall.store.clickhouse.rows import Share, check_site, plain, progress_of, version_of
+from footfall.store.clickhouse.rows import (
+    Share,
+    casts,
+    check_site,
+    none_of,
+    plain,
+    progress_of,
+    version_of,
+)
 from footfall.store.clickhouse.transport import Transport
 
 __all__ = ["ScratchTarget", "Share", "plain", "progress_of", "version_of"]
@@ -173,7 +181,7 @@ class ScratchTarget:
         # Straight to Arrow, as ClickHouse gets them: writing them into the scratch and
         # reading them back out cost a chdb round ~8% of its CPU. Cast to the scratch's
         # column types, so the rows are exactly what that way gave.
-        cols = self._casts("events", EVENT_NAMES)
+        cols = casts(self.cur, "events", EVENT_NAMES)
         self.new_events = self.cur.sql(
             self._stamped(f"SELECT {cols} FROM ({select})", every=True)
         ).to_arrow_table()
@@ -182,19 +190,8 @@ class ScratchTarget:
     def insert_visits(self, select: str) -> None:
         # Likewise the visits' rows (in the scratch's column order: commit compares them
         # with the stored rows loaded).
-        cols = self._casts("sessions")
+        cols = casts(self.cur, "sessions")
         self.new_visits = self.cur.sql(f"SELECT {cols} FROM ({select})").to_arrow_table()
-
-    def _casts(self, table: str, names: list[str] | None = None) -> str:
-        """``names`` (default: every column of the scratch ``table``, in order) cast to
-        that table's types; event ids as text, as ClickHouse takes them."""
-        types = {r[0]: r[1] for r in self.cur.execute(f"DESCRIBE {table}").fetchall()}
-        return ", ".join(
-            "event_id::VARCHAR AS event_id"
-            if c == "event_id"
-            else f"CAST({c} AS {types[c]}) AS {c}"
-            for c in (names or list(types))
-        )
 
     # -- commit -----------------------------------------------------------------------------
 
@@ -208,7 +205,7 @@ class ScratchTarget:
                 f"SELECT s.*, {last.part}::USMALLINT AS part, {last.pos}::UBIGINT AS {column} "
                 f"FROM ({select}) s"
             )
-        done = "1" if every else _none_of([s.part for s in self.shares if s.done])
+        done = "1" if every else none_of([s.part for s in self.shares if s.done])
         return (
             f"SELECT * FROM (SELECT s.*, coalesce(o.part, {last.part})::USMALLINT AS part, "
             f"coalesce(o.pos, {last.pos})::UBIGINT AS {column} FROM ({select}) s "
@@ -231,7 +228,7 @@ class ScratchTarget:
             self.ch.insert(table, group, token=token)
 
     def _drops(self) -> pa.Table:
-        unsaved = _none_of([s.part for s in self.shares if s.stored_drops])
+        unsaved = none_of([s.part for s in self.shares if s.stored_drops])
         if self.split and self.cur.execute("SELECT count(*) FROM dropped_events").fetchall()[0][0]:
             # The steps keep this round's drops per visitor in _drops (steps.py).
             select = (
@@ -326,8 +323,3 @@ class ScratchTarget:
             superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
             if superseded:
                 drop_superseded(self.ch, superseded, s.part, s.pos)
-
-
-def _none_of(parts: list[int]) -> str:
-    """A condition on ``part``: none of ``parts`` (``NOT IN (NULL)`` would hold for none)."""
-    return f"part NOT IN ({sql_list(parts)})" if parts else "1"
