@@ -208,6 +208,11 @@ class BatchTarget(Protocol):
         ``events`` columns, final: no later step changes them); returns how many."""
         ...
 
+    def insert_visits(self, select: str) -> None:
+        """Write the visits' new ``sessions`` rows, the rows of the query ``select`` (the
+        steps have deleted the rows they replace)."""
+        ...
+
 
 # Runs one statement and returns its rows (``EventStore.snapshot`` yields one).
 QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]

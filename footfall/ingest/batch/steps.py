@@ -25,10 +25,11 @@ commits (ClickHouse). Either way the rules below are written once.
    (the common case) that row is the visit's new ``sessions`` row; otherwise the batch and
    the touched stored visits are folded per visit id. Stored events of visits whose first
    event or entry page changed are re-stamped;
-6. hand the new events, each already carrying its visit's final values, to the target
-   (``insert_events``: DuckDB inserts them in place; ClickHouse takes them as Arrow,
-   never writing them into its scratch), replace the visits' ``sessions`` rows, note the
-   rollups' to-do list; the target commits them with the queue position.
+6. hand the new events, each already carrying its visit's final values, and the visits'
+   new ``sessions`` rows to the target (``insert_events``, ``insert_visits``: DuckDB
+   inserts them in place; ClickHouse takes them as Arrow, never writing them into its
+   scratch), note the rollups' to-do list; the target commits them with the queue
+   position.
 
 This module runs the steps in order and does 1-3 and 6 itself; the SQL and the Arrow
 grouping of 4 and 5, with the statements of 6 that insert their rows, are in
@@ -214,7 +215,7 @@ def write(
             "DELETE FROM sessions USING _touched t "
             "WHERE sessions.site_id = t.site_id AND sessions.session_id = t.session_id"
         )
-    cur.execute(f"INSERT INTO sessions ({columns}) SELECT {columns} FROM {merged}")
+    target.insert_visits(f"SELECT {columns} FROM {merged}")
     # The rollups' to-do list (store/rollups.py): every visitor whose events this batch
     # added or may re-stamp, over the visits' whole span (stored visits' old visitor too).
     cur.execute(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from footfall.store.base import Shares
+from footfall.store.clickhouse.replay import sql_list
 
 OFFSET_BITS = 40  # a queue position (segment, offset) as one UInt64 version
 
@@ -80,3 +82,19 @@ def check_site(site: str) -> str:  # a site id spliced into SQL: they are slugs
     if "'" in site or "\\" in site:
         raise ValueError("site id with quotes")
     return site
+
+
+def casts(cur: duckdb.DuckDBPyConnection, table: str, names: list[str] | None = None) -> str:
+    """``names`` (default: every column of the scratch ``table``, in order) cast to that
+    table's types, so rows selected with them are what the table would hold; event ids
+    as text, as ClickHouse takes them."""
+    types = {r[0]: r[1] for r in cur.execute(f"DESCRIBE {table}").fetchall()}
+    return ", ".join(
+        "event_id::VARCHAR AS event_id" if c == "event_id" else f"CAST({c} AS {types[c]}) AS {c}"
+        for c in (names or list(types))
+    )
+
+
+def none_of(parts: list[int]) -> str:
+    """A condition on ``part``: none of ``parts`` (``NOT IN (NULL)`` would hold for none)."""
+    return f"part NOT IN ({sql_list(parts)})" if parts else "1"

@@ -37,7 +37,15 @@ import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
 from footfall.store.clickhouse.replay import drop_superseded, sql_list
-from footfall.store.clickhouse.rows import Share, check_site, plain, progress_of, version_of
+from footfall.store.clickhouse.rows import (
+    Share,
+    casts,
+    check_site,
+    none_of,
+    plain,
+    progress_of,
+    version_of,
+)
 from footfall.store.clickhouse.transport import Transport
 
 __all__ = ["ScratchTarget", "Share", "plain", "progress_of", "version_of"]
@@ -76,6 +84,7 @@ class ScratchTarget:
             self.cur.unregister("_o")
         # The round's new events, stamped (``insert_events``): they skip the scratch.
         self.new_events: pa.Table | None = None
+        self.new_visits: pa.Table | None = None
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_ev AS FROM events LIMIT 0")
         self.cur.execute("CREATE OR REPLACE TEMP TABLE _loaded_s AS FROM sessions LIMIT 0")
 
@@ -172,17 +181,17 @@ class ScratchTarget:
         # Straight to Arrow, as ClickHouse gets them: writing them into the scratch and
         # reading them back out cost a chdb round ~8% of its CPU. Cast to the scratch's
         # column types, so the rows are exactly what that way gave.
-        types = {r[0]: r[1] for r in self.cur.execute("DESCRIBE events").fetchall()}
-        cols = ", ".join(
-            "event_id::VARCHAR AS event_id"
-            if c == "event_id"
-            else f"CAST({c} AS {types[c]}) AS {c}"
-            for c in EVENT_NAMES
-        )
+        cols = casts(self.cur, "events", EVENT_NAMES)
         self.new_events = self.cur.sql(
             self._stamped(f"SELECT {cols} FROM ({select})", every=True)
         ).to_arrow_table()
         return int(self.new_events.num_rows)
+
+    def insert_visits(self, select: str) -> None:
+        # Likewise the visits' rows (in the scratch's column order: commit compares them
+        # with the stored rows loaded).
+        cols = casts(self.cur, "sessions")
+        self.new_visits = self.cur.sql(f"SELECT {cols} FROM ({select})").to_arrow_table()
 
     # -- commit -----------------------------------------------------------------------------
 
@@ -196,7 +205,7 @@ class ScratchTarget:
                 f"SELECT s.*, {last.part}::USMALLINT AS part, {last.pos}::UBIGINT AS {column} "
                 f"FROM ({select}) s"
             )
-        done = "1" if every else _none_of([s.part for s in self.shares if s.done])
+        done = "1" if every else none_of([s.part for s in self.shares if s.done])
         return (
             f"SELECT * FROM (SELECT s.*, coalesce(o.part, {last.part})::USMALLINT AS part, "
             f"coalesce(o.pos, {last.pos})::UBIGINT AS {column} FROM ({select}) s "
@@ -219,7 +228,7 @@ class ScratchTarget:
             self.ch.insert(table, group, token=token)
 
     def _drops(self) -> pa.Table:
-        unsaved = _none_of([s.part for s in self.shares if s.stored_drops])
+        unsaved = none_of([s.part for s in self.shares if s.stored_drops])
         if self.split and self.cur.execute("SELECT count(*) FROM dropped_events").fetchall()[0][0]:
             # The steps keep this round's drops per visitor in _drops (steps.py).
             select = (
@@ -288,15 +297,24 @@ class ScratchTarget:
             f"{s.part}::USMALLINT AS part, {s.pos}::UBIGINT AS version, 1::UTINYINT AS is_deleted"
             for s in live
         )
+        # The visits' rows that changed, and the stored rows no visit has any more (merged
+        # into another): the scratch holds the stored rows left, ``new_visits`` the rest.
+        nv = "(FROM sessions LIMIT 0)"
+        if self.new_visits is not None:
+            self.cur.register("_nv", self.new_visits)
+            nv = "_nv"
         visits = self.cur.sql(
             self._stamped(
-                "SELECT *, 0::UTINYINT AS is_deleted FROM (FROM sessions EXCEPT FROM _loaded_s) "
+                f"SELECT *, 0::UTINYINT AS is_deleted FROM (FROM {nv} EXCEPT FROM _loaded_s) "
                 "UNION ALL BY NAME SELECT *, 1::UTINYINT AS is_deleted FROM _loaded_s "
-                f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions)",
+                f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
+                f"AND ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM {nv})",
                 "version",
             )
             + markers
         ).to_arrow_table()
+        if self.new_visits is not None:
+            self.cur.unregister("_nv")
         self._write("sessions", visits, "sessions", keep_part=False)
         # Only once every share has committed: the stopped attempt's re-stamped copies
         # (among ``stored_ids``) supersede rows too.
@@ -305,8 +323,3 @@ class ScratchTarget:
             superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
             if superseded:
                 drop_superseded(self.ch, superseded, s.part, s.pos)
-
-
-def _none_of(parts: list[int]) -> str:
-    """A condition on ``part``: none of ``parts`` (``NOT IN (NULL)`` would hold for none)."""
-    return f"part NOT IN ({sql_list(parts)})" if parts else "1"

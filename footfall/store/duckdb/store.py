@@ -57,6 +57,9 @@ class _InPlace:
     def insert_events(self, select: str) -> int:
         return int(self.cur.execute(f"INSERT INTO events BY NAME {select}").fetchall()[0][0])
 
+    def insert_visits(self, select: str) -> None:
+        self.cur.execute(f"INSERT INTO sessions BY NAME {select}")
+
 
 class DuckDBStore:
     """``EventStore`` on a DuckDB file (or ``:memory:`` for tests)."""
