@@ -106,18 +106,27 @@ def tree_rss(pid: int, proportional: bool = False) -> int:
 class Sampler(threading.Thread):
     """RSS of the process tree each ``every`` seconds, tagged with the current phase."""
 
-    def __init__(self, pid: int, every: float = 1.0) -> None:
+    def __init__(self, pid: int, data: Path | None = None, every: float = 1.0) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every, self.phase = pid, every, "start"
+        self.pid, self.data, self.every, self.phase = pid, data, every, "start"
         self.samples: list[tuple[str, int]] = []
         self.pss: list[int] = []
+        # The data directory's bytes by part (disk_parts), each second: the transient
+        # peaks (spill files, WAL, a compaction's copy) that the point readings miss.
+        self.disk: list[tuple[str, float, dict[str, int]]] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.samples.append((self.phase, tree_rss(self.pid)))
             self.pss.append(tree_rss(self.pid, proportional=True))
+            if self.data is not None:
+                self.disk.append((self.phase, time.time(), disk_parts(self.data)))
             self.stop.wait(self.every)
+
+    def disk_peak(self) -> tuple[str, float, dict[str, int]]:
+        """The sample with the most bytes on disk: its phase, time and parts."""
+        return max(self.disk, key=lambda s: sum(s[2].values()), default=("", 0.0, {}))
 
     def peak(self, phase: str | None = None) -> int:
         return max((b for p, b in self.samples if phase in (None, p)), default=0)
@@ -132,6 +141,28 @@ class Sampler(threading.Thread):
 
 def dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def disk_parts(data: Path) -> dict[str, int]:
+    """Bytes (allocated blocks, not apparent sizes: a sparse spill file counts what it
+    holds) of each part of the data directory: the DuckDB file, its WAL, its spill
+    directory (``.tmp``), a compaction's new file, the spool, the rest."""
+    parts: dict[str, int] = {}
+    for p in data.rglob("*"):
+        try:
+            st = p.stat()
+        except OSError:  # removed while we walked
+            continue
+        if not p.is_file():
+            continue
+        rel = p.relative_to(data).parts
+        name = rel[0]
+        if name.startswith("events.duckdb"):
+            key = name.removeprefix("events.duckdb") or ".duckdb"
+        else:
+            key = name if len(rel) > 1 else "other"
+        parts[key] = parts.get(key, 0) + st.st_blocks * 512
+    return parts
 
 
 # ------------------------------------------------------------------------------ server
@@ -317,7 +348,7 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
     port = free_port()
     res: dict[str, Any] = {"variant": name, "env": env}
     proc, res["start_empty_s"] = start(data, port, env, logf)
-    sampler = Sampler(proc.pid)
+    sampler = Sampler(proc.pid, data)
     sampler.start()
     try:
         sampler.phase = "load"
@@ -390,6 +421,18 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         res[f"peak_rss_{phase}"] = sampler.peak(phase)
     res["rss_after_median"] = sampler.median("set")
     res["rss_load_median"] = sampler.median("load")
+    phase, at, parts = sampler.disk_peak()
+    res["disk_peak"] = sum(parts.values())
+    res["disk_peak_where"] = {"phase": phase, "at": time.strftime("%H:%M:%S", time.localtime(at)),
+                              **{k: round(v / 1e6, 1) for k, v in sorted(parts.items())}}  # fmt: skip
+    for ph in ("load", "after", "set", "idle"):
+        res[f"disk_peak_{ph}"] = max(
+            (sum(p.values()) for f, _, p in sampler.disk if f == ph), default=0
+        )
+    if args.disk_log:  # every sample, to see what grew when
+        with open(args.disk_log, "a") as f:
+            for ph, t, p in sampler.disk:
+                f.write(json.dumps({"variant": name, "phase": ph, "t": round(t, 1), **p}) + "\n")
     res["disk_bytes_stopped"] = dir_bytes(data)
     res["bytes_per_event_stopped"] = res["disk_bytes_stopped"] / max(1, res["stored"])
     proc, res["start_full_s"] = start(data, free_port(), env, logf)
@@ -426,6 +469,19 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
             lambda v: f"{v / 2**20:,.0f}",
         ),
         ("bytes/event on disk after the load", "bytes_per_event", lambda v: f"{v:,.1f}"),
+        *(
+            (
+                f"peak bytes on disk: {label} (MB, sampled each second)",
+                f"disk_peak_{phase}",
+                lambda v: f"{v / 1e6:,.0f}",
+            )
+            for phase, label in (
+                ("load", "the load"),
+                ("after", "until a fast dashboard"),
+                ("set", "the dashboard sets"),
+                ("idle", "upkeep and idle"),
+            )
+        ),  # fmt: skip
         (
             f"bytes/event after {ARGS.idle:.0f} s idle",
             "bytes_per_event_idle",
@@ -494,6 +550,7 @@ def main() -> None:
         "(today's defaults, the code of before): --variants code,default",
     )
     ap.add_argument("--json", default=None)
+    ap.add_argument("--disk-log", default=None, help="append every disk sample (JSON lines) here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--key", help=argparse.SUPPRESS)
@@ -517,6 +574,11 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
     report(runs, args.events)
+    for name, rs in runs.items():  # what the largest sampled disk use was made of (MB)
+        for r in rs:
+            print(
+                f"{name}: peak on disk {r['disk_peak'] / 1e6:,.0f} MB: {json.dumps(r['disk_peak_where'])}"
+            )
 
 
 if __name__ == "__main__":

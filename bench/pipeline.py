@@ -14,10 +14,13 @@ stored (queue empty), the accept rate (until the last 202), and the peak RSS of 
 process tree (serve + workers; the stand-in is not counted). For the Redis shapes also
 the queue lag (Redis's XADD time to the worker's commit, from the workers' own
 histograms; the embedded writer has no per-event clock): of the burst (mostly the
-backlog's wait) and, from fresh workers, at a steady ``--paced-eps`` the workers keep up
-with (the freshness an operator sees). Ratios are against the embedded shape of the same
-run. Targets: redis-1 >= 0.5x embedded, paced lag p95 <= 2 s. ``--repeat R``: medians
-of R runs.
+backlog's wait) and, from fresh workers after the burst, at a steady ``--paced-eps`` the
+workers keep up with (the freshness an operator sees). Both shapes' bursts start on the
+same stored rows (the warm-up), with the stand-in idle; the CPU of each process
+(serve with its forked worker, each ``footfall worker``, Redis, the stand-in, this load
+generator) over the burst is printed per event. Ratios are against the embedded shape
+of the same run. Targets: redis-1 >= 0.5x embedded, paced lag p95 <= 2 s.
+``--repeat R``: medians of R runs.
 
     .venv/bin/python bench/pipeline.py [--events N] [--senders N] [--redis URL] [--json F]
 
@@ -51,6 +54,46 @@ sys.path.append(str(ROOT))
 from corpus import DOMAIN, Corpus  # noqa: E402
 from ingest import ADMIN_TOKEN, Server, free_port, http, wait_up  # noqa: E402
 from procs import die_with_parent, tree_rss_kb  # noqa: E402
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants, every thread (from /proc; a
+    process gone meanwhile counts 0): serve forks a Granian worker, which does the work."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICK
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def self_cpu() -> float:
+    """This process's CPU (the load generator: sender threads and depth polling)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def redis_pid(url: str) -> int | None:
+    """The Redis server's pid, when it runs on this machine (its CPU is the queue's)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("server")["process_id"])
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+
 
 BATCH = 500
 TARGETS = {"ratio_1_worker": 0.5, "lag_p95_s": 2.0}
@@ -126,8 +169,9 @@ def send(base: str, key: str, bodies: list[bytes], senders: int) -> None:
 
 
 def run_shape(
-    name: str, workers: int, args: argparse.Namespace, standin: int, tmp: Path
-) -> dict[str, Any]:
+    name: str, workers: int, args: argparse.Namespace, standin: int, tmp: Path,
+    standin_pid: int,
+) -> dict[str, Any]:  # fmt: skip
     data = tmp / name
     prefix = f"footfall-bench:{uuid.uuid4().hex[:8]}:"
     queue_url = args.redis if workers else ""
@@ -164,19 +208,18 @@ def run_shape(
         bodies = [b.encode() for b in corpus.batch_bodies(args.events // BATCH, BATCH)]
         send(base, site["api_key"], warm, 1)  # the first rounds load rule sets once
         wait_drained(depth, 300)
-        paced: dict[str, Any] = {}
+        # The burst comes first after the warm-up, in both shapes, so that both store it
+        # on top of the same rows (the paced phase, Redis only, ran before it until
+        # 2026-12-06 and left the Redis shape's burst 15,000 more stored rows to read
+        # and rewrite); fresh workers, whose start-up is not what it measures.
         if procs:
-            # Queue lag under a steady load the workers keep up with (the freshness an
-            # operator sees), from workers that did nothing else; then fresh workers
-            # for the burst.
             stop_workers(procs, tmp, name, runs[0])
             start_workers()
             workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
-            pace(base, site["api_key"], corpus, args.paced_eps, args.paced_seconds)
-            wait_drained(depth, 300)
-            paced = {f"paced_{k}": v for k, v in stop_workers(procs, tmp, name, runs[0]).items()}
-            start_workers()
-            workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
+        else:
+            send(base, site["api_key"], warm[:1], 1)  # what workers_ready adds
+            wait_drained(depth, 120)
+        standin_quiet(standin_pid)
         peak, done = 0, threading.Event()
         pids = [server.proc.pid] + [p.pid for p in procs]
 
@@ -186,6 +229,14 @@ def run_shape(
                 peak = max(peak, sum(tree_rss_kb(p) for p in pids))
                 done.wait(0.2)
 
+        # Where the burst's CPU goes, per process: serve, each worker, Redis (the shared
+        # server: other engineers' use lands here too), the stand-in, this load generator.
+        who = {"serve": server.proc.pid, "standin": standin_pid}
+        who.update({f"worker{i}": p.pid for i, p in enumerate(procs)})
+        rpid = redis_pid(args.redis) if procs else None
+        if rpid:
+            who["redis"] = rpid
+        cpu0 = {k: cpu_seconds(v) for k, v in who.items()} | {"loadgen": self_cpu()}
         sampler = threading.Thread(target=sample)
         sampler.start()
         started = time.perf_counter()
@@ -193,16 +244,27 @@ def run_shape(
         accepted = time.perf_counter() - started
         wait_drained(depth, 600)
         stored = time.perf_counter() - started
+        cpu1 = {k: cpu_seconds(v) for k, v in who.items()} | {"loadgen": self_cpu()}
         done.set()
         sampler.join()
         n = len(bodies) * BATCH
+        cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
         result: dict[str, Any] = {
             "events": n, "eps": n / stored, "accept_eps": n / accepted, "seconds": stored,
-            "peak_rss_mb": peak / 1024,
+            "peak_rss_mb": peak / 1024, "cpu_s": cpu,
+            "cpu_us_per_event": {k: v / n * 1e6 for k, v in cpu.items()},
         }  # fmt: skip
         if procs:
             burst = stop_workers(procs, tmp, name, runs[0])
-            result.update({f"burst_{k}": v for k, v in burst.items()}, **paced)
+            result.update({f"burst_{k}": v for k, v in burst.items()})
+            # Queue lag under a steady load the workers keep up with (the freshness an
+            # operator sees), from fresh workers that did nothing else.
+            start_workers()
+            workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
+            pace(base, site["api_key"], corpus, args.paced_eps, args.paced_seconds)
+            wait_drained(depth, 300)
+            paced = stop_workers(procs, tmp, name, runs[0])
+            result.update({f"paced_{k}": v for k, v in paced.items()})
         return result
     finally:
         for p in procs:
@@ -218,6 +280,17 @@ def run_shape(
             if keys:
                 client.delete(*keys)
             client.close()
+
+
+def standin_quiet(pid: int, timeout: float = 60.0) -> None:
+    """Until the stand-in's background work (merges, mutations) of earlier phases or
+    shapes is done: it would be counted in the next burst's CPU and slow it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < 0.05:  # under 10% of a core
+            return
 
 
 def wait_drained(depth: Depth, timeout: float) -> None:
@@ -266,12 +339,13 @@ def stop_workers(
     for p in procs:
         p.send_signal(signal.SIGTERM)
     hist: dict[int, int] = {}
-    written = []
+    written, rounds = [], []
     for i, p in enumerate(procs):
         p.wait(120)
         lines = (tmp / f"{name}-worker{i}-{run}.log").read_text().splitlines()
         summary = json.loads(next(x for x in reversed(lines) if x.startswith("{")))
         written.append(summary["events_written"])
+        rounds.append(summary["batches"])
         for bucket, n in summary["lag_ms"].items():
             hist[int(bucket)] = hist.get(int(bucket), 0) + n
     total, seen, out = sum(hist.values()), 0, {}
@@ -281,7 +355,17 @@ def stop_workers(
             key = f"lag_p{int(q * 100)}_s"
             if key not in out and seen >= q * total:
                 out[key] = (bucket + 50) / 1000
-    return {**out, "written_per_worker": written}
+    return {**out, "written_per_worker": written, "rounds_per_worker": rounds}
+
+
+def _median(values: Any) -> Any:
+    """The median of runs' figures: of floats, of each key of dicts of floats; else the first."""
+    values = list(values)
+    if isinstance(values[0], float):
+        return statistics.median(values)
+    if isinstance(values[0], dict) and all(isinstance(v, float) for v in values[0].values()):
+        return {k: statistics.median(v[k] for v in values) for k in values[0]}
+    return values[0]
 
 
 def main() -> None:
@@ -309,11 +393,8 @@ def main() -> None:
             runs = []
             for i in range(args.repeat):
                 print(f"{name}: {args.events} events (run {i + 1}) ...", flush=True)
-                runs.append(run_shape(name, workers, args, port, tmp))
-            results[name] = {
-                k: statistics.median(r[k] for r in runs) if isinstance(v, float) else v
-                for k, v in runs[0].items()
-            }
+                runs.append(run_shape(name, workers, args, port, tmp, standin.pid))
+            results[name] = {k: _median(r[k] for r in runs) for k in runs[0]}
     finally:
         _stop(standin)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -330,6 +411,15 @@ def main() -> None:
         print(f"{name:<10} {r['eps']:>9.0f} {r['accept_eps']:>9.0f} {ratio:>5.2f}x "
               f"{secs(r, 'burst_lag_p95_s'):>8} {secs(r, 'paced_lag_p50_s'):>9} "
               f"{secs(r, 'paced_lag_p95_s'):>9} {r['peak_rss_mb']:>7.0f}MB")  # fmt: skip
+    print("\nCPU per event during the burst, µs (process CPU, every thread):")
+    for name, r in results.items():
+        parts = r["cpu_us_per_event"]
+        total = sum(parts.values())
+        print(f"{name:<10} total {total:>6.0f}  " + "  ".join(
+            f"{k} {v:.0f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])
+        ))  # fmt: skip
+        if "burst_rounds_per_worker" in r:
+            print(f"{'':<10} store rounds per worker in the burst: {r['burst_rounds_per_worker']}")
     if "redis-1" in results:
         r1 = results["redis-1"]
         lag = r1.get("paced_lag_p95_s", 99)

@@ -90,9 +90,7 @@ def measure(
         taken = []
         for k in sorted(worker.leases.held):
             batch = worker.streams[k].next_batch(100_000) or []
-            lines = [
-                (f"{i}/{n}", i, r) for i, p in batch for n, r in enumerate((p or b"").split(b"\n"))
-            ]
+            lines = [(i, n, r) for i, p in batch for n, r in enumerate((p or b"").split(b"\n"))]
             if batch:
                 taken.append((k, batch, lines))
         if shared:

@@ -24,6 +24,7 @@ from footfall.cli_preflight import (
     check_store_free,
     connect_url,
     holder,
+    lock_or_say,
 )
 from footfall.config import Settings, SettingsError, docs_table
 from footfall.logs import granian_config as granian_logs
@@ -133,11 +134,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     if args.url or (server is not None and server.get("command") == "serve"):
         url = args.url or str(server.get("url") if server else "")
         return ask_server(url or _default_url(settings), settings.admin_token, args.name)
-    lock = DataDirLock(settings.data_dir)
-    try:
-        lock.acquire(f"jobs run {args.name}")
-    except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    lock = lock_or_say(settings.data_dir, f"jobs run {args.name}")
+    if lock is None:
         return 3
     try:
         store = open_store(settings)
@@ -176,11 +174,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from footfall.store import open_store
 
     settings = _settings(args)
-    lock = DataDirLock(settings.data_dir)
-    try:
-        lock.acquire("migrate")
-    except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    lock = lock_or_say(settings.data_dir, "migrate")
+    if lock is None:
         return 3
     meta = _meta(settings)
     meta.migrate()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from footfall.cli_admin import ask, refused, server_url
-from footfall.cli_preflight import DataDirLock, PreflightError
+from footfall.cli_preflight import lock_or_say
 from footfall.config import Settings
 from footfall.meta.repo import Metadata
 from footfall.meta.rights import KINDS, RightsPrefs, check_email
@@ -97,11 +97,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     from footfall.query.runner import QueryRunner
     from footfall.store import open_store
 
-    lock = DataDirLock(settings.data_dir)
-    try:
-        lock.acquire("reports send")
-    except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    lock = lock_or_say(settings.data_dir, "reports send")
+    if lock is None:
         return 3
     meta = _meta(settings)
     try:

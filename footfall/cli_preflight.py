@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import socket
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,18 @@ class DataDirLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+
+def lock_or_say(data_dir: Path, command: str) -> DataDirLock | None:
+    """``data_dir`` locked for ``command``; None, with the one-line reason printed, when
+    another process holds it or it cannot be used (the command then exits with 3)."""
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire(command)
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return lock
 
 
 def holder(data_dir: Path) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from footfall.cli_admin import ask, refused, server_url
-from footfall.cli_preflight import DataDirLock, PreflightError
+from footfall.cli_preflight import lock_or_say
 from footfall.config import Settings
 from footfall.ingest.validate import FieldError
 from footfall.meta.values import MetaValidationError, SiteNotFoundError
@@ -84,11 +84,8 @@ def run(args: argparse.Namespace, action: str, settings: Settings) -> int:
         if action == "delete":
             return ask(url, settings.admin_token, "DELETE", f"/api/v1/visitors?{query}")
         return ask(url, settings.admin_token, "GET", f"/api/v1/visitors/export?{query}")
-    lock = DataDirLock(settings.data_dir)
-    try:
-        lock.acquire(f"privacy {action}")
-    except PreflightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    lock = lock_or_say(settings.data_dir, f"privacy {action}")
+    if lock is None:
         return 3
     from footfall.meta.repo import Metadata
     from footfall.store import open_store

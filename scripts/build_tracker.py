@@ -70,9 +70,15 @@ def build(out: Path) -> dict[str, Path]:
         target = out / name
         subprocess.run(  # noqa: S603
             [
-                str(esbuild), str(SOURCE), "--minify", "--target=es2017", "--charset=utf8",
-                "--legal-comments=none", f"--define:EXT={'true' if ext else 'false'}",
-                f"--outfile={target}", "--log-level=warning",
+                str(esbuild),
+                str(SOURCE),
+                "--minify",
+                "--target=es2017",
+                "--charset=utf8",
+                "--legal-comments=none",
+                f"--define:EXT={'true' if ext else 'false'}",
+                f"--outfile={target}",
+                "--log-level=warning",
             ],
             check=True,
         )
@@ -85,7 +91,9 @@ def check_es2017(files: list[Path]) -> str:
     acorn = node_tools() / "acorn"
     proc = subprocess.run(  # noqa: S603
         ["node", "-e", _ACORN_CHECK, str(acorn), *map(str, files)],  # noqa: S607
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return proc.stderr.strip() if proc.returncode else ""
 

@@ -18,7 +18,9 @@ def half_up(value: Decimal | float, places: int) -> float:
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
-def split_visits(events: list[dict[str, Any]], gap: timedelta = VISIT_GAP) -> list[list[dict[str, Any]]]:
+def split_visits(
+    events: list[dict[str, Any]], gap: timedelta = VISIT_GAP
+) -> list[list[dict[str, Any]]]:
     """Visits by the 30-minute rule: per ``visitor_id``, in ``at`` order, a new visit
     whenever the gap to the previous event exceeds ``gap``."""
     by_visitor: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -32,7 +32,9 @@ class Site:
         self.server = server
         # A domain belongs to one site, and the module's sites share one server.
         self.domain = f"{uuid.uuid4().hex[:12]}.example.com"
-        status, body = server.admin_post("/api/site/create", {"name": name, "domains": [self.domain]})
+        status, body = server.admin_post(
+            "/api/site/create", {"name": name, "domains": [self.domain]}
+        )
         assert status == 201, body
         self.id, self.key = body["site_id"], body["api_key"]
         status, body = server.admin_post("/api/tokens", {"site_id": self.id})
@@ -83,11 +85,22 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def test_tracked_event_shows_up_in_stats(site: Site) -> None:
     client = site.client()
-    event_id = client.track("pageview", "/pricing", url=f"https://{site.domain}/pricing",
-                            ip="198.51.100.4", user_agent=UA)
+    event_id = client.track(
+        "pageview",
+        "/pricing",
+        url=f"https://{site.domain}/pricing",
+        ip="198.51.100.4",
+        user_agent=UA,
+    )
     assert uuid.UUID(event_id)
-    client.track("signup", "/register", user_id="u42", props={"plan": "pro", "seats": 3},
-                 revenue=49.0, user_agent=UA)
+    client.track(
+        "signup",
+        "/register",
+        user_id="u42",
+        props={"plan": "pro", "seats": 3},
+        revenue=49.0,
+        user_agent=UA,
+    )
     assert site.wait_for("visitors", 2) == 2  # the hashed browser and user u42
     stats = site.stats()
     assert stats["pageviews"] == 1 and stats["top_paths"] == [{"path": "/pricing", "views": 1}]
@@ -101,7 +114,9 @@ def test_same_event_id_is_stored_once(site: Site) -> None:
     assert site.wait_for("pageviews", 2, settle=0.8) == 2
 
 
-def test_track_many_chunks_and_reports_rejections(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_track_many_chunks_and_reports_rejections(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[int] = []
     real_urlopen = urllib.request.urlopen
 
@@ -115,9 +130,15 @@ def test_track_many_chunks_and_reports_rejections(site: Site, monkeypatch: pytes
         {"event_type": "pageview", "path": f"/p/{i}", "user_agent": UA, "visitor_id": f"v{i % 50}"}
         for i in range(2500)
     ]
-    bad: dict[int, dict[str, Any]] = {3: {"path": "no-slash"}, 1200: {"event_type": ""}, 2301: {"metadata": {"k": [1]}}}
+    bad: dict[int, dict[str, Any]] = {
+        3: {"path": "no-slash"},
+        1200: {"event_type": ""},
+        2301: {"metadata": {"k": [1]}},
+    }
     for offset, (index, change) in enumerate(sorted(bad.items())):
-        events.insert(index + offset, {"event_type": "pageview", "path": "/x", "user_agent": UA, **change})
+        events.insert(
+            index + offset, {"event_type": "pageview", "path": "/x", "user_agent": UA, **change}
+        )
     bad_indexes = [i + n for n, i in enumerate(sorted(bad))]
     snapshot = [dict(e) for e in events]
 
@@ -179,7 +200,12 @@ class Flaky(http.server.ThreadingHTTPServer):
     """Answers the first ``failures`` requests 503 with ``Retry-After``, forwards the rest."""
 
     def __init__(self, upstream: str, failures: int, retry_after: str) -> None:
-        self.upstream, self.failures, self.retry_after, self.seen = upstream, failures, retry_after, 0
+        self.upstream, self.failures, self.retry_after, self.seen = (
+            upstream,
+            failures,
+            retry_after,
+            0,
+        )
         super().__init__(("127.0.0.1", 0), FlakyHandler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -203,8 +229,12 @@ class FlakyHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return
-        req = urllib.request.Request(self.server.upstream + self.path, data=body, method="POST",
-                                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+        req = urllib.request.Request(
+            self.server.upstream + self.path,
+            data=body,
+            method="POST",
+            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             answer = r.read()
             self.send_response(r.status)

@@ -41,11 +41,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
-         timeout: float = 5.0) -> tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "content-type": "application/json", "user-agent": UA, **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"content-type": "application/json", "user-agent": UA, **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -77,8 +86,20 @@ class Server:
         log.write(f"\n--- start {self.starts} ---\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "footfall.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "footfall.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + 30
@@ -128,7 +149,11 @@ class Server:
         health: Any = None
         while time.monotonic() < deadline:
             status, health = http("GET", self.base + "/api/health")
-            if status == 200 and health["writer"]["lag_events"] == 0 and health["queue"]["depth"] == 0:
+            if (
+                status == 200
+                and health["writer"]["lag_events"] == 0
+                and health["queue"]["depth"] == 0
+            ):
                 return dict(health)
             time.sleep(0.05)
         raise AssertionError(f"writer did not drain: {health}")
@@ -143,7 +168,9 @@ class Load:
         self.sent: list[str] = []
         self.lock = threading.Lock()
         self.stop_flag = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(THREADS)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(THREADS)
+        ]
 
     def __enter__(self) -> Load:
         for t in self.threads:
@@ -166,11 +193,21 @@ class Load:
             i += 1
             if i % 3 == 0:
                 ids = [str(uuid.uuid4()) for _ in range(20)]
-                url, body = self.base + "/api/events", {"events": [
-                    {"event_type": "pageview", "path": f"/t{n}/b{i}", "event_id": e} for e in ids]}
+                url, body = (
+                    self.base + "/api/events",
+                    {
+                        "events": [
+                            {"event_type": "pageview", "path": f"/t{n}/b{i}", "event_id": e}
+                            for e in ids
+                        ]
+                    },
+                )
             else:
                 ids = [str(uuid.uuid4())]
-                url, body = self.base + "/api/event", {"event_type": "pageview", "path": f"/t{n}/s{i}", "event_id": ids[0]}
+                url, body = (
+                    self.base + "/api/event",
+                    {"event_type": "pageview", "path": f"/t{n}/s{i}", "event_id": ids[0]},
+                )
             with self.lock:
                 self.sent.extend(ids)
             try:
@@ -186,7 +223,9 @@ class Load:
                     self.acked.extend(ids)
 
 
-def load_then_kill(server: Server, key: str, min_acked: int, extra_seconds: float) -> tuple[Load, int]:
+def load_then_kill(
+    server: Server, key: str, min_acked: int, extra_seconds: float
+) -> tuple[Load, int]:
     """Run the load until ``min_acked`` events were acknowledged plus ``extra_seconds``,
     then SIGKILL the server while the threads are still sending. Returns the load and the
     writer lag (events durable in the spool but not yet in the store) just before the kill."""
@@ -210,8 +249,12 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Pat
         # 1. kill under load; the writer runs seldom, so a backlog sits in the spool
         server.start(flush_interval_ms="1500")
         admin = {"Authorization": f"Bearer {ADMIN}"}
-        status, site = http("POST", server.base + "/api/site/create",
-                            {"name": "Crash", "domains": ["example.com"]}, admin)
+        status, site = http(
+            "POST",
+            server.base + "/api/site/create",
+            {"name": "Crash", "domains": ["example.com"]},
+            admin,
+        )
         assert status == 201, site
         key, site_id = site["api_key"], site["site_id"]
         status, tok = http("POST", server.base + "/api/tokens", {"site_id": site_id}, admin)
@@ -236,19 +279,33 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Pat
         resend = acked[::7][:400]
         for start in range(0, len(resend), 100):
             chunk = resend[start : start + 100]
-            status, answer = http("POST", server.base + "/api/events", {"events": [
-                {"event_type": "pageview", "path": "/resent", "event_id": e} for e in chunk]},
-                {"x-api-key": key})
+            status, answer = http(
+                "POST",
+                server.base + "/api/events",
+                {
+                    "events": [
+                        {"event_type": "pageview", "path": "/resent", "event_id": e} for e in chunk
+                    ]
+                },
+                {"x-api-key": key},
+            )
             assert status == 202 and answer["accepted"] == len(chunk), answer
         for e in resend[:20]:
-            status, _ = http("POST", server.base + "/api/event",
-                             {"event_type": "pageview", "path": "/resent", "event_id": e}, {"x-api-key": key})
+            status, _ = http(
+                "POST",
+                server.base + "/api/event",
+                {"event_type": "pageview", "path": "/resent", "event_id": e},
+                {"x-api-key": key},
+            )
             assert status == 202
         health = server.wait_drained()
         assert health["writer"]["duplicates_skipped"] >= len(resend) + 20, health
 
-        status, stats = http("GET", server.base + f"/api/stats?site_id={site_id}",
-                             headers={"Authorization": f"Bearer {tok['token']}"})
+        status, stats = http(
+            "GET",
+            server.base + f"/api/stats?site_id={site_id}",
+            headers={"Authorization": f"Bearer {tok['token']}"},
+        )
         assert status == 200, stats
         api_pageviews = stats["data"]["pageviews"]
         assert all(p["path"] != "/resent" for p in stats["data"]["top_paths"])
@@ -260,9 +317,13 @@ def test_sigkill_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Pat
     assert lag1 > 0 and lag2 > 0, (lag1, lag2)
     con = duckdb.connect(str(data_dir / "events.duckdb"), read_only=True)
     try:
-        total, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+        total, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM events"
+        ).fetchone()
         stored = {str(e) for (e,) in con.execute("SELECT event_id FROM events").fetchall()}
-        resent_rows = con.execute("SELECT count(*) FROM events WHERE pathname = '/resent'").fetchone()[0]
+        resent_rows = con.execute(
+            "SELECT count(*) FROM events WHERE pathname = '/resent'"
+        ).fetchone()[0]
     finally:
         con.close()
     assert total == distinct, f"{total - distinct} duplicated events"

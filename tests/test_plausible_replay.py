@@ -76,9 +76,47 @@ def test_the_converter_unrolls_reads_and_counts_what_it_cannot(tmp_path: Path) -
     assert cases[1]["events"][0]["operating_system"] == "X"
     assert cases[2]["body"]["pagination"] == {"limit": 3}
     assert cases[2]["expect"] == {"meta/total_rows": 8}
-    assert failed == [
-        {"file": "sample_test.exs", "test": "a refusal", "reason": "plan, segment or import"}
-    ]
+    assert failed == [{"file": "sample_test.exs", "test": "a refusal", "reason": "plan or segment"}]
+
+
+TZ_AND_IMPORTS = """defmodule Sample2 do
+  describe "imports" do
+    setup %{site: site} do
+      site_import = insert(:site_import, site: site)
+
+      populate_stats(site, site_import.id, [
+        build(:pageview, timestamp: ~N[2024-01-01 12:00:00]),
+        build(:imported_exit_pages, exit_page: "/b", exits: 3, date: ~D[2021-01-01])
+      ])
+    end
+
+    test "today in the site's zone", %{conn: conn, site: site} do
+      site = Plausible.Repo.update!(Ecto.Changeset.change(site, timezone: "America/New_York"))
+      Plausible.Stats.Query.Test.fix_now(~U[2024-01-02 02:00:00Z])
+      conn = post(conn, "/api/v2/query", %{"site_id" => site.domain, "date_range" => "day"})
+      response = json_response(conn, 200)
+      assert [%{"metrics" => [count], "dimensions" => []}] = response["results"]
+      assert count == 1
+    end
+  end
+end
+"""
+
+
+def test_the_converter_reads_zones_fixed_now_pinned_patterns_and_imports(tmp_path: Path) -> None:
+    (tmp_path / "sample2_test.exs").write_text(TZ_AND_IMPORTS)
+    cases, failed = convert_dir(tmp_path)
+    assert failed == [] and len(cases) == 1
+    (case,) = cases
+    assert case["timezone"] == "America/New_York"
+    # Plausible's fixed "now" (21:00 on Jan 1st in New York) is the body's reference date
+    assert case["body"]["date"] == "2024-01-01"
+    assert case["expect"] == {"results": [{"metrics": [1], "dimensions": []}]}
+    assert [e["kind"] for e in case["events"]] == ["pageview"]
+    (row,) = fixtures.imported_rows(case["imported"], "2024-01-05")
+    # Plausible's factory defaults fill what the fixture omits
+    assert row == {"kind": "exit_pages", "visitors": 1, "exits": 3, "exit_page": "/b",
+                   "date": "2021-01-01"}  # fmt: skip
 
 
 def test_a_fixtures_browser_and_os_come_back_from_the_user_agent_it_gets() -> None:

@@ -91,7 +91,9 @@ def serve(settings: Settings, peer: tuple[str, int]) -> Iterator[tuple[TestClien
 
 def create_site(client: TestClient) -> tuple[str, str, str]:
     admin = {"Authorization": f"Bearer {ADMIN}"}
-    r = client.post("/api/site/create", json={"name": "Private", "domains": ["example.com"]}, headers=admin)
+    r = client.post(
+        "/api/site/create", json={"name": "Private", "domains": ["example.com"]}, headers=admin
+    )
     assert r.status_code == 201, r.text
     site_id, key = r.json()["site_id"], r.json()["api_key"]
     t = client.post("/api/tokens", json={"site_id": site_id}, headers=admin)
@@ -101,7 +103,9 @@ def create_site(client: TestClient) -> tuple[str, str, str]:
 
 def stats(client: TestClient, services: Any, site_id: str, token: str) -> dict[str, Any]:
     assert services.writer.wait_idle(15)
-    r = client.get("/api/stats", params={"site_id": site_id}, headers={"Authorization": f"Bearer {token}"})
+    r = client.get(
+        "/api/stats", params={"site_id": site_id}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     return data
@@ -118,14 +122,22 @@ def send_everything(client: TestClient, key: str, tag: str, xff: str | None = No
         # server-side sender: ip (and user agent) in the body
         r = client.post("/api/event", json=pv(f"/{tag}/body", ip=ip, user_agent=UA2), headers=h)
         assert r.status_code == 202, r.text
-        r = client.post("/api/events", json={"events": [pv(f"/{tag}/batch", ip=ip, user_agent=UA2)] * 2}, headers=h)
+        r = client.post(
+            "/api/events",
+            json={"events": [pv(f"/{tag}/batch", ip=ip, user_agent=UA2)] * 2},
+            headers=h,
+        )
         assert r.status_code == 202, r.text
         stored += 3
         # rejected events carrying the IP: nothing of them may be logged or stored either
-        r = client.post("/api/event", json=pv(f"/{tag}/bad", ip=ip, timestamp="yesterday"), headers=h)
+        r = client.post(
+            "/api/event", json=pv(f"/{tag}/bad", ip=ip, timestamp="yesterday"), headers=h
+        )
         assert r.status_code == 400
         assert_no_ip_in(r.content, "a 400 response")
-        r = client.post("/api/event", json={"event_type": "pageview", "path": ip, "ip": ip}, headers=h)
+        r = client.post(
+            "/api/event", json={"event_type": "pageview", "path": ip, "ip": ip}, headers=h
+        )
         assert r.status_code == 400  # path without a leading slash
         assert_no_ip_in(r.content, "a 400 response")
         r = client.post("/api/event", json=pv(f"/{tag}/bad", ip=ip + "x" * 50), headers=h)
@@ -135,7 +147,11 @@ def send_everything(client: TestClient, key: str, tag: str, xff: str | None = No
         r = client.post("/api/event", json=pv(f"/{tag}/socket{i}"), headers=h)
         assert r.status_code == 202, r.text
         stored += 1
-    r = client.post("/api/event", json=pv(f"/{tag}/nokey"), headers={"user-agent": UA, **({"x-forwarded-for": xff} if xff else {})})
+    r = client.post(
+        "/api/event",
+        json=pv(f"/{tag}/nokey"),
+        headers={"user-agent": UA, **({"x-forwarded-for": xff} if xff else {})},
+    )
     assert r.status_code == 401
     assert_no_ip_in(r.content, "a 401 response")
     return stored
@@ -178,9 +194,12 @@ def test_raw_ips_are_never_written_to_disk_or_logs(
     assert any(n.endswith(".duckdb") for n in names), names
     assert any("sqlite" in n for n in names), names
 
-    logged = "\n".join(
-        f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-    ) + caplog.text
+    logged = (
+        "\n".join(
+            f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
+        )
+        + caplog.text
+    )
     assert_no_ip_in(logged.encode(), "captured log records")
     out = capsys.readouterr()
     assert_no_ip_in(out.out.encode(), "stdout")
@@ -196,9 +215,13 @@ def test_spool_holds_no_ip_before_the_writer_runs(tmp_path: Path) -> None:
         h = {"x-api-key": key, "user-agent": UA}
         for i in range(5):
             assert client.post("/api/event", json=pv(f"/s{i}"), headers=h).status_code == 202
-            assert client.post("/api/event", json=pv(f"/b{i}", ip=IPV6), headers=h).status_code == 202
+            assert (
+                client.post("/api/event", json=pv(f"/b{i}", ip=IPV6), headers=h).status_code == 202
+            )
         spool_files = [p for p in settings.spool_dir.rglob("*") if p.is_file()]
-        assert sum(p.stat().st_size for p in spool_files) > 0, "events should be waiting in the spool"
+        assert sum(p.stat().st_size for p in spool_files) > 0, (
+            "events should be waiting in the spool"
+        )
         scan_data_dir(settings.data_dir)
     scan_data_dir(settings.data_dir)
 
@@ -212,7 +235,8 @@ def visitors_for(tmp_path: Path, trusted: int, forwarded: list[str]) -> int:
         site_id, key, token = create_site(client)
         for i, xff in enumerate(forwarded):
             r = client.post(
-                "/api/event", json=pv(f"/p{i}"),
+                "/api/event",
+                json=pv(f"/p{i}"),
                 headers={"x-api-key": key, "user-agent": UA, "x-forwarded-for": xff},
             )
             assert r.status_code == 202, r.text
@@ -231,14 +255,22 @@ def test_xff_rightmost_entry_is_the_client_with_one_trusted_proxy(tmp_path: Path
 
 def test_xff_entries_left_of_the_trusted_hops_are_ignored(tmp_path: Path) -> None:
     # the client forged the left entries; the proxy appended the real address on the right
-    assert visitors_for(tmp_path, 1, ["1.1.1.1, 203.0.113.5", "9.9.9.9, 203.0.113.5", "203.0.113.5"]) == 1
+    assert (
+        visitors_for(tmp_path, 1, ["1.1.1.1, 203.0.113.5", "9.9.9.9, 203.0.113.5", "203.0.113.5"])
+        == 1
+    )
 
 
 def test_two_trusted_proxies_take_the_second_from_the_right(tmp_path: Path) -> None:
     # chain: client, proxy1 (appends client), proxy2 (appends proxy1) -> socket peer proxy2
-    assert visitors_for(
-        tmp_path, 2, ["6.6.6.6, 203.0.113.5, 10.0.0.1", "203.0.113.5, 10.0.0.9", "203.0.113.6, 10.0.0.1"]
-    ) == 2
+    assert (
+        visitors_for(
+            tmp_path,
+            2,
+            ["6.6.6.6, 203.0.113.5, 10.0.0.1", "203.0.113.5, 10.0.0.9", "203.0.113.6, 10.0.0.1"],
+        )
+        == 2
+    )
 
 
 def test_xff_split_over_several_header_lines_is_one_list(tmp_path: Path) -> None:
@@ -247,9 +279,10 @@ def test_xff_split_over_several_header_lines_is_one_list(tmp_path: Path) -> None
         site_id, key, token = create_site(client)
         for i, forged in enumerate(["6.6.6.6", "7.7.7.7", "8.8.8.8"]):
             headers = [
-                ("x-api-key", key), ("user-agent", UA),
-                ("x-forwarded-for", forged),          # written by the client
-                ("x-forwarded-for", "203.0.113.5"),   # appended by the trusted proxy
+                ("x-api-key", key),
+                ("user-agent", UA),
+                ("x-forwarded-for", forged),  # written by the client
+                ("x-forwarded-for", "203.0.113.5"),  # appended by the trusted proxy
             ]
             r = client.post("/api/event", json=pv(f"/p{i}"), headers=headers)
             assert r.status_code == 202, r.text

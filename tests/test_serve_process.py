@@ -22,7 +22,9 @@ def cli(*args: str, data: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "footfall.cli", *args],
         env={**os.environ, "FOOTFALL_DATA_DIR": str(data), **env},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -39,35 +41,55 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     site, key = create_site("My Site", data)
     assert site == "my-site" and key.startswith("ffk_")
 
-    server = Server(data, FOOTFALL_FLUSH_INTERVAL_MS="60000").start()  # writer waits: spool holds events
+    server = Server(
+        data, FOOTFALL_FLUSH_INTERVAL_MS="60000"
+    ).start()  # writer waits: spool holds events
     try:
         # Sites and tokens can be created by the CLI while the server runs (SQLite WAL).
         token_out = cli("tokens", "create", "--site", site, data=data)
         assert token_out.returncode == 0, token_out.stderr
         token = token_out.stdout.split("token: ", 1)[1].split()[0]
         for i in range(40):
-            status, _ = server.post("/api/event", {"event_type": "pageview", "path": f"/{i}", "user_agent": UA},
-                                    {"x-api-key": key})
+            status, _ = server.post(
+                "/api/event",
+                {"event_type": "pageview", "path": f"/{i}", "user_agent": UA},
+                {"x-api-key": key},
+            )
             assert status == 202
         # A second site created by the CLI is usable by the running server at once.
         other = cli("sites", "create", "Other", "--domain", "other.org", data=data)
         other_key = other.stdout.split("api_key: ", 1)[1].split()[0]
-        status, _ = server.post("/api/event", {"event_type": "pageview", "path": "/x", "user_agent": UA},
-                                {"x-api-key": other_key})
+        status, _ = server.post(
+            "/api/event",
+            {"event_type": "pageview", "path": "/x", "user_agent": UA},
+            {"x-api-key": other_key},
+        )
         assert status == 202
         # The store is held by the server: without the admin token the CLI says so clearly.
         held = cli("jobs", "run", "retention", data=data, FOOTFALL_ADMIN_TOKEN="")
         assert held.returncode == 3 and "running `footfall serve`" in held.stderr
         # With it, the CLI asks the running server.
-        asked = cli("jobs", "run", "retention", data=data, FOOTFALL_ADMIN_TOKEN=server.admin,
-                    FOOTFALL_PORT=str(server.port))
+        asked = cli(
+            "jobs",
+            "run",
+            "retention",
+            data=data,
+            FOOTFALL_ADMIN_TOKEN=server.admin,
+            FOOTFALL_PORT=str(server.port),
+        )
         assert asked.returncode == 0, asked.stderr
         assert '"job":"retention"' in asked.stdout
         # The rollups job too, run inside the server. The server's own first run (10 s
         # after start) may have built the site already on a slow machine; either way the
         # direct runs after the stop below find it built.
-        rolled = cli("jobs", "run", "rollups", data=data, FOOTFALL_ADMIN_TOKEN=server.admin,
-                     FOOTFALL_PORT=str(server.port))
+        rolled = cli(
+            "jobs",
+            "run",
+            "rollups",
+            data=data,
+            FOOTFALL_ADMIN_TOKEN=server.admin,
+            FOOTFALL_PORT=str(server.port),
+        )
         assert rolled.returncode == 0, rolled.stderr
         assert json.loads(rolled.stdout)["job"] == "rollups"
         assert server.get(f"/api/stats?site_id={site}", token)["success"]
@@ -75,7 +97,9 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
         code = server.stop(signal.SIGINT, recover=False)
     assert code == 0, server.log()
     con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
-    assert con.execute("SELECT count(*) FROM events WHERE site_id = ?", [site]).fetchall() == [(40,)]
+    assert con.execute("SELECT count(*) FROM events WHERE site_id = ?", [site]).fetchall() == [
+        (40,)
+    ]
     assert con.execute("SELECT count(*) FROM events").fetchall() == [(41,)]
     con.close()
     segments = list((data / "spool").glob("*.seg"))
@@ -89,7 +113,12 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
     assert direct.returncode == 0, direct.stderr
     assert json.loads(direct.stdout)["built"] == []
     direct = cli("jobs", "run", "rollups", data=data)
-    assert json.loads(direct.stdout) == {"built": [], "sealed_visitors": 0, "dropped": [], "resorted": []}
+    assert json.loads(direct.stdout) == {
+        "built": [],
+        "sealed_visitors": 0,
+        "dropped": [],
+        "resorted": [],
+    }
 
 
 def test_ctrl_c_kills_a_worker_that_will_not_stop_and_the_next_start_loses_nothing(

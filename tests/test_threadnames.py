@@ -23,7 +23,12 @@ def _os_thread_names() -> list[str]:
 
 def test_writer_spool_and_jobs_threads_are_named_for_the_os(footfall: Footfall) -> None:
     # One accepted event starts the spool's fsync thread and passes through the writer.
-    assert footfall.send({"event_type": "pageview", "path": "/", "url": "https://example.com/"}).status_code == 202
+    assert (
+        footfall.send(
+            {"event_type": "pageview", "path": "/", "url": "https://example.com/"}
+        ).status_code
+        == 202
+    )
     footfall.flush()
     names = _os_thread_names()
     for name in ("footfall-writer", "footfall-spool", "footfall-jobs"):

@@ -10,10 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.api.auth import AuthError, require_admin
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.auth import REFUSED, AuthError, refusal, require_admin
+from footfall.api.responses import JSON, error
 from footfall.ingest.validate import FieldError, field_error
-from footfall.meta.values import MetaValidationError
 
 
 class SiteCreate(msgspec.Struct):
@@ -53,12 +52,8 @@ async def create_site(request: Request) -> Response:
         site, key = await run_in_threadpool(
             svc.meta.create_site, body.name, body.domains, body.timezone
         )
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
-    except MetaValidationError as exc:
-        return validation_failed([FieldError(exc.field, exc.message)])
+    except REFUSED as exc:
+        return refusal(exc)
     return JSON({"success": True, "site_id": site.id, "api_key": key}, 201)
 
 
@@ -70,10 +65,8 @@ async def create_token(request: Request) -> Response:
         if svc.meta.get_site(body.site_id) is None:
             return error(404, "Site not found")
         token = await run_in_threadpool(svc.meta.create_read_token, body.site_id)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
+    except (AuthError, FieldError) as exc:
+        return refusal(exc)
     return JSON({"success": True, "token": token, "site_id": body.site_id}, 201)
 
 

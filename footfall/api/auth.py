@@ -12,13 +12,17 @@ exists (docs/design.md), so a token for one site learns nothing about others.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from footfall.api.responses import JSON, error, validation_failed
 from footfall.dashboard.sessions import csrf_header_ok, current_login
+from footfall.ingest.validate import FieldError
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import Accounts
+from footfall.meta.values import MetaValidationError
 from footfall.runtime import Services
 
 
@@ -32,6 +36,24 @@ class AuthError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
+
+
+# What handlers answer in the native error envelope: who is asking (its own status), or
+# what they sent (400 naming the field; the metadata layer's checks too).
+REFUSED = (AuthError, FieldError, MetaValidationError)
+
+
+def refusal(
+    exc: AuthError | FieldError | MetaValidationError, fields: Mapping[str, str] | None = None
+) -> JSON:
+    """The answer to a refused request; ``fields`` renames a metadata field to the name the
+    request used for it."""
+    if isinstance(exc, AuthError):
+        return error(exc.status, exc.message)
+    if isinstance(exc, MetaValidationError):
+        name = (fields or {}).get(exc.field, exc.field)
+        return validation_failed([FieldError(name, exc.message)])
+    return validation_failed([exc])
 
 
 def bearer(request: Request) -> str | None:

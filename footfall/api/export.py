@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from footfall.api.auth import AuthError
+from footfall.api.auth import AuthError, refusal
 from footfall.api.query import MAX_BODY, body_site, site_query
 from footfall.api.reports import scope_of, site_of
-from footfall.api.responses import error, validation_failed
+from footfall.api.responses import error
 from footfall.ingest.validate import FieldError
 from footfall.query import export, reports
 from footfall.query.model import query_body
@@ -41,10 +41,8 @@ async def export_events(request: Request) -> Response:
         fmt = export.check_format(q.get("format", "csv"))
         scope = scope_of(q, site, default_period="all")
         p = await run_in_threadpool(reports.period_of, svc.runner, scope)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
+    except (AuthError, FieldError) as exc:
+        return refusal(exc)
     chunks = export.raw_events(svc.store, site.id, p.start_utc, p.end_utc, fmt)
     return _stream(chunks, fmt, f"events-{site.id}")
 
@@ -62,10 +60,8 @@ async def export_query(request: Request) -> Response:
         fmt = export.check_format(request.query_params.get("format", "csv"))
         query = site_query(request, raw, site)
         result = await run_in_threadpool(svc.runner.run, query, site)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
+    except (AuthError, FieldError) as exc:
+        return refusal(exc)
     return _stream(export.query_rows(result, fmt), fmt, f"query-{site.id}")
 
 

@@ -20,18 +20,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from footfall.api.admin import _body
-from footfall.api.auth import AuthError, bearer, is_admin, readable_site
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.auth import REFUSED, AuthError, bearer, is_admin, readable_site, refusal
+from footfall.api.responses import JSON, error
 from footfall.dashboard.sessions import csrf_header_ok, current_login
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import FunnelInfo, GoalInfo, SitePrefs
 from footfall.meta.users import Accounts
-from footfall.meta.values import MetaValidationError
 from footfall.runtime import Services
 
 # The settings form's field names -> this API's body fields.
 FIELDS = {"goal_name": "name", "goal_kind": "kind", "goal_path": "target",
           "goal_event": "target", "goal_prop_key": "prop_key", "goal_prop_value": "prop_value",
+          "goal_currency": "currency",
           "funnel_name": "name", "funnel_steps": "steps",
           "funnel_window": "window_hours"}  # fmt: skip
 
@@ -45,6 +45,7 @@ class GoalBody(msgspec.Struct, forbid_unknown_fields=True):
     target: Annotated[str, Meta(max_length=500)]
     prop_key: Annotated[str, Meta(max_length=300)] = ""
     prop_value: Annotated[str, Meta(max_length=2000)] = ""
+    currency: Annotated[str, Meta(max_length=3)] = ""  # a revenue goal's ISO 4217 code
 
 
 class FunnelBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,7 +60,8 @@ class FunnelBody(msgspec.Struct, forbid_unknown_fields=True):
 
 def goal_json(g: GoalInfo) -> dict[str, Any]:
     return {"id": g.id, "name": g.name, "kind": g.kind, "target": g.target,
-            "prop_key": g.prop_key, "prop_value": g.prop_value}  # fmt: skip
+            "prop_key": g.prop_key, "prop_value": g.prop_value,
+            "currency": g.currency or None}  # fmt: skip
 
 
 def funnel_json(f: FunnelInfo) -> dict[str, Any]:
@@ -95,12 +97,8 @@ def handler(action: Action, write: bool) -> Callable[[Request], Awaitable[Respon
             else:
                 await run_in_threadpool(readable_site, request, site_id)
             status, data = await action(request, SitePrefs(svc.meta), site_id)
-        except AuthError as exc:
-            return error(exc.status, exc.message)
-        except FieldError as exc:
-            return validation_failed([exc])
-        except MetaValidationError as exc:
-            return validation_failed([FieldError(FIELDS.get(exc.field, exc.field), exc.message)])
+        except REFUSED as exc:
+            return refusal(exc, FIELDS)
         if data is None:
             return error(status, "Not found")
         return JSON({"success": True, "data": data}, status)
@@ -123,7 +121,7 @@ async def create_goal(request: Request, p: SitePrefs, site: str) -> tuple[int, A
     b = await _body(request, GoalBody)
     assert isinstance(b, GoalBody)
     goal = await run_in_threadpool(
-        p.create_goal, site, b.name, b.kind, b.target, b.prop_key, b.prop_value
+        p.create_goal, site, b.name, b.kind, b.target, b.prop_key, b.prop_value, b.currency
     )
     return 201, goal_json(goal)
 
@@ -133,7 +131,8 @@ async def update_goal(request: Request, p: SitePrefs, site: str) -> tuple[int, A
     b = await _body(request, GoalBody)
     assert isinstance(b, GoalBody)
     goal = await run_in_threadpool(
-        p.update_goal, site, goal_id, b.name, b.kind, b.target, b.prop_key, b.prop_value
+        p.update_goal, site, goal_id, b.name, b.kind, b.target, b.prop_key, b.prop_value,
+        b.currency,
     )
     return (200, goal_json(goal)) if goal else (404, None)
 

@@ -13,13 +13,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from footfall.api.auth import AuthError, require_admin
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.auth import REFUSED, refusal, require_admin
+from footfall.api.responses import JSON, error
 from footfall.ingest.validate import FieldError, field_error
 from footfall.mail import smtp, unsubscribe
 from footfall.mail.schedule import Mailer
 from footfall.meta.rights import RightsPrefs, check_email
-from footfall.meta.values import MetaValidationError
 from footfall.runtime import Services
 
 _DONE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -61,12 +60,8 @@ async def send_report(request: Request) -> Response:
             return error(404, "Site not found")
         mailer = Mailer(svc.settings, svc.meta, svc.runner)
         label = await run_in_threadpool(mailer.send_report, site, to, body.kind)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
-    except MetaValidationError as exc:
-        return validation_failed([FieldError(exc.field, exc.message)])
+    except REFUSED as exc:
+        return refusal(exc)
     except smtp.MailError as exc:
         return error(503, str(exc))
     return JSON({"success": True, "site_id": site.id, "to": to, "period": label})

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from footfall.api.auth import AuthError, require_admin
-from footfall.api.responses import JSON, error, validation_failed
+from footfall.api.auth import AuthError, refusal, require_admin
+from footfall.api.responses import JSON
 from footfall.ingest.validate import FieldError
 from footfall.privacy import person as persons
 from footfall.query import export
@@ -39,10 +39,8 @@ def _person(request: Request) -> tuple[Services, persons.Person]:
 async def delete_visitor(request: Request) -> Response:
     try:
         svc, person = _person(request)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
+    except (AuthError, FieldError) as exc:
+        return refusal(exc)
     drained = await run_in_threadpool(svc.wait_stored, DRAIN_SECONDS)
     result = await run_in_threadpool(persons.forget, svc.store, person)
     return JSON({"success": True, **result, "queue_drained": drained})
@@ -51,10 +49,8 @@ async def delete_visitor(request: Request) -> Response:
 async def export_visitor(request: Request) -> Response:
     try:
         svc, person = _person(request)
-    except AuthError as exc:
-        return error(exc.status, exc.message)
-    except FieldError as exc:
-        return validation_failed([exc])
+    except (AuthError, FieldError) as exc:
+        return refusal(exc)
     name = f"person-{person.site_id}.jsonl"  # the site id is a slug; user ids are not
     return StreamingResponse(
         persons.export_jsonl(svc.store, person),

@@ -21,6 +21,9 @@ from footfall.meta.repo import SiteInfo
 from footfall.query.goals import attach, uses_goals
 from footfall.query.model import Query, parse_query, query_body
 from footfall.query.plausible import check_v2, message
+from footfall.query.revenue import METRICS as REVENUE
+from footfall.query.revenue import shape
+from footfall.query.shape import plausible_changes
 from footfall.runtime import Services
 from footfall.telemetry import QUERY_SECONDS
 
@@ -68,6 +71,12 @@ async def post_query(request: Request) -> Response:
         query = site_query(request, raw, site)
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
+        result = plausible_changes(result, query)
+        if any(m in REVENUE for m in query.metrics):
+            # Revenue goals' currencies make Plausible's money objects, or null (revenue.py).
+            prefs = SitePrefs(svc.meta)
+            goals = await run_in_threadpool(prefs.goals, site.id) if uses_goals(query) else []
+            result = shape(result, query, goals)
     except FieldError as exc:
         return refused(exc)
     result["meta"]["processing_time_ms"] = round((time.perf_counter() - started) * 1000, 3)

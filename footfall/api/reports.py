@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from footfall.api.auth import AuthError, readable_site
+from footfall.api.auth import AuthError, readable_site, refusal
 from footfall.api.responses import JSON, error, validation_failed
 from footfall.ingest.validate import FieldError
 from footfall.meta.prefs import SitePrefs
@@ -113,10 +113,8 @@ def endpoint(report: Report) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         try:
             site = site_of(request)
-        except AuthError as exc:
-            return error(exc.status, exc.message)
-        except FieldError as exc:
-            return validation_failed([exc])
+        except (AuthError, FieldError) as exc:
+            return refusal(exc)
         return await answer(report, request, site)
 
     return handle

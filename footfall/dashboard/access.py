@@ -12,11 +12,12 @@ from functools import wraps
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.dashboard.render import error_page, redirect
-from footfall.dashboard.sessions import accounts, current_login, services
+from footfall.dashboard.sessions import accounts, csrf_ok, current_login, services
 from footfall.meta.repo import SiteInfo
 from footfall.meta.users import LoginInfo
 
@@ -31,6 +32,15 @@ class Denied(Exception):
 
 class NotLoggedIn(Exception):
     pass
+
+
+async def posted_form(request: Request) -> FormData:
+    """The submitted form of a logged-in page; :class:`Denied` (403) when its CSRF token is
+    not this session's (a stale page, or another site posting here)."""
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise Denied(403, "Your form expired; reload the page and try again.")
+    return form
 
 
 def require_login(request: Request) -> LoginInfo:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.api.ratelimit import retry_after_header
-from footfall.dashboard.access import Denied, guarded, require_login
+from footfall.dashboard.access import guarded, posted_form, require_login
 from footfall.dashboard.render import error_page, redirect, render
 from footfall.dashboard.sessions import (
     SESSION_COOKIE,
@@ -121,9 +121,7 @@ async def account_page(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """Change one's own password: this browser stays logged in, every other session ends."""
     login = require_login(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        raise Denied(403, "Your form expired; reload the page and try again.")
+    form = await posted_form(request)
     acc, new = accounts(request), str(form.get("password", ""))
     ctx: dict[str, str | None] = {"error": None, "notice": None}
     current = await run_in_threadpool(acc.authenticate, login.user.email, str(form.get("current")))

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from footfall.dashboard import prefs_views, rights_views
-from footfall.dashboard.access import Denied, guarded, site_access
+from footfall.dashboard.access import Denied, guarded, posted_form, site_access
 from footfall.dashboard.render import redirect, render
-from footfall.dashboard.sessions import accounts, csrf_ok, services
+from footfall.dashboard.sessions import accounts, services
 from footfall.dashboard.siteops import delete_site, snippet, verify_installation
 from footfall.meta.repo import SiteInfo
 from footfall.meta.values import MetaValidationError
@@ -127,9 +127,7 @@ ACTIONS: dict[str, Callable[[Request, SiteInfo, FormData], Result]] = {
 @guarded
 async def settings_action(request: Request) -> Response:
     site, role = await site_access(request, "admin")
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        raise Denied(403, "Your form expired; reload the page and try again.")
+    form = await posted_form(request)
     action = request.path_params["action"]
     if action == "delete":
         if str(form.get("confirm", "")) != site.name:

@@ -14,10 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from footfall.dashboard.access import Denied, guarded, require_login, site_access
+from footfall.dashboard.access import Denied, guarded, posted_form, require_login, site_access
 from footfall.dashboard.live import live_response
 from footfall.dashboard.render import redirect, render
-from footfall.dashboard.sessions import accounts, csrf_ok, services
+from footfall.dashboard.sessions import accounts, services
 from footfall.dashboard.settings_views import origin, settings_context
 from footfall.dashboard.siteops import property_keys, snippet
 from footfall.ingest.validate import FieldError
@@ -69,9 +69,7 @@ async def site_choices(request: Request) -> Response:
 async def create_site(request: Request) -> Response:
     """A new site (the owner, or a user the owner allows; the maker becomes its admin)."""
     login = require_login(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        raise Denied(403, "Your form expired; reload the page and try again.")
+    form = await posted_form(request)
     name, tz = str(form.get("name", "")), str(form.get("timezone", "UTC")) or "UTC"
     domains = str(form.get("domains", "")).replace(",", " ").split()
     create = accounts(request).create_site

@@ -4,7 +4,9 @@
 "Verify installation" also says why events were dropped in the last hour: the request
 path's reasons from the pipeline's in-memory counts (``ingest/recentdrops.py``), the
 writer's (bots, referrer spam) from the store's ``dropped_events``, which counts them per
-UTC hour of the event.
+UTC hour of the event. What the store holds is asked through the store port
+(``EventStore.site_activity``, ``property_keys``): no SQL is written here, so every
+backend answers it alike.
 
 The live count comes from :mod:`footfall.shared` (one process: the query layer's
 ``realtime_5m`` visitors; several servers: a set in Redis fed as events arrive).
@@ -60,21 +62,15 @@ def snippet(origin: str, key: str | None) -> str:
 
 
 def verify_installation(svc: Services, site: SiteInfo) -> Installation:
-    rows = svc.store.query("SELECT count(*), max(ts) FROM events WHERE site_id = ?", [site.id])
-    count, last = rows[0] if rows else (0, None)
-    drops = svc.pipeline.drops.last_hour(site.id)
     # The hours overlapping the last 60 minutes (the store counts whole hours).
     since = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    stored = svc.store.query(
-        "SELECT reason, sum(n) FROM dropped_events WHERE site_id = ? AND hour >= ? GROUP BY reason",
-        [site.id, since.replace(tzinfo=None)],
-    )
-    for reason, n in stored:
-        drops[str(reason)] = drops.get(str(reason), 0) + int(n)
+    found = svc.store.site_activity(site.id, since.replace(tzinfo=None))
+    drops = svc.pipeline.drops.last_hour(site.id)
+    for reason, n in found.drops.items():
+        drops[reason] = drops.get(reason, 0) + n
     host = svc.pipeline.drops.last_foreign_host(site.id) if "hostname" in drops else None
-    return Installation(
-        int(count or 0), last.replace(tzinfo=UTC) if last else None, drops, host, since
-    )
+    last = found.last_event.replace(tzinfo=UTC) if found.last_event else None
+    return Installation(found.events, last, drops, host, since)
 
 
 def current_visitors(svc: Services, site: SiteInfo) -> int:
@@ -86,12 +82,7 @@ def current_visitors(svc: Services, site: SiteInfo) -> int:
 def property_keys(svc: Services, site: SiteInfo, event: str, limit: int = 50) -> list[str]:
     """The property names an event has carried (to offer a breakdown by each); the
     breakdown's figures themselves come from the query layer."""
-    rows = svc.store.query(
-        f"SELECT k FROM (SELECT {svc.runner.dialect.map_keys_rows('props')} AS k FROM events "
-        "WHERE site_id = ? AND name = ?) GROUP BY k ORDER BY count(*) DESC, k LIMIT ?",
-        [site.id, event, limit],
-    )
-    return [str(r[0]) for r in rows]
+    return svc.store.property_keys(site.id, event, limit)
 
 
 def delete_site(svc: Services, site: SiteInfo) -> int:

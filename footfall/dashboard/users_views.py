@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from footfall.dashboard.access import Denied, guarded, require_login
+from footfall.dashboard.access import Denied, guarded, posted_form, require_login
 from footfall.dashboard.render import render
-from footfall.dashboard.sessions import accounts, csrf_ok, services
+from footfall.dashboard.sessions import accounts, services
 from footfall.meta.values import MetaValidationError
 
 
@@ -43,9 +43,7 @@ async def users_page(request: Request) -> Response:
 @guarded
 async def create_user(request: Request) -> Response:
     _require_owner(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        raise Denied(403, "Your form expired; reload the page and try again.")
+    form = await posted_form(request)
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     owner, maker = form.get("owner") == "on", form.get("may_create_sites") == "on"
     create = accounts(request).create_user
@@ -63,9 +61,7 @@ async def create_user(request: Request) -> Response:
 async def site_creation(request: Request) -> Response:
     """Allow a user to create sites (``allow=on``) or stop them (anything else)."""
     _require_owner(request)
-    form = await request.form()
-    if not csrf_ok(request, form.get("csrf")):
-        raise Denied(403, "Your form expired; reload the page and try again.")
+    form = await posted_form(request)
     user_id, allowed = str(form.get("user_id", "")), form.get("allow") == "on"
     if not user_id.isdigit():
         raise Denied(400, "user_id: expected a number")

@@ -78,6 +78,7 @@ def site_manifest(meta: Metadata, site: SiteInfo) -> dict[str, Any]:
             "target": g.target,
             "prop_key": g.prop_key,
             "prop_value": g.prop_value,
+            "currency": g.currency,
         }
         for g in prefs.goals(site.id)
     ]

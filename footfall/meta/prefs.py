@@ -20,6 +20,7 @@ from footfall.meta.models import Site
 from footfall.meta.repo import Metadata
 from footfall.meta.siteconfig import Funnel, FunnelStep, Goal, SiteSettings
 from footfall.meta.siterules import (
+    check_currency,
     check_funnel_steps,
     check_goal,
     check_label,
@@ -52,6 +53,7 @@ class GoalInfo:
     target: str
     prop_key: str = ""
     prop_value: str = ""
+    currency: str = ""  # a revenue goal's ISO 4217 code; "" when it is not one
 
     def query_filters(self) -> list[list[object]]:
         """The query API filters that select this goal's completions: events of its name,
@@ -98,7 +100,8 @@ def _privacy(row: SiteSettings) -> PrivacyInfo:
 
 def _goal(row: Goal) -> GoalInfo:
     return GoalInfo(
-        row.id, row.site_id, row.name, row.kind, row.target, row.prop_key, row.prop_value
+        row.id, row.site_id, row.name, row.kind, row.target, row.prop_key, row.prop_value,
+        row.currency or "",
     )
 
 
@@ -154,13 +157,14 @@ class SitePrefs:
 
     def create_goal(
         self, site_id: str, name: str, kind: str, target: str, prop_key: str = "",
-        prop_value: str = "",
+        prop_value: str = "", currency: str = "",
     ) -> GoalInfo:  # fmt: skip
         name, kind, target, prop_key, prop_value = check_goal(
             name, kind, target, prop_key, prop_value
         )
+        currency = check_currency(currency, kind)
         row = Goal(site_id=site_id, name=name, kind=kind, target=target, prop_key=prop_key,
-                   prop_value=prop_value)  # fmt: skip
+                   prop_value=prop_value, currency=currency)  # fmt: skip
         try:
             with self.meta.session(write=True) as s, s.begin():
                 _require_site(s, site_id)
@@ -172,16 +176,18 @@ class SitePrefs:
 
     def update_goal(
         self, site_id: str, goal_id: int, name: str, kind: str, target: str,
-        prop_key: str = "", prop_value: str = "",
+        prop_key: str = "", prop_value: str = "", currency: str = "",
     ) -> GoalInfo | None:  # fmt: skip
         """Change a goal as a whole (the funnels using it follow); None if no such goal."""
         fields = check_goal(name, kind, target, prop_key, prop_value)
+        currency = check_currency(currency, kind)
         try:
             with self.meta.session(write=True) as s, s.begin():
                 row = s.get(Goal, goal_id)
                 if row is None or row.site_id != site_id:
                     return None
                 row.name, row.kind, row.target, row.prop_key, row.prop_value = fields
+                row.currency = currency
                 s.flush()
                 return _goal(row)
         except IntegrityError:

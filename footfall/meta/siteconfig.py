@@ -50,6 +50,8 @@ class Goal(Base):
     target: Mapped[str] = mapped_column(String(500))
     prop_key: Mapped[str] = mapped_column(String(300), default="")
     prop_value: Mapped[str] = mapped_column(String(2000), default="")
+    # A revenue goal's ISO 4217 currency (Plausible's revenue goals); "" for other goals.
+    currency: Mapped[str] = mapped_column(String(3), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -127,6 +127,19 @@ def check_goal(
     return name, kind, target, prop_key, prop_value
 
 
+def check_currency(currency: str, kind: str) -> str:
+    """A revenue goal's currency: an ISO 4217 code (three letters, kept upper case), on an
+    event goal only, as Plausible's revenue goals; "" for a goal that is not one."""
+    currency = (currency or "").strip().upper()
+    if not currency:
+        return ""
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
+        raise MetaValidationError("goal_currency", "an ISO 4217 code such as USD or EUR")
+    if kind != "event":
+        raise MetaValidationError("goal_currency", "only event goals are revenue goals")
+    return currency
+
+
 def check_funnel_steps(steps: list[int]) -> list[int]:
     """A funnel's ordered goal ids: 2 to 8 of them, no goal twice in a row."""
     if not MIN_FUNNEL_STEPS <= len(steps) <= MAX_FUNNEL_STEPS:

@@ -8,10 +8,14 @@ metrics are finished (``footfall/query/metrics.py``), so bounce rate, visit dura
 views per visit are computed once over both. As in Plausible, visitors of different days
 (and of imported and collected data) are added, not de-duplicated.
 
-Imports are included only where Plausible can include them: no filters, at most one
-dimension besides time, one that an export has (:data:`DIMENSIONS`), time buckets of a
-day or longer, and these metrics (:data:`METRICS`). Otherwise the answer says so in
-``meta.imports_included`` (false) and ``meta.imports_skip_reason``.
+Imports are included only where Plausible can include them: at most one dimension
+besides time, one that an export has (:data:`DIMENSIONS`) or ``event:goal``, filters the
+one imported table read can answer (:mod:`footfall.query.imported_filters`), time buckets
+of a day or longer, and these metrics (:data:`METRICS`). Otherwise the answer says so in
+``meta.imports_included`` (false) and ``meta.imports_skip_reason``. As in Plausible, a
+page row needs pageviews, a UTM breakdown has no row for an empty value, an entry or exit
+page's visits are its entrances or exits, and the totals behind ``percentage`` and
+``conversion_rate`` add the imported visitors.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 
 from footfall.query.builder import Scope
 from footfall.query.dimensions import dimension
-from footfall.query.model import Query
+from footfall.query.goals import GOAL
+from footfall.query.imported_filters import Unsupported, keeps, kinds
+from footfall.query.model import Condition, Filter, Query
 from footfall.query.timebuckets import label
 from footfall.store.base import EventStore
 
@@ -42,25 +48,39 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "visit:os_version": ("operating_systems", "os_version"),
     "visit:country": ("locations", "country"),
     "visit:region": ("locations", "region"),
+    "visit:country_name": ("locations", "country"),
+    "visit:city_name": ("locations", "city"),  # Footfall keeps a city by its name
     "event:name": ("custom_events", "name"),
 }  # fmt: skip
 METRICS = frozenset(
     {"visitors", "visits", "pageviews", "events", "bounce_rate", "visit_duration",
-     "views_per_visit"}
+     "views_per_visit", "percentage", "conversion_rate"}
 )  # fmt: skip
 TIME_UNITS = frozenset({"time", "time:day", "time:week", "time:month"})
 # The runner's aggregate aliases and the imported sums that add to them.
-SUMS = ("visitors", "pageviews", "events", "visits", "bounces", "visit_duration")
+SUMS = ("visitors", "pageviews", "events", "visits", "bounces", "visit_duration", "exits",
+        "entrances")  # fmt: skip
 
 
 def skip_reason(q: Query, unit: str | None) -> str | None:
     """None when imports can be added to ``q``'s answer, else Plausible's reason."""
-    if q.filters:
-        return "unsupported_query"
     # Any time dimension is an interval (time:hour and time:minute too): Plausible says
     # unsupported_interval for those, not unsupported_query.
     plain = [d for d in q.dimensions if d != "time" and not d.startswith("time:")]
-    if len(plain) > 1 or any(d not in DIMENSIONS for d in plain):
+    if len(plain) > 1 or any(d not in DIMENSIONS and d != GOAL for d in plain):
+        return "unsupported_query"
+    try:
+        tables = kinds(DIMENSIONS, q.filters, q.goals or ())
+    except Unsupported:
+        return "unsupported_query"
+    if GOAL in plain:  # one table per goal: goal filters only
+        if not all(isinstance(f, Condition) and f.dim == GOAL for f in q.filters):
+            return "unsupported_query"
+        try:
+            kinds(DIMENSIONS, [Condition("contains", GOAL, ("",))], q.goals or ())
+        except Unsupported:
+            return "unsupported_query"
+    elif len(tables | {DIMENSIONS[d][0] for d in plain}) > 1:
         return "unsupported_query"
     if len(plain) < len(q.dimensions) and unit not in (None, "day", "week", "month"):
         return "unsupported_interval"
@@ -100,28 +120,49 @@ def _local_days(scope: Scope) -> tuple[date, date]:
 
 
 def add(
-    store: EventStore, scope: Scope, dims: tuple[str, ...], out: dict[tuple[str, ...], Any]
+    store: EventStore,
+    scope: Scope,
+    dims: tuple[str, ...],
+    out: dict[tuple[str, ...], Any],
+    filters: tuple[Filter, ...] = (),
 ) -> None:
-    """Add the imported sums of the period to the runner's values ``out`` (by row key)."""
+    """Add the imported sums of the period to the runner's values ``out`` (by row key), of
+    the rows that pass ``filters`` (a goal breakdown calls this once per goal)."""
     plain = [d for d in dims if d not in TIME_UNITS]
-    kind, column = DIMENSIONS[plain[0]] if plain else ("visitors", "")
+    named = kinds(DIMENSIONS, filters, scope.goals)
+    kind, column = DIMENSIONS[plain[0]] if plain else (min(named, default="visitors"), "")
+    # A filter is tested on the row's columns: group by every column of the kind then.
+    cols = sorted({c for k, c in DIMENSIONS.values() if k == kind}) if filters else []
     first, last = _local_days(scope)
     timed = len(plain) < len(dims)
-    select = ["date" if timed else "NULL", column or "NULL"]
-    events = "pageviews" if kind == "visitors" else "events"  # Plausible: events = pageviews
+    select = ["date" if timed else "NULL", column or "NULL", *cols]
+    # Plausible: a table other than custom events counts its pageviews as events.
+    events = "events" if kind == "custom_events" else "pageviews"
     sums = ", ".join(f"sum({events if s == 'events' else s})" for s in SUMS)
-    group = ", ".join(c for c, on in (("date", timed), (column, bool(column))) if on)
+    group = ", ".join(dict.fromkeys(["date"] * timed + [column] * bool(column) + cols))
     sql = (
-        f"SELECT {select[0]} AS d, {select[1]} AS v, {sums} FROM imported_stats "
+        f"SELECT {', '.join(select)}, {sums} FROM imported_stats "
         "WHERE site_id = ? AND kind = ? AND date BETWEEN ? AND ?"
         + (f" GROUP BY {group}" if group else "")
     )
     event_level = any(dimension(d).event_level for d in plain)
     visits_alias = "events.visits_e" if event_level else "sessions.visits"
+    before = {a: v[a] for v in out.values() for a in TOTALS if a in v}
+    added = 0
     for row in store.query(sql, [scope.site_id, kind, first, last]):
-        day, value, visitors, pageviews, n_events, visits, bounces, duration = row
+        day, value, *fvals = row[: 2 + len(cols)]
+        visitors, pageviews, n_events, visits, bounces, duration, exits, entrances = row[
+            2 + len(cols) :
+        ]
+        passed = dict(zip(cols, fvals, strict=True))
+        if filters and not all(keeps(DIMENSIONS, f, kind, passed, scope.goals) for f in filters):
+            continue
+        visits = {"exit_pages": exits, "entry_pages": entrances}.get(kind, visits)
         if not visitors and not visits and not n_events and not pageviews:
             continue
+        if (kind == "pages" and not pageviews) or (column in UNSET_SKIPPED and not value):
+            continue  # Plausible's imported pages need pageviews; these rows a value
+        added += int(visitors or 0)
         key = tuple(
             _bucket(scope.unit or "day", day) if d in TIME_UNITS else dimension(d).label(value)
             for d in dims
@@ -132,3 +173,40 @@ def add(
                          ("sessions.bounces", bounces),
                          ("sessions.duration_ms", int(duration or 0) * 1000)):  # fmt: skip
             v[alias] = int(v.get(alias) or 0) + int(n or 0)
+    _add_totals(store, scope, out, filters, before, added, (first, last))
+
+
+# Columns whose empty imported value Plausible leaves out of a breakdown (a city: no
+# import keeps one, see footfall/imports/plausible/read.py).
+UNSET_SKIPPED = frozenset({"city", "utm_source", "utm_medium", "utm_campaign", "utm_content",
+                           "utm_term"})  # fmt: skip
+
+# The runner's totals behind percentage and conversion_rate, which imports add to.
+TOTALS = ("total.visitors", "base_total.visitors")
+
+
+def _add_totals(
+    store: EventStore,
+    scope: Scope,
+    out: dict[tuple[str, ...], Any],
+    filters: tuple[Filter, ...],
+    before: dict[str, Any],
+    added: int,
+    days: tuple[date, date],
+) -> None:
+    """Imported visitors in the totals: the imported visitors table's for the unfiltered
+    totals (and for a conversion rate's, which drops goal filters), else the rows kept."""
+    if not before:
+        return
+    found = store.query(
+        "SELECT sum(visitors) FROM imported_stats WHERE site_id = ? AND kind = 'visitors' "
+        "AND date BETWEEN ? AND ?",
+        [scope.site_id, *days],
+    )
+    everyone = int(found[0][0] or 0) if found else 0
+    only_goals = all(isinstance(f, Condition) and f.dim == GOAL for f in filters)
+    extra = {"total.visitors": everyone if not filters else added,
+             "base_total.visitors": everyone if only_goals else added}  # fmt: skip
+    for v in out.values():
+        for alias, native in before.items():
+            v[alias] = int(native or 0) + extra[alias]

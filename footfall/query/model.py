@@ -46,7 +46,8 @@ class QueryBody(msgspec.Struct, forbid_unknown_fields=True):
     limit: Annotated[int, Meta(ge=1, le=10_000)] = 10_000
     offset: Annotated[int, Meta(ge=0)] = 0
     pagination: dict[str, int] | None = None
-    include: dict[str, bool] = {}
+    # Flags, and Plausible's comparisons: {"mode": ..., "date_range": [...]} (_include).
+    include: dict[str, bool | dict[str, Any]] = {}
     date: str | None = None  # reference "today" for named ranges (site's zone by default)
 
 
@@ -210,7 +211,7 @@ def parse_query(raw: bytes | dict[str, Any]) -> Query:
         raise FieldError("dimensions", "at most one time dimension")
     filters = tuple(_filter(f, f"filters[{i}]") for i, f in enumerate(body.filters))
     date_range = _date_range(body.date_range)
-    compare = _compare(body.compare)
+    include, compare = pl.include_and_compare(body.include, body.compare)
     limit, offset = body.limit, body.offset
     if body.pagination:
         limit, offset = body.pagination.get("limit", limit), body.pagination.get("offset", offset)
@@ -218,7 +219,7 @@ def parse_query(raw: bytes | dict[str, Any]) -> Query:
             raise FieldError("pagination", "limit must be 1-10000 and offset >= 0")
     q = Query(
         body.site_id, tuple(body.metrics), tuple(body.dimensions), filters, date_range, compare,
-        tuple(body.order_by or ()), limit, offset, dict(body.include), body.date,
+        tuple(body.order_by or ()), limit, offset, include, body.date,
     )  # fmt: skip
     _check_combination(q)
     return q
@@ -241,17 +242,6 @@ def _date_range(value: str | list[str]) -> str | tuple[str, str]:
     for v in value:  # checked here so that every caller's 400 names date_range
         parse_instant(v, "date_range") if is_instant(v) else parse_date(v, "date_range")
     return value[0], value[1]
-
-
-def _compare(value: str | dict[str, Any] | None) -> str | tuple[str, str] | None:
-    if value is None or value in ("previous_period", "year_over_year"):
-        return value  # type: ignore[return-value]
-    if isinstance(value, dict) and value.get("mode") == "custom":
-        rng = value.get("date_range")
-        if isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, str) for v in rng):
-            return rng[0], rng[1]
-        raise FieldError("compare", "custom comparison needs date_range: [from, to]")
-    raise FieldError("compare", "use previous_period, year_over_year or {mode: custom, date_range}")
 
 
 def _check_combination(q: Query) -> None:

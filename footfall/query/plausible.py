@@ -185,3 +185,40 @@ def check_v2(q: Any) -> None:
             f"Event metric(s) {_ticks(event_metrics)} cannot be queried along with session "
             f"dimension(s) {_ticks(session_dims)}",
         )
+
+
+def include_and_compare(
+    raw: dict[str, bool | dict[str, Any]], compare: str | dict[str, Any] | None
+) -> tuple[dict[str, Any], str | tuple[str, str] | None]:
+    """The include flags, and the comparison: Footfall's top-level ``compare`` or
+    Plausible's ``include.comparisons`` (``{"mode": "previous_period" | "year_over_year" |
+    "custom", "date_range": [from, to]}``, answered with Plausible's change figures)."""
+    include: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "comparisons":
+            if not isinstance(value, dict) or compare is not None:
+                raise FieldError("include.comparisons", "an object {mode, date_range?}, and no "
+                                 "top-level compare beside it")  # fmt: skip
+            mode = value.get("mode")
+            compare = mode if mode != "custom" else value  # type: ignore[assignment]
+            include[key] = dict(value)
+        elif isinstance(value, bool):
+            include[key] = value
+        else:
+            raise FieldError(f"include.{key}", "must be true or false")
+    try:
+        return include, _compare(compare)
+    except FieldError as exc:
+        field = "include.comparisons" if "comparisons" in include else exc.field
+        raise FieldError(field, exc.message) from None
+
+
+def _compare(value: str | dict[str, Any] | None) -> str | tuple[str, str] | None:
+    if value is None or value in ("previous_period", "year_over_year"):
+        return value  # type: ignore[return-value]
+    if isinstance(value, dict) and value.get("mode") == "custom":
+        rng = value.get("date_range")
+        if isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, str) for v in rng):
+            return rng[0], rng[1]
+        raise FieldError("compare", "custom comparison needs date_range: [from, to]")
+    raise FieldError("compare", "use previous_period, year_over_year or {mode: custom, date_range}")

@@ -133,7 +133,7 @@ class QueryRunner:
         if GOAL not in dims:
             got = self._values(q, scope, dims, filters)
             if q.include.get("imports") and imported.skip_reason(q, scope.unit) is None:
-                imported.add(self.store, scope, dims, got)  # Plausible's include.imports
+                imported.add(self.store, scope, dims, got, filters)  # include.imports
             return got
         # One goal at a time, over the events completing it: an event that completes two
         # goals counts in both rows, and every metric keeps its one definition.
@@ -142,7 +142,10 @@ class QueryRunner:
         out: dict[Key, Values] = {}
         for name in breakdown_goals(q, filters):
             only = Condition("is", GOAL, (name,))
-            for key, v in self._values(q, scope, rest, (*filters, only), event_level=True).items():
+            got = self._values(q, scope, rest, (*filters, only), event_level=True)
+            if q.include.get("imports") and imported.skip_reason(q, scope.unit) is None:
+                imported.add(self.store, scope, rest, got, (*filters, only))
+            for key, v in got.items():
                 if v.get("events.visitors"):  # a goal nobody completed has no row
                     out[(*key[:i], name, *key[i:])] = v
         return out
@@ -263,6 +266,7 @@ class QueryRunner:
         plan = self.plan(q, site, now)
         p, unit, scope, cp = plan.period, plan.unit, plan.scope, plan.compare_period
         current = self.values(q, scope, q.dimensions, q.filters)
+        shape.fill_compared_buckets(q, unit, p, cp, current)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
         rows = shape.order(q, rows)

@@ -181,6 +181,7 @@ class WriteBatch:
     progress: tuple[int, int] | None = None
     partition: int = 0
     shares: Shares | None = None
+    fence: Callable[[], None] | None = None  # see EventStore.begin_batch
 
 
 class BatchTarget(Protocol):
@@ -200,6 +201,11 @@ class BatchTarget(Protocol):
     def touch_visits(self, visits_sql: str) -> None:
         """Make visible the stored events of the visits ``visits_sql`` selects
         (``site_id, session_id`` rows), before the steps update them."""
+        ...
+
+    def insert_events(self, select: str) -> int:
+        """Write the batch's new events, the rows of the query ``select`` on ``cur`` (the
+        ``events`` columns, final: no later step changes them); returns how many."""
         ...
 
 
@@ -224,13 +230,16 @@ class EventStore(Protocol):
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> AbstractContextManager[BatchTarget]:
         """A target for one round's batch steps; leaving the block without an error
         commits what they wrote with the queue position ``progress`` of queue partition
         ``partition``, exactly once. Each partition has one writer at a time; a replay of
         the partition's batch at or before its committed position writes nothing. With
         ``shares`` (then ``partition`` is unused), each share is committed so, as if alone
-        (see :class:`Shares`)."""
+        (see :class:`Shares`). ``fence`` (a worker's partition leases) is called before
+        the store touches stored rows of the round's partitions and again just before
+        the commit; when it raises, the round leaves nothing and commits nothing."""
         ...
 
     def idle(self) -> None:
@@ -302,3 +311,25 @@ class EventStore(Protocol):
         ...
 
     def health(self) -> dict[str, Any]: ...
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        """Whether events arrive for ``site_id``: events stored, the newest one's time, and
+        the writer's drop counts (bots, referrer spam) of the UTC hours from
+        ``drops_since`` on (``store/<backend>/siteops.py``)."""
+        ...
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        """The property names events called ``event`` carried, most used first (ties by
+        name), at most ``limit``: what the dashboard offers to break the event down by."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SiteActivity:
+    """What ``EventStore.site_activity`` finds of one site (the "verify installation"
+    check): its stored events, the newest one's naive-UTC time (None without events), and
+    the events the writer dropped, by reason."""
+
+    events: int
+    last_event: datetime | None
+    drops: dict[str, int] = field(default_factory=dict)

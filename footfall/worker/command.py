@@ -139,7 +139,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     summary = {
         "worker": worker.consumer, "events_written": s.events_written, "batches": s.batches,
         "duplicates_skipped": s.duplicates_skipped, "dropped": s.dropped,
-        "dead_lettered": s.dead_lettered, "errors": s.errors,
+        "dead_lettered": s.dead_lettered, "errors": s.errors, "fenced": s.fenced,
         "lag_p50_s": s.lag_percentile(0.5), "lag_p95_s": s.lag_percentile(0.95),
         "lag_ms": s.lag_ms,
     }  # fmt: skip

@@ -33,7 +33,7 @@ from footfall.ingest.enrich import Enricher
 from footfall.queue.redis.partitions import stream_keys
 from footfall.store.base import EventStore, WriteBatch
 from footfall.worker.dlq import DeadLetters
-from footfall.worker.lease import Leases
+from footfall.worker.lease import LeaseLost, Leases
 from footfall.worker.partition import Entry, Key, PartitionStream, examine
 from footfall.worker.rounds import LAG_BUCKET_MS, WorkerStats, round_positions
 
@@ -152,7 +152,7 @@ class Worker:
         # shared out over the partitions.
         per_entry = self.config.batch_size / self._per_entry / max(1, len(held))
         count = max(1, min(self.config.batch_size, int(per_entry)))
-        taken: list[tuple[int, list[Entry], list[tuple[str, str, bytes | None]]]] = []
+        taken: list[tuple[int, list[Entry], list[tuple[str, int, bytes | None]]]] = []
         full = False
         for k in held:
             if self.stopping:
@@ -163,8 +163,10 @@ class Worker:
             if not batch:
                 continue
             full = full or len(batch) >= count
+            # (entry id, record's place in the entry, record): the dead-letter name
+            # "<entry id>/<place>" is made only for a record that needs one.
             records = [
-                (f"{entry_id}/{n}", entry_id, record)
+                (entry_id, n, record)
                 for entry_id, payload in batch
                 for n, record in enumerate(payload.split(b"\n") if payload is not None else [None])
             ]
@@ -179,7 +181,7 @@ class Worker:
     # ------------------------------------------------------------------ one round
 
     def round(
-        self, taken: list[tuple[int, list[Entry], list[tuple[str, str, bytes | None]]]]
+        self, taken: list[tuple[int, list[Entry], list[tuple[str, int, bytes | None]]]]
     ) -> int:
         """Store the batches ``taken`` (partition, entries, records) in one store round and
         acknowledge them; records taken off the partitions."""
@@ -200,6 +202,12 @@ class Worker:
                 self._store([(k, batch[-1][0], good) for k, batch, good, _ in ready])
         except (redis.ConnectionError, redis.TimeoutError):
             raise
+        except LeaseLost as exc:
+            # Stalled past a lease: another worker owns the partition now and replays the
+            # batch; nothing of this round was committed, and nothing is acknowledged.
+            self.stats.fenced += 1
+            log.warning("worker %s: round refused: %s", self.consumer, exc)
+            return 0
         except Exception as exc:
             self._failed([k for k, *_ in ready], exc)
             return 0
@@ -224,15 +232,15 @@ class Worker:
             self._backoff(k)
 
     def _set_aside(
-        self, k: int, records: list[tuple[str, str, bytes | None]]
+        self, k: int, records: list[tuple[str, int, bytes | None]]
     ) -> tuple[list[tuple[str, bytes, Key]], list[str]]:
         """Split the batch's records into those the store can read, as ``(entry id,
         record, its site and visitor)``, and the names of those it cannot. Each bad record
         counts a failure; at ``max_failures`` it is copied to the dead-letter stream
         (once) and left out. Raises while some bad record has failures left (the batch
         waits, backing off)."""
-        checked = [(name, entry_id, r, examine(r)) for name, entry_id, r in records]
-        bad = [(name, r, why) for name, _, r, why in checked if isinstance(why, str)]
+        checked = [(entry_id, n, r, examine(r)) for entry_id, n, r in records]
+        bad = [(f"{e}/{n}", r, why) for e, n, r, why in checked if isinstance(why, str)]
         if bad:
             counts = self.dead.count_failures(k, [name for name, _, _ in bad])
             if min(counts) < self.config.max_failures:
@@ -250,7 +258,7 @@ class Worker:
                 )
         good = [
             (entry_id, r, key)
-            for _, entry_id, r, key in checked
+            for entry_id, _, r, key in checked
             if r is not None and not isinstance(key, str)
         ]
         return good, sorted(name for name, _, _ in bad)
@@ -274,6 +282,7 @@ class Worker:
                 # A round of one partition commits as that partition's; of several, per share.
                 partition=parts[0][0] if shares is None else 0,
                 shares=shares,
+                fence=self.leases.fence_for([k for k, _, _ in parts]),
             ),
         )
         self.stats.count_round(counts, [e for _, _, records in parts for e, _, _ in records])

@@ -15,6 +15,7 @@ tokens and row positions, DuckDB in one transaction with event-id deduplication)
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -32,6 +33,9 @@ Entry = tuple[str, bytes | None]  # stream id, payload (None: the entry no longe
 _CHUNK = 10_000
 _U64 = 1 << 64
 _MAX_TS = 1 << 43  # about the year 2248: beyond it a timestamp is garbage, not an event
+# The form collection writes: matched in a fraction of what uuid.UUID costs (1.6 µs, a
+# third of the whole check); any other spelling still goes to uuid.UUID.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 Key = tuple[str, int]  # a record's site and visitor: which partition's rows it makes
@@ -47,10 +51,11 @@ def examine(payload: bytes | None) -> str | Key:
         r = DECODER.decode(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         return f"not an event record: {exc}"
-    try:
-        uuid.UUID(r.event_id)
-    except ValueError:
-        return "event_id is not a UUID"
+    if _CANONICAL_UUID.fullmatch(r.event_id) is None:
+        try:
+            uuid.UUID(r.event_id)
+        except ValueError:
+            return "event_id is not a UUID"
     if not 0 <= r.ts < _MAX_TS:
         return "ts out of range"
     if not (0 <= r.visitor_id < _U64 and 0 <= r.session_id < _U64):

@@ -4,13 +4,14 @@
   partition, and for a round over several partitions the ``Shares`` telling the store
   which visitors' rows go with which partition (footfall/store/base.py);
 - :class:`WorkerStats`: what a worker has done, for its JSON summary line and the
-  benches: events written, duplicates, drops, dead letters, rounds, errors, and the
-  queue lag as a histogram.
+  benches: events written, duplicates, drops, dead letters, rounds, errors, rounds
+  refused by the lease fence, and the queue lag as a histogram.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -60,6 +61,7 @@ class WorkerStats:
     dead_lettered: int = 0
     batches: int = 0
     errors: int = 0
+    fenced: int = 0  # rounds refused: their lease lapsed and was taken mid-round
     # Queue lag of stored records: time from Redis's XADD (the stream id) to the commit,
     # as {bucket start ms: records}.
     lag_ms: dict[int, int] = field(default_factory=dict)
@@ -80,7 +82,9 @@ class WorkerStats:
         self.dropped += counts["dropped"]
         self.batches += 1
         now_ms = time.time() * 1000
-        for entry_id in entry_ids:
+        # Per entry, not per record: an entry holds one request's records (Counter counts
+        # in C; the loop per record was a tenth of the worker's own Python).
+        for entry_id, n in Counter(entry_ids).items():
             lag = max(0.0, now_ms - int(entry_id.partition("-")[0]))
             bucket = int(lag // LAG_BUCKET_MS) * LAG_BUCKET_MS
-            self.lag_ms[bucket] = self.lag_ms.get(bucket, 0) + 1
+            self.lag_ms[bucket] = self.lag_ms.get(bucket, 0) + n

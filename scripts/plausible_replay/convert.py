@@ -18,27 +18,43 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from scripts.plausible_replay.expand import Test, tests, unroll
 from scripts.plausible_replay.exs import Unconvertible, read
 
 # Parts of a test that depend on Plausible's billing, segments or session cache internals.
 UNSUPPORTED = {
-    r"insert\(:(enterprise_plan|subscription|segment|site_import)": "plan, segment or import",
+    r"insert\(:(enterprise_plan|subscription|segment)": "plan or segment",
     r"Plausible\.Cache\.Adapter": "rewrites Plausible's session cache",
-    r"populate_stats\(site, \w+\.id,": "imported data",
+    r"update_legacy_time_on_page_cutoff": "Plausible's legacy time-on-page cutoff",
 }
+# ``assert [%{"metrics" => [n]}] = response["results"]`` then ``assert n == 1``: a pattern
+# whose variables later assertions pin (rewritten into one literal comparison).
+PATTERN = re.compile(
+    r'assert\s+(?P<pat>\[(?:(?!assert).)*?\])\s*=\s*(?P<var>\w+)\["results"\]', re.DOTALL
+)
+PINNED = r"assert\s+{name}\s*==\s*(?P<value>[^\s)]+)"
+# ExUnit's expect_any(:string, &(&1 =~ ...)) inside a pattern: only results are compared.
+EXPECT_ANY = re.compile(r"expect_any\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+ATOMS = {"nil", "true", "false"}
+FIX_NOW = re.compile(r"fix_now\(~U\[(?P<at>[^\]]+)\]\)")
 STEP = re.compile(
     r"""^\s*(?:assert\s+)?(?:
-      (?P<populate>populate_stats\(site,\s*)
+      (?P<populate>populate_stats\(\s*site,\s*(?:\w+\.id,\s*)?)
     | (?P<goal>(?=insert\(:goal,))
     | (?P<tz>(?:\w+\s*=\s*)?(?:Plausible\.Site\.)?(?:new_site\(|changeset\(site,\s*%\{)
-             timezone:\s*"(?P<zone>[^"]+)")
+             timezone:\s*"(?P<zone>[^"]+)"
+        | (?:\w+\s*=\s*)?Plausible\.Repo\.update!\(Ecto\.Changeset\.change\(site,\s*
+             timezone:\s*"(?P<zone2>[^"]+)")
     | (?P<post>(?P<conn>\w+)\s*=\s*post\(conn,\s*"(?P<path>[^"]+)",\s*)
     | (?P<destructure>%\{(?P<binds>[^}]*)\}\s*=\s*
                        json_response\((?P<dconn>\w+),\s*(?P<dstatus>\d+)\))
     | (?P<resvar>(?P<rname>\w+)\s*=\s*
                   json_response\((?P<rconn>\w+),\s*(?P<rstatus>\d+)\)\["results"\])
+    | (?P<respvar>(?P<pname>\w+)\s*=\s*
+                   json_response\((?P<pconn>\w+),\s*(?P<pstatus>\d+)\)(?!\s*\[))
+    | (?P<varkey>(?P<vkname>\w+)(?P<vkkeys>(?:\["\w+"\])+)\s*==\s*)
     | (?P<times>\[(?P<tnames>[\w,\ ]+)\]\s*=\s*
                  for\s+(?P<ti>\w+)\s*<-\s*(?P<ta>\d+)\.\.(?P<tb>\d+),\s*do:\s*)
     | (?P<am>assert_matches\s+json_response\((?P<aconn>\w+),\s*(?P<astatus>\d+)\),\s*)
@@ -77,18 +93,20 @@ def convert_test(test: Test, file: str) -> list[Case]:
     made: list[Case] = []
     requests: dict[str, Case] = {}  # a conn variable -> its latest request
     bound: dict[str, tuple[str, str]] = {}  # name -> (conn, "results" | "error")
-    text = test.setup + "\n" + test.body
+    text = EXPECT_ANY.sub("nil", _pin_patterns(test.setup + "\n" + test.body))
     pos = 0
     while (m := STEP.search(text, pos)) is not None:
         pos = m.end()
         if m.group("populate"):
             value, pos = read(text, pos, env)
+            if text[pos:].lstrip().startswith("++"):
+                raise Unconvertible("fixtures built by a computed list")
             events.extend(value)
         elif m.group("goal") is not None:
             value, pos = read(text, pos, env)
             goals.append(value)
         elif m.group("tz"):
-            tz = m.group("zone")
+            tz = m.group("zone") or m.group("zone2")
         elif m.group("post"):
             body, pos = read(text, pos, env)
             requests[m.group("conn")] = Case(
@@ -110,6 +128,14 @@ def convert_test(test: Test, file: str) -> list[Case]:
         elif m.group("resvar"):
             requests[m.group("rconn")]["status"] = int(m.group("rstatus"))
             bound[m.group("rname")] = (m.group("rconn"), "results")
+        elif m.group("respvar"):
+            requests[m.group("pconn")]["status"] = int(m.group("pstatus"))
+            bound[m.group("pname")] = (m.group("pconn"), "")
+        elif m.group("varkey") and m.group("vkname") in bound:
+            conn, _ = bound[m.group("vkname")]
+            value, pos = read(text, pos, env)
+            _expect(requests[conn], tuple(re.findall(r'"(\w+)"', m.group("vkkeys"))), "==",
+                    value, False)  # fmt: skip
         elif m.group("times"):
             expr_start = pos
             names = [n.strip() for n in m.group("tnames").split(",")]
@@ -146,12 +172,36 @@ def convert_test(test: Test, file: str) -> list[Case]:
             with contextlib.suppress(Unconvertible):  # a value no case reads, as a plan
                 env[m.group("aname")], pos = read(text, pos, env)
     out = []
+    if now := FIX_NOW.search(text):  # Plausible's fixed "now": Footfall's body field date
+        at = datetime.fromisoformat(now.group("at").replace("Z", "+00:00"))
+        for case in made:
+            case["body"].setdefault("date", at.astimezone(ZoneInfo(tz)).date().isoformat())
     for case in made:
         if "status" not in case:
             continue
-        case.update(events=events, goals=goals, timezone=tz)
+        # Plausible's imported_* tables go to Footfall's imported aggregates (replay.py).
+        imported = [e for e in events if str(e.get("kind", "")).startswith("imported_")]
+        plain = [e for e in events if e not in imported]
+        case.update(events=plain, imported=imported, goals=goals, timezone=tz)
         out.append(Case(_jsonable(case)))
     return out
+
+
+def _pin_patterns(text: str) -> str:
+    """Each ``assert [pattern] = var["results"]`` whose variables later ``assert v == x``
+    lines pin, as ``assert var["results"] == [literal]``; left alone otherwise."""
+
+    def pin(m: re.Match[str]) -> str:
+        pat = m.group("pat")
+        names = set(re.findall(r'(?<!["\w:])([a-z_]\w*)(?!["\w:(])', pat)) - ATOMS
+        for name in names:
+            value = re.search(PINNED.format(name=re.escape(name)), text[m.end() :])
+            if value is None:
+                return m.group(0)
+            pat = re.sub(rf"(?<![\"\w]){re.escape(name)}(?![\"\w])", value.group("value"), pat)
+        return f'assert {m.group("var")}["results"] == {pat}'
+
+    return PATTERN.sub(pin, text)
 
 
 def _expect(case: Case, keys: tuple[str, ...], op: str, value: Any, length: bool) -> None:

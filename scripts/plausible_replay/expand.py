@@ -73,11 +73,11 @@ def tests(text: str) -> list[Test]:
         end = re.compile(rf"^{d.group(1)}end$", re.MULTILINE).search(text, d.end())
         stop = end.start() if end else len(text)
         setup = re.search(
-            r"^ *setup %\{site: site\} = context do$(.*?)^ *context$",
+            r"^( *)setup %\{site: site\}(?: = context)? do$(.*?)^\1end$",
             text[d.end() : stop],
             re.MULTILINE | re.DOTALL,
         )
-        describes.append((d.end(), stop, setup.group(1) if setup else ""))
+        describes.append((d.end(), stop, setup.group(2) if setup else ""))
     out = []
     for t in re.finditer(r'^( *)test "((?:[^"\\]|\\.)*)"', text, re.MULTILINE):
         end = re.compile(rf"^{t.group(1)}end$", re.MULTILINE).search(text, t.end())

@@ -40,6 +40,7 @@ REGIONS = {
     "EE-37": "Harjumaa",
     "EE-79": "Tartumaa",
     "EE-50": "Jõgevamaa",
+    "DE-BE": "Berlin",
 }
 CITIES = {
     2_643_743: "London",
@@ -47,6 +48,8 @@ CITIES = {
     588_409: "Tallinn",
     588_335: "Tartu",
     591_902: "Jõgeva",
+    2_950_159: "Berlin",
+    591_632: "Kärdla",
 }
 NO_PLACE = "10.0.0.1"  # private: no country, as a fixture without one
 UTM = ("utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term")
@@ -214,8 +217,50 @@ def goal(g: dict[str, Any]) -> dict[str, str]:
             "kind": "page",
             "target": g["page_path"],
         }
-    return {
+    out = {
         "name": g.get("display_name", g["event_name"]),
         "kind": "event",
         "target": g["event_name"],
     }
+    if g.get("currency"):  # a revenue goal (``currency: :USD`` or ``"USD"``)
+        out["currency"] = str(g["currency"])
+    return out
+
+
+# Plausible's imported_* test tables: Footfall's imported kind, renamed columns, and the
+# defaults of Plausible's factories (test/support/factory.ex) for what a fixture omits.
+_VISIT = {"visitors": 1, "visits": 1, "bounces": 0, "visit_duration": 10}
+IMPORTED = {
+    "imported_visitors": ("visitors", {}, {**_VISIT, "pageviews": 1}),
+    "imported_sources": ("sources", {}, _VISIT),
+    "imported_pages": ("pages", {}, {"visitors": 1, "pageviews": 1, "exits": 0,
+                                     "time_on_page": 10}),
+    "imported_entry_pages": ("entry_pages", {}, {"visitors": 1, "entrances": 1, "bounces": 0,
+                                                 "visit_duration": 10}),
+    "imported_exit_pages": ("exit_pages", {}, {"visitors": 1, "exits": 1}),
+    "imported_custom_events": ("custom_events", {}, {"visitors": 1, "events": 1}),
+    "imported_locations": ("locations", {}, _VISIT),
+    "imported_devices": ("devices", {}, _VISIT),
+    "imported_browsers": ("browsers", {}, _VISIT),
+    "imported_operating_systems": ("operating_systems", {"operating_system": "os",
+                                   "operating_system_version": "os_version"}, _VISIT),
+}  # fmt: skip
+
+
+def imported_rows(fixtures: list[dict[str, Any]], today: str) -> list[dict[str, Any]]:
+    """Plausible's ``build(:imported_pages, ...)`` fixtures as rows of Footfall's imported
+    aggregates (``footfall/store/imported.py``), as Footfall's Plausible CSV import keeps
+    them (``footfall/imports/plausible/read.py``)."""
+    rows = []
+    for fx in fixtures:
+        if fx["kind"] not in IMPORTED:
+            raise Unrepresentable(f"no imported kind for {fx['kind']}")
+        kind, renamed, defaults = IMPORTED[fx["kind"]]
+        row: dict[str, Any] = {"kind": kind, **defaults}
+        for key, value in fx.items():
+            if key not in ("kind", "date", "table"):
+                row[renamed.get(key, key)] = value
+        row.pop("city", None)  # a GeoNames id: Footfall's CSV import keeps no city either
+        row["date"] = str(fx.get("date") or today)[:10]
+        rows.append(row)
+    return rows

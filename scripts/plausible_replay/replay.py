@@ -25,15 +25,17 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.store.imported import conform
 from scripts.plausible_replay import fixtures
 from scripts.plausible_replay.convert import Case, convert_dir
 
@@ -152,6 +154,8 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
             headers=AUTH,
             json={"name": "replay", "domains": [DOMAIN], "timezone": cases[0]["timezone"]},
         ).json()
+        if cases[0].get("imported"):
+            write_imported(app, site["site_id"], cases[0]["imported"], now)
         for g in cases[0]["goals"]:
             r = client.post(
                 f"/api/v1/sites/{site['site_id']}/goals", headers=AUTH, json=fixtures.goal(g)
@@ -195,6 +199,15 @@ def run_test(cases: list[Case], root: Path) -> list[dict[str, Any]]:
     return verdicts
 
 
+def write_imported(app: Any, site_id: str, fixtures_: list[dict[str, Any]], now: datetime) -> None:
+    """The test's imported_* fixtures into the store's imported aggregates, as an import."""
+    rows = fixtures.imported_rows(fixtures_, now.date().isoformat())
+    columns = {name: [r.get(name) for r in rows] for name in {k for r in rows for k in r}}
+    columns["date"] = [date.fromisoformat(str(d)) for d in columns["date"]]
+    table = conform(pa.table(columns), site_id, "replay")
+    app.state.services.store.write_imported(site_id, "replay", table)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("folder", type=Path, help="folder of Plausible's saved .exs test files")
@@ -223,6 +236,12 @@ def report(verdicts: list[dict[str, Any]], unconverted: list[dict[str, str]], se
         f"fixtures no request reproduces, {len(judged)} replayed in {secs:.0f} s"
     )
     print(f"Agreement: {agree} of {len(judged)} ({100 * agree / max(len(judged), 1):.1f}%)")
+    by_file: dict[str, Counter[str]] = defaultdict(Counter)
+    for v in verdicts:
+        by_file[v["id"].split("::")[0]][v["verdict"]] += 1
+    for name, c in sorted(by_file.items()):
+        odd = f", {c['unrepresentable']} unrepresentable" if c["unrepresentable"] else ""
+        print(f"  {name:44} {c['agree']:3} of {c['agree'] + c['differ']:3}{odd}")
     by_cat: dict[str, Counter[str]] = defaultdict(Counter)
     for v in judged:
         by_cat[v["category"]][v["verdict"]] += 1

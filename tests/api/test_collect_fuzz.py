@@ -36,13 +36,29 @@ scalars = (
     | huge_ints
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
-    | st.sampled_from(["", "/", "pageview", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
-                      "0001-01-01T00:00:00+14:00", "\x00", "\ud7ff", "https://example.com/x",
-                      "https://evil.com/", "198.51.100.77", "::1", "x" * 3000])
+    | st.sampled_from(
+        [
+            "",
+            "/",
+            "pageview",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+14:00",
+            "\x00",
+            "\ud7ff",
+            "https://example.com/x",
+            "https://evil.com/",
+            "198.51.100.77",
+            "::1",
+            "x" * 3000,
+        ]
+    )
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -65,8 +81,11 @@ def event_objects(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def near_valid(draw: st.DrawFn) -> dict[str, Any]:
     """A valid pageview with zero to two fields given arbitrary values."""
-    event: dict[str, Any] = {"event_type": "pageview", "path": "/fuzz",
-                             "url": draw(st.sampled_from(["https://example.com/fuzz", ""]))}
+    event: dict[str, Any] = {
+        "event_type": "pageview",
+        "path": "/fuzz",
+        "url": draw(st.sampled_from(["https://example.com/fuzz", ""])),
+    }
     for name in draw(st.lists(st.sampled_from(FIELDS), max_size=2, unique=True)):
         event[name] = draw(json_values)
     return event
@@ -74,11 +93,21 @@ def near_valid(draw: st.DrawFn) -> dict[str, Any]:
 
 # Unbalanced IPv6 brackets ("http://[::1") are left out: they crash the compat endpoints
 # (urlsplit raises), which test_collect_bad_input.py shows deterministically (xfail).
-urls = st.sampled_from([
-    "https://example.com/", "https://www.example.com/a?utm_source=x&email=a@b.c",
-    "http://[::1]/", "https://evil.com/", "app://x/y", "javascript:alert(1)", "", "/rel",
-    "https://example.com:99999/", "http://example.com%00/", "https://exa mple.com/",
-]) | st.text(max_size=30)
+urls = st.sampled_from(
+    [
+        "https://example.com/",
+        "https://www.example.com/a?utm_source=x&email=a@b.c",
+        "http://[::1]/",
+        "https://evil.com/",
+        "app://x/y",
+        "javascript:alert(1)",
+        "",
+        "/rel",
+        "https://example.com:99999/",
+        "http://example.com%00/",
+        "https://exa mple.com/",
+    ]
+) | st.text(max_size=30)
 
 
 @st.composite
@@ -88,10 +117,19 @@ def plausible_bodies(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name" if long else "n": draw(st.sampled_from(["pageview", "Signup", "engagement"])),
         "url" if long else "u": draw(urls),
-        "domain" if long else "d": draw(st.sampled_from(["example.com", "example.com,other.test", ""])),
+        "domain" if long else "d": draw(
+            st.sampled_from(["example.com", "example.com,other.test", ""])
+        ),
     }
-    for name in draw(st.lists(st.sampled_from(
-        ["n", "u", "d", "r", "p", "props", "i", "revenue", "$", "h", "m", "e", "sd"]), max_size=3, unique=True)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(
+                ["n", "u", "d", "r", "p", "props", "i", "revenue", "$", "h", "m", "e", "sd"]
+            ),
+            max_size=3,
+            unique=True,
+        )
+    ):
         body[name] = draw(json_values)
     return body
 
@@ -103,14 +141,39 @@ def umami_bodies(draw: st.DrawFn, website: str) -> dict[str, Any]:
         "hostname": draw(st.sampled_from(["example.com", "evil.com", ""])),
         "url": draw(urls),
     }
-    for name in draw(st.lists(st.sampled_from(
-        ["website", "hostname", "url", "referrer", "title", "screen", "language", "name", "data", "id"]),
-        max_size=3, unique=True)):
+    for name in draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "website",
+                    "hostname",
+                    "url",
+                    "referrer",
+                    "title",
+                    "screen",
+                    "language",
+                    "name",
+                    "data",
+                    "id",
+                ]
+            ),
+            max_size=3,
+            unique=True,
+        )
+    ):
         payload[name] = draw(json_values)
     if draw(st.booleans()):
-        payload["data"] = draw(st.recursive(scalars, lambda inner: st.dictionaries(
-            st.text(max_size=5), inner, max_size=3), max_leaves=12))
-    body: dict[str, Any] = {"type": draw(st.sampled_from(["event", "identify", "other"])), "payload": payload}
+        payload["data"] = draw(
+            st.recursive(
+                scalars,
+                lambda inner: st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                max_leaves=12,
+            )
+        )
+    body: dict[str, Any] = {
+        "type": draw(st.sampled_from(["event", "identify", "other"])),
+        "payload": payload,
+    }
     return body
 
 
@@ -139,29 +202,68 @@ bodies = st.one_of(
     st.lists(event_objects() | json_values, max_size=6).map(lambda evs: as_bytes({"events": evs})),
     st.builds(lambda d, o: nested(d, o), st.integers(1, 3000), st.sampled_from(["[", "{"])),
     st.builds(
-        lambda d, o: as_bytes({"event_type": "pageview", "path": "/"})[:-1]
-        + b', "metadata": ' + nested(d, o) + b"}",
-        st.integers(1, 3000), st.sampled_from(["[", "{"]),
+        lambda d, o: (
+            as_bytes({"event_type": "pageview", "path": "/"})[:-1]
+            + b', "metadata": '
+            + nested(d, o)
+            + b"}"
+        ),
+        st.integers(1, 3000),
+        st.sampled_from(["[", "{"]),
     ),
     event_objects().map(lambda e: as_bytes(e) + b"\xff\xfe"),
-    st.sampled_from([b"\xef\xbb\xbf{}", b"{\"events\": " + b"[{}]" + b"}", b"null", b"NaN"]),
+    st.sampled_from([b"\xef\xbb\xbf{}", b'{"events": ' + b"[{}]" + b"}", b"null", b"NaN"]),
     plausible_bodies().map(as_bytes),
     plausible_bodies().map(as_bytes),
-    st.builds(lambda d: b'{"n": "pageview", "u": "https://example.com/", "d": "example.com", "p": '
-              + nested(d, "{") + b"}", st.integers(1, 3000)),
+    st.builds(
+        lambda d: (
+            b'{"n": "pageview", "u": "https://example.com/", "d": "example.com", "p": '
+            + nested(d, "{")
+            + b"}"
+        ),
+        st.integers(1, 3000),
+    ),
 )
 header_text = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"), max_size=60
 ).map(lambda s: s.encode("latin-1"))
-content_types = st.none() | st.just(b"application/json") | st.sampled_from([
-    b"application/json", b"application/json; charset=utf-8", b"APPLICATION/JSON", b"text/plain",
-    b"text/plain;charset=UTF-8", b"application/x-www-form-urlencoded", b"multipart/form-data",
-    b"application/json;;;", b";", b"", b"application/jsonx", b"text/plain; charset=latin-1",
-]) | header_text
-xff = st.none() | header_text | st.sampled_from([
-    b"198.51.100.77", b"2001:db8::abcd, 10.0.0.1", b",,,", b"[::1]:80", b"unknown, unknown",
-    b"1.2.3.4" * 40, b"999.999.999.999", b"::ffff:198.51.100.77",
-])
+content_types = (
+    st.none()
+    | st.just(b"application/json")
+    | st.sampled_from(
+        [
+            b"application/json",
+            b"application/json; charset=utf-8",
+            b"APPLICATION/JSON",
+            b"text/plain",
+            b"text/plain;charset=UTF-8",
+            b"application/x-www-form-urlencoded",
+            b"multipart/form-data",
+            b"application/json;;;",
+            b";",
+            b"",
+            b"application/jsonx",
+            b"text/plain; charset=latin-1",
+        ]
+    )
+    | header_text
+)
+xff = (
+    st.none()
+    | header_text
+    | st.sampled_from(
+        [
+            b"198.51.100.77",
+            b"2001:db8::abcd, 10.0.0.1",
+            b",,,",
+            b"[::1]:80",
+            b"unknown, unknown",
+            b"1.2.3.4" * 40,
+            b"999.999.999.999",
+            b"::ffff:198.51.100.77",
+        ]
+    )
+)
 
 
 def field_names(body: Any) -> list[str]:
@@ -188,19 +290,34 @@ def is_plausible_body(body: bytes) -> bool:
 
 
 def test_collection_endpoints_never_5xx(tmp_path: Path) -> None:
-    app = create_app(make_settings(
-        tmp_path, rate_limit_per_ip=0, rate_limit_per_key=0, trusted_proxies=1,
-    ))
+    app = create_app(
+        make_settings(
+            tmp_path,
+            rate_limit_per_ip=0,
+            rate_limit_per_key=0,
+            trusted_proxies=1,
+        )
+    )
     seen: dict[int, int] = {}
     with TestClient(app, client=("203.0.113.9", 40000)) as client:
-        r = client.post("/api/site/create", json={"name": "Fuzz", "domains": ["example.com"]},
-                        headers={"Authorization": f"Bearer {ADMIN}"})
+        r = client.post(
+            "/api/site/create",
+            json={"name": "Fuzz", "domains": ["example.com"]},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
         assert r.status_code == 201, r.text
         key, site_id = r.json()["api_key"], r.json()["site_id"]
 
-        @settings(max_examples=500, deadline=None, derandomize=False,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                         HealthCheck.data_too_large])
+        @settings(
+            max_examples=500,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=[
+                HealthCheck.function_scoped_fixture,
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+            ],
+        )
         @given(
             endpoint=st.sampled_from(ENDPOINTS),
             body=bodies,
@@ -210,12 +327,21 @@ def test_collection_endpoints_never_5xx(tmp_path: Path) -> None:
             ua=st.none() | header_text,
             data=st.data(),
         )
-        def check(endpoint: str, body: bytes, ctype: bytes | None, api_key: Any,
-                  forwarded: bytes | None, ua: bytes | None, data: st.DataObject) -> None:
+        def check(
+            endpoint: str,
+            body: bytes,
+            ctype: bytes | None,
+            api_key: Any,
+            forwarded: bytes | None,
+            ua: bytes | None,
+            data: st.DataObject,
+        ) -> None:
             if endpoint == "/api/send" and data.draw(st.booleans()):
                 body = as_bytes(data.draw(umami_bodies(site_id)))
             elif endpoint == "/api/batch" and data.draw(st.booleans()):
-                body = as_bytes(data.draw(st.lists(umami_bodies(site_id) | json_values, max_size=4)))
+                body = as_bytes(
+                    data.draw(st.lists(umami_bodies(site_id) | json_values, max_size=4))
+                )
             headers: list[tuple[bytes, bytes]] = []
             if ctype is not None:
                 headers.append((b"content-type", ctype))

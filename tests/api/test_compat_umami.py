@@ -16,22 +16,32 @@ UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, 
 
 def payload(website: str, **extra: Any) -> dict[str, Any]:
     return {
-        "website": website, "hostname": "example.com", "url": "/pricing?utm_source=news",
-        "referrer": "https://search.example.net/", "title": "Pricing", "screen": "1440x900",
-        "language": "en-GB", **extra,
+        "website": website,
+        "hostname": "example.com",
+        "url": "/pricing?utm_source=news",
+        "referrer": "https://search.example.net/",
+        "title": "Pricing",
+        "screen": "1440x900",
+        "language": "en-GB",
+        **extra,
     }
 
 
 def send(footfall: Footfall, body: Any, path: str = "/api/send") -> Any:
-    return footfall.client.post(path, content=json.dumps(body),
-                                headers={"content-type": "application/json", "user-agent": UA})
+    return footfall.client.post(
+        path,
+        content=json.dumps(body),
+        headers={"content-type": "application/json", "user-agent": UA},
+    )
 
 
 def rows(footfall: Footfall) -> list[tuple[Any, ...]]:
     footfall.flush()
     return footfall.services.store.query(
         "SELECT name, hostname, pathname, utm_source, title, screen, language, props "
-        "FROM events WHERE site_id = ? ORDER BY ts, name", [footfall.site_id])
+        "FROM events WHERE site_id = ? ORDER BY ts, name",
+        [footfall.site_id],
+    )
 
 
 def alias(footfall: Footfall) -> str:
@@ -43,8 +53,15 @@ def alias(footfall: Footfall) -> str:
 def test_send_by_uuid_and_by_id(footfall: Footfall) -> None:
     r = send(footfall, {"type": "event", "payload": payload(alias(footfall).upper())})
     assert r.status_code == 200 and r.json()["cache"] == ""
-    r = send(footfall, {"type": "event", "payload": payload(footfall.site_id, name="Signup",
-                                                             data={"plan": "pro", "user": {"tier": 2}})})
+    r = send(
+        footfall,
+        {
+            "type": "event",
+            "payload": payload(
+                footfall.site_id, name="Signup", data={"plan": "pro", "user": {"tier": 2}}
+            ),
+        },
+    )
     assert r.status_code == 200
     got = rows(footfall)
     assert [g[0] for g in got] == ["pageview", "Signup"]
@@ -78,7 +95,10 @@ def test_foreign_hostname_is_dropped(footfall: Footfall) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        [], "text", {"type": "event"}, {"type": "event", "payload": []},
+        [],
+        "text",
+        {"type": "event"},
+        {"type": "event", "payload": []},
         {"type": "nope", "payload": {"website": "x"}},
         {"type": "event", "payload": {"website": "unknown-site"}},
         {"type": "event", "payload": {"website": None}},
@@ -91,7 +111,9 @@ def test_foreign_hostname_is_dropped(footfall: Footfall) -> None:
 )
 def test_bad_send_is_4xx(footfall: Footfall, body: Any) -> None:
     text = json.dumps(body).replace("SITE", footfall.site_id)
-    r = footfall.client.post("/api/send", content=text, headers={"content-type": "application/json"})
+    r = footfall.client.post(
+        "/api/send", content=text, headers={"content-type": "application/json"}
+    )
     assert 400 <= r.status_code < 500, r.text
     assert "error" in r.json()
 
@@ -141,8 +163,13 @@ def test_migration_gives_existing_sites_a_uuid(tmp_path: Any) -> None:
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
         for sid in ("old-a", "old-b"):
-            conn.execute(text("INSERT INTO sites (id, name, timezone, created_at) "
-                              "VALUES (:id, :id, 'UTC', '2024-01-01 00:00:00')"), {"id": sid})
+            conn.execute(
+                text(
+                    "INSERT INTO sites (id, name, timezone, created_at) "
+                    "VALUES (:id, :id, 'UTC', '2024-01-01 00:00:00')"
+                ),
+                {"id": sid},
+            )
     meta.migrate()
     uuids = {s.id: s.public_uuid for s in meta.list_sites()}
     assert set(uuids) == {"old-a", "old-b"}

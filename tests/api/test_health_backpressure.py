@@ -14,7 +14,10 @@ UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 def test_health_reports_queue_and_writer(footfall: Footfall) -> None:
     for i in range(5):
-        assert footfall.send({"event_type": "pageview", "path": f"/{i}", "user_agent": UA}).status_code == 202
+        assert (
+            footfall.send({"event_type": "pageview", "path": f"/{i}", "user_agent": UA}).status_code
+            == 202
+        )
     footfall.flush()
     body = footfall.client.get("/api/health").json()
     assert body["status"] == "ok"
@@ -42,11 +45,15 @@ def test_full_spool_answers_503_with_retry_after_and_keeps_what_it_acked(tmp_pat
     app = create_app(settings)
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {ADMIN}"}
-        site = client.post("/api/site/create", json={"name": "F", "domains": ["f.com"]}, headers=auth).json()
+        site = client.post(
+            "/api/site/create", json={"name": "F", "domains": ["f.com"]}, headers=auth
+        ).json()
         event = {"event_type": "pageview", "path": "/" + "p" * 1500, "user_agent": UA}
         acked = 0
         for _ in range(200):
-            r = client.post("/api/events", json={"events": [event] * 40}, headers={"x-api-key": site["api_key"]})
+            r = client.post(
+                "/api/events", json={"events": [event] * 40}, headers={"x-api-key": site["api_key"]}
+            )
             if r.status_code == 503:
                 break
             assert r.status_code == 202
@@ -61,5 +68,7 @@ def test_full_spool_answers_503_with_retry_after_and_keeps_what_it_acked(tmp_pat
         stored = services.store.query("SELECT count(*) FROM events")[0][0]
         assert stored == acked
         # Drained: room again.
-        r = client.post("/api/events", json={"events": [event]}, headers={"x-api-key": site["api_key"]})
+        r = client.post(
+            "/api/events", json={"events": [event]}, headers={"x-api-key": site["api_key"]}
+        )
         assert r.status_code == 202

@@ -74,10 +74,10 @@ def test_queue_depth_shows_events_the_writer_has_not_stored_yet(tmp_path: Path) 
         site = client.post(
             "/api/site/create", json={"name": "Q", "domains": ["q.com"]}, headers=auth
         ).json()
-        events = [
-            {"event_type": "pageview", "path": f"/{i}", "user_agent": UA} for i in range(25)
-        ]
-        r = client.post("/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]})
+        events = [{"event_type": "pageview", "path": f"/{i}", "user_agent": UA} for i in range(25)]
+        r = client.post(
+            "/api/events", json={"events": events}, headers={"x-api-key": site["api_key"]}
+        )
         assert r.status_code == 202
         waiting = scrape(client)
         assert waiting[("footfall_queue_depth_events", ())] == 25

@@ -26,8 +26,15 @@ from tests.conftest import require_services
 from tests.serverproc import Server, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -86,10 +93,19 @@ class Stack:
     def page_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.page_port}/{name}"
 
-    def write_page(self, name: str, script_attrs: str = "", body: str = "", head: str = "",
-                   build: str = "footfall.js", api: str | None = None) -> str:
-        tag = (f'<script defer src="{self.server.url("/js/" + build)}" data-site="{self.key}" '
-               f'data-api="{api or self.server.url("")}" {script_attrs}></script>')
+    def write_page(
+        self,
+        name: str,
+        script_attrs: str = "",
+        body: str = "",
+        head: str = "",
+        build: str = "footfall.js",
+        api: str | None = None,
+    ) -> str:
+        tag = (
+            f'<script defer src="{self.server.url("/js/" + build)}" data-site="{self.key}" '
+            f'data-api="{api or self.server.url("")}" {script_attrs}></script>'
+        )
         (self.pages / name).write_text(
             f"<!doctype html><html><head><title>{name}</title>{head}{tag}</head>"
             f"<body>{body}</body></html>"
@@ -97,10 +113,14 @@ class Stack:
         return self.page_url(name)
 
     def stats(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.server.get(f"/api/stats?site_id={self.site_id}", self.token)["data"]
+        data: dict[str, Any] = self.server.get(f"/api/stats?site_id={self.site_id}", self.token)[
+            "data"
+        ]
         return data
 
-    def wait_stats(self, ok: Callable[[dict[str, Any]], bool], timeout: float = 15) -> dict[str, Any]:
+    def wait_stats(
+        self, ok: Callable[[dict[str, Any]], bool], timeout: float = 15
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             data = self.stats()
@@ -123,8 +143,14 @@ class Stack:
     def watch(self, page: Any) -> Any:
         """Collect page errors and console errors (other than failed network loads)."""
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-        page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
-                and self.errors.append(f"console: {m.text}"))
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and "Failed to load resource" not in m.text
+                and self.errors.append(f"console: {m.text}")
+            ),
+        )
         return page
 
 
@@ -155,7 +181,9 @@ def stack(tmp_path: Path, browser: Any) -> Iterator[Stack]:
     thread.start()
     server = Server(tmp_path / "data", FOOTFALL_ALLOW_HEADLESS="1").start()
     st = Stack(server, pages, httpd.server_address[1])
-    status, site = server.admin_post("/api/site/create", {"name": "Browser", "domains": ["127.0.0.1"]})
+    status, site = server.admin_post(
+        "/api/site/create", {"name": "Browser", "domains": ["127.0.0.1"]}
+    )
     assert status == 201, site
     st.site_id, st.key = site["site_id"], site["api_key"]
     status, tok = server.admin_post("/api/tokens", {"site_id": st.site_id})

@@ -23,13 +23,18 @@ COMPAT = Path(__file__).resolve().parent.parent / "compat_js"
 
 def compat_modules() -> Path:
     modules = COMPAT / "node_modules"
-    if not (modules / "@plausible-analytics" / "tracker").exists() or not (modules / "@umami").exists():
+    if (
+        not (modules / "@plausible-analytics" / "tracker").exists()
+        or not (modules / "@umami").exists()
+    ):
         npm = shutil.which("npm")
         if npm is None:
             if require_services():
                 pytest.fail("npm is needed for the compatibility tests")
             pytest.skip("npm is not installed: cannot install the Plausible and Umami clients")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=COMPAT, check=True)
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=COMPAT, check=True
+        )
     return modules
 
 
@@ -63,14 +68,23 @@ def test_umami_node_client_is_counted(stack: Stack) -> None:
     modules = compat_modules()
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    _, site = stack.server.admin_post("/api/site/create", {"name": "U", "domains": ["shop.example"]})
-    uuid = [line.split("\t")[-1] for line in subprocess.run(
-        [sys.executable, "-m", "footfall.cli", "sites", "list"], env=stack.server.env,
-        capture_output=True, text=True, check=True).stdout.splitlines()
-        if line.startswith(site["site_id"] + "\t")][0]
+    _, site = stack.server.admin_post(
+        "/api/site/create", {"name": "U", "domains": ["shop.example"]}
+    )
+    uuid = [
+        line.split("\t")[-1]
+        for line in subprocess.run(
+            [sys.executable, "-m", "footfall.cli", "sites", "list"],
+            env=stack.server.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        if line.startswith(site["site_id"] + "\t")
+    ][0]
     script = f"""
-      const umami = require({json.dumps(str(modules / '@umami' / 'node'))}).default;
-      umami.init({{ websiteId: {json.dumps(uuid)}, hostUrl: {json.dumps(stack.server.url(''))} }});
+      const umami = require({json.dumps(str(modules / "@umami" / "node"))}).default;
+      umami.init({{ websiteId: {json.dumps(uuid)}, hostUrl: {json.dumps(stack.server.url(""))} }});
       (async () => {{
         const codes = [];
         codes.push((await umami.track({{ hostname: 'shop.example', url: '/cart', title: 'Cart' }})).status);
@@ -80,7 +94,9 @@ def test_umami_node_client_is_counted(stack: Stack) -> None:
         console.log(JSON.stringify(codes));
       }})();
     """
-    out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True, timeout=30)
+    out = subprocess.run(
+        ["node", "-e", script], capture_output=True, text=True, check=True, timeout=30
+    )
     assert json.loads(out.stdout) == [200, 200, 200], out.stderr
     stack.site_id = site["site_id"]
     time.sleep(0.3)

@@ -32,17 +32,24 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # FOOTFALL_SCREENSHOTS=1 refreshes the README's screenshots; otherwise they go to a temp dir
 # so that a test run leaves the working tree clean.
-SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("FOOTFALL_SCREENSHOTS") == "1"
-         else Path(tempfile.gettempdir()) / "footfall-screenshots")
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("FOOTFALL_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "footfall-screenshots"
+)
 OWNER, VIEWER, PASSWORD = "owner@example.com", "viewer@example.com", "correct horse battery"
 SITE_NAME = "Evil \"<b>bold</b>\" & 'co' <img src=x onerror=alert(1)>"
 EVIL_PATH = "/<script>alert(1)</script>"
-EVIL_UTM = "\"><svg onload=alert(1)>"
-EVIL_PROP = "it's \"quoted\" <b>&</b>"
-CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/126.0.0.0 Safari/537.36")
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+EVIL_UTM = '"><svg onload=alert(1)>'
+EVIL_PROP = 'it\'s "quoted" <b>&</b>'
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 
 
 class Ctx:
@@ -62,7 +69,9 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
     server = Server(tmp / "data", FOOTFALL_ALLOW_HEADLESS="1", FOOTFALL_LIVE_INTERVAL_S="1")
     server.start()
     cli = [sys.executable, "-m", "footfall.cli", "users", "create", "--email", OWNER, "--owner"]
-    done = subprocess.run(cli, env=server.env, input=PASSWORD + "\n", capture_output=True, text=True)
+    done = subprocess.run(
+        cli, env=server.env, input=PASSWORD + "\n", capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     c = Ctx()
     c.server, c.dialogs, c.errors = server, [], []
@@ -76,10 +85,18 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
 def watch(c: Ctx, page: Any) -> Any:
     page.on("dialog", lambda d: (c.dialogs.append(d.message), d.dismiss()))
     page.on("pageerror", lambda exc: c.errors.append(f"pageerror: {exc}"))
-    page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
-            and c.errors.append(f"console: {m.text}"))
-    page.on("response", lambda r: r.status >= 400 and r.status != 403
-            and c.errors.append(f"{r.status} {r.url}"))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and "Failed to load resource" not in m.text
+            and c.errors.append(f"console: {m.text}")
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and r.status != 403 and c.errors.append(f"{r.status} {r.url}"),
+    )
     return page
 
 
@@ -99,9 +116,16 @@ def login(page: Any, c: Ctx, email: str) -> None:
 
 def event(path: str, visitor: str, minutes_ago: float, **kw: Any) -> dict[str, Any]:
     ts = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return {"event_type": "pageview", "path": path, "url": "https://shop.example" + path,
-            "visitor_id": visitor, "timestamp": ts.isoformat(), "user_agent": CHROME,
-            "ip": "81.2.69.142", **kw}
+    return {
+        "event_type": "pageview",
+        "path": path,
+        "url": "https://shop.example" + path,
+        "visitor_id": visitor,
+        "timestamp": ts.isoformat(),
+        "user_agent": CHROME,
+        "ip": "81.2.69.142",
+        **kw,
+    }
 
 
 LOAD_MS = [300, 500, 700]  # the Google visitors' /pricing load times
@@ -121,21 +145,42 @@ def dataset() -> list[dict[str, Any]]:
     for i in range(3):
         v = f"g{i}"
         g = {"referrer": "https://www.google.com/", "user_agent": IPHONE, "ip": "8.8.8.8"}
-        out += [event("/pricing", v, 30 + i, load_time_ms=LOAD_MS[i], **g),
-                event("/signup", v, 29 + i, **g),
-                {**event("/signup", v, 28 + i, **g), "event_type": "Signup",
-                 "metadata": {"plan": "pro"}, "revenue": REVENUE[i]}]
+        out += [
+            event("/pricing", v, 30 + i, load_time_ms=LOAD_MS[i], **g),
+            event("/signup", v, 29 + i, **g),
+            {
+                **event("/signup", v, 28 + i, **g),
+                "event_type": "Signup",
+                "metadata": {"plan": "pro"},
+                "revenue": REVENUE[i],
+            },
+        ]
     for i in range(5):
         v = f"o{i}"
-        out += [event("/", v, 20 + i, referrer="https://news.ycombinator.com/item?id=1"),
-                {**event("/", v, 19 + i), "event_type": "Download",
-                 "metadata": {"file": EVIL_PROP}}]
+        out += [
+            event("/", v, 20 + i, referrer="https://news.ycombinator.com/item?id=1"),
+            {**event("/", v, 19 + i), "event_type": "Download", "metadata": {"file": EVIL_PROP}},
+        ]
     # g0 stayed 45 s on /pricing and scrolled to 80% (the tracker's engagement event).
-    out += [{**event("/pricing", "g0", 29.5, **g), "event_type": "engagement",
-             "engaged_ms": 45_000, "scroll_depth": 80, "interactive": False}]
+    out += [
+        {
+            **event("/pricing", "g0", 29.5, **g),
+            "event_type": "engagement",
+            "engaged_ms": 45_000,
+            "scroll_depth": 80,
+            "interactive": False,
+        }
+    ]
     # Hostile values, and two visits three days ago (outside "today").
-    out += [event(EVIL_PATH, "evil", 10, referrer="javascript:alert(1)",
-                  url=f"https://shop.example/x?utm_source={EVIL_UTM}&utm_campaign=%3Cb%3E")]
+    out += [
+        event(
+            EVIL_PATH,
+            "evil",
+            10,
+            referrer="javascript:alert(1)",
+            url=f"https://shop.example/x?utm_source={EVIL_UTM}&utm_campaign=%3Cb%3E",
+        )
+    ]
     out += [event("/old", f"old{i}", 3 * 24 * 60) for i in range(2)]
     return out
 
@@ -156,7 +201,10 @@ def settled(page: Any) -> None:
 
 
 def panel_texts(page: Any) -> dict[str, str]:
-    return {p: page.inner_text(f"#list-{p}") for p in ("sources", "pages", "locations", "devices", "events")}
+    return {
+        p: page.inner_text(f"#list-{p}")
+        for p in ("sources", "pages", "locations", "devices", "events")
+    }
 
 
 def test_setup_page_is_closed_and_login_page(ctx: Ctx, browser: Any) -> None:
@@ -186,7 +234,9 @@ def test_login_create_site_send_events_numbers_match(ctx: Ctx, browser: Any) -> 
     want = {}
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        want = api(ctx, {"metrics": ["visitors", "visits", "pageviews", "bounce_rate"], "date_range": "7d"})
+        want = api(
+            ctx, {"metrics": ["visitors", "visits", "pageviews", "bounce_rate"], "date_range": "7d"}
+        )
         if want["results"][0]["metrics"][0] == 11:
             break
         time.sleep(0.2)
@@ -194,7 +244,10 @@ def test_login_create_site_send_events_numbers_match(ctx: Ctx, browser: Any) -> 
     settled(page)
     visitors, visits, pageviews, bounce = want["results"][0]["metrics"]
     assert (stat(page, "visitors"), stat(page, "visits"), stat(page, "pageviews")) == (
-        str(visitors), str(visits), str(pageviews))
+        str(visitors),
+        str(visits),
+        str(pageviews),
+    )
     assert stat(page, "bounce_rate") == f"{bounce:g}%"
     assert "Google" in page.inner_text("#list-sources")
     page.screenshot(path=str(SHOTS / "dashboard-light.png"), full_page=True)
@@ -213,7 +266,9 @@ def owner_page(ctx: Ctx, browser: Any) -> Any:
 
 
 def rows_of(page: Any, selector: str) -> list[str]:
-    return [" ".join(t.split()) for t in page.locator(f"{selector} li.row:not(.head)").all_inner_texts()]
+    return [
+        " ".join(t.split()) for t in page.locator(f"{selector} li.row:not(.head)").all_inner_texts()
+    ]
 
 
 def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: Any) -> None:
@@ -231,8 +286,14 @@ def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: An
     page.wait_for_selector("#details-body li.row:not(.head)")
     pricing = next(r for r in rows_of(page, "#details-body") if r.startswith("/pricing "))
     # Time on page: g0's engaged 45 s, g1 and g2 the 60 s gap to /signup: mean 55 s.
-    scroll = api(ctx, {"metrics": ["scroll_depth"], "date_range": "7d",
-                       "filters": [["is", "event:page", ["/pricing"]]]})["results"][0]["metrics"][0]
+    scroll = api(
+        ctx,
+        {
+            "metrics": ["scroll_depth"],
+            "date_range": "7d",
+            "filters": [["is", "event:page", ["/pricing"]]],
+        },
+    )["results"][0]["metrics"][0]
     assert pricing == f"/pricing 3 3 55s {scroll}%", pricing
     assert 0 < scroll <= 80
     page.click("#details-close")
@@ -244,10 +305,20 @@ def test_a_page_filter_leaves_views_per_visit_unasked(ctx: Ctx, browser: Any) ->
     # The query API refuses views per visit under a page filter (as Plausible's does): the
     # dashboard shows the other top stats, a dash for it, and charts visitors instead.
     page = owner_page(ctx, browser)
-    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d&metric=views_per_visit&f=event%3Apage%7C%2Fpricing"))
+    page.goto(
+        ctx.server.url(
+            f"/sites/{ctx.site_id}?period=7d&metric=views_per_visit&f=event%3Apage%7C%2Fpricing"
+        )
+    )
     settled(page)
-    want = api(ctx, {"metrics": ["visitors", "bounce_rate"], "date_range": "7d",
-                     "filters": [["is", "event:page", ["/pricing"]]]})["results"][0]["metrics"]
+    want = api(
+        ctx,
+        {
+            "metrics": ["visitors", "bounce_rate"],
+            "date_range": "7d",
+            "filters": [["is", "event:page", ["/pricing"]]],
+        },
+    )["results"][0]["metrics"]
     assert stat(page, "visitors") == str(want[0]) and stat(page, "views_per_visit") == "–"
     assert page.inner_text("#chart-legend").startswith("Unique visitors")
     assert ctx.dialogs == [] and ctx.errors == []
@@ -263,8 +334,14 @@ def test_filter_by_source_changes_every_panel_range_back_and_csv(ctx: Ctx, brows
     page.wait_for_selector("#filters .chip")
     settled(page)
     assert "f=visit%3Asource%7CGoogle" in page.url
-    filtered = api(ctx, {"metrics": ["visitors", "pageviews"], "date_range": "7d",
-                         "filters": [["is", "visit:source", ["Google"]]]})["results"][0]["metrics"]
+    filtered = api(
+        ctx,
+        {
+            "metrics": ["visitors", "pageviews"],
+            "date_range": "7d",
+            "filters": [["is", "visit:source", ["Google"]]],
+        },
+    )["results"][0]["metrics"]
     assert (stat(page, "visitors"), stat(page, "pageviews")) == tuple(str(v) for v in filtered)
     after = panel_texts(page)
     assert all(before[p] != after[p] for p in before), (before, after)
@@ -336,7 +413,10 @@ def test_hostile_values_are_inert_text_everywhere(ctx: Ctx, browser: Any) -> Non
     assert EVIL_PROP in page.inner_text("#panel-events")
     assert page.get_attribute("#dashboard", "data-site-name") == SITE_NAME
     # No element was made from the data: no script, img, svg or b anywhere in the page body.
-    assert page.evaluate("document.querySelectorAll('main script, main img, main svg, main b').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('main script, main img, main svg, main b').length")
+        == 0
+    )
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}/sessions?period=7d"))
     assert EVIL_PATH in page.inner_text("#sessions")
     page.click(f"#sessions tr:has-text('{EVIL_PATH}') a")
@@ -354,7 +434,9 @@ def test_realtime_live_count_moves_when_an_event_arrives(ctx: Ctx, browser: Any)
     before = int(page.inner_text("#live-count"))
     status, _ = ctx.server.post("/api/event", event("/live", "newcomer", 0), {"x-api-key": ctx.key})
     assert status == 202
-    page.wait_for_function(f"+document.getElementById('live-count').textContent > {before}", timeout=15000)
+    page.wait_for_function(
+        f"+document.getElementById('live-count').textContent > {before}", timeout=15000
+    )
     settled(page)
     page.screenshot(path=str(SHOTS / "realtime.png"), full_page=True)
     assert ctx.dialogs == [] and ctx.errors == []
@@ -392,19 +474,30 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
     settled(page)
     goal = {"date_range": "7d", "filters": [["is", "event:name", ["Signup"]]]}
-    visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0]["metrics"]
+    visitors, rate = api(ctx, {**goal, "metrics": ["visitors", "conversion_rate"]})["results"][0][
+        "metrics"
+    ]
     total = sum(Decimal(str(r)) for r in REVENUE)  # docs/design.md: sum, and mean to the cent
     average = (total / len(REVENUE)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert page.inner_text("#list-goals li.goal").split() == [
-        "Signed", "up", str(visitors), f"{rate:g}%", f"{total:.2f}", f"{average:.2f}"]  # 59.98, 19.99
+        "Signed",
+        "up",
+        str(visitors),
+        f"{rate:g}%",
+        f"{total:.2f}",
+        f"{average:.2f}",
+    ]  # 59.98, 19.99
     assert page.inner_text("#list-goals li.head").split()[-2:] == ["REVENUE", "AVERAGE"]
     downloads = page.inner_text("#list-goals li.goal[data-goal=Downloaded]").split()
     assert downloads[-2:] == ["0.00", "0.00"]  # no revenue on downloads
     # The three Google visitors saw /pricing, then signed up; none downloaded (dataset()).
     funnel = [" ".join(li.split()) for li in page.locator("#list-funnel li.step").all_inner_texts()]
     # Each signed up two minutes after /pricing: the median time to step 2.
-    assert funnel == ["1. Saw pricing 3 100% – –", "2. Signed up 3 100% 0 (0%) 2m 0s",
-                      "3. Downloaded 0 0% 3 (100%) –"], funnel
+    assert funnel == [
+        "1. Saw pricing 3 100% – –",
+        "2. Signed up 3 100% 0 (0%) 2m 0s",
+        "3. Downloaded 0 0% 3 (100%) –",
+    ], funnel
     everyone = api(ctx, {"date_range": "7d", "metrics": ["visitors"]})["results"][0]["metrics"][0]
     assert page.inner_text("#funnel-summary").startswith(f"3 of {everyone} visitors entered")
     page.locator("#panel-funnels").screenshot(path=str(SHOTS / "funnel.png"))
@@ -431,7 +524,9 @@ def test_settings_viewer_share_link_and_logout(ctx: Ctx, browser: Any) -> None:
     public.goto(ctx.server.url(ctx.share_url + "?period=7d"))
     settled(public)
     assert stat(public, "visitors") == "12"
-    shared_funnel = [" ".join(li.split()) for li in public.locator("#list-funnel li.step").all_inner_texts()]
+    shared_funnel = [
+        " ".join(li.split()) for li in public.locator("#list-funnel li.step").all_inner_texts()
+    ]
     assert shared_funnel == funnel  # through the link's own funnel endpoint
     assert public.locator("#nav-settings, #nav-sessions, #logout").count() == 0
     assert public.inner_text("#site-name") == SITE_NAME

@@ -39,8 +39,10 @@ def test_pageviews_on_load_and_spa_navigation(stack: Stack, page: Any) -> None:
 
 
 def test_custom_events_props_and_queue_stub(stack: Stack, page: Any) -> None:
-    stub = ("<script>(window.footfall = window.footfall || {q: []}).q.push("
-            "['track', 'Early', {from: 'stub'}]);</script>")
+    stub = (
+        "<script>(window.footfall = window.footfall || {q: []}).q.push("
+        "['track', 'Early', {from: 'stub'}]);</script>"
+    )
     page.goto(stack.write_page("events.html", head=stub))
     page.wait_for_function("typeof window.footfall === 'function'")
     page.evaluate("""() => {
@@ -56,20 +58,31 @@ def test_custom_events_props_and_queue_stub(stack: Stack, page: Any) -> None:
     assert sorted(names) == ["Called", "Early", "Pushed", "Signup", "pageview"]
     props = {r[0]: dict(r[2]) for r in rows}
     assert props["Early"] == {"from": "stub"}
-    assert props["Signup"] == {"plan": "pro", "seats": "3", "user.tier": "gold", "user.beta": "true"}
+    assert props["Signup"] == {
+        "plan": "pro",
+        "seats": "3",
+        "user.tier": "gold",
+        "user.beta": "true",
+    }
     assert len({r[3] for r in rows}) == 1  # one session
     assert stack.errors == []
 
 
 def test_outbound_downloads_forms_and_engagement_ext(stack: Stack, page: Any) -> None:
-    body = ('<a id="out" href="https://elsewhere.example/x">out</a>'
-            '<a id="dl" href="/files/report.pdf">pdf</a>'
-            '<form id="signup" onsubmit="return false"><button id="go">go</button></form>'
-            '<div style="height:3000px"></div>'
-            '<script>document.addEventListener("click", e => e.target.closest("a") && e.preventDefault());</script>')
-    url = stack.write_page("ext.html", 'data-outbound="true" data-downloads="true" data-forms="true" '
-                           'data-engagement="true" data-load-time="true" data-404="true"',
-                           body=body, build="footfall.ext.js")
+    body = (
+        '<a id="out" href="https://elsewhere.example/x">out</a>'
+        '<a id="dl" href="/files/report.pdf">pdf</a>'
+        '<form id="signup" onsubmit="return false"><button id="go">go</button></form>'
+        '<div style="height:3000px"></div>'
+        '<script>document.addEventListener("click", e => e.target.closest("a") && e.preventDefault());</script>'
+    )
+    url = stack.write_page(
+        "ext.html",
+        'data-outbound="true" data-downloads="true" data-forms="true" '
+        'data-engagement="true" data-load-time="true" data-404="true"',
+        body=body,
+        build="footfall.ext.js",
+    )
     page.goto(url)
     page.wait_for_function("!!(window.footfall && window.footfall.track)")
     page.click("#out")
@@ -102,7 +115,9 @@ def test_offline_queue_survives_a_dead_server_and_a_reload(stack: Stack, page: A
     page.evaluate("footfall.flush()")
     assert stack.wait_stats(lambda d: d["pageviews"] == 1)["pageviews"] == 1
     assert stack.server.stop() == 0
-    page.evaluate("() => { for (const n of [1, 2, 3]) footfall.track('Offline', {n}); footfall.flush(); }")
+    page.evaluate(
+        "() => { for (const n of [1, 2, 3]) footfall.track('Offline', {n}); footfall.flush(); }"
+    )
     page.wait_for_timeout(500)
     queued = page.evaluate("JSON.parse(localStorage.footfall_q).length")
     assert queued == 3
@@ -110,8 +125,10 @@ def test_offline_queue_survives_a_dead_server_and_a_reload(stack: Stack, page: A
     page.reload()  # pagehide beacons the queue, the new page sends it again: stored once
     page.wait_for_function("!!(window.footfall && window.footfall.track)")
     page.evaluate("footfall.flush()")
-    page.wait_for_function("!localStorage.footfall_q || JSON.parse(localStorage.footfall_q).length === 0",
-                           timeout=10_000)
+    page.wait_for_function(
+        "!localStorage.footfall_q || JSON.parse(localStorage.footfall_q).length === 0",
+        timeout=10_000,
+    )
     time.sleep(0.5)
     rows = stack.stored_events()
     assert sorted(dict(r[2])["n"] for r in rows if r[0] == "Offline") == ["1", "2", "3"]

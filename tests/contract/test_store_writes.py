@@ -212,6 +212,65 @@ def test_events_carry_their_visits_attributes_even_after_a_late_first_event(
     ) == [("Bing", "/start", "/b", 3)]
 
 
+def test_new_events_of_a_re_stamped_visit_carry_its_new_first_event(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A batch that both precedes a stored visit (a late first event) and extends it: the
+    batch's later event is stored with the visit's new first event's source and entry
+    page, like the stored events re-stamped around it."""
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    spool.append_sync(
+        [
+            ENCODER.encode(
+                record(10, visitor_id=7, pathname="/a", referrer="https://www.google.com/")
+            )
+        ]
+    )
+    writer.run_once()
+    spool.append_sync(
+        [
+            ENCODER.encode(record(30, visitor_id=7, pathname="/c", referrer="https://s.com/a")),
+            ENCODER.encode(
+                record(5, visitor_id=7, pathname="/start", referrer="https://www.bing.com/")
+            ),
+            ENCODER.encode(record(40, visitor_id=7, name="engagement", pathname="/c")),
+        ]
+    )
+    writer.run_once()
+    rows = store.query("SELECT pathname, name, referrer_source, entry_page FROM events ORDER BY ts")
+    assert rows == [
+        ("/start", "pageview", "Bing", "/start"),
+        ("/a", "pageview", "Bing", "/start"),
+        ("/c", "pageview", "Bing", "/start"),
+        ("/c", "engagement", "Bing", "/start"),
+    ]
+    assert store.query("SELECT count(DISTINCT session_id), count(*) FROM events") == [(1, 4)]
+    assert store.query(
+        "SELECT referrer_source, entry_page, exit_page, pageviews FROM sessions"
+    ) == [("Bing", "/start", "/c", 3)]
+
+
+def test_a_visit_without_pageviews_re_stamped_by_a_late_event_stays_one(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A visit of custom events only, preceded and extended by one batch: every event,
+    stored or new, carries the visit's row's source and entry page (none: no pageview),
+    the same on every store."""
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",))
+    signup = dict(visitor_id=9, name="signup", referrer="https://www.google.com/")
+    spool.append_sync([ENCODER.encode(record(10, **signup))])
+    writer.run_once()
+    late = dict(signup, referrer="https://www.bing.com/")
+    spool.append_sync([ENCODER.encode(record(30, **signup)), ENCODER.encode(record(5, **late))])
+    writer.run_once()
+    visit = store.query("SELECT referrer_source, entry_page, pageviews, events FROM sessions")
+    assert visit == [("Bing", None, 0, 3)]
+    rows = store.query("SELECT ts, referrer_source, entry_page FROM events ORDER BY ts")
+    assert [(r[1], r[2]) for r in rows] == [("Bing", None)] * 3
+
+
 # Every column of a visit's row but its id (the id depends on which round stored it first).
 SESSION_COLUMNS = ("site_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
                    "exit_ts", "pageviews", "events", "interactive_events",

@@ -68,7 +68,9 @@ def test_viewer_sees_the_dashboard_but_not_settings(footfall: Footfall, viewer: 
     assert client.get(f"/sites/{site}/settings").status_code == 403
     token = csrf_for(client, f"/sites/{site}")
     for action in ("general", "rotate-key", "token-create", "delete", "member-add"):
-        r = client.post(f"/sites/{site}/settings/{action}", data={"csrf": token, "confirm": "Example"})
+        r = client.post(
+            f"/sites/{site}/settings/{action}", data={"csrf": token, "confirm": "Example"}
+        )
         assert r.status_code == 403, action
     assert footfall.services.meta.get_site(site) is not None
     assert client.get(f"/sites/{other_site(footfall)}").status_code == 404
@@ -137,7 +139,9 @@ def test_without_admin_token_only_a_logged_in_owner_reaches_admin_endpoints(
                             headers={"x-csrf-token": csrf_for(other)})  # fmt: skip
         assert denied.status_code == 403
         login(client, "boss@example.com")
-        made = client.post("/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)})
+        made = client.post(
+            "/api/site/create", json=body, headers={"x-csrf-token": csrf_for(client)}
+        )
         assert made.status_code == 201, made.text
 
 
@@ -159,3 +163,26 @@ def test_owner_manages_users_and_others_may_not(
     again = client.post("/users", data={**form, "csrf": csrf_for(client, "/users")})
     assert again.status_code == 400 and "exists" in again.text
     assert login(TestClient(client.app), "made@example.com").status_code == 303
+
+
+def test_every_logged_in_form_refuses_a_forged_token(footfall: Footfall, owner: UserInfo) -> None:
+    """A form posted from another page (no, or a wrong, CSRF token) changes nothing."""
+    client, meta = footfall.client, footfall.services.meta
+    login(client, owner.email)
+    site = footfall.site_id
+    forms = {
+        "/account/password": {"password": "a brand new passphrase"},
+        "/sites": {"name": "Forged", "domains": "forged.example"},
+        "/users": {"email": "forged@example.com", "password": PASSWORD},
+        "/users/site-creation": {"user_id": str(owner.id), "allow": "on"},
+        f"/sites/{site}/settings/delete": {"confirm": "Example"},
+    }
+    for path, form in forms.items():
+        for token in ({}, {"csrf": "forged"}):
+            r = client.post(path, data={**form, **token}, follow_redirects=False)
+            assert r.status_code == 403, (path, token, r.status_code)
+            assert "Your form expired" in r.text, path
+    assert [s.name for s in meta.list_sites()] == ["Example"]
+    assert [u.email for u in Accounts(meta).list_users()] == [owner.email]
+    client.cookies.clear()
+    assert login(client, owner.email).status_code == 303  # the password is unchanged

@@ -29,7 +29,12 @@ def save_privacy(footfall: Footfall, status: int = 200, **form: str) -> str:
 
 
 def send(footfall: Footfall, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-    body = {"event_type": "pageview", "path": path, "timestamp": datetime.now(UTC).isoformat(), **kw}
+    body = {
+        "event_type": "pageview",
+        "path": path,
+        "timestamp": datetime.now(UTC).isoformat(),
+        **kw,
+    }
     r = footfall.client.post("/api/event", json=body,
                              headers={"x-api-key": footfall.api_key, **(headers or {})})  # fmt: skip
     assert r.status_code == 202, r.text

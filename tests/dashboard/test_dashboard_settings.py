@@ -17,14 +17,18 @@ from tests.dashboard.conftest import PASSWORD, csrf_for, csrf_of, login
 
 def settings_post(footfall: Footfall, action: str, **form: str) -> str:
     url = f"/sites/{footfall.site_id}/settings"
-    r = footfall.client.post(f"{url}/{action}", data={"csrf": csrf_for(footfall.client, url), **form})
+    r = footfall.client.post(
+        f"{url}/{action}", data={"csrf": csrf_for(footfall.client, url), **form}
+    )
     assert r.status_code == 200, r.text
     return r.text
 
 
 def pageview(footfall: Footfall, visitor: str = "v1") -> None:
     now = datetime.now(UTC).isoformat()
-    r = footfall.send({"event_type": "pageview", "path": "/", "visitor_id": visitor, "timestamp": now})
+    r = footfall.send(
+        {"event_type": "pageview", "path": "/", "visitor_id": visitor, "timestamp": now}
+    )
     assert r.status_code == 202, r.text
 
 
@@ -39,10 +43,16 @@ def test_rotate_key_and_read_tokens(footfall: Footfall, owner: UserInfo) -> None
     assert token
     auth = {"authorization": f"Bearer {token.group(1)}"}
     body = {"site_id": footfall.site_id, "metrics": ["visitors"], "date_range": "day"}
-    assert TestClient(footfall.client.app).post("/api/v2/query", json=body, headers=auth).status_code == 200
+    assert (
+        TestClient(footfall.client.app).post("/api/v2/query", json=body, headers=auth).status_code
+        == 200
+    )
     token_id = footfall.services.meta.list_read_tokens(footfall.site_id)[-1].id
     assert "Token revoked" in settings_post(footfall, "token-revoke", token_id=str(token_id))
-    assert TestClient(footfall.client.app).post("/api/v2/query", json=body, headers=auth).status_code == 401
+    assert (
+        TestClient(footfall.client.app).post("/api/v2/query", json=body, headers=auth).status_code
+        == 401
+    )
 
 
 def test_verify_installation_and_live_count(footfall: Footfall, owner: UserInfo) -> None:
@@ -84,7 +94,9 @@ def test_delete_site_needs_its_name_and_removes_its_data(
                                 follow_redirects=False)  # fmt: skip
     assert gone.status_code == 303 and svc.meta.get_site(footfall.site_id) is None
     for table in ("events", "sessions", "dropped_events"):
-        rows = svc.store.query(f"SELECT count(*) FROM {table} WHERE site_id = ?", [footfall.site_id])
+        rows = svc.store.query(
+            f"SELECT count(*) FROM {table} WHERE site_id = ?", [footfall.site_id]
+        )
         assert rows[0][0] == 0, table
     assert svc.store.query("SELECT count(*) FROM events WHERE site_id = ?", [other.id])[0][0] == 1
 
@@ -104,7 +116,10 @@ def test_shared_link_shows_one_dashboard_without_login(footfall: Footfall, owner
     got = anon.post(f"/share/{slug.group(1)}/query", json=body)
     assert got.status_code == 200 and got.json()["results"][0]["metrics"] == [1]
     other, _ = footfall.services.meta.create_site("Other", ["other.example"])
-    assert anon.post(f"/share/{slug.group(1)}/query", json={**body, "site_id": other.id}).status_code == 404
+    assert (
+        anon.post(f"/share/{slug.group(1)}/query", json={**body, "site_id": other.id}).status_code
+        == 404
+    )
     assert anon.post("/api/v2/query", json=body).status_code == 401
     assert anon.get(f"/sites/{footfall.site_id}", follow_redirects=False).status_code == 303
     assert anon.get("/share/not-a-link").status_code == 404

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.meta.users import Accounts
-from footfall.query import overview
+from footfall.query import overview, rollup
+from footfall.query.runner import QueryRunner
 from tests.conftest import ADMIN, make_settings
 from tests.dashboard.conftest import PASSWORD, login
 
@@ -88,6 +91,46 @@ def test_the_sparkline_is_visitors_by_day(app_client: Any) -> None:
     assert (t.visitors, t.previous, t.change) == (3, 2, 50.0)
 
 
+class CountingStore:
+    """The app's store, counting the statements sent to it through ``query``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store, self.capabilities = store, store.capabilities
+        self.statements, self.params, self.snapshots = 0, [], 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def query(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        self.statements += 1
+        self.params += list(params)
+        return list(self.store.query(sql, params))
+
+    def snapshot(self) -> Any:  # the rollups' reads
+        self.snapshots += 1
+        return self.store.snapshot()
+
+
+def test_all_sites_in_three_time_zones_take_one_statement(app_client: Any) -> None:
+    """Each zone has its own period and local days; the visits sit at noon UTC, so in
+    every zone below they fall on the same days back from the zone's own today."""
+    app, _, ids = app_client
+    zones = {ids["Alpha"]: "Pacific/Kiritimati", ids["Beta"]: "Pacific/Pago_Pago",
+             ids["Gamma"]: "UTC"}  # fmt: skip
+    sites = [replace(s, timezone=zones[s.id]) for s in app.state.services.meta.list_sites()]
+    store = CountingStore(app.state.services.store)
+    got = overview.trends(QueryRunner(store), sites, "7d")  # type: ignore[arg-type]
+    assert store.statements == 1
+    totals = {sid: (t.visitors, t.previous, t.change) for sid, t in got.items()}
+    assert totals == {ids["Alpha"]: (3, 2, 50.0), ids["Beta"]: (1, 4, -75.0),
+                      ids["Gamma"]: (0, 0, None)}  # fmt: skip
+    alpha = got[ids["Alpha"]]
+    today = datetime.now(ZoneInfo(zones[ids["Alpha"]])).date()
+    assert alpha.days == tuple(str(today - timedelta(days=6 - i)) for i in range(7))
+    assert alpha.series == (0, 0, 0, 2, 0, 2, 0)
+    assert got[ids["Beta"]].series == (0, 0, 0, 0, 1, 0, 0)  # b1, 2 days back
+
+
 def test_a_viewer_sees_only_the_sites_they_may_open(app_client: Any) -> None:
     _, client, ids = app_client
     client.cookies.clear()
@@ -102,3 +145,22 @@ def test_an_unknown_range_is_refused_naming_it(app_client: Any) -> None:
     assert login(client, "owner@example.com").status_code == 303
     page = client.get("/?period=forever")
     assert page.status_code == 400 and "period: one of 7d, 30d, 90d" in page.text
+
+
+def test_a_site_with_rollups_is_read_from_them_the_others_in_one_statement(
+    app_client: Any,
+) -> None:
+    app, _, ids = app_client
+    svc = app.state.services
+    if not svc.store.capabilities.rollups:
+        pytest.skip("this store keeps no per-site rollups: every site is in the statement")
+    sites = svc.meta.list_sites()
+    svc.store.maintain_rollups({ids["Alpha"]: "UTC"}, rollup.spec())
+    store = CountingStore(svc.store)
+    got = overview.trends(QueryRunner(store), sites, "7d")  # type: ignore[arg-type]
+    assert store.snapshots > 0 and ids["Alpha"] not in store.params  # from its rollups
+    assert store.statements == 1 and {ids["Beta"], ids["Gamma"]} <= set(store.params)
+    totals = {sid: (t.visitors, t.previous, t.change) for sid, t in got.items()}
+    assert totals == {ids["Alpha"]: (3, 2, 50.0), ids["Beta"]: (1, 4, -75.0),
+                      ids["Gamma"]: (0, 0, None)}  # fmt: skip
+    assert got[ids["Alpha"]].series == (0, 0, 0, 2, 0, 2, 0)

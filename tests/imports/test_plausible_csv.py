@@ -174,10 +174,15 @@ def test_imported_aggregates_join_reports_when_asked(
                              "date_range": ["2023-02-01", "2023-02-02"]})  # fmt: skip
         assert later["meta"]["imports_included"] is False
         assert "imports_skip_reason" not in later["meta"]
-        # A filter Plausible cannot apply to imports: collected data only, and said so.
+        # A filter on the imported table read is applied to it, as in Plausible ...
+        paged = ask(client, {"metrics": ["visitors"], "include": {"imports": True},
+                             "filters": [["is", "event:page", ["/"]]]})  # fmt: skip
+        assert paged["results"][0]["metrics"] == [1 + 7 + 5]
+        # ... one on another table cannot be: collected data only, and said so.
         filtered = ask(client, {"metrics": ["visitors"], "include": {"imports": True},
-                                "filters": [["is", "event:page", ["/"]]]})  # fmt: skip
-        assert filtered["results"][0]["metrics"] == [1]
+                                "dimensions": ["event:page"],
+                                "filters": [["is", "visit:os", ["Mac"]]]})  # fmt: skip
+        assert sum(r["metrics"][0] for r in filtered["results"]) == 2  # the visit's two pages
         assert filtered["meta"]["imports_included"] is False
         assert filtered["meta"]["imports_skip_reason"] == "unsupported_query"
         v1_reports_take_imports_when_asked(client)

@@ -13,7 +13,7 @@ from footfall.meta import Metadata
 from footfall.meta.db import MIGRATIONS_DIR, current_revision
 from footfall.meta.models import Base
 
-HEAD = "0008"
+HEAD = "0009"
 
 TABLES = {
     "sites",

@@ -30,7 +30,8 @@ def test_goals_and_funnels_crud_with_the_admin_token(footfall: Footfall) -> None
     pricing = call(f, "POST", "/goals", 201, json={
         "name": "Pricing", "kind": "page", "target": "/pricing/**"})["data"]  # fmt: skip
     assert pricing == {"id": pricing["id"], "name": "Pricing", "kind": "page",
-                       "target": "/pricing/**", "prop_key": "", "prop_value": ""}  # fmt: skip
+                       "target": "/pricing/**", "prop_key": "", "prop_value": "",
+                       "currency": None}  # fmt: skip
     funnel = call(f, "POST", "/funnels", 201, json={
         "name": "Buy", "steps": [pricing["id"], signup["id"]]})["data"]  # fmt: skip
     assert funnel["steps"] == ["Pricing", "Signup"]

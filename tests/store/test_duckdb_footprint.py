@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import shutil
 import threading
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ MIB = 1 << 20
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, max_past_days=60)
+    return make_settings(tmp_path, max_past_days=120)
 
 
 @pytest.fixture
@@ -72,6 +74,10 @@ def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> Non
         number, unit = limit.split()
         assert unit == "MiB" and float(number) <= 512, limit
         assert int(setting(store, "threads")) == sizing.default_threads()
+        # A checkpoint before the appended rows fill the pool (they spilled a GB to
+        # <file>.tmp during a 1M-event load with 256 MiB of WAL between checkpoints).
+        number, unit = setting(store, "checkpoint_threshold").split()
+        assert unit == "MiB" and float(number) <= 64, unit
     finally:
         store.close()
     store = DuckDBStore(tmp_path / "s.duckdb", memory_limit="1GiB", threads=1)
@@ -237,4 +243,42 @@ def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
     result = run_rollups(store, ff.services.meta)
     assert result["built"] == [ff.site_id] and result["sealed_visitors"] == 0
     assert store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
+    compare(ff)
+
+
+def visit(visitor: str, days_ago: int) -> dict[str, Any]:
+    at = NOW - timedelta(days=days_ago, minutes=5)
+    return {"event_type": "pageview", "path": "/", "url": "https://example.com/",
+            "visitor_id": visitor, "timestamp": at.isoformat(), "user_agent": "Mozilla/5.0 "
+            "(X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "ip": "8.8.8.8",
+            "event_id": str(uuid.uuid4())}  # fmt: skip
+
+
+def test_rollup_retention_also_forgets_the_visitor_numbers_of_deleted_windows(
+    footfall: Footfall,
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    # 20 visitors seen only 100 days ago, 20 only today, one on both days.
+    batch = [visit(f"old-{i}", 100) for i in range(20)] + [visit(f"new-{i}", 0) for i in range(20)]
+    assert ff.send_batch([*batch, visit("both", 100), visit("both", 0)]).status_code == 202
+    ff.flush()
+    run_rollups(store, ff.services.meta)
+    numbers = "SELECT count(*) FROM visitor_numbers"
+    assert store.query(numbers) == [(41,)]
+    # Rollups older than 30 days go: every 64-day window holding day -100 ends by day -36.
+    store.delete_rollups_before(TODAY - timedelta(days=30), ff.site_id)
+    assert store.query(numbers) == [(21,)]  # the 20 seen only in deleted windows are gone
+    named = "SELECT count(*) FROM visitor_numbers WHERE vno NOT IN (SELECT vno FROM reach)"
+    assert store.query(named) == [(0,)]
+    # One of them comes back (a new number), with one known visitor: counted exactly.
+    assert ff.send_batch([visit("old-0", 0), visit("both", 0)]).status_code == 202
+    ff.flush()
+    run_rollups(store, ff.services.meta)
+    assert store.query(numbers) == [(22,)]
+    site = ff.services.meta.get_site(ff.site_id)
+    query = {"site_id": ff.site_id, "metrics": ["visitors"], "date_range": "7d"}
+    got = QueryRunner(store).run(parse_query(query), site, NOW)
+    assert got == QueryRunner(store, rollups=False).run(parse_query(query), site, NOW)
+    assert got["results"][0]["metrics"] == [22]
     compare(ff)

@@ -51,7 +51,9 @@ def _wait_for_both(redis_prefix: str) -> None:
     deadline = time.monotonic() + 60
     try:
         while True:
-            holders = {client.get(f"{redis_prefix}lease:{k}") for k in range(4)}
+            # A lease's value is "consumer:epoch" (footfall/worker/lease.py).
+            values = [client.get(f"{redis_prefix}lease:{k}") for k in range(4)]
+            holders = {v.rsplit(b":", 1)[0] if v else None for v in values}
             if len(holders - {None}) == 2:
                 return
             assert time.monotonic() < deadline, f"workers holding partitions: {holders}"

@@ -10,7 +10,9 @@ from footfall.store.base import EventStore, WriteBatch
 def write(store: EventStore, batch: WriteBatch) -> dict[str, int]:
     """Run the batch steps for ``batch`` and commit; counts of received, duplicates,
     inserted and dropped events."""
-    if batch.shares is None:
+    if batch.fence is not None:  # a worker's round, fenced by its partition leases
+        opened = store.begin_batch(batch.progress, batch.partition, batch.shares, fence=batch.fence)
+    elif batch.shares is None:
         opened = store.begin_batch(batch.progress, batch.partition)
     else:
         opened = store.begin_batch(batch.progress, shares=batch.shares)

@@ -25,8 +25,10 @@ commits (ClickHouse). Either way the rules below are written once.
    (the common case) that row is the visit's new ``sessions`` row; otherwise the batch and
    the touched stored visits are folded per visit id. Stored events of visits whose first
    event or entry page changed are re-stamped;
-6. insert events, replace the visits' ``sessions`` rows, note the rollups' to-do list;
-   the target commits them with the queue position.
+6. hand the new events, each already carrying its visit's final values, to the target
+   (``insert_events``: DuckDB inserts them in place; ClickHouse takes them as Arrow,
+   never writing them into its scratch), replace the visits' ``sessions`` rows, note the
+   rollups' to-do list; the target commits them with the queue position.
 
 This module runs the steps in order and does 1-3 and 6 itself; the SQL and the Arrow
 grouping of 4 and 5, with the statements of 6 that insert their rows, are in
@@ -46,7 +48,6 @@ from footfall.ingest.batch.visits import (
     _FAST_TOUCHED_SQL,
     _FOLD,
     _GROUPS_SQL,
-    _INSERT_EVENTS_SQL,
     _ITEMS_OLD,
     _ITEMS_SQL,
     _MERGES_SQL,
@@ -57,6 +58,7 @@ from footfall.ingest.batch.visits import (
     _SESSIONS_SQL,
     _SETS,
     _group,
+    new_events_sql,
 )
 from footfall.store.base import BatchTarget, Enrichment
 
@@ -188,12 +190,24 @@ def write(
                 "AND events.ts BETWEEN ? AND ?",
                 [first, last],
             )
-    inserted = _one(cur, _INSERT_EVENTS_SQL)[0]
-    columns = ", ".join(_SESSION_COLUMNS)
-    merged = _FOLD if fast else "_merged"
     if not fast:
         cur.execute(_SESSIONS_SQL)
-    elif n_old:
+    # Visits whose first event or entry page changed: their stored events are re-stamped
+    # with the visit's new row below, and the new events carry it from the start (found
+    # before they are written: a target may hand them to its store as they are).
+    visits = (
+        f"(SELECT * EXCLUDE (sid), sid AS session_id FROM _groups WHERE {_RESTAMP})"
+        if fast
+        else "(SELECT m.* FROM _merged m JOIN _restamp r "
+        "ON m.site_id = r.site_id AND m.session_id = r.session_id)"
+    )
+    n, first, last = (0, None, None)
+    if n_old:
+        n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
+    inserted = target.insert_events(new_events_sql(visits if n else None))
+    columns = ", ".join(_SESSION_COLUMNS)
+    merged = _FOLD if fast else "_merged"
+    if fast and n_old:
         cur.execute(_FAST_TOUCHED_SQL)
     if n_old:
         cur.execute(
@@ -209,18 +223,8 @@ def write(
         f"SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM {merged} UNION ALL "
         "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
     )
-    # Visits whose first event or entry page changed: re-stamp their stored events with
-    # the visit's new row (the time range only lets the scan skip what cannot match).
-    visits = (
-        f"(SELECT * EXCLUDE (sid), sid AS session_id FROM _groups WHERE {_RESTAMP})"
-        if fast
-        else "(SELECT m.* FROM _merged m JOIN _restamp r "
-        "ON m.site_id = r.site_id AND m.session_id = r.session_id)"
-    )
-    n, first, last = (0, None, None)
-    if n_old:
-        n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
     if n:
+        # The time range only lets the scan skip what cannot match.
         target.touch_visits(f"SELECT site_id, session_id FROM {visits}")
         cur.execute(
             f"UPDATE events SET {_SETS} FROM {visits} s "

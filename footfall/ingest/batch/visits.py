@@ -170,15 +170,34 @@ WHERE i.is_event = 0 AND i.old_sid <> g.sid AND g.n_ev > 0;
 CREATE OR REPLACE TEMP TABLE _restamp AS
 SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0 AND {_RESTAMP};
 """
-_INSERT_EVENTS_SQL = f"""
-INSERT INTO events BY NAME
-SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query,
-       {", ".join(f"g.{c}" for c in VISIT_COLUMNS)},
+
+
+def new_events_sql(restamped: str | None) -> str:
+    """The batch's events as stored, each with its visit's values (step 6): its group's,
+    or, for a visit ``restamped`` selects (``site_id, session_id`` and the visit's row),
+    that row's, exactly what re-stamping the visit's stored events writes, so the new
+    events need no update after they are written."""
+    if restamped is None:
+        visit = ", ".join(f"g.{c}" for c in VISIT_COLUMNS)
+        entry, join = "coalesce(g.entry_page, '')", ""
+    else:
+        visit = ", ".join(
+            f"CASE WHEN s.site_id IS NULL THEN g.{c} ELSE s.{c} END AS {c}" for c in VISIT_COLUMNS
+        )
+        entry = "CASE WHEN s.site_id IS NULL THEN coalesce(g.entry_page, '') ELSE s.entry_page END"
+        join = (
+            f"LEFT JOIN (SELECT DISTINCT ON (site_id, session_id) * FROM {restamped}) s "
+            "ON s.site_id = b.site_id AND s.session_id = g.sid"
+        )
+    return f"""
+SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query, {visit},
        g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
-       coalesce(g.entry_page, '') AS entry_page, b.props, b.revenue, b.duration_ms,
+       {entry} AS entry_page, b.props, b.revenue, b.duration_ms,
        b.load_time_ms, b.scroll_depth, b.interactive
-FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF}
+FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF} {join}
 """
+
+
 _SESSION_COLUMNS = (
     "site_id", "session_id", "start_ts", "end_ts", "entry_page", "entry_ts", "exit_page",
     "exit_ts", "pageviews", "events", "interactive_events", "visitor_id", "user_id", "hostname",

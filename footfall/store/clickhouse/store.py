@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares
-from footfall.store.clickhouse import forget, replay, rollups, schema
+from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
+from footfall.store.clickhouse import forget, replay, rollups, schema, siteops
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
@@ -110,6 +110,7 @@ class ClickHouseStore:
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> Iterator[ScratchTarget]:
         with self._write_lock:
             if self._scratch is None:
@@ -126,9 +127,15 @@ class ClickHouseStore:
                 self.ch, self._scratch, pos, self._stage, shares=parts, owners=owners(shares)
             )
             if pos:  # a queue round (an import's has no position and no replay)
+                # A stale worker's replay checks would delete the new owner's uncommitted
+                # rows (past the marker), its commit would stand beside the new owner's.
+                if fence is not None:
+                    fence()
                 for share in parts:
                     self._replay(share)
             yield target
+            if fence is not None:
+                fence()
             target.commit()
             for share in parts:
                 if share.pos:
@@ -261,6 +268,12 @@ class ClickHouseStore:
             version = rollups.built_version(self.ch)
             self._layout = (time.monotonic(), version)
         return None if version is None else ("UTC", version)
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        return siteops.site_activity(self.query, site_id, drops_since)
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
         ok = self.query("SELECT 1") == [(1,)]

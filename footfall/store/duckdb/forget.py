@@ -94,9 +94,10 @@ def delete_sessions_before(cur: duckdb.DuckDBPyConnection, site_id: str, upto: d
 
 
 def delete_rollups_before(cur: duckdb.DuckDBPyConnection, site_id: str, day: date) -> int:
-    """Rollup rows of ``site_id`` for site-local days before ``day``: the day sums, and
-    the 64-day ``reach`` windows that end before it (a window still holding a kept day
-    stays whole, so ranges after the cutoff keep their exact visitor counts)."""
+    """Rollup rows of ``site_id`` for site-local days before ``day``: the day sums, the
+    64-day ``reach`` windows that end before it (a window still holding a kept day stays
+    whole, so ranges after the cutoff keep their exact visitor counts), and the visitor
+    numbers only those windows named."""
     dn = (day - EPOCH).days
     n = _count(cur, "DELETE FROM daily WHERE site_id = ? AND day < ?", site_id, day)
     n += _count(cur, "DELETE FROM visit_daily WHERE site_id = ? AND day < ?", site_id, day)
@@ -104,6 +105,16 @@ def delete_rollups_before(cur: duckdb.DuckDBPyConnection, site_id: str, day: dat
     n += _count(cur, "DELETE FROM reach WHERE site_id = ? AND 32 * win + 64 <= ?", site_id, dn)
     n += _count(
         cur, "DELETE FROM reach_firsts WHERE site_id = ? AND 32 * win + 64 <= ?", site_id, dn
+    )
+    # Numbers no reach row names any more go too, or visitor_numbers would grow with every
+    # visitor ever seen. A visitor who comes back gets a new number: the windows are
+    # counted one at a time, and none still holds the old one.
+    n += _count(
+        cur,
+        "DELETE FROM visitor_numbers WHERE site_id = ? AND vno NOT IN "
+        "(SELECT vno FROM reach WHERE site_id = ?)",
+        site_id,
+        site_id,
     )
     return n
 

@@ -9,7 +9,7 @@ crash between batches replays the spool exactly once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -20,9 +20,16 @@ import duckdb
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import RENAMED_VALUES, Capabilities, QueryFn, RollupSpec, Shares
+from footfall.store.base import (
+    RENAMED_VALUES,
+    Capabilities,
+    QueryFn,
+    RollupSpec,
+    Shares,
+    SiteActivity,
+)
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, sizing
+from footfall.store.duckdb import forget, siteops, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
@@ -46,6 +53,9 @@ class _InPlace:
 
     def touch_visits(self, visits_sql: str) -> None:
         pass
+
+    def insert_events(self, select: str) -> int:
+        return int(self.cur.execute(f"INSERT INTO events BY NAME {select}").fetchall()[0][0])
 
 
 class DuckDBStore:
@@ -76,9 +86,8 @@ class DuckDBStore:
             Path(f"{self.path}.compact").unlink(missing_ok=True)
             Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
         self._con = duckdb.connect(self.path)
-        # Checkpointing every 16 MiB of WAL (the default) cost a third of each write round;
-        # the writer checkpoints when idle instead (see ``idle``).
-        self._con.execute("SET checkpoint_threshold = '256MB'")
+        # How much WAL before a checkpoint: sizing.py says why not more or less.
+        self._con.execute("SET checkpoint_threshold = ?", [sizing.CHECKPOINT_THRESHOLD])
         # Sized for a small server unless configured (sizing.py says why).
         self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
         limit = self.memory_limit or sizing.default_memory_limit()
@@ -132,6 +141,7 @@ class DuckDBStore:
         progress: tuple[int, int] | None,
         partition: int = 0,
         shares: Shares | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> Iterator[_InPlace]:
         """The batch steps run on the store's own tables in one transaction, which also
         records the queue position: a crash before COMMIT leaves nothing of the round.
@@ -143,6 +153,8 @@ class DuckDBStore:
         # rollups job, found hung at shutdown).
         with self._write_lock, self._transaction() as cur:
             yield _InPlace(cur)
+            if fence is not None:
+                fence()  # raises: the transaction rolls back, nothing of the round stays
             if progress is not None:
                 # An UPDATE of the one row costs a third of an upsert (which checks the key).
                 sql = 'UPDATE writer_progress SET segment = ?, "offset" = ? WHERE id = 1'
@@ -325,6 +337,12 @@ class DuckDBStore:
     def compact(self, free_ratio: float, swap_wait: float = 30.0) -> dict[str, Any]:
         """Rewrite the file when ``free_ratio`` of it is free blocks (compact.py)."""
         return duckdb_compact.compact_store(self, free_ratio, swap_wait)
+
+    def site_activity(self, site_id: str, drops_since: datetime) -> SiteActivity:
+        return siteops.site_activity(self.query, site_id, drops_since)
+
+    def property_keys(self, site_id: str, event: str, limit: int = 50) -> list[str]:
+        return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
         with self._gate.reading():

@@ -41,6 +41,7 @@ const MONEY = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maxim
 /** Format a metric value for display. */
 export function fmt(metric, value) {
   if (value === null || value === undefined) return '–';
+  if (typeof value === 'object') value = value.value; // a revenue goal's money object
   if (metric === 'bounce_rate' || metric === 'percentage' || metric === 'conversion_rate' || metric === 'scroll_depth') return DEC.format(value) + '%';
   if (/^load_time_p\d+$/.test(metric)) return value >= 1000 ? DEC.format(value / 1000) + ' s' : INT.format(value) + ' ms';
   if (metric === 'visit_duration' || metric === 'time_on_page') return duration(value);

@@ -12,7 +12,7 @@ const METRICS = ['visitors', 'conversion_rate', 'total_revenue', 'average_revenu
 /** The one query of the goals table. */
 export function goalsQuery(state) {
   return { metrics: METRICS, dimensions: ['event:goal'], filters: apiFilters(state), date_range: dateRange(state),
-    pagination: { limit: 1000 } };
+    pagination: { limit: 1000 }, include: { plain_revenue: true } };
 }
 
 /** Append the goals table to `box`; `current()` says whether the view is still the same. */
@@ -25,7 +25,8 @@ export async function renderGoals(box, goals, state, query, signal, current) {
     const m = byName.get(goal.name) || [0, 0, 0, 0];
     return { visitors: m[0], rate: m[1], total: m[2], average: m[3] };
   });
-  const revenue = values.some((v) => v.total !== 0);
+  // A revenue goal's figures are money objects (its currency), other goals' plain or null.
+  const revenue = values.some((v) => (v.total && typeof v.total === 'object' ? v.total.value : v.total));
   const cols = revenue ? 5 : 3;
   const cell = (text, title) => el('span', { class: 'num', text, title });
   const head = [el('span', { class: 'rowlabel', text: 'Goal' }), cell('Visitors'), cell('CR', 'Conversion rate')];
