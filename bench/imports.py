@@ -7,7 +7,8 @@ static assets, 12% bots, 8% non-2xx, 5% other methods. Then, ``--repeat`` times 
 - baseline: the same file read and every line parsed by the format's parser, nothing else
   (in this process);
 - import: ``footfall import access-log`` as a subprocess into a fresh data directory
-  (DuckDB store, spool), the whole path to stored events and visits.
+  (DuckDB store), the whole path to stored events and visits (the bulk load of
+  ``footfall/imports/bulk.py``; the queue only in the Redis shape).
 
 Prints medians of lines/s (the import's own figure, from its JSON summary, and the whole
 process's wall time including start-up), the ratio import/baseline, the peak RSS of the

@@ -19,7 +19,11 @@ Spans (names are stable; attributes never hold an IP, a key, a token or a path a
 - ``store.query`` / ``store.stream``: each read of the event store, a child of whatever
   span is current (a report's request, a job);
 - ``writer.round`` with ``store.batch`` under it: a writer round storing a batch (its own
-  trace: a round serves many requests).
+  trace: a round serves many requests), linked to the spans of the collection requests
+  whose events were queued in this process since the previous round (at most
+  ``MAX_LINKS``, the newest; a round behind a backlog gets the links of the records
+  queued before it started, which are mostly its own). Kept in memory, not in the
+  queued records, so ``footfall worker`` rounds in other processes have none.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import contextlib
 import functools
 import logging
 import os
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
@@ -40,6 +45,9 @@ log = logging.getLogger("footfall")
 _NOOP = contextlib.nullcontext()
 _tracer: Any = None  # an opentelemetry Tracer while started
 _provider: Any = None
+MAX_LINKS = 64
+# Span contexts of requests whose events were queued since the last writer round.
+_queued: deque[Any] = deque(maxlen=MAX_LINKS)
 
 
 def endpoint_url(env: Mapping[str, str] | None = None) -> str:
@@ -93,6 +101,32 @@ def span(name: str, **attributes: Any) -> contextlib.AbstractContextManager[Any]
     if _tracer is None:
         return _NOOP
     return _tracer.start_as_current_span(name, attributes=attributes)  # type: ignore[no-any-return]
+
+
+def note_queued() -> None:
+    """The current span (a collection request's) queued events: the next writer round
+    links to it. Off, a call and a check."""
+    if _tracer is None:
+        return
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        _queued.append(context)
+
+
+def round_span(records: int) -> contextlib.AbstractContextManager[Any]:
+    """A writer round's span, linked to the requests noted since the previous round."""
+    if _tracer is None:
+        return _NOOP
+    from opentelemetry.trace import Link
+
+    links = []
+    while _queued:  # popleft is atomic: requests noted meanwhile go to this or the next
+        links.append(Link(_queued.popleft()))
+    return _tracer.start_as_current_span(  # type: ignore[no-any-return]
+        "writer.round", attributes={"records": records}, links=links
+    )
 
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]

@@ -120,6 +120,9 @@ def test_spans_arrive_with_names_and_parents(
     rounds = {s.span_id: s for s in by_name["writer.round"]}
     batches = by_name["store.batch"]
     assert batches and all(b.parent_span_id in rounds for b in batches)
+    # The round that stored the event links to the request that sent it.
+    linked = [(k.trace_id, k.span_id) for r in rounds.values() for k in r.links]
+    assert linked == [(collect.trace_id, collect.span_id)]
     # Never the visitor's IP, anywhere in a span.
     assert all(IP not in str(s) for s in spans)
 

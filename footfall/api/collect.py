@@ -137,6 +137,7 @@ async def _enqueue(svc: Services, payloads: list[bytes]) -> FastJSON | None:
             await svc.queue.append(payloads)
     except QueueFull as exc:
         return _fail(503, exc.public, "queue", {"retry-after": str(exc.retry_after)})
+    tracing.note_queued()  # the writer round that stores them links to this request
     ACCEPTED_ON_LOOP.inc(len(payloads))
     svc.shared.live.seen(payloads)
     return None

@@ -192,7 +192,7 @@ class Writer:
             for i in range(0, len(payloads), 8192):
                 out.write(b"\n".join(payloads[i : i + 8192]) + b"\n")
         try:
-            with tracing.span("writer.round", records=len(payloads)):
+            with tracing.round_span(len(payloads)):
                 counts = batch_steps.write(
                     self.store,
                     WriteBatch(self.scratch, self.enricher, self.session_timeout_ms, end),
