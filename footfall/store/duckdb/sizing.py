@@ -19,13 +19,12 @@ MIB = 1 << 20
 MEMORY_SHARE = 0.25
 MEMORY_CAP = 512 * MIB
 MEMORY_FLOOR = 128 * MIB
-# The WAL size at which the store checkpoints: DuckDB's own ``checkpoint_threshold`` and,
-# explicitly, after a writer round or a rollups step (store.py), as DuckDB's automatic one
-# did not happen while the rollups job ran beside a bulk load. Until a checkpoint the
-# appended rows sit uncompressed in the buffer pool and spill to ``<file>.tmp`` past the
-# memory limit: with 256MB (and the automatic checkpoint only) a 1M-event load through
-# HTTP reached 380 MB of WAL and 960 MB of spill, the transient 1.6 GB of
-# docs/benchmarks.md. 16MB (DuckDB's default) cost a third of each write round.
+# The WAL size at which the store checkpoints: DuckDB's own ``checkpoint_threshold``, and
+# the rollups job's explicit one between its transactions (store.py ``_maintenance_step``;
+# no checkpoint can run while one is open). Until a checkpoint the appended rows sit
+# uncompressed in the buffer pool and spill to ``<file>.tmp`` past the memory limit: a
+# 1M-event load through HTTP held 300-380 MB of WAL and 620-980 MB of spill (the transient
+# 1.6 GB of docs/benchmarks.md). 16MB (DuckDB's default) cost a third of each write round.
 CHECKPOINT_THRESHOLD = "64MB"
 CHECKPOINT_BYTES = 64 * 10**6
 # More threads than this buy a small site nothing and each holds its own buffers.
