@@ -282,3 +282,25 @@ def test_rollup_retention_also_forgets_the_visitor_numbers_of_deleted_windows(
     assert got == QueryRunner(store, rollups=False).run(parse_query(query), site, NOW)
     assert got["results"][0]["metrics"] == [22]
     compare(ff)
+
+
+def test_the_rollups_job_checkpoints_a_large_wal_between_its_transactions(
+    footfall: Footfall, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(sizing, "CHECKPOINT_BYTES", 100_000)
+    wal = Path(f"{settings.data_dir / 'events.duckdb'}.wal")
+    # A load while a rollups run holds its lock: the writer's idle checkpoint waits (as
+    # every checkpoint does while one of the job's transactions is open).
+    with store._rollup_lock:
+        for seed in range(10, 14):
+            load(ff, seed, 60)
+    before = wal.stat().st_size
+    assert before > 200_000
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    # The job folded the WAL into the file between its steps: what is left is at most
+    # a step's, not the load's plus the build's.
+    after = wal.stat().st_size if wal.exists() else 0
+    assert after < 100_000 < before, (before, after)
+    compare(ff)

@@ -19,13 +19,14 @@ MIB = 1 << 20
 MEMORY_SHARE = 0.25
 MEMORY_CAP = 512 * MIB
 MEMORY_FLOOR = 128 * MIB
-# DuckDB checkpoints once the WAL holds this much; the writer also checkpoints when idle
-# (store.py ``idle``). Until a checkpoint the appended rows sit uncompressed in the buffer
-# pool, about four times their WAL bytes: with 256MB, a 1M-event load through HTTP filled
-# the 512 MiB pool and spilled 920 MB to ``<file>.tmp`` beside the WAL's 370 MB (the
-# transient 1.6 GB of docs/benchmarks.md). 16MB (DuckDB's default) cost a third of each
-# write round; 64MB keeps the rows a checkpoint holds back within the pool.
+# The WAL size at which the store checkpoints: DuckDB's own ``checkpoint_threshold``, and
+# the rollups job's explicit one between its transactions (store.py ``_maintenance_step``;
+# no checkpoint can run while one is open). Until a checkpoint the appended rows sit
+# uncompressed in the buffer pool and spill to ``<file>.tmp`` past the memory limit: a
+# 1M-event load through HTTP held 300-380 MB of WAL and 620-980 MB of spill (the transient
+# 1.6 GB of docs/benchmarks.md). 16MB (DuckDB's default) cost a third of each write round.
 CHECKPOINT_THRESHOLD = "64MB"
+CHECKPOINT_BYTES = 64 * 10**6
 # More threads than this buy a small site nothing and each holds its own buffers.
 THREADS_CAP = 8
 

@@ -175,6 +175,29 @@ class DuckDBStore:
             self._dirty = False
 
     @contextmanager
+    def _maintenance_step(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction of the rollups job, with a checkpoint before and after it once the
+        WAL reaches ``sizing.CHECKPOINT_BYTES``. No checkpoint, DuckDB's own or ``idle``'s,
+        can run while one of the job's transactions is open ("other write transactions
+        active"), and the writer goes on appending: beside a bulk load the WAL grew to 380
+        MB and the rows it held back spilled 960 MB to ``<file>.tmp``. Between two of the
+        job's transactions, and between two of the writer's rounds, one can."""
+        self._checkpoint_if_wal_large()
+        with self._transaction() as cur:
+            yield cur
+        self._checkpoint_if_wal_large()
+
+    def _checkpoint_if_wal_large(self) -> None:
+        try:
+            wal = Path(f"{self.path}.wal").stat().st_size
+        except OSError:  # none since the last checkpoint, or ":memory:"
+            return
+        if wal >= sizing.CHECKPOINT_BYTES:
+            with self._write_lock:
+                self._cursor().execute("CHECKPOINT").fetchall()
+            self._dirty = False
+
+    @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
@@ -312,7 +335,7 @@ class DuckDBStore:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups_run.maintain(
-                    self._transaction, sites, spec, lambda: self._closing
+                    self._maintenance_step, sites, spec, lambda: self._closing
                 )
             finally:
                 self._maintaining = None
