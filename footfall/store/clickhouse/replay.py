@@ -49,7 +49,7 @@ def take_back(ch: Transport, part: int, done: int, replaying: int) -> None:
         if table == "events":
             # The daily rollups (filled on insert) counted them: those days read raw.
             ch.command(
-                "INSERT INTO rollup_dirty SELECT DISTINCT site_id, "
+                "INSERT INTO rollup_dirty (site_id, day) SELECT DISTINCT site_id, "
                 f"toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE {stale}"
             )
         ch.command(f"DELETE FROM {table} WHERE {stale}")

@@ -23,7 +23,21 @@ them applies to the others' rows as it does to events.
 
 ``build`` creates the views from the query layer's dimension definitions (a ``RollupSpec``)
 and fills the tables from the events already stored; a new layout version rebuilds them.
-The caller holds the store's write lock, so no round writes while a build or refresh runs.
+
+Any number of processes may insert while a build or refresh runs (``footfall worker``s
+beside a ``serve`` running the job), so the job and the views never count the same
+event, by the server's insert stamp ``events.inserted`` (``rollups_job.py`` has the
+clock and the waits; one job at a time across processes, by ``rollups_job.claim``):
+
+- A build's views count only events stamped at or after a gate a few seconds ahead of
+  their creation; the build waits until that second has passed and every insert begun
+  before it has finished, then counts the events stamped before it.
+- Rollup rows keep the hour their events were stamped in (``ins``). A refresh rebuilds a
+  dirty day's rows of the hours before the current one (every insert begun before it has
+  finished) and leaves the views' rows of the current hour alone; it clears only the
+  marks it read, and only those older than ``MARGIN_SECONDS`` before that hour (the
+  change a mark announces, listed before it is written, is complete by then); younger
+  marks keep their days read raw until a later refresh.
 """
 
 from __future__ import annotations
@@ -31,24 +45,33 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from footfall.store.base import RollupSpec
+from footfall.store.clickhouse.rollups_job import server_now, settle, stamp
 from footfall.store.clickhouse.transport import Transport
 
 VIEW = "visitor_days_mv"
 VISIT_VIEW = "visit_days_mv"
 _DAY = "toDateTime64(toStartOfDay(ts), 3, 'UTC')"
+BUCKET_SECONDS = 3600  # rows keep their events' insert hour: what a refresh can redo
+MARGIN_SECONDS = 600  # a dirty mark's change (re-stamp, deletion) is done within this
+LEAD_SECONDS = 3  # a build's gate: this far ahead of the views' creation (retried if passed)
 _SUMS = ("toUInt64(countIf(name = 'pageview')) AS pageviews, "
          "toUInt64(countIf(name <> 'engagement')) AS events ")  # fmt: skip
 
 
+def _ins() -> str:
+    return f"toStartOfInterval(inserted, INTERVAL {int(BUCKET_SECONDS)} SECOND) AS ins, "
+
+
 def _select(kinds: Mapping[str, str], where: str = "") -> str:
-    """The rollup rows of the events ``where`` selects, one per (site, kind, day, value)."""
+    """The rollup rows of the events ``where`` selects, one per (site, kind, day, value,
+    visitor, insert hour)."""
     pairs = ", ".join(
         "('" + k.replace("'", "''") + f"', toString({expr}))" for k, expr in kinds.items()
     )
     return (
-        f"SELECT site_id, kv.1 AS kind, {_DAY} AS day, kv.2 AS value, visitor_id, {_SUMS}"
-        f"FROM events ARRAY JOIN [{pairs}] AS kv {where}"
-        "GROUP BY site_id, kind, day, value, visitor_id"
+        f"SELECT site_id, kv.1 AS kind, {_DAY} AS day, kv.2 AS value, visitor_id, {_ins()}"
+        f"{_SUMS}FROM events ARRAY JOIN [{pairs}] AS kv {where}"
+        "GROUP BY site_id, kind, day, value, visitor_id, ins"
     )
 
 
@@ -57,8 +80,8 @@ def _visit_select(columns: Mapping[str, str], where: str = "") -> str:
     cols = "".join(f"toString({expr}) AS c{i}, " for i, expr in enumerate(columns.values()))
     keys = "".join(f", c{i}" for i in range(len(columns)))
     return (
-        f"SELECT site_id, {_DAY} AS day, visitor_id, {cols}{_SUMS}"
-        f"FROM events {where}GROUP BY site_id, day, visitor_id{keys}"
+        f"SELECT site_id, {_DAY} AS day, visitor_id, {cols}{_ins()}{_SUMS}"
+        f"FROM events {where}GROUP BY site_id, day, visitor_id{keys}, ins"
     )
 
 
@@ -67,9 +90,10 @@ def _visit_table(n: int) -> str:
     keys = "".join(f", c{i}" for i in range(n))
     return (
         "CREATE TABLE visit_days (site_id LowCardinality(String), day DateTime64(3, 'UTC'), "
-        f"visitor_id UInt64, {cols}pageviews SimpleAggregateFunction(sum, UInt64), "
+        f"visitor_id UInt64, {cols}ins DateTime('UTC'), "
+        "pageviews SimpleAggregateFunction(sum, UInt64), "
         "events SimpleAggregateFunction(sum, UInt64)) ENGINE = AggregatingMergeTree "
-        f"PARTITION BY toYYYYMM(day) ORDER BY (site_id, day, visitor_id{keys})"
+        f"PARTITION BY toYYYYMM(day) ORDER BY (site_id, day, visitor_id{keys}, ins)"
     )
 
 
@@ -79,20 +103,36 @@ def built_version(ch: Transport) -> int | None:
     return int(table.column("v")[0].as_py()) if n else None
 
 
-def build(ch: Transport, spec: RollupSpec) -> bool:
-    """Create the view and fill the table for ``spec`` unless already built; True if built."""
+def build(ch: Transport, spec: RollupSpec, attempts: int = 3) -> bool:
+    """Create the views and fill the tables for ``spec`` unless already built; True if
+    built. The layout is recorded last: until then queries read raw events."""
     if built_version(ch) == spec.daily_version:
         return False
+    for _ in range(attempts):
+        if _build(ch, spec):
+            ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
+            return True
+    raise RuntimeError("rollups build: the inserts did not settle; retried next run")
+
+
+def _build(ch: Transport, spec: RollupSpec) -> bool:
     for view in (VIEW, VISIT_VIEW):
         ch.command(f"DROP VIEW IF EXISTS {view}")
-    for table in ("visitor_days", "rollup_dirty", "rollup_layout"):
+    # Not ``rollup_dirty``: its marks may announce changes still under way.
+    for table in ("visitor_days", "rollup_layout"):
         ch.command(f"TRUNCATE TABLE {table}")
     ch.command("DROP TABLE IF EXISTS visit_days")  # its columns are the spec's
     ch.command(_visit_table(len(spec.daily_columns)))
+    gate = server_now(ch) + LEAD_SECONDS
     for view, table, select in _views(spec):
-        ch.command(f"CREATE MATERIALIZED VIEW {view} TO {table} AS {select()}")
-        ch.command(f"INSERT INTO {table} {select()}")
-    ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
+        ch.command(f"CREATE MATERIALIZED VIEW {view} TO {table} AS "
+                   f"{select(f'WHERE inserted >= {stamp(gate)} ')}")  # fmt: skip
+    # Every insert begun before the views existed was stamped before the gate, so it is
+    # counted here (once finished); if the clock passed the gate first, start again.
+    if server_now(ch) >= gate or not settle(ch, gate):
+        return False
+    for _, table, select in _views(spec):
+        ch.command(f"INSERT INTO {table} {select(f'WHERE inserted < {stamp(gate)} ')}")
     return True
 
 
@@ -107,18 +147,28 @@ def _views(spec: RollupSpec) -> list[tuple[str, str, Callable[..., str]]]:
 
 
 def refresh(ch: Transport, spec: RollupSpec) -> int:
-    """Rebuild the dirty days from raw events; returns how many there were. The days stay
-    listed (read raw) until their rows are rebuilt."""
-    n = int(ch.arrow("SELECT count() AS n FROM rollup_dirty").column("n")[0].as_py())
-    if not n:
+    """Rebuild the days whose dirty marks are ripe (older than ``MARGIN_SECONDS`` before
+    the current insert hour); returns how many. Other days stay listed (read raw)."""
+    now = server_now(ch)
+    cut = now - now % BUCKET_SECONDS  # the current insert hour's start
+    ripe = ch.arrow(
+        "SELECT groupArray(toString(mark)) AS marks, uniqExact(site_id, day) AS days "
+        f"FROM rollup_dirty WHERE at < {stamp(cut - MARGIN_SECONDS)}"
+    )
+    marks: list[str] = ripe.column("marks")[0].as_py()
+    if not marks or not settle(ch, cut):  # every insert stamped before the hour is done
         return 0
-    dirty = "(SELECT site_id, day FROM rollup_dirty)"
-    where = f"WHERE (site_id, {_DAY}) IN {dirty} "
+    listed = ", ".join(f"'{m}'" for m in marks)  # UUIDs: no quoting needed
+    days = f"(SELECT site_id, day FROM rollup_dirty WHERE toString(mark) IN ({listed}))"
+    before = stamp(cut)
     for _, table, select in _views(spec):
-        ch.command(f"DELETE FROM {table} WHERE (site_id, day) IN {dirty}")
-        ch.command(f"INSERT INTO {table} {select(where)}")
-    ch.command("TRUNCATE TABLE rollup_dirty")
-    return n
+        ch.command(f"DELETE FROM {table} WHERE (site_id, day) IN {days} AND ins < {before}")
+        ch.command(
+            f"INSERT INTO {table} "
+            f"{select(f'WHERE (site_id, {_DAY}) IN {days} AND inserted < {before} ')}"
+        )
+    ch.command(f"DELETE FROM rollup_dirty WHERE toString(mark) IN ({listed})")
+    return int(ripe.column("days")[0].as_py())
 
 
 def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
@@ -126,7 +176,7 @@ def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
     (part of it is deleted). ``where`` selects the site (or is empty) and binds ``cut``."""
     day = "toDateTime64(toStartOfDay({cut:DateTime64(3, 'UTC')}), 3, 'UTC')"
     ch.command(
-        f"INSERT INTO rollup_dirty SELECT DISTINCT site_id, day FROM visitor_days "
+        f"INSERT INTO rollup_dirty (site_id, day) SELECT DISTINCT site_id, day FROM visitor_days "
         f"WHERE {where}day = {day}",
         params,
     )
@@ -141,7 +191,7 @@ def mark_person(ch: Transport, site_id: str, column: str, value: str | int) -> N
         raise ValueError(f"a person is found by user_id or visitor_id, not {column!r}")
     kind = "UInt64" if column == "visitor_id" else "String"
     ch.command(
-        "INSERT INTO rollup_dirty SELECT DISTINCT site_id, "
+        "INSERT INTO rollup_dirty (site_id, day) SELECT DISTINCT site_id, "
         "toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE site_id = {site:String} "
         "AND session_id IN (SELECT session_id FROM events WHERE site_id = {site:String} "
         f"AND {column} = {{value:{kind}}})",

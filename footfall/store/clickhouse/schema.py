@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
+from footfall.store.clickhouse.rollups_job import CLAIMS
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
 
@@ -144,6 +145,27 @@ CREATE TABLE IF NOT EXISTS rollup_layout (version UInt32, built_at DateTime)
 ENGINE = MergeTree ORDER BY version
 """
 
+# Layout 9 of the daily rollups: their rows keep the hour their events were inserted in
+# (``ins``), so the rollups job can rebuild a day while writers insert into it
+# (footfall/store/clickhouse/rollups.py); the views are created again by the next build.
+VISITOR_DAYS_9 = """
+CREATE TABLE IF NOT EXISTS visitor_days (
+    site_id LowCardinality(String),
+    kind LowCardinality(String),
+    day DateTime64(3, 'UTC'),
+    value LowCardinality(String),
+    visitor_id UInt64,
+    ins DateTime('UTC'),
+    pageviews SimpleAggregateFunction(sum, UInt64),
+    events SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, kind, day, value, visitor_id, ins)
+"""
+VISIT_DAYS_9 = VISIT_DAYS.replace(
+    "visitor_id UInt64,", "visitor_id UInt64, ins DateTime('UTC'),"
+).replace("visitor_id)", "visitor_id, ins)")
+
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
@@ -183,6 +205,30 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
                 )
             ),
             VISIT_DAYS,
+        ),
+    ),
+    # The server's insert stamp of every event (a MATERIALIZED column: never sent by the
+    # writer, not in ``SELECT *``; the rows already stored get the migration's time), an
+    # id and a time on each dirty mark (a refresh clears only the marks it read), the
+    # rollup tables with the insert hour, and the rollups job's claims across processes.
+    (
+        9,
+        (
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS inserted DateTime('UTC') "
+            "MATERIALIZED now() CODEC(Delta, ZSTD)",
+            "ALTER TABLE events MATERIALIZE COLUMN inserted SETTINGS mutations_sync = 2",
+            "ALTER TABLE rollup_dirty ADD COLUMN IF NOT EXISTS mark UUID DEFAULT generateUUIDv4()",
+            "ALTER TABLE rollup_dirty ADD COLUMN IF NOT EXISTS at DateTime('UTC') DEFAULT now()",
+            "ALTER TABLE rollup_dirty MATERIALIZE COLUMN mark SETTINGS mutations_sync = 2",
+            "ALTER TABLE rollup_dirty MATERIALIZE COLUMN at SETTINGS mutations_sync = 2",
+            "DROP VIEW IF EXISTS visitor_days_mv",
+            "DROP VIEW IF EXISTS visit_days_mv",
+            "DROP TABLE IF EXISTS visitor_days",
+            "DROP TABLE IF EXISTS visit_days",
+            VISITOR_DAYS_9,
+            VISIT_DAYS_9,
+            "TRUNCATE TABLE rollup_layout",
+            CLAIMS,
         ),
     ),
 )

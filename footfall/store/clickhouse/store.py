@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
-from footfall.store.clickhouse import forget, replay, rollups, schema, siteops
+from footfall.store.clickhouse import forget, replay, rollups, rollups_job, schema, siteops
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
@@ -252,7 +252,11 @@ class ClickHouseStore:
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the daily rollups for ``spec`` (once per layout version) and rebuild the
         days listed as dirty. ``sites``' time zones are not needed: days are UTC."""
-        with self._write_lock:  # no round writes while the table is filled or rebuilt
+        # Writers (here or in other processes) insert meanwhile: rollups.py's stamps keep
+        # the job and the views apart; the claim keeps other processes' jobs out.
+        with rollups_job.claim(self.ch) as mine:
+            if not mine:
+                return {"built": [], "refreshed_days": 0, "busy": True}
             built = rollups.build(self.ch, spec)
             refreshed = rollups.refresh(self.ch, spec)
             self._layout = (-1e9, None)
