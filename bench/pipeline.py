@@ -172,10 +172,13 @@ def run_shape(
     name: str, workers: int, args: argparse.Namespace, standin: int, tmp: Path,
     standin_pid: int,
 ) -> dict[str, Any]:  # fmt: skip
-    data = tmp / name
-    prefix = f"footfall-bench:{uuid.uuid4().hex[:8]}:"
+    run_id = uuid.uuid4().hex[:8]
+    # A data directory and a database of its own per run: ``--repeat`` runs a shape again.
+    data = tmp / f"{name}-{run_id}"
+    prefix = f"footfall-bench:{run_id}:"
     queue_url = args.redis if workers else ""
-    env = shape_env(data, create_database(standin, name.replace("-", "_")), queue_url, prefix)
+    db = create_database(standin, f"{name.replace('-', '_')}_{run_id}")
+    env = shape_env(data, db, queue_url, prefix)
     env["FOOTFALL_QUEUE_PARTITIONS"] = str(args.partitions)
     port = free_port()
     server = Server([sys.executable, "-m", "footfall.cli", "serve", "--port", str(port)],
