@@ -169,31 +169,17 @@ def test_per_key_limit_is_per_site(tmp_path: Path) -> None:
             "/api/site/create", json={"name": "T", "domains": ["other.example"]}, headers=admin
         )
         key2 = r.json()["api_key"]
+
+        def send(api_key: str) -> int:
+            headers = {"x-api-key": api_key, "user-agent": UA}
+            return client.post(
+                "/api/event", json=body_for("/api/event"), headers=headers
+            ).status_code
+
         for _ in range(2):
-            assert (
-                client.post(
-                    "/api/event",
-                    json=body_for("/api/event"),
-                    headers={"x-api-key": key, "user-agent": UA},
-                ).status_code
-                == 202
-            )
-        assert (
-            client.post(
-                "/api/event",
-                json=body_for("/api/event"),
-                headers={"x-api-key": key, "user-agent": UA},
-            ).status_code
-            == 429
-        )
-        assert (
-            client.post(
-                "/api/event",
-                json=body_for("/api/event"),
-                headers={"x-api-key": key2, "user-agent": UA},
-            ).status_code
-            == 202
-        )
+            assert send(key) == 202
+        assert send(key) == 429
+        assert send(key2) == 202
 
 
 def test_zero_turns_the_limits_off(tmp_path: Path) -> None:
