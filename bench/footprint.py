@@ -65,6 +65,15 @@ VARIANTS: dict[str, dict[str, str]] = {"baseline": BASELINE_ENV, "default": {}}
 FAST_S = 1.0
 
 
+# The sampled phases, in order, and how the report's table names them.
+PHASES = (
+    ("load", "the load"),
+    ("after", "until a fast dashboard"),
+    ("set", "the dashboard sets"),
+    ("idle", "upkeep and idle"),
+)
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -417,7 +426,7 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         stop_server(proc, grace=600)
     res["peak_rss"] = sampler.peak()
     res["peak_pss"] = sampler.peak_pss()
-    for phase in ("load", "after", "set", "idle"):  # where the peak is
+    for phase, _ in PHASES:  # where the peak is
         res[f"peak_rss_{phase}"] = sampler.peak(phase)
     res["rss_after_median"] = sampler.median("set")
     res["rss_load_median"] = sampler.median("load")
@@ -425,7 +434,7 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
     res["disk_peak"] = sum(parts.values())
     res["disk_peak_where"] = {"phase": phase, "at": time.strftime("%H:%M:%S", time.localtime(at)),
                               **{k: round(v / 1e6, 1) for k, v in sorted(parts.items())}}  # fmt: skip
-    for ph in ("load", "after", "set", "idle"):
+    for ph, _ in PHASES:
         res[f"disk_peak_{ph}"] = max(
             (sum(p.values()) for f, _, p in sampler.disk if f == ph), default=0
         )
@@ -455,12 +464,7 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
         ("peak PSS of the server's tree (MiB)", "peak_pss", lambda v: f"{v / 2**20:,.0f}"),
         *(
             (f"peak RSS: {label} (MiB)", f"peak_rss_{phase}", lambda v: f"{v / 2**20:,.0f}")
-            for phase, label in (
-                ("load", "the load"),
-                ("after", "until a fast dashboard"),
-                ("set", "the dashboard sets"),
-                ("idle", "upkeep and idle"),
-            )
+            for phase, label in PHASES
         ),  # fmt: skip
         ("median RSS during the load (MiB)", "rss_load_median", lambda v: f"{v / 2**20:,.0f}"),
         (
@@ -475,12 +479,7 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
                 f"disk_peak_{phase}",
                 lambda v: f"{v / 1e6:,.0f}",
             )
-            for phase, label in (
-                ("load", "the load"),
-                ("after", "until a fast dashboard"),
-                ("set", "the dashboard sets"),
-                ("idle", "upkeep and idle"),
-            )
+            for phase, label in PHASES
         ),  # fmt: skip
         (
             f"bytes/event after {ARGS.idle:.0f} s idle",
