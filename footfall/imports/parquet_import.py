@@ -108,19 +108,17 @@ def _round(store: EventStore, events: pa.Table, visits: pa.Table, day: date | No
             "CAST(event_id AS UUID) AS event_id" if c == "event_id" else c for c in EVENT_NAMES
         )
         # Event ids are unique: what the store holds (an earlier import) is left out.
-        added = int(
-            cur.execute(
-                f"INSERT INTO events ({', '.join(EVENT_NAMES)}) SELECT {cols} FROM _imp_ev "
-                "WHERE CAST(event_id AS UUID) NOT IN (SELECT event_id FROM events WHERE ts BETWEEN "
-                "(SELECT min(ts) FROM _imp_ev) AND (SELECT max(ts) FROM _imp_ev))"
-            ).fetchall()[0][0]
+        added = target.insert_events(
+            f"SELECT {cols} FROM _imp_ev "
+            "WHERE CAST(event_id AS UUID) NOT IN (SELECT event_id FROM events WHERE ts BETWEEN "
+            "(SELECT min(ts) FROM _imp_ev) AND (SELECT max(ts) FROM _imp_ev))"
         )
         names = ", ".join(SESSION_NAMES)
         cur.execute(
             "DELETE FROM sessions WHERE (site_id, session_id) IN "
             "(SELECT (site_id, session_id) FROM _imp_s)"
         )
-        cur.execute(f"INSERT INTO sessions ({names}) SELECT {names} FROM _imp_s")
+        target.insert_visits(f"SELECT {names} FROM _imp_s")
         # The DuckDB store's exact rollups rebuild these visitors' days (others ignore it).
         cur.execute(
             "INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "

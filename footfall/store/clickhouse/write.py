@@ -268,14 +268,6 @@ class ScratchTarget:
                 parts = pa.array(done, pa.uint16())
                 new = new.filter(pc.invert(pc.is_in(new.column("part"), value_set=parts)))
             self._write("events", new, "events")
-        else:
-            # A round that wrote its new events into the scratch itself (an import through
-            # ``cur``, footfall/imports/parquet_import.py): the scratch rows not loaded.
-            scratch = self._stamped(
-                f"SELECT {cols} FROM events "
-                f"WHERE event_id NOT IN (SELECT event_id FROM _loaded_ev) AND {fresh}"
-            )
-            self._write("events", self.cur.sql(scratch).to_arrow_table(), "events")
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
@@ -307,9 +299,7 @@ class ScratchTarget:
         )
         # The visits' rows that changed, and the stored rows no visit has any more (merged
         # into another): the scratch holds the stored rows left, ``new_visits`` the rest.
-        # Without ``new_visits`` (a round that wrote visits into the scratch itself) the
-        # scratch's rows are the new ones.
-        nv = "sessions"
+        nv = "(FROM sessions LIMIT 0)"
         if self.new_visits is not None:
             self.cur.register("_nv", self.new_visits)
             nv = "_nv"
