@@ -15,7 +15,7 @@ import pytest
 
 from footfall.config import Settings
 from footfall.imports import bulk
-from footfall.imports.accesslog import reader
+from footfall.imports.accesslog import run as reader
 from footfall.imports.accesslog.run import AccessLogImport
 from footfall.imports.feed import Feed
 from footfall.jobs.rollups import run_rollups

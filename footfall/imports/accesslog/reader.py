@@ -1,24 +1,29 @@
-"""Log lines to columns of page views: the per-line part of an access-log import.
+"""Hits to page views: the one definition of which log lines are page views and the spool
+record's columns (``footfall.ingest.batch.steps.RECORD_COLUMNS``) each becomes.
 
-:func:`read_pages` is the one definition of which lines are page views and what each
-becomes. It yields columns (Python lists, one per field, handed to Arrow whole), not one
-record per line: a page view costs a few list appends. Everything that repeats is judged
-once: times by their day and zone parts
-(:class:`~footfall.imports.accesslog.formats.ClfTime`), bots per user agent, the visitor
-hash and place per visitor (IP, user agent) and UTC day, whose row in :class:`Visitors`
-each page view points to. :meth:`Pages.records` makes the spool records of the same page
-views for a queue that ``footfall worker`` processes drain.
+:class:`PageReader` takes a block's hits (:mod:`.hits`) as Arrow columns and applies every
+rule to the distinct values of the column it reads, in Python, and to the rows by Arrow
+compute, so nothing runs in Python per line: the page rules per distinct request target
+(:func:`~footfall.imports.accesslog.formats.page_verdict`'s path part, the path and the
+cleaned query), bots per distinct user agent, the host per distinct host, and the visitor
+hash and place per distinct visitor (IP, user agent) and UTC day. Skipped lines are
+counted by the first rule they fail, in ``page_verdict``'s order, then bots, other hosts
+and the site's exclusions.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from footfall.imports.accesslog.formats import BadLine, page_verdict, parser_for
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from footfall.imports.accesslog.formats import page_verdict
 from footfall.ingest.bots import is_bot
 from footfall.ingest.exclusions import NO_RULES, SiteRules
 from footfall.ingest.geo import GeoLookup
@@ -30,11 +35,9 @@ from footfall.meta.salts import SaltStore, visitor_hash
 
 DAY_MS = 86_400_000
 MAX_FIELD = 2048  # the live API's limit on paths and referrers
-# Lines per yielded piece: the progress bar's step.
-PIECE = 16_384
-# Distinct visitor days remembered at most; past it the memo starts afresh (at a piece's
-# end, so the pieces already yielded keep the rows they point to).
-MAX_VISITORS = 100_000
+# Distinct values remembered at most per memo; past it the memo starts afresh.
+MAX_MEMO = 100_000
+_TEXT = pa.string()
 
 
 @dataclass(frozen=True)
@@ -46,51 +49,6 @@ class LineRules:
     fmt: str
     allow_headless: bool
     maxmind_db: str
-
-
-@dataclass
-class Visitors:
-    """One row per visitor and UTC day: what every page view of theirs that day shares."""
-
-    user_agent: list[str] = field(default_factory=list)
-    visitor_id: list[int] = field(default_factory=list)
-    country: list[str] = field(default_factory=list)
-    region: list[str] = field(default_factory=list)
-    city: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Pages:
-    """Page views as columns; ``who`` is each one's row in ``visitors``."""
-
-    visitors: Visitors
-    line: list[int] = field(default_factory=list)  # 1-based line number in the file
-    ts: list[int] = field(default_factory=list)  # epoch milliseconds, UTC
-    hostname: list[str] = field(default_factory=list)
-    pathname: list[str] = field(default_factory=list)
-    url_query: list[str] = field(default_factory=list)
-    referrer: list[str] = field(default_factory=list)
-    who: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.line)
-
-    def records(self, prefix: str, site_id: str) -> list[bytes]:
-        """The encoded spool records of these page views (event ids ``prefix % line``)."""
-        v, encode = self.visitors, ENCODER.encode
-        return [
-            encode(
-                SpoolRecord(
-                    prefix % n, site_id, ts, "pageview", host, path, query, ref,
-                    v.user_agent[w], v.visitor_id[w], 0, "", "", "",
-                    v.country[w], v.region[w], v.city[w], "", True, {},
-                )
-            )
-            for n, ts, host, path, query, ref, w in zip(
-                self.line, self.ts, self.hostname, self.pathname, self.url_query,
-                self.referrer, self.who, strict=True,
-            )
-        ]  # fmt: skip
 
 
 def salts_of(store: SaltStore) -> Callable[[int], bytes]:
@@ -106,76 +64,205 @@ def salts_of(store: SaltStore) -> Callable[[int], bytes]:
     return salt
 
 
-def read_pages(
-    lines: Iterator[str], how: LineRules, salt: Callable[[int], bytes], skipped: Counter[str]
-) -> Iterator[tuple[Pages, int]]:
-    """The page views in ``lines``, a piece at a time, each with the number of lines read
-    so far; skips are counted by reason in ``skipped``."""
-    parse, verdict, site, rules = parser_for(how.fmt), page_verdict, how.site, how.rules
-    bots: dict[str, bool] = {}
-    default_host = site.domains[0] if site.domains else ""
-    geo = GeoLookup(how.maxmind_db).lookup
-    seen: dict[tuple[str, str, int], int] = {}
-    vis = Visitors()
-    out = Pages(vis)
-    # The columns' appends, bound once a piece: a page view costs seven of them.
-    at_line, at_ts, at_host, at_path, at_query, at_ref, at_who = _appends(out)
-    n = 0
-    for n, line in enumerate(lines, 1):
-        if not n % PIECE:
-            yield out, n - 1
-            if len(seen) > MAX_VISITORS:
-                seen, vis = {}, Visitors()
-            out = Pages(vis)
-            at_line, at_ts, at_host, at_path, at_query, at_ref, at_who = _appends(out)
-        try:
-            ip, ts, method, target, status, ref, ua, host, ctype = parse(line.rstrip("\r\n"))
-        except BadLine:
-            skipped["malformed"] += 1
-            continue
-        reason = verdict(method, target, status, ctype)
-        if reason is not None:
-            skipped[reason] += 1
-            continue
-        bot = bots.get(ua)
-        if bot is None:
-            if len(bots) > 50_000:
-                bots.clear()
-            bot = bots[ua] = is_bot(ua, allow_headless=how.allow_headless)
-        if bot:
-            skipped["bot"] += 1
-            continue
-        if host and not host_allowed(host, site.domains):
-            skipped["other_host"] += 1
-            continue
-        pathname, _, query = target.partition("?")
-        pathname = pathname[:MAX_FIELD] or "/"
-        if rules is not NO_RULES:
-            excluded = rules.drop_reason(False, ip, pathname)
-            if excluded is not None:
-                skipped[excluded] += 1
-                continue
-        key = (ua, ip, ts // DAY_MS)
-        who = seen.get(key)
-        if who is None:  # each visitor's day: hashed and placed once
-            who = seen[key] = len(vis.visitor_id)
-            # The live pipeline's own definition (salts.visitor_hash), not a copy of it.
-            vis.visitor_id.append(visitor_hash(salt(key[2]), site.id, ip, ua))
-            vis.user_agent.append(ua)
-            country, region, city = geo(ip)
-            vis.country.append(country)
-            vis.region.append(region)
-            vis.city.append(city)
-        at_line(n)
-        at_ts(ts)
-        at_host(host or default_host)
-        at_path(pathname)
-        at_query(clean_query(query) if query else "")
-        at_ref(ref[:MAX_FIELD])
-        at_who(who)
-    yield out, n
+class PageReader:
+    """Page views of one site from blocks of hits; what it judged is remembered across
+    blocks and files (a log repeats its targets, user agents and visitors)."""
+
+    def __init__(self, how: LineRules, salt: Callable[[int], bytes]) -> None:
+        self.how, self.salt = how, salt
+        self.geo = GeoLookup(how.maxmind_db).lookup
+        self._targets: dict[str, tuple[bool, str, str]] = {}  # -> (asset, pathname, query)
+        self._bots: dict[str, bool] = {}
+        self._visitors: dict[tuple[str, str, int], tuple[int, str, str, str]] = {}
+        self._excluded: dict[tuple[str, str], str | None] = {}
+
+    def pages(self, hits: pa.Table, prefix: str, skipped: Counter[str]) -> pa.Table:
+        """The spool record columns of the page views among ``hits`` (event ids ``prefix %
+        line``); the other hits are counted by reason in ``skipped``."""
+        method, status = hits.column("method"), hits.column("status")
+        target = _encode(hits.column("target"))
+        judged = [self._target(t) for t in target.dictionary.to_pylist()]
+        asset = pc.take(pa.array([j[0] for j in judged], pa.bool_()), target.indices)
+        ctype = hits.column("content_type")
+        not_html = pc.and_(
+            pc.not_equal(ctype, ""),
+            pc.invert(pc.or_(pc.starts_with(ctype, "text/html"),
+                             pc.starts_with(ctype, "application/xhtml"))),
+        )  # fmt: skip
+        status_ok = pc.and_(pc.greater_equal(status, 200), pc.less_equal(status, 299))
+        keep = _count(skipped, pa.array([True] * hits.num_rows), [
+            ("method", pc.not_equal(method, "GET")), ("status", pc.invert(status_ok)),
+            ("not_html", not_html), ("asset", asset),
+        ])  # fmt: skip
+        hits = hits.append_column("t", target.indices).filter(keep)
+        ua = _encode(hits.column("user_agent"))
+        bot = self._per_value(ua, self._bot, pa.bool_())
+        hits, ua = hits.filter(pc.invert(bot)), ua.filter(pc.invert(bot))
+        skipped["bot"] += len(bot) - len(ua)
+        site = self.how.site
+        host = hits.column("host")
+        if pc.any(pc.not_equal(host, "")).as_py():
+            coded = _encode(host)
+            other = self._per_value(coded, lambda h: bool(h) and not host_allowed(h, site.domains),
+                                    pa.bool_())  # fmt: skip
+            hits, ua = hits.filter(pc.invert(other)), ua.filter(pc.invert(other))
+            skipped["other_host"] += len(other) - len(ua)
+        paths = pa.array([j[1] for j in judged], _TEXT)
+        t = hits.column("t")
+        if self.how.rules is not NO_RULES:
+            reasons = self._exclusions(hits.column("ip"), pc.take(paths, t))
+            for reason, n in Counter(r for r in reasons if r is not None).items():
+                skipped[reason] += n
+            kept = pa.array([r is None for r in reasons], pa.bool_())
+            hits, ua, t = hits.filter(kept), ua.filter(kept), t.filter(kept)
+        visitors, who = self._visitors_of(hits, ua)
+        n = hits.num_rows
+        blank = pa.repeat(pa.scalar("", _TEXT), n)
+        host = hits.column("host")
+        default_host = site.domains[0] if site.domains else ""
+        columns: dict[str, Any] = {
+            "event_id": pa.array([prefix % i for i in hits.column("line").to_pylist()], _TEXT),
+            "site_id": pa.repeat(pa.scalar(site.id, _TEXT), n),
+            "ts": hits.column("ts"),
+            "name": pa.repeat(pa.scalar("pageview", _TEXT), n),
+            "hostname": pc.if_else(pc.equal(host, ""), default_host, host),
+            "pathname": pc.take(paths, t),
+            "url_query": pc.take(pa.array([j[2] for j in judged], _TEXT), t),
+            "referrer": pc.utf8_slice_codeunits(hits.column("referrer"), 0, MAX_FIELD),
+            **{name: pc.take(values, who) for name, values in visitors.items()},
+            "session_id": pa.repeat(pa.scalar(0, pa.uint64()), n),
+            "user_id": blank, "screen": blank, "language": blank, "title": blank,
+            "interactive": pa.repeat(pa.scalar(True), n),
+            # n empty maps: offsets all zero (a list of n empty dicts costs 3 µs a row).
+            "props": pa.MapArray.from_arrays(
+                pa.repeat(pa.scalar(0, pa.int32()), n + 1), pa.array([], _TEXT), pa.array([], _TEXT)
+            ),
+            "revenue": pa.nulls(n, pa.float64()),
+            **{k: pa.nulls(n, pa.int64()) for k in ("duration_ms", "load_time_ms", "scroll_depth")},
+        }  # fmt: skip
+        from footfall.ingest.batch.steps import RECORD_COLUMNS
+
+        return pa.table({name: columns[name] for name in RECORD_COLUMNS})
+
+    def _target(self, target: str) -> tuple[bool, str, str]:
+        got = self._targets.get(target)
+        if got is None:
+            if len(self._targets) > MAX_MEMO:
+                self._targets.clear()
+            pathname, _, query = target.partition("?")
+            got = self._targets[target] = (
+                page_verdict("GET", target, 200, "") == "asset",
+                pathname[:MAX_FIELD] or "/",
+                clean_query(query) if query else "",
+            )
+        return got
+
+    def _bot(self, ua: str) -> bool:
+        got = self._bots.get(ua)
+        if got is None:
+            if len(self._bots) > MAX_MEMO:
+                self._bots.clear()
+            got = self._bots[ua] = is_bot(ua, allow_headless=self.how.allow_headless)
+        return got
+
+    @staticmethod
+    def _per_value(
+        coded: pa.DictionaryArray, judge: Callable[[str], bool], kind: pa.DataType
+    ) -> pa.Array:
+        return pc.take(
+            pa.array([judge(v) for v in coded.dictionary.to_pylist()], kind), coded.indices
+        )
+
+    def _exclusions(self, ips: pa.Array, paths: pa.Array) -> list[str | None]:
+        """The site's exclusion rules (IP ranges, paths), per distinct IP and path."""
+        memo, rules = self._excluded, self.how.rules
+        if len(memo) > MAX_MEMO:
+            memo.clear()
+        out = []
+        for key in zip(ips.to_pylist(), paths.to_pylist(), strict=True):
+            if key not in memo:
+                memo[key] = rules.drop_reason(False, *key)
+            out.append(memo[key])
+        return out
+
+    def _visitors_of(
+        self, hits: pa.Table, ua: pa.DictionaryArray
+    ) -> tuple[dict[str, pa.Array], pa.Array]:
+        """The visitor columns of each distinct (user agent, IP, UTC day) among ``hits``,
+        and each hit's row in them."""
+        ip = _encode(hits.column("ip"))
+        day = pc.cast(
+            pc.floor(pc.divide(pc.cast(hits.column("ts"), pa.float64()), DAY_MS)), pa.int64()
+        )
+        days = _encode(day)
+        n_ip, n_day = len(ip.dictionary), len(days.dictionary)
+        key = pc.add(
+            pc.multiply(pc.add(pc.multiply(pc.cast(ua.indices, pa.int64()), n_ip),
+                               pc.cast(ip.indices, pa.int64())), n_day),
+            pc.cast(days.indices, pa.int64()),
+        )  # fmt: skip
+        coded = _encode(key)
+        uas, ips, ds = (
+            ua.dictionary.to_pylist(),
+            ip.dictionary.to_pylist(),
+            days.dictionary.to_pylist(),
+        )
+        memo = self._visitors
+        if len(memo) > MAX_MEMO:
+            memo.clear()
+        site_id, salt, geo = self.how.site.id, self.salt, self.geo
+        agents: list[str] = []
+        rows: list[tuple[int, str, str, str]] = []
+        for k in coded.dictionary.to_pylist():
+            rest, d = divmod(k, n_day)
+            u, i = divmod(rest, n_ip)
+            v = (uas[u], ips[i], ds[d])
+            got = memo.get(v)
+            if got is None:  # the live pipeline's own definition (salts.visitor_hash)
+                got = memo[v] = (visitor_hash(salt(v[2]), site_id, v[1], v[0]), *geo(v[1]))
+            agents.append(v[0])
+            rows.append(got)
+        # Through a C array: Arrow converts Python ints of 2**63 and above at 8 µs each.
+        ids = array("Q", [r[0] for r in rows])
+        columns = {
+            "user_agent": pa.array(agents, _TEXT),
+            "visitor_id": pa.Array.from_buffers(pa.uint64(), len(ids), [None, pa.py_buffer(ids)]),
+            "country": pa.array([r[1] for r in rows], _TEXT),
+            "region": pa.array([r[2] for r in rows], _TEXT),
+            "city": pa.array([r[3] for r in rows], _TEXT),
+        }
+        return columns, coded.indices
 
 
-def _appends(p: Pages) -> tuple[Callable[[Any], None], ...]:
-    return (p.line.append, p.ts.append, p.hostname.append, p.pathname.append,
-            p.url_query.append, p.referrer.append, p.who.append)  # fmt: skip
+def _encode(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return pc.dictionary_encode(values)
+
+
+def _count(skipped: Counter[str], keep: pa.Array, rules: list[tuple[str, pa.Array]]) -> pa.Array:
+    """``keep`` less the rows each rule drops, counted under the first rule that drops it."""
+    for reason, drop in rules:
+        n = pc.sum(pc.and_(keep, drop)).as_py() or 0
+        if n:
+            skipped[reason] += n
+            keep = pc.and_(keep, pc.invert(drop))
+    return keep
+
+
+def records(table: pa.Table) -> list[bytes]:
+    """The encoded spool records of a page views table (for a queue workers drain)."""
+    encode, cols = ENCODER.encode, [table.column(n).to_pylist() for n in _RECORD_FIELDS]
+    return [
+        encode(SpoolRecord(e, s, ts, n, h, p, q, r, u, v, sid, uid, sc, la, c, re, ci, ti, i, {}))
+        for e, s, ts, n, h, p, q, r, u, v, sid, uid, sc, la, c, re, ci, ti, i in zip(
+            *cols, strict=True
+        )
+    ]
+
+
+_RECORD_FIELDS = (
+    "event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "referrer",
+    "user_agent", "visitor_id", "session_id", "user_id", "screen", "language", "country",
+    "region", "city", "title", "interactive",
+)  # fmt: skip

@@ -27,24 +27,30 @@ import hashlib
 import io
 import sys
 import time
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from footfall.imports.accesslog.reader import LineRules, Pages, Visitors, read_pages, salts_of
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from footfall.imports.accesslog.hits import BlockParser
+from footfall.imports.accesslog.reader import LineRules, PageReader, records, salts_of
 from footfall.imports.bulk import BulkLoad
 from footfall.imports.feed import Feed
 from footfall.meta.repo import SiteInfo
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 # Records handed to the queue at a time (the workers' shape): below the writer's batch
 # size, so each chunk is one writer round, and the spool never holds much of an import.
 CHUNK = 100_000
+# Bytes read at a time (then cut at the last line end): large, so Arrow's work per call
+# outweighs the call; small enough that a block's columns stay a few tens of MB.
+BLOCK_BYTES = 1 << 23
+# Lines per piece at most (a block is parsed and judged a piece at a time): the progress
+# bar's step.
+PIECE = 1 << 17
 
 
 @dataclass
@@ -57,9 +63,10 @@ class FileResult:
 
 
 @contextmanager
-def open_log(name: str) -> Iterator[tuple[IO[str], Callable[[], int], int]]:
-    """The text lines of ``name`` (``-`` = stdin; gzip recognised by its magic bytes), a
-    function giving the bytes read so far, and the file's size (0 when unknown)."""
+def open_log(name: str) -> Iterator[tuple[IO[bytes], Callable[[], int], int]]:
+    """The bytes of ``name`` (``-`` = stdin; gzip recognised by its magic bytes, and read
+    uncompressed), a function giving the bytes read so far, and the file's size (0 when
+    unknown)."""
     if name == "-":
         stdin: Any = sys.stdin.buffer
         # A pipe's buffer can peek; anything else handed in as stdin is wrapped so it can.
@@ -73,7 +80,6 @@ def open_log(name: str) -> Iterator[tuple[IO[str], Callable[[], int], int]]:
         binary: IO[bytes] = raw
         if raw.peek(2)[:2] == b"\x1f\x8b":
             binary = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n")
 
         def done() -> int:
             try:
@@ -81,10 +87,34 @@ def open_log(name: str) -> Iterator[tuple[IO[str], Callable[[], int], int]]:
             except OSError:  # a pipe
                 return 0
 
-        yield text, done, size
+        yield binary, done, size
     finally:
         if name != "-":
             raw.close()
+
+
+def line_blocks(binary: IO[bytes]) -> Iterator[pa.Array]:
+    """The lines of ``binary`` (UTF-8, undecodable bytes replaced; split at "\\n" only,
+    line ends and trailing "\\r" removed, as ``str.rstrip("\\r\\n")`` of a text file's lines),
+    as Arrow string arrays of a block of bytes each."""
+    rest = b""
+    while chunk := binary.read(BLOCK_BYTES):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest = chunk
+            continue
+        rest = chunk[cut + 1 :]
+        yield _lines(chunk[:cut])
+    if rest:
+        yield _lines(rest)
+
+
+def _lines(data: bytes) -> pa.Array:
+    # A block ends at a line end, so no character is cut in two.
+    text = pa.array([data.decode("utf-8", errors="replace")], pa.large_string())
+    lines = pc.utf8_rtrim(pc.split_pattern(text, "\n")[0].values, "\r")
+    return lines.cast(pa.string())
 
 
 def file_prefix(site_id: str, first_line: str) -> str:
@@ -107,120 +137,45 @@ class AccessLogImport:
             feed.settings.allow_headless,
             feed.settings.maxmind_db,
         )
-        self._salt = salts_of(feed.salts)
+        self.reader = PageReader(self.how, salts_of(feed.salts))
 
     def run(self, name: str, tick: Callable[[int, int, int], None] | None = None) -> FileResult:
         """Import one file; ``tick(lines, bytes done, bytes total)`` reports progress."""
         result = FileResult()
-        bulk: BulkLoad[tuple[Pages, str]] | None = None
+        bulk: BulkLoad[pa.Table] | None = None
         if self.feed.writer is not None:
-            site_id = self.site.id
-            bulk = BulkLoad(self.feed, lambda pieces: pages_table(pieces, site_id))
+            bulk = BulkLoad(self.feed, pa.concat_tables)
+        parse = BlockParser(self.how.fmt)
         try:
-            with open_log(name) as (text, done, size):
-                first = text.readline()
-                if not first:
-                    return result
-                prefix = file_prefix(self.site.id, first.rstrip("\r\n"))
-                lines = _chain(first, text)
+            with open_log(name) as (binary, done, size):
+                prefix = ""
                 batch: list[bytes] = []
-                for pages, n in read_pages(lines, self.how, self._salt, result.skipped):
-                    result.pageviews += len(pages)
-                    if bulk is not None:
-                        bulk.add((pages, prefix), len(pages))
-                    else:
-                        batch += pages.records(prefix, self.site.id)
-                        if len(batch) >= CHUNK:
-                            self.feed.put(batch)
-                            batch = []
-                    result.lines = n
-                    if tick is not None:
-                        tick(n, done(), size)
+                for block in line_blocks(binary):
+                    if not prefix:
+                        prefix = file_prefix(self.site.id, block[0].as_py())
+                    for at in range(0, len(block), PIECE):
+                        piece = block.slice(at, PIECE)
+                        hits, bad = parse(piece, result.lines + 1)
+                        result.lines += len(piece)
+                        result.skipped["malformed"] += bad
+                        pages = self.reader.pages(hits, prefix, result.skipped)
+                        result.pageviews += pages.num_rows
+                        if bulk is not None:
+                            bulk.add(pages, pages.num_rows)
+                        else:
+                            batch += records(pages)
+                            if len(batch) >= CHUNK:
+                                self.feed.put(batch)
+                                batch = []
+                        if tick is not None:
+                            tick(result.lines, done(), size)
                 self.feed.put(batch)
         finally:
             if bulk is not None:
                 bulk.finish()
+        if not result.skipped["malformed"]:
+            del result.skipped["malformed"]
         return result
-
-
-def pages_table(pieces: list[tuple[Pages, str]], site_id: str) -> pa.Table:
-    """The spool record's columns (``RECORD_COLUMNS``) of the page views in ``pieces``
-    (each with its file's event id prefix)."""
-    import pyarrow as pa
-
-    text = pa.string()
-    ids: list[str] = []
-    # Each visitor's columns converted once (per Visitors the pieces point to), then one
-    # take per column: a Python lookup per page view and column costs far more. Pieces
-    # pointing to one Visitors are consecutive (the reader replaces it, never returns to
-    # it), so the takes, in the order first seen, are the page views in order.
-    whose: dict[int, tuple[Visitors, list[int]]] = {}
-    for pages, prefix in pieces:
-        ids += [prefix % i for i in pages.line]
-        whose.setdefault(id(pages.visitors), (pages.visitors, []))[1].extend(pages.who)
-    kinds = {"user_agent": text, "visitor_id": pa.uint64(), "country": text, "region": text,
-             "city": text}  # fmt: skip
-    columns = {
-        name: pa.chunked_array(
-            [_array(getattr(vis, name), kind).take(pa.array(who, pa.int64()))
-             for vis, who in whose.values()],
-            kind,
-        )
-        for name, kind in kinds.items()
-    }  # fmt: skip
-    n = len(ids)
-
-    def cat(name: str, kind: pa.DataType) -> pa.Array:
-        return pa.array([x for pages, _ in pieces for x in getattr(pages, name)], kind)
-
-    blank = pa.array([""] * n, text)
-    # n empty maps: offsets all zero (a list of n empty dicts costs 3 µs a row).
-    no_props = pa.MapArray.from_arrays(
-        pa.array([0] * (n + 1), pa.int32()), pa.array([], text), pa.array([], text)
-    )
-    return pa.table(
-        {
-            "event_id": pa.array(ids, text),
-            "site_id": pa.array([site_id] * n, text),
-            "ts": cat("ts", pa.int64()),
-            "name": pa.array(["pageview"] * n, text),
-            "hostname": cat("hostname", text),
-            "pathname": cat("pathname", text),
-            "url_query": cat("url_query", text),
-            "referrer": cat("referrer", text),
-            "user_agent": columns["user_agent"],
-            "visitor_id": columns["visitor_id"],
-            "session_id": pa.array([0] * n, pa.uint64()),
-            "user_id": blank,
-            "screen": blank,
-            "language": blank,
-            "country": columns["country"],
-            "region": columns["region"],
-            "city": columns["city"],
-            "title": blank,
-            "interactive": pa.array([True] * n, pa.bool_()),
-            "props": no_props,
-            "revenue": pa.nulls(n, pa.float64()),
-            "duration_ms": pa.nulls(n, pa.int64()),
-            "load_time_ms": pa.nulls(n, pa.int64()),
-            "scroll_depth": pa.nulls(n, pa.int64()),
-        }
-    )
-
-
-def _array(values: list[Any], kind: pa.DataType) -> pa.Array:
-    import pyarrow as pa
-
-    if kind != pa.uint64():
-        return pa.array(values, kind)
-    # Through a C array: Arrow converts Python ints of 2**63 and above at 8 µs each.
-    words = array("Q", values)
-    return pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(words)])
-
-
-def _chain(first: str, rest: IO[str]) -> Iterator[str]:
-    yield first
-    yield from rest
 
 
 def rate(lines: int, started: float) -> float:
