@@ -151,3 +151,67 @@ def test_rollups_built_before_an_import_equal_raw_after_it(
     assert feed.counts.inserted == got.pageviews == len(rows)
     run_rollups(services.store, services.meta)
     compare(SimpleNamespace(services=services, site_id=ff.site_id))  # type: ignore[arg-type]
+
+
+class Stopped(RuntimeError):
+    """The process 'died' between a round's events and its visits."""
+
+
+@pytest.mark.slow  # chdb: ~12 s
+def test_a_round_stopped_between_events_and_visits_is_mended_by_importing_again(
+    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # Two rounds: the first commits whole, the second stops after its events are written
+    # and before its visits are (ClickHouse: separate inserts; DuckDB: one transaction).
+    monkeypatch.setattr(reader, "PIECE", 4)
+    monkeypatch.setattr(bulk, "ROUND", 4)
+    rows = FIRST + SECOND
+    log = _log(tmp_path / "a.log", rows)
+    rounds: list[int] = []
+    if shop.store_url:
+        from footfall.store.clickhouse.write import ScratchTarget as Target
+
+        real_write = Target._write
+
+        def write(self: Any, table: str, *args: Any, **kw: Any) -> None:
+            if table == "sessions" and len(rounds) == 2:
+                raise Stopped
+            real_write(self, table, *args, **kw)
+
+        monkeypatch.setattr(Target, "_write", write)
+    else:
+        from footfall.store.duckdb.store import _InPlace as Target
+
+        def visits(self: Any, select: str) -> None:
+            raise Stopped
+
+        def insert(self: Any, select: str) -> None:
+            if len(rounds) == 2:
+                visits(self, select)
+            self.cur.execute(f"INSERT INTO sessions BY NAME {select}")
+
+        monkeypatch.setattr(Target, "insert_visits", insert)
+    real_round = bulk.BulkLoad._round
+
+    def counted(self: bulk.BulkLoad[Any], table: Any) -> dict[str, Any]:
+        rounds.append(table.num_rows)
+        return real_round(self, table)
+
+    monkeypatch.setattr(bulk.BulkLoad, "_round", counted)
+    with pytest.raises(Stopped):
+        run_cli(shop, monkeypatch, capsys, str(log))
+    monkeypatch.undo()
+    capsys.readouterr()
+
+    again = run_cli(shop, monkeypatch, capsys, str(log))
+    assert again["imported"] + again["already_imported"] == len(rows)
+    visits = _visits(rows)
+    dates = {"date_range": ["2024-03-05", "2024-03-05"]}
+    top = query(shop, {"metrics": ["pageviews", "visitors", "visits", "bounce_rate"], **dates})
+    bounces = sum(len(v) == 1 for v in visits)
+    assert top[0]["metrics"] == [len(rows), 3, len(visits), 100 * bounces / len(visits)]
+    for dim, at in (("visit:entry_page", 0), ("visit:exit_page", -1)):
+        got = query(shop, {"metrics": ["visits"], "dimensions": [dim], **dates})
+        assert {r["dimensions"][0]: r["metrics"][0] for r in got} == {v[at]: 1 for v in visits}
+    pages = query(shop, {"metrics": ["visits", "pageviews"], "dimensions": ["event:page"], **dates})
+    assert {r["dimensions"][0]: r["metrics"] for r in pages} == {p: [1, 1] for *_, p in rows}

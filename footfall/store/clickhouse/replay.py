@@ -22,6 +22,12 @@ from typing import Any
 
 from footfall.store.clickhouse.transport import Transport
 
+# The partition of rounds outside the queue (an import's, footfall/imports/): positions of
+# its own, each round the next (``next_position``), so a round that stopped between its
+# events and its visits is taken back by the next import's first round, as a queue round's
+# is by its partition's next one, and that import writes those events again with visits.
+IMPORT_PARTITION = 0xFFFF
+
 
 def sql_list(values: list[Any]) -> str:
     """Ids and numbers read back from the engine, as a SQL list (they carry no quotes)."""
@@ -37,6 +43,26 @@ def committed(ch: Transport, part: int) -> int:
     )
     value = got.column("v")[0].as_py() if got.num_rows else None
     return int(value or 0)
+
+
+def next_position(ch: Transport, part: int) -> int:
+    """A position above every one partition ``part`` committed or wrote rows with."""
+    got = ch.arrow(
+        f"SELECT (SELECT max(pos) FROM events WHERE part = {int(part)}) AS e, "
+        f"(SELECT max(pos) FROM dropped_events WHERE part = {int(part)}) AS d"
+    )
+    stored = [got.column(c)[0].as_py() or 0 for c in ("e", "d")] if got.num_rows else []
+    return max([committed(ch, part), *stored]) + 1
+
+
+def _older(part: int, p: int) -> str:
+    """The rows an event's copy written by partition ``part``'s round ``p`` supersedes: a
+    queue partition's are ordered by position; an import's positions compare with no
+    queue's, so its round supersedes every other copy (the import holds the data
+    directory: no round of the queue runs meanwhile)."""
+    if part == IMPORT_PARTITION:
+        return f"NOT (part = {int(part)} AND pos = {int(p)})"
+    return f"pos < {int(p)}"
 
 
 def take_back(ch: Transport, part: int, done: int, replaying: int) -> None:
@@ -60,7 +86,7 @@ def settle(ch: Transport, part: int, p: int) -> None:
     re-stamped (a scan of ``pos`` and ``event_id`` against the round's own ids: only when
     the partition's writer changed or failed)."""
     older = (
-        f"pos < {int(p)} AND event_id IN "
+        f"{_older(part, p)} AND event_id IN "
         f"(SELECT event_id FROM events WHERE part = {int(part)} AND pos = {int(p)})"
     )
     if ch.arrow(f"SELECT count() AS n FROM events WHERE {older}")[0][0].as_py():
@@ -76,7 +102,7 @@ def drop_superseded(ch: Transport, event_ids: list[str], part: int, p: int) -> N
     )
     ids = kept.column("id").to_pylist()
     if ids:
-        ch.command(f"DELETE FROM events WHERE pos < {int(p)} AND event_id IN ({sql_list(ids)})")
+        ch.command(f"DELETE FROM events WHERE {_older(part, p)} AND event_id IN ({sql_list(ids)})")
 
 
 def stored_by(ch: Transport, part: int, p: int) -> tuple[list[str], bool]:

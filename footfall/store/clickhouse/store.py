@@ -117,6 +117,9 @@ class ClickHouseStore:
                 self._scratch = ScratchTarget.open_scratch()
                 self._stage = ScratchTarget.create_stage(self.ch, uuid.uuid4().hex[:12])
             pos = version_of(progress)
+            if progress is None and shares is None:  # an import's round (replay.py)
+                partition = replay.IMPORT_PARTITION
+                pos = replay.next_position(self.ch, partition)
             parts = [Share(partition, pos)]
             if shares is not None:
                 parts = [
@@ -126,7 +129,7 @@ class ClickHouseStore:
             target = ScratchTarget(
                 self.ch, self._scratch, pos, self._stage, shares=parts, owners=owners(shares)
             )
-            if pos:  # a queue round (an import's has no position and no replay)
+            if pos:  # every round since imports have a partition of their own
                 # A stale worker's replay checks would delete the new owner's uncommitted
                 # rows (past the marker), its commit would stand beside the new owner's.
                 if fence is not None:

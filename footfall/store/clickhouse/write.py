@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
-from footfall.store.clickhouse.replay import drop_superseded, sql_list
+from footfall.store.clickhouse.replay import IMPORT_PARTITION, drop_superseded, sql_list
 from footfall.store.clickhouse.rows import (
     Share,
     casts,
@@ -69,6 +69,7 @@ class ScratchTarget:
         # The partitions' batches this round commits, each apart (one without shares);
         # replay.py fills in what each one's stopped attempts left.
         self.shares = shares or [Share(part, pos)]
+        self.queued = self.shares[-1].part != IMPORT_PARTITION  # else an import's round
         for table in ("events", "sessions", "dropped_events", "rollup_pending"):
             self.cur.execute(f"DELETE FROM {table}")
         # Which share each visitor's rows go with (``owners``: site_id, visitor_id, part,
@@ -117,8 +118,8 @@ class ScratchTarget:
         return cur
 
     def _load_events(self, where: str) -> None:
-        # A round outside the queue (pos 0: an import, footfall/imports/) sees every row;
-        # a queue round every row but its partition's own from this position on.
+        # A round sees every row but its partition's own from its position on (an import's
+        # partition has none: replay.py took back what a stopped import round left).
         before = (
             " AND ".join(f"(pos < {s.pos} OR part <> {s.part})" for s in self.shares)
             if self.pos
@@ -222,9 +223,9 @@ class ScratchTarget:
                 continue
             if not keep_part:
                 group = group.drop_columns(["part"])
-            # No queue position, no token: an import's rounds would all share "0:…" and
-            # ClickHouse would drop every one after the first as a replay.
-            token = f"{share.part}:{share.pos}:{piece}" if self.pos else ""
+            # An import's round, no token: it is never replayed as the same batch, and a
+            # position it took again after a stop must not drop its inserts as replays.
+            token = f"{share.part}:{share.pos}:{piece}" if self.queued else ""
             self.ch.insert(table, group, token=token)
 
     def _drops(self) -> pa.Table:
@@ -285,7 +286,7 @@ class ScratchTarget:
             self.cur.unregister("_changed")
             # One insert for every share: a day listed twice is harmless (read as a set).
             names = "-".join(f"{s.part}:{s.pos}" for s in live)
-            self.ch.insert("rollup_dirty", days, token=f"{names}:dirty" if self.pos else "")
+            self.ch.insert("rollup_dirty", days, token=f"{names}:dirty" if self.queued else "")
             self._write("events", changed, "restamp")
         markers = "".join(
             # The progress marker of each share: a visit row no site has, deleted, so reads
