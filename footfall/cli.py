@@ -13,27 +13,33 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from footfall import __version__
-from footfall.cli_jobs import ask_server, progress
-from footfall.cli_preflight import (
-    DataDirLock,
-    PreflightError,
-    check_port,
-    check_store_free,
-    connect_url,
-    holder,
-    lock_or_say,
-)
-from footfall.config import Settings, SettingsError, docs_table
-from footfall.logs import granian_config as granian_logs
-from footfall.meta.repo import Metadata
-from footfall.meta.values import MetaValidationError
-from footfall.worker import command as worker_command
+
+if TYPE_CHECKING:
+    from footfall.config import Settings
+    from footfall.meta.repo import Metadata
+
+# What each command needs is imported when it runs, not when the parser is built: the
+# metadata store alone (SQLAlchemy) would cost every ``footfall --help`` a good part of a
+# second. The commands registered by other modules are listed here too, with their help,
+# so that the command list (no command given) needs none of those modules either;
+# tests/test_cli_lazy.py checks the list against what they register.
+ELSEWHERE = {
+    "users": "dashboard users",
+    "worker": "store queued events (Redis shape; run several)",
+    "queue": "the event queue",
+    "import": "import historical data",
+    "export": "write a site's data as Parquet files",
+    "privacy": "one person's data: delete or export it",
+    "reports": "e-mail reports and traffic alerts",
+}
 
 
 def _settings(args: argparse.Namespace | None = None, **overrides: Any) -> Settings:
+    from footfall.config import Settings, SettingsError
+
     data_dir = getattr(args, "data_dir", None)
     try:
         return Settings.from_env(data_dir=data_dir, **overrides)
@@ -42,6 +48,8 @@ def _settings(args: argparse.Namespace | None = None, **overrides: Any) -> Setti
 
 
 def _meta(settings: Settings) -> Metadata:
+    from footfall.meta.repo import Metadata
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     meta = Metadata(settings.metadata_url)
     meta.migrate()
@@ -49,6 +57,15 @@ def _meta(settings: Settings) -> Metadata:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from footfall.cli_preflight import (
+        DataDirLock,
+        PreflightError,
+        check_port,
+        check_store_free,
+        connect_url,
+    )
+    from footfall.worker import command as worker_command
+
     settings = _settings(args, host=args.host, port=args.port)
     # Refused here, in one line each, rather than by a worker's traceback (or not at all:
     # Granian's SO_REUSEPORT would share a busy port with another server).
@@ -64,6 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.exit(f"error: {exc}")
     from granian import Granian
     from granian.constants import Interfaces, Loops
+
+    from footfall.logs import granian_config as granian_logs
 
     # The app factory reads Settings from the environment in the worker process.
     os.environ["FOOTFALL_HOST"], os.environ["FOOTFALL_PORT"] = settings.host, str(settings.port)
@@ -95,6 +114,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sites_create(args: argparse.Namespace) -> int:
+    from footfall.meta.values import MetaValidationError
+
     meta = _meta(_settings(args))
     try:
         site, key = meta.create_site(args.name, args.domain, args.timezone)
@@ -126,6 +147,8 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from footfall.cli_jobs import ask_server, progress
+    from footfall.cli_preflight import holder, lock_or_say
     from footfall.jobs.retention import run_retention, site_retention, table_retention
     from footfall.jobs.rollups import run_rollups
     from footfall.store import open_store
@@ -166,11 +189,14 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
 
 
 def _default_url(settings: Settings) -> str:
+    from footfall.cli_preflight import connect_url
+
     return connect_url(settings.host, settings.port)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Apply the metadata and event-store migrations (idempotent; serve does it too)."""
+    from footfall.cli_preflight import lock_or_say
     from footfall.store import open_store
 
     settings = _settings(args)
@@ -193,11 +219,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_config_docs(args: argparse.Namespace) -> int:
+    from footfall.config import docs_table
+
     print(docs_table())
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(commands_only: bool = False) -> argparse.ArgumentParser:
+    """The command line's parser; ``commands_only``: the commands registered elsewhere
+    (``ELSEWHERE``) by name and help only, enough for the command list."""
     p = argparse.ArgumentParser(prog="footfall", description="Privacy-friendly website analytics.")
     p.add_argument("--version", action="version", version=f"footfall {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -253,19 +283,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_jobs_run)
 
-    from footfall import cli_users
-
-    cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
-    worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
-    from footfall.imports import cli as cli_imports
-
-    cli_imports.add_parser(sub, common)
-    from footfall import cli_privacy
-
-    cli_privacy.add_parser(sub, common, _settings)
-    from footfall import cli_mail
-
-    cli_mail.add_parser(sub, common, _settings)
+    if commands_only:
+        for name, text in ELSEWHERE.items():
+            sub.add_parser(name, help=text)
+    else:
+        _add_elsewhere(sub, common)
 
     sub.add_parser(
         "migrate", parents=[common],
@@ -281,8 +303,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_elsewhere(sub: Any, common: argparse.ArgumentParser) -> None:
+    from footfall import cli_mail, cli_privacy, cli_users
+    from footfall.imports import cli as cli_imports
+    from footfall.worker import command as worker_command
+
+    cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
+    worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
+    cli_imports.add_parser(sub, common)
+    cli_privacy.add_parser(sub, common, _settings)
+    cli_mail.add_parser(sub, common, _settings)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    # No command named (--help, --version, nothing): the command list is all it needs.
+    args = parser(commands_only=all(a.startswith("-") for a in given)).parse_args(argv)
     try:
         result: int = args.func(args)
         sys.stdout.flush()
