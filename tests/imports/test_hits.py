@@ -5,6 +5,7 @@ malformed), and the common line shape takes the column way, not Python per line.
 from __future__ import annotations
 
 import contextlib
+import io
 from typing import Any
 
 import pyarrow as pa
@@ -106,3 +107,15 @@ def test_the_common_shape_takes_no_python_per_line(monkeypatch: pytest.MonkeyPat
     assert (len(got), bad) == (500, 1)
     assert got[2].ts_ms - got[1].ts_ms == 1000 and got[1].target == "/p/0?b=1"
     assert calls == [1]  # only the garbage line went the per-line way
+
+
+@pytest.mark.parametrize("block", [7, 1 << 20])
+def test_line_blocks_are_the_text_files_lines(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from footfall.imports.accesslog import run
+
+    monkeypatch.setattr(run, "BLOCK_BYTES", block)  # 7: lines across blocks
+    data = "a\r\nb\n\ncaf\u00e9 \u2003x\r\r\n".encode() + b"bad \xff\xfe bytes\nlast \xe9"
+    got = [line for b in run.line_blocks(io.BytesIO(data)) for line in b.to_pylist()]
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="\n")
+    assert got == [line.rstrip("\r\n") for line in text]
+    assert len(got) == 6

@@ -111,10 +111,14 @@ def line_blocks(binary: IO[bytes]) -> Iterator[pa.Array]:
 
 
 def _lines(data: bytes) -> pa.Array:
-    # A block ends at a line end, so no character is cut in two.
-    text = pa.array([data.decode("utf-8", errors="replace")], pa.large_string())
-    lines = pc.utf8_rtrim(pc.split_pattern(text, "\n")[0].values, "\r")
-    return lines.cast(pa.string())
+    # A block ends at a line end, so no character is cut in two. Valid UTF-8 goes to Arrow
+    # as it is (checked there); only a block with bad bytes is decoded with replacements.
+    try:
+        text = pa.array([data], pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        text = pa.array([data.decode("utf-8", errors="replace")], pa.string())
+    lines = pc.split_pattern(text, "\n")[0].values
+    return pc.utf8_rtrim(lines, "\r") if b"\r" in data else lines
 
 
 def file_prefix(site_id: str, first_line: str) -> str:
