@@ -169,28 +169,25 @@ def test_a_round_stopped_between_events_and_visits_is_mended_by_importing_again(
     log = _log(tmp_path / "a.log", rows)
     rounds: list[int] = []
     if shop.store_url:
-        from footfall.store.clickhouse.write import ScratchTarget as Target
+        from footfall.store.clickhouse.write import ScratchTarget
 
-        real_write = Target._write
+        real_write = ScratchTarget._write
 
         def write(self: Any, table: str, *args: Any, **kw: Any) -> None:
             if table == "sessions" and len(rounds) == 2:
                 raise Stopped
             real_write(self, table, *args, **kw)
 
-        monkeypatch.setattr(Target, "_write", write)
+        monkeypatch.setattr(ScratchTarget, "_write", write)
     else:
-        from footfall.store.duckdb.store import _InPlace as Target
-
-        def visits(self: Any, select: str) -> None:
-            raise Stopped
+        from footfall.store.duckdb.store import _InPlace
 
         def insert(self: Any, select: str) -> None:
             if len(rounds) == 2:
-                visits(self, select)
+                raise Stopped
             self.cur.execute(f"INSERT INTO sessions BY NAME {select}")
 
-        monkeypatch.setattr(Target, "insert_visits", insert)
+        monkeypatch.setattr(_InPlace, "insert_visits", insert)
     real_round = bulk.BulkLoad._round
 
     def counted(self: bulk.BulkLoad[Any], table: Any) -> dict[str, Any]:
@@ -215,3 +212,22 @@ def test_a_round_stopped_between_events_and_visits_is_mended_by_importing_again(
         assert {r["dimensions"][0]: r["metrics"][0] for r in got} == {v[at]: 1 for v in visits}
     pages = query(shop, {"metrics": ["visits", "pageviews"], "dimensions": ["event:page"], **dates})
     assert {r["dimensions"][0]: r["metrics"] for r in pages} == {p: [1, 1] for *_, p in rows}
+
+
+@pytest.mark.slow  # chdb: ~10 s
+def test_an_earlier_log_restamps_stored_visits_without_copies(
+    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # The later half of the day first; then the earlier half, whose lines start the
+    # visits the stored events belong to (their entry page and first event change).
+    later = [("198.51.100.1", FIREFOX, 20, "/x2"), ("198.51.100.1", FIREFOX, 25, "/x3")]
+    earlier = [("198.51.100.1", FIREFOX, 10, "/x1"), ("198.51.100.2", SAFARI, 0, "/y")]
+    run_cli(shop, monkeypatch, capsys, str(_log(tmp_path / "later.log", later)))
+    run_cli(shop, monkeypatch, capsys, str(_log(tmp_path / "earlier.log", earlier)))
+    dates = {"date_range": ["2024-03-05", "2024-03-05"]}
+    top = query(shop, {"metrics": ["pageviews", "visitors", "visits"], **dates})
+    assert top[0]["metrics"] == [4, 2, 2]
+    got = query(
+        shop, {"metrics": ["visits", "pageviews"], "dimensions": ["visit:entry_page"], **dates}
+    )
+    assert {r["dimensions"][0]: r["metrics"] for r in got} == {"/x1": [1, 3], "/y": [1, 1]}

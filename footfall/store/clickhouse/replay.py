@@ -55,14 +55,17 @@ def next_position(ch: Transport, part: int) -> int:
     return max([committed(ch, part), *stored]) + 1
 
 
-def _older(part: int, p: int) -> str:
+def _older(part: int, p: int, now: bool = False) -> str:
     """The rows an event's copy written by partition ``part``'s round ``p`` supersedes: a
-    queue partition's are ordered by position; an import's positions compare with no
-    queue's, so its round supersedes every other copy (the import holds the data
-    directory: no round of the queue runs meanwhile)."""
-    if part == IMPORT_PARTITION:
+    queue partition's are ordered by position. An import's positions compare with no
+    queue's: right after its commit (``now``) its round supersedes every other copy (the
+    import holds the data directory: no queue round runs meanwhile); later, only its own
+    partition's older copies are known to be older."""
+    if part != IMPORT_PARTITION:
+        return f"pos < {int(p)}"
+    if now:
         return f"NOT (part = {int(part)} AND pos = {int(p)})"
-    return f"pos < {int(p)}"
+    return f"part = {int(part)} AND pos < {int(p)}"
 
 
 def take_back(ch: Transport, part: int, done: int, replaying: int) -> None:
@@ -102,7 +105,8 @@ def drop_superseded(ch: Transport, event_ids: list[str], part: int, p: int) -> N
     )
     ids = kept.column("id").to_pylist()
     if ids:
-        ch.command(f"DELETE FROM events WHERE {_older(part, p)} AND event_id IN ({sql_list(ids)})")
+        older = _older(part, p, now=True)
+        ch.command(f"DELETE FROM events WHERE {older} AND event_id IN ({sql_list(ids)})")
 
 
 def stored_by(ch: Transport, part: int, p: int) -> tuple[list[str], bool]:
