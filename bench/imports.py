@@ -117,7 +117,8 @@ def _cpu() -> float:
 # Runs the CLI of the footfall package found first on PYTHONPATH (this tree, or --before's),
 # and reports the process's own peak RSS (DuckDB's threads included).
 _CLI = (
-    "import resource, sys; from footfall.cli import main; rc = main(); "
+    "import resource, sys; import footfall; from footfall.cli import main; rc = main(); "
+    "print('tree', footfall.__file__, file=sys.stderr); "
     "print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); "
     "sys.exit(rc)"
 )
@@ -132,11 +133,15 @@ def run_import(
     env.pop("FOOTFALL_STORE_URL", None)
     env.pop("FOOTFALL_QUEUE_URL", None)
     cli = [sys.executable, "-c", _CLI]
+    # Run in the work directory: "python -c" puts the current directory first on sys.path,
+    # so a run from a tree holding footfall/ would import that tree, not PYTHONPATH's (every
+    # --before comparison made from the repository measured this tree twice).
     subprocess.run(
         [*cli, "sites", "create", "Shop", "--domain", "shop.example"],
         env=env,
         check=True,
         capture_output=True,
+        cwd=work,
     )
     began, cpu = time.perf_counter(), _cpu()
     out = subprocess.run(
@@ -145,10 +150,14 @@ def run_import(
         check=True,
         capture_output=True,
         text=True,
+        cwd=work,
     )
     wall, cpu = time.perf_counter() - began, _cpu() - cpu
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     rss = int(out.stderr.rsplit("maxrss", 1)[1].split()[0]) * 1024
+    tree = Path(out.stderr.rsplit("tree ", 1)[1].split()[0]).resolve()
+    if not tree.is_relative_to(src.resolve()):
+        raise SystemExit(f"the import ran {tree}, not the tree under {src}")
     lines = summary["lines"]
     return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data)
 
