@@ -23,18 +23,7 @@ if TYPE_CHECKING:
 
 # What each command needs is imported when it runs, not when the parser is built: the
 # metadata store alone (SQLAlchemy) would cost every ``footfall --help`` a good part of a
-# second. The commands registered by other modules are listed here too, with their help,
-# so that the command list (no command given) needs none of those modules either;
-# tests/test_cli_lazy.py checks the list against what they register.
-ELSEWHERE = {
-    "users": "dashboard users",
-    "worker": "store queued events (Redis shape; run several)",
-    "queue": "the event queue",
-    "import": "import historical data",
-    "export": "write a site's data as Parquet files",
-    "privacy": "one person's data: delete or export it",
-    "reports": "e-mail reports and traffic alerts",
-}
+# second. The commands other modules register: footfall/cli_elsewhere.py.
 
 
 def _settings(args: argparse.Namespace | None = None, **overrides: Any) -> Settings:
@@ -226,8 +215,8 @@ def cmd_config_docs(args: argparse.Namespace) -> int:
 
 
 def parser(commands_only: bool = False) -> argparse.ArgumentParser:
-    """The command line's parser; ``commands_only``: the commands registered elsewhere
-    (``ELSEWHERE``) by name and help only, enough for the command list."""
+    """The command line's parser; ``commands_only``: the commands other modules register
+    by name and help only (``cli_elsewhere.COMMANDS``), enough for the command list."""
     p = argparse.ArgumentParser(prog="footfall", description="Privacy-friendly website analytics.")
     p.add_argument("--version", action="version", version=f"footfall {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -283,11 +272,9 @@ def parser(commands_only: bool = False) -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_jobs_run)
 
-    if commands_only:
-        for name, text in ELSEWHERE.items():
-            sub.add_parser(name, help=text)
-    else:
-        _add_elsewhere(sub, common)
+    from footfall import cli_elsewhere
+
+    cli_elsewhere.add_parsers(sub, common, _settings, _meta, commands_only)
 
     sub.add_parser(
         "migrate", parents=[common],
@@ -301,18 +288,6 @@ def parser(commands_only: bool = False) -> argparse.ArgumentParser:
         func=cmd_config_docs
     )
     return p
-
-
-def _add_elsewhere(sub: Any, common: argparse.ArgumentParser) -> None:
-    from footfall import cli_mail, cli_privacy, cli_users
-    from footfall.imports import cli as cli_imports
-    from footfall.worker import command as worker_command
-
-    cli_users.add_parser(sub, common, lambda args: _meta(_settings(args)))
-    worker_command.add_parser(sub, common)  # worker; queue dlq list|retry|purge
-    cli_imports.add_parser(sub, common)
-    cli_privacy.add_parser(sub, common, _settings)
-    cli_mail.add_parser(sub, common, _settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
-"""``footfall --help`` loads no engine: the command list comes from footfall/cli.py alone
-(its ``ELSEWHERE`` names the commands other modules register), and it is the same list,
-with the same help, as the full parser's."""
+"""``footfall --help`` loads no engine: the command list comes from footfall/cli.py and
+footfall/cli_elsewhere.py (the names and help of the commands other modules register),
+and it is the same list, with the same help, as the full parser's."""
 
 from __future__ import annotations
 
