@@ -7,6 +7,7 @@ so a body answers the same there: the site by id or domain, the site's goals att
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +70,8 @@ async def post_query(request: Request) -> Response:
     svc: Services = request.app.state.services
     try:
         query = site_query(request, raw, site)
+        if any(m in REVENUE for m in query.metrics):  # money objects carry Plausible's value
+            query = replace(query, include={**query.include, "money_value": True})
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
         result = plausible_changes(result, query)
