@@ -35,12 +35,13 @@ def money(total: Any, count: Any = 1) -> float:
     return float((Decimal(str(total)) / int(count)).quantize(cents, rounding=ROUND_HALF_UP))
 
 
-def money_value(total: Any, count: Any) -> float | None:
+def money_value(total: Any, count: Any) -> float:
     """Plausible's average revenue, for /api/v2/query's money objects: ``total / count``
     at the amounts' three decimals, truncated (ClickHouse's Decimal(18, 3) division);
-    Footfall's own figure is :func:`money`'s, to the cent."""
+    Footfall's own figure is :func:`money`'s, to the cent. 0 when nothing to divide, as
+    :func:`money` (so rows order the same)."""
     if total is None or not count:
-        return None
+        return 0.0
     q = (Decimal(str(total)) / int(count)).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
     return float(q)
 

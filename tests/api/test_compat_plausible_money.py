@@ -30,7 +30,7 @@ def client(tmp_path: Path, store_url: str) -> Iterator[TestClient]:
     with TestClient(app) as c:
         created = c.post("/api/site/create", json={"name": "M", "domains": ["m.example"]},
                          headers=AUTH).json()  # fmt: skip
-        for name, currency in (("Order", "USD"), ("Tip", "")):
+        for name, currency in (("Order", "USD"), ("Tip", ""), ("Signup", "")):
             r = c.post(f"/api/v1/sites/{created['site_id']}/goals", headers=AUTH,
                        json={"name": name, "kind": "event", "target": name,
                              "currency": currency})  # fmt: skip
@@ -39,6 +39,8 @@ def client(tmp_path: Path, store_url: str) -> Iterator[TestClient]:
                    "timestamp": AT.isoformat()} for i, amount in enumerate(ORDERS)]  # fmt: skip
         events += [{"event_type": "Tip", "path": "/", "revenue": a, "visitor_id": "t",
                     "timestamp": AT.isoformat()} for a in (1.00, 1.00, 0.01)]  # fmt: skip
+        events.append({"event_type": "Signup", "path": "/", "visitor_id": "s",
+                       "timestamp": AT.isoformat()})  # fmt: skip
         r = c.post("/api/events", json={"events": events},
                    headers={"x-api-key": created["api_key"]})  # fmt: skip
         assert r.status_code == 202, r.text
@@ -64,3 +66,14 @@ def test_a_plain_average_stays_to_the_cent(client: TestClient) -> None:
     # Tip has no currency: Footfall's plain figures, 2.01 / 3 = 0.67 half-up to the cent.
     assert _metrics(client, "Tip", include={"plain_revenue": True}) == [0.67, 2.01]
     assert _metrics(client, "Tip") == [None, None]  # Plausible: no revenue goal matches
+
+
+def test_a_goal_breakdown_orders_by_the_average_revenue(client: TestClient) -> None:
+    body = {"site_id": "m.example", "metrics": ["average_revenue"], "date_range": "7d",
+            "dimensions": ["event:goal"]}  # fmt: skip
+    r = client.post("/api/v2/query", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    # 67.066 (USD), 0.67 (no currency: null), nothing (Signup): most first, as Plausible.
+    rows = [(row["dimensions"][0], row["metrics"][0]) for row in r.json()["results"]]
+    assert [name for name, _ in rows] == ["Order", "Tip", "Signup"]
+    assert rows[0][1]["value"] == 67.066 and rows[1][1] is None and rows[2][1] is None
