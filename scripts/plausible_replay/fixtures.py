@@ -226,6 +226,10 @@ def goal(g: dict[str, Any]) -> dict[str, str]:
     }
     if g.get("currency"):  # a revenue goal (``currency: :USD`` or ``"USD"``)
         out["currency"] = str(g["currency"])
+    props = g.get("custom_props") or {}
+    if props:  # Footfall narrows a goal by one property: the first (a second is lost)
+        key, value = next(iter(props.items()))
+        out.update(prop_key=str(key), prop_value=str(value))
     return out
 
 
