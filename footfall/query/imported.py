@@ -8,8 +8,9 @@ metrics are finished (``footfall/query/metrics.py``), so bounce rate, visit dura
 views per visit are computed once over both. As in Plausible, visitors of different days
 (and of imported and collected data) are added, not de-duplicated.
 
-Imports are included only where Plausible can include them: at most one dimension
-besides time, one that an export has (:data:`DIMENSIONS`) or ``event:goal``, filters the
+Imports are included only where Plausible can include them: dimensions besides time that
+one exported table has (:data:`DIMENSIONS`: city and country names together, say) or
+``event:goal`` alone, filters the
 one imported table read can answer (:mod:`footfall.query.imported_filters`), time buckets
 of a day or longer, and these metrics (:data:`METRICS`). Otherwise the answer says so in
 ``meta.imports_included`` (false) and ``meta.imports_skip_reason``. As in Plausible, a

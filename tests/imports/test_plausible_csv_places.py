@@ -82,6 +82,13 @@ def test_imported_places_answer_by_name(
             "England": 33 + 1, "Harjumaa": 3, "Hiiumaa": 2}  # fmt: skip
         assert _rows(client, "visit:country_name") == {
             "United Kingdom": 34, "Estonia": 5, "Germany": 4}  # fmt: skip
+        # Two dimensions from two imported tables cannot be answered from either.
+        r = client.post("/api/v2/query", headers=AUTH, json={
+            "site_id": "shop.example", "date_range": RANGE, "metrics": ["visitors"],
+            "dimensions": ["visit:country_name", "visit:device"],
+            "include": {"imports": True}})  # fmt: skip
+        assert r.json()["meta"]["imports_skip_reason"] == "unsupported_query"
+        assert r.json()["results"] == []
         if not have_cities():
             return
         assert _rows(client, "visit:city_name") == {"London": 34, "Tallinn": 3, "Kärdla": 2}
