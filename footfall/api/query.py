@@ -39,6 +39,9 @@ def body_site(request: Request, raw: dict[str, Any]) -> SiteInfo:
 def site_query(request: Request, raw: dict[str, Any], site: SiteInfo) -> Query:
     """The body as a Query, with the site's goals when it asks about ``event:goal``."""
     query = parse_query(raw)
+    if "money_value" in query.include:  # the endpoint's own switch, never a client's
+        query = replace(query, include={k: v for k, v in query.include.items()
+                                        if k != "money_value"})  # fmt: skip
     check_v2(query)
     if uses_goals(query):
         svc: Services = request.app.state.services

@@ -77,3 +77,16 @@ def test_a_goal_breakdown_orders_by_the_average_revenue(client: TestClient) -> N
     rows = [(row["dimensions"][0], row["metrics"][0]) for row in r.json()["results"]]
     assert [name for name, _ in rows] == ["Order", "Tip", "Signup"]
     assert rows[0][1]["value"] == 67.066 and rows[1][1] is None and rows[2][1] is None
+
+
+def test_a_client_cannot_ask_for_the_unrounded_average_as_a_plain_figure(
+    client: TestClient,
+) -> None:
+    # include.money_value is the endpoint's switch: a client's is dropped, plain stays cents
+    tip = _metrics(client, "Tip", include={"plain_revenue": True, "money_value": True})
+    assert tip == [0.67, 2.01]
+    r = client.post("/api/v1/export?format=jsonl", headers=AUTH, json={
+        "site_id": "m.example", "metrics": ["average_revenue"], "date_range": "7d",
+        "filters": [["is", "event:goal", ["Order"]]], "include": {"money_value": True}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert "67.066" not in r.text and "67.07" in r.text
