@@ -39,6 +39,18 @@ def committed(ch: Transport, part: int) -> int:
     return int(value or 0)
 
 
+def committed_all(ch: Transport, parts: list[int]) -> dict[int, int]:
+    """:func:`committed` for each of ``parts`` in one query (a worker's round holds
+    several partitions: one request instead of one each)."""
+    got = ch.arrow(
+        "SELECT session_id AS part, max(version) AS v FROM sessions "
+        f"WHERE site_id = '' AND session_id IN ({sql_list(parts)}) GROUP BY session_id "
+        "SETTINGS final = 0"
+    )
+    marks = dict(zip(got.column("part").to_pylist(), got.column("v").to_pylist(), strict=True))
+    return {k: int(marks.get(k) or 0) for k in parts}
+
+
 def take_back(ch: Transport, part: int, done: int, replaying: int) -> None:
     """Delete partition ``part``'s rows past its committed position ``done``, except
     those of the batch being replayed at ``replaying`` (written again by token, once)."""
@@ -67,16 +79,40 @@ def settle(ch: Transport, part: int, p: int) -> None:
         ch.command(f"DELETE FROM events WHERE {older}")
 
 
-def drop_superseded(ch: Transport, event_ids: list[str], part: int, p: int) -> None:
-    """Delete the older rows of events partition ``part``'s committed round ``p`` re-stamped."""
-    # Only rows whose re-stamped copy is stored (a failed insert stored none).
-    kept = ch.arrow(
-        "SELECT DISTINCT toString(event_id) AS id FROM events "
-        f"WHERE part = {int(part)} AND pos = {int(p)} AND event_id IN ({sql_list(event_ids)})"
+def drop_superseded(ch: Transport, rounds: list[tuple[int, int, list[str]]]) -> None:
+    """Delete the older rows of the events each committed share re-stamped: ``rounds``
+    lists ``(part, p, event ids)``, one per partition of the round. One ``DELETE`` for
+    all of them: each is a mutation that rewrites the parts it touches and, on the
+    stand-in, cost about as much for one id as for thousands."""
+    rounds = [(int(part), int(p), ids) for part, p, ids in rounds if ids]
+    if not rounds:
+        return
+    # Only rows whose re-stamped copy is stored (a failed insert stored none); their
+    # time range lets the mutation skip every part outside it (re-stamping never
+    # changes an event's ts, so the older rows lie in the same range).
+    shares = " OR ".join(
+        f"(part = {part} AND pos = {p} AND event_id IN ({sql_list(ids)}))"
+        for part, p, ids in rounds
     )
-    ids = kept.column("id").to_pylist()
-    if ids:
-        ch.command(f"DELETE FROM events WHERE pos < {int(p)} AND event_id IN ({sql_list(ids)})")
+    kept = ch.arrow(
+        "SELECT pos, groupUniqArray(toString(event_id)) AS ids, "
+        "toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi "
+        f"FROM events WHERE {shares} GROUP BY part, pos"
+    )
+    if not kept.num_rows:
+        return
+    lo = min(kept.column("lo").to_pylist())
+    hi = max(kept.column("hi").to_pylist())
+    older = " OR ".join(
+        f"(pos < {int(p)} AND event_id IN ({sql_list(ids)}))"
+        for p, ids in zip(
+            kept.column("pos").to_pylist(), kept.column("ids").to_pylist(), strict=True
+        )
+    )
+    ch.command(
+        f"DELETE FROM events WHERE ts BETWEEN fromUnixTimestamp64Milli({int(lo)}, 'UTC') "
+        f"AND fromUnixTimestamp64Milli({int(hi)}, 'UTC') AND ({older})"
+    )
 
 
 def stored_by(ch: Transport, part: int, p: int) -> tuple[list[str], bool]:

@@ -20,10 +20,11 @@ next round (``replay.py``), so rounds of other partitions, written by other work
 the same time, are never touched.
 
 A worker's round over several partitions (``Shares``) is several such rounds sharing the
-batch steps: each visitor's rows are stamped with its partition's ``part`` and ``pos``
-(``_owners``), each insert is split per share with that share's tokens, and each share's
-visits go with its own marker in an insert of their own, so each partition commits (and
-is replayed, by whichever worker holds it next) as a round of it alone would.
+batch steps and the inserts: each visitor's rows are stamped with its partition's
+``part`` and ``pos`` (``_owners``), and one insert per table carries every share's rows
+(each insert is a new part on the server: one per share cost a round of 4 partitions 4x),
+the visits' with every share's marker: all shares commit at once, and a stopped round is
+replayed per partition, by whichever worker holds it next, as a round of it alone would.
 """
 
 from __future__ import annotations
@@ -214,18 +215,21 @@ class ScratchTarget:
         )
 
     def _write(self, table: str, rows: pa.Table, piece: str, keep_part: bool = True) -> None:
-        """Insert ``rows`` into ``table``, one insert per share, each with its share's
-        deduplication token for ``piece`` (a replayed insert is written once)."""
-        for share in self.shares:
-            group = rows.filter(pc.equal(rows.column("part"), pa.scalar(share.part, pa.uint16())))
-            if not group.num_rows:
-                continue
-            if not keep_part:
-                group = group.drop_columns(["part"])
-            # No queue position, no token: an import's rounds would all share "0:…" and
-            # ClickHouse would drop every one after the first as a replay.
-            token = f"{share.part}:{share.pos}:{piece}" if self.pos else ""
-            self.ch.insert(table, group, token=token)
+        """Insert ``rows`` (of the shares not committed yet) in one insert with the
+        round's token for ``piece``: a resent insert of this round is written once. What
+        a replay of one partition skips is found by the rows' ``part`` and ``pos``
+        (``replay.stored_by``), not by the token."""
+        if not rows.num_rows:
+            return
+        if not keep_part:
+            rows = rows.drop_columns(["part"])
+        # No queue position, no token: an import's rounds would all share "0:…" and
+        # ClickHouse would drop every one after the first as a replay.
+        self.ch.insert(table, rows, token=f"{self._names}:{piece}" if self.pos else "")
+
+    @property
+    def _names(self) -> str:  # the same on every attempt of this round, unlike any other's
+        return "-".join(f"{s.part}:{s.pos}" for s in self.shares if not s.done)
 
     def _drops(self) -> pa.Table:
         unsaved = none_of([s.part for s in self.shares if s.stored_drops])
@@ -256,10 +260,10 @@ class ScratchTarget:
             ids = pa.table({"event_id": pa.array(stored_ids, pa.string())})
             self.cur.register("_stored_ids", ids)
             fresh = "event_id::VARCHAR NOT IN (SELECT event_id FROM _stored_ids)"
-        if self.new_events is not None:
+        new = self.new_events
+        if new is not None:
             # Less the events a stopped attempt of this batch stored, and those of shares
             # committed already.
-            new = self.new_events
             if stored_ids:
                 stored = pa.array(stored_ids, pa.string())
                 new = new.filter(pc.invert(pc.is_in(new.column("event_id"), value_set=stored)))
@@ -267,7 +271,6 @@ class ScratchTarget:
             if done:
                 parts = pa.array(done, pa.uint16())
                 new = new.filter(pc.invert(pc.is_in(new.column("part"), value_set=parts)))
-            self._write("events", new, "events")
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
@@ -284,13 +287,17 @@ class ScratchTarget:
             ).to_arrow_table()
             self.cur.unregister("_changed")
             # One insert for every share: a day listed twice is harmless (read as a set).
-            names = "-".join(f"{s.part}:{s.pos}" for s in live)
-            self.ch.insert("rollup_dirty", days, token=f"{names}:dirty" if self.pos else "")
-            self._write("events", changed, "restamp")
+            self.ch.insert("rollup_dirty", days, token=f"{self._names}:dirty" if self.pos else "")
+        # The new events and the re-stamped copies in one insert (after the dirty days).
+        rows = [t for t in (new, changed) if t is not None and t.num_rows]
+        if len(rows) == 2:
+            rows = [rows[0], rows[1].select(rows[0].column_names).cast(rows[0].schema)]
+        if rows:
+            self._write("events", pa.concat_tables(rows), "events")
         markers = "".join(
             # The progress marker of each share: a visit row no site has, deleted, so reads
             # (FINAL) never see it; merges keep it (no cleanup), as the newest row of its
-            # key. It goes in the insert of its share's visits: their commit.
+            # key. It goes in the insert of the visits: the round's commit.
             f" UNION ALL BY NAME SELECT '' AS site_id, {s.part}::UBIGINT AS session_id, "
             "TIMESTAMP '1970-01-01' AS start_ts, TIMESTAMP '1970-01-01' AS end_ts, "
             "0 AS pageviews, 0 AS events, 0 AS interactive_events, 0::UBIGINT AS visitor_id, "
@@ -318,8 +325,9 @@ class ScratchTarget:
         self._write("sessions", visits, "sessions", keep_part=False)
         # Only once every share has committed: the stopped attempt's re-stamped copies
         # (among ``stored_ids``) supersede rows too.
+        superseded = []
         for s in live:
             mine = pc.equal(changed.column("part"), pa.scalar(s.part, pa.uint16()))
-            superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
-            if superseded:
-                drop_superseded(self.ch, superseded, s.part, s.pos)
+            ids = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
+            superseded.append((s.part, s.pos, ids))
+        drop_superseded(self.ch, superseded)
