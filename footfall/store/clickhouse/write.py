@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
+from footfall.store.clickhouse.keys import batch_keys, create_stage
 from footfall.store.clickhouse.replay import drop_superseded, sql_list
 from footfall.store.clickhouse.rows import (
     Share,
@@ -94,16 +95,7 @@ class ScratchTarget:
         """Every share of this round is committed already (a replay): write nothing."""
         return all(s.done for s in self.shares)
 
-    @staticmethod
-    def create_stage(transport: Transport, suffix: str) -> tuple[str, str]:
-        """The staging tables of one writer (Memory: nothing of them needs to last)."""
-        ids, keys = f"footfall_stage_ids_{suffix}", f"footfall_stage_keys_{suffix}"
-        transport.command(f"CREATE TABLE IF NOT EXISTS {ids} (event_id UUID) ENGINE = Memory")
-        transport.command(
-            f"CREATE TABLE IF NOT EXISTS {keys} (site_id String, visitor_id UInt64, "
-            "session_id UInt64) ENGINE = Memory"
-        )
-        return ids, keys
+    create_stage = staticmethod(create_stage)
 
     @staticmethod
     def open_scratch() -> duckdb.DuckDBPyConnection:
@@ -139,29 +131,14 @@ class ScratchTarget:
             self.cur.unregister("_got")
 
     def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
-        # The batch's keys go to the store's staging tables (one Arrow insert each) and
-        # are joined there: a literal list of 100,000 ids costs seconds to parse.
-        ids = self.cur.sql("SELECT DISTINCT event_id::VARCHAR AS event_id FROM _in")
-        keys = self.cur.sql(
-            "SELECT DISTINCT site_id, CASE WHEN session_id = 0 THEN visitor_id ELSE 0 END "
-            "AS visitor_id, session_id FROM _in"
-        )
-        stage_ids, stage_keys = self.stage
-        self.ch.command(f"TRUNCATE TABLE {stage_ids}")
-        self.ch.command(f"TRUNCATE TABLE {stage_keys}")
-        self.ch.insert(stage_ids, ids.to_arrow_table())
-        self.ch.insert(stage_keys, keys.to_arrow_table())
+        k = batch_keys(self.cur, self.ch, self.stage)
         self._load_events(
             f"ts BETWEEN '{lo.isoformat(sep=' ')}' AND '{hi.isoformat(sep=' ')}' "
-            f"AND site_id IN (SELECT site_id FROM {stage_keys}) "
-            f"AND event_id IN (SELECT event_id FROM {stage_ids})"
+            f"AND {k.sites} AND {k.ids}"
         )
         sql = (
-            "SELECT * EXCEPT (version, is_deleted) FROM sessions "
-            f"WHERE site_id IN (SELECT site_id FROM {stage_keys}) AND ("
-            f"((site_id, visitor_id) IN (SELECT site_id, visitor_id FROM {stage_keys} WHERE session_id = 0) "
-            f"AND end_ts >= '{since.isoformat(sep=' ')}') "
-            f"OR (site_id, session_id) IN (SELECT site_id, session_id FROM {stage_keys} WHERE session_id <> 0))"
+            f"SELECT * EXCEPT (version, is_deleted) FROM sessions WHERE {k.sites} AND ("
+            f"({k.visitors} AND end_ts >= '{since.isoformat(sep=' ')}') OR {k.sessions})"
         )
         got = plain(self.ch.arrow(sql))
         if got.num_rows:
