@@ -18,6 +18,7 @@ workers' rounds in flight) are never touched.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from footfall.store.clickhouse.transport import Transport
@@ -26,6 +27,29 @@ from footfall.store.clickhouse.transport import Transport
 def sql_list(values: list[Any]) -> str:
     """Ids and numbers read back from the engine, as a SQL list (they carry no quotes)."""
     return ", ".join(f"'{v}'" if isinstance(v, str) else str(int(v)) for v in values) or "NULL"
+
+
+# A round's DELETE as a patch part (a lightweight update, ClickHouse 25.7+, on a table with
+# block numbers and offsets: migration 10): written like an insert, without waiting for a
+# mutation or for merges of the parts it touches (on the stand-in 12-16 ms against
+# 0.2-1.1 s, and seconds while a burst's parts merge). Where the table lacks them the
+# server runs the mutation as before; a server without these settings gets no SETTINGS.
+_PATCH = " SETTINGS lightweight_delete_mode = 'lightweight_update', enable_lightweight_update = 1"
+_NO_PATCH: weakref.WeakSet[Any] = weakref.WeakSet()  # transports whose server lacks them
+
+
+def delete(ch: Transport, table: str, where: str) -> None:
+    """``DELETE FROM table WHERE where``, as a patch part where the server can."""
+    sql = f"DELETE FROM {table} WHERE {where}"
+    if ch not in _NO_PATCH:
+        try:
+            ch.command(sql + _PATCH)
+            return
+        except Exception as exc:
+            if "UNKNOWN_SETTING" not in str(exc) and "Unknown setting" not in str(exc):
+                raise
+            _NO_PATCH.add(ch)
+    ch.command(sql)
 
 
 def committed(ch: Transport, part: int) -> int:
@@ -64,7 +88,7 @@ def take_back(ch: Transport, part: int, done: int, replaying: int) -> None:
                 "INSERT INTO rollup_dirty (site_id, day) SELECT DISTINCT site_id, "
                 f"toDateTime64(toStartOfDay(ts), 3, 'UTC') FROM events WHERE {stale}"
             )
-        ch.command(f"DELETE FROM {table} WHERE {stale}")
+        delete(ch, table, stale)
 
 
 def settle(ch: Transport, part: int, p: int) -> None:
@@ -76,7 +100,7 @@ def settle(ch: Transport, part: int, p: int) -> None:
         f"(SELECT event_id FROM events WHERE part = {int(part)} AND pos = {int(p)})"
     )
     if ch.arrow(f"SELECT count() AS n FROM events WHERE {older}")[0][0].as_py():
-        ch.command(f"DELETE FROM events WHERE {older}")
+        delete(ch, "events", older)
 
 
 def drop_superseded(ch: Transport, rounds: list[tuple[int, int, list[str]]]) -> None:
@@ -109,9 +133,11 @@ def drop_superseded(ch: Transport, rounds: list[tuple[int, int, list[str]]]) -> 
             kept.column("pos").to_pylist(), kept.column("ids").to_pylist(), strict=True
         )
     )
-    ch.command(
-        f"DELETE FROM events WHERE ts BETWEEN fromUnixTimestamp64Milli({int(lo)}, 'UTC') "
-        f"AND fromUnixTimestamp64Milli({int(hi)}, 'UTC') AND ({older})"
+    delete(
+        ch,
+        "events",
+        f"ts BETWEEN fromUnixTimestamp64Milli({int(lo)}, 'UTC') "
+        f"AND fromUnixTimestamp64Milli({int(hi)}, 'UTC') AND ({older})",
     )
 
 

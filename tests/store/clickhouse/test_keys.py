@@ -60,3 +60,26 @@ def test_both_ways_of_passing_a_rounds_keys_find_its_stored_visits(
     finally:
         store.close()
         spool.close_sync()
+
+
+def test_a_rounds_delete_of_restamped_rows_is_a_patch_part_not_a_mutation(
+    tmp_path: Path, store_url: str
+) -> None:
+    """The older rows of re-stamped events go as a lightweight update (migration 10), which
+    does not wait for merges: no ``_row_exists`` mutation is made, and they are gone."""
+    first, second = _records()
+    spool, store = open_parts(tmp_path, store_url)
+    try:
+        writer = Writer(spool, store, lambda s: ("s.com",), batch_size=1000)
+        for batch in (first, second):
+            spool.append_sync([ENCODER.encode(r) for r in batch])
+            writer.run_once()
+        assert store.query("SELECT count(*), count(DISTINCT event_id) FROM events") == [(24, 24)]
+        mutations = store.query(
+            "SELECT count(*) FROM system.mutations WHERE database = currentDatabase() "
+            "AND table = 'events' AND position(command, '_row_exists') > 0"
+        )
+        assert mutations == [(0,)]
+    finally:
+        store.close()
+        spool.close_sync()
