@@ -20,7 +20,10 @@ same stored rows (the warm-up), with the stand-in idle; the CPU of each process
 (serve with its forked worker, each ``footfall worker``, Redis, the stand-in, this load
 generator) over the burst is printed per event. Ratios are against the embedded shape
 of the same run. Targets: redis-1 >= 0.5x embedded, paced lag p95 <= 2 s.
-``--repeat R``: medians of R runs.
+``--repeat R``: medians of R runs. ``--trace DIR``: each worker's store requests timed
+into DIR (bench/round_trace.py; ``--sum`` a file for the totals per kind).
+``--paced-quiet``: the paced phase starts once the stand-in has merged the burst's parts
+(the burst before it is what raised the paced lag: docs/benchmarks.md).
 
     .venv/bin/python bench/pipeline.py [--events N] [--senders N] [--redis URL] [--json F]
 
