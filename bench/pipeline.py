@@ -20,7 +20,10 @@ same stored rows (the warm-up), with the stand-in idle; the CPU of each process
 (serve with its forked worker, each ``footfall worker``, Redis, the stand-in, this load
 generator) over the burst is printed per event. Ratios are against the embedded shape
 of the same run. Targets: redis-1 >= 0.5x embedded, paced lag p95 <= 2 s.
-``--repeat R``: medians of R runs.
+``--repeat R``: medians of R runs. ``--trace DIR``: each worker's store requests timed
+into DIR (bench/round_trace.py; ``--sum`` a file for the totals per kind).
+``--paced-quiet``: the paced phase starts once the stand-in has merged the burst's parts
+(the burst before it is what raised the paced lag: docs/benchmarks.md).
 
     .venv/bin/python bench/pipeline.py [--events N] [--senders N] [--redis URL] [--json F]
 
@@ -191,8 +194,12 @@ def run_shape(
         procs[:] = []
         for i in range(workers):
             log = (tmp / f"{name}-worker{i}-{runs[0]}.log").open("wb")
+            cmd = [sys.executable, "-m", "footfall.cli", "worker"]
+            if args.trace:  # each store request timed (bench/round_trace.py)
+                out = args.trace / f"{name}-{run_id}-worker{i}-{runs[0]}.jsonl"
+                cmd = [sys.executable, str(HERE / "round_trace.py"), str(out), "worker"]
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "footfall.cli", "worker"], env=env, cwd=tmp, stdout=log,
+                cmd, env=env, cwd=tmp, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
             ))  # fmt: skip
 
@@ -264,6 +271,8 @@ def run_shape(
             # operator sees), from fresh workers that did nothing else.
             start_workers()
             workers_ready(queue_url, prefix, args.partitions, depth, base, site["api_key"], warm)
+            if args.paced_quiet:
+                standin_quiet(standin_pid)
             pace(base, site["api_key"], corpus, args.paced_eps, args.paced_seconds)
             wait_drained(depth, 300)
             paced = stop_workers(procs, tmp, name, runs[0])
@@ -382,8 +391,13 @@ def main() -> None:
     ap.add_argument("--shapes", default="embedded,redis-1,redis-2")
     ap.add_argument("--paced-eps", type=int, default=1000, help="steady load for the lag")
     ap.add_argument("--paced-seconds", type=float, default=15.0)
+    ap.add_argument(
+        "--paced-quiet", action="store_true",
+        help="before the paced phase, wait until the stand-in has merged the burst's parts",
+    )  # fmt: skip
     ap.add_argument("--repeat", type=int, default=1, help="runs per shape (medians shown)")
     ap.add_argument("--json", type=Path, help="write the figures here too")
+    ap.add_argument("--trace", type=Path, help="time each worker's store requests into DIR")
     args = ap.parse_args()
     from tests.support.clickhouse import _stop, launch
 

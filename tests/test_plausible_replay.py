@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from footfall.imports.plausible.places import have_cities
 from footfall.ingest.useragent import parse_user_agent
 from scripts.plausible_replay import fixtures
 from scripts.plausible_replay.convert import convert_dir
@@ -127,3 +128,38 @@ def test_a_fixtures_browser_and_os_come_back_from_the_user_agent_it_gets() -> No
     # a version no parser gives back (Plausible's fixtures write "56") is refused, not faked
     with pytest.raises(fixtures.Unrepresentable):
         fixtures.user_agent({**asked, "browser_version": "56"})
+
+
+GOALS_CREATE = """defmodule Sample3 do
+  test "a goal narrowed by a property", %{conn: conn, site: site} do
+    {:ok, _goal} =
+      Goals.create(site, %{
+        "event_name" => "Purchase",
+        "display_name" => "Purchase A",
+        "custom_props" => %{"variant" => "A"}
+      })
+
+    populate_stats(site, [
+      build(:imported_locations, country: "EE", region: "EE-37", city: 588_409, visitors: 3)
+    ])
+
+    conn = post(conn, "/api/v2/query", %{"site_id" => site.domain, "metrics" => ["visitors"]})
+    assert json_response(conn, 200)["results"] == [%{"dimensions" => [], "metrics" => [1]}]
+  end
+end
+"""
+
+
+def test_goals_create_and_imported_places_are_read_as_the_import_keeps_them(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sample3_test.exs").write_text(GOALS_CREATE)
+    (case,), failed = convert_dir(tmp_path)
+    assert failed == []
+    (goal,) = case["goals"]
+    assert fixtures.goal(goal) == {"name": "Purchase A", "kind": "event", "target": "Purchase",
+                                   "prop_key": "variant", "prop_value": "A"}  # fmt: skip
+    (row,) = fixtures.imported_rows(case["imported"], "2024-01-05")
+    # the export's ISO 3166-2 code and GeoNames id, kept as Footfall's CSV import keeps them
+    assert row["region"] == "Harjumaa"
+    assert row["city"] == ("Tallinn" if have_cities() else "")  # the geonames extra

@@ -7,6 +7,7 @@ so a body answers the same there: the site by id or domain, the site's goals att
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +39,9 @@ def body_site(request: Request, raw: dict[str, Any]) -> SiteInfo:
 def site_query(request: Request, raw: dict[str, Any], site: SiteInfo) -> Query:
     """The body as a Query, with the site's goals when it asks about ``event:goal``."""
     query = parse_query(raw)
+    if "money_value" in query.include:  # the endpoint's own switch, never a client's
+        query = replace(query, include={k: v for k, v in query.include.items()
+                                        if k != "money_value"})  # fmt: skip
     check_v2(query)
     if uses_goals(query):
         svc: Services = request.app.state.services
@@ -69,6 +73,8 @@ async def post_query(request: Request) -> Response:
     svc: Services = request.app.state.services
     try:
         query = site_query(request, raw, site)
+        if any(m in REVENUE for m in query.metrics):  # money objects carry Plausible's value
+            query = replace(query, include={**query.include, "money_value": True})
         with QUERY_SECONDS.time():
             result = await run_in_threadpool(svc.runner.run, query, site)
         result = plausible_changes(result, query)

@@ -8,8 +8,9 @@ metrics are finished (``footfall/query/metrics.py``), so bounce rate, visit dura
 views per visit are computed once over both. As in Plausible, visitors of different days
 (and of imported and collected data) are added, not de-duplicated.
 
-Imports are included only where Plausible can include them: at most one dimension
-besides time, one that an export has (:data:`DIMENSIONS`) or ``event:goal``, filters the
+Imports are included only where Plausible can include them: dimensions besides time that
+one exported table has (:data:`DIMENSIONS`: city and country names together, say) or
+``event:goal`` alone, filters the
 one imported table read can answer (:mod:`footfall.query.imported_filters`), time buckets
 of a day or longer, and these metrics (:data:`METRICS`). Otherwise the answer says so in
 ``meta.imports_included`` (false) and ``meta.imports_skip_reason``. As in Plausible, a
@@ -48,7 +49,9 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "visit:os_version": ("operating_systems", "os_version"),
     "visit:country": ("locations", "country"),
     "visit:region": ("locations", "region"),
+    "visit:city": ("locations", "city"),  # a name too (docs/plausible-compat.md)
     "visit:country_name": ("locations", "country"),
+    "visit:region_name": ("locations", "region"),  # kept by name, as collected
     "visit:city_name": ("locations", "city"),  # Footfall keeps a city by its name
     "event:name": ("custom_events", "name"),
 }  # fmt: skip
@@ -67,7 +70,10 @@ def skip_reason(q: Query, unit: str | None) -> str | None:
     # Any time dimension is an interval (time:hour and time:minute too): Plausible says
     # unsupported_interval for those, not unsupported_query.
     plain = [d for d in q.dimensions if d != "time" and not d.startswith("time:")]
-    if len(plain) > 1 or any(d not in DIMENSIONS and d != GOAL for d in plain):
+    # Several dimensions only from one table (Plausible: city and country names together).
+    if any(d not in DIMENSIONS and d != GOAL for d in plain):
+        return "unsupported_query"
+    if GOAL in plain and len(plain) > 1:
         return "unsupported_query"
     try:
         tables = kinds(DIMENSIONS, q.filters, q.goals or ())
@@ -130,16 +136,17 @@ def add(
     the rows that pass ``filters`` (a goal breakdown calls this once per goal)."""
     plain = [d for d in dims if d not in TIME_UNITS]
     named = kinds(DIMENSIONS, filters, scope.goals)
-    kind, column = DIMENSIONS[plain[0]] if plain else (min(named, default="visitors"), "")
+    kind = DIMENSIONS[plain[0]][0] if plain else min(named, default="visitors")
+    columns = [DIMENSIONS[d][1] for d in plain]  # one table's (skip_reason)
     # A filter is tested on the row's columns: group by every column of the kind then.
     cols = sorted({c for k, c in DIMENSIONS.values() if k == kind}) if filters else []
     first, last = _local_days(scope)
     timed = len(plain) < len(dims)
-    select = ["date" if timed else "NULL", column or "NULL", *cols]
+    select = ["date" if timed else "NULL", *columns, *cols]
     # Plausible: a table other than custom events counts its pageviews as events.
     events = "events" if kind == "custom_events" else "pageviews"
     sums = ", ".join(f"sum({events if s == 'events' else s})" for s in SUMS)
-    group = ", ".join(dict.fromkeys(["date"] * timed + [column] * bool(column) + cols))
+    group = ", ".join(dict.fromkeys(["date"] * timed + columns + cols))
     sql = (
         f"SELECT {', '.join(select)}, {sums} FROM imported_stats "
         "WHERE site_id = ? AND kind = ? AND date BETWEEN ? AND ?"
@@ -150,9 +157,10 @@ def add(
     before = {a: v[a] for v in out.values() for a in TOTALS if a in v}
     added = 0
     for row in store.query(sql, [scope.site_id, kind, first, last]):
-        day, value, *fvals = row[: 2 + len(cols)]
+        day, *labels = row[: 1 + len(columns) + len(cols)]
+        values, fvals = dict(zip(plain, labels, strict=False)), labels[len(columns) :]
         visitors, pageviews, n_events, visits, bounces, duration, exits, entrances = row[
-            2 + len(cols) :
+            1 + len(columns) + len(cols) :
         ]
         passed = dict(zip(cols, fvals, strict=True))
         if filters and not all(keeps(DIMENSIONS, f, kind, passed, scope.goals) for f in filters):
@@ -160,11 +168,13 @@ def add(
         visits = {"exit_pages": exits, "entry_pages": entrances}.get(kind, visits)
         if not visitors and not visits and not n_events and not pageviews:
             continue
-        if (kind == "pages" and not pageviews) or (column in UNSET_SKIPPED and not value):
+        if (kind == "pages" and not pageviews) or any(
+            DIMENSIONS[d][1] in UNSET_SKIPPED and not values[d] for d in plain
+        ):
             continue  # Plausible's imported pages need pageviews; these rows a value
         added += int(visitors or 0)
         key = tuple(
-            _bucket(scope.unit or "day", day) if d in TIME_UNITS else dimension(d).label(value)
+            _bucket(scope.unit or "day", day) if d in TIME_UNITS else dimension(d).label(values[d])
             for d in dims
         )
         v = out.setdefault(key, {})
@@ -176,10 +186,10 @@ def add(
     _add_totals(store, scope, out, filters, before, added, (first, last))
 
 
-# Columns whose empty imported value Plausible leaves out of a breakdown (a city: no
-# import keeps one, see footfall/imports/plausible/read.py).
-UNSET_SKIPPED = frozenset({"city", "utm_source", "utm_medium", "utm_campaign", "utm_content",
-                           "utm_term"})  # fmt: skip
+# Columns whose empty imported value Plausible leaves out of a breakdown (a city the
+# GeoNames table lacks: footfall/imports/plausible/places.py).
+UNSET_SKIPPED = frozenset({"city", "region", "utm_source", "utm_medium", "utm_campaign",
+                           "utm_content", "utm_term"})  # fmt: skip
 
 # The runner's totals behind percentage and conversion_rate, which imports add to.
 TOTALS = ("total.visitors", "base_total.visitors")

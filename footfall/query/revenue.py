@@ -26,7 +26,7 @@ so an event's amount counts in its goal's currency whatever currency the tracker
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from footfall.meta.prefs import GoalInfo
@@ -98,8 +98,16 @@ def goal_currencies(q: Query, goals: Iterable[GoalInfo]) -> dict[str, str]:
 def _recast(metrics: list[Any], at: list[int], currency: str | None, plain: bool) -> list[Any]:
     out = list(metrics)
     for i in at:
-        out[i] = money(out[i], currency) if currency else (out[i] if plain else None)
+        # A plain figure is Footfall's own, to the cent; a money object's value is
+        # Plausible's (metrics.MONEY_VALUE: an average to three decimals).
+        out[i] = money(out[i], currency) if currency else (_cents(out[i]) if plain else None)
     return out
+
+
+def _cents(value: Any) -> Any:
+    if value is None:
+        return None
+    return float(Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def shape(answer: dict[str, Any], q: Query, goals: Iterable[GoalInfo]) -> dict[str, Any]:

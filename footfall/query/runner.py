@@ -20,7 +20,7 @@ from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
 from footfall.query.entered import by_entry_page, entered_filters, hostname_filters
 from footfall.query.goals import GOAL, breakdown_goals, site_goals, without_goals
-from footfall.query.metrics import QUERY_METRICS, percent_change
+from footfall.query.metrics import MONEY_VALUE, QUERY_METRICS, percent_change
 from footfall.query.model import Condition, Filter, Query
 from footfall.query.period import (
     Period,
@@ -268,6 +268,8 @@ class QueryRunner:
         current = self.values(q, scope, q.dimensions, q.filters)
         shape.fill_compared_buckets(q, unit, p, cp, current)
         finish = {m: QUERY_METRICS[m].finish for m in q.metrics}
+        if q.include.get("money_value"):  # Plausible's money objects: metrics.MONEY_VALUE
+            finish.update({m: f for m, f in MONEY_VALUE.items() if m in finish})
         rows = [(key, [finish[m](v) for m in q.metrics]) for key, v in current.items()]
         rows = shape.order(q, rows)
         page = rows[q.offset : q.offset + q.limit]

@@ -43,6 +43,7 @@ STEP = re.compile(
     r"""^\s*(?:assert\s+)?(?:
       (?P<populate>populate_stats\(\s*site,\s*(?:\w+\.id,\s*)?)
     | (?P<goal>(?=insert\(:goal,))
+    | (?P<gcreate>(?:\{:ok,\s*\w+\}\s*=\s*)?(?:Plausible\.)?Goals\.create\(site,\s*)
     | (?P<tz>(?:\w+\s*=\s*)?(?:Plausible\.Site\.)?(?:new_site\(|changeset\(site,\s*%\{)
              timezone:\s*"(?P<zone>[^"]+)"
         | (?:\w+\s*=\s*)?Plausible\.Repo\.update!\(Ecto\.Changeset\.change\(site,\s*
@@ -102,7 +103,7 @@ def convert_test(test: Test, file: str) -> list[Case]:
             if text[pos:].lstrip().startswith("++"):
                 raise Unconvertible("fixtures built by a computed list")
             events.extend(value)
-        elif m.group("goal") is not None:
+        elif m.group("goal") is not None or m.group("gcreate"):  # insert / Goals.create
             value, pos = read(text, pos, env)
             goals.append(value)
         elif m.group("tz"):

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from footfall.imports.plausible.values import stored_value
 from footfall.ingest.useragent import parse_user_agent
+from footfall.store.imported import DIMENSION_COLUMNS
 
 SOURCES = {
     "Google": "https://www.google.com/",
@@ -224,6 +226,10 @@ def goal(g: dict[str, Any]) -> dict[str, str]:
     }
     if g.get("currency"):  # a revenue goal (``currency: :USD`` or ``"USD"``)
         out["currency"] = str(g["currency"])
+    props = g.get("custom_props") or {}
+    if props:  # Footfall narrows a goal by one property: the first (a second is lost)
+        key, value = next(iter(props.items()))
+        out.update(prop_key=str(key), prop_value=str(value))
     return out
 
 
@@ -260,7 +266,9 @@ def imported_rows(fixtures: list[dict[str, Any]], today: str) -> list[dict[str, 
         for key, value in fx.items():
             if key not in ("kind", "date", "table"):
                 row[renamed.get(key, key)] = value
-        row.pop("city", None)  # a GeoNames id: Footfall's CSV import keeps no city either
+        for column in DIMENSION_COLUMNS:  # each value as the CSV import keeps it
+            if column in row:
+                row[column] = stored_value(column, str(row[column]))
         row["date"] = str(fx.get("date") or today)[:10]
         rows.append(row)
     return rows

@@ -4,9 +4,11 @@
 
 DIR holds copies of Plausible's ``query*_test.exs`` files (never committed here: take
 them from github.com/plausible/analytics, ``test/plausible_web/controllers/api/
-external_stats_controller/``; the figures in docs/design.md are for ``query_test.exs``,
-``query_validations_test.exs``, ``query_special_metrics_test.exs`` and
-``query_goal_dimension_test.exs``). Each test
+external_stats_controller/``; the figures in docs/plausible-compat.md name the files and
+their commits: ``query_test.exs``, ``query_imported_test.exs``,
+``query_validations_test.exs``, ``query_comparisons_test.exs``,
+``query_goal_dimension_test.exs``, ``query_special_metrics_test.exs`` and
+``query_timezone_test.exs``). Each test
 (``convert.py``) gets a fresh in-process Footfall (DuckDB store, the real lifespan, a
 temporary data directory); its fixture events go through ``POST /api/events``
 (``fixtures.py``), its goals through the goals API, and each of its request bodies to

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -131,9 +132,11 @@ def test_nginx_in_front_of_footfall(proxied: tuple[httpx.Client, Server, str]) -
     # Plain http: redirected to https, POST kept (308).
     moved = httpx.post(plain + "/api/event", json=event, follow_redirects=False)
     assert moved.status_code == 308 and moved.headers["location"].startswith("https://")
-    # The API: 100 requests/s with a burst of 200, then 429 (per client address).
-    codes = [client.get("/api/health").status_code for _ in range(400)]
-    assert set(codes[:150]) == {200} and 429 in codes
+    # The API: 100 requests/s with a burst of 200, then 429 (per client address). Sent 16
+    # at a time: one after another, a loaded machine may not reach 100 requests/s at all.
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda _: client.get("/api/health").status_code, range(600)))
+    assert set(codes) == {200, 429} and codes.count(200) >= 150
 
 
 def _strings(value: object) -> list[str]:

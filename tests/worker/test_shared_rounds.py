@@ -118,22 +118,25 @@ def test_a_stored_round_whose_acknowledgement_failed_is_replayed_apart_once(
     assert _drops(store) == bots
 
 
-def test_a_round_that_crashed_before_one_partitions_commit_is_replayed_apart_once(
-    redis_prefix: str, chdb_store: EventStore
+@pytest.mark.parametrize("landed", [False, True], ids=["before-commit", "after-commit"])
+def test_a_round_that_crashed_at_its_commit_is_replayed_apart_once(
+    redis_prefix: str, chdb_store: EventStore, landed: bool
 ) -> None:
     store = chdb_store
     transport: Any = store.ch  # type: ignore[attr-defined]
 
-    def crash_at_the_second_commit(a: Worker) -> None:
-        # The visits insert is a partition's commit: the first goes in, the process dies
-        # at the second, after both partitions' events and re-stamps were inserted.
+    def crash_at_the_commit(a: Worker) -> None:
+        # The visits insert is the round's commit (both partitions' at once): the process
+        # dies just before it, after both partitions' events and re-stamps were inserted,
+        # or just after it, before the older rows of the re-stamped events were deleted.
         real, commits = transport.insert, [0]
 
         def insert(table: str, data: Any, token: str = "") -> None:
             if table == "sessions":
                 commits[0] += 1
-                if commits[0] == 2:
-                    raise RuntimeError("killed")
+                if landed:
+                    real(table, data, token)
+                raise RuntimeError("killed")
             real(table, data, token)
 
         transport.insert = insert
@@ -141,9 +144,9 @@ def test_a_round_that_crashed_before_one_partitions_commit_is_replayed_apart_onc
             a.cycle()  # the round fails; its batches stay pending
         finally:
             transport.insert = real
-        assert commits[0] == 2 and a.stats.errors == 1
+        assert commits[0] == 1 and a.stats.errors == 1
 
-    recs, bots = _interrupted_round(redis_prefix, store, crash_at_the_second_commit)
+    recs, bots = _interrupted_round(redis_prefix, store, crash_at_the_commit)
     _replayed_apart(redis_prefix, store)
     people = [r for r in recs if r.user_agent != BOT]
     assert stored(store) == (len(people), len(people), expected_visits(people), len(people))

@@ -13,7 +13,7 @@ sources              source, referrer, utm_*: visitors, visits, bounces, visit_d
 devices              device: visitors, visits, bounces, visit_duration, pageviews
 browsers             browser, browser_version: the same
 operating_systems    os, os_version (Plausible's operating_system*): the same
-locations            country, region: the same (city is a GeoNames id: not kept)
+locations            country, region, city (codes and GeoNames ids kept as names): the same
 custom_events        name, link_url, path: visitors, events
 ===================  =====================================================================
 
@@ -53,7 +53,6 @@ REQUIRED = {
 }
 # Counts that stand for visits in kinds that have no visits column of their own.
 VISITS_FROM = {"entry_pages": "entrances", "exit_pages": "exits"}
-NOT_KEPT = frozenset({"city"})
 
 
 class BadExport(ValueError):
@@ -92,7 +91,7 @@ def read_member(name: str, text: str) -> Member:
     if missing:
         raise BadExport(f"{name}: column {missing[0]!r} is missing")
     reader.fieldnames = header
-    dims = [c for c in header if c in DIMENSION_COLUMNS and c not in NOT_KEPT]
+    dims = [c for c in header if c in DIMENSION_COLUMNS]
     counts = [c for c in header if c in COUNT_COLUMNS]
     out: dict[str, list[object]] = {c: [] for c in ("kind", "date", *dims, *counts)}
     visits_from = VISITS_FROM.get(kind)

@@ -9,6 +9,7 @@ names), only the tables here change with it.
 
 from __future__ import annotations
 
+from footfall.imports.plausible.places import city_name, region_name
 from footfall.ingest.referrer import source_from_utm
 
 # Plausible's "unknown" in every column; Footfall stores unknown as "" (shown "(not set)").
@@ -38,4 +39,10 @@ def stored_value(column: str, value: str) -> str:
         return source_from_utm(value) or value
     if column == "country":
         return value.upper()
+    # Plausible exports a region's ISO 3166-2 code and a city's GeoNames id; collection
+    # stores the names (footfall/imports/plausible/places.py).
+    if column == "region":
+        return region_name(value)
+    if column == "city":
+        return city_name(value)
     return value

@@ -231,6 +231,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             CLAIMS,
         ),
     ),
+    # Block numbers and offsets on events: a round's DELETE of re-stamped events' older rows
+    # is then a patch part, not a mutation waiting for merges (replay.py ``delete``).
+    (
+        10,
+        (
+            "ALTER TABLE events MODIFY SETTING "
+            "enable_block_number_column = 1, enable_block_offset_column = 1",
+        ),
+    ),
 )
 
 LEDGER = """

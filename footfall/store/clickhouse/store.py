@@ -134,8 +134,9 @@ class ClickHouseStore:
                 # rows (past the marker), its commit would stand beside the new owner's.
                 if fence is not None:
                     fence()
+                marks = replay.committed_all(self.ch, [share.part for share in parts])
                 for share in parts:
-                    self._replay(share)
+                    self._replay(share, marks[share.part])
             yield target
             if fence is not None:
                 fence()
@@ -144,12 +145,11 @@ class ClickHouseStore:
                 if share.pos:
                     self._clean[share.part] = max(share.pos, self._committed[share.part])
 
-    def _replay(self, share: Share) -> None:
-        """What partition ``share.part`` committed, and what a stopped round of it left:
+    def _replay(self, share: Share, done: int) -> None:
+        """What a stopped round of partition ``share.part`` left (it committed ``done``):
         settled first, or (the same batch) noted so as not to be written again."""
         k, p = share.part, share.pos
         last = self._clean.pop(k, None)
-        done = replay.committed(self.ch, k)
         self._committed[k] = done
         if last != done:
             # Another process wrote the partition since, or a round of it failed here.

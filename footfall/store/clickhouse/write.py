@@ -20,10 +20,11 @@ next round (``replay.py``), so rounds of other partitions, written by other work
 the same time, are never touched.
 
 A worker's round over several partitions (``Shares``) is several such rounds sharing the
-batch steps: each visitor's rows are stamped with its partition's ``part`` and ``pos``
-(``_owners``), each insert is split per share with that share's tokens, and each share's
-visits go with its own marker in an insert of their own, so each partition commits (and
-is replayed, by whichever worker holds it next) as a round of it alone would.
+batch steps and the inserts: each visitor's rows are stamped with its partition's
+``part`` and ``pos`` (``_owners``), and one insert per table carries every share's rows
+(each insert is a new part on the server: one per share cost a round of 4 partitions 4x),
+the visits' with every share's marker: all shares commit at once, and a stopped round is
+replayed per partition, by whichever worker holds it next, as a round of it alone would.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from footfall.store.base import EVENT_COLUMNS
+from footfall.store.clickhouse.keys import batch_keys, create_stage
 from footfall.store.clickhouse.replay import IMPORT_PARTITION, drop_superseded, sql_list
 from footfall.store.clickhouse.rows import (
     Share,
@@ -94,16 +96,7 @@ class ScratchTarget:
         """Every share of this round is committed already (a replay): write nothing."""
         return all(s.done for s in self.shares)
 
-    @staticmethod
-    def create_stage(transport: Transport, suffix: str) -> tuple[str, str]:
-        """The staging tables of one writer (Memory: nothing of them needs to last)."""
-        ids, keys = f"footfall_stage_ids_{suffix}", f"footfall_stage_keys_{suffix}"
-        transport.command(f"CREATE TABLE IF NOT EXISTS {ids} (event_id UUID) ENGINE = Memory")
-        transport.command(
-            f"CREATE TABLE IF NOT EXISTS {keys} (site_id String, visitor_id UInt64, "
-            "session_id UInt64) ENGINE = Memory"
-        )
-        return ids, keys
+    create_stage = staticmethod(create_stage)
 
     @staticmethod
     def open_scratch() -> duckdb.DuckDBPyConnection:
@@ -139,29 +132,14 @@ class ScratchTarget:
             self.cur.unregister("_got")
 
     def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
-        # The batch's keys go to the store's staging tables (one Arrow insert each) and
-        # are joined there: a literal list of 100,000 ids costs seconds to parse.
-        ids = self.cur.sql("SELECT DISTINCT event_id::VARCHAR AS event_id FROM _in")
-        keys = self.cur.sql(
-            "SELECT DISTINCT site_id, CASE WHEN session_id = 0 THEN visitor_id ELSE 0 END "
-            "AS visitor_id, session_id FROM _in"
-        )
-        stage_ids, stage_keys = self.stage
-        self.ch.command(f"TRUNCATE TABLE {stage_ids}")
-        self.ch.command(f"TRUNCATE TABLE {stage_keys}")
-        self.ch.insert(stage_ids, ids.to_arrow_table())
-        self.ch.insert(stage_keys, keys.to_arrow_table())
+        k = batch_keys(self.cur, self.ch, self.stage)
         self._load_events(
             f"ts BETWEEN '{lo.isoformat(sep=' ')}' AND '{hi.isoformat(sep=' ')}' "
-            f"AND site_id IN (SELECT site_id FROM {stage_keys}) "
-            f"AND event_id IN (SELECT event_id FROM {stage_ids})"
+            f"AND {k.sites} AND {k.ids}"
         )
         sql = (
-            "SELECT * EXCEPT (version, is_deleted) FROM sessions "
-            f"WHERE site_id IN (SELECT site_id FROM {stage_keys}) AND ("
-            f"((site_id, visitor_id) IN (SELECT site_id, visitor_id FROM {stage_keys} WHERE session_id = 0) "
-            f"AND end_ts >= '{since.isoformat(sep=' ')}') "
-            f"OR (site_id, session_id) IN (SELECT site_id, session_id FROM {stage_keys} WHERE session_id <> 0))"
+            f"SELECT * EXCEPT (version, is_deleted) FROM sessions WHERE {k.sites} AND ("
+            f"({k.visitors} AND end_ts >= '{since.isoformat(sep=' ')}') OR {k.sessions})"
         )
         got = plain(self.ch.arrow(sql))
         if got.num_rows:
@@ -215,18 +193,21 @@ class ScratchTarget:
         )
 
     def _write(self, table: str, rows: pa.Table, piece: str, keep_part: bool = True) -> None:
-        """Insert ``rows`` into ``table``, one insert per share, each with its share's
-        deduplication token for ``piece`` (a replayed insert is written once)."""
-        for share in self.shares:
-            group = rows.filter(pc.equal(rows.column("part"), pa.scalar(share.part, pa.uint16())))
-            if not group.num_rows:
-                continue
-            if not keep_part:
-                group = group.drop_columns(["part"])
-            # An import's round, no token: it is never replayed as the same batch, and a
-            # position it took again after a stop must not drop its inserts as replays.
-            token = f"{share.part}:{share.pos}:{piece}" if self.queued else ""
-            self.ch.insert(table, group, token=token)
+        """Insert ``rows`` (of the shares not committed yet) in one insert with the
+        round's token for ``piece``: a resent insert of this round is written once. What
+        a replay of one partition skips is found by the rows' ``part`` and ``pos``
+        (``replay.stored_by``), not by the token."""
+        if not rows.num_rows:
+            return
+        if not keep_part:
+            rows = rows.drop_columns(["part"])
+        # An import's round, no token: it is never replayed as the same batch, and a
+        # position it took again after a stop must not drop its inserts as replays.
+        self.ch.insert(table, rows, token=f"{self._names}:{piece}" if self.queued else "")
+
+    @property
+    def _names(self) -> str:  # the same on every attempt of this round, unlike any other's
+        return "-".join(f"{s.part}:{s.pos}" for s in self.shares if not s.done)
 
     def _drops(self) -> pa.Table:
         unsaved = none_of([s.part for s in self.shares if s.stored_drops])
@@ -257,10 +238,10 @@ class ScratchTarget:
             ids = pa.table({"event_id": pa.array(stored_ids, pa.string())})
             self.cur.register("_stored_ids", ids)
             fresh = "event_id::VARCHAR NOT IN (SELECT event_id FROM _stored_ids)"
-        if self.new_events is not None:
+        new = self.new_events
+        if new is not None:
             # Less the events a stopped attempt of this batch stored, and those of shares
             # committed already.
-            new = self.new_events
             if stored_ids:
                 stored = pa.array(stored_ids, pa.string())
                 new = new.filter(pc.invert(pc.is_in(new.column("event_id"), value_set=stored)))
@@ -268,7 +249,6 @@ class ScratchTarget:
             if done:
                 parts = pa.array(done, pa.uint16())
                 new = new.filter(pc.invert(pc.is_in(new.column("part"), value_set=parts)))
-            self._write("events", new, "events")
         # Re-stamped events: their UTC days are listed dirty before they are written again,
         # so the daily rollups (which would count them twice) are read raw there.
         changed = self.cur.sql(
@@ -285,13 +265,19 @@ class ScratchTarget:
             ).to_arrow_table()
             self.cur.unregister("_changed")
             # One insert for every share: a day listed twice is harmless (read as a set).
-            names = "-".join(f"{s.part}:{s.pos}" for s in live)
-            self.ch.insert("rollup_dirty", days, token=f"{names}:dirty" if self.queued else "")
-            self._write("events", changed, "restamp")
+            self.ch.insert(
+                "rollup_dirty", days, token=f"{self._names}:dirty" if self.queued else ""
+            )
+        # The new events and the re-stamped copies in one insert (after the dirty days).
+        rows = [t for t in (new, changed) if t is not None and t.num_rows]
+        if len(rows) == 2:
+            rows = [rows[0], rows[1].select(rows[0].column_names).cast(rows[0].schema)]
+        if rows:
+            self._write("events", pa.concat_tables(rows), "events")
         markers = "".join(
             # The progress marker of each share: a visit row no site has, deleted, so reads
             # (FINAL) never see it; merges keep it (no cleanup), as the newest row of its
-            # key. It goes in the insert of its share's visits: their commit.
+            # key. It goes in the insert of the visits: the round's commit.
             f" UNION ALL BY NAME SELECT '' AS site_id, {s.part}::UBIGINT AS session_id, "
             "TIMESTAMP '1970-01-01' AS start_ts, TIMESTAMP '1970-01-01' AS end_ts, "
             "0 AS pageviews, 0 AS events, 0 AS interactive_events, 0::UBIGINT AS visitor_id, "
@@ -319,8 +305,9 @@ class ScratchTarget:
         self._write("sessions", visits, "sessions", keep_part=False)
         # Only once every share has committed: the stopped attempt's re-stamped copies
         # (among ``stored_ids``) supersede rows too.
+        superseded = []
         for s in live:
             mine = pc.equal(changed.column("part"), pa.scalar(s.part, pa.uint16()))
-            superseded = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
-            if superseded:
-                drop_superseded(self.ch, superseded, s.part, s.pos)
+            ids = changed.filter(mine).column("event_id").to_pylist() + s.stored_ids
+            superseded.append((s.part, s.pos, ids))
+        drop_superseded(self.ch, superseded)
