@@ -21,8 +21,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.append(str(HERE.parent))
 
-from footprint import make_site, start  # noqa: E402
-from query import free_port, stop_server  # noqa: E402
+from footprint import free_port, make_site, start  # noqa: E402
+from query import stop_server  # noqa: E402
 
 
 def main() -> None:

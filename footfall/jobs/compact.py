@@ -3,14 +3,51 @@
 A store that can rewrite its file (the DuckDB store: footfall/store/duckdb/compact.py)
 does so when ``FOOTFALL_COMPACT_FREE_RATIO`` of it is free blocks; others have nothing to
 do (ClickHouse merges its parts itself).
+
+A rewrite holds writes and rollup runs off for its whole length (minutes at 10M events),
+so it waits out a bulk load (:class:`WriterActivity`): started in the middle of one, at
+10M events it held the writer for ten minutes, the spool filled to its cap and senders
+were refused, and the rewrite sorted a table that was still growing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger("footfall.jobs")
+
+# Events a second, averaged since the previous look, above which the writer is in a bulk
+# load (an import, a backfill, a replay): 200/s is 17M events a day, far above the sites
+# a small server holds, and far below what a bulk load sends (2,500-5,000/s here).
+BULK_EVENTS_PER_SECOND = 200.0
+# Records waiting in the queue beyond which the writer has a backlog.
+BACKLOG_RECORDS = 10_000
+
+
+class WriterActivity:
+    """Whether the writer is busy with a bulk load or a backlog right now: the condition
+    the compaction job waits out (``Scheduler.add(wait_while=...)``). ``written`` is the
+    writer's running count of stored events, ``lag`` the records waiting for it."""
+
+    def __init__(
+        self,
+        written: Callable[[], int],
+        lag: Callable[[], int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.written, self.lag, self.clock = written, lag, clock
+        self._last = (clock(), written())
+
+    def busy(self) -> bool:
+        now, count = self.clock(), self.written()
+        then, before = self._last
+        self._last = (now, count)
+        if self.lag() >= BACKLOG_RECORDS:
+            return True
+        return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND
 
 
 @runtime_checkable

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from footfall.jobs.compact import run_compact
+from footfall.jobs.compact import WriterActivity, run_compact
 from footfall.jobs.retention import run_retention, site_retention, table_retention
 from footfall.jobs.rollups import run_rollups
 
@@ -41,9 +41,15 @@ def register_default_jobs(services: Services) -> None:
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
         )  # fmt: skip
-    # Hourly, first after ten minutes: a bulk load and its first rollup build are over by
-    # then, and they are what leaves most free blocks (footfall/store/duckdb/compact.py).
+    # Hourly, first after ten minutes, and never in the middle of a bulk load (checked
+    # again each minute until it is over): a bulk load and its first rollup build are what
+    # leave most free blocks and unsorted events (footfall/store/duckdb/compact.py).
+    writer = s.writer
+    activity = WriterActivity(
+        lambda: writer.stats.events_written if writer is not None else 0,
+        lambda: writer.lag() if writer is not None else s.queue.depth(),
+    )
     s.scheduler.add(
         "compact", 3600.0, lambda: run_compact(s.store, s.settings.compact_free_ratio),
-        first_in=600.0,
+        first_in=600.0, wait_while=activity.busy, retry_seconds=60.0,
     )  # fmt: skip

@@ -2,6 +2,9 @@
 
 Jobs are plain callables run on one background thread, one at a time, so a slow job never
 overlaps itself. ``run`` executes a job now (``footfall jobs run`` and the admin API).
+A job may name a condition to wait out (``wait_while``): while it holds, the job's turn
+is put off by ``retry_seconds`` instead of its whole interval (the compaction waits for
+the end of a bulk load this way). A job run by hand does not wait.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ class Job:
     next_at: float = 0.0
     last_result: Any = None
     last_error: str = ""
+    wait_while: Callable[[], bool] | None = None
+    retry_seconds: float = 60.0
+    waited: int = 0  # turns put off by wait_while since the last run
 
 
 class Scheduler:
@@ -36,9 +42,19 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def add(
-        self, name: str, every_seconds: float, func: Callable[[], Any], *, first_in: float = 0.0
+        self,
+        name: str,
+        every_seconds: float,
+        func: Callable[[], Any],
+        *,
+        first_in: float = 0.0,
+        wait_while: Callable[[], bool] | None = None,
+        retry_seconds: float = 60.0,
     ) -> None:
-        self.jobs[name] = Job(name, every_seconds, func, time.monotonic() + first_in)
+        self.jobs[name] = Job(
+            name, every_seconds, func, time.monotonic() + first_in, wait_while=wait_while,
+            retry_seconds=retry_seconds,
+        )  # fmt: skip
 
     def run(self, name: str) -> Any:
         job = self.jobs.get(name)
@@ -69,8 +85,26 @@ class Scheduler:
             now = time.monotonic()
             for job in list(self.jobs.values()):
                 if now >= job.next_at:
+                    if self._put_off(job):
+                        job.next_at = now + job.retry_seconds
+                        continue
                     job.next_at = now + job.every_seconds
                     try:
                         self.run(job.name)
                     except Exception:  # noqa: S112 - logged in run(); keep the loop alive
                         continue
+
+    def _put_off(self, job: Job) -> bool:
+        if job.wait_while is None:
+            return False
+        try:
+            wait = job.wait_while()
+        except Exception:  # a broken condition must not stop the job for ever
+            log.exception("job %s: its wait condition failed; running it", job.name)
+            wait = False
+        if wait:
+            job.waited += 1
+            log.info("job %s put off for %.0f s", job.name, job.retry_seconds)
+            return True
+        job.waited = 0
+        return False
