@@ -29,22 +29,27 @@ BACKLOG_RECORDS = 10_000
 
 class WriterActivity:
     """Whether the writer is busy with a bulk load or a backlog right now: the condition
-    the compaction job waits out (``Scheduler.add(wait_while=...)``). ``written`` is the
-    writer's running count of stored events, ``lag`` the records waiting for it."""
+    the compaction and rollups jobs wait out (``Scheduler.add(wait_while=...)``).
+    ``written`` is the writer's running count of stored events, ``lag`` the records
+    waiting for it. The rate is taken since the previous look, or over at least
+    ``window`` seconds when looks come more often (one long writer round must not look
+    like the end of a load)."""
 
     def __init__(
         self,
         written: Callable[[], int],
         lag: Callable[[], int],
         clock: Callable[[], float] = time.monotonic,
+        window: float = 15.0,
     ) -> None:
-        self.written, self.lag, self.clock = written, lag, clock
+        self.written, self.lag, self.clock, self.window = written, lag, clock, window
         self._last = (clock(), written())
 
     def busy(self) -> bool:
         now, count = self.clock(), self.written()
         then, before = self._last
-        self._last = (now, count)
+        if now - then >= self.window:
+            self._last = (now, count)
         if self.lag() >= BACKLOG_RECORDS:
             return True
         return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND

@@ -3,8 +3,9 @@
 Jobs are plain callables run on one background thread, one at a time, so a slow job never
 overlaps itself. ``run`` executes a job now (``footfall jobs run`` and the admin API).
 A job may name a condition to wait out (``wait_while``): while it holds, the job's turn
-is put off by ``retry_seconds`` instead of its whole interval (the compaction waits for
-the end of a bulk load this way). A job run by hand does not wait.
+is put off by ``retry_seconds`` instead of its whole interval (the compaction and the
+rollups wait for the end of a bulk load this way), but never for more than
+``max_wait_seconds`` in a row. A job run by hand does not wait.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class Job:
     last_error: str = ""
     wait_while: Callable[[], bool] | None = None
     retry_seconds: float = 60.0
+    max_wait_seconds: float = 3600.0
     waited: int = 0  # turns put off by wait_while since the last run
+    waiting_since: float = 0.0
 
 
 class Scheduler:
@@ -50,10 +53,11 @@ class Scheduler:
         first_in: float = 0.0,
         wait_while: Callable[[], bool] | None = None,
         retry_seconds: float = 60.0,
+        max_wait_seconds: float = 3600.0,
     ) -> None:
         self.jobs[name] = Job(
             name, every_seconds, func, time.monotonic() + first_in, wait_while=wait_while,
-            retry_seconds=retry_seconds,
+            retry_seconds=retry_seconds, max_wait_seconds=max_wait_seconds,
         )  # fmt: skip
 
     def run(self, name: str) -> Any:
@@ -97,14 +101,20 @@ class Scheduler:
     def _put_off(self, job: Job) -> bool:
         if job.wait_while is None:
             return False
-        try:
-            wait = job.wait_while()
-        except Exception:  # a broken condition must not stop the job for ever
-            log.exception("job %s: its wait condition failed; running it", job.name)
-            wait = False
+        now = time.monotonic()
+        if job.waited and now - job.waiting_since >= job.max_wait_seconds:
+            wait = False  # waited long enough: a site that is always this busy still gets it
+        else:
+            try:
+                wait = job.wait_while()
+            except Exception:  # a broken condition must not stop the job for ever
+                log.exception("job %s: its wait condition failed; running it", job.name)
+                wait = False
         if wait:
+            if not job.waited:
+                job.waiting_since = now
+                log.info("job %s put off while the writer is busy", job.name)
             job.waited += 1
-            log.info("job %s put off for %.0f s", job.name, job.retry_seconds)
             return True
         job.waited = 0
         return False
