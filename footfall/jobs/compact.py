@@ -32,15 +32,16 @@ class WriterActivity:
     the compaction and rollups jobs wait out (``Scheduler.add(wait_while=...)``).
     ``written`` is the writer's running count of stored events, ``lag`` the records
     waiting for it. The rate is taken since the previous look, or over at least
-    ``window`` seconds when looks come more often (one long writer round must not look
-    like the end of a load)."""
+    ``window`` seconds when looks come more often. A writer round longer than that does
+    not look like the end of a load: the records sent meanwhile wait, and ``lag`` says
+    so."""
 
     def __init__(
         self,
         written: Callable[[], int],
         lag: Callable[[], int],
         clock: Callable[[], float] = time.monotonic,
-        window: float = 15.0,
+        window: float = 5.0,
     ) -> None:
         self.written, self.lag, self.clock, self.window = written, lag, clock, window
         self._last = (clock(), written())
