@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,10 +32,10 @@ class WriterActivity:
     """Whether the writer is busy with a bulk load or a backlog right now: the condition
     the compaction and rollups jobs wait out (``Scheduler.add(wait_while=...)``).
     ``written`` is the writer's running count of stored events, ``lag`` the records
-    waiting for it. The rate is taken since the previous look, or over at least
-    ``window`` seconds when looks come more often. A writer round longer than that does
-    not look like the end of a load: the records sent meanwhile wait, and ``lag`` says
-    so."""
+    waiting for it. The rate is taken since the latest look at least ``window`` seconds
+    ago (the previous one, when looks are that far apart), so the end of a load shows
+    within a window. A writer round longer than that does not look like the end of a
+    load: the records sent meanwhile wait, and ``lag`` says so."""
 
     def __init__(
         self,
@@ -44,13 +45,16 @@ class WriterActivity:
         window: float = 5.0,
     ) -> None:
         self.written, self.lag, self.clock, self.window = written, lag, clock, window
-        self._last = (clock(), written())
+        self._looks: deque[tuple[float, int]] = deque([(clock(), written())])
 
     def busy(self) -> bool:
         now, count = self.clock(), self.written()
-        then, before = self._last
-        if now - then >= self.window:
-            self._last = (now, count)
+        looks = self._looks
+        looks.append((now, count))
+        # The rate since the latest look at least ``window`` ago (or the oldest there is).
+        while len(looks) > 2 and now - looks[1][0] >= self.window:
+            looks.popleft()
+        then, before = looks[0]
         if self.lag() >= BACKLOG_RECORDS:
             return True
         return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
+import pytest
+from starlette.testclient import TestClient
+
+from footfall.app import create_app
 from footfall.jobs.compact import BACKLOG_RECORDS, WriterActivity
 from footfall.jobs.scheduler import Scheduler
+from tests.conftest import ADMIN, make_settings
 
 
 class Clock:
@@ -77,3 +83,31 @@ def test_a_job_waits_no_longer_than_its_bound() -> None:
         assert sched.jobs["rollups"].waited == 0
     finally:
         sched.stop()
+
+
+@pytest.mark.slow
+def test_a_served_store_puts_its_rollups_and_compaction_off_during_a_bulk_load(
+    tmp_path: Path,
+) -> None:
+    created = time.monotonic()
+    app = create_app(make_settings(tmp_path))
+    with TestClient(app) as client:
+        services = app.state.services
+        jobs = services.scheduler.jobs
+        r = client.post("/api/site/create", json={"name": "S", "domains": ["example.com"]},
+                        headers={"Authorization": f"Bearer {ADMIN}"})  # fmt: skip
+        key = r.json()["api_key"]
+        ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+        for part in range(4):  # 2,000 events within seconds: a bulk load's rate
+            events = [{"event_type": "pageview", "path": f"/{i}", "url": "https://example.com/",
+                       "ip": f"8.8.{part}.{i % 250}", "user_agent": ua} for i in range(500)]  # fmt: skip
+            r = client.post("/api/events", json={"events": events}, headers={"x-api-key": key})
+            assert r.status_code == 202
+        assert services.writer.wait_idle(15)
+        # 2,000 events since the jobs' first look (at start-up) is over 200 a second
+        # unless this took 10 s (a machine too loaded to tell a bulk load).
+        if time.monotonic() - created < 9.0:
+            assert jobs["rollups"].wait_while() and jobs["compact"].wait_while()
+        time.sleep(5.5)  # nothing written since the last look: both may run
+        assert not jobs["rollups"].wait_while()
+        assert not jobs["compact"].wait_while()
