@@ -113,7 +113,7 @@ class Scheduler:
         if wait:
             if not job.waited:
                 job.waiting_since = now
-                log.info("job %s put off while the writer is busy", job.name)
+                log.info("job %s put off: its wait condition holds", job.name)
             job.waited += 1
             return True
         job.waited = 0
