@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE))
 sys.path.append(str(ROOT))
 
 from procs import die_with_parent  # noqa: E402
-from query import ADMIN_TOKEN, HttpSet, dashboard_set, free_port, pct, stop_server  # noqa: E402
+from query import ADMIN_TOKEN, HttpSet, dashboard_set, pct, stop_server  # noqa: E402
 
 HOST = "shop.example.com"
 RAM = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -63,6 +63,23 @@ BASELINE_ENV = {
 }
 VARIANTS: dict[str, dict[str, str]] = {"baseline": BASELINE_ENV, "default": {}}
 FAST_S = 1.0
+# Servers this bench starts listen in this range (one engineer's share of the machine's
+# ports, so parallel benches never collide); FOOTFALL_BENCH_PORTS="lo-hi" moves it.
+PORTS = tuple(int(p) for p in os.environ.get("FOOTFALL_BENCH_PORTS", "18400-18499").split("-"))
+
+
+def free_port() -> int:
+    """The first port of PORTS nothing listens on."""
+    import socket
+
+    for port in range(PORTS[0], PORTS[1] + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    sys.exit(f"no free port in {PORTS[0]}-{PORTS[1]}")
 
 
 # The sampled phases, in order, and how the report's table names them.
@@ -185,8 +202,9 @@ def start(
     env.update(
         FOOTFALL_DATA_DIR=str(data), FOOTFALL_ADMIN_TOKEN=ADMIN_TOKEN, FOOTFALL_PORT=str(port),
         FOOTFALL_HOST="127.0.0.1", FOOTFALL_RATE_LIMIT_PER_IP="0", FOOTFALL_RATE_LIMIT_PER_KEY="0",
-        FOOTFALL_LOG_LEVEL="warning", **env_extra,
+        FOOTFALL_LOG_LEVEL=getattr(globals().get("ARGS"), "log_level", "warning"),
     )  # fmt: skip
+    env.update(env_extra)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -549,6 +567,7 @@ def main() -> None:
         "(today's defaults, the code of before): --variants code,default",
     )
     ap.add_argument("--json", default=None)
+    ap.add_argument("--log-level", default="warning", help="the server's (info: its jobs' runs)")
     ap.add_argument("--disk-log", default=None, help="append every disk sample (JSON lines) here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -3,14 +3,61 @@
 A store that can rewrite its file (the DuckDB store: footfall/store/duckdb/compact.py)
 does so when ``FOOTFALL_COMPACT_FREE_RATIO`` of it is free blocks; others have nothing to
 do (ClickHouse merges its parts itself).
+
+A rewrite holds writes and rollup runs off for its whole length (minutes at 10M events),
+so it waits out a bulk load (:class:`WriterActivity`): started in the middle of one, at
+10M events it held the writer for ten minutes, the spool filled to its cap and senders
+were refused, and the rewrite sorted a table that was still growing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger("footfall.jobs")
+
+# Events a second, averaged since the previous look, above which the writer is in a bulk
+# load (an import, a backfill, a replay): 200/s is 17M events a day, far above the sites
+# a small server holds, and far below what a bulk load sends (2,500-5,000/s here).
+BULK_EVENTS_PER_SECOND = 200.0
+# Records waiting in the queue beyond which the writer has a backlog.
+BACKLOG_RECORDS = 10_000
+
+
+class WriterActivity:
+    """Whether the writer is busy with a bulk load or a backlog right now: the condition
+    the compaction and rollups jobs wait out (``Scheduler.add(wait_while=...)``).
+    ``written`` is the writer's running count of stored events, ``lag`` the records
+    waiting for it. The rate is taken since the latest look at least ``window`` seconds
+    ago (the previous one, when looks are that far apart), so the end of a load shows
+    within a window. A writer round longer than that does not look like the end of a
+    load: the records sent meanwhile wait, and ``lag`` says so."""
+
+    def __init__(
+        self,
+        written: Callable[[], int],
+        lag: Callable[[], int],
+        clock: Callable[[], float] = time.monotonic,
+        window: float = 5.0,
+    ) -> None:
+        self.written, self.lag, self.clock, self.window = written, lag, clock, window
+        self._looks: deque[tuple[float, int]] = deque([(clock(), written())])
+
+    def busy(self) -> bool:
+        now, count = self.clock(), self.written()
+        looks = self._looks
+        looks.append((now, count))
+        # The rate since the latest look at least ``window`` ago (or the oldest there is).
+        while len(looks) > 2 and now - looks[1][0] >= self.window:
+            looks.popleft()
+        then, before = looks[0]
+        if self.lag() >= BACKLOG_RECORDS:
+            return True
+        return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND
 
 
 @runtime_checkable

@@ -2,6 +2,10 @@
 
 Jobs are plain callables run on one background thread, one at a time, so a slow job never
 overlaps itself. ``run`` executes a job now (``footfall jobs run`` and the admin API).
+A job may name a condition to wait out (``wait_while``): while it holds, the job's turn
+is put off by ``retry_seconds`` instead of its whole interval (the compaction and the
+rollups wait for the end of a bulk load this way), but never for more than
+``max_wait_seconds`` in a row. A job run by hand does not wait.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ class Job:
     next_at: float = 0.0
     last_result: Any = None
     last_error: str = ""
+    wait_while: Callable[[], bool] | None = None
+    retry_seconds: float = 60.0
+    max_wait_seconds: float = 3600.0
+    waited: int = 0  # turns put off by wait_while since the last run
+    waiting_since: float = 0.0
 
 
 class Scheduler:
@@ -36,9 +45,20 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def add(
-        self, name: str, every_seconds: float, func: Callable[[], Any], *, first_in: float = 0.0
+        self,
+        name: str,
+        every_seconds: float,
+        func: Callable[[], Any],
+        *,
+        first_in: float = 0.0,
+        wait_while: Callable[[], bool] | None = None,
+        retry_seconds: float = 60.0,
+        max_wait_seconds: float = 3600.0,
     ) -> None:
-        self.jobs[name] = Job(name, every_seconds, func, time.monotonic() + first_in)
+        self.jobs[name] = Job(
+            name, every_seconds, func, time.monotonic() + first_in, wait_while=wait_while,
+            retry_seconds=retry_seconds, max_wait_seconds=max_wait_seconds,
+        )  # fmt: skip
 
     def run(self, name: str) -> Any:
         job = self.jobs.get(name)
@@ -69,8 +89,32 @@ class Scheduler:
             now = time.monotonic()
             for job in list(self.jobs.values()):
                 if now >= job.next_at:
+                    if self._put_off(job):
+                        job.next_at = now + job.retry_seconds
+                        continue
                     job.next_at = now + job.every_seconds
                     try:
                         self.run(job.name)
                     except Exception:  # noqa: S112 - logged in run(); keep the loop alive
                         continue
+
+    def _put_off(self, job: Job) -> bool:
+        if job.wait_while is None:
+            return False
+        now = time.monotonic()
+        if job.waited and now - job.waiting_since >= job.max_wait_seconds:
+            wait = False  # waited long enough: a site that is always this busy still gets it
+        else:
+            try:
+                wait = job.wait_while()
+            except Exception:  # a broken condition must not stop the job for ever
+                log.exception("job %s: its wait condition failed; running it", job.name)
+                wait = False
+        if wait:
+            if not job.waited:
+                job.waiting_since = now
+                log.info("job %s put off: its wait condition holds", job.name)
+            job.waited += 1
+            return True
+        job.waited = 0
+        return False

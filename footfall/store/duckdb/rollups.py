@@ -53,6 +53,7 @@ from footfall.store.duckdb.rollups_upkeep import (
     BUILT_TABLES,
     REACH_ORDER,
     number_visitors,
+    run_step,
 )
 
 FULL = (1 << 64) - 1
@@ -170,27 +171,25 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 visits = _visits_source(
                     dn_start, spec.visit_kinds, f"dn >= {32 * w} AND dn < {32 * w + span}"
                 )
-                with cur_factory() as cur:
-                    cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
-                                [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
+                run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                                        [site_id, *p_start, site_id, t_lo, t_hi])], should_stop)  # fmt: skip
                 continue
             src = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list({kind: kinds[kind]})} AS kvs "
                    f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn >= {32 * w} AND dn < {32 * w + span})")  # fmt: skip
             args = [site_id, *params, site_id, t_lo, t_hi]
-            with cur_factory() as cur:
-                if table == "reach":
-                    # Visitors first seen after the numbering above are pending: the
-                    # seal after this build adds them.
-                    cur.execute(f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
-                                f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
-                                [*args, site_id])  # fmt: skip
-                    rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
-                    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
-                                [site_id, site_id, kind, w])  # fmt: skip
-                else:
-                    cur.execute(
-                        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args
-                    )
+            if table == "reach":
+                # Visitors first seen after the numbering above are pending: the seal
+                # after this build adds them.
+                rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
+                run_step(cur_factory, [
+                    (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                     f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}", [*args, site_id]),
+                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
+                     [site_id, site_id, kind, w]),
+                ], should_stop)  # fmt: skip
+            else:
+                run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)],
+                         should_stop)  # fmt: skip
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
                     [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip

@@ -20,10 +20,14 @@ Windows before the current two are only touched by late events, so their tails s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import duckdb
+
+log = logging.getLogger("footfall.jobs")
 
 # The tables a build fills for a site (drop() clears these and the site's pending rows).
 BUILT_TABLES = ("rollup_state", "reach", "reach_firsts", "daily", "visit_daily", "visitor_numbers")
@@ -39,6 +43,31 @@ REACH_ORDER = "days, vno"
 RESORT_RATIO = 0.01
 # ... and never for fewer appended rows than this (a small site's tail is cheap to scan).
 RESORT_MIN_ROWS = 50_000
+
+
+# A build step that runs out of DuckDB's memory waits and runs again, this many times:
+# while a first build runs, the dashboard's queries read raw events under the same memory
+# limit; at 10M events a `reach` step failed at 512 MiB and the whole build, 12 minutes
+# in, started over at the next run. Only the step's own transaction is lost here.
+STEP_RETRIES = 4
+STEP_RETRY_WAIT = 5.0
+
+
+def run_step(cur_factory: Any, statements: Sequence[tuple[str, list[Any]]],
+             should_stop: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
+    """Run ``statements`` in one transaction of ``cur_factory``; again after a wait (up
+    to STEP_RETRIES times) when DuckDB runs out of memory."""
+    for attempt in range(STEP_RETRIES + 1):
+        try:
+            with cur_factory() as cur:
+                for sql, params in statements:
+                    cur.execute(sql, params)
+            return
+        except duckdb.OutOfMemoryException as exc:
+            if attempt == STEP_RETRIES or should_stop():
+                raise
+            log.warning("rollups build step out of memory, trying again: %s", str(exc)[:120])
+            time.sleep(STEP_RETRY_WAIT * (attempt + 1))
 
 
 def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> None:
