@@ -1,7 +1,7 @@
 """Per statement CPU of the dashboard set on a ``bench/query.py --store chdb`` copy.
 
     .venv/bin/python bench/ch_statements.py --dir /tmp/footfall-bench-query/2000000-90d \
-        [--reps 5] [--store chdb|duckdb] [--sql]
+        [--reps 5] [--store chdb|duckdb] [--sql] [--only top_stats,pages] [--max-threads 1]
 
 Runs each query of ``bench/query.py``'s dashboard set one after another ``--reps`` times
 on the ClickHouse copy kept under ``<dir>/clickhouse`` (or the DuckDB store), recording
@@ -33,7 +33,12 @@ def main() -> None:
     ap.add_argument("--store", choices=("chdb", "duckdb"), default="chdb")
     ap.add_argument("--sql", action="store_true", help="print each statement's SQL")
     ap.add_argument("--only", default="", help="comma-separated query names")
+    ap.add_argument("--max-threads", type=int, default=0, help="ClickHouse max_threads")
     args = ap.parse_args()
+    if args.max_threads:
+        from footfall.store.clickhouse import transport
+
+        transport.SESSION_SETTINGS["max_threads"] = args.max_threads
 
     from query import dashboard_set, site_info  # bench/query.py
 
