@@ -173,9 +173,15 @@ def _select_dims(
 
 
 def aggregate(
-    s: Scope, table: str, aliases: list[str], dims: tuple[str, ...], filters: tuple[Filter, ...]
+    s: Scope,
+    table: str,
+    aliases: list[str],
+    dims: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    visits: tuple[str, Params] | None = None,
 ) -> Statement:
-    """One grouped statement computing ``aliases`` from ``table``."""
+    """One grouped statement computing ``aliases`` from ``table``; ``visits`` is what to
+    read the range's visits from instead of ``sessions`` (footfall/query/visits.py)."""
     aggs = (event_aggregates if table == "events" else session_aggregates)(s.dialect)
     w, wparams = where(s, filters, table)
     group = f" GROUP BY {', '.join(f'd{i}' for i in range(len(dims)))}" if dims else ""
@@ -196,6 +202,8 @@ def aggregate(
     else:
         cols, params = _select_dims(s, dims, table)
         source = table
+        if table == "sessions" and visits is not None:
+            source, params = visits[0], [*params, *visits[1]]
     return Statement(
         f"SELECT {', '.join([*cols, *measures])} FROM {source} WHERE {w}{group}",
         params + wparams,
@@ -210,7 +218,11 @@ def _visit_column(name: str) -> str | None:
 
 
 def aggregate_pair(
-    s: Scope, ev_aliases: list[str], ses_aliases: list[str], filters: tuple[Filter, ...]
+    s: Scope,
+    ev_aliases: list[str],
+    ses_aliases: list[str],
+    filters: tuple[Filter, ...],
+    visits: tuple[str, Params] | None = None,
 ) -> Statement | None:
     """Ungrouped event and visit aggregates in one statement, when the visits' filter is
     the semi-join on matching events (a filter on an event dimension): the matching
@@ -226,12 +238,13 @@ def aggregate_pair(
     eaggs, saggs = event_aggregates(s.dialect), session_aggregates(s.dialect)
     ecols = ", ".join(f"{eaggs[a]} AS {a}" for a in ev_aliases)
     scols = ", ".join(f"{saggs[a]} AS {a}" for a in ses_aliases)
+    vsql, vparams = visits if visits is not None else ("sessions", [])
     sql = (
         f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(event_aggregate_columns(ev_aliases))} FROM events WHERE {ew}) "
-        f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM sessions "
+        f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM {vsql} "
         f"WHERE {sw} AND session_id IN (SELECT session_id FROM f)) AS v"
     )
-    return Statement(sql, eparams + sparams, (*ev_aliases, *ses_aliases))
+    return Statement(sql, eparams + vparams + sparams, (*ev_aliases, *ses_aliases))
 
 
 def entries_exits(

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, daily, imported, rollup, shape
+from footfall.query import builder, daily, imported, rollup, shape, visits
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -169,7 +169,9 @@ class QueryRunner:
         ev = sorted({n.split(".")[1] for n in needs if n.startswith("events.")} | {"visitors"})
         plan = rollup.plan(self.store, scope, ev, dims, filters) if self.rollups else None
         ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
-        pair = None if plan or dims or not ses else b.aggregate_pair(scope, ev, ses, filters)
+        # the range's visits from the store's copy ordered by start, if it keeps one
+        vis = visits.source(self.store, scope) if self.rollups and ses else None
+        pair = None if plan or dims or not ses else b.aggregate_pair(scope, ev, ses, filters, vis)
         if pair is not None:  # both tables' sums from one read of the matching events
             row = self.store.query(pair.sql, pair.params)[0]
             self._merge([row[: len(ev)]], tuple(ev), scope, dims, "events", out)
@@ -191,13 +193,14 @@ class QueryRunner:
             rows = rollup.fetch(self.store, scope, splan, ses)
             self._merge(rows, tuple(ses), scope, sdims, "sessions", sout)
         elif ses:
-            st = b.aggregate(scope, "sessions", ses, sdims, sfilters)
+            st = b.aggregate(scope, "sessions", ses, sdims, sfilters, vis)
             self._fetch(st, scope, sdims, "sessions", sout)
         for key in out.keys() & sout.keys() if sout is not out else ():  # rows of pages viewed
             out[key].update(sout[key])
         entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
         if entered is not None:
-            st = b.aggregate(scope, "sessions", ["visits", "bounces"], dims, entered)
+            vis = visits.source(self.store, scope) if self.rollups else None
+            st = b.aggregate(scope, "sessions", ["visits", "bounces"], dims, entered, vis)
             self._fetch(st, scope, dims, "entered", out)
             for v in out.values():  # no visit entered there: a rate of 0
                 v.setdefault("entered.visits", 0)

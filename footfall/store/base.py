@@ -111,6 +111,9 @@ class Capabilities:
     # ``visit_days`` (one row per visitor, day and kept visit values) and the days to
     # read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
     daily_rollups: bool = False
+    # Keeps ``visit_starts``, a copy of the visits ordered by start time as of the newest
+    # gate in ``visit_gates``, built with the daily rollups (footfall/query/visits.py).
+    visit_copy: bool = False
 
 
 DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]

@@ -21,6 +21,9 @@ row per dimension: a visitor's visits of a day mostly share them, so the site to
 every kept visit panel read about one row per visitor and day, and a filter on one of
 them applies to the others' rows as it does to events.
 
+The build and every refresh also keep ``visit_starts``, a copy of the visits ordered by
+start time with a gate of its own (visit_copy.py; footfall/query/visits.py reads it).
+
 ``build`` creates the views from the query layer's dimension definitions (a ``RollupSpec``)
 and fills the tables from the events already stored; a new layout version rebuilds them.
 
@@ -45,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from footfall.store.base import RollupSpec
+from footfall.store.clickhouse import visit_copy
 from footfall.store.clickhouse.rollups_job import server_now, settle, stamp
 from footfall.store.clickhouse.transport import Transport
 
@@ -109,7 +113,7 @@ def build(ch: Transport, spec: RollupSpec, attempts: int = 3) -> bool:
     if built_version(ch) == spec.daily_version:
         return False
     for _ in range(attempts):
-        if _build(ch, spec):
+        if _build(ch, spec) and visit_copy.build(ch):
             ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
             return True
     raise RuntimeError("rollups build: the inserts did not settle; retried next run")
@@ -149,6 +153,7 @@ def _views(spec: RollupSpec) -> list[tuple[str, str, Callable[..., str]]]:
 def refresh(ch: Transport, spec: RollupSpec) -> int:
     """Rebuild the days whose dirty marks are ripe (older than ``MARGIN_SECONDS`` before
     the current insert hour); returns how many. Other days stay listed (read raw)."""
+    visit_copy.refresh(ch)  # the visits' copy has a gate of its own (visit_copy.py)
     now = server_now(ch)
     cut = now - now % BUCKET_SECONDS  # the current insert hour's start
     ripe = ch.arrow(

@@ -166,6 +166,15 @@ VISIT_DAYS_9 = VISIT_DAYS.replace(
     "visitor_id UInt64,", "visitor_id UInt64, ins DateTime('UTC'),"
 ).replace("visitor_id)", "visitor_id, ins)")
 
+# When each generation of the visits' copy (``visit_starts``) was complete: queries read
+# the newest, as of its gate (visit_copy.py).
+VISIT_GATES = """
+CREATE TABLE IF NOT EXISTS visit_gates (
+    gate DateTime('UTC'),
+    at DateTime('UTC') DEFAULT now()
+) ENGINE = MergeTree ORDER BY gate
+"""
+
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
@@ -238,6 +247,19 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         (
             "ALTER TABLE events MODIFY SETTING "
             "enable_block_number_column = 1, enable_block_offset_column = 1",
+        ),
+    ),
+    # The server's insert stamp of every visit row too, and the published generations of
+    # ``visit_starts``, the copy of the visits ordered by start time
+    # (footfall/store/clickhouse/visit_copy.py; the rollups job creates the copy itself).
+    (
+        11,
+        (
+            "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS inserted DateTime('UTC') "
+            "MATERIALIZED now() CODEC(Delta, ZSTD)",
+            "ALTER TABLE sessions MATERIALIZE COLUMN inserted SETTINGS mutations_sync = 2",
+            VISIT_GATES,
+            "TRUNCATE TABLE rollup_layout",
         ),
     ),
 )

@@ -21,7 +21,15 @@ import pyarrow as pa
 
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
-from footfall.store.clickhouse import forget, replay, rollups, rollups_job, schema, siteops
+from footfall.store.clickhouse import (
+    forget,
+    replay,
+    rollups,
+    rollups_job,
+    schema,
+    siteops,
+    visit_copy,
+)
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
@@ -29,6 +37,7 @@ from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Tr
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
 
 LAYOUT_TTL_SECONDS = 30.0
+SESSIONS_DELETE = "DELETE FROM sessions WHERE "
 
 
 def capabilities(in_process: bool) -> Capabilities:
@@ -37,6 +46,7 @@ def capabilities(in_process: bool) -> Capabilities:
         sql_dialect="clickhouse",
         single_writer_process=in_process,  # a chdb path opens in one process only
         daily_rollups=True,
+        visit_copy=True,
     )
 
 
@@ -249,6 +259,8 @@ class ClickHouseStore:
         text, named = bind(sql, params)
         with self._write_lock:
             self.ch.command(text, named)
+            if text.startswith(SESSIONS_DELETE):  # and then from their copy (visit_copy.py)
+                visit_copy.mirror_delete(self.ch, text[len(SESSIONS_DELETE) :], named)
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 

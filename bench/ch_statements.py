@@ -1,0 +1,120 @@
+"""Per statement CPU of the dashboard set on a ``bench/query.py --store chdb`` copy.
+
+    .venv/bin/python bench/ch_statements.py --dir /tmp/footfall-bench-query/2000000-90d \
+        [--reps 5] [--store chdb|duckdb] [--sql] [--only top_stats,pages] [--max-threads 1]
+
+Runs each query of ``bench/query.py``'s dashboard set one after another ``--reps`` times
+on the ClickHouse copy kept under ``<dir>/clickhouse`` (or the DuckDB store), recording
+every statement the store runs with this process's CPU time (every thread, so chdb's own
+threads count) and wall time; prints the median per query and per statement. The copy
+must exist (run ``bench/query.py --keep --store chdb`` once); its daily rollups are built
+here when missing, as the rollups job would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--store", choices=("chdb", "duckdb"), default="chdb")
+    ap.add_argument("--sql", action="store_true", help="print each statement's SQL")
+    ap.add_argument("--only", default="", help="comma-separated query names")
+    ap.add_argument("--max-threads", type=int, default=0, help="ClickHouse max_threads")
+    args = ap.parse_args()
+    if args.max_threads:
+        from footfall.store.clickhouse import transport
+
+        transport.SESSION_SETTINGS["max_threads"] = args.max_threads
+
+    from query import dashboard_set, site_info  # bench/query.py
+
+    from footfall.query.model import parse_query
+    from footfall.query.runner import QueryRunner
+
+    root = Path(args.dir)
+    manifest: dict[str, Any] = json.loads((root / "manifest.json").read_text())
+    queries = dashboard_set(manifest["site_id"], manifest["end_date"], 30)
+    if args.only:
+        keep = set(args.only.split(","))
+        queries = [q for q in queries if q[0] in keep]
+    store = _open(args.store, root)
+    stats: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    current = [""]
+    inner = store.query
+
+    def query(sql: str, params: Any = ()) -> Any:
+        c, t = time.process_time(), time.perf_counter()
+        try:
+            return inner(sql, params)
+        finally:
+            key = f"{current[0]} | {sql}"
+            stats[key].append((time.process_time() - c, time.perf_counter() - t))
+
+    store.query = query  # type: ignore[method-assign]
+    runner = QueryRunner(store)
+    site = site_info(manifest)
+    per_query: dict[str, list[float]] = defaultdict(list)
+    try:
+        for rep in range(args.reps + 1):  # the first repetition warms caches: not counted
+            if rep == 1:
+                stats.clear()
+            for name, body in queries:
+                current[0] = name
+                c = time.process_time()
+                runner.run(parse_query(body), site)
+                if rep:
+                    per_query[name].append(time.process_time() - c)
+    finally:
+        store.close()
+    total = 0.0
+    print(f"{'query':<20} CPU ms (median of {args.reps})")
+    for name, cpus in per_query.items():
+        med = statistics.median(cpus) * 1000
+        total += med
+        print(f"{name:<20} {med:8.1f}")
+        for key, vals in stats.items():
+            if key.startswith(name + " | "):
+                n = len(vals) // args.reps
+                cpu = statistics.median(v[0] for v in vals) * 1000
+                wall = statistics.median(v[1] for v in vals) * 1000
+                sql = key.split(" | ", 1)[1]
+                shown = sql if args.sql else sql[:110].replace("\n", " ")
+                print(f"    {cpu:7.1f} cpu {wall:7.1f} wall x{n}  {shown}")
+    print(f"{'set':<20} {total:8.1f}")
+
+
+def _open(kind: str, root: Path) -> Any:
+    if kind == "duckdb":
+        from footfall.store.duckdb import DuckDBStore
+
+        store = DuckDBStore(root / "data" / "events.duckdb")
+        store.open()
+        return store
+    from footfall.query.dialects import CLICKHOUSE
+    from footfall.query.rollup import spec
+    from footfall.store.clickhouse.store import ClickHouseStore
+    from footfall.store.clickhouse.target import ClickHouseTarget
+
+    ch = ClickHouseStore(ClickHouseTarget(path=str(root / "clickhouse")))
+    ch.open()
+    ch.migrate()
+    ch.maintain_rollups({}, spec(CLICKHOUSE))
+    return ch
+
+
+if __name__ == "__main__":
+    main()
