@@ -116,16 +116,6 @@ class TimingTransport:
         key = f"ch insert {table.split('_')[0] if 'stage' in table else table}"
         return self._timed(key, self._inner.insert, table, data, token)
 
-    def insert_soon(self, table: str, data: Any, token: str = "") -> Any:
-        # On the transport's insert thread: its wall from the start to the end is timed,
-        # its CPU shows only in the process's total.
-        key = f"ch insert {table} (insert thread, wall only)"
-        began = time.perf_counter()
-        future = self._inner.insert_soon(table, data, token)
-        SQL_CPU[key].append(0.0)
-        future.add_done_callback(lambda _: SQL_TIMES[key].append(time.perf_counter() - began))
-        return future
-
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
