@@ -89,7 +89,7 @@ class Scheduler:
             now = time.monotonic()
             for job in list(self.jobs.values()):
                 if now >= job.next_at:
-                    if self._put_off(job):
+                    if self._put_off(job, now):
                         job.next_at = now + job.retry_seconds
                         continue
                     job.next_at = now + job.every_seconds
@@ -98,10 +98,9 @@ class Scheduler:
                     except Exception:  # noqa: S112 - logged in run(); keep the loop alive
                         continue
 
-    def _put_off(self, job: Job) -> bool:
+    def _put_off(self, job: Job, now: float) -> bool:
         if job.wait_while is None:
             return False
-        now = time.monotonic()
         if job.waited and now - job.waiting_since >= job.max_wait_seconds:
             wait = False  # waited long enough: a site that is always this busy still gets it
         else:

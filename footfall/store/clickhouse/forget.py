@@ -20,7 +20,7 @@ PERSON_COLUMNS = ("user_id", "visitor_id")
 BATCH = 5_000
 
 QueryFn = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-DeleteFn = Callable[[str, Sequence[Any]], None]
+DeleteFn = Callable[[str, str, Sequence[Any]], None]  # (table, where, params)
 
 
 def delete_person(
@@ -38,8 +38,8 @@ def delete_person(
         where = f"site_id = ? AND session_id IN ({ids})"
         sessions += int(query(f"SELECT count() FROM sessions WHERE {where}", [site_id])[0][0])
         events += int(query(f"SELECT count() FROM events WHERE {where}", [site_id])[0][0])
-        delete(f"DELETE FROM sessions WHERE {where}", [site_id])
-        delete(f"DELETE FROM events WHERE {where}", [site_id])
+        delete("sessions", where, [site_id])
+        delete("events", where, [site_id])
     return {"events": events, "sessions": sessions, "rollup_rows": 0}
 
 
@@ -48,5 +48,5 @@ def delete_sessions_before(query: QueryFn, delete: DeleteFn, site_id: str, cutof
     where = "site_id = ? AND end_ts < ?"
     n = int(query(f"SELECT count() FROM sessions WHERE {where}", [site_id, cutoff])[0][0])
     if n:
-        delete(f"DELETE FROM sessions WHERE {where}", [site_id, cutoff])
+        delete("sessions", where, [site_id, cutoff])
     return n

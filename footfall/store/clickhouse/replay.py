@@ -61,12 +61,7 @@ def delete(ch: Transport, table: str, where: str) -> None:
 def committed(ch: Transport, part: int) -> int:
     """The position partition ``part`` last committed (0: none), from its marker: the
     deleted visit row ('', part), read without FINAL (every version of it is kept)."""
-    got = ch.arrow(
-        "SELECT max(version) AS v FROM sessions "
-        f"WHERE site_id = '' AND session_id = {int(part)} SETTINGS final = 0"
-    )
-    value = got.column("v")[0].as_py() if got.num_rows else None
-    return int(value or 0)
+    return committed_all(ch, [part])[part]
 
 
 def next_position(ch: Transport, part: int) -> int:

@@ -37,7 +37,6 @@ from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Tr
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
 
 LAYOUT_TTL_SECONDS = 30.0
-SESSIONS_DELETE = "DELETE FROM sessions WHERE "
 
 
 def capabilities(in_process: bool) -> Capabilities:
@@ -215,11 +214,9 @@ class ClickHouseStore:
             rollups.cut_before(self.ch, "site_id = {site:String} AND " if site else "",
                                {**site, "cut": cut})  # fmt: skip
         if n:
-            self._delete(f"DELETE FROM events WHERE {where}ts < ?", [*args, cut])
+            self._delete("events", f"{where}ts < ?", [*args, cut])
         if with_sessions:
-            self._delete(
-                f"DELETE FROM sessions WHERE {where}site_id <> '' AND end_ts < ?", [*args, cut]
-            )
+            self._delete("sessions", f"{where}site_id <> '' AND end_ts < ?", [*args, cut])
         return n
 
     def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
@@ -242,25 +239,24 @@ class ClickHouseStore:
         tables = ("events", "sessions", "dropped_events", "imported_stats", "visitor_days",
                   "visit_days", "rollup_dirty")  # fmt: skip
         for table in tables:
-            self._delete(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+            self._delete(table, "site_id = ?", [site_id])
         return n
 
     def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
         table = imported.conform(rows, site_id, import_id)
-        self._delete(
-            "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?", [site_id, import_id]
-        )
+        self._delete("imported_stats", "site_id = ? AND import_id = ?", [site_id, import_id])
         if table.num_rows:
             with self._write_lock:
                 self.ch.insert("imported_stats", table)
         return int(table.num_rows)
 
-    def _delete(self, sql: str, params: Sequence[Any]) -> None:
-        text, named = bind(sql, params)
+    def _delete(self, table: str, where: str, params: Sequence[Any]) -> None:
+        """``DELETE FROM table WHERE where``; visits go from their copy too, after."""
+        text, named = bind(where, params)
         with self._write_lock:
-            self.ch.command(text, named)
-            if text.startswith(SESSIONS_DELETE):  # and then from their copy (visit_copy.py)
-                visit_copy.mirror_delete(self.ch, text[len(SESSIONS_DELETE) :], named)
+            self.ch.command(f"DELETE FROM {table} WHERE {text}", named)
+            if table == "sessions":  # the copy by start time (visit_copy.py)
+                visit_copy.mirror_delete(self.ch, text, named)
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 
