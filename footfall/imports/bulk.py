@@ -14,7 +14,10 @@ list are those of live collection, on every store.
 
 Each round runs on a thread of its own while the caller reads the next one: the batch
 engine works outside the GIL, so reading and storing overlap on two cores. Rounds still
-run one after the other, each seeing what the one before stored.
+run one after the other, each seeing what the one before stored. A round starts as soon
+as the previous one is done and ``MIN_ROUND`` records are held, not only at ``ROUND``: the
+first round starts after the first block of a file instead of after some 300,000 lines,
+and the batch steps, the slower side, never wait while records are ready.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 # stored visits it may touch read once), and small enough that a round's tables stay well
 # under the memory a writer round of the queue path takes (its batch size, 150,000).
 ROUND = 150_000
+# Records a round takes at least while the rounds keep up with the reader: enough that a
+# round's fixed cost stays small beside its rows (a block of a log holds some 20,000).
+MIN_ROUND = 10_000
 P = TypeVar("P")
 
 
@@ -57,7 +63,9 @@ class BulkLoad(Generic[P]):
         if rows:
             self._held.append(piece)
             self._rows += rows
-        if self._rows >= self.round_size:
+        if self._rows >= self.round_size or (
+            self._rows >= min(MIN_ROUND, self.round_size) and self._idle()
+        ):
             self._submit()
 
     def finish(self) -> None:
@@ -75,6 +83,9 @@ class BulkLoad(Generic[P]):
         self._held, self._rows = [], 0
         self._wait()  # the next round reads the visits this one stores
         self._running = self._pool.submit(self._round, table)
+
+    def _idle(self) -> bool:
+        return self._running is None or self._running.done()
 
     def _wait(self) -> None:
         if self._running is not None:

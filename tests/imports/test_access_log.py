@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -238,3 +239,32 @@ def test_a_truncated_gz_file_is_one_error_line(
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith(f"error: file: {log}: Compressed file ended") and "Traceback" not in err
+
+
+def test_an_import_process_leaves_pandas_unloaded(tmp_path: Path) -> None:
+    # pyarrow would import pandas (0.4-0.5 CPU s) only to ask whether a list is a pandas
+    # object; the import never hands it one. On request pandas still loads and converts.
+    pytest.importorskip("pandas")
+    settings = make_settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    meta = Metadata(settings.metadata_url)
+    meta.migrate()
+    meta.create_site("Shop", ["shop.example"], "UTC")
+    meta.close()
+    log = tmp_path / "access.log"
+    log.write_text(build_log())
+    script = (
+        "import sys; from footfall.cli import main; "
+        f"code = main(['import', 'access-log', {str(log)!r}, '--site', 'shop', "
+        f"'--data-dir', {str(settings.data_dir)!r}]); "
+        "loaded = 'pandas' in sys.modules; import pyarrow as pa; "
+        "frame = pa.table({'n': [1, 2]}).to_pandas(); import json; "
+        "print(json.dumps([code, loaded, frame['n'].tolist()]), file=sys.stderr)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOOTFALL_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["imported"] == len(PAGES)
+    assert json.loads(out.stderr.strip().splitlines()[-1]) == [0, False, [1, 2]]

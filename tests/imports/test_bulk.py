@@ -231,3 +231,29 @@ def test_an_earlier_log_restamps_stored_visits_without_copies(
         shop, {"metrics": ["visits", "pageviews"], "dimensions": ["visit:entry_page"], **dates}
     )
     assert {r["dimensions"][0]: r["metrics"] for r in got} == {"/x1": [1, 3], "/y": [1, 1]}
+
+
+def test_the_first_round_starts_after_a_few_records_not_a_full_round(
+    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # While no round runs, MIN_ROUND held records start one: the batch steps begin after
+    # the first pieces of a file, not after ROUND records; the visits are those of one pass.
+    monkeypatch.setattr(reader, "PIECE", 2)
+    monkeypatch.setattr(bulk, "ROUND", 1000)
+    monkeypatch.setattr(bulk, "MIN_ROUND", 3)
+    rounds: list[int] = []
+    real = bulk.BulkLoad._round
+
+    def spy(self: bulk.BulkLoad[Any], table: Any) -> dict[str, Any]:
+        rounds.append(table.num_rows)
+        return real(self, table)
+
+    monkeypatch.setattr(bulk.BulkLoad, "_round", spy)
+    rows = FIRST + SECOND
+    summary = run_cli(shop, monkeypatch, capsys, str(_log(tmp_path / "a.log", rows)))
+    assert summary["imported"] == len(rows) and sum(rounds) == len(rows)
+    assert rounds[0] == 4  # two pieces of two
+    visits = _visits(rows)
+    dates = {"date_range": ["2024-03-05", "2024-03-05"]}
+    top = query(shop, {"metrics": ["pageviews", "visitors", "visits"], **dates})
+    assert top[0]["metrics"] == [len(rows), 3, len(visits)]
