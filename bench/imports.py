@@ -12,7 +12,9 @@ static assets, 12% bots, 8% non-2xx, 5% other methods. Then, ``--repeat`` times 
 
 Prints medians of lines/s (the import's own figure, from its JSON summary, and the whole
 process's wall time including start-up), the ratio import/baseline, the peak RSS of the
-import process and the data directory's bytes on disk.
+import process and the data directory's bytes on disk. With ``--before`` it also checks that
+both trees stored the same thing (the summary's counts, and the stored events and visits
+by :func:`stored`), and stops if not.
 
     .venv/bin/python bench/imports.py [--lines 300000] [--repeat 3] [--format combined]
         [--before DIR]  # DIR: an earlier tree (git archive COMMIT footfall | tar -x -C DIR)
@@ -109,6 +111,24 @@ def du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+# What an import stored, independent of the random salts (visitor and visit ids differ from
+# one data directory to the next): events by id, path and time; visits by their pages,
+# times, software and place.
+_STORED = (
+    "SELECT count(*), count(DISTINCT visitor_id), count(DISTINCT session_id), "
+    "sum(hash(event_id, pathname, ts)) FROM events",
+    "SELECT count(*), sum(pageviews), sum(hash(start_ts, end_ts, entry_page, exit_page, "
+    "browser, os, device, country, referrer_source)) FROM sessions",
+)
+
+
+def stored(data: Path) -> tuple[object, ...]:
+    import duckdb
+
+    with duckdb.connect(str(data / "events.duckdb"), read_only=True) as con:
+        return tuple(con.execute(q).fetchone() for q in _STORED)
+
+
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -124,9 +144,10 @@ _CLI = (
 )
 
 
-def run_import(
-    path: Path, fmt: str, work: Path, src: Path = ROOT
-) -> tuple[float, float, float, int, int]:
+Run = tuple[float, float, float, int, int, tuple[object, ...]]
+
+
+def run_import(path: Path, fmt: str, work: Path, src: Path = ROOT) -> Run:
     data = work / "data"
     shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "FOOTFALL_DATA_DIR": str(data), "PYTHONPATH": str(src)}
@@ -159,11 +180,13 @@ def run_import(
     if not tree.is_relative_to(src.resolve()):
         raise SystemExit(f"the import ran {tree}, not the tree under {src}")
     lines = summary["lines"]
-    return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data)
+    kept = (summary["imported"], sorted(summary["skipped"].items()), *stored(data))
+    return summary["lines_per_second"], lines / wall, lines / cpu, rss, du(data), kept
 
 
-def _report(label: str, runs: list[tuple[float, float, float, int, int]], base: float) -> None:
-    own, whole, cpu = (statistics.median(r[i] for r in runs) for i in range(3))
+def _report(label: str, runs: list[Run], base: float) -> None:
+    own = statistics.median(r[0] for r in runs)
+    whole, cpu = statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs)
     rss, disk = max(r[3] for r in runs), runs[-1][4]
     print(f"{label}: {own:>10,.0f} lines/s wall (its own figure; {own / base:.2f}x baseline), "
           f"{whole:>10,.0f} whole process, {cpu:>10,.0f} per CPU s; "
@@ -189,8 +212,8 @@ def main() -> None:
         print(f"log: {args.lines:,} lines, {log.stat().st_size / 1e6:.1f} MB; "
               f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         base, base_cpu = [], []
-        after: list[tuple[float, float, float, int, int]] = []
-        before: list[tuple[float, float, float, int, int]] = []
+        after: list[Run] = []
+        before: list[Run] = []
         for _ in range(args.repeat):
             b, bc = parse_only(log, args.format)
             base.append(b)
@@ -198,6 +221,8 @@ def main() -> None:
             if args.before:
                 before.append(run_import(log, args.format, work, args.before))
             after.append(run_import(log, args.format, work))
+            if before and before[-1][5] != after[-1][5]:
+                raise SystemExit(f"not the same: before {before[-1][5]}, now {after[-1][5]}")
         mb, mbc = statistics.median(base), statistics.median(base_cpu)
         # Wall figures depend on what else the machine runs; per CPU second they do not.
         print(
@@ -208,6 +233,7 @@ def main() -> None:
         _report("import, this tree", after, mb)
         if before:
             ratio = statistics.median(r[2] for r in after) / statistics.median(r[2] for r in before)
+            print("same result: page views, skip counts, stored events and visits")
             print(f"this tree / before, per CPU s: {ratio:.2f}x; "
                   f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
     finally:
