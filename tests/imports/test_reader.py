@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from footfall.imports.accesslog import reader as reader_module
 from footfall.imports.accesslog.formats import page_verdict
 from footfall.imports.accesslog.hits import HITS
 from footfall.imports.accesslog.reader import LineRules, PageReader
@@ -89,7 +91,11 @@ def _reference(hits: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counte
     return pages, skipped
 
 
-def test_columns_give_the_page_views_the_line_by_line_rules_give() -> None:
+@pytest.mark.parametrize("memo", [100_000, 3])  # 3: the visitors' memory starts afresh
+def test_columns_give_the_page_views_the_line_by_line_rules_give(
+    memo: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader_module, "MAX_MEMO", memo)
     reader = PageReader(LineRules(SITE, RULES, "caddy-json", False, ""), salt)
     skipped: Counter[str] = Counter()
     got = []

@@ -6,14 +6,14 @@ rule to the distinct values of the column it reads, in Python, and to the rows b
 compute, so nothing runs in Python per line: the page rules per distinct request target
 (:func:`~footfall.imports.accesslog.formats.page_verdict`'s path part, the path and the
 cleaned query), bots per distinct user agent, the host per distinct host, and the visitor
-hash and place per distinct visitor (IP, user agent) and UTC day. Skipped lines are
+hash and place per distinct visitor (IP, user agent) and UTC day (:mod:`.visitors`,
+remembered across blocks). Skipped lines are
 counted by the first rule they fail, in ``page_verdict``'s order, then bots, other hosts
 and the site's exclusions.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from footfall.imports.accesslog.formats import page_verdict
+from footfall.imports.accesslog.visitors import VisitorColumns
 from footfall.ingest.bots import is_bot
 from footfall.ingest.exclusions import NO_RULES, SiteRules
 from footfall.ingest.geo import GeoLookup
@@ -31,9 +32,8 @@ from footfall.ingest.pipeline import host_allowed
 from footfall.ingest.record import ENCODER, SpoolRecord
 from footfall.ingest.utm import clean_query
 from footfall.meta.repo import SiteInfo
-from footfall.meta.salts import SaltStore, visitor_hash
+from footfall.meta.salts import SaltStore
 
-DAY_MS = 86_400_000
 MAX_FIELD = 2048  # the live API's limit on paths and referrers
 # Distinct values remembered at most per memo; past it the memo starts afresh.
 MAX_MEMO = 100_000
@@ -71,9 +71,9 @@ class PageReader:
     def __init__(self, how: LineRules, salt: Callable[[int], bytes]) -> None:
         self.how, self.salt = how, salt
         self.geo = GeoLookup(how.maxmind_db).lookup
+        self._visitors = VisitorColumns(how.site.id, salt, self.geo, MAX_MEMO)
         self._targets: dict[str, tuple[bool, str, str]] = {}  # -> (asset, pathname, query)
         self._bots: dict[str, bool] = {}
-        self._visitors: dict[tuple[str, str, int], tuple[int, str, str, str]] = {}
         self._excluded: dict[tuple[str, str], str | None] = {}
 
     def pages(self, hits: pa.Table, prefix: str, skipped: Counter[str]) -> pa.Table:
@@ -115,7 +115,7 @@ class PageReader:
                 skipped[reason] += n
             kept = pa.array([r is None for r in reasons], pa.bool_())
             hits, ua, t = hits.filter(kept), ua.filter(kept), t.filter(kept)
-        visitors, who = self._visitors_of(hits, ua)
+        visitors, who = self._visitors(hits.column("ip"), hits.column("ts"), ua)
         n = hits.num_rows
         blank = pa.repeat(pa.scalar("", _TEXT), n)
         host = hits.column("host")
@@ -184,54 +184,6 @@ class PageReader:
                 memo[key] = rules.drop_reason(False, *key)
             out.append(memo[key])
         return out
-
-    def _visitors_of(
-        self, hits: pa.Table, ua: pa.DictionaryArray
-    ) -> tuple[dict[str, pa.Array], pa.Array]:
-        """The visitor columns of each distinct (user agent, IP, UTC day) among ``hits``,
-        and each hit's row in them."""
-        ip = _encode(hits.column("ip"))
-        day = pc.cast(
-            pc.floor(pc.divide(pc.cast(hits.column("ts"), pa.float64()), DAY_MS)), pa.int64()
-        )
-        days = _encode(day)
-        n_ip, n_day = len(ip.dictionary), len(days.dictionary)
-        key = pc.add(
-            pc.multiply(pc.add(pc.multiply(pc.cast(ua.indices, pa.int64()), n_ip),
-                               pc.cast(ip.indices, pa.int64())), n_day),
-            pc.cast(days.indices, pa.int64()),
-        )  # fmt: skip
-        coded = _encode(key)
-        uas, ips, ds = (
-            ua.dictionary.to_pylist(),
-            ip.dictionary.to_pylist(),
-            days.dictionary.to_pylist(),
-        )
-        memo = self._visitors
-        if len(memo) > MAX_MEMO:
-            memo.clear()
-        site_id, salt, geo = self.how.site.id, self.salt, self.geo
-        agents: list[str] = []
-        rows: list[tuple[int, str, str, str]] = []
-        for k in coded.dictionary.to_pylist():
-            rest, d = divmod(k, n_day)
-            u, i = divmod(rest, n_ip)
-            v = (uas[u], ips[i], ds[d])
-            got = memo.get(v)
-            if got is None:  # the live pipeline's own definition (salts.visitor_hash)
-                got = memo[v] = (visitor_hash(salt(v[2]), site_id, v[1], v[0]), *geo(v[1]))
-            agents.append(v[0])
-            rows.append(got)
-        # Through a C array: Arrow converts Python ints of 2**63 and above at 8 µs each.
-        ids = array("Q", [r[0] for r in rows])
-        columns = {
-            "user_agent": pa.array(agents, _TEXT),
-            "visitor_id": pa.Array.from_buffers(pa.uint64(), len(ids), [None, pa.py_buffer(ids)]),
-            "country": pa.array([r[1] for r in rows], _TEXT),
-            "region": pa.array([r[2] for r in rows], _TEXT),
-            "city": pa.array([r[3] for r in rows], _TEXT),
-        }
-        return columns, coded.indices
 
 
 def _encode(values: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
