@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # under the memory a writer round of the queue path takes (its batch size, 150,000).
 ROUND = 150_000
 # Records a round takes at least while the rounds keep up with the reader: enough that a
-# round's fixed cost stays small beside its rows (a block of a log holds some 20,000).
+# round's fixed cost stays small beside its rows (an 8 MiB block of a log gives some
+# 20,000 page views).
 MIN_ROUND = 10_000
 P = TypeVar("P")
 

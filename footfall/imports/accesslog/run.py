@@ -132,7 +132,7 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 def arrow_without_pandas() -> None:
     """Tell pyarrow once that pandas is not there, unless something already imported it.
 
-    pyarrow imports pandas when installed (0.4-0.5 CPU s, before the first round can start)
+    pyarrow imports pandas when installed (0.3-0.5 CPU s, before the first round can start)
     on its first conversion of a Python list, only to ask whether the list is a pandas
     object; nothing an import converts is. pyarrow keeps the answer for those questions
     and still imports pandas when asked for pandas itself (``to_pandas``).
