@@ -1,0 +1,148 @@
+"""Keeping the server process's memory to what it uses (issue 25).
+
+DuckDB's buffer pool is capped (``store/duckdb/sizing.py``); the rest of the worker's
+memory is Python's and glibc's. Three things held memory nobody used
+(``bench/footprint.py``, ``docs/benchmarks.md`` "Footprint"):
+
+- glibc's malloc keeps what Python frees (request bodies, result rows, the writer's
+  batches) inside its arenas, one arena per thread that ever allocated, up to eight per
+  core. During a 1M-event load the worker's glibc heap held 250 MiB of which 160 MiB
+  was free. :class:`Trimmer` gives free pages back (``malloc_trim``) every few seconds
+  when more than a few MiB are free, and :func:`limit_arenas` caps the arenas at two
+  (the threads that allocate from Python take turns on the GIL anyway).
+- pyarrow imports pandas, when it is installed, the first time it converts Python
+  objects (``pa.array``, ``pa.table`` of a dict): about 50 MiB in a process that never
+  makes a data frame. :func:`keep_pandas_out` has pyarrow look for pandas once while
+  it is hidden; pandas stays importable for code that asks for it by name.
+
+Nothing here is configurable: each is a no-op where it does not apply (no glibc).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import importlib.abc
+import logging
+import sys
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger("footfall")
+
+# mallopt's parameter number for the arena cap (malloc.h M_ARENA_MAX).
+_M_ARENA_MAX = -8
+ARENAS = 2
+# How often the trimmer looks, and how many free bytes make a trim worth its pause (it
+# holds each arena's lock while it walks that arena's free chunks: ~1 ms for 200 MiB).
+TRIM_EVERY_S = 5.0
+TRIM_ABOVE = 16 << 20
+
+
+_MALLINFO2 = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2.split()]
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc 2.33 or later (``mallinfo2``), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+def available() -> bool:
+    """Whether this process's malloc is glibc's, the one this module tunes."""
+    return _LIBC is not None
+
+
+def free_bytes() -> int:
+    """Bytes glibc's arenas hold free (0 without glibc)."""
+    return int(_LIBC.mallinfo2().fordblks) if _LIBC is not None else 0
+
+
+def trim() -> int:
+    """Give glibc's free pages back to the OS; returns the free bytes it saw before."""
+    if _LIBC is None:
+        return 0
+    before = free_bytes()
+    _LIBC.malloc_trim(0)
+    return before
+
+
+def limit_arenas(arenas: int = ARENAS) -> None:
+    """Cap glibc's arenas for the threads started from now on."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_ARENA_MAX, arenas)
+
+
+def keep_pandas_out() -> None:
+    """Have pyarrow settle now that pandas is absent, unless something already imported
+    it. pyarrow looks once and remembers; ``import pandas`` still works afterwards."""
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    hide = _Hidden("pandas")
+    sys.meta_path.insert(0, hide)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(hide)
+
+
+class _Hidden(importlib.abc.MetaPathFinder):
+    """An import finder for which ``name`` is not installed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == self.name:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+
+
+class Trimmer:
+    """A daemon thread that trims glibc's heap every ``every`` seconds when more than
+    ``above`` bytes of it are free."""
+
+    def __init__(self, every: float = TRIM_EVERY_S, above: int = TRIM_ABOVE) -> None:
+        self.every, self.above = every, above
+        self.trims, self.trimmed_seconds = 0, 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if _LIBC is None or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="footfall-trim", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            if free_bytes() < self.above:
+                continue
+            t0 = time.perf_counter()
+            trim()
+            self.trims += 1
+            self.trimmed_seconds += time.perf_counter() - t0
