@@ -7,8 +7,8 @@ memory is Python's and glibc's. Three things held memory nobody used
 - glibc's malloc keeps what Python frees (request bodies, result rows, the writer's
   batches) inside its arenas, one arena per thread that ever allocated, up to eight per
   core. During a 1M-event load the worker's glibc heap held 250 MiB of which 160 MiB
-  was free. :class:`Trimmer` gives free pages back (``malloc_trim``) when the process
-  has grown by 32 MiB since it last did, and :func:`limit_arenas` caps the arenas at two
+  was free. :class:`Trimmer` gives free pages back (``malloc_trim``) once 32 MiB more
+  are free than after its last trim, and :func:`limit_arenas` caps the arenas at two
   (the threads that allocate from Python take turns on the GIL anyway).
 - pyarrow imports pandas, when it is installed, the first time it converts Python
   objects (``pa.array``, ``pa.table`` of a dict): about 50 MiB in a process that never
@@ -35,9 +35,10 @@ log = logging.getLogger("footfall")
 # mallopt's parameter number for the arena cap (malloc.h M_ARENA_MAX).
 _M_ARENA_MAX = -8
 ARENAS = 2
-# How often the trimmer looks, and how much the process must have grown since the last
-# trim for another to be worth its pause (see Trimmer).
+# How often the trimmer looks at the process's size, how often it asks glibc anyway, and
+# how many more free bytes than after its last trim make another worth its pause.
 TRIM_EVERY_S = 5.0
+RECHECK_S = 30.0
 TRIM_ABOVE = 32 << 20
 
 
@@ -117,16 +118,18 @@ class _Hidden(importlib.abc.MetaPathFinder):
 
 
 class Trimmer:
-    """A daemon thread that trims glibc's heap when the process has grown by ``above``
-    bytes since the last trim (looked at every ``every`` seconds).
+    """A daemon thread that trims glibc's heap when ``above`` more bytes of it are free
+    than after the last trim (free pieces smaller than a page cannot go back).
 
-    The growth is read from /proc (microseconds, no lock) rather than from glibc: a trim,
-    and glibc's own count of its free bytes, hold each arena's lock while they walk its
-    free chunks (45-190 ms for 100-200 MiB of freed small pieces here), so they run only
-    when there is something new to give back."""
+    It asks glibc only when the process's size (read from /proc: microseconds, no lock)
+    moved by ``above`` since it last asked, or ``recheck`` seconds passed: glibc's count,
+    like the trim itself, holds each arena's lock while it walks its free chunks (45 ms
+    for 100 MiB freed in 600-byte pieces here; a trim of 200 MiB, 190 ms)."""
 
-    def __init__(self, every: float = TRIM_EVERY_S, above: int = TRIM_ABOVE) -> None:
-        self.every, self.above = every, above
+    def __init__(
+        self, every: float = TRIM_EVERY_S, above: int = TRIM_ABOVE, recheck: float = RECHECK_S
+    ) -> None:
+        self.every, self.above, self.recheck = every, above, recheck
         self.trims, self.trimmed_seconds = 0, 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -145,18 +148,21 @@ class Trimmer:
             self._thread = None
 
     def _run(self) -> None:
-        floor = resident_bytes()
+        kept, seen, asked = free_bytes(), resident_bytes(), time.monotonic()
         while not self._stop.wait(self.every):
-            now = resident_bytes()
-            if now < floor + self.above:
-                floor = min(floor, now)
+            size = resident_bytes()
+            if abs(size - seen) < self.above and time.monotonic() - asked < self.recheck:
+                continue
+            seen, asked = size, time.monotonic()
+            free = free_bytes()
+            if free < kept + self.above:
+                kept = min(kept, free)
                 continue
             t0 = time.perf_counter()
             trim()
             self.trims += 1
             self.trimmed_seconds += time.perf_counter() - t0
-            # What stays (DuckDB's buffers, live objects) is the new mark to grow from.
-            floor = resident_bytes()
+            kept, seen = free_bytes(), resident_bytes()
 
 
 def resident_bytes() -> int:
