@@ -146,6 +146,7 @@ class Trimmer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+            log.info("heap trimmed %d times, %.3f s in all", self.trims, self.trimmed_seconds)
 
     def _run(self) -> None:
         kept, seen, asked = free_bytes(), resident_bytes(), time.monotonic()
