@@ -98,6 +98,14 @@ def log(msg: str) -> None:
 # ------------------------------------------------------------------------------ /proc
 
 
+def own_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` alone."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError):
+        return 0
+
+
 def tree_rss(pid: int, proportional: bool = False) -> int:
     """Resident bytes of ``pid`` and all its descendants (from /proc/*/stat and statm).
 
@@ -137,6 +145,7 @@ class Sampler(threading.Thread):
         self.pid, self.data, self.every, self.phase = pid, data, every, "start"
         self.samples: list[tuple[str, int]] = []
         self.pss: list[int] = []
+        self.root: list[int] = []  # ``footfall serve`` itself: the supervisor of its worker
         # The data directory's bytes by part (disk_parts), each second: the transient
         # peaks (spill files, WAL, a compaction's copy) that the point readings miss.
         self.disk: list[tuple[str, float, dict[str, int]]] = []
@@ -146,6 +155,7 @@ class Sampler(threading.Thread):
         while not self.stop.is_set():
             self.samples.append((self.phase, tree_rss(self.pid)))
             self.pss.append(tree_rss(self.pid, proportional=True))
+            self.root.append(own_rss(self.pid))
             if self.data is not None:
                 self.disk.append((self.phase, time.time(), disk_parts(self.data)))
             self.stop.wait(self.every)
@@ -444,6 +454,7 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
         stop_server(proc, grace=600)
     res["peak_rss"] = sampler.peak()
     res["peak_pss"] = sampler.peak_pss()
+    res["peak_rss_supervisor"] = max(sampler.root, default=0)
     for phase, _ in PHASES:  # where the peak is
         res[f"peak_rss_{phase}"] = sampler.peak(phase)
     res["rss_after_median"] = sampler.median("set")
@@ -480,6 +491,11 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
     rows = [
         ("peak RSS of the server's tree (MiB)", "peak_rss", lambda v: f"{v / 2**20:,.0f}"),
         ("peak PSS of the server's tree (MiB)", "peak_pss", lambda v: f"{v / 2**20:,.0f}"),
+        (
+            "peak RSS of the supervisor alone (MiB)",
+            "peak_rss_supervisor",
+            lambda v: f"{v / 2**20:,.0f}",
+        ),
         *(
             (f"peak RSS: {label} (MiB)", f"peak_rss_{phase}", lambda v: f"{v / 2**20:,.0f}")
             for phase, label in PHASES
@@ -564,7 +580,8 @@ def main() -> None:
         "--code-baseline",
         default=None,
         help="a checkout whose footfall package the 'code' variant's server runs "
-        "(today's defaults, the code of before): --variants code,default",
+        "(today's defaults, the code of before): --variants code,default; other variants: "
+        "limit=384MiB (DuckDB's limit), env:K=V+K2=V2 (the server's environment)",
     )
     ap.add_argument("--json", default=None)
     ap.add_argument("--log-level", default="warning", help="the server's (info: its jobs' runs)")
@@ -582,6 +599,8 @@ def main() -> None:
     for name in args.variants.split(","):  # "limit=384MiB": today's code under that limit
         if name.startswith("limit="):
             VARIANTS[name] = {"FOOTFALL_DUCKDB_MEMORY_LIMIT": name.removeprefix("limit=")}
+        elif name.startswith("env:"):  # "env:K=V+K2=V2": today's code with those variables
+            VARIANTS[name] = dict(kv.split("=", 1) for kv in name[4:].split("+"))
     if args.code_baseline:
         VARIANTS["code"] = {"PYTHONPATH": str(Path(args.code_baseline).resolve())}
     root = Path(args.dir) / str(args.events)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from footfall import logs, tracing
+from footfall import logs, memory, tracing
 from footfall.api import (
     admin,
     collect,
@@ -94,4 +94,7 @@ def create_app(settings: Settings | None = None, freeze_heap: bool = False) -> F
 
 def app_factory() -> FootfallApp:
     """Entry point for ASGI servers: ``granian --factory footfall.app:app_factory``."""
+    # Before the server's threads start: footfall/memory.py says what each one saves.
+    memory.limit_arenas()
+    memory.keep_pandas_out()
     return create_app(freeze_heap=True)

@@ -292,8 +292,14 @@ def parser(commands_only: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
-    # No command named (--help, --version, nothing): the command list is all it needs.
-    args = parser(commands_only=all(a.startswith("-") for a in given)).parse_args(argv)
+    # No command named (--help, --version, nothing), or one of this module's own: the
+    # other modules' commands by name are all it needs. ``serve`` stays the supervisor of
+    # the process that runs the app: loading SQLAlchemy and the rest there would only
+    # hold ~20 MiB more for the server's whole life.
+    from footfall.cli_elsewhere import COMMANDS
+
+    named = next((a for a in given if not a.startswith("-")), None)
+    args = parser(commands_only=named not in COMMANDS).parse_args(argv)
     try:
         result: int = args.func(args)
         sys.stdout.flush()

@@ -20,6 +20,7 @@ from footfall.ingest.geo import GeoLookup
 from footfall.ingest.pipeline import Pipeline
 from footfall.ingest.sitecache import SiteCache
 from footfall.jobs.scheduler import Scheduler
+from footfall.memory import Trimmer
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
 from footfall.query.runner import QueryRunner
@@ -51,6 +52,8 @@ class Services:
     runner: QueryRunner
     shared: SharedState  # what several serve processes share (footfall/shared/)
     started: bool = field(default=False)
+    # Gives the heap's free pages back to the OS while the server runs (memory.py).
+    trimmer: Trimmer = field(default_factory=Trimmer)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -111,6 +114,7 @@ class Services:
         if self.writer is not None:
             self.writer.start()
         self.scheduler.start()
+        self.trimmer.start()
         telemetry.watch(self.metrics_state)
         self.started = True
 
@@ -154,6 +158,7 @@ class Services:
         self.store.interrupt_maintenance()  # a first rollup build can take minutes
         telemetry.unwatch(self.metrics_state)
         self.scheduler.stop()
+        self.trimmer.stop()
         await self.queue.close()
         if self.writer is not None:
             self.writer.stop()

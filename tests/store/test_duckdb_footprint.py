@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -78,6 +79,7 @@ def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> Non
         # <file>.tmp during a 1M-event load with 256 MiB of WAL between checkpoints).
         number, unit = setting(store, "checkpoint_threshold").split()
         assert unit == "MiB" and float(number) <= 64, unit
+        assert setting(store, "allocator_background_threads") is True
     finally:
         store.close()
     store = DuckDBStore(tmp_path / "s.duckdb", memory_limit="1GiB", threads=1)
@@ -85,6 +87,35 @@ def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> Non
     try:
         assert setting(store, "memory_limit").endswith("GiB")
         assert int(setting(store, "threads")) == 1
+    finally:
+        store.close()
+
+
+def rss_anon() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_memory_a_query_freed_goes_back_to_the_system(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "s.duckdb", threads=2, memory_limit="512MiB")
+    store.open()
+    try:
+        store.query(
+            "CREATE TEMP TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s"
+            " FROM range(2000000)"
+        )
+        held = rss_anon()  # the table itself stays in the buffer pool
+        top = store.query("SELECT s, count(*) AS n FROM t GROUP BY s ORDER BY n DESC, s LIMIT 1")
+        assert top[0][1] == 1
+        # The GROUP BY's hash tables (~150 MiB) are freed when it ends; DuckDB's allocator
+        # used to keep their pages until its next allocation.
+        deadline = time.monotonic() + 10
+        while rss_anon() > held + 40 * MIB and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert rss_anon() <= held + 40 * MIB
     finally:
         store.close()
 

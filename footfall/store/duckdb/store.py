@@ -95,6 +95,8 @@ class DuckDBStore:
         self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
         limit = self.memory_limit or sizing.default_memory_limit()
         self._con.execute("SET memory_limit = ?", [limit])
+        for name, value in sizing.ALLOCATOR_SETTINGS.items():
+            self._con.execute(f"SET {name} = ?", [value])
         self._dirty = False
         self._rollup_states = None
         self._con.execute(
