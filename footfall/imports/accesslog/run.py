@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.abc
 import io
 import sys
 import time
@@ -41,6 +40,7 @@ from footfall.imports.accesslog.hits import BlockParser
 from footfall.imports.accesslog.reader import LineRules, PageReader, records, salts_of
 from footfall.imports.bulk import BulkLoad
 from footfall.imports.feed import Feed
+from footfall.memory import keep_pandas_out
 from footfall.meta.repo import SiteInfo
 
 # Records handed to the queue at a time (the workers' shape): below the writer's batch
@@ -122,31 +122,6 @@ def _lines(data: bytes) -> pa.Array:
     return pc.utf8_rtrim(lines, "\r") if b"\r" in data else lines
 
 
-class _NoPandas(importlib.abc.MetaPathFinder):
-    def find_spec(self, name: str, path: object, target: object = None) -> None:
-        if name == "pandas":
-            raise ModuleNotFoundError("pandas left out", name=name)
-        return None
-
-
-def arrow_without_pandas() -> None:
-    """Tell pyarrow once that pandas is not there, unless something already imported it.
-
-    pyarrow imports pandas when installed (0.3-0.5 CPU s, before the first round can start)
-    on its first conversion of a Python list, only to ask whether the list is a pandas
-    object; nothing an import converts is. pyarrow keeps the answer for those questions
-    and still imports pandas when asked for pandas itself (``to_pandas``).
-    """
-    if "pandas" in sys.modules:
-        return
-    finder = _NoPandas()
-    sys.meta_path.insert(0, finder)
-    try:
-        pa.array([0])  # with no type: the type inference asks for pandas too
-    finally:
-        sys.meta_path.remove(finder)
-
-
 def file_prefix(site_id: str, first_line: str) -> str:
     """The first four groups of the file's event ids (UUID-shaped, as live ids are)."""
     h = hashlib.blake2b(f"{site_id}\0{first_line}".encode(), digest_size=10).hexdigest()
@@ -160,7 +135,9 @@ class AccessLogImport:
 
     def __init__(self, feed: Feed, site: SiteInfo, fmt: str) -> None:
         self.feed, self.site = feed, site
-        arrow_without_pandas()
+        # pyarrow imports pandas (0.3-0.5 CPU s before the first round) on its first list
+        # conversion, only to ask whether the list is a pandas object: none an import makes is.
+        keep_pandas_out()
         self.how = LineRules(
             site,
             feed.sites.rules(site.id),
