@@ -153,6 +153,9 @@ def run_import(path: Path, fmt: str, work: Path, src: Path = ROOT) -> Run:
     env = {**os.environ, "FOOTFALL_DATA_DIR": str(data), "PYTHONPATH": str(src)}
     env.pop("FOOTFALL_STORE_URL", None)
     env.pop("FOOTFALL_QUEUE_URL", None)
+    # An installed package has its bytecode compiled; with PYTHONDONTWRITEBYTECODE (set on
+    # some machines) every start would compile footfall's modules again (0.16-0.22 CPU s).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     cli = [sys.executable, "-c", _CLI]
     # Run in the work directory: "python -c" puts the current directory first on sys.path,
     # so a run from a tree holding footfall/ would import that tree, not PYTHONPATH's (every
