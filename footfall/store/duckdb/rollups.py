@@ -104,6 +104,29 @@ def _patterns(source: str, sign: str = "") -> str:
     return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
 
 
+def _firsts_delta(changes: str) -> str:
+    """The reach_firsts rows (kind, win, value, d, prev, n) that turn ``changes`` rows'
+    ``old_days`` (NULL: a new row) into ``new_days`` (0: a removed row). Bits below the
+    lowest bit that differs have the same (d, prev) in both and cancel, so only the bits
+    from there on are expanded: a day appended after a row's last one is one +1 at
+    (d, prev = that last day), whatever the row's history."""
+    diff = "xor(coalesce(old_days, 0::UBIGINT), new_days)"
+    low = f"bit_count(({diff} & ((~{diff}) + 1::UBIGINT)) - 1::UBIGINT)"
+    sides = (f"SELECT kind, win, value, old_days AS days, {low} AS low, -1 AS n FROM {changes} WHERE old_days IS NOT NULL "
+             f"UNION ALL SELECT kind, win, value, new_days AS days, {low} AS low, 1 AS n FROM {changes} WHERE new_days <> 0")  # fmt: skip
+    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    return f"""
+        SELECT * FROM (
+            SELECT kind, win, value, bits[j]::SMALLINT AS d,
+                   (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
+            FROM (SELECT kind, win, value, n, bits, low, unnest(range(1, len(bits) + 1)) AS j
+                  FROM (SELECT kind, win, value, low, sum(n) AS n, {bits} AS bits
+                        FROM ({sides}) GROUP BY kind, win, value, days, low))
+            WHERE bits[j] >= low
+            GROUP BY ALL)
+        WHERE n <> 0"""
+
+
 def _daily_select(kvs: str, source: str) -> str:
     return f"""
         SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value,
@@ -251,37 +274,41 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
         "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
     )
-    # Take the visitors' rows out, keeping their other days' bits. Copied into a temp table
-    # and then deleted, two passes over the windows: ``DELETE ... RETURNING`` did it in one,
-    # but its rows came back to Python as one Arrow table, outside DuckDB's memory limit,
-    # and the first seal after a bulk load returns most of the table (GBs at 10M events).
+    # The visitors' rows in the touched windows, and their bits on the touched days
+    # recomputed from raw events: a row's new bits are its old ones outside its visitor's
+    # touched days plus the fresh ones. Only the rows that change are deleted and written
+    # again, so a fold costs what the new events change, not every row of each visitor it
+    # touches (a load in time order sets one later bit in a few of a visitor's rows).
+    # Copied into a temp table, not returned to Python: the first seal after a bulk load
+    # would bring most of the table outside DuckDB's memory limit.
     mine = "site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)"
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach WHERE {mine}",
         [site_id, w_lo, w_hi],
     )
-    cur.execute(f"DELETE FROM reach WHERE {mine}", [site_id, w_lo, w_hi])
+    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}")
     cur.execute(
-        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})",
-        [site_id],
-    )
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _keep AS "
-        f"SELECT r.kind, r.win, r.value, r.vno, r.days & ~({span_mask}) AS days "
-        "FROM _old_reach r JOIN _rp p ON r.vno = p.vno"
+        "CREATE OR REPLACE TEMP TABLE _chg AS SELECT * FROM ("
+        "SELECT k.kind, k.win, k.value, k.vno, o.days AS old_days, "
+        f"(coalesce(o.days, 0::UBIGINT) & ~({span_mask.replace('r.win', 'k.win')})) | coalesce(f.days, 0::UBIGINT) AS new_days "
+        "FROM (SELECT kind, win, value, vno FROM _old_reach UNION SELECT kind, win, value, vno FROM _fresh) k "
+        "JOIN _rp p ON p.vno = k.vno "
+        "LEFT JOIN _old_reach o ON o.kind = k.kind AND o.win = k.win AND o.value IS NOT DISTINCT FROM k.value AND o.vno = k.vno "
+        "LEFT JOIN _fresh f ON f.kind = k.kind AND f.win = k.win AND f.value IS NOT DISTINCT FROM k.value AND f.vno = k.vno"
+        ") r WHERE new_days IS DISTINCT FROM old_days"
     )
     cur.execute("DROP TABLE _old_reach")
-    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute("DROP TABLE _fresh")
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, vno, bit_or(days) AS days FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh, who='vno')}) GROUP BY ALL"
+        "DELETE FROM reach USING (SELECT * FROM _chg WHERE old_days IS NOT NULL) c WHERE reach.site_id = ? "
+        "AND reach.win BETWEEN ? AND ? AND reach.kind = c.kind AND reach.win = c.win AND reach.value IS NOT DISTINCT FROM c.value AND reach.vno = c.vno",
+        [site_id, w_lo, w_hi],
     )
-    appended = cur.execute(f"INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, {REACH_ORDER}",
-                           [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute(
-        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})",
-        [site_id],
-    )
+    appended = cur.execute(
+        f"INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win, {REACH_ORDER.replace('days', 'new_days')}",
+        [site_id]).fetchall()[0][0]  # fmt: skip
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_delta('_chg')})", [site_id])
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -305,6 +332,6 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
     # Temp tables hold memory until dropped; after a bulk load _ev is every event.
-    for temp in ("_rp", "_ev", "_keep", "_new_reach", "_days"):
+    for temp in ("_rp", "_ev", "_chg", "_days"):
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)
