@@ -9,36 +9,54 @@ windows, dropping deleted sites' rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups import build, current_window, seal_site
 from footfall.store.duckdb.rollups_upkeep import compact, drop, resort
 
-# A seal recomputes its visitors from raw events, a build every visitor a (kind, window) at
-# a time, which is several times cheaper per visitor (1M events, every visitor pending:
-# a seal 78 s, a build 16-26 s here); after a bulk load or an import, most of a site is
-# pending, and a build is what pays.
+# A seal recomputes its visitors' touched days from raw events and rewrites the reach
+# rows that change; a build recomputes every visitor a (kind, window) at a time. After a
+# bulk load or an import in no time order, most of a site is pending over most of its
+# days, and a build is what pays (1M events, every visitor pending: a seal 78 s, a build
+# 16-26 s); a load in time order touches only its last days, and its seal stays cheap.
 REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
+# While the writer is in a bulk load, a site is built again only while it holds fewer
+# events than this (each build reads them all, and a load's folds come every few
+# seconds); a larger one waits for the load's end if a seal would not pay either.
+LOADING_BUILD_MAX_EVENTS = 500_000
 
 
-def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
-    """Whether the site's pending visitors are so many of its visitors that building the
-    site again beats sealing them."""
+def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
+    """'build', 'seal' or 'wait': what folds in the site's pending rows at least cost.
+    A build pays when the pending visitors are a large share of the site's visitors and
+    their touched days hold a large share of its events."""
     with cur_factory() as cur:
-        pending, known = cur.execute(
-            "SELECT (SELECT count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ?), "
-            "(SELECT count(*) FROM visitor_numbers WHERE site_id = ?)", [site_id, site_id]).fetchall()[0]  # fmt: skip
-    return bool(pending >= REBUILD_MIN_VISITORS and pending >= REBUILD_SHARE * known)
+        pending, known, lo, hi = cur.execute(
+            "SELECT count(DISTINCT visitor_id), (SELECT count(*) FROM visitor_numbers WHERE site_id = ?), min(lo), max(hi) "
+            "FROM rollup_pending WHERE site_id = ?", [site_id, site_id]).fetchall()[0]  # fmt: skip
+        if pending < REBUILD_MIN_VISITORS or pending < REBUILD_SHARE * known:
+            return "seal"
+        # The seal reads the touched local days' events: a day around the span.
+        touched, total = cur.execute(
+            "SELECT count(*) FILTER (WHERE ts BETWEEN ? AND ?), count(*) FROM events WHERE site_id = ?",
+            [lo - timedelta(days=1), hi + timedelta(days=1), site_id]).fetchall()[0]  # fmt: skip
+    if touched < REBUILD_SHARE * total:
+        return "seal"
+    if loading and total > LOADING_BUILD_MAX_EVENTS:
+        return "wait"
+    return "build"
 
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
-             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
+             should_stop: Callable[[], bool] = lambda: False, loading: bool = False) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
-    manager giving a cursor inside one transaction."""
+    manager giving a cursor inside one transaction. ``loading``: the writer is in a
+    bulk load (see LOADING_BUILD_MAX_EVENTS); the re-sort waits for its end too."""
     with cur_factory() as cur:
         rows = cur.execute(
             "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
@@ -46,23 +64,33 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
     before = {site_id: int(n or 0) for site_id, _, _, n in rows}
     appended = dict(before)  # reach rows seals appended since the last build or re-sort
-    built = []
+    built, waiting = [], []
     for site_id, tz in sites.items():
-        if state.get(site_id) != (tz, spec.version) or _rebuild_pays(cur_factory, site_id):
+        plan = (
+            "build"
+            if state.get(site_id) != (tz, spec.version)
+            else _plan(cur_factory, site_id, loading)
+        )
+        if plan == "build":
             build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
             appended[site_id] = 0
             built.append(site_id)
+        elif plan == "wait":
+            waiting.append(site_id)
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
         if upto is not None:
             for site_id, tz in sites.items():
+                if site_id in waiting:
+                    continue
                 visitors, rows_added = seal_site(cur, site_id, tz, spec, int(upto))
                 sealed += visitors
                 appended[site_id] = appended.get(site_id, 0) + rows_added
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
-            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
+            cur.execute("DELETE FROM rollup_pending WHERE seq <= ? AND site_id NOT IN (SELECT unnest(?::VARCHAR[]))",
+                        [int(upto), waiting])  # fmt: skip
         for site_id in sites:
             compact(cur, site_id, current_window(sites[site_id]))
             if appended.get(site_id, 0) != before.get(site_id, 0):
@@ -71,6 +99,15 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
-    resorted = [site_id for site_id, tz in sites.items()
-                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
-    return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}
+    # A load in progress would leave a re-sort's order stale at once: the first run after
+    # it re-sorts what its folds appended.
+    resorted = [] if loading else [
+        site_id for site_id, tz in sites.items()
+        if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
+    return {
+        "built": built,
+        "sealed_visitors": sealed,
+        "dropped": gone,
+        "resorted": resorted,
+        "waiting": waiting,
+    }
