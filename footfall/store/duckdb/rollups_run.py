@@ -25,8 +25,11 @@ REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
 # While the writer is in a bulk load, a site is built again only while it holds fewer
 # events than this (each build reads them all, and a load's folds come every few
-# seconds); a larger one waits for the load's end if a seal would not pay either.
-LOADING_BUILD_MAX_EVENTS = 500_000
+# seconds); a larger one is sealed, unless its pending rows touch days holding
+# LOADING_WAIT_SHARE of its events (an import in no time order: every fold would read
+# most of the site), when it waits for the load's end.
+LOADING_BUILD_MAX_EVENTS = 200_000
+LOADING_WAIT_SHARE = 0.6
 
 
 def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
@@ -45,9 +48,9 @@ def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
             [lo - timedelta(days=1), hi + timedelta(days=1), site_id]).fetchall()[0]  # fmt: skip
     if touched < REBUILD_SHARE * total:
         return "seal"
-    if loading and total > LOADING_BUILD_MAX_EVENTS:
-        return "wait"
-    return "build"
+    if not loading or total <= LOADING_BUILD_MAX_EVENTS:
+        return "build"
+    return "wait" if touched >= LOADING_WAIT_SHARE * total else "seal"
 
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
@@ -76,7 +79,10 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
             state[site_id] = (tz, spec.version)
             appended[site_id] = 0
             built.append(site_id)
-        elif plan == "wait":
+            # What the writer added during the build is sealed now, but in a bulk load
+            # only if a seal pays (after a long build the next run, 5 s on, decides).
+            plan = _plan(cur_factory, site_id, loading) if loading else "seal"
+        if plan != "seal":
             waiting.append(site_id)
     sealed = 0
     with cur_factory() as cur:
