@@ -91,7 +91,7 @@ def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
     compare(ff)
 
 
-def test_during_a_bulk_load_a_large_site_waits_for_its_end_to_be_built(
+def test_during_a_bulk_load_a_large_site_is_sealed_or_waits_for_a_build_at_its_end(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, store = footfall, footfall.services.store
@@ -100,6 +100,13 @@ def test_during_a_bulk_load_a_large_site_waits_for_its_end_to_be_built(
     monkeypatch.setattr(duckdb_rollups_run, "LOADING_BUILD_MAX_EVENTS", 100)
     send(ff, history(40))
     assert run_rollups(store, ff.services.meta, loading=True)["built"] == [ff.site_id]
+    # A load in time order: more new visitors today than the site had, a third of its
+    # events: sealed while the load goes on, as it is too large to build again.
+    send(ff, [visit(f"today-{i}", 0) for i in range(120)])
+    result = run_rollups(store, ff.services.meta, loading=True)
+    assert result["built"] == [] and result["waiting"] == [] and result["sealed_visitors"] == 120
+    compare(ff)
+    # A load of the past month (an import): every fold would recompute most days.
     send(ff, [visit(f"past-{i}", i % 30) for i in range(60)])
     result = run_rollups(store, ff.services.meta, loading=True)
     assert result["built"] == [] and result["waiting"] == [ff.site_id]
