@@ -25,11 +25,12 @@ REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
 # While the writer is in a bulk load, a site is built again only while it holds fewer
 # events than this (each build reads them all, and a load's folds come every few
-# seconds); a larger one is sealed, unless most of its pending visitors were touched
-# before the last day its rollups hold (a load in no time order, an import of the past:
+# seconds); a larger one is sealed, unless LOADING_WAIT_SHARE of its pending rows lie
+# in the first quarter of its time span (a load in no time order, an import of the past:
 # every fold would recompute most of the site's days), when it waits for the load's end.
-LOADING_BUILD_MAX_EVENTS = 200_000
-LOADING_WAIT_SHARE = 0.5
+# A load in time order touches the latest days only.
+LOADING_BUILD_MAX_EVENTS = 100_000
+LOADING_WAIT_SHARE = 0.1
 
 
 def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
@@ -43,18 +44,16 @@ def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
         if pending < REBUILD_MIN_VISITORS or pending < REBUILD_SHARE * known:
             return "seal"
         # The seal reads the touched local days' events: a day around the span.
-        touched, total = cur.execute(
-            "SELECT count(*) FILTER (WHERE ts BETWEEN ? AND ?), count(*) FROM events WHERE site_id = ?",
+        touched, total, first, last = cur.execute(
+            "SELECT count(*) FILTER (WHERE ts BETWEEN ? AND ?), count(*), min(ts), max(ts) FROM events WHERE site_id = ?",
             [lo - timedelta(days=1), hi + timedelta(days=1), site_id]).fetchall()[0]  # fmt: skip
         if touched < REBUILD_SHARE * total:
             return "seal"
         if not loading or total <= LOADING_BUILD_MAX_EVENTS:
             return "build"
-        # A load in time order touches the days after the folded ones (a day's margin:
-        # the rollups' days are local, the pending spans UTC).
         past, rows = cur.execute(
-            "SELECT count(*) FILTER (WHERE lo < (SELECT max(day) FROM daily WHERE site_id = ?) - INTERVAL 1 DAY), "
-            "count(*) FROM rollup_pending WHERE site_id = ?", [site_id, site_id]).fetchall()[0]  # fmt: skip
+            "SELECT count(*) FILTER (WHERE lo < ?), count(*) FROM rollup_pending WHERE site_id = ?",
+            [first + (last - first) / 4, site_id]).fetchall()[0]  # fmt: skip
     return "wait" if past >= LOADING_WAIT_SHARE * rows else "seal"
 
 
