@@ -45,21 +45,20 @@ def register_default_jobs(services: Services) -> None:
         )
 
     if s.store.capabilities.rollups or s.store.capabilities.daily_rollups:
-        # During a bulk load (looked at after each run) the job runs 5 s after the last
-        # run's end instead of every interval, so each fold is a few seconds of events and
-        # what is left when the load ends is as small; a seal costs what the new events
-        # change (footfall/store/duckdb/rollups.py). Waiting out the load instead made
-        # the panels wait for one build of the whole load after it (1M events: 131 s;
-        # 10M: 16 min).
-        roll = activity()
+        # Not in the middle of a bulk load (looked at every 5 s; at most two hours late,
+        # about as long as a 10M-event load takes a small server): each run then built or
+        # sealed what the next rows made stale at once, took the cores from the writer
+        # and held its checkpoints off (1M events: a build mid-load, then a seal of the
+        # 98k visitors it missed, 326 s and 1.3 GB of spill, against one build of the
+        # whole load once the writer is done). Folding the load in as it came, every 5 s,
+        # halved the load's rate and ended later (docs/benchmarks.md, issue 25).
         s.scheduler.add(
-            "rollups", s.settings.rollup_interval_seconds,
-            lambda: run_rollups(s.store, s.meta, loading=roll.busy()),
+            "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
-            hurry_while=roll.busy, hurry_seconds=5.0,
+            wait_while=activity().busy, retry_seconds=5.0, max_wait_seconds=7200.0,
         )  # fmt: skip
 
-    def compact_waits() -> bool:
+    def rollups_unsettled() -> bool:
         job = s.scheduler.jobs.get("rollups")
         return rollups_settling(job.last_result if job is not None else None)
 
@@ -68,8 +67,9 @@ def register_default_jobs(services: Services) -> None:
     # the rollups have folded it in (checked again each minute until both are over): a
     # bulk load and its first rollup build are what leave most free blocks and unsorted
     # events (footfall/store/duckdb/compact.py), and a rewrite beside the build or the
-    # first reads slows the dashboard.
+    # dashboard's first reads after it slows them.
     s.scheduler.add(
         "compact", 3600.0, lambda: run_compact(s.store, s.settings.compact_free_ratio),
-        first_in=600.0, wait_while=lambda: writing.busy() or compact_waits(), retry_seconds=60.0,
+        first_in=600.0, wait_while=lambda: writing.busy() or rollups_unsettled(),
+        retry_seconds=60.0,
     )  # fmt: skip

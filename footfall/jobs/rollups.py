@@ -3,9 +3,6 @@
 Every run builds the rollups of sites that have none (or whose time zone changed) and
 folds in what the writer added since the last run (footfall/store/duckdb/rollups.py).
 Queries stay exact between runs: they read the days touched since from raw events.
-During a bulk load the job runs every few seconds (footfall/jobs/registry.py), so the
-rows still to fold when the load ends, which the dashboard reads from raw events, are
-the last few seconds' and not the whole load's.
 """
 
 from __future__ import annotations
@@ -22,17 +19,13 @@ from footfall.store.base import EventStore
 log = logging.getLogger("footfall.jobs")
 
 
-def run_rollups(store: EventStore, meta: Metadata, loading: bool = False) -> dict[str, Any]:
-    """One run; ``loading``: the writer is in a bulk load (the store may put a costly
-    rebuild off until it ends)."""
+def run_rollups(store: EventStore, meta: Metadata) -> dict[str, Any]:
     sites = {s.id: s.timezone for s in meta.list_sites()}
     started = time.perf_counter()
-    rollup_spec = spec(DIALECTS[store.capabilities.sql_dialect])
-    result = store.maintain_rollups(sites, rollup_spec, loading=loading)
+    result = store.maintain_rollups(sites, spec(DIALECTS[store.capabilities.sql_dialect]))
     took = time.perf_counter() - started
     if result.get("built"):
         log.info("rollups built for %s", ", ".join(result["built"]))
     # A run's length is what decides how soon the panels are fast after a bulk load.
-    fields = {**result, "seconds": round(took, 2), "loading": loading}
-    log.info("rollups run", extra={"fields": fields})
+    log.info("rollups run", extra={"fields": {**result, "seconds": round(took, 2)}})
     return result

@@ -5,15 +5,11 @@ overlaps itself. ``run`` executes a job now (``footfall jobs run`` and the admin
 A job may name a condition to wait out (``wait_while``): while it holds, the job's turn
 is put off by ``retry_seconds`` instead of its whole interval (the compaction and the
 rollups wait for the end of a bulk load this way), but never for more than
-``max_wait_seconds`` in a row. A job run by hand does not wait. A job may also name a
-condition that brings its turns closer (``hurry_while``): while it holds after a run,
-the next comes ``hurry_seconds`` after that run's end (the rollups job keeps up with a
-bulk load this way).
+``max_wait_seconds`` in a row. A job run by hand does not wait.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -39,8 +35,6 @@ class Job:
     max_wait_seconds: float = 3600.0
     waited: int = 0  # turns put off by wait_while since the last run
     waiting_since: float = 0.0
-    hurry_while: Callable[[], bool] | None = None
-    hurry_seconds: float = 5.0
 
 
 class Scheduler:
@@ -60,13 +54,10 @@ class Scheduler:
         wait_while: Callable[[], bool] | None = None,
         retry_seconds: float = 60.0,
         max_wait_seconds: float = 3600.0,
-        hurry_while: Callable[[], bool] | None = None,
-        hurry_seconds: float = 5.0,
     ) -> None:
         self.jobs[name] = Job(
             name, every_seconds, func, time.monotonic() + first_in, wait_while=wait_while,
             retry_seconds=retry_seconds, max_wait_seconds=max_wait_seconds,
-            hurry_while=hurry_while, hurry_seconds=hurry_seconds,
         )  # fmt: skip
 
     def run(self, name: str) -> Any:
@@ -102,19 +93,10 @@ class Scheduler:
                         job.next_at = now + job.retry_seconds
                         continue
                     job.next_at = now + job.every_seconds
-                    with contextlib.suppress(Exception):  # logged in run(); the loop goes on
+                    try:
                         self.run(job.name)
-                    if self._hurried(job):
-                        job.next_at = min(job.next_at, time.monotonic() + job.hurry_seconds)
-
-    def _hurried(self, job: Job) -> bool:
-        if job.hurry_while is None:
-            return False
-        try:
-            return job.hurry_while()
-        except Exception:  # a broken condition leaves the job's own interval
-            log.exception("job %s: its hurry condition failed", job.name)
-            return False
+                    except Exception:  # noqa: S112 - logged in run(); keep the loop alive
+                        continue
 
     def _put_off(self, job: Job, now: float) -> bool:
         if job.wait_while is None:

@@ -304,12 +304,9 @@ class EventStore(Protocol):
         """A query function whose statements all see one state of the store."""
         ...
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], spec: RollupSpec, loading: bool = False
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """With ``capabilities.rollups``: build and seal the exact rollups of ``sites``
-        (id -> time zone) as ``spec`` describes; else nothing. ``loading``: the writer is
-        in a bulk load right now (a store may put costly work off until it ends)."""
+        (id -> time zone) as ``spec`` describes; else nothing."""
         ...
 
     def interrupt_maintenance(self) -> None:

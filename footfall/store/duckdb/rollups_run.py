@@ -23,47 +23,31 @@ from footfall.store.duckdb.rollups_upkeep import compact, drop, resort
 # 16-26 s); a load in time order touches only its last days, and its seal stays cheap.
 REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
-# While the writer is in a bulk load, a site is built again only while it holds fewer
-# events than this (each build reads them all, and a load's folds come every few
-# seconds); a larger one is sealed, unless LOADING_WAIT_SHARE of its pending rows lie
-# in the first quarter of its time span (a load in no time order, an import of the past:
-# every fold would recompute most of the site's days), when it waits for the load's end.
-# A load in time order touches the latest days only.
-LOADING_BUILD_MAX_EVENTS = 100_000
-LOADING_WAIT_SHARE = 0.1
 
 
-def _plan(cur_factory: Any, site_id: str, loading: bool) -> str:
-    """'build', 'seal' or 'wait': what folds in the site's pending rows at least cost.
-    A build pays when the pending visitors are a large share of the site's visitors and
-    their touched days hold a large share of its events."""
+def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
+    """Whether building the site again beats sealing its pending rows: the pending
+    visitors are a large share of its visitors and their touched days hold a large share
+    of its events (a seal reads those days' events and the visitors' rows)."""
     with cur_factory() as cur:
         pending, known, lo, hi = cur.execute(
             "SELECT count(DISTINCT visitor_id), (SELECT count(*) FROM visitor_numbers WHERE site_id = ?), min(lo), max(hi) "
             "FROM rollup_pending WHERE site_id = ?", [site_id, site_id]).fetchall()[0]  # fmt: skip
         if pending < REBUILD_MIN_VISITORS or pending < REBUILD_SHARE * known:
-            return "seal"
+            return False
         # The seal reads the touched local days' events: a day around the span.
-        touched, total, first, last = cur.execute(
-            "SELECT count(*) FILTER (WHERE ts BETWEEN ? AND ?), count(*), min(ts), max(ts) FROM events WHERE site_id = ?",
+        touched, total = cur.execute(
+            "SELECT count(*) FILTER (WHERE ts BETWEEN ? AND ?), count(*) FROM events WHERE site_id = ?",
             [lo - timedelta(days=1), hi + timedelta(days=1), site_id]).fetchall()[0]  # fmt: skip
-        if touched < REBUILD_SHARE * total:
-            return "seal"
-        if not loading or total <= LOADING_BUILD_MAX_EVENTS:
-            return "build"
-        past, rows = cur.execute(
-            "SELECT count(*) FILTER (WHERE lo < ?), count(*) FROM rollup_pending WHERE site_id = ?",
-            [first + (last - first) / 4, site_id]).fetchall()[0]  # fmt: skip
-    return "wait" if past >= LOADING_WAIT_SHARE * rows else "seal"
+    return bool(touched >= REBUILD_SHARE * total)
 
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
-             should_stop: Callable[[], bool] = lambda: False, loading: bool = False) -> dict[str, Any]:  # fmt: skip
+             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
-    manager giving a cursor inside one transaction. ``loading``: the writer is in a
-    bulk load (see LOADING_BUILD_MAX_EVENTS); the re-sort waits for its end too."""
+    manager giving a cursor inside one transaction."""
     with cur_factory() as cur:
         rows = cur.execute(
             "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
@@ -71,36 +55,23 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
     before = {site_id: int(n or 0) for site_id, _, _, n in rows}
     appended = dict(before)  # reach rows seals appended since the last build or re-sort
-    built, waiting = [], []
+    built = []
     for site_id, tz in sites.items():
-        plan = (
-            "build"
-            if state.get(site_id) != (tz, spec.version)
-            else _plan(cur_factory, site_id, loading)
-        )
-        if plan == "build":
+        if state.get(site_id) != (tz, spec.version) or _rebuild_pays(cur_factory, site_id):
             build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
             appended[site_id] = 0
             built.append(site_id)
-            # What the writer added during the build is sealed now, but in a bulk load
-            # only if a seal pays (after a long build the next run, 5 s on, decides).
-            plan = _plan(cur_factory, site_id, loading) if loading else "seal"
-        if plan != "seal":
-            waiting.append(site_id)
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
         if upto is not None:
             for site_id, tz in sites.items():
-                if site_id in waiting:
-                    continue
                 visitors, rows_added = seal_site(cur, site_id, tz, spec, int(upto))
                 sealed += visitors
                 appended[site_id] = appended.get(site_id, 0) + rows_added
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
-            cur.execute("DELETE FROM rollup_pending WHERE seq <= ? AND site_id NOT IN (SELECT unnest(?::VARCHAR[]))",
-                        [int(upto), waiting])  # fmt: skip
+            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
         for site_id in sites:
             compact(cur, site_id, current_window(sites[site_id]))
             if appended.get(site_id, 0) != before.get(site_id, 0):
@@ -109,15 +80,6 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
-    # A load in progress would leave a re-sort's order stale at once: the first run after
-    # it re-sorts what its folds appended.
-    resorted = [] if loading else [
-        site_id for site_id, tz in sites.items()
-        if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
-    return {
-        "built": built,
-        "sealed_visitors": sealed,
-        "dropped": gone,
-        "resorted": resorted,
-        "waiting": waiting,
-    }
+    resorted = [site_id for site_id, tz in sites.items()
+                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
+    return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

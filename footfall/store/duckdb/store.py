@@ -327,18 +327,15 @@ class DuckDBStore:
         self._dirty = True
         return int(table.num_rows)
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], spec: RollupSpec, loading: bool = False
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
         the writer added since the last run (footfall/store/duckdb/rollups.py). Runs beside
-        the writer: it only appends to ``rollup_pending``, which this never updates.
-        ``loading``: the writer is in a bulk load (rollups_run.py)."""
+        the writer: it only appends to ``rollup_pending``, which this never updates."""
         with self._rollup_lock:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups_run.maintain(
-                    self._maintenance_step, sites, spec, lambda: self._closing, loading
+                    self._maintenance_step, sites, spec, lambda: self._closing
                 )
             finally:
                 self._maintaining = None

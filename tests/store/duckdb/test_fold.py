@@ -1,7 +1,6 @@
-"""Folding new events into the DuckDB rollups as a load goes on (issue 25): a seal costs
-what the new events change, a load in time order is sealed rather than built again, and
-while the writer is in a bulk load a large site that only a build would fold waits for
-its end. Every answer stays the raw events' (``compare``)."""
+"""Folding new events into the DuckDB rollups (issue 25): a seal rewrites only the rows
+the new events change, and pending visitors whose days hold few of the site's events
+are sealed rather than built again. Every answer stays the raw events' (``compare``)."""
 
 from __future__ import annotations
 
@@ -88,32 +87,4 @@ def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
     # As many new visitors spread over the past month: a build.
     send(ff, [visit(f"past-{i}", i % 30) for i in range(80)])
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    compare(ff)
-
-
-def test_during_a_bulk_load_a_large_site_is_sealed_or_waits_for_a_build_at_its_end(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ff, store = footfall, footfall.services.store
-    assert isinstance(store, DuckDBStore)
-    monkeypatch.setattr(duckdb_rollups_run, "REBUILD_MIN_VISITORS", 10)
-    monkeypatch.setattr(duckdb_rollups_run, "LOADING_BUILD_MAX_EVENTS", 100)
-    send(ff, history(40))
-    assert run_rollups(store, ff.services.meta, loading=True)["built"] == [ff.site_id]
-    # A load in time order: more new visitors today than the site had, a third of its
-    # events: sealed while the load goes on, as it is too large to build again.
-    send(ff, [visit(f"today-{i}", 0) for i in range(120)])
-    result = run_rollups(store, ff.services.meta, loading=True)
-    assert result["built"] == [] and result["waiting"] == [] and result["sealed_visitors"] == 120
-    compare(ff)
-    # A load of the past month (an import): every fold would recompute most days.
-    send(ff, [visit(f"past-{i}", i % 30) for i in range(60)])
-    result = run_rollups(store, ff.services.meta, loading=True)
-    assert result["built"] == [] and result["waiting"] == [ff.site_id]
-    assert result["sealed_visitors"] == 0
-    assert store.query("SELECT count(DISTINCT visitor_id) FROM rollup_pending") == [(60,)]
-    compare(ff)  # the pending visitors are read from raw events meanwhile
-    result = run_rollups(store, ff.services.meta)  # the load is over
-    assert result["built"] == [ff.site_id] and result["waiting"] == []
-    assert store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
     compare(ff)
