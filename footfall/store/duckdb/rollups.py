@@ -283,13 +283,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # would bring most of the table outside DuckDB's memory limit.
     fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}")
-    # Of the visitors' old rows only those can change that have a fresh row or a bit on
-    # their visitor's touched days; the others (most of a known visitor's rows) are left.
+    # The visitors' old rows in those windows (reading only those that can change, the
+    # ones with a fresh row or a bit on the touched days, cost a join with the fresh
+    # rows: no less CPU, and out of DuckDB's memory when every visitor is pending).
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r "
-        "JOIN _rp p ON r.vno = p.vno LEFT JOIN _fresh f ON f.vno = r.vno AND f.kind = r.kind AND f.win = r.win "
-        "AND f.value IS NOT DISTINCT FROM r.value "
-        f"WHERE r.site_id = ? AND r.win BETWEEN ? AND ? AND (f.vno IS NOT NULL OR (r.days & ({span_mask})) <> 0)",
+        "CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach "
+        "WHERE site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)",
         [site_id, w_lo, w_hi],
     )
     # Old and fresh rows side by side: one hash aggregate by row key (a NULL in either
