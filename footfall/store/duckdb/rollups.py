@@ -16,8 +16,8 @@ reach_firsts(site_id, kind, win, value, d, prev, n)
     none). A row has a day in the range [a, b] exactly when one of its bits has
     a <= d <= b and prev < a (its first day in the range), so a range's visitors per
     value are one filtered sum of far fewer rows (a window of 10M events: 13M reach rows,
-    ~300k of these; 3,100 for devices). Seals append the rows they remove (n < 0) and
-    add; ``compact`` sums them.
+    ~300k of these; 3,100 for devices). A seal appends the net change of the rows it
+    rewrites (n < 0 where a count went down); ``compact`` sums them.
 daily(site_id, kind, day, value, visitors, pageviews, events)
     per site-local day: distinct visitors and the additive counts.
 visit_daily(site_id, kind, day, value, visits, bounces, duration_ms)
@@ -31,11 +31,11 @@ once.
 
 The writer lists every visitor whose events it added or re-stamped in ``rollup_pending``
 (with the time span touched). Queries answer the days those rows touch from raw events,
-so results are exact at every moment; ``seal`` recomputes those visitors' bits and those
-days' sums from raw events (and visits starting on them) and removes the rows it folded
-in. Recomputing (rather than
-adding) makes a seal idempotent and correct for late events, merged visits and
-re-stamped attributes alike. A site is built in full once (and again when its time zone
+so results are exact at every moment; ``seal`` recomputes those visitors' bits on those
+days and those days' sums from raw events (and visits starting on them), rewrites only
+the ``reach`` rows whose bits changed, and removes the pending rows it folded in.
+Recomputing (rather than adding) makes a seal idempotent and correct for late events,
+merged visits and re-stamped attributes alike. A site is built in full once (and again when its time zone
 changes); rollups are kept when retention deletes raw events (DESIGN.md).
 """
 
@@ -52,7 +52,10 @@ from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups_upkeep import (
     BUILT_TABLES,
     REACH_ORDER,
+    firsts_delta,
+    firsts_select,
     number_visitors,
+    patterns,
     run_step,
 )
 
@@ -85,46 +88,6 @@ def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 
         FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win
               FROM (SELECT {who}, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
-
-
-def _firsts_select(source: str) -> str:
-    """(kind, win, value, d, prev, n) of ``source`` rows (kind, win, value, days, n): each
-    row's set bits, with the bit set before each. Callers pass patterns (rows grouped by
-    (value, days)), so the per-bit expansion runs once per pattern, not once per visitor."""
-    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
-    return f"""
-        SELECT kind, win, value, bits[j]::SMALLINT AS d,
-               (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
-        FROM (SELECT kind, win, value, n, bits, unnest(range(1, len(bits) + 1)) AS j
-              FROM (SELECT kind, win, value, n, {bits} AS bits FROM {source}))
-        GROUP BY ALL"""
-
-
-def _patterns(source: str, sign: str = "") -> str:
-    return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
-
-
-def _firsts_delta(changes: str) -> str:
-    """The reach_firsts rows (kind, win, value, d, prev, n) that turn ``changes`` rows'
-    ``old_days`` (NULL: a new row) into ``new_days`` (0: a removed row). Bits below the
-    lowest bit that differs have the same (d, prev) in both and cancel, so only the bits
-    from there on are expanded: a day appended after a row's last one is one +1 at
-    (d, prev = that last day), whatever the row's history."""
-    diff = "xor(coalesce(old_days, 0::UBIGINT), new_days)"
-    low = f"bit_count(({diff} & ((~{diff}) + 1::UBIGINT)) - 1::UBIGINT)"
-    sides = (f"SELECT kind, win, value, old_days AS days, {low} AS low, -1 AS n FROM {changes} WHERE old_days IS NOT NULL "
-             f"UNION ALL SELECT kind, win, value, new_days AS days, {low} AS low, 1 AS n FROM {changes} WHERE new_days <> 0")  # fmt: skip
-    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
-    return f"""
-        SELECT * FROM (
-            SELECT kind, win, value, bits[j]::SMALLINT AS d,
-                   (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
-            FROM (SELECT kind, win, value, n, bits, low, unnest(range(1, len(bits) + 1)) AS j
-                  FROM (SELECT kind, win, value, low, sum(n) AS n, {bits} AS bits
-                        FROM ({sides}) GROUP BY kind, win, value, days, low))
-            WHERE bits[j] >= low
-            GROUP BY ALL)
-        WHERE n <> 0"""
 
 
 def _daily_select(kvs: str, source: str) -> str:
@@ -207,7 +170,7 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 run_step(cur_factory, [
                     (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
                      f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}", [*args, site_id]),
-                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
+                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_select(patterns(rows))}) ORDER BY d, value",
                      [site_id, site_id, kind, w]),
                 ], should_stop)  # fmt: skip
             else:
@@ -312,7 +275,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     appended = cur.execute(
         f"INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win, {REACH_ORDER.replace('days', 'new_days')}",
         [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_delta('_chg')})", [site_id])
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_delta('_chg')})", [site_id])
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
