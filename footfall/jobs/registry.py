@@ -51,7 +51,8 @@ def register_default_jobs(services: Services) -> None:
         # and held its checkpoints off (1M events: a build mid-load, then a seal of the
         # 98k visitors it missed, 326 s and 1.3 GB of spill, against one build of the
         # whole load once the writer is done). Folding the load in as it came, every 5 s,
-        # halved the load's rate and ended later (docs/benchmarks.md, issue 25).
+        # cost a third of the load's rate and made the panels fast later (1M: 222 s after
+        # the last ack against 144 s; docs/benchmarks.md, issue 25).
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
