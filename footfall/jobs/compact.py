@@ -7,7 +7,9 @@ do (ClickHouse merges its parts itself).
 A rewrite holds writes and rollup runs off for its whole length (minutes at 10M events),
 so it waits out a bulk load (:class:`WriterActivity`): started in the middle of one, at
 10M events it held the writer for ten minutes, the spool filled to its cap and senders
-were refused, and the rewrite sorted a table that was still growing.
+were refused, and the rewrite sorted a table that was still growing. It also waits
+until the rollups job has folded the load in (:func:`rollups_settling`): at 10M events it
+started at the end of the first build and slowed the dashboard's first fast minutes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,20 @@ class WriterActivity:
         if self.lag() >= BACKLOG_RECORDS:
             return True
         return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND
+
+
+# A rollups run that sealed this many visitors or more is still folding a load in.
+SETTLED_VISITORS = 5_000
+
+
+def rollups_settling(result: Any) -> bool:
+    """Whether the rollups job's latest run (``result``, None before the first) says it
+    is still folding a load in: it built or re-sorted a site, or sealed many visitors.
+    The next run after a load has nothing left to do."""
+    if not isinstance(result, dict):
+        return False
+    busy = result.get("built") or result.get("resorted")
+    return bool(busy) or int(result.get("sealed_visitors", 0)) >= SETTLED_VISITORS
 
 
 @runtime_checkable

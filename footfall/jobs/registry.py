@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from footfall.jobs.compact import WriterActivity, run_compact
+from footfall.jobs.compact import WriterActivity, rollups_settling, run_compact
 from footfall.jobs.retention import run_retention, site_retention, table_retention
 from footfall.jobs.rollups import run_rollups
 
@@ -50,16 +50,27 @@ def register_default_jobs(services: Services) -> None:
         # sealed what the next rows made stale at once, took the cores from the writer
         # and held its checkpoints off (1M events: a build mid-load, then a seal of the
         # 98k visitors it missed, 326 s and 1.3 GB of spill, against one build of the
-        # whole load once the writer is done).
+        # whole load once the writer is done). Folding the load in as it came, every 5 s,
+        # cost a third of the load's rate and made the panels fast later (1M: 222 s after
+        # the last ack against 144 s; docs/benchmarks.md, issue 25).
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
             wait_while=activity().busy, retry_seconds=5.0, max_wait_seconds=7200.0,
         )  # fmt: skip
-    # Hourly, first after ten minutes, and never in the middle of a bulk load (checked
-    # again each minute until it is over): a bulk load and its first rollup build are what
-    # leave most free blocks and unsorted events (footfall/store/duckdb/compact.py).
+
+    def rollups_unsettled() -> bool:
+        job = s.scheduler.jobs.get("rollups")
+        return rollups_settling(job.last_result if job is not None else None)
+
+    writing = activity()
+    # Hourly, first after ten minutes, and never in the middle of a bulk load nor before
+    # the rollups have folded it in (checked again each minute until both are over): a
+    # bulk load and its first rollup build are what leave most free blocks and unsorted
+    # events (footfall/store/duckdb/compact.py), and a rewrite beside the build or the
+    # dashboard's first reads after it slows them.
     s.scheduler.add(
         "compact", 3600.0, lambda: run_compact(s.store, s.settings.compact_free_ratio),
-        first_in=600.0, wait_while=activity().busy, retry_seconds=60.0,
+        first_in=600.0, wait_while=lambda: writing.busy() or rollups_unsettled(),
+        retry_seconds=60.0,
     )  # fmt: skip

@@ -16,8 +16,8 @@ reach_firsts(site_id, kind, win, value, d, prev, n)
     none). A row has a day in the range [a, b] exactly when one of its bits has
     a <= d <= b and prev < a (its first day in the range), so a range's visitors per
     value are one filtered sum of far fewer rows (a window of 10M events: 13M reach rows,
-    ~300k of these; 3,100 for devices). Seals append the rows they remove (n < 0) and
-    add; ``compact`` sums them.
+    ~300k of these; 3,100 for devices). A seal appends the net change of the rows it
+    rewrites (n < 0 where a count went down); ``compact`` sums them.
 daily(site_id, kind, day, value, visitors, pageviews, events)
     per site-local day: distinct visitors and the additive counts.
 visit_daily(site_id, kind, day, value, visits, bounces, duration_ms)
@@ -31,11 +31,11 @@ once.
 
 The writer lists every visitor whose events it added or re-stamped in ``rollup_pending``
 (with the time span touched). Queries answer the days those rows touch from raw events,
-so results are exact at every moment; ``seal`` recomputes those visitors' bits and those
-days' sums from raw events (and visits starting on them) and removes the rows it folded
-in. Recomputing (rather than
-adding) makes a seal idempotent and correct for late events, merged visits and
-re-stamped attributes alike. A site is built in full once (and again when its time zone
+so results are exact at every moment; ``seal`` recomputes those visitors' bits on those
+days and those days' sums from raw events (and visits starting on them), rewrites only
+the ``reach`` rows whose bits changed, and removes the pending rows it folded in.
+Recomputing (rather than adding) makes a seal idempotent and correct for late events,
+merged visits and re-stamped attributes alike. A site is built in full once (and again when its time zone
 changes); rollups are kept when retention deletes raw events (DESIGN.md).
 """
 
@@ -52,7 +52,10 @@ from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups_upkeep import (
     BUILT_TABLES,
     REACH_ORDER,
+    firsts_delta,
+    firsts_select,
     number_visitors,
+    patterns,
     run_step,
 )
 
@@ -85,23 +88,6 @@ def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 
         FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win
               FROM (SELECT {who}, dn, unnest({kvs}) AS kv FROM {source}))
         GROUP BY ALL"""
-
-
-def _firsts_select(source: str) -> str:
-    """(kind, win, value, d, prev, n) of ``source`` rows (kind, win, value, days, n): each
-    row's set bits, with the bit set before each. Callers pass patterns (rows grouped by
-    (value, days)), so the per-bit expansion runs once per pattern, not once per visitor."""
-    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
-    return f"""
-        SELECT kind, win, value, bits[j]::SMALLINT AS d,
-               (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
-        FROM (SELECT kind, win, value, n, bits, unnest(range(1, len(bits) + 1)) AS j
-              FROM (SELECT kind, win, value, n, {bits} AS bits FROM {source}))
-        GROUP BY ALL"""
-
-
-def _patterns(source: str, sign: str = "") -> str:
-    return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
 
 
 def _daily_select(kvs: str, source: str) -> str:
@@ -184,7 +170,7 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 run_step(cur_factory, [
                     (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
                      f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}", [*args, site_id]),
-                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns(rows))}) ORDER BY d, value",
+                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_select(patterns(rows))}) ORDER BY d, value",
                      [site_id, site_id, kind, w]),
                 ], should_stop)  # fmt: skip
             else:
@@ -251,37 +237,45 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
         "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
     )
-    # Take the visitors' rows out, keeping their other days' bits. Copied into a temp table
-    # and then deleted, two passes over the windows: ``DELETE ... RETURNING`` did it in one,
-    # but its rows came back to Python as one Arrow table, outside DuckDB's memory limit,
-    # and the first seal after a bulk load returns most of the table (GBs at 10M events).
-    mine = "site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)"
+    # The visitors' rows in the touched windows, and their bits on the touched days
+    # recomputed from raw events: a row's new bits are its old ones outside its visitor's
+    # touched days plus the fresh ones. Only the rows that change are deleted and written
+    # again, so a fold costs what the new events change, not every row of each visitor it
+    # touches (a load in time order sets one later bit in a few of a visitor's rows).
+    # Copied into a temp table, not returned to Python: the first seal after a bulk load
+    # would bring most of the table outside DuckDB's memory limit.
+    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}")
+    # The visitors' old rows in those windows (reading only those that can change, the
+    # ones with a fresh row or a bit on the touched days, cost a join with the fresh
+    # rows: no less CPU, and out of DuckDB's memory when every visitor is pending).
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach WHERE {mine}",
+        "CREATE OR REPLACE TEMP TABLE _old_reach AS SELECT kind, win, value, vno, days FROM reach "
+        "WHERE site_id = ? AND win BETWEEN ? AND ? AND vno IN (SELECT vno FROM _rp)",
         [site_id, w_lo, w_hi],
     )
-    cur.execute(f"DELETE FROM reach WHERE {mine}", [site_id, w_lo, w_hi])
+    # Old and fresh rows side by side: one hash aggregate by row key (a NULL in either
+    # column: no such row), not a union and two joins (3x the CPU at 1M events).
     cur.execute(
-        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_old_reach', '-'))})",
-        [site_id],
-    )
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _keep AS "
-        f"SELECT r.kind, r.win, r.value, r.vno, r.days & ~({span_mask}) AS days "
-        "FROM _old_reach r JOIN _rp p ON r.vno = p.vno"
+        "CREATE OR REPLACE TEMP TABLE _chg AS SELECT * FROM ("
+        "SELECT r.kind, r.win, r.value, r.vno, r.old_days, "
+        f"(coalesce(r.old_days, 0::UBIGINT) & ~({span_mask})) | coalesce(r.fresh_days, 0::UBIGINT) AS new_days "
+        "FROM (SELECT kind, win, value, vno, max(old_days) AS old_days, max(fresh_days) AS fresh_days FROM ("
+        "SELECT kind, win, value, vno, days AS old_days, NULL::UBIGINT AS fresh_days FROM _old_reach UNION ALL "
+        "SELECT kind, win, value, vno, NULL::UBIGINT, days FROM _fresh) GROUP BY kind, win, value, vno) r "
+        "JOIN _rp p ON p.vno = r.vno) WHERE new_days IS DISTINCT FROM old_days"
     )
     cur.execute("DROP TABLE _old_reach")
-    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute("DROP TABLE _fresh")
     cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_reach AS SELECT kind, win, value, vno, bit_or(days) AS days FROM ("
-        f"SELECT * FROM _keep WHERE days <> 0 UNION ALL {_reach_select('kvs', fresh, who='vno')}) GROUP BY ALL"
+        "DELETE FROM reach USING (SELECT * FROM _chg WHERE old_days IS NOT NULL) c WHERE reach.site_id = ? "
+        "AND reach.win BETWEEN ? AND ? AND reach.kind = c.kind AND reach.win = c.win AND reach.value IS NOT DISTINCT FROM c.value AND reach.vno = c.vno",
+        [site_id, w_lo, w_hi],
     )
-    appended = cur.execute(f"INSERT INTO reach SELECT ?, * FROM _new_reach ORDER BY kind, win, {REACH_ORDER}",
-                           [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute(
-        f"INSERT INTO reach_firsts SELECT ?, * FROM ({_firsts_select(_patterns('_new_reach'))})",
-        [site_id],
-    )
+    appended = cur.execute(
+        f"INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win, {REACH_ORDER.replace('days', 'new_days')}",
+        [site_id]).fetchall()[0][0]  # fmt: skip
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_delta('_chg')})", [site_id])
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -305,6 +299,6 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
     # Temp tables hold memory until dropped; after a bulk load _ev is every event.
-    for temp in ("_rp", "_ev", "_keep", "_new_reach", "_days"):
+    for temp in ("_rp", "_ev", "_chg", "_days"):
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)

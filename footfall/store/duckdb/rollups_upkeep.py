@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
-"""Upkeep of built rollups on DuckDB: summing ``reach_firsts``, re-sorting ``reach``, and
-dropping a site's rows. :func:`footfall.store.duckdb.rollups_run.maintain` calls these after
+"""Upkeep of built rollups on DuckDB: the ``reach_firsts`` rows of ``reach`` rows (and of
+their changes), summing them, re-sorting ``reach``, and dropping a site's rows. :func:`footfall.store.duckdb.rollups_run.maintain` calls these after
 each run's seals.
 
 Why re-sort: a build writes ``reach`` one kind and window at a time, so each (kind, window)
@@ -68,6 +68,46 @@ def run_step(cur_factory: Any, statements: Sequence[tuple[str, list[Any]]],
                 raise
             log.warning("rollups build step out of memory, trying again: %s", str(exc)[:120])
             time.sleep(STEP_RETRY_WAIT * (attempt + 1))
+
+
+def firsts_select(source: str) -> str:
+    """(kind, win, value, d, prev, n) of ``source`` rows (kind, win, value, days, n): each
+    row's set bits, with the bit set before each. Callers pass patterns (rows grouped by
+    (value, days)), so the per-bit expansion runs once per pattern, not once per visitor."""
+    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    return f"""
+        SELECT kind, win, value, bits[j]::SMALLINT AS d,
+               (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
+        FROM (SELECT kind, win, value, n, bits, unnest(range(1, len(bits) + 1)) AS j
+              FROM (SELECT kind, win, value, n, {bits} AS bits FROM {source}))
+        GROUP BY ALL"""
+
+
+def patterns(source: str, sign: str = "") -> str:
+    return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
+
+
+def firsts_delta(changes: str) -> str:
+    """The reach_firsts rows (kind, win, value, d, prev, n) that turn ``changes`` rows'
+    ``old_days`` (NULL: a new row) into ``new_days`` (0: a removed row). Bits below the
+    lowest bit that differs have the same (d, prev) in both and cancel, so only the bits
+    from there on are expanded: a day appended after a row's last one is one +1 at
+    (d, prev = that last day), whatever the row's history."""
+    diff = "xor(coalesce(old_days, 0::UBIGINT), new_days)"
+    low = f"bit_count(({diff} & ((~{diff}) + 1::UBIGINT)) - 1::UBIGINT)"
+    sides = (f"SELECT kind, win, value, old_days AS days, {low} AS low, -1 AS n FROM {changes} WHERE old_days IS NOT NULL "
+             f"UNION ALL SELECT kind, win, value, new_days AS days, {low} AS low, 1 AS n FROM {changes} WHERE new_days <> 0")  # fmt: skip
+    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    return f"""
+        SELECT * FROM (
+            SELECT kind, win, value, bits[j]::SMALLINT AS d,
+                   (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
+            FROM (SELECT kind, win, value, n, bits, low, unnest(range(1, len(bits) + 1)) AS j
+                  FROM (SELECT kind, win, value, low, sum(n) AS n, {bits} AS bits
+                        FROM ({sides}) GROUP BY kind, win, value, days, low))
+            WHERE bits[j] >= low
+            GROUP BY ALL)
+        WHERE n <> 0"""
 
 
 def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> None:

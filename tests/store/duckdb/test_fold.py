@@ -1,0 +1,90 @@
+"""Folding new events into the DuckDB rollups (issue 25): a seal rewrites only the rows
+the new events change, and pending visitors whose days hold few of the site's events
+are sealed rather than built again. Every answer stays the raw events' (``compare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from footfall.config import Settings
+from footfall.jobs.rollups import run_rollups
+from footfall.store.duckdb import DuckDBStore
+from footfall.store.duckdb import rollups_run as duckdb_rollups_run
+from tests.conftest import Footfall, make_settings
+from tests.query.test_rollups import ZONE, compare
+from tests.store.test_duckdb_footprint import visit
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, max_past_days=120)
+
+
+@pytest.fixture
+def footfall(footfall: Footfall) -> Footfall:
+    # The tests run the rollups job themselves, at chosen moments.
+    footfall.services.scheduler.jobs.pop("rollups")
+    footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
+    return footfall
+
+
+def send(ff: Footfall, events: list[dict[str, Any]]) -> None:
+    for i in range(0, len(events), 300):
+        assert ff.send_batch(events[i : i + 300]).status_code == 202
+    ff.flush()
+
+
+def history(visitors: int) -> list[dict[str, Any]]:
+    """Each visitor on five days of the last 30 (none today), a page of its own each day."""
+    out = []
+    for i in range(visitors):
+        for k in range(5):
+            e = visit(f"h-{i}", (i * 7 + k * 5) % 30 + 1)
+            e["path"] = f"/p{k}"
+            e["url"] = f"https://example.com/p{k}"
+            out.append(e)
+    return out
+
+
+def test_a_day_after_a_visitors_history_rewrites_only_the_rows_it_changes(
+    footfall: Footfall,
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    send(ff, history(30))
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    firsts = store.query("SELECT count(*) FROM reach_firsts")[0][0]
+    send(ff, [visit("h-3", 0)])  # a known visitor, today: after all of its days
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [] and result["sealed_visitors"] == 1
+    # Today lies in two 64-day windows; the visit has one value of each of the 10 kinds
+    # (the site, page, event name and 7 visit dimensions): 20 rows change, of the
+    # visitor's rows for 5 pages and 5 days, and each adds one count at (today, its last
+    # day before) to reach_firsts, none removed.
+    assert store.query("SELECT sealed_rows FROM rollup_state") == [(20,)]
+    assert store.query("SELECT count(*) FROM reach_firsts")[0][0] == firsts + 20
+    assert store.query("SELECT count(*) FROM reach_firsts WHERE n < 0") == [(0,)]
+    compare(ff)
+
+
+def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(duckdb_rollups_run, "REBUILD_MIN_VISITORS", 10)
+    send(ff, history(100))
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    # Half as many new visitors as the site had, all today: their days are few of the
+    # site's events, so a seal folds them in.
+    send(ff, [visit(f"today-{i}", 0) for i in range(50)])
+    result = run_rollups(store, ff.services.meta)
+    assert result["built"] == [] and result["sealed_visitors"] == 50
+    compare(ff)
+    # As many new visitors spread over the past month: a build.
+    send(ff, [visit(f"past-{i}", i % 30) for i in range(80)])
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    compare(ff)
