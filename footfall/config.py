@@ -131,7 +131,7 @@ class Settings:
     duckdb_memory_limit: str = _doc(
         "",
         "DuckDB memory limit such as 1GB (bounds its block cache); empty: a quarter of RAM, "
-        "at most 512MiB (beyond it DuckDB evicts, or spills to events.duckdb.tmp).",
+        "at most 448MiB (beyond it DuckDB evicts, or spills to events.duckdb.tmp).",
     )
     compact_free_ratio: float = _doc(
         0.3,

@@ -61,8 +61,9 @@ def setting(store: DuckDBStore, name: str) -> Any:
 
 def test_defaults_are_sized_for_a_small_server() -> None:
     assert sizing.default_memory_limit(1 << 30) == "256MiB"  # a 1 GB VPS: a quarter
-    assert sizing.default_memory_limit(2 << 30) == "512MiB"
-    assert sizing.default_memory_limit(64 << 30) == "512MiB"  # capped, not 80% of RAM
+    assert sizing.default_memory_limit(1792 * MIB) == "448MiB"
+    assert sizing.default_memory_limit(2 << 30) == "448MiB"
+    assert sizing.default_memory_limit(64 << 30) == "448MiB"  # capped, not 80% of RAM
     assert sizing.default_memory_limit(256 * MIB) == "128MiB"  # never below the floor
     assert sizing.default_threads(2) == 2 and sizing.default_threads(64) == 8
 
@@ -73,7 +74,7 @@ def test_a_store_without_settings_uses_the_small_defaults(tmp_path: Path) -> Non
     try:
         limit = setting(store, "memory_limit")  # DuckDB prints it back, e.g. "488.2 MiB"
         number, unit = limit.split()
-        assert unit == "MiB" and float(number) <= 512, limit
+        assert unit == "MiB" and float(number) <= 448, limit
         assert int(setting(store, "threads")) == sizing.default_threads()
         # A checkpoint before the appended rows fill the pool (they spilled a GB to
         # <file>.tmp during a 1M-event load with 256 MiB of WAL between checkpoints).

@@ -4,7 +4,7 @@ DuckDB's own defaults suit a database server: a memory limit of 80% of RAM and a
 per core. Footfall runs beside a website on a small server, and DuckDB keeps what it
 appended and read in its buffer pool up to that limit: a 10M-event bulk load grew the
 server to 14 GB of RSS on a 23 GB machine (issue 25). A buffer pool of a quarter of RAM,
-at most 512 MiB, held a 10M-event site's dashboard working set here (bench/footprint.py
+at most 448 MiB, held a 10M-event site's dashboard working set here (bench/footprint.py
 measures both); beyond it DuckDB evicts or spills to ``<file>.tmp`` beside the database.
 ``FOOTFALL_DUCKDB_MEMORY_LIMIT`` and ``FOOTFALL_DUCKDB_THREADS`` still override. The
 limit covers DuckDB's buffers, not the pages its allocator keeps after a query: those go
@@ -17,9 +17,11 @@ import os
 
 MIB = 1 << 20
 # A quarter of RAM leaves the rest to the site the server also runs, the page cache and
-# Python; 512 MiB is enough for the dashboard over 10M events (docs/benchmarks.md).
+# Python. The dashboard over 10M events peaks at ~370 MiB of process whatever the limit,
+# and its p95 under 448 MiB was 0.84-0.91x of no limit (docs/benchmarks.md); 448 rather
+# than 512 keeps the whole server under 1 GiB where DuckDB is full (a load, a build).
 MEMORY_SHARE = 0.25
-MEMORY_CAP = 512 * MIB
+MEMORY_CAP = 448 * MIB
 MEMORY_FLOOR = 128 * MIB
 # The WAL size at which the store checkpoints: DuckDB's own ``checkpoint_threshold``, and
 # the rollups job's explicit one between its transactions (store.py ``_maintenance_step``;
@@ -52,7 +54,7 @@ def physical_memory() -> int:
 
 
 def default_memory_limit(ram: int | None = None) -> str:
-    """DuckDB's memory limit when none is configured, as DuckDB reads it (``"512MiB"``)."""
+    """DuckDB's memory limit when none is configured, as DuckDB reads it (``"448MiB"``)."""
     ram = physical_memory() if ram is None else ram
     limit = max(MEMORY_FLOOR, min(MEMORY_CAP, int(ram * MEMORY_SHARE)))
     return f"{limit // MIB}MiB"
