@@ -57,7 +57,6 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     pageviews UInt64,
     events UInt64
 ) ENGINE = MergeTree
-PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, gate, kind, day, value, visitor_id)
 """
 COUNTS_DDL = f"""
@@ -72,7 +71,6 @@ CREATE TABLE IF NOT EXISTS {COUNTS} (
     pageviews UInt64,
     events UInt64
 ) ENGINE = MergeTree
-PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, gate, kind, day, value, prev)
 """
 
