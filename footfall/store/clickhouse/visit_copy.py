@@ -31,6 +31,10 @@ committed when it is read. The rollups job copies again (``refresh``) once the t
 visits are ``REFRESH_SHARE`` of the copy or ``REFRESH_SECONDS`` old, so the touched part a
 query reads stays small. The copy's columns are ``sessions``' at the build; a migration
 that adds a column to ``sessions`` must bump ``rollup.DAILY_VERSION`` (a rebuild).
+
+Each generation also holds the visitors' first days of the same gate (firsts.py), so one
+gate read tells a query which visits and which visitors' events are since it. The
+rollups job writes a generation too before it clears dirty marks (``force``).
 """
 
 from __future__ import annotations
