@@ -2,18 +2,22 @@
 
     .venv/bin/python bench/ch_statements.py --dir /tmp/footfall-bench-query/2000000-90d \
         [--reps 5] [--store chdb|duckdb] [--sql] [--only top_stats,pages] [--max-threads 1]
+        [--ab first_days]
 
 Runs each query of ``bench/query.py``'s dashboard set one after another ``--reps`` times
 on the ClickHouse copy kept under ``<dir>/clickhouse`` (or the DuckDB store), recording
 every statement the store runs with this process's CPU time (every thread, so chdb's own
 threads count) and wall time; prints the median per query and per statement. The copy
 must exist (run ``bench/query.py --keep --store chdb`` once); its daily rollups are built
-here when missing, as the rollups job would.
+here when missing, as the rollups job would. ``--ab FLAG`` runs every repetition twice,
+with the store's capability ``FLAG`` on and off (order alternating), and prints each
+query's median CPU both ways: a figure and its baseline from one process and one copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -34,6 +38,7 @@ def main() -> None:
     ap.add_argument("--sql", action="store_true", help="print each statement's SQL")
     ap.add_argument("--only", default="", help="comma-separated query names")
     ap.add_argument("--max-threads", type=int, default=0, help="ClickHouse max_threads")
+    ap.add_argument("--ab", default="", help="a Capabilities flag to alternate on and off")
     args = ap.parse_args()
     if args.max_threads:
         from footfall.store.clickhouse import transport
@@ -68,18 +73,26 @@ def main() -> None:
     runner = QueryRunner(store)
     site = site_info(manifest)
     per_query: dict[str, list[float]] = defaultdict(list)
+    modes = [True, False] if args.ab else [True]
+    base = store.capabilities
     try:
         for rep in range(args.reps + 1):  # the first repetition warms caches: not counted
             if rep == 1:
                 stats.clear()
-            for name, body in queries:
-                current[0] = name
-                c = time.process_time()
-                runner.run(parse_query(body), site)
-                if rep:
-                    per_query[name].append(time.process_time() - c)
+            for on in modes if rep % 2 else modes[::-1]:
+                if args.ab:
+                    store.capabilities = dataclasses.replace(base, **{args.ab: on})
+                for name, body in queries:
+                    label = name if on or not args.ab else f"{name} (no {args.ab})"
+                    current[0] = label
+                    c = time.process_time()
+                    runner.run(parse_query(body), site)
+                    if rep:
+                        per_query[label].append(time.process_time() - c)
     finally:
         store.close()
+    if args.ab:
+        _ab(per_query, args.ab)
     total = 0.0
     print(f"{'query':<20} CPU ms (median of {args.reps})")
     for name, cpus in per_query.items():
@@ -95,6 +108,20 @@ def main() -> None:
                 shown = sql if args.sql else sql[:110].replace("\n", " ")
                 print(f"    {cpu:7.1f} cpu {wall:7.1f} wall x{n}  {shown}")
     print(f"{'set':<20} {total:8.1f}")
+
+
+def _ab(per_query: dict[str, list[float]], flag: str) -> None:
+    """Each query's median CPU with the flag on and off, and their ratio."""
+    on_total = off_total = 0.0
+    print(f"{'query':<20} {flag + ' on':>12} {'off':>8} {'on/off':>7} (CPU ms, medians)")
+    for name, cpus in per_query.items():
+        off = per_query.get(f"{name} (no {flag})")
+        if off is None:
+            continue
+        a, b = statistics.median(cpus) * 1000, statistics.median(off) * 1000
+        on_total, off_total = on_total + a, off_total + b
+        print(f"{name:<20} {a:12.1f} {b:8.1f} {a / b:7.2f}")
+    print(f"{'set':<20} {on_total:12.1f} {off_total:8.1f} {on_total / off_total:7.2f}")
 
 
 def _open(kind: str, root: Path) -> Any:

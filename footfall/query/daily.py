@@ -12,6 +12,12 @@ first whole UTC day and after the last, and the days listed in ``rollup_dirty``,
 rows a re-stamp or a retention cut made stale): the same visitors, so the same exact
 answer, whatever the site's time zone. Anything else (time series, several dimensions,
 other metrics or filters) goes to the raw path; the contract tests compare both.
+
+Where the store keeps each visitor's first days (``Capabilities.first_days``,
+footfall/store/clickhouse/firsts.py explains them), the site total and each kept
+dimension, unfiltered or filtered on that dimension alone, are answered from them first
+(:func:`firsts_statement`): the whole days' visitors are a sum of counts instead of a
+distinct count of a row per visitor and day.
 """
 
 from __future__ import annotations
@@ -68,6 +74,10 @@ def statement(
         return None
     if store.rollup_state(scope.site_id) != ("UTC", DAILY_VERSION):
         return None
+    if store.capabilities.first_days and named <= {kind} and (kind or not named):
+        first = firsts_statement(store, scope, aliases, kind, filters, days)
+        if first is not None:
+            return first
     table, value, key, override = source
     vf, ef = "", ""
     vfp: list[object] = []
@@ -113,3 +123,86 @@ def _source(kind: str, named: set[str]) -> Source | None:
     if (not kind or kind in columns) and named <= columns.keys():
         return "visit_days", columns.get(kind, "''"), ("", []), columns
     return None
+
+
+MAX_TOUCHED = 5_000  # more visitors touched since the gate: read ``visitor_days``
+# The newest gate, whether a day the statement reads is listed dirty, and the visitors
+# with an event in the range stamped at or after the gate, in one statement (one moment).
+_STATE = (
+    "WITH (SELECT max(gate) FROM visit_gates) AS g SELECT toDateTime64(g, 3, 'UTC') AS gate, "
+    "(SELECT count() FROM rollup_dirty WHERE site_id = ? AND day >= ? AND day <= ?) AS dirty, "
+    f"groupUniqArray({MAX_TOUCHED + 1})(visitor_id) AS ids FROM events "
+    "WHERE site_id = ? AND ts >= ? AND ts < ? AND inserted >= g SETTINGS final = 0"
+)
+
+
+def firsts_statement(
+    store: EventStore,
+    scope: Scope,
+    aliases: list[str],
+    kind: str,
+    filters: tuple[Filter, ...],
+    days: tuple[datetime, datetime],
+) -> Statement | None:
+    """``builder.aggregate`` on events for visitors, pageviews and events by nothing or by
+    ``kind``, from ``first_counts``/``first_days``; None when a day is dirty, too many
+    visitors were touched since the gate, or no generation is published."""
+    lo, hi = days
+    a, b, before = lo.date(), hi.date(), lo.date() - timedelta(days=1)
+    s, site = scope, scope.site_id
+    got = store.query(_STATE, [site, lo - timedelta(days=1), hi, site, s.start, s.end])
+    gate, dirty, ids = got[0] if got else (None, 1, None)
+    if not isinstance(gate, datetime) or dirty or len(ids or ()) > MAX_TOUCHED:
+        return None
+    vf, ef = "", ""
+    vfp: list[object] = []
+    efp: list[object] = []
+    if filters:
+        tree = filters[0] if len(filters) == 1 else Logical("and", filters)
+        vsql, vfp = builder._tree(scope, tree, "events", {kind: "value"})
+        esql, efp = builder._tree(scope, tree, "events")
+        vf, ef = f" AND {vsql}", f" AND {esql}"
+    key = "site_id = ? AND gate = ? AND kind = ?"
+    kp: list[object] = [site, gate, kind]
+    value = f"toString({kinds()[kind]})"
+    # Visitors touched since the gate: integers from the store, formatted by int().
+    touched = ", ".join(str(int(i)) for i in sorted(ids or ()))
+    raw = (f"SELECT {value} AS value, visitor_id, toInt64(name = 'pageview') AS pv, "
+           "toInt64(name <> 'engagement') AS ev FROM events WHERE site_id = ? AND ")  # fmt: skip
+    # The whole days' visitors, pageviews and events as of the gate.
+    parts = [
+        f"SELECT value, toInt64(sumIf(visitors, prev < ?)) AS n, toInt64(sum(pageviews)) AS pv, "
+        f"toInt64(sum(events)) AS ev FROM first_counts WHERE {key} AND day >= ? AND day < ?{vf} "
+        "GROUP BY value"
+    ]
+    params: list[object] = [a, *kp, a, b, *vfp]
+    not_touched = ""
+    if touched:  # their rows out of the counts, their events in from raw events
+        not_touched = f" AND visitor_id NOT IN ({touched})"
+        parts.append(
+            "SELECT value, -toInt64(countIf(prev < ?)), -toInt64(sum(pageviews)), "
+            f"-toInt64(sum(events)) FROM first_days WHERE {key} AND day >= ? AND day < ? "
+            f"AND visitor_id IN ({touched}){vf} GROUP BY value"
+        )
+        parts.append(
+            "SELECT value, toInt64(uniqExact(visitor_id)), sum(pv), sum(ev) FROM "
+            f"({raw}ts >= ? AND ts < ? AND visitor_id IN ({touched}){ef}) GROUP BY value"
+        )
+        params += [a, *kp, a, b, *vfp, site, s.start, s.end, *efp]
+    # The range's ends (hours of the UTC days before and after the whole ones): their
+    # events, and their visitors unless the whole days count them already (firsts.py).
+    counted = (
+        f"SELECT value, visitor_id FROM first_days WHERE {key} AND "
+        "((day = ? AND next < ?) OR (day = ? AND prev >= ?))"
+    )
+    parts.append(
+        "SELECT value, toInt64(uniqExactIf(visitor_id, (value, visitor_id) NOT IN "
+        f"({counted}))), sum(pv), sum(ev) FROM ({raw}((ts >= ? AND ts < ?) OR "
+        f"(ts >= ? AND ts < ?)){not_touched}{ef}) GROUP BY value"
+    )
+    params += [*kp, before, b, b, a, site, s.start, lo, hi, s.end, *efp]
+    column = {"visitors": "n", "pageviews": "pv", "events": "ev"}
+    measures = ", ".join(f"sum({column[m]}) AS {m}" for m in aliases)
+    d0, group = ("value AS d0, ", " GROUP BY d0 HAVING sum(n) > 0") if kind else ("", "")
+    sql = f"SELECT {d0}{measures} FROM ({' UNION ALL '.join(parts)}){group}"
+    return Statement(sql, params, tuple(aliases))

@@ -114,6 +114,10 @@ class Capabilities:
     # Keeps ``visit_starts``, a copy of the visits ordered by start time as of the newest
     # gate in ``visit_gates``, built with the daily rollups (footfall/query/visits.py).
     visit_copy: bool = False
+    # Keeps ``first_days``/``first_counts``, each visitor's days per kept dimension value
+    # with the days seen before and after, written with each generation of the visits'
+    # copy (footfall/query/daily.py ``firsts_statement``).
+    first_days: bool = False
 
 
 DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]

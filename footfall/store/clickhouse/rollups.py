@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from footfall.store.base import RollupSpec
-from footfall.store.clickhouse import visit_copy
+from footfall.store.clickhouse import firsts, visit_copy
 from footfall.store.clickhouse.rollups_job import server_now, settle, stamp
 from footfall.store.clickhouse.transport import Transport
 
@@ -113,7 +113,7 @@ def build(ch: Transport, spec: RollupSpec, attempts: int = 3) -> bool:
     if built_version(ch) == spec.daily_version:
         return False
     for _ in range(attempts):
-        if _build(ch, spec) and visit_copy.build(ch):
+        if _build(ch, spec) and visit_copy.build(ch, _firsts(spec)):
             ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
             return True
     raise RuntimeError("rollups build: the inserts did not settle; retried next run")
@@ -150,10 +150,13 @@ def _views(spec: RollupSpec) -> list[tuple[str, str, Callable[..., str]]]:
     return out
 
 
+def _firsts(spec: RollupSpec) -> dict[str, str]:
+    return firsts.kinds_of(spec.kinds, spec.daily_kinds, spec.daily_columns)
+
+
 def refresh(ch: Transport, spec: RollupSpec) -> int:
     """Rebuild the days whose dirty marks are ripe (older than ``MARGIN_SECONDS`` before
     the current insert hour); returns how many. Other days stay listed (read raw)."""
-    visit_copy.refresh(ch)  # the visits' copy has a gate of its own (visit_copy.py)
     now = server_now(ch)
     cut = now - now % BUCKET_SECONDS  # the current insert hour's start
     ripe = ch.arrow(
@@ -161,7 +164,12 @@ def refresh(ch: Transport, spec: RollupSpec) -> int:
         f"FROM rollup_dirty WHERE at < {stamp(cut - MARGIN_SECONDS)}"
     )
     marks: list[str] = ripe.column("marks")[0].as_py()
-    if not marks or not settle(ch, cut):  # every insert stamped before the hour is done
+    # The visits' copy has a gate of its own (visit_copy.py); the visitors' first days
+    # (firsts.py) are written with it and trust no day listed dirty, so a generation
+    # written after the marks' changes must be published before the marks go.
+    copied = visit_copy.refresh(ch, _firsts(spec), force=bool(marks))
+    # ... and every insert stamped before the current hour is done.
+    if not marks or not copied or not settle(ch, cut):
         return 0
     listed = ", ".join(f"'{m}'" for m in marks)  # UUIDs: no quoting needed
     days = f"(SELECT site_id, day FROM rollup_dirty WHERE toString(mark) IN ({listed}))"
@@ -187,6 +195,7 @@ def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
     )
     for table in ("visitor_days", "visit_days"):
         ch.command(f"DELETE FROM {table} WHERE {where}day < {day}", params)
+    firsts.cut_before(ch, where, params)
 
 
 def mark_person(ch: Transport, site_id: str, column: str, value: str | int) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
+from footfall.store.clickhouse import firsts
 from footfall.store.clickhouse.rollups_job import CLAIMS
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
@@ -262,6 +263,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "TRUNCATE TABLE rollup_layout",
         ),
     ),
+    # Each visitor's first day in any range per kept dimension value, and its counts,
+    # written with each generation of the visits' copy (firsts.py); a rebuild fills them.
+    (12, (firsts.DAYS, firsts.COUNTS_DDL, "TRUNCATE TABLE rollup_layout")),
 )
 
 LEDGER = """

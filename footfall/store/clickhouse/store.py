@@ -22,6 +22,7 @@ import pyarrow as pa
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
 from footfall.store.clickhouse import (
+    firsts,
     forget,
     replay,
     rollups,
@@ -46,6 +47,7 @@ def capabilities(in_process: bool) -> Capabilities:
         single_writer_process=in_process,  # a chdb path opens in one process only
         daily_rollups=True,
         visit_copy=True,
+        first_days=True,
     )
 
 
@@ -237,7 +239,7 @@ class ClickHouseStore:
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
         tables = ("events", "sessions", "dropped_events", "imported_stats", "visitor_days",
-                  "visit_days", "rollup_dirty")  # fmt: skip
+                  "visit_days", "rollup_dirty", *firsts.TABLES)  # fmt: skip
         for table in tables:
             self._delete(table, "site_id = ?", [site_id])
         return n

@@ -31,10 +31,17 @@ committed when it is read. The rollups job copies again (``refresh``) once the t
 visits are ``REFRESH_SHARE`` of the copy or ``REFRESH_SECONDS`` old, so the touched part a
 query reads stays small. The copy's columns are ``sessions``' at the build; a migration
 that adds a column to ``sessions`` must bump ``rollup.DAILY_VERSION`` (a rebuild).
+
+Each generation also holds the visitors' first days of the same gate (firsts.py), so one
+gate read tells a query which visits and which visitors' events are since it. The
+rollups job writes a generation too before it clears dirty marks (``force``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from footfall.store.clickhouse import firsts
 from footfall.store.clickhouse.rollups_job import server_now, settle, stamp
 from footfall.store.clickhouse.transport import Transport
 
@@ -48,17 +55,20 @@ REFRESH_SECONDS = 6 * 3600  # ... or any are touched and the copy is this old
 _AFTER_FINAL = "SETTINGS final = 1, optimize_move_to_prewhere_if_final = 0"
 
 
-def build(ch: Transport) -> bool:
-    """Create the copy (with ``sessions``' columns) and write its first generation; False
-    if the inserts did not settle (the build is retried)."""
+def build(ch: Transport, kinds: Mapping[str, str]) -> bool:
+    """Create the copy (with ``sessions``' columns) and write its first generation, with
+    the visitors' first days of ``kinds`` (firsts.py); False if the inserts did not
+    settle (the build is retried)."""
     ch.command(f"DROP TABLE IF EXISTS {TABLE}")
     ch.command("TRUNCATE TABLE visit_gates")
+    for table in firsts.TABLES:
+        ch.command(f"TRUNCATE TABLE {table}")
     ch.command(
         f"CREATE TABLE {TABLE} ENGINE = MergeTree PARTITION BY toYYYYMM(start_ts) "
         "ORDER BY (site_id, gate, start_ts) EMPTY AS "
         "SELECT *, toDateTime(0, 'UTC') AS gate FROM sessions"
     )
-    return _copy(ch)
+    return _copy(ch, kinds)
 
 
 def published(ch: Transport) -> tuple[int, int] | None:
@@ -72,9 +82,10 @@ def published(ch: Transport) -> tuple[int, int] | None:
     return int(got.column("g")[0].as_py()), int(got.column("at")[0].as_py())
 
 
-def refresh(ch: Transport) -> bool:
+def refresh(ch: Transport, kinds: Mapping[str, str], force: bool = False) -> bool:
     """Drop the generations no query reads any more, and write a new one when the touched
-    visits call for it; True if a new generation was published."""
+    visits call for it (or ``force``: dirty days are about to be cleared, firsts.py);
+    True if a new generation was published."""
     pub = published(ch)
     if pub is None:
         return False
@@ -84,10 +95,12 @@ def refresh(ch: Transport) -> bool:
     # (Counted first: a DELETE is a mutation of every part even when nothing matches.)
     if _count(ch, f"{TABLE} WHERE gate > {stamp(gate)}"):
         ch.command(f"DELETE FROM {TABLE} WHERE gate > {stamp(gate)}")
+    firsts.drop(ch, f"gate > {stamp(gate)}")
     if _count(ch, f"visit_gates WHERE gate < {stamp(gate)}"):
         if now - at < GRACE_SECONDS:
             return False  # two generations at most: the older one goes first
         ch.command(f"DELETE FROM {TABLE} WHERE gate < {stamp(gate)}")
+        firsts.drop(ch, f"gate < {stamp(gate)}")
         ch.command(f"DELETE FROM visit_gates WHERE gate < {stamp(gate)}")
     got = ch.arrow(
         "SELECT (SELECT count() FROM sessions WHERE site_id <> '' AND inserted >= "
@@ -96,12 +109,12 @@ def refresh(ch: Transport) -> bool:
     )
     touched, copied = (int(got.column(c)[0].as_py()) for c in ("touched", "copied"))
     due = touched >= max(REFRESH_MIN_ROWS, REFRESH_SHARE * copied)
-    if not due and not (touched and now - gate >= REFRESH_SECONDS):
+    if not force and not due and not (touched and now - gate >= REFRESH_SECONDS):
         return False
-    return _copy(ch)
+    return _copy(ch, kinds)
 
 
-def _copy(ch: Transport) -> bool:
+def _copy(ch: Transport, kinds: Mapping[str, str]) -> bool:
     gate = server_now(ch)
     pub = published(ch)
     if pub is not None and gate <= pub[0]:
@@ -120,6 +133,7 @@ def _copy(ch: Transport) -> bool:
     )
     if _count(ch, f"{TABLE} WHERE {gone}"):
         ch.command(f"DELETE FROM {TABLE} WHERE {gone}")
+    firsts.write(ch, gate, kinds)  # the same gate: a query reads both of one moment
     ch.command(f"INSERT INTO visit_gates (gate) VALUES ({g})")
     return True
 

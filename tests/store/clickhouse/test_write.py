@@ -84,8 +84,9 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
         # events, sessions, drops; imported_stats; Plausible's value names; last_ts;
         # exit_hostname; the daily rollups; drops.pos and events.part; pages as
         # LowCardinality and visit_days; insert stamps and the daily rollups rebuilt (9);
-        # block numbers on events (10); the visits' insert stamps and their copy's gates (11)
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,), (9,), (10,), (11,)]
+        # block numbers on events (10); the visits' insert stamps and their copy's gates (11);
+        # the visitors' first days and their counts (12)
+        assert versions == [(i,) for i in range(1, 13)]
         types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'events' "
                                  "AND database = currentDatabase()"))  # fmt: skip
         assert types["pathname"] == types["entry_page"] == "LowCardinality(Nullable(String))"
