@@ -286,13 +286,17 @@ class ScratchTarget:
         )
         # The visits' rows that changed, and the stored rows no visit has any more (merged
         # into another): the scratch holds the stored rows left, ``new_visits`` the rest.
+        # Only a row of a visit loaded can be unchanged: the others skip the comparison of
+        # every column (an EXCEPT over all of them took half of this statement's CPU).
         nv = "(FROM sessions LIMIT 0)"
         if self.new_visits is not None:
             self.cur.register("_nv", self.new_visits)
             nv = "_nv"
         visits = self.cur.sql(
             self._stamped(
-                f"SELECT *, 0::UTINYINT AS is_deleted FROM (FROM {nv} EXCEPT FROM _loaded_s) "
+                f"SELECT *, 0::UTINYINT AS is_deleted FROM (FROM {nv} ANTI JOIN _loaded_s "
+                f"USING ({_SESSION_KEY}) UNION ALL (FROM {nv} SEMI JOIN _loaded_s "
+                f"USING ({_SESSION_KEY}) EXCEPT FROM _loaded_s)) "
                 "UNION ALL BY NAME SELECT *, 1::UTINYINT AS is_deleted FROM _loaded_s "
                 f"WHERE ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM sessions) "
                 f"AND ({_SESSION_KEY}) NOT IN (SELECT ({_SESSION_KEY}) FROM {nv})",
