@@ -85,10 +85,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from footfall import memory
     from footfall.ingest.sitecache import SiteCache
     from footfall.meta.repo import Metadata
     from footfall.store import open_store
     from footfall.worker.loop import Worker, WorkerConfig
+
+    # A worker is a long-lived writer like the server's: the same memory keeping.
+    memory.limit_arenas()
+    memory.keep_pandas_out()
 
     try:
         store = open_store(settings)
@@ -126,9 +131,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         f"store {store.capabilities.name}",
         flush=True,
     )
+    trimmer = memory.Trimmer()
+    trimmer.start()
     try:
         worker.run()
     finally:
+        trimmer.stop()
         # Everything taken is stored and acknowledged: a second signal (an impatient
         # supervisor) must not turn this clean exit into a death by signal.
         for sig in (signal.SIGTERM, signal.SIGINT):

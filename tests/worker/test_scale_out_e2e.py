@@ -117,6 +117,10 @@ def test_two_servers_two_workers_report_exactly(
                 want = reference(events, first, last, "UTC")
                 for key, value in want.items():
                     assert got[key] == value, (server.port, key, first, last, got[key], value)
+        for w in workers:  # they ran rounds through pyarrow, which did not load pandas
+            assert w.proc is not None
+            maps = Path(f"/proc/{w.proc.pid}/maps").read_text()
+            assert "pyarrow" in maps and "pandas" not in maps
         summaries = []
         for w in workers:
             assert w.proc is not None
