@@ -13,19 +13,15 @@ from typing import Any
 
 import pytest
 
-from footfall.ingest.record import ENCODER
 from footfall.meta.repo import SiteInfo
 from footfall.query import daily
 from footfall.query.dialects import CLICKHOUSE
-from footfall.query.model import parse_query
 from footfall.query.rollup import spec
-from footfall.query.runner import QueryRunner
-from footfall.queue.writer import Writer
-from tests.contract.test_store_writes import open_parts, record
+from tests.contract.test_store_writes import open_parts
+from tests.store.clickhouse.conftest import Event, fast_and_raw, spy_on, writing
 
 SITE = SiteInfo("s", "S", ("s.com",), "Europe/Berlin", datetime(2023, 1, 1))
 GOOGLE = "https://www.google.com/"
-Event = tuple[int, int, int, str, str]
 
 
 def ms(day: int, hour: int, minute: int = 0) -> int:
@@ -75,27 +71,12 @@ def expected(events: list[Event]) -> tuple[tuple[int, int], dict[str, tuple[int,
 @pytest.fixture
 def firsts_used(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each statement offered to the visitors' first days was answered there."""
-    used: list[bool] = []
-    real = daily.firsts_statement
-
-    def spy(*a: Any, **k: Any) -> Any:
-        st = real(*a, **k)
-        used.append(st is not None)
-        return st
-
-    monkeypatch.setattr(daily, "firsts_statement", spy)
-    return used
+    return spy_on(monkeypatch, daily, "firsts_statement")
 
 
 def answers(store: Any, used: list[bool], fast_path: bool) -> list[list[Any]]:
-    fast, raw = QueryRunner(store), QueryRunner(store, rollups=False)
-    out = []
     used.clear()
-    for body in QUERIES:
-        q = parse_query({**body, "site_id": "s", "date_range": ["2023-11-14", "2023-11-16"]})
-        got = fast.run(q, SITE)
-        assert got == raw.run(q, SITE), body
-        out.append(sorted((tuple(r["dimensions"]), tuple(r["metrics"])) for r in got["results"]))
+    out = fast_and_raw(store, SITE, QUERIES, ["2023-11-14", "2023-11-16"])
     assert used == [fast_path] * len(QUERIES)
     return out
 
@@ -112,13 +93,7 @@ def test_first_days_count_each_visitor_once(
 ) -> None:
     spool, store = open_parts(tmp_path, store_url)
     try:
-        writer = Writer(spool, store, lambda s: ("s.com",))
-
-        def write(*events: Event) -> None:
-            spool.append_sync([ENCODER.encode(record(i, visitor_id=v, ts=t, pathname=p,
-                                                     referrer=r)) for i, v, t, p, r in events])  # fmt: skip
-            while writer.run_once():
-                pass
+        write = writing(spool, store)
 
         write(*EVENTS)
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["built"]

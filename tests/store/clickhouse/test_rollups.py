@@ -12,15 +12,12 @@ from typing import Any
 
 import pytest
 
-from footfall.ingest.record import ENCODER
 from footfall.meta.repo import SiteInfo
 from footfall.query import daily
 from footfall.query.dialects import CLICKHOUSE
-from footfall.query.model import parse_query
 from footfall.query.rollup import spec
-from footfall.query.runner import QueryRunner
-from footfall.queue.writer import Writer
-from tests.contract.test_store_writes import open_parts, record
+from tests.contract.test_store_writes import open_parts
+from tests.store.clickhouse.conftest import fast_and_raw, spy_on, writing
 
 SITE = SiteInfo("s", "S", ("s.com",), "Europe/Berlin", datetime(2023, 1, 1))
 GOOGLE, BING = "https://www.google.com/", "https://www.bing.com/"
@@ -59,13 +56,7 @@ QUERIES = [
 
 
 def answers(store: Any, used: list[bool]) -> list[list[Any]]:
-    fast, raw = QueryRunner(store), QueryRunner(store, rollups=False)
-    out = []
-    for body in QUERIES:
-        q = parse_query({**body, "site_id": "s", "date_range": ["2023-11-14", "2023-11-16"]})
-        got = fast.run(q, SITE)
-        assert got == raw.run(q, SITE), body
-        out.append(sorted((tuple(r["dimensions"]), tuple(r["metrics"])) for r in got["results"]))
+    out = fast_and_raw(store, SITE, QUERIES, ["2023-11-14", "2023-11-16"])
     # Every query read the daily rollups (the visit dimensions from visit_days).
     assert used[-len(QUERIES) :] == [True] * len(QUERIES)
     return out
@@ -75,16 +66,7 @@ def answers(store: Any, used: list[bool]) -> list[list[Any]]:
 def spied(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each statement the runner offered the daily rollups was answered there (one
     per query here: none of them asks a visit metric)."""
-    used: list[bool] = []
-    real = daily.statement
-
-    def spy(*a: Any, **k: Any) -> Any:
-        st = real(*a, **k)
-        used.append(st is not None)
-        return st
-
-    monkeypatch.setattr(daily, "statement", spy)
-    return used
+    return spy_on(monkeypatch, daily, "statement")
 
 
 def test_daily_rollups_stay_exact(
@@ -92,13 +74,7 @@ def test_daily_rollups_stay_exact(
 ) -> None:
     spool, store = open_parts(tmp_path, store_url)
     try:
-        writer = Writer(spool, store, lambda s: ("s.com",))
-
-        def write(*events: tuple[int, int, int, str, str]) -> None:
-            spool.append_sync([ENCODER.encode(record(i, visitor_id=v, ts=t, pathname=p,
-                                                     referrer=r)) for i, v, t, p, r in events])  # fmt: skip
-            while writer.run_once():
-                pass
+        write = writing(spool, store)
 
         write(*EVENTS)
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["built"]

@@ -19,12 +19,11 @@ from footfall.ingest.record import ENCODER
 from footfall.meta.repo import SiteInfo
 from footfall.query import visits
 from footfall.query.dialects import CLICKHOUSE
-from footfall.query.model import parse_query
 from footfall.query.rollup import spec
-from footfall.query.runner import QueryRunner
 from footfall.queue.writer import Writer
 from footfall.store.clickhouse import visit_copy
 from tests.contract.test_store_writes import open_parts, record
+from tests.store.clickhouse.conftest import fast_and_raw, spy_on, writing
 
 SITE = SiteInfo("s", "S", ("s.com",), "UTC", datetime(2023, 1, 1))
 GOOGLE = "https://www.google.com/"
@@ -61,27 +60,12 @@ QUERIES = [
 @pytest.fixture
 def copied(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     """Whether each statement on visits was offered the copy (one entry per offer)."""
-    used: list[bool] = []
-    real = visits.source
-
-    def spy(*a: Any, **k: Any) -> Any:
-        got = real(*a, **k)
-        used.append(got is not None)
-        return got
-
-    monkeypatch.setattr(visits, "source", spy)
-    yield used
+    yield spy_on(monkeypatch, visits, "source")
 
 
 def answers(store: Any, used: list[bool]) -> list[list[Any]]:
-    fast, raw = QueryRunner(store), QueryRunner(store, rollups=False)
-    out = []
     used.clear()
-    for body in QUERIES:
-        q = parse_query({**body, "site_id": "s", "date_range": ["2023-11-14", "2023-11-16"]})
-        got = fast.run(q, SITE)
-        assert got == raw.run(q, SITE), body
-        out.append(sorted((tuple(r["dimensions"]), tuple(r["metrics"])) for r in got["results"]))
+    out = fast_and_raw(store, SITE, QUERIES, ["2023-11-14", "2023-11-16"])
     assert used and all(used)  # every statement on visits read the copy
     return out
 
@@ -91,13 +75,7 @@ def test_visit_copy_stays_exact(
 ) -> None:
     spool, store = open_parts(tmp_path, store_url)
     try:
-        writer = Writer(spool, store, lambda s: ("s.com",))
-
-        def write(*events: tuple[int, int, int, str, str]) -> None:
-            spool.append_sync([ENCODER.encode(record(i, visitor_id=v, ts=t, pathname=p,
-                                                     referrer=r)) for i, v, t, p, r in events])  # fmt: skip
-            while writer.run_once():
-                pass
+        write = writing(spool, store)
 
         write(*EVENTS)
         assert store.maintain_rollups({"s": "UTC"}, spec(CLICKHOUSE))["built"]
