@@ -83,14 +83,16 @@ class Writer:
         store: EventStore,
         domains_of: Callable[[str], tuple[str, ...]],
         *,
-        batch_size: int = 150_000,
+        batch_size: int = 0,
         interval_ms: int = 750,
         session_timeout_ms: int = 30 * 60_000,
         allow_headless: bool = False,
         scratch_dir: Path | None = None,
     ) -> None:
         self.queue, self.store, self.domains_of = queue, store, domains_of
-        self.batch_size, self.interval = batch_size, interval_ms / 1000
+        # 0: the store's own round size (Capabilities.round_size)
+        self.batch_size = batch_size or store.capabilities.round_size
+        self.interval = interval_ms / 1000
         self.session_timeout_ms = session_timeout_ms
         self.enricher = Enricher(domains_of, allow_headless=allow_headless)
         if scratch_dir is None:

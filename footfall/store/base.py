@@ -118,6 +118,11 @@ class Capabilities:
     # with the days seen before and after, written with each generation of the visits'
     # copy (footfall/query/daily.py ``firsts_statement``).
     first_days: bool = False
+    # Most events a writer round stores when FOOTFALL_BATCH_SIZE leaves it to the store. A
+    # round pays once for the stored visits it touches and for its inserts: ClickHouse
+    # favours fewer, larger inserts; DuckDB's rounds stay smaller to bound the embedded
+    # server's memory during a backlog.
+    round_size: int = 150_000
 
 
 DayNumberFn = Callable[[str, ZoneInfo, datetime, datetime], tuple[str, list[Any]]]

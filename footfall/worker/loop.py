@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis
@@ -47,7 +47,7 @@ MAX_BACKOFF = 30.0
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     partitions: int = 4
-    batch_size: int = 150_000
+    batch_size: int = 0  # most records a round stores; 0: the store's (Capabilities.round_size)
     interval_ms: int = 750
     session_timeout_ms: int = 30 * 60_000
     allow_headless: bool = False
@@ -75,6 +75,8 @@ class Worker:
         consumer: str | None = None,
         scratch_dir: Path | None = None,
     ) -> None:
+        if not config.batch_size:
+            config = replace(config, batch_size=store.capabilities.round_size)
         self.store, self.config = store, config
         self.consumer = consumer or default_consumer()
         self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=2)
