@@ -116,11 +116,10 @@ _STAMPED = ", ".join(
     f"CASE WHEN g.first_is_event = 1 THEN {_FIRST_EVENT[c]} ELSE fs.{c} END AS {c}"
     for c in VISIT_COLUMNS
 )
-# The fold of each group's items, in numbers only: the columns that are one item's value
-# (the first by ``rn``, or the entry/exit item by time) are that item's row number in
-# ``_grouped`` here, and ``_group_rows`` takes their values from the Arrow items. (arg_min
-# over strings cost this statement 0.18 s CPU per 150,000 events, the numbers 0.07 s.)
-# Like arg_min, each pick skips items whose value is NULL.
+# The fold of each group's items in numbers: a value of one item (the first by ``rn``, the
+# entry/exit item by time; like arg_min, skipping NULLs) is its row number in ``_grouped``,
+# whose value ``_group_rows`` takes from the Arrow items (arg_min over the strings cost 0.18
+# s CPU per 150,000 events, the numbers 0.07 s).
 _GROUP_AGG_SQL = f"""
 SELECT grp, min(rn) AS site_rn, any_value(kind) AS kind, any_value(part) AS part,
        arg_min(visitor_id, rn) AS first_visitor, arg_min(is_event, rn) AS first_is_event,
