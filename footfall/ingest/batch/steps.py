@@ -48,6 +48,7 @@ import pyarrow as pa
 from footfall.ingest.batch.visits import (
     _FAST_TOUCHED_SQL,
     _FOLD,
+    _GROUP_AGG_SQL,
     _GROUPS_SQL,
     _ITEMS_OLD,
     _ITEMS_SQL,
@@ -59,6 +60,7 @@ from footfall.ingest.batch.visits import (
     _SESSIONS_SQL,
     _SETS,
     _group,
+    _group_rows,
     new_events_sql,
 )
 from footfall.store.base import BatchTarget, Enrichment
@@ -166,8 +168,11 @@ def write(
         n_old_cli = _one(cur, _OLD_CLIENT_SQL)[0]
         n_old += n_old_cli
     items = cur.sql(_ITEMS_SQL.format(old=_ITEMS_OLD if n_old else "")).to_arrow_table()
-    cur.register("_grouped", _group(items, timeout_ms))
+    grouped = _group(items, timeout_ms)
+    cur.register("_grouped", grouped)
+    cur.register("_g", _group_rows(grouped, cur.sql(_GROUP_AGG_SQL).to_arrow_table()))
     cur.execute(_GROUPS_SQL)
+    cur.unregister("_g")
     # Each group is one visit of its own unless a stored visit was read twice (by visitor
     # and by client session id) or stored visits were merged with no batch event.
     fast = not n_old or (
