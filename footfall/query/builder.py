@@ -223,10 +223,14 @@ def aggregate_pair(
     ses_aliases: list[str],
     filters: tuple[Filter, ...],
     visits: tuple[str, Params] | None = None,
+    entered: Filter | None = None,
 ) -> Statement | None:
     """Ungrouped event and visit aggregates in one statement, when the visits' filter is
     the semi-join on matching events (a filter on an event dimension): the matching
     events are then read once for both, not once per table (a filtered top-stats row).
+    ``entered``: also the visits and bounces of the visits having a matching event that
+    also matches it (``entered.entered_filters``' added condition), from the same read,
+    as ``entered_visits`` and ``entered_bounces`` after the visit aggregates.
     None when the two statements would not share that scan."""
     if not filters:
         return None
@@ -239,12 +243,28 @@ def aggregate_pair(
     ecols = ", ".join(f"{eaggs[a]} AS {a}" for a in ev_aliases)
     scols = ", ".join(f"{saggs[a]} AS {a}" for a in ses_aliases)
     vsql, vparams = visits if visits is not None else ("sessions", [])
+    fcols, fparams = event_aggregate_columns(ev_aliases), Params()
+    if entered is not None:
+        # The entered visits' semi-join is the same events' with one more condition:
+        # flagged here, so the events are read once for the three parts, not twice.
+        xsql, fparams = _tree(s, entered, "events")
+        fcols = [*fcols, f"{xsql} AS x"]
     sql = (
-        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(event_aggregate_columns(ev_aliases))} FROM events WHERE {ew}) "
+        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(fcols)} FROM events WHERE {ew}) "
         f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM {vsql} "
         f"WHERE {sw} AND session_id IN (SELECT session_id FROM f)) AS v"
     )
-    return Statement(sql, eparams + vparams + sparams, (*ev_aliases, *ses_aliases))
+    params = fparams + eparams + vparams + sparams
+    aliases: tuple[str, ...] = (*ev_aliases, *ses_aliases)
+    if entered is not None:
+        ncols = f"{saggs['visits']} AS entered_visits, {saggs['bounces']} AS entered_bounces"
+        sql += (
+            f", (SELECT {ncols} FROM {vsql} WHERE {sw} "
+            "AND session_id IN (SELECT session_id FROM f WHERE x)) AS n"
+        )
+        params += vparams + sparams
+        aliases = (*aliases, "entered_visits", "entered_bounces")
+    return Statement(sql, params, aliases)
 
 
 def entries_exits(

@@ -171,11 +171,20 @@ class QueryRunner:
         ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
         # the range's visits from the store's copy ordered by start, if it keeps one
         vis = visits.source(self.store, scope) if self.rollups and ses else None
-        pair = None if plan or dims or not ses else b.aggregate_pair(scope, ev, ses, filters, vis)
+        entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
+        extra = entered[len(filters) :] if entered is not None else ()
+        pair = None
+        if not plan and not dims and ses:
+            also = extra[0] if len(extra) == 1 else None  # the entered visits too
+            pair = b.aggregate_pair(scope, ev, ses, filters, vis, also)
         if pair is not None:  # both tables' sums from one read of the matching events
             row = self.store.query(pair.sql, pair.params)[0]
             self._merge([row[: len(ev)]], tuple(ev), scope, dims, "events", out)
-            self._merge([row[len(ev) :]], tuple(ses), scope, dims, "sessions", out)
+            n = len(ev) + len(ses)
+            self._merge([row[len(ev) : n]], tuple(ses), scope, dims, "sessions", out)
+            if len(pair.aliases) > n:
+                self._merge([row[n:]], ("visits", "bounces"), scope, dims, "entered", out)
+                entered = None
             ses = []
         elif plan is not None:  # the same numbers, from the exact rollups
             rows = rollup.fetch(self.store, scope, plan, ev)
@@ -197,7 +206,6 @@ class QueryRunner:
             self._fetch(st, scope, sdims, "sessions", sout)
         for key in out.keys() & sout.keys() if sout is not out else ():  # rows of pages viewed
             out[key].update(sout[key])
-        entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
         if entered is not None:
             vis = visits.source(self.store, scope) if self.rollups else None
             st = b.aggregate(scope, "sessions", ["visits", "bounces"], dims, entered, vis)
