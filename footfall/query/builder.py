@@ -15,7 +15,12 @@ from zoneinfo import ZoneInfo
 from footfall.query.dialects import Dialect
 from footfall.query.dimensions import TIME_UNITS, dimension
 from footfall.query.goals import goal_chosen
-from footfall.query.metrics import event_aggregate_columns, event_aggregates, session_aggregates
+from footfall.query.metrics import (
+    BOUNCED,
+    event_aggregate_columns,
+    event_aggregates,
+    session_aggregates,
+)
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.timebuckets import bucket_sql
 
@@ -229,7 +234,7 @@ def aggregate_pair(
     the semi-join on matching events (a filter on an event dimension): the matching
     events are then read once for both, not once per table (a filtered top-stats row).
     ``entered``: also the visits and bounces of the visits having a matching event that
-    also matches it (``entered.entered_filters``' added condition), from the same read,
+    also matches it (``entered.entered_filters``' added condition), from the same reads,
     as ``entered_visits`` and ``entered_bounces`` after the visit aggregates.
     None when the two statements would not share that scan."""
     if not filters:
@@ -245,10 +250,15 @@ def aggregate_pair(
     vsql, vparams = visits if visits is not None else ("sessions", [])
     fcols, fparams = event_aggregate_columns(ev_aliases), Params()
     if entered is not None:
-        # The entered visits' semi-join is the same events' with one more condition:
-        # flagged here, so the events are read once for the three parts, not twice.
+        # The entered visits are those of the semi-join whose matching events also match
+        # ``entered``: flagged on the events and counted in the same read of the visits.
         xsql, fparams = _tree(s, entered, "events")
         fcols = [*fcols, f"{xsql} AS x"]
+        inx = "session_id IN (SELECT session_id FROM f WHERE x)"
+        scols += (
+            f", count(*) FILTER (WHERE {inx}) AS entered_visits"
+            f", count(*) FILTER (WHERE {inx} AND {BOUNCED}) AS entered_bounces"
+        )
     sql = (
         f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(fcols)} FROM events WHERE {ew}) "
         f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM {vsql} "
@@ -257,12 +267,6 @@ def aggregate_pair(
     params = fparams + eparams + vparams + sparams
     aliases: tuple[str, ...] = (*ev_aliases, *ses_aliases)
     if entered is not None:
-        ncols = f"{saggs['visits']} AS entered_visits, {saggs['bounces']} AS entered_bounces"
-        sql += (
-            f", (SELECT {ncols} FROM {vsql} WHERE {sw} "
-            "AND session_id IN (SELECT session_id FROM f WHERE x)) AS n"
-        )
-        params += vparams + sparams
         aliases = (*aliases, "entered_visits", "entered_bounces")
     return Statement(sql, params, aliases)
 

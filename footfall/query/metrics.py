@@ -85,14 +85,16 @@ def event_aggregates(d: Dialect) -> dict[str, str]:
 
 
 _LAST = "greatest(coalesce(last_ts, end_ts), start_ts)"
+# A bounced visit: one pageview and no other interactive event (a pageview is itself
+# interactive).
+BOUNCED = "pageviews = 1 AND interactive_events = 1"
 
 
 def session_aggregates(d: Dialect) -> dict[str, str]:
     """Aggregates over matching visits, by alias."""
     return {
         "visits": "count(*)",
-        # one pageview and no other interactive event (a pageview is itself interactive)
-        "bounces": "count(*) FILTER (WHERE pageviews = 1 AND interactive_events = 1)",
+        "bounces": f"count(*) FILTER (WHERE {BOUNCED})",
         # to the last event that is not an engagement event (last_ts: 1970 when there is
         # none; NULL for visits stored before it was kept, which end at end_ts)
         "duration_ms": f"sum({d.millis_between('start_ts', _LAST)})",
