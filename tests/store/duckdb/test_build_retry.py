@@ -7,28 +7,14 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
 from footfall.store.duckdb import DuckDBStore, rollups_upkeep
-from tests.conftest import Footfall, make_settings
-from tests.query.test_rollups import ZONE, compare, events
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, max_past_days=120)
-
-
-@pytest.fixture
-def footfall(footfall: Footfall) -> Footfall:
-    footfall.services.scheduler.jobs.pop("rollups")  # run below, at a chosen moment
-    footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
-    return footfall
+from tests.conftest import Footfall
+from tests.query.test_rollups import compare, events
 
 
 def test_a_build_step_out_of_memory_runs_again_and_the_answers_stay_exact(

@@ -4,31 +4,16 @@ are sealed rather than built again. Every answer stays the raw events' (``compar
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
 from footfall.store.duckdb import DuckDBStore
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
-from tests.conftest import Footfall, make_settings
-from tests.query.test_rollups import ZONE, compare
-from tests.store.test_duckdb_footprint import visit
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, max_past_days=120)
-
-
-@pytest.fixture
-def footfall(footfall: Footfall) -> Footfall:
-    # The tests run the rollups job themselves, at chosen moments.
-    footfall.services.scheduler.jobs.pop("rollups")
-    footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
-    return footfall
+from tests.conftest import Footfall
+from tests.query.test_rollups import compare
+from tests.store.duckdb.test_footprint import visit
 
 
 def send(ff: Footfall, events: list[dict[str, Any]]) -> None:

@@ -23,23 +23,10 @@ from footfall.query.runner import QueryRunner
 from footfall.store.duckdb import DuckDBStore, sizing
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
-from tests.conftest import Footfall, make_settings
-from tests.query.test_rollups import NOW, TODAY, ZONE, compare, events, queries
+from tests.conftest import Footfall
+from tests.query.test_rollups import NOW, TODAY, compare, events, queries
 
 MIB = 1 << 20
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path, max_past_days=120)
-
-
-@pytest.fixture
-def footfall(footfall: Footfall) -> Footfall:
-    # The tests run the rollups job themselves, at chosen moments.
-    footfall.services.scheduler.jobs.pop("rollups")
-    footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
-    return footfall
 
 
 def load(ff: Footfall, seed: int, visits: int) -> None:
