@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from footfall.app import create_app
 from footfall.config import Settings
+from footfall.meta.repo import Metadata
 from footfall.runtime import Services
 
 ADMIN = "test-admin-token"
@@ -99,6 +100,17 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         # Every app gets a ClickHouse database of its own, as each gets its own data dir.
         base["store_url"] = chdb_url("app")
     return Settings(**base)
+
+
+def make_shop(settings: Settings) -> str:
+    """An import's target: the data directory, migrated metadata and one site, "Shop"
+    (shop.example, UTC); returns the site's API key."""
+    settings.data_dir.mkdir(parents=True)
+    meta = Metadata(settings.metadata_url)
+    meta.migrate()
+    _, key = meta.create_site("Shop", ["shop.example"], "UTC")
+    meta.close()
+    return str(key)
 
 
 @pytest.fixture

@@ -22,8 +22,7 @@ from starlette.testclient import TestClient
 from footfall.app import create_app
 from footfall.cli import main
 from footfall.config import Settings
-from footfall.meta.repo import Metadata
-from tests.conftest import ADMIN, make_settings, require_services
+from tests.conftest import ADMIN, make_settings, make_shop, require_services
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -111,11 +110,7 @@ def query(settings: Settings, body: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.fixture
 def shop(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     settings = make_settings(tmp_path, store_url=store_url)
-    settings.data_dir.mkdir(parents=True)
-    meta = Metadata(settings.metadata_url)
-    meta.migrate()
-    _, key = meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    key = make_shop(settings)
     monkeypatch.setenv("SHOP_KEY", key)  # for the live event below
     return settings
 
@@ -200,11 +195,7 @@ def test_redis_shape_hands_pageviews_to_the_workers(
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
     prefix = f"fftest-imports-{uuid.uuid4().hex[:8]}:"
     settings = make_settings(tmp_path)
-    settings.data_dir.mkdir(parents=True)
-    meta = Metadata(settings.metadata_url)
-    meta.migrate()
-    meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    make_shop(settings)
     monkeypatch.setenv("FOOTFALL_QUEUE_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.setenv("FOOTFALL_REDIS_PREFIX", prefix)
     monkeypatch.setenv("FOOTFALL_QUEUE_PARTITIONS", "1")  # one stream: the port can count it
@@ -246,11 +237,7 @@ def test_an_import_process_leaves_pandas_unloaded(tmp_path: Path) -> None:
     # object; the import never hands it one. On request pandas still loads and converts.
     pytest.importorskip("pandas")
     settings = make_settings(tmp_path)
-    settings.data_dir.mkdir(parents=True)
-    meta = Metadata(settings.metadata_url)
-    meta.migrate()
-    meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    make_shop(settings)
     log = tmp_path / "access.log"
     log.write_text(build_log())
     script = (

@@ -64,12 +64,8 @@ def _visits(rows: list[tuple[str, str, int, str]]) -> list[list[str]]:
     return out
 
 
-def test_visits_cross_rounds_and_continue_stored_ones(
-    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    # Rounds of a few page views: every visit of the second file spans two or more.
-    monkeypatch.setattr(reader, "PIECE", 2)
-    monkeypatch.setattr(bulk, "ROUND", 3)
+def count_rounds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The records of each bulk round the import stores, in order."""
     rounds: list[int] = []
     real = bulk.BulkLoad._round
 
@@ -78,6 +74,16 @@ def test_visits_cross_rounds_and_continue_stored_ones(
         return real(self, table)
 
     monkeypatch.setattr(bulk.BulkLoad, "_round", spy)
+    return rounds
+
+
+def test_visits_cross_rounds_and_continue_stored_ones(
+    shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # Rounds of a few page views: every visit of the second file spans two or more.
+    monkeypatch.setattr(reader, "PIECE", 2)
+    monkeypatch.setattr(bulk, "ROUND", 3)
+    rounds = count_rounds(monkeypatch)
     run_cli(shop, monkeypatch, capsys, str(_log(tmp_path / "a.log", FIRST)))
     second = _log(tmp_path / "b.log", SECOND)
     summary = run_cli(shop, monkeypatch, capsys, str(second))
@@ -241,14 +247,7 @@ def test_the_first_round_starts_after_a_few_records_not_a_full_round(
     monkeypatch.setattr(reader, "PIECE", 2)
     monkeypatch.setattr(bulk, "ROUND", 1000)
     monkeypatch.setattr(bulk, "MIN_ROUND", 3)
-    rounds: list[int] = []
-    real = bulk.BulkLoad._round
-
-    def spy(self: bulk.BulkLoad[Any], table: Any) -> dict[str, Any]:
-        rounds.append(table.num_rows)
-        return real(self, table)
-
-    monkeypatch.setattr(bulk.BulkLoad, "_round", spy)
+    rounds = count_rounds(monkeypatch)
     rows = FIRST + SECOND
     summary = run_cli(shop, monkeypatch, capsys, str(_log(tmp_path / "a.log", rows)))
     assert summary["imported"] == len(rows) and sum(rounds) == len(rows)

@@ -19,7 +19,7 @@ from footfall.cli import main
 from footfall.config import Settings
 from footfall.meta.prefs import SitePrefs
 from footfall.meta.repo import Metadata
-from tests.conftest import ADMIN, _chdb_available, make_settings, require_services
+from tests.conftest import ADMIN, _chdb_available, make_settings, make_shop, require_services
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 UAS = [
@@ -157,11 +157,7 @@ def test_export_from_duckdb_imports_into_chdb_with_equal_reports(
     assert days[1] == len(events) and days[0] == len(list((out / "events").iterdir()))
 
     dst = make_settings(tmp_path / "b", store_url="chdb://")
-    dst.data_dir.mkdir(parents=True)
-    meta = Metadata(dst.metadata_url)
-    meta.migrate()
-    meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    make_shop(dst)
     first = cli(dst, monkeypatch, capsys, "import", "footfall", str(out), "--site", "shop")
     assert first["events"] == len(events) and first["events_already_there"] == 0
     assert answers(dst) == before

@@ -18,8 +18,7 @@ from starlette.testclient import TestClient
 from footfall.app import create_app
 from footfall.cli import main
 from footfall.config import Settings
-from footfall.meta.repo import Metadata
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, make_settings, make_shop
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
@@ -115,11 +114,7 @@ def test_imported_aggregates_join_reports_when_asked(
     tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     settings = make_settings(tmp_path, store_url=store_url)
-    settings.data_dir.mkdir(parents=True)
-    meta = Metadata(settings.metadata_url)
-    meta.migrate()
-    meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    make_shop(settings)
     export = tmp_path / "plausible.zip"
     build_zip(export)
     got = cli(

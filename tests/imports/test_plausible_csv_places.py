@@ -19,8 +19,7 @@ from footfall.cli import main
 from footfall.config import Settings
 from footfall.imports.plausible.places import have_cities
 from footfall.imports.plausible.values import stored_value
-from footfall.meta.repo import Metadata
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, make_settings, make_shop
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 LOCATIONS = [
@@ -48,11 +47,7 @@ def test_region_codes_and_city_ids_become_names() -> None:
 
 def _import(tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     settings = make_settings(tmp_path, store_url=store_url)
-    settings.data_dir.mkdir(parents=True)
-    meta = Metadata(settings.metadata_url)
-    meta.migrate()
-    meta.create_site("Shop", ["shop.example"], "UTC")
-    meta.close()
+    make_shop(settings)
     export = tmp_path / "plausible.zip"
     with zipfile.ZipFile(export, "w") as z:
         z.writestr("imported_locations_20230101_20230102.csv", "\n".join(LOCATIONS) + "\n")
