@@ -23,6 +23,7 @@ from tests.conftest import ADMIN, make_settings
 from tests.dashboard.conftest import PASSWORD, login
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
+# Noon UTC keeps every visit on the UTC day it names whenever the tests run.
 NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 # Site -> (days ago, visitor) pairs. With "7d" the range is the 7 days ending today and the
 # previous period the 7 days before it (8 to 14 days ago).
@@ -112,20 +113,22 @@ class CountingStore:
 
 
 def test_all_sites_in_three_time_zones_take_one_statement(app_client: Any) -> None:
-    """Each zone has its own period and local days; the visits sit at noon UTC, so in
-    every zone below they fall on the same days back from the zone's own today."""
+    """Each zone has its own period and local days. Asked at noon UTC, the visits (at noon
+    UTC) fall on the same days back from each zone's own today: in Kiritimati (+14) both
+    sit on the next local day, in Pago Pago (-11) both on the same one. Asked at the real
+    time instead, the days back differ by one in a zone whose date is not UTC's."""
     app, _, ids = app_client
     zones = {ids["Alpha"]: "Pacific/Kiritimati", ids["Beta"]: "Pacific/Pago_Pago",
              ids["Gamma"]: "UTC"}  # fmt: skip
     sites = [replace(s, timezone=zones[s.id]) for s in app.state.services.meta.list_sites()]
     store = CountingStore(app.state.services.store)
-    got = overview.trends(QueryRunner(store), sites, "7d")  # type: ignore[arg-type]
+    got = overview.trends(QueryRunner(store), sites, "7d", NOON)  # type: ignore[arg-type]
     assert store.statements == 1
     totals = {sid: (t.visitors, t.previous, t.change) for sid, t in got.items()}
     assert totals == {ids["Alpha"]: (3, 2, 50.0), ids["Beta"]: (1, 4, -75.0),
                       ids["Gamma"]: (0, 0, None)}  # fmt: skip
     alpha = got[ids["Alpha"]]
-    today = datetime.now(ZoneInfo(zones[ids["Alpha"]])).date()
+    today = NOON.astimezone(ZoneInfo(zones[ids["Alpha"]])).date()
     assert alpha.days == tuple(str(today - timedelta(days=6 - i)) for i in range(7))
     assert alpha.series == (0, 0, 0, 2, 0, 2, 0)
     assert got[ids["Beta"]].series == (0, 0, 0, 0, 1, 0, 0)  # b1, 2 days back

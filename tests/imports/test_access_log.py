@@ -149,7 +149,10 @@ def test_pages_visitors_and_visits_as_the_reference_counts(
 def test_todays_lines_hash_to_the_live_visitor(
     shop: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    # Five minutes back, but never before today's first second: both hits must sit on
+    # today (the salt and the "day" range), even just after midnight.
+    real = datetime.now(UTC).replace(microsecond=0)
+    now = max(real - timedelta(minutes=5), real.replace(hour=0, minute=0, second=0))
     log = tmp_path / "today.log"
     when = now.strftime("%d/%b/%Y:%H:%M:%S +0000")
     log.write_text(f'203.0.113.50 - - [{when}] "GET /from-log HTTP/1.1" 200 5 "-" "{SAFARI}"\n')
