@@ -97,7 +97,8 @@ class CountingStore:
 
     def __init__(self, store: Any) -> None:
         self.store, self.capabilities = store, store.capabilities
-        self.statements, self.params, self.snapshots = 0, [], 0
+        self.statements, self.snapshots = 0, 0
+        self.params: list[Any] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
