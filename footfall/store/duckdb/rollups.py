@@ -60,6 +60,10 @@ from footfall.store.duckdb.rollups_upkeep import (
 )
 
 FULL = (1 << 64) - 1
+# A build step reads at most about this many events, in parts beyond it: at 100M events
+# (70M in a 64-day window) one (kind, window) of `reach` ran out of the default memory
+# limit (448 MiB) in every retry, and the site stayed on raw events.
+STEP_EVENTS = 12_000_000
 EPOCH = date(1970, 1, 1)
 
 
@@ -115,6 +119,20 @@ def _visits_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
             f"WHERE site_id = ? AND start_ts >= ? AND start_ts < ?) WHERE {where})")  # fmt: skip
 
 
+def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "") -> str:
+    """Events (visitor_id, dn, name, kvs) of a site and time span (three parameters), on the
+    local days ``where`` names, of the visitors ``who`` names (an ``AND ...`` or empty)."""
+    return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs "
+            f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who}) WHERE {where})")  # fmt: skip
+
+
+def _parts(per_day: Mapping[date, int], lo: datetime, hi: datetime) -> int:
+    """In how many parts a build step over the events of [lo, hi) runs (``per_day``: the
+    site's events per UTC day; the edge days count whole, an estimate is enough)."""
+    n = sum(count for day, count in per_day.items() if lo.date() <= day <= hi.date())
+    return max(1, min(32, -(-n // STEP_EVENTS)))
+
+
 class Interrupted(Exception):
     """The store is closing: a build stops between two of its steps."""
 
@@ -138,6 +156,8 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
         ).fetchall()[0]
         number_visitors(cur, site_id, "SELECT visitor_id, min(ts) AS first FROM events "
                         "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
+        per_day = dict(cur.execute("SELECT ts::DATE AS d, count(*) FROM events "
+                                   "WHERE site_id = ? GROUP BY d", [site_id]).fetchall())  # fmt: skip
     if lo is not None:
         dn, params = _day_number(spec, "ts", zone, lo, hi)
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
@@ -153,29 +173,41 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
             span = 64 if table == "reach" else 32
             t_lo = _midnight(32 * w, zone) - timedelta(hours=1)
             t_hi = _midnight(32 * w + span, zone) + timedelta(hours=1)
-            if table == "visit_daily":
-                visits = _visits_source(
-                    dn_start, spec.visit_kinds, f"dn >= {32 * w} AND dn < {32 * w + span}"
-                )
-                run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
-                                        [site_id, *p_start, site_id, t_lo, t_hi])], should_stop)  # fmt: skip
-                continue
-            src = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list({kind: kinds[kind]})} AS kvs "
-                   f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn >= {32 * w} AND dn < {32 * w + span})")  # fmt: skip
-            args = [site_id, *params, site_id, t_lo, t_hi]
+            parts = _parts(per_day, t_lo, t_hi)
             if table == "reach":
                 # Visitors first seen after the numbering above are pending: the seal
-                # after this build adds them.
+                # after this build adds them. A part takes the visitors of one hash
+                # bucket: a visitor's rows are whole in one part, each part sorted.
+                for p in range(parts):
+                    who = f" AND hash(visitor_id) % {parts} = {p}" if parts > 1 else ""
+                    src = _events_source(
+                        dn, {kind: kinds[kind]}, f"dn >= {32 * w} AND dn < {32 * w + span}", who
+                    )
+                    run_step(cur_factory, [
+                        (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                         f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
+                         [site_id, *params, site_id, t_lo, t_hi, site_id]),
+                    ], should_stop)  # fmt: skip
                 rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                 run_step(cur_factory, [
-                    (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
-                     f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}", [*args, site_id]),
                     (f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_select(patterns(rows))}) ORDER BY d, value",
                      [site_id, site_id, kind, w]),
                 ], should_stop)  # fmt: skip
-            else:
-                run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})", args)],
-                         should_stop)  # fmt: skip
+                continue
+            # Day sums of a 32-day block: a part takes a run of whole days.
+            step = -(-32 // parts)
+            for a in range(32 * w, 32 * w + 32, step):
+                b = min(a + step, 32 * w + 32)
+                p_lo = _midnight(a, zone) - timedelta(hours=1)
+                p_hi = _midnight(b, zone) + timedelta(hours=1)
+                if table == "visit_daily":
+                    visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {a} AND dn < {b}")
+                    run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                                            [site_id, *p_start, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
+                else:
+                    src = _events_source(dn, {kind: kinds[kind]}, f"dn >= {a} AND dn < {b}")
+                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})",
+                                            [site_id, *params, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
                     [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip
