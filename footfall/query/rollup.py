@@ -14,7 +14,7 @@ The visit sums behind visits, bounce rate and visit duration (``visits``, ``boun
 the site total, the visit dimensions and by day.
 
 Visitors the writer touched since the last seal (``rollup_pending``) are corrected from
-raw events in the same read transaction (``_visitors_sql``), and the additive sums of the
+raw events in the same read transaction (footfall/query/rollup_pending.py), and the additive sums of the
 days they touched are read from raw events, so every answer equals the raw path's.
 """
 
@@ -32,6 +32,7 @@ from footfall.query.dimensions import dimension
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.period import local_midnight_utc
+from footfall.query.rollup_pending import too_pending, visitors_sql
 from footfall.query.timebuckets import local_day_number
 from footfall.store.base import EventStore, RollupSpec
 
@@ -53,7 +54,6 @@ VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
 VERSION = 6  # the layout the store builds; bump when what a build writes changes
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
-FULL = (1 << 64) - 1
 
 
 def kinds() -> dict[str, str]:
@@ -169,6 +169,8 @@ Rows = list[tuple[Any, ...]]
 def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
     """Rows shaped like the raw statement's: (dimension value?, *aliases)."""
     with store.snapshot() as q:
+        if too_pending(q, scope):  # most of the site pending: the raw statement is cheaper
+            return _raw(q, scope, p, aliases)
         # Local midnight is on a quarter hour in UTC in every zone, so each quarter-hour
         # bucket lies within one local day: converting the few buckets here is exact.
         quarter = scope.dialect.quarter_hour
@@ -193,69 +195,11 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
         return _grouped(q, scope, p, aliases, dirty, runs, pending)
 
 
-def _visitors_sql(scope: Scope, p: Plan, expr: str, f: tuple[str, list[Any], str, list[Any]],
-                  pending: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:  # fmt: skip
-    """Visitors per value. The rollups are exact for every visitor the writer has not
-    touched since the last seal; for a touched one (``rollup_pending``) they are used only
-    for the days before the first day it touched, and its raw events from that day on are
-    added (see the formula below). ``pending`` is the touched time span, if any."""
-    vf, vfp, ef, efp = f
-    win = _day(p.first) // 32
-    lo_bit, hi_bit = _day(p.first) - 32 * win, _day(p.last) - 32 * win
-    mask = ((1 << (hi_bit - lo_bit + 1)) - 1) << lo_bit
-    # reach is sorted by days within each (kind, window): a row with a day in the range has
-    # days >= 2**lo_bit, which skips the row groups of those seen only before it by min/max.
-    a_sql = (f"SELECT value, vno, days FROM reach WHERE site_id = ? AND kind = ? AND win = ? "
-             f"AND days >= ?::UBIGINT AND (days & ?::UBIGINT) <> 0{vf}")  # fmt: skip
-    a_params: list[Any] = [scope.site_id, p.kind, win, 1 << lo_bit, mask, *vfp]
-    # |A| per value: each reach row with a day in the range counts once, at its first one
-    counts = (f"SELECT value, sum(n) AS n FROM reach_firsts WHERE site_id = ? AND kind = ? AND win = ? "
-              f"AND d BETWEEN ? AND ? AND prev < ?{vf} GROUP BY value")  # fmt: skip
-    c_params: list[Any] = [scope.site_id, p.kind, win, lo_bit, hi_bit, lo_bit, *vfp]
-    if pending is None:
-        return f"SELECT value, n FROM ({counts}) WHERE n > 0", c_params
-    lo, hi = pending
-    start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone))
-    if start >= scope.end:
-        return f"SELECT value, n FROM ({counts}) WHERE n > 0", c_params
-    pad = timedelta(days=2)
-    dn_lo, p_lo = local_day_number("lo", scope.zone, lo - pad, hi + pad, scope.dialect)
-    dn_ts, p_ts = local_day_number("e.ts", scope.zone, start - pad, scope.end + pad, scope.dialect)
-    # the range's bits a touched visitor keeps: those of days before its first touched day
-    keep = (f"CASE WHEN p.lo_day IS NULL THEN {FULL}::UBIGINT WHEN p.lo_day - {32 * win} <= 0 THEN 0::UBIGINT "
-            f"WHEN p.lo_day - {32 * win} >= 64 THEN {FULL}::UBIGINT "
-            f"ELSE ((1::UBIGINT) << (p.lo_day - {32 * win})::UBIGINT) - 1 END")  # fmt: skip
-    # A = every rollup pair of the range, counted off reach_firsts (no join per row);
-    # A_P = the touched visitors' pairs among them, found by one semi-join on reach; their
-    # exact pairs are the rollup pairs they keep (days before their first touched day)
-    # plus their raw pairs from that day on (T): |A| - |A_P| + |kept(A_P) u T|.
-    # reach names a visitor by its number (visitor_numbers); a visitor not numbered yet
-    # has no reach rows, only raw events.
-    sql = (f"WITH p AS (SELECT r.visitor_id, n.vno, min({dn_lo}) AS lo_day FROM rollup_pending r LEFT JOIN visitor_numbers n "
-           f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? GROUP BY r.visitor_id, n.vno), "
-           f"t AS (SELECT DISTINCT {expr} AS value, e.visitor_id FROM events e JOIN p ON e.visitor_id = p.visitor_id "
-           f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}), "
-           f"ap AS MATERIALIZED (SELECT * FROM ({a_sql}) WHERE vno IN (SELECT vno FROM p)), "
-           f"kept AS (SELECT ap.value, p.visitor_id FROM ap JOIN p ON ap.vno = p.vno "
-           f"WHERE (ap.days & ?::UBIGINT & {keep}) <> 0) "
-           "SELECT value, sum(n) FROM ("
-           f"{counts} "
-           "UNION ALL SELECT value, -count(*) FROM ap GROUP BY value "
-           "UNION ALL SELECT value, count(*) FROM (SELECT value, visitor_id FROM kept UNION SELECT value, visitor_id FROM t) GROUP BY value"
-           ") GROUP BY value HAVING sum(n) > 0")  # fmt: skip
-    params = [
-        *p_lo,
-        scope.site_id,
-        scope.site_id,
-        start,
-        scope.end,
-        *p_ts,
-        *efp,
-        *a_params,
-        mask,
-        *c_params,
-    ]
-    return sql, params
+def _raw(q: Any, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
+    """The raw statement the plan stands for, its rows shaped as fetch's."""
+    dims = ("time:day",) if p.by_day else (p.kind,) if p.kind else ()
+    st = builder.aggregate(scope, p.table, list(aliases), dims, p.filters)
+    return list(q(st.sql, st.params))
 
 
 def _value_filter(scope: Scope, p: Plan) -> tuple[str, list[Any], str, list[Any]]:
@@ -285,7 +229,9 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
     # has thousands of values, and this Python holds the GIL parallel panels share).
     visitors: dict[Any, int] = {}
     if "visitors" in aliases:
-        sql, params = _visitors_sql(scope, p, expr, (vf, vfp, ef, efp), pending)
+        sql, params = visitors_sql(
+            scope, p.kind, p.first, p.last, expr, (vf, vfp, ef, efp), pending
+        )
         visitors = {value: int(n) for value, n in q(sql, params)}
     sums = [a for a in aliases if a != "visitors"]
     totals: dict[Any, list[int]] = {}

@@ -84,6 +84,10 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
 -- reach rows the seals appended since the last build or re-sort (rollups_upkeep.py).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS sealed_rows BIGINT DEFAULT 0;
+-- Raw events (and visits) before this instant may have been deleted by retention while the
+-- rollups keep them: a query must not fall back from the rollups to raw events before it
+-- (footfall/query/rollup_pending.py). A build, from the raw events left, clears it.
+ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS raw_from TIMESTAMP;
 -- How many events the last compaction sorted (footfall/store/duckdb/compact.py).
 CREATE TABLE IF NOT EXISTS compact_state (
     id INTEGER PRIMARY KEY,

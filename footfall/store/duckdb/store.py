@@ -269,6 +269,7 @@ class DuckDBStore:
         oldest = self._cursor().execute(sql, args).fetchall()[0][0]
         if oldest is None or oldest >= cutoff:
             return 0
+        self._raw_deleted_before(cutoff, site_id)
         deleted = 0
         for upto in forget.day_batches(oldest, cutoff):
             with self._write_lock, self._transaction() as cur:
@@ -286,11 +287,20 @@ class DuckDBStore:
             oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
         if oldest is None or oldest >= cutoff:
             return 0
+        self._raw_deleted_before(cutoff, site_id)
         deleted = 0
         for upto in forget.day_batches(oldest, cutoff):
             with self._write_lock, self._transaction() as cur:
                 deleted += forget.delete_sessions_before(cur, site_id, upto)
         return deleted
+
+    def _raw_deleted_before(self, cutoff: datetime, site_id: str | None) -> None:
+        """Note, before deleting, that raw rows before ``cutoff`` go while the rollups keep
+        them: queries then never trade the rollups for raw events before it."""
+        where, args = ("WHERE site_id = ?", [site_id]) if site_id is not None else ("", [])
+        with self._rollup_lock, self._write_lock, self._transaction() as cur:
+            sql = "UPDATE rollup_state SET raw_from = greatest(coalesce(raw_from, ?), ?) "
+            cur.execute(sql + where, [cutoff, cutoff, *args])
 
     def delete_rollups_before(self, day: date, site_id: str) -> int:
         with self._rollup_lock, self._write_lock, self._transaction() as cur:
