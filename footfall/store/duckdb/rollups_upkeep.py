@@ -87,25 +87,35 @@ def patterns(source: str, sign: str = "") -> str:
     return f"(SELECT kind, win, value, days, {sign}count(*) AS n FROM {source} GROUP BY ALL)"
 
 
+def _top_bit(x: str) -> str:
+    """The highest set bit of UBIGINT ``x`` (-1 for 0), exactly: the bits below it smeared
+    in, then counted."""
+    smear = f"({x})"
+    for k in (1, 2, 4, 8, 16, 32):
+        smear = f"({smear} | ({smear} >> {k}::UBIGINT))"
+    return f"(bit_count({smear})::INTEGER - 1)"
+
+
 def firsts_delta(changes: str) -> str:
     """The reach_firsts rows (kind, win, value, d, prev, n) that turn ``changes`` rows'
     ``old_days`` (NULL: a new row) into ``new_days`` (0: a removed row). Bits below the
     lowest bit that differs have the same (d, prev) in both and cancel, so only the bits
-    from there on are expanded: a day appended after a row's last one is one +1 at
-    (d, prev = that last day), whatever the row's history."""
+    from there on are expanded, the first one's ``prev`` being the highest bit below it:
+    a day appended after a row's last one is one +1 at (d, prev = that last day), whatever
+    the row's history. (Expanding all 64 bits of every row, grouped by pattern first, was
+    3.8 of a seal's 20 CPU seconds on a fold of 100k events in time order.)"""
     diff = "xor(coalesce(old_days, 0::UBIGINT), new_days)"
-    low = f"bit_count(({diff} & ((~{diff}) + 1::UBIGINT)) - 1::UBIGINT)"
+    low = f"bit_count(({diff} & ((~{diff}) + 1::UBIGINT)) - 1::UBIGINT)::INTEGER"
     sides = (f"SELECT kind, win, value, old_days AS days, {low} AS low, -1 AS n FROM {changes} WHERE old_days IS NOT NULL "
              f"UNION ALL SELECT kind, win, value, new_days AS days, {low} AS low, 1 AS n FROM {changes} WHERE new_days <> 0")  # fmt: skip
-    bits = "list_filter(range(64), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    below = f"{_top_bit('days & (((1::UBIGINT) << low::UBIGINT) - 1::UBIGINT)')}"
+    bits = f"list_filter(range(low, {_top_bit('days')} + 1), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
     return f"""
         SELECT * FROM (
             SELECT kind, win, value, bits[j]::SMALLINT AS d,
-                   (CASE WHEN j = 1 THEN -1 ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
-            FROM (SELECT kind, win, value, n, bits, low, unnest(range(1, len(bits) + 1)) AS j
-                  FROM (SELECT kind, win, value, low, sum(n) AS n, {bits} AS bits
-                        FROM ({sides}) GROUP BY kind, win, value, days, low))
-            WHERE bits[j] >= low
+                   (CASE WHEN j = 1 THEN first_prev ELSE bits[j - 1] END)::SMALLINT AS prev, sum(n)::BIGINT AS n
+            FROM (SELECT kind, win, value, n, bits, first_prev, unnest(range(1, len(bits) + 1)) AS j
+                  FROM (SELECT kind, win, value, n, {bits} AS bits, {below} AS first_prev FROM ({sides})))
             GROUP BY ALL)
         WHERE n <> 0"""
 
