@@ -23,6 +23,7 @@ from footfall.query.model import parse_query
 from footfall.query.reports import Scope
 from footfall.query.runner import QueryRunner
 from footfall.store.duckdb import rollups as duckdb_rollups
+from footfall.store.duckdb import rollups_build as duckdb_rollups_build
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.rollups import Interrupted
 from tests.conftest import Footfall, make_settings
@@ -358,9 +359,9 @@ def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
         assert ff.send_batch(base[i : i + 200]).status_code == 202
     ff.flush()
     steps = []
-    real_step = duckdb_rollups.run_step
+    real_step = duckdb_rollups_build.run_step
     monkeypatch.setattr(
-        duckdb_rollups, "run_step", lambda *a, **k: (steps.append(1), real_step(*a, **k))
+        duckdb_rollups_build, "run_step", lambda *a, **k: (steps.append(1), real_step(*a, **k))
     )
     tables = ["reach", "reach_firsts", "daily", "visit_daily", "visitor_numbers"]
 
@@ -369,7 +370,7 @@ def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
 
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     whole, whole_steps = rows(), len(steps)
-    monkeypatch.setattr(duckdb_rollups, "STEP_EVENTS", 40)
+    monkeypatch.setattr(duckdb_rollups_build, "STEP_EVENTS", 40)
     store.query("UPDATE rollup_state SET version = ?", [rollup.VERSION - 1])
     store._rollup_states = None  # as on opening such a file: built again
     steps.clear()

@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb.rollups import build, current_window, seal_site
+from footfall.store.duckdb.rollups import current_window, seal_site
+from footfall.store.duckdb.rollups_build import build
 from footfall.store.duckdb.rollups_upkeep import compact, drop, resort
 
 # A seal recomputes its visitors' touched days from raw events and rewrites the reach

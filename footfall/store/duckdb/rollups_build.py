@@ -1,0 +1,132 @@
+# ruff: noqa: E501  (SQL reads better unwrapped)
+"""A site's first (or repeated) build of the exact rollups from all its raw events.
+
+rollups.py describes the tables; this module fills them for one site, one step per
+transaction (a kind and a 64-day window of ``reach``, or a 32-day block of the day sums),
+and a step over many events in parts, so that each statement's aggregate stays within
+DuckDB's memory limit whatever the site's size. The state row is written last: queries
+read the rollups only once a build is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from footfall.store.base import RollupSpec
+from footfall.store.duckdb.rollups import (
+    Interrupted,
+    _daily_select,
+    _day_number,
+    _kinds_list,
+    _local_day,
+    _midnight,
+    _reach_select,
+    _visit_select,
+    _visits_source,
+)
+from footfall.store.duckdb.rollups_upkeep import (
+    BUILT_TABLES,
+    REACH_ORDER,
+    firsts_select,
+    number_visitors,
+    patterns,
+    run_step,
+)
+
+# A build step reads at most about this many events, in parts beyond it: at 100M events
+# (70M in a 64-day window) one (kind, window) of `reach` ran out of the default memory
+# limit (448 MiB) in every retry, and the site stayed on raw events.
+STEP_EVENTS = 12_000_000
+
+
+def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "") -> str:
+    """Events (visitor_id, dn, name, kvs) of a site and time span (three parameters), on the
+    local days ``where`` names, of the visitors ``who`` names (an ``AND ...`` or empty)."""
+    return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs "
+            f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who}) WHERE {where})")  # fmt: skip
+
+
+def _parts(per_day: Mapping[date, int], lo: datetime, hi: datetime) -> int:
+    """In how many parts a build step over the events of [lo, hi) runs (``per_day``: the
+    site's events per UTC day; the edge days count whole, an estimate is enough)."""
+    n = sum(count for day, count in per_day.items() if lo.date() <= day <= hi.date())
+    return max(1, min(32, -(-n // STEP_EVENTS)))
+
+
+def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
+          should_stop: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
+    """(Re)build one site's rollups from all its raw events, a kind and a window (or a
+    32-day block, for ``daily``) per transaction: each step's aggregate stays small, the
+    writer's checkpoints go on between steps, and closing the store stops it. The site's
+    state row is written last, so queries use the rollups only once they are complete;
+    events written meanwhile are listed in ``rollup_pending`` and sealed afterwards."""
+    zone, kinds = ZoneInfo(timezone), spec.kinds
+    with cur_factory() as cur:
+        for table in BUILT_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+        # Every pending row visible now has its events committed, so the steps below (later
+        # transactions) read them: sealing those visitors again afterwards would redo it.
+        cur.execute("DELETE FROM rollup_pending WHERE site_id = ?", [site_id])
+        lo, hi = cur.execute(
+            "SELECT min(ts), max(ts) FROM events WHERE site_id = ?", [site_id]
+        ).fetchall()[0]
+        number_visitors(cur, site_id, "SELECT visitor_id, min(ts) AS first FROM events "
+                        "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
+        per_day = dict(cur.execute("SELECT ts::DATE AS d, count(*) FROM events "
+                                   "WHERE site_id = ? GROUP BY d", [site_id]).fetchall())  # fmt: skip
+    if lo is not None:
+        dn, params = _day_number(spec, "ts", zone, lo, hi)
+        dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
+        first, last = _local_day(lo, zone), _local_day(hi, zone)
+        steps = [
+            ("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds
+        ]
+        steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
+        steps += [("visit_daily", "", b) for b in range(first // 32, last // 32 + 1)]
+        for table, kind, w in steps:
+            if should_stop():
+                raise Interrupted(site_id)
+            span = 64 if table == "reach" else 32
+            t_lo = _midnight(32 * w, zone) - timedelta(hours=1)
+            t_hi = _midnight(32 * w + span, zone) + timedelta(hours=1)
+            parts = _parts(per_day, t_lo, t_hi)
+            if table == "reach":
+                # Visitors first seen after the numbering above are pending: the seal
+                # after this build adds them. A part takes the visitors of one hash
+                # bucket: a visitor's rows are whole in one part, each part sorted.
+                for p in range(parts):
+                    who = f" AND hash(visitor_id) % {parts} = {p}" if parts > 1 else ""
+                    src = _events_source(
+                        dn, {kind: kinds[kind]}, f"dn >= {32 * w} AND dn < {32 * w + span}", who
+                    )
+                    run_step(cur_factory, [
+                        (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                         f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
+                         [site_id, *params, site_id, t_lo, t_hi, site_id]),
+                    ], should_stop)  # fmt: skip
+                rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
+                run_step(cur_factory, [
+                    (f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_select(patterns(rows))}) ORDER BY d, value",
+                     [site_id, site_id, kind, w]),
+                ], should_stop)  # fmt: skip
+                continue
+            # Day sums of a 32-day block: a part takes a run of whole days.
+            step = -(-32 // parts)
+            for a in range(32 * w, 32 * w + 32, step):
+                b = min(a + step, 32 * w + 32)
+                p_lo = _midnight(a, zone) - timedelta(hours=1)
+                p_hi = _midnight(b, zone) + timedelta(hours=1)
+                if table == "visit_daily":
+                    visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {a} AND dn < {b}")
+                    run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                                            [site_id, *p_start, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
+                else:
+                    src = _events_source(dn, {kind: kinds[kind]}, f"dn >= {a} AND dn < {b}")
+                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})",
+                                            [site_id, *params, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
+    with cur_factory() as cur:
+        cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
+                    [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip
