@@ -160,17 +160,14 @@ class ScratchTarget:
     def insert_events(self, select: str, pieces: EventPieces | None = None) -> int:
         # Straight to Arrow, as ClickHouse gets them: writing them into the scratch and
         # reading them back out cost a chdb round ~8% of its CPU. Cast to the scratch's
-        # column types, so the rows are exactly what that way gave; from the pieces
-        # (a round's) column by column (rows.new_events).
+        # column types, so the rows are exactly what that way gave; a round's column by
+        # column from its pieces (rows.new_events), an import's from its query.
         if pieces is not None:
-            self.new_events = new_events(
-                self.cur, pieces, lambda sql: self._stamped(sql, every=True)
-            )
-            return int(self.new_events.num_rows)
-        cols = casts(self.cur, "events", EVENT_NAMES)
-        self.new_events = self.cur.sql(
-            self._stamped(f"SELECT {cols} FROM ({select})", every=True)
-        ).to_arrow_table()
+            self.new_events = new_events(self.cur, pieces, lambda q: self._stamped(q, every=True))
+        else:
+            cols = casts(self.cur, "events", EVENT_NAMES)
+            query = self._stamped(f"SELECT {cols} FROM ({select})", every=True)
+            self.new_events = self.cur.sql(query).to_arrow_table()
         return int(self.new_events.num_rows)
 
     def insert_visits(self, select: str) -> None:
