@@ -196,6 +196,20 @@ class WriteBatch:
     fence: Callable[[], None] | None = None  # see EventStore.begin_batch
 
 
+@dataclass(frozen=True, slots=True)
+class EventPieces:
+    """A round's new events in pieces (the batch steps, step 6): ``own``, a query on the
+    target's cursor of each event's own columns and ``rid``; ``visits``, a query of one
+    row per visit group: ``grp``, ``site_id`` and the values its events carry (the visit
+    columns, ``visitor_id``, ``session_id``, ``entry_page``); ``items``, Arrow rows whose
+    ``rid`` and ``grp`` link the two (``rid`` null where a row is no event). Joined, they
+    are exactly the rows of the query ``BatchTarget.insert_events`` is given."""
+
+    own: str
+    visits: str
+    items: pa.Table
+
+
 class BatchTarget(Protocol):
     """Where one round's batch steps run: ``cur`` is a DuckDB cursor (the batch engine)
     whose ``events``, ``sessions``, ``dropped_events`` and ``rollup_pending`` tables the
@@ -215,9 +229,10 @@ class BatchTarget(Protocol):
         (``site_id, session_id`` rows), before the steps update them."""
         ...
 
-    def insert_events(self, select: str) -> int:
+    def insert_events(self, select: str, pieces: EventPieces | None = None) -> int:
         """Write the batch's new events, the rows of the query ``select`` on ``cur`` (the
-        ``events`` columns, final: no later step changes them); returns how many."""
+        ``events`` columns, final: no later step changes them); returns how many. The
+        batch steps also give the same rows in ``pieces``, which a target may join itself."""
         ...
 
     def insert_visits(self, select: str) -> None:

@@ -61,7 +61,7 @@ from footfall.ingest.batch.visits import (
     _SETS,
     _group,
     _group_rows,
-    new_events_sql,
+    new_events,
 )
 from footfall.store.base import BatchTarget, Enrichment
 
@@ -210,7 +210,7 @@ def write(
     n, first, last = (0, None, None)
     if n_old:
         n, first, last = _one(cur, f"SELECT count(*), min(start_ts), max(end_ts) FROM {visits}")
-    inserted = target.insert_events(new_events_sql(visits if n else None))
+    inserted = target.insert_events(*new_events(visits if n else None, grouped))
     columns = ", ".join(_SESSION_COLUMNS)
     merged = _FOLD if fast else "_merged"
     if fast and n_old:

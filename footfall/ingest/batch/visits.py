@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from footfall.store.base import VISIT_COLUMNS
+from footfall.store.base import EVENT_COLUMNS, VISIT_COLUMNS, EventPieces
 
 # The stored visits this batch may touch, read once: those of its visitors that end
 # within the timeout of the batch, and those of client-supplied session ids.
@@ -186,32 +186,31 @@ WHERE i.is_event = 0 AND i.old_sid <> g.sid AND g.n_ev > 0;
 CREATE OR REPLACE TEMP TABLE _restamp AS
 SELECT DISTINCT site_id, sid AS session_id FROM _groups WHERE n_ev > 0 AND {_RESTAMP};
 """
+# An event's own columns in step 6's query; the rest are its visit's, from its group.
+_OWN = ("event_id", "site_id", "ts", "name", "hostname", "pathname", "url_query", "user_id", "title",
+        "props", "revenue", "duration_ms", "load_time_ms", "scroll_depth", "interactive")  # fmt: skip
 
 
-def new_events_sql(restamped: str | None) -> str:
-    """The batch's events as stored, each with its visit's values (step 6): its group's,
+def new_events(restamped: str | None, items: pa.Table) -> tuple[str, EventPieces]:
+    """The batch's events as stored (step 6), each with its visit's values: its group's,
     or, for a visit ``restamped`` selects (``site_id, session_id`` and the visit's row),
     that row's, exactly what re-stamping the visit's stored events writes, so the new
-    events need no update after they are written."""
-    if restamped is None:
-        visit = ", ".join(f"g.{c}" for c in VISIT_COLUMNS)
-        entry, join = "coalesce(g.entry_page, '')", ""
-    else:
-        visit = ", ".join(
-            f"CASE WHEN s.site_id IS NULL THEN g.{c} ELSE s.{c} END AS {c}" for c in VISIT_COLUMNS
-        )
-        entry = "CASE WHEN s.site_id IS NULL THEN coalesce(g.entry_page, '') ELSE s.entry_page END"
+    events need no update after they are written. As one query, and as its pieces (own
+    columns, visit values per group, ``items`` linking them) for a target to join."""
+    join, pick = "", "{g} AS {c}"
+    if restamped is not None:
         join = (
             f"LEFT JOIN (SELECT DISTINCT ON (site_id, session_id) * FROM {restamped}) s "
-            "ON s.site_id = b.site_id AND s.session_id = g.sid"
+            "ON s.site_id = g.site_id AND s.session_id = g.sid"
         )
-    return f"""
-SELECT b.event_id, b.site_id, b.ts, b.name, b.hostname, b.pathname, b.url_query, {visit},
-       g.visitor AS visitor_id, g.sid AS session_id, b.user_id, b.title,
-       {entry} AS entry_page, b.props, b.revenue, b.duration_ms,
-       b.load_time_ms, b.scroll_depth, b.interactive
-FROM _in b JOIN _grouped i ON i.rid = b.rowid {_GROUP_OF} {join}
-"""
+        pick = "CASE WHEN s.site_id IS NULL THEN {g} ELSE s.{c} END AS {c}"
+    visit = ", ".join(pick.format(g=f"g.{c}", c=c) for c in VISIT_COLUMNS)
+    entry = pick.format(g="coalesce(g.entry_page, '')", c="entry_page")
+    visits = f"SELECT g.grp, g.site_id, {visit}, g.visitor AS visitor_id, g.sid AS session_id, {entry} FROM _groups g {join}"
+    own = f"SELECT rowid AS rid, {', '.join(_OWN)} FROM _in"
+    cols = ", ".join(f"b.{c}" if c in _OWN else f"v.{c}" for c, _ in EVENT_COLUMNS)
+    sql = f"SELECT {cols} FROM ({own}) b JOIN _grouped i ON i.rid = b.rid JOIN ({visits}) v ON v.grp = i.grp"
+    return sql, EventPieces(own, visits, items)
 
 
 _SESSION_COLUMNS = (

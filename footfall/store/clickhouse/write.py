@@ -36,13 +36,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from footfall.store.base import EVENT_COLUMNS
+from footfall.store.base import EVENT_COLUMNS, EventPieces
 from footfall.store.clickhouse.keys import batch_keys, create_stage
 from footfall.store.clickhouse.replay import IMPORT_PARTITION, drop_superseded, sql_list
 from footfall.store.clickhouse.rows import (
     Share,
     casts,
     check_site,
+    new_events,
     none_of,
     plain,
     progress_of,
@@ -156,14 +157,17 @@ class ScratchTarget:
             ids = [r[1] for r in rows if r[0] == site]
             self._load_events(f"site_id = '{check_site(site)}' AND session_id IN ({sql_list(ids)})")
 
-    def insert_events(self, select: str) -> int:
+    def insert_events(self, select: str, pieces: EventPieces | None = None) -> int:
         # Straight to Arrow, as ClickHouse gets them: writing them into the scratch and
         # reading them back out cost a chdb round ~8% of its CPU. Cast to the scratch's
-        # column types, so the rows are exactly what that way gave.
-        cols = casts(self.cur, "events", EVENT_NAMES)
-        self.new_events = self.cur.sql(
-            self._stamped(f"SELECT {cols} FROM ({select})", every=True)
-        ).to_arrow_table()
+        # column types, so the rows are exactly what that way gave; a round's column by
+        # column from its pieces (rows.new_events), an import's from its query.
+        if pieces is not None:
+            self.new_events = new_events(self.cur, pieces, lambda q: self._stamped(q, every=True))
+        else:
+            cols = casts(self.cur, "events", EVENT_NAMES)
+            query = self._stamped(f"SELECT {cols} FROM ({select})", every=True)
+            self.new_events = self.cur.sql(query).to_arrow_table()
         return int(self.new_events.num_rows)
 
     def insert_visits(self, select: str) -> None:
@@ -270,8 +274,9 @@ class ScratchTarget:
             )
         # The new events and the re-stamped copies in one insert (after the dirty days).
         rows = [t for t in (new, changed) if t is not None and t.num_rows]
-        if len(rows) == 2:
+        if len(rows) == 2:  # one dictionary per column (the new events' have some)
             rows = [rows[0], rows[1].select(rows[0].column_names).cast(rows[0].schema)]
+            rows = [pa.concat_tables(rows).unify_dictionaries()]
         if rows:
             self._write("events", pa.concat_tables(rows), "events")
         markers = "".join(

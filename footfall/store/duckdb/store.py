@@ -23,6 +23,7 @@ from footfall.store import imported
 from footfall.store.base import (
     RENAMED_VALUES,
     Capabilities,
+    EventPieces,
     QueryFn,
     RollupSpec,
     Shares,
@@ -54,7 +55,7 @@ class _InPlace:
     def touch_visits(self, visits_sql: str) -> None:
         pass
 
-    def insert_events(self, select: str) -> int:
+    def insert_events(self, select: str, pieces: EventPieces | None = None) -> int:
         return int(self.cur.execute(f"INSERT INTO events BY NAME {select}").fetchall()[0][0])
 
     def insert_visits(self, select: str) -> None:
