@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, daily, imported, rollup, shape, visits
+from footfall.query import builder, daily, hourly, imported, rollup, shape, visits
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -189,7 +189,10 @@ class QueryRunner:
         elif plan is not None:  # the same numbers, from the exact rollups
             rows = rollup.fetch(self.store, scope, plan, ev)
             self._merge(rows, tuple(ev), scope, dims, "events", out)
-        elif self.rollups and (st := daily.statement(self.store, scope, ev, dims, filters)):
+        elif self.rollups and (
+            st := hourly.statement(self.store, scope, ev, dims, filters)
+            or daily.statement(self.store, scope, ev, dims, filters)
+        ):
             self._fetch(st, scope, dims, "events", out)
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
