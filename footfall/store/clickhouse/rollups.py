@@ -123,7 +123,7 @@ def build(ch: Transport, spec: RollupSpec, attempts: int = 3) -> bool:
     if built_version(ch) == spec.daily_version:
         return False
     for _ in range(attempts):
-        if _build(ch, spec) and visit_copy.build(ch, _firsts(spec)):
+        if _build(ch, spec) and visit_copy.build(ch, _firsts(spec), spec.visit_sums):
             ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
             return True
     raise RuntimeError("rollups build: the inserts did not settle; retried next run")
@@ -178,7 +178,7 @@ def refresh(ch: Transport, spec: RollupSpec) -> int:
     # The visits' copy has a gate of its own (visit_copy.py); the visitors' first days
     # (firsts.py) are written with it and trust no day listed dirty, so a generation
     # written after the marks' changes must be published before the marks go.
-    copied = visit_copy.refresh(ch, _firsts(spec), force=bool(marks))
+    copied = visit_copy.refresh(ch, _firsts(spec), spec.visit_sums, force=bool(marks))
     # ... and every insert stamped before the current hour is done.
     if not marks or not copied or not settle(ch, cut):
         return 0

@@ -285,8 +285,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # Each visitor's first day in any range per kept dimension value, and its counts,
     # written with each generation of the visits' copy (firsts.py); a rebuild fills them.
     (12, (firsts.DAYS, firsts.COUNTS_DDL, "TRUNCATE TABLE rollup_layout")),
-    # The hourly rollups' table (filled by the next build, which its view joins).
-    (13, (VISITOR_HOURS, "TRUNCATE TABLE rollup_layout")),
+    # The hourly rollups' table (filled by the next build, which its view joins), and the
+    # visit sums per hour written with each generation of the visits' copy (firsts.py).
+    (13, (VISITOR_HOURS, firsts.SUMS_DDL, "TRUNCATE TABLE rollup_layout")),
 )
 
 LEDGER = """

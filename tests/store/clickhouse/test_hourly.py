@@ -108,7 +108,9 @@ def test_hourly_rollups_answer_local_days(
         assert kolkata == expected(EVENTS, "Asia/Kolkata")
         assert spied[-1] is False  # half an hour from UTC: not from them
 
-        write(LATE, referrer="https://www.bing.com/")  # through the view, and a re-stamp: its day is read raw until rebuilt
+        write(
+            LATE, referrer="https://www.bing.com/"
+        )  # through the view, and a re-stamp: its day is read raw until rebuilt
         assert store.query("SELECT count() FROM rollup_dirty") == [(1,)]
         late = expected([*EVENTS, LATE], "Europe/Berlin")
         assert late[1] == (("2023-10-29",), (2, 5, 5))
