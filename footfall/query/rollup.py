@@ -48,7 +48,7 @@ ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:sour
 DAILY_DIMENSIONS = ("event:page", "visit:entry_page")
 DAILY_COLUMNS = ("visit:source", "visit:channel", "visit:country", "visit:device",
                  "visit:browser", "visit:os")  # fmt: skip
-DAILY_VERSION = 4  # bump when what the daily rollups keep changes (4: the visits' copy)
+DAILY_VERSION = 5  # bump when what the daily rollups keep changes (5: visitor_hours)
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
 VERSION = 6  # the layout the store builds; bump when what a build writes changes

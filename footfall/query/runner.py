@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, daily, imported, rollup, shape, visits
+from footfall.query import builder, daily, hourly, imported, rollup, shape, visits
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -170,7 +170,8 @@ class QueryRunner:
         plan = rollup.plan(self.store, scope, ev, dims, filters) if self.rollups else None
         ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
         # the range's visits from the store's copy ordered by start, if it keeps one
-        vis = visits.source(self.store, scope) if self.rollups and ses else None
+        vstate = visits.state(self.store, scope) if self.rollups and ses else None
+        vis = visits.source(self.store, scope, vstate) if vstate else None
         entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
         extra = entered[len(filters) :] if entered is not None else ()
         pair = None
@@ -189,7 +190,10 @@ class QueryRunner:
         elif plan is not None:  # the same numbers, from the exact rollups
             rows = rollup.fetch(self.store, scope, plan, ev)
             self._merge(rows, tuple(ev), scope, dims, "events", out)
-        elif self.rollups and (st := daily.statement(self.store, scope, ev, dims, filters)):
+        elif self.rollups and (
+            st := hourly.statement(self.store, scope, ev, dims, filters)
+            or daily.statement(self.store, scope, ev, dims, filters)
+        ):
             self._fetch(st, scope, dims, "events", out)
         else:
             self._fetch(b.aggregate(scope, "events", ev, dims, filters), scope, dims, "events", out)
@@ -202,7 +206,9 @@ class QueryRunner:
             rows = rollup.fetch(self.store, scope, splan, ses)
             self._merge(rows, tuple(ses), scope, sdims, "sessions", sout)
         elif ses:
-            st = b.aggregate(scope, "sessions", ses, sdims, sfilters, vis)
+            st = visits.sums(self.store, scope, ses, sdims, sfilters, vstate) or b.aggregate(
+                scope, "sessions", ses, sdims, sfilters, vis
+            )
             self._fetch(st, scope, sdims, "sessions", sout)
         for key in out.keys() & sout.keys() if sout is not out else ():  # rows of pages viewed
             out[key].update(sout[key])

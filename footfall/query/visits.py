@@ -13,33 +13,53 @@ answer equals the raw path's; the contract tests compare them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from footfall.query.builder import Params, Scope
-from footfall.query.rollup import DAILY_VERSION
+from footfall.query.builder import Params, Scope, Statement
+from footfall.query.metrics import session_aggregates
+from footfall.query.model import Filter
+from footfall.query.rollup import DAILY_VERSION, VISIT_ALIASES
 from footfall.store.base import EventStore
 
 MAX_TOUCHED = 5_000  # more touched visits than this: read ``sessions`` (the copy is due)
-# The gate and the visits touched since (any row stamped at or after it; no FINAL: the
-# stamp column alone is read), in one statement, so both are of one moment.
+# The gate, the visits touched since (any row stamped at or after it; no FINAL: the
+# stamp column alone is read) and whether a UTC day of the range is listed dirty, in one
+# statement, so all are of one moment.
 _TOUCHED = (
     "WITH (SELECT max(gate) FROM visit_gates) AS g SELECT toDateTime64(g, 3, 'UTC') AS gate, "
-    f"groupUniqArray({MAX_TOUCHED + 1})(session_id) AS ids FROM sessions "
-    "WHERE site_id = ? AND inserted >= g SETTINGS final = 0"
+    f"groupUniqArray({MAX_TOUCHED + 1})(session_id) AS ids, "
+    "(SELECT groupUniqArray(toDate(day)) FROM rollup_dirty WHERE site_id = ? AND "
+    "day >= toStartOfDay(?) AND day < ?) AS dirty "
+    "FROM sessions WHERE site_id = ? AND inserted >= g SETTINGS final = 0"
 )
+State = tuple[datetime, list[int], list[date]]  # (gate, touched visit ids, dirty UTC days)
 
 
-def source(store: EventStore, scope: Scope) -> tuple[str, Params] | None:
-    """``(subquery) AS sessions`` and its parameters, or None when the store keeps no copy
-    (or not yet: it is built with the daily rollups), or too many visits were touched."""
+def state(store: EventStore, scope: Scope) -> State | None:
+    """The newest gate of the store's copy, the visits touched since and the range's dirty
+    days, or None when the store keeps no copy (or not yet: it is built with the daily
+    rollups) or too many visits were touched."""
     if not store.capabilities.visit_copy:
         return None
     if store.rollup_state(scope.site_id) != ("UTC", DAILY_VERSION):
         return None
-    got = store.query(_TOUCHED, [scope.site_id])
-    gate, ids = got[0] if got else (None, None)
+    site = scope.site_id
+    got = store.query(_TOUCHED, [site, scope.start, scope.end, site])
+    gate, ids, dirty = got[0] if got else (None, None, None)
     if not isinstance(gate, datetime) or len(ids or ()) > MAX_TOUCHED:
         return None
+    return gate, sorted(ids or ()), sorted(dirty or ())
+
+
+def source(
+    store: EventStore, scope: Scope, got: State | bool | None = False
+) -> tuple[str, Params] | None:
+    """``(subquery) AS sessions`` and its parameters, or None when there is no copy to
+    read (:func:`state`, read here unless ``got`` passes it)."""
+    got = state(store, scope) if got is False else got
+    if not isinstance(got, tuple):
+        return None
+    gate, ids, _ = got
     site, lo, hi = scope.site_id, scope.start, scope.end
     copy = (
         "SELECT * EXCEPT (gate) FROM visit_starts WHERE site_id = ? AND gate = ? "
@@ -57,3 +77,62 @@ def source(store: EventStore, scope: Scope) -> tuple[str, Params] | None:
         "AS sessions"
     )
     return sql, [site, gate, lo, hi, site, lo, hi]
+
+
+def _whole_hour(at: datetime) -> bool:
+    return at.minute == 0 and at.second == 0 and at.microsecond == 0
+
+
+def sums(
+    store: EventStore,
+    scope: Scope,
+    aliases: list[str],
+    dims: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    got: State | None,
+) -> Statement | None:
+    """The range's visits, bounces and visit duration (ungrouped, unfiltered) from the
+    generation's sums per hour (``visit_sums``, footfall/store/clickhouse/firsts.py): the
+    sums of :func:`source`'s rows. The touched visits' copied rows are taken out and
+    their rows now put in; the UTC days listed dirty (a deletion may have happened since
+    the sums) are summed from :func:`source`'s rows instead. None when the range is not
+    whole hours or there is no copy (``got``)."""
+    if got is None or dims or filters or "visits" not in aliases:
+        return None  # (without the count, the empty range's NULLs could not be told)
+    if not set(aliases) <= set(VISIT_ALIASES):
+        return None
+    if not (_whole_hour(scope.start) and _whole_hour(scope.end)):
+        return None
+    gate, ids, dirty = got
+    site, lo, hi = scope.site_id, scope.start, scope.end
+    aggs = session_aggregates(scope.dialect)
+    # Dates and integers from the store, formatted here: nothing of the caller's spliced.
+    days = ", ".join(f"toDate('{d.isoformat()}')" for d in dirty)
+    listed = ", ".join(str(int(i)) for i in ids)
+    clean = f" AND toDate(start_ts) NOT IN ({days})" if days else ""
+    # Columns named apart from the aliases: the outer sums take the aliases' names.
+    named = ", ".join(f"{a} AS s_{a}" for a in aliases)
+    parts = [f"SELECT {named} FROM visit_sums WHERE site_id = ? AND gate = ? "
+             f"AND hour >= ? AND hour < ?{clean.replace('start_ts', 'hour')}"]  # fmt: skip
+    params: list[object] = [site, gate, lo, hi]
+    if ids:
+        neg = ", ".join(f"-toInt64({aggs[a]})" for a in aliases)
+        parts.append(f"SELECT {neg} FROM visit_starts WHERE site_id = ? AND gate = ? AND start_ts "
+                     f">= ? AND start_ts < ? AND session_id IN ({listed}){clean}")  # fmt: skip
+        params += [site, gate, lo, hi]
+    if ids or days:  # the touched visits as they are now, and the dirty days' visits
+        src, sparams = source(store, scope, got) or ("sessions", [])
+        which = " OR ".join(
+            ([f"toDate(start_ts) IN ({days})"] if days else [])
+            + ([f"session_id IN ({listed})"] if ids else [])
+        )
+        pos = ", ".join(f"toInt64({aggs[a]})" for a in aliases)  # one type in the union
+        parts.append(f"SELECT {pos} FROM {src} WHERE {which}")
+        params += sparams
+    # No visit in the range: NULL, as the aggregates over no row (the store's setting).
+    cols = ", ".join(
+        f"if(sum(s_visits) = 0, NULL, sum(s_{a})) AS {a}" if a != "visits" else
+        "sum(s_visits) AS visits" for a in aliases
+    )  # fmt: skip
+    sql = f"SELECT {cols} FROM ({' UNION ALL '.join(parts)})"
+    return Statement(sql, params, tuple(aliases))

@@ -111,6 +111,10 @@ class Capabilities:
     # ``visit_days`` (one row per visitor, day and kept visit values) and the days to
     # read raw, ``rollup_dirty`` (footfall/query/daily.py reads them).
     daily_rollups: bool = False
+    # Keeps exact per-UTC-hour rollups filled on insert with the daily ones:
+    # ``visitor_hours`` (one row per visitor and hour, with its pageview and event counts),
+    # so a zone whole hours from UTC gets its local days from them (footfall/query/hourly.py).
+    hourly_rollups: bool = False
     # Keeps ``visit_starts``, a copy of the visits ordered by start time as of the newest
     # gate in ``visit_gates``, built with the daily rollups (footfall/query/visits.py).
     visit_copy: bool = False

@@ -40,7 +40,8 @@ from footfall.store.clickhouse.transport import Transport
 
 TABLE = "first_days"
 COUNTS = "first_counts"
-TABLES = (TABLE, COUNTS)
+SUMS = "visit_sums"
+TABLES = (TABLE, COUNTS, SUMS)  # every table written per generation (gate)
 NONE_BEFORE = "toDate('1970-01-01')"
 NONE_AFTER = "toDate('2149-06-06')"
 
@@ -75,6 +76,24 @@ ORDER BY (site_id, gate, kind, day, value, prev)
 """
 
 
+# The generation's additive visit sums (visits, bounces, duration) per site and UTC hour
+# of the visits' start, from the visits' copy of the same gate: a range of whole hours
+# sums its rows instead of reading every visit (footfall/query/visits.py ``sums``). ``day``
+# is the hour's UTC day, for the retention cut.
+SUMS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SUMS} (
+    site_id LowCardinality(String),
+    gate DateTime('UTC'),
+    day Date,
+    hour DateTime('UTC'),
+    visits Int64,
+    bounces Int64,
+    duration_ms Int64
+) ENGINE = MergeTree
+ORDER BY (site_id, gate, hour)
+"""
+
+
 def kinds_of(
     kinds: Mapping[str, str], daily: Mapping[str, str], columns: Mapping[str, str]
 ) -> dict[str, str]:
@@ -106,6 +125,21 @@ def write(ch: Transport, gate: int, kinds: Mapping[str, str]) -> None:
         f"sum(pageviews), sum(events) FROM {TABLE} WHERE gate = {g} "
         "GROUP BY site_id, gate, kind, day, value, prev"
     )
+
+
+def write_sums(ch: Transport, gate: int, sums: Mapping[str, str]) -> None:
+    """The generation ``gate``'s visit sums per hour, from its copy of the visits
+    (``visit_starts``, written first); ``sums``: alias -> aggregate SQL on visits."""
+    g = stamp(gate)
+    hour = "toStartOfHour(toDateTime(start_ts, 'UTC'))"
+    cols = ", ".join(f"toInt64(coalesce({sums[a]}, 0))" for a in SUM_ALIASES)
+    ch.command(
+        f"INSERT INTO {SUMS} SELECT site_id, {g}, toDate({hour}) AS d, {hour} AS h, {cols} "
+        f"FROM visit_starts WHERE gate = {g} GROUP BY site_id, d, h"
+    )
+
+
+SUM_ALIASES = ("visits", "bounces", "duration_ms")
 
 
 def drop(ch: Transport, where: str) -> None:

@@ -54,6 +54,7 @@ from footfall.store.clickhouse.transport import Transport
 
 VIEW = "visitor_days_mv"
 VISIT_VIEW = "visit_days_mv"
+HOUR_VIEW = "visitor_hours_mv"
 _DAY = "toDateTime64(toStartOfDay(ts), 3, 'UTC')"
 BUCKET_SECONDS = 3600  # rows keep their events' insert hour: what a refresh can redo
 MARGIN_SECONDS = 600  # a dirty mark's change (re-stamp, deletion) is done within this
@@ -89,6 +90,15 @@ def _visit_select(columns: Mapping[str, str], where: str = "") -> str:
     )
 
 
+def _hour_select(where: str = "") -> str:
+    """The ``visitor_hours`` rows of the events ``where`` selects."""
+    return (
+        f"SELECT site_id, {_DAY} AS day, toStartOfHour(toDateTime(ts, 'UTC')) AS hour, "
+        f"visitor_id, {_ins()}{_SUMS}FROM events {where}"
+        "GROUP BY site_id, day, hour, visitor_id, ins"
+    )
+
+
 def _visit_table(n: int) -> str:
     cols = "".join(f"c{i} LowCardinality(String), " for i in range(n))
     keys = "".join(f", c{i}" for i in range(n))
@@ -113,17 +123,17 @@ def build(ch: Transport, spec: RollupSpec, attempts: int = 3) -> bool:
     if built_version(ch) == spec.daily_version:
         return False
     for _ in range(attempts):
-        if _build(ch, spec) and visit_copy.build(ch, _firsts(spec)):
+        if _build(ch, spec) and visit_copy.build(ch, _firsts(spec), spec.visit_sums):
             ch.command(f"INSERT INTO rollup_layout VALUES ({int(spec.daily_version)}, now())")
             return True
     raise RuntimeError("rollups build: the inserts did not settle; retried next run")
 
 
 def _build(ch: Transport, spec: RollupSpec) -> bool:
-    for view in (VIEW, VISIT_VIEW):
+    for view in (VIEW, VISIT_VIEW, HOUR_VIEW):
         ch.command(f"DROP VIEW IF EXISTS {view}")
     # Not ``rollup_dirty``: its marks may announce changes still under way.
-    for table in ("visitor_days", "rollup_layout"):
+    for table in ("visitor_days", "visitor_hours", "rollup_layout"):
         ch.command(f"TRUNCATE TABLE {table}")
     ch.command("DROP TABLE IF EXISTS visit_days")  # its columns are the spec's
     ch.command(_visit_table(len(spec.daily_columns)))
@@ -143,7 +153,8 @@ def _build(ch: Transport, spec: RollupSpec) -> bool:
 def _views(spec: RollupSpec) -> list[tuple[str, str, Callable[..., str]]]:
     """(view, table, rows of the events a WHERE clause selects) per kept table."""
     out: list[tuple[str, str, Callable[..., str]]] = [
-        (VISIT_VIEW, "visit_days", lambda where="": _visit_select(spec.daily_columns, where))
+        (VISIT_VIEW, "visit_days", lambda where="": _visit_select(spec.daily_columns, where)),
+        (HOUR_VIEW, "visitor_hours", _hour_select),
     ]
     if spec.daily_kinds:
         out.append((VIEW, "visitor_days", lambda where="": _select(spec.daily_kinds, where)))
@@ -167,7 +178,7 @@ def refresh(ch: Transport, spec: RollupSpec) -> int:
     # The visits' copy has a gate of its own (visit_copy.py); the visitors' first days
     # (firsts.py) are written with it and trust no day listed dirty, so a generation
     # written after the marks' changes must be published before the marks go.
-    copied = visit_copy.refresh(ch, _firsts(spec), force=bool(marks))
+    copied = visit_copy.refresh(ch, _firsts(spec), spec.visit_sums, force=bool(marks))
     # ... and every insert stamped before the current hour is done.
     if not marks or not copied or not settle(ch, cut):
         return 0
@@ -193,7 +204,7 @@ def cut_before(ch: Transport, where: str, params: Mapping[str, object]) -> None:
         f"WHERE {where}day = {day}",
         params,
     )
-    for table in ("visitor_days", "visit_days"):
+    for table in ("visitor_days", "visit_days", "visitor_hours"):
         ch.command(f"DELETE FROM {table} WHERE {where}day < {day}", params)
     firsts.cut_before(ch, where, params)
 

@@ -176,6 +176,25 @@ CREATE TABLE IF NOT EXISTS visit_gates (
 ) ENGINE = MergeTree ORDER BY gate
 """
 
+# The hourly rollups (footfall/store/clickhouse/rollups.py, footfall/query/hourly.py): one
+# row per site, UTC hour, visitor and insert hour, with the pageview and event counts, so
+# a site whose zone is whole hours from UTC gets its local days (and any range of them)
+# as a distinct count over visitor-hours, exactly, instead of over raw events. ``day``
+# (the hour's UTC day) is what the dirty marks and the retention cut name.
+VISITOR_HOURS = """
+CREATE TABLE IF NOT EXISTS visitor_hours (
+    site_id LowCardinality(String),
+    day DateTime64(3, 'UTC'),
+    hour DateTime('UTC'),
+    visitor_id UInt64,
+    ins DateTime('UTC'),
+    pageviews SimpleAggregateFunction(sum, UInt64),
+    events SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (site_id, day, hour, visitor_id, ins)
+"""
+
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
@@ -266,6 +285,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # Each visitor's first day in any range per kept dimension value, and its counts,
     # written with each generation of the visits' copy (firsts.py); a rebuild fills them.
     (12, (firsts.DAYS, firsts.COUNTS_DDL, "TRUNCATE TABLE rollup_layout")),
+    # The hourly rollups' table (filled by the next build, which its view joins), and the
+    # visit sums per hour written with each generation of the visits' copy (firsts.py).
+    (13, (VISITOR_HOURS, firsts.SUMS_DDL, "TRUNCATE TABLE rollup_layout")),
 )
 
 LEDGER = """

@@ -46,6 +46,7 @@ def capabilities(in_process: bool) -> Capabilities:
         sql_dialect="clickhouse",
         single_writer_process=in_process,  # a chdb path opens in one process only
         daily_rollups=True,
+        hourly_rollups=True,
         visit_copy=True,
         first_days=True,
         round_size=300_000,  # per-round costs halved: -36 to -44% CPU an event (docs/benchmarks.md)
@@ -240,7 +241,7 @@ class ClickHouseStore:
     def delete_site_data(self, site_id: str) -> int:
         n = int(self.query("SELECT count() FROM events WHERE site_id = ?", [site_id])[0][0])
         tables = ("events", "sessions", "dropped_events", "imported_stats", "visitor_days",
-                  "visit_days", "rollup_dirty", *firsts.TABLES)  # fmt: skip
+                  "visit_days", "visitor_hours", "rollup_dirty", *firsts.TABLES)  # fmt: skip
         for table in tables:
             self._delete(table, "site_id = ?", [site_id])
         return n

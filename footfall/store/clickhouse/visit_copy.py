@@ -32,9 +32,10 @@ visits are ``REFRESH_SHARE`` of the copy or ``REFRESH_SECONDS`` old, so the touc
 query reads stays small. The copy's columns are ``sessions``' at the build; a migration
 that adds a column to ``sessions`` must bump ``rollup.DAILY_VERSION`` (a rebuild).
 
-Each generation also holds the visitors' first days of the same gate (firsts.py), so one
-gate read tells a query which visits and which visitors' events are since it. The
-rollups job writes a generation too before it clears dirty marks (``force``).
+Each generation also holds the visitors' first days and the visit sums per hour of the
+same gate (firsts.py), so one gate read tells a query which visits and which visitors'
+events are since it. The rollups job writes a generation too before it clears dirty
+marks (``force``).
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ REFRESH_SECONDS = 6 * 3600  # ... or any are touched and the copy is this old
 _AFTER_FINAL = "SETTINGS final = 1, optimize_move_to_prewhere_if_final = 0"
 
 
-def build(ch: Transport, kinds: Mapping[str, str]) -> bool:
+def build(ch: Transport, kinds: Mapping[str, str], sums: Mapping[str, str]) -> bool:
     """Create the copy (with ``sessions``' columns) and write its first generation, with
-    the visitors' first days of ``kinds`` (firsts.py); False if the inserts did not
-    settle (the build is retried)."""
+    the visitors' first days of ``kinds`` and the visit ``sums`` per hour (firsts.py);
+    False if the inserts did not settle (the build is retried)."""
     ch.command(f"DROP TABLE IF EXISTS {TABLE}")
     ch.command("TRUNCATE TABLE visit_gates")
     for table in firsts.TABLES:
@@ -68,7 +69,7 @@ def build(ch: Transport, kinds: Mapping[str, str]) -> bool:
         "ORDER BY (site_id, gate, start_ts) EMPTY AS "
         "SELECT *, toDateTime(0, 'UTC') AS gate FROM sessions"
     )
-    return _copy(ch, kinds)
+    return _copy(ch, kinds, sums)
 
 
 def published(ch: Transport) -> tuple[int, int] | None:
@@ -82,7 +83,9 @@ def published(ch: Transport) -> tuple[int, int] | None:
     return int(got.column("g")[0].as_py()), int(got.column("at")[0].as_py())
 
 
-def refresh(ch: Transport, kinds: Mapping[str, str], force: bool = False) -> bool:
+def refresh(
+    ch: Transport, kinds: Mapping[str, str], sums: Mapping[str, str], force: bool = False
+) -> bool:
     """Drop the generations no query reads any more, and write a new one when the touched
     visits call for it (or ``force``: dirty days are about to be cleared, firsts.py);
     True if a new generation was published."""
@@ -111,10 +114,10 @@ def refresh(ch: Transport, kinds: Mapping[str, str], force: bool = False) -> boo
     due = touched >= max(REFRESH_MIN_ROWS, REFRESH_SHARE * copied)
     if not force and not due and not (touched and now - gate >= REFRESH_SECONDS):
         return False
-    return _copy(ch, kinds)
+    return _copy(ch, kinds, sums)
 
 
-def _copy(ch: Transport, kinds: Mapping[str, str]) -> bool:
+def _copy(ch: Transport, kinds: Mapping[str, str], sums: Mapping[str, str]) -> bool:
     gate = server_now(ch)
     pub = published(ch)
     if pub is not None and gate <= pub[0]:
@@ -133,7 +136,8 @@ def _copy(ch: Transport, kinds: Mapping[str, str]) -> bool:
     )
     if _count(ch, f"{TABLE} WHERE {gone}"):
         ch.command(f"DELETE FROM {TABLE} WHERE {gone}")
-    firsts.write(ch, gate, kinds)  # the same gate: a query reads both of one moment
+    firsts.write(ch, gate, kinds)  # the same gate: a query reads all of one moment
+    firsts.write_sums(ch, gate, sums)
     ch.command(f"INSERT INTO visit_gates (gate) VALUES ({g})")
     return True
 

@@ -63,15 +63,34 @@ def copied(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     yield spy_on(monkeypatch, visits, "source")
 
 
-def answers(store: Any, used: list[bool]) -> list[list[Any]]:
+@pytest.fixture
+def summed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether each statement on visits was answered from the copy's sums per hour (the
+    first one of ``answers`` is the top-stats row's, the only one they can answer)."""
+    yield spy_on(monkeypatch, visits, "sums")
+
+
+def answers(store: Any, used: list[bool], summed: list[bool] | None = None) -> list[list[Any]]:
     used.clear()
+    if summed is not None:
+        summed.clear()
     out = fast_and_raw(store, SITE, QUERIES, ["2023-11-14", "2023-11-16"])
     assert used and all(used)  # every statement on visits read the copy
     return out
 
 
+def from_sums(summed: list[bool]) -> bool:
+    """Whether the top-stats row's visit sums came from ``visit_sums`` (and no other did:
+    grouped, filtered and raw statements are not theirs to answer)."""
+    return summed[0] and not any(summed[1:])
+
+
 def test_visit_copy_stays_exact(
-    tmp_path: Path, store_url: str, copied: list[bool], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    store_url: str,
+    copied: list[bool],
+    summed: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spool, store = open_parts(tmp_path, store_url)
     try:
@@ -79,7 +98,8 @@ def test_visit_copy_stays_exact(
 
         write(*EVENTS)
         assert store.maintain_rollups({"s": "UTC"}, spec(CLICKHOUSE))["built"]
-        top, entries, filtered = answers(store, copied)
+        top, entries, filtered = answers(store, copied, summed)
+        assert from_sums(summed)
         # visits A-E; pageviews 7; bounces B, D, E; durations 60 + 300 s over 5 visits
         assert top == [((), (5, 7, 60, 72))]
         assert entries == [(("/a",), (1, 1)), (("/e",), (1, 1)), (("/x",), (2, 2)),
@@ -87,7 +107,8 @@ def test_visit_copy_stays_exact(
         assert filtered == [((), (1, 0, 60))]
 
         write(*TOUCHES)  # after the gate: these visits are read from ``sessions``
-        top, entries, _ = answers(store, copied)
+        top, entries, _ = answers(store, copied, summed)
+        assert from_sums(summed)  # less the touched visits' copied rows, plus their rows now
         # visits A-D; pageviews 9 in range; bounce D; 60 + 600 + 360 s over 4 visits
         assert top == [((), (4, 9, 25, 255))]
         # E entered on /early (the 13th): its visitor was here, its visit began before
@@ -103,18 +124,26 @@ def test_visit_copy_stays_exact(
         time.sleep(1.1)
         store.maintain_rollups({"s": "UTC"}, spec(CLICKHOUSE))
         assert len(store.query("SELECT gate FROM visit_gates")) == 2
-        assert answers(store, copied) == touched
+        assert answers(store, copied, summed) == touched
+        assert from_sums(summed)
         monkeypatch.setattr(visit_copy, "GRACE_SECONDS", 0)
         store.maintain_rollups({"s": "UTC"}, spec(CLICKHOUSE))
         assert store.query("SELECT count(DISTINCT gate) FROM visit_starts") == [(1,)]
-        assert answers(store, copied) == touched
+        assert store.query("SELECT count(DISTINCT gate) FROM visit_sums") == [(1,)]
+        assert answers(store, copied, summed) == touched
+        assert from_sums(summed)
 
+        # Deletions list their days dirty first: those days' visits are read from the copy
+        # until the job writes a generation after them.
         store.delete_person("s", "visitor_id", 2, spec(CLICKHOUSE))  # visit B
-        assert answers(store, copied)[0] == [((), (3, 7, 33.3, 140))]
+        assert answers(store, copied, summed)[0] == [((), (3, 7, 33.3, 140))]
+        assert from_sums(summed)
         store.delete_events_before(datetime(2023, 11, 15, 10, tzinfo=UTC))  # A ended before
-        assert answers(store, copied)[0] == [((), (2, 4, 50, 180))]
+        assert answers(store, copied, summed)[0] == [((), (2, 4, 50, 180))]
+        assert from_sums(summed)
         store.delete_site_data("s")
         assert store.query("SELECT count() FROM visit_starts") == [(0,)]
+        assert store.query("SELECT count() FROM visit_sums") == [(0,)]
     finally:
         store.close()
         spool.close_sync()
