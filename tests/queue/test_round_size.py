@@ -12,7 +12,7 @@ from footfall.config import Settings, SettingsError
 from footfall.runtime import Services
 from footfall.worker.loop import Worker, WorkerConfig
 
-OWN = {"duckdb": 150_000, "clickhouse": 300_000}
+OWN = {"duckdb": 150_000, "clickhouse": 400_000}
 
 
 @pytest.mark.parametrize("batch_size", ["", "0", "1000"])

@@ -49,7 +49,11 @@ def capabilities(in_process: bool) -> Capabilities:
         hourly_rollups=True,
         visit_copy=True,
         first_days=True,
-        round_size=300_000,  # per-round costs halved: -36 to -44% CPU an event (docs/benchmarks.md)
+        # A round pays once for the stored visits it touches (a backlog's rounds touch the
+        # same active visitors each time) and for its inserts: 400,000 records cost ~8%
+        # less CPU an event than 300,000 for ~150 MB more at a backlog's peak
+        # (docs/benchmarks.md); FOOTFALL_BATCH_SIZE sets it for smaller workers.
+        round_size=400_000,
     )
 
 
