@@ -288,6 +288,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # The hourly rollups' table (filled by the next build, which its view joins), and the
     # visit sums per hour written with each generation of the visits' copy (firsts.py).
     (13, (VISITOR_HOURS, firsts.SUMS_DDL, "TRUNCATE TABLE rollup_layout")),
+    # Each granule's time span, so a time range skips the granules of other days: the
+    # sorting key's toDate(ts) is not derived from a condition on ts (a DateTime64), and a
+    # range read every granule of its months' parts (a writer round's event-id lookup
+    # included, which grew with the store). A granule holds one day's rows (the key
+    # starts with the day), so its span is at most that day.
+    (
+        14,
+        (
+            "ALTER TABLE events ADD INDEX IF NOT EXISTS ts_span ts TYPE minmax GRANULARITY 1",
+            "ALTER TABLE events MATERIALIZE INDEX ts_span SETTINGS mutations_sync = 2",
+        ),
+    ),
 )
 
 LEDGER = """
