@@ -6,9 +6,9 @@ process on one pool of threads, so while a build runs, each dashboard query runn
 beside it takes an equal share of those threads: a dashboard loaded back to back (ten
 panels, six at a time, each a scan of every raw event) left the build a seventh of the
 CPU, and a 1M-event build that takes 9 s alone took 78 s (docs/benchmarks.md, issue 25).
-Queries one at a time give the build about half, and cost the queries little: each
-statement already uses all the threads, so a set of panels finishes in about the same
-total time whether they run side by side or in turn.
+Queries one at a time give the build about half: the panels are slower while it runs
+and fast sooner (in process at 1M, six readers beside a build: the build ended in 0.50x
+the time, the readers ran a sixth as many statements; bench/build_beside_queries.py).
 
 Only the store's reads (``query``, ``snapshot``) wait here; the writer, the jobs' own
 transactions and streamed exports (a stream may hold its read for minutes) do not.
