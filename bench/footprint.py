@@ -137,6 +137,31 @@ def tree_rss(pid: int, proportional: bool = False) -> int:
     return total
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the live processes of ``pid``'s tree have used: where the
+    load's and the fold's time goes, beside the wall figures."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        stats[int(entry)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += int(stats[p][11]) + int(stats[p][12])  # utime, stime
+        todo.extend(children.get(p, []))
+    return total / tick
+
+
 class Sampler(threading.Thread):
     """RSS of the process tree each ``every`` seconds, tagged with the current phase."""
 
@@ -390,8 +415,12 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
     try:
         sampler.phase = "load"
         log(f"{name}: loading {args.events:,} events over {args.days} days ...")
+        cpu0 = tree_cpu(proc.pid)
         res.update(load(args, port, key))
         last_ack = time.perf_counter()
+        cpu_ack = tree_cpu(proc.pid)
+        res["load_cpu_s"] = cpu_ack - cpu0
+        res["load_cpu_us_event"] = res["load_cpu_s"] / max(1, args.events) * 1e6
         log(
             f"{name}: acknowledged in {res['load_s']:.0f} s ({res['accepted_eps']:,.0f}/s); waiting for the writer"
         )
@@ -416,6 +445,7 @@ def one_variant(args: argparse.Namespace, name: str, root: Path) -> dict[str, An
                 fast_at = time.perf_counter() - last_ack
                 break
         res["fast_dashboard_s"] = fast_at
+        res["after_cpu_s"] = tree_cpu(proc.pid) - cpu_ack
         res["first_set_slowest_s"] = max(first.values()) if first else float("nan")
         sampler.phase = "set"
         walls, panels = [], []
@@ -527,6 +557,9 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
         ("load: accepted events/s", "accepted_eps", lambda v: f"{v:,.0f}"),
         ("last ack -> all visible (s)", "visible_s", lambda v: f"{v:.1f}"),
         ("last ack -> every panel <= 1 s (s)", "fast_dashboard_s", lambda v: f"{v:.1f}"),
+        ("server tree CPU during the load (s)", "load_cpu_s", lambda v: f"{v:,.1f}"),
+        ("server tree CPU an event during the load (us)", "load_cpu_us_event", lambda v: f"{v:,.0f}"),
+        ("server tree CPU, last ack -> fast dashboard (s)", "after_cpu_s", lambda v: f"{v:,.1f}"),
         (
             "first set after the load: slowest panel (ms)",
             "first_set_slowest_s",

@@ -49,6 +49,23 @@ def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "")
             f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who}) WHERE {where})")  # fmt: skip
 
 
+def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
+    """``daily`` rows of local days [a, b) in block ``w``: the additive sums from the
+    ``src`` events (three parameters), the distinct visitors counted off the reach rows of
+    window ``w`` just built (three more: site, kind, window), whose bits 0-31 are the
+    block's days. A distinct count over the raw events was 2.5 of a 1M build's 14 CPU
+    seconds; the rows grouped by (value, days) are a fraction of the events. A visitor
+    not numbered yet (first seen during the build) has no reach rows: its events are
+    pending, so queries read those days raw and the seal after the build counts it."""
+    counts = _daily_select("kvs", src).replace("count(DISTINCT visitor_id)", "0")
+    bits = f"list_filter(range({a - 32 * w}, {b - 32 * w}), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
+    seen = (f"SELECT kind, DATE '1970-01-01' + ({32 * w} + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
+            f"FROM (SELECT kind, value, n, unnest({bits}) AS d FROM {patterns('(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)')}) "
+            "GROUP BY ALL")  # fmt: skip
+    return (f"SELECT c.kind, c.day, c.value, coalesce(v.visitors, 0), c.pageviews, c.events FROM ({counts}) c "
+            f"LEFT JOIN ({seen}) v ON v.kind = c.kind AND v.day = c.day AND v.value IS NOT DISTINCT FROM c.value")  # fmt: skip
+
+
 def _parts(per_day: Mapping[date, int], lo: datetime, hi: datetime) -> int:
     """In how many parts a build step over the events of [lo, hi) runs (``per_day``: the
     site's events per UTC day; the edge days count whole, an estimate is enough)."""
@@ -125,8 +142,8 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                                             [site_id, *p_start, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
                 else:
                     src = _events_source(dn, {kind: kinds[kind]}, f"dn >= {a} AND dn < {b}")
-                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', src)})",
-                                            [site_id, *params, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
+                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_from_reach(src, w, a, b)})",
+                                            [site_id, *params, site_id, p_lo, p_hi, site_id, kind, w])], should_stop)  # fmt: skip
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
                     [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip

@@ -9,6 +9,7 @@ windows, dropping deleted sites' rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -44,11 +45,13 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
 
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
-             should_stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
+             should_stop: Callable[[], bool] = lambda: False,
+             building: Callable[[], AbstractContextManager[None]] = nullcontext) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
-    manager giving a cursor inside one transaction."""
+    manager giving a cursor inside one transaction; each build runs inside ``building()``
+    (the store's queries give way to it: store/duckdb/priority.py)."""
     with cur_factory() as cur:
         rows = cur.execute(
             "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
@@ -59,7 +62,8 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     built = []
     for site_id, tz in sites.items():
         if state.get(site_id) != (tz, spec.version) or _rebuild_pays(cur_factory, site_id):
-            build(cur_factory, site_id, tz, spec, should_stop)
+            with building():
+                build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
             appended[site_id] = 0
             built.append(site_id)

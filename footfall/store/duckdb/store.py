@@ -34,6 +34,7 @@ from footfall.store.duckdb import forget, siteops, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
+from footfall.store.duckdb.priority import BuildPriority
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -80,6 +81,7 @@ class DuckDBStore:
         self._closing = False
         self._rollup_states: dict[str, tuple[str, int]] | None = None  # rollup_state()
         self._gate = ReadGate()  # queries against the one swap of a compaction
+        self._priority = BuildPriority()  # queries one at a time while a build runs
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -220,14 +222,14 @@ class DuckDBStore:
     # -- reading and maintenance -----------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._gate.reading():
+        with self._priority.reading(), self._gate.reading():
             return self._cursor().execute(sql, list(params)).fetchall()
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:
         """A query function whose statements all read one state of the store (one
         read transaction), for answers assembled from several statements."""
-        with self._gate.reading(), self._transaction() as cur:
+        with self._priority.reading(), self._gate.reading(), self._transaction() as cur:
 
             def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
                 return cur.execute(sql, list(params)).fetchall()
@@ -348,7 +350,8 @@ class DuckDBStore:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups_run.maintain(
-                    self._maintenance_step, sites, spec, lambda: self._closing
+                    self._maintenance_step, sites, spec, lambda: self._closing,
+                    self._priority.building,
                 )
             finally:
                 self._maintaining = None
