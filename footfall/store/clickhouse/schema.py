@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
-from footfall.store.clickhouse import firsts
+from footfall.store.clickhouse import by_source, firsts
 from footfall.store.clickhouse.rollups_job import CLAIMS
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
@@ -288,6 +288,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # The hourly rollups' table (filled by the next build, which its view joins), and the
     # visit sums per hour written with each generation of the visits' copy (firsts.py).
     (13, (VISITOR_HOURS, firsts.SUMS_DDL, "TRUNCATE TABLE rollup_layout")),
+    # A narrow copy of the events ordered by (site, source, time), kept by a view, for
+    # the reads under a source filter (by_source.py), filled with the stored events.
+    (14, by_source.MIGRATION),
 )
 
 LEDGER = """

@@ -22,6 +22,7 @@ import pyarrow as pa
 from footfall.store import imported
 from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
 from footfall.store.clickhouse import (
+    by_source,
     firsts,
     forget,
     replay,
@@ -49,6 +50,7 @@ def capabilities(in_process: bool) -> Capabilities:
         hourly_rollups=True,
         visit_copy=True,
         first_days=True,
+        events_by_source=True,
         round_size=300_000,  # per-round costs halved: -36 to -44% CPU an event (docs/benchmarks.md)
     )
 
@@ -255,12 +257,15 @@ class ClickHouseStore:
         return int(table.num_rows)
 
     def _delete(self, table: str, where: str, params: Sequence[Any]) -> None:
-        """``DELETE FROM table WHERE where``; visits go from their copy too, after."""
+        """``DELETE FROM table WHERE where``; visits go from their copy too, after, and
+        events from theirs by source."""
         text, named = bind(where, params)
         with self._write_lock:
             self.ch.command(f"DELETE FROM {table} WHERE {text}", named)
             if table == "sessions":  # the copy by start time (visit_copy.py)
                 visit_copy.mirror_delete(self.ch, text, named)
+            if by_source.mirrored(table):
+                self.ch.command(f"DELETE FROM {by_source.TABLE} WHERE {text}", named)
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 
