@@ -115,9 +115,10 @@ def test_copy_by_source_follows_writes_and_deletes(
         assert spied == [True, False]  # the copy, then (capability off) the events
 
         write(spool, store, LATE)  # visit 1 is Bing's now: visits 2 and 5 are left
-        assert store.query("SELECT referrer_source FROM events WHERE visitor_id = 1") == [
-            ("Bing",)
-        ] * 3
+        assert (
+            store.query("SELECT referrer_source FROM events WHERE visitor_id = 1")
+            == [("Bing",)] * 3
+        )
         assert same_rows(store) == 8
         assert answer(store) == [2, 2, 3, 50.0, 30]
 
@@ -147,8 +148,10 @@ def test_other_filters_read_events(tmp_path: Path, store_url: str, spied: list[b
         for filters, expect in (
             ([["contains", "event:page", ["/blog"]]], [4, 4, 5]),
             ([["is", "visit:source", ["Google"]], ["is", "visit:country", ["DE"]]], [0, 0, 0]),
-            ([["is_not", "visit:source", ["Bing"]], ["contains", "event:page", ["/blog"]]],
-             [3, 3, 4]),  # fmt: skip
+            (
+                [["is_not", "visit:source", ["Bing"]], ["contains", "event:page", ["/blog"]]],
+                [3, 3, 4],
+            ),  # fmt: skip
         ):
             body = {**QUERY, "metrics": ["visitors", "visits", "pageviews"], "filters": filters}
             got = runner.run(parse_query(body), SITE)["results"][0]["metrics"]
@@ -157,4 +160,3 @@ def test_other_filters_read_events(tmp_path: Path, store_url: str, spied: list[b
     finally:
         store.close()
         spool.close_sync()
-
