@@ -15,7 +15,13 @@ which filters it answers) and the ones the store deletes events by (``event_id``
   ``events`` drops as a repeat by its token does not reach the view either);
 - every ``DELETE`` of events (a writer round's re-stamp and take-back, replay.py; a
   person forgotten, a retention cut, a site deleted, store.py) is run here too, with the
-  same condition, right after the one on ``events`` (:func:`mirror`).
+  same condition, right before the one on ``events`` (:func:`mirrored`): a delete
+  stopped between the two leaves the rows in ``events``, where the checks that repeat
+  it (a round's settling at the next start, a second run of a deletion) find them.
+
+Not kept exact: an insert whose view failed after ``events`` stored the block (a retry
+by the same token is dropped as a repeat before the view), as for the daily rollups'
+views.
 
 The migration that creates it copies the stored events; like the other migrations it
 expects no writer to be running meanwhile (``footfall migrate`` before the workers).

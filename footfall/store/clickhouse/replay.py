@@ -47,10 +47,11 @@ _NO_PATCH: weakref.WeakSet[Any] = weakref.WeakSet()  # transports whose server l
 
 def delete(ch: Transport, table: str, where: str) -> None:
     """``DELETE FROM table WHERE where``, as a patch part where the server can; from the
-    events' copy by source too (by_source.py), after."""
-    _delete(ch, table, where)
+    events' copy by source too (by_source.py), first: a round stopped between the two
+    leaves the rows in ``events``, where the next start's checks find and delete them."""
     if by_source.mirrored(table):
         _delete(ch, by_source.TABLE, where)
+    _delete(ch, table, where)
 
 
 def _delete(ch: Transport, table: str, where: str) -> None:

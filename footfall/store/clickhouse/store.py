@@ -258,14 +258,15 @@ class ClickHouseStore:
 
     def _delete(self, table: str, where: str, params: Sequence[Any]) -> None:
         """``DELETE FROM table WHERE where``; visits go from their copy too, after, and
-        events from theirs by source."""
+        events from theirs by source, before (a delete stopped between the two leaves
+        rows in ``events`` for a second run to find, none only in the copy)."""
         text, named = bind(where, params)
         with self._write_lock:
+            if by_source.mirrored(table):
+                self.ch.command(f"DELETE FROM {by_source.TABLE} WHERE {text}", named)
             self.ch.command(f"DELETE FROM {table} WHERE {text}", named)
             if table == "sessions":  # the copy by start time (visit_copy.py)
                 visit_copy.mirror_delete(self.ch, text, named)
-            if by_source.mirrored(table):
-                self.ch.command(f"DELETE FROM {by_source.TABLE} WHERE {text}", named)
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 

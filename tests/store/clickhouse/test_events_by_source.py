@@ -9,6 +9,7 @@ events say (literals worked out below), and what the same store answers from ``e
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,46 @@ def test_other_filters_read_events(tmp_path: Path, store_url: str, spied: list[b
             got = runner.run(parse_query(body), SITE)["results"][0]["metrics"]
             assert got == expect, filters
         assert spied == [False, False, False]
+    finally:
+        store.close()
+        spool.close_sync()
+
+
+@pytest.mark.parametrize("killed", ["DELETE FROM events ", f"DELETE FROM {by_source.TABLE} "])
+def test_round_stopped_between_deletes(tmp_path: Path, store_url: str, killed: str) -> None:
+    """A round commits, then stops at one of its two deletes of the events it re-stamped:
+    the next start deletes what is left, and the copy holds the events' rows again."""
+    rng = random.Random(5)
+    recs = [
+        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
+        for i in range(400)
+    ]
+    spool, store = open_parts(tmp_path, store_url)
+    writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
+    spool.append_sync([ENCODER.encode(r) for r in recs[:200]])
+    writer.run_once()
+    spool.append_sync([ENCODER.encode(r) for r in recs[200:]])  # re-stamps stored visits
+    ch: Any = store.ch  # type: ignore[attr-defined]
+    real = ch.command
+
+    def command(sql: str, *args: Any) -> Any:
+        if sql.startswith(killed):
+            ch.command = real
+            raise ConnectionError("killed")
+        return real(sql, *args)
+
+    ch.command = command
+    with pytest.raises(ConnectionError):
+        writer.run_once()
+    store.close()
+    spool.close_sync()
+    spool, store = open_parts(tmp_path, store_url)
+    try:
+        writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
+        assert writer.run_once() == 0  # the round was committed
+        spool.append_sync([ENCODER.encode(record(1000))])
+        assert writer.run_once() == 1  # the partition's next round finishes its deletes
+        assert same_rows(store) == 401
     finally:
         store.close()
         spool.close_sync()
