@@ -59,11 +59,13 @@ SETTINGS allow_nullable_key = 1, enable_block_number_column = 1, enable_block_of
 
 _SELECT = ", ".join(COLUMNS)
 
+# Processes that start together on a new database all apply it (no lock): nothing here
+# drops what another one may be creating; the copy is emptied before it is filled, so a
+# migration stopped part-way starts its copy over.
 MIGRATION = (
-    f"DROP VIEW IF EXISTS {VIEW}",  # a migration stopped part-way starts over
-    f"DROP TABLE IF EXISTS {TABLE}",
-    DDL,
-    f"CREATE MATERIALIZED VIEW {VIEW} TO {TABLE} AS SELECT {_SELECT} FROM events",
+    DDL.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"),
+    f"CREATE MATERIALIZED VIEW IF NOT EXISTS {VIEW} TO {TABLE} AS SELECT {_SELECT} FROM events",
+    f"TRUNCATE TABLE {TABLE}",
     f"INSERT INTO {TABLE} SELECT {_SELECT} FROM events",
 )
 
