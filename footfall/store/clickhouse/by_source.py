@@ -19,9 +19,8 @@ which filters it answers) and the ones the store deletes events by (``event_id``
   stopped between the two leaves the rows in ``events``, where the checks that repeat
   it (a round's settling at the next start, a second run of a deletion) find them.
 
-Not kept exact: an insert whose view failed after ``events`` stored the block (a retry
-by the same token is dropped as a repeat before the view), as for the daily rollups'
-views.
+Not covered: an insert whose view failed after ``events`` stored the block (its retry,
+by the same token, may be dropped as a repeat), as for the daily rollups' views.
 
 The migration that creates it copies the stored events; like the other migrations it
 expects no writer to be running meanwhile (``footfall migrate`` before the workers).
