@@ -11,16 +11,18 @@ Rows: the columns a filtered top-stats row reads (``footfall/query/by_source.py`
 which filters it answers) and the ones the store deletes events by (``event_id``,
 ``part``, ``pos``, ``ts``, ``site_id``, ``session_id``). Kept exact:
 
-- every insert into ``events`` reaches the table through the view (and an insert that
-  ``events`` drops as a repeat by its token does not reach the view either);
+- every insert into ``events`` reaches the table through the view; an insert repeated
+  with the same token, which ``events`` drops, is dropped here too (the table keeps a
+  deduplication window and the session deduplicates blocks in dependent views: without
+  both, measured, the view stores the repeat);
 - every ``DELETE`` of events (a writer round's re-stamp and take-back, replay.py; a
   person forgotten, a retention cut, a site deleted, store.py) is run here too, with the
   same condition, right before the one on ``events`` (:func:`mirrored`): a delete
   stopped between the two leaves the rows in ``events``, where the checks that repeat
   it (a round's settling at the next start, a second run of a deletion) find them.
 
-Not covered: an insert whose view failed after ``events`` stored the block (its retry,
-by the same token, may be dropped as a repeat), as for the daily rollups' views.
+Not covered: an insert whose view failed after ``events`` stored the block, as for the
+daily rollups' views.
 
 The migration that creates it copies the stored events; like the other migrations it
 expects no writer to be running meanwhile (``footfall migrate`` before the workers).
@@ -50,7 +52,8 @@ CREATE TABLE {TABLE} (
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (site_id, referrer_source, ts)
-SETTINGS allow_nullable_key = 1, enable_block_number_column = 1, enable_block_offset_column = 1
+SETTINGS allow_nullable_key = 1, enable_block_number_column = 1, enable_block_offset_column = 1,
+    non_replicated_deduplication_window = 1000
 """
 # ``coalesce(referrer_source, '') = ?`` (the builder's source condition) is read by the
 # key analysis through the nullable key column (measured: 68 of 461 granules of a month

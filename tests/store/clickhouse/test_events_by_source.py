@@ -201,3 +201,20 @@ def test_round_stopped_between_deletes(tmp_path: Path, store_url: str, killed: s
     finally:
         store.close()
         spool.close_sync()
+
+
+def test_insert_repeated_by_token_is_stored_once(tmp_path: Path, store_url: str) -> None:
+    """An events insert sent again with the same token (a retry) is one copy in both."""
+    spool, store = open_parts(tmp_path, store_url)
+    try:
+        write(spool, store, *EVENTS)
+        ch: Any = store.ch  # type: ignore[attr-defined]
+        rows = ch.arrow("SELECT * FROM events")
+        store.delete_site_data("s")
+        assert same_rows(store) == 0
+        for _ in range(2):
+            ch.insert("events", rows, token="s:1:events")
+        assert same_rows(store) == 7
+    finally:
+        store.close()
+        spool.close_sync()
