@@ -229,6 +229,7 @@ def aggregate_pair(
     filters: tuple[Filter, ...],
     visits: tuple[str, Params] | None = None,
     entered: Filter | None = None,
+    events: str = "events",
 ) -> Statement | None:
     """Ungrouped event and visit aggregates in one statement, when the visits' filter is
     the semi-join on matching events (a filter on an event dimension): the matching
@@ -236,6 +237,7 @@ def aggregate_pair(
     ``entered``: also the visits and bounces of the visits having a matching event that
     also matches it (``entered.entered_filters``' added condition), from the same reads,
     as ``entered_visits`` and ``entered_bounces`` after the visit aggregates.
+    ``events``: the table holding the events (a copy of them, footfall/query/by_source.py).
     None when the two statements would not share that scan."""
     if not filters:
         return None
@@ -260,7 +262,7 @@ def aggregate_pair(
             f", count(*) FILTER (WHERE {inx} AND {BOUNCED}) AS entered_bounces"
         )
     sql = (
-        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(fcols)} FROM events WHERE {ew}) "
+        f"WITH f AS {s.dialect.materialized}(SELECT {', '.join(fcols)} FROM {events} WHERE {ew}) "
         f"SELECT * FROM (SELECT {ecols} FROM f) AS e, (SELECT {scols} FROM {vsql} "
         f"WHERE {sw} AND session_id IN (SELECT session_id FROM f)) AS v"
     )

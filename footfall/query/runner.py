@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import builder, daily, hourly, imported, rollup, shape, visits
+from footfall.query import builder, by_source, daily, hourly, imported, rollup, shape, visits
 from footfall.query.builder import Scope, Statement
 from footfall.query.dialects import DIALECTS
 from footfall.query.dimensions import dimension
@@ -177,7 +177,8 @@ class QueryRunner:
         pair = None
         if not plan and not dims and ses:
             also = extra[0] if len(extra) == 1 else None  # the entered visits too
-            pair = b.aggregate_pair(scope, ev, ses, filters, vis, also)
+            table = by_source.events_table(self.store, ev, filters, also)
+            pair = b.aggregate_pair(scope, ev, ses, filters, vis, also, table)
         if pair is not None:  # both tables' sums from one read of the matching events
             row = self.store.query(pair.sql, pair.params)[0]
             self._merge([row[: len(ev)]], tuple(ev), scope, dims, "events", out)

@@ -122,6 +122,11 @@ class Capabilities:
     # with the days seen before and after, written with each generation of the visits'
     # copy (footfall/query/daily.py ``firsts_statement``).
     first_days: bool = False
+    # Keeps ``events_by_source``, the columns of a filtered top-stats row for every event
+    # ordered by (site, source, time), exact at every moment (a view fills it, every
+    # delete of events runs on it too): a source filter reads its source's rows only
+    # (footfall/query/by_source.py).
+    events_by_source: bool = False
     # Most events a writer round stores when FOOTFALL_BATCH_SIZE leaves it to the store. A
     # round pays once for the stored visits it touches and for its inserts: ClickHouse
     # favours fewer, larger inserts; DuckDB's rounds stay smaller to bound the embedded

@@ -21,6 +21,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+from footfall.store.clickhouse import by_source
 from footfall.store.clickhouse.transport import Transport
 
 # The partition of rounds outside the queue (an import's, footfall/imports/): positions of
@@ -45,7 +46,15 @@ _NO_PATCH: weakref.WeakSet[Any] = weakref.WeakSet()  # transports whose server l
 
 
 def delete(ch: Transport, table: str, where: str) -> None:
-    """``DELETE FROM table WHERE where``, as a patch part where the server can."""
+    """``DELETE FROM table WHERE where``, as a patch part where the server can; from the
+    events' copy by source too (by_source.py), first: a round stopped between the two
+    leaves the rows in ``events``, where the next start's checks find and delete them."""
+    if by_source.mirrored(table):
+        _delete(ch, by_source.TABLE, where)
+    _delete(ch, table, where)
+
+
+def _delete(ch: Transport, table: str, where: str) -> None:
     sql = f"DELETE FROM {table} WHERE {where}"
     if ch not in _NO_PATCH:
         try:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
-from footfall.store.clickhouse import firsts
+from footfall.store.clickhouse import by_source, firsts
 from footfall.store.clickhouse.rollups_job import CLAIMS
 
 DEDUPE = "non_replicated_deduplication_window = 1000"
@@ -288,13 +288,16 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     # The hourly rollups' table (filled by the next build, which its view joins), and the
     # visit sums per hour written with each generation of the visits' copy (firsts.py).
     (13, (VISITOR_HOURS, firsts.SUMS_DDL, "TRUNCATE TABLE rollup_layout")),
+    # A narrow copy of the events ordered by (site, source, time), kept by a view, for
+    # the reads under a source filter (by_source.py), filled with the stored events.
+    (14, by_source.MIGRATION),
     # Each granule's time span, so a time range skips the granules of other days: the
     # sorting key's toDate(ts) is not derived from a condition on ts (a DateTime64), and a
     # range read every granule of its months' parts (a writer round's event-id lookup
     # included, which grew with the store). A granule holds one day's rows (the key
     # starts with the day), so its span is at most that day.
     (
-        14,
+        15,
         (
             "ALTER TABLE events ADD INDEX IF NOT EXISTS ts_span ts TYPE minmax GRANULARITY 1",
             "ALTER TABLE events MATERIALIZE INDEX ts_span SETTINGS mutations_sync = 2",

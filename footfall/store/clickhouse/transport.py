@@ -32,10 +32,13 @@ SESSION_SETTINGS: dict[str, Any] = {
     # writer's inserts hold each visit once, reads apply FINAL or aggregate anyway, and the
     # pass cost a writer round 30% of its events insert's CPU and 60% of its visits'.
     "optimize_on_insert": 0,
-    # An events insert feeds three materialized views (rollups.py); one after another
+    # An events insert feeds four materialized views (rollups.py); one after another
     # they made the insert a single-threaded ~25% of a writer round. In parallel the
     # second core takes part: +7% events/s on a drain here (docs/benchmarks.md).
     "parallel_view_processing": 1,
+    # An insert repeated with its token reaches the views' tables as a repeat too (those
+    # with a deduplication window drop it: events_by_source, by_source.py).
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
 }
 
 
