@@ -153,7 +153,10 @@ def test_ctrl_c_kills_a_worker_that_will_not_stop_and_the_next_start_loses_nothi
     # on a busy machine (CI saw this worker killed too, before its round committed).
     again = Server(data, FOOTFALL_FLUSH_INTERVAL_MS="60000").start()
     assert again.stop(signal.SIGINT, recover=False) == 0, again.log()
-    assert KILLED not in again.run_log(), again.run_log()
+    # The worker drained the queue and stopped by itself. (Not "Granian did not kill it":
+    # Granian checks a worker 1 ms after its join returns and kills one still reported
+    # alive, which on a loaded machine happens to a worker that has already stopped.)
+    assert "footfall stopped cleanly; queue drained" in again.run_log(), again.run_log()
     con = duckdb.connect(str(data / "events.duckdb"), read_only=True)
     rows = con.execute(
         "SELECT count(*), count(DISTINCT event_id), count(DISTINCT pathname) FROM events "
