@@ -350,7 +350,10 @@ class DuckDBStore:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups_run.maintain(
-                    self._maintenance_step, sites, spec, lambda: self._closing,
+                    self._maintenance_step,
+                    sites,
+                    spec,
+                    lambda: self._closing,
                     self._priority.building,
                 )
             finally:

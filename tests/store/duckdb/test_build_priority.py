@@ -26,7 +26,11 @@ class Overlap:
 
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
-        self.a_in, self.release, self.b_done = threading.Event(), threading.Event(), threading.Event()
+        self.a_in, self.release, self.b_done = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
         self.b_rows: list[Any] = []
 
     def _a(self) -> None:
