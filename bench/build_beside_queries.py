@@ -17,15 +17,12 @@ statements ran, their median wall; and the build's wall as a ratio of the baseli
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from procs import on_copy
 
 CHILD = """
 import json, statistics, sys, threading, time
@@ -69,18 +66,6 @@ print("BENCHJSON " + json.dumps(out))
 """
 
 
-def one(store: Path, readers: int, code: str | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="build-beside-") as tmp:
-        copy = Path(tmp) / "events.duckdb"
-        shutil.copy(store, copy)
-        env = dict(os.environ, PYTHONPATH=code or "")
-        # Run outside the tree: ``-c`` puts the working directory first on sys.path.
-        out = subprocess.run([sys.executable, "-c", CHILD, str(copy), str(readers)], env=env,
-                             cwd=tmp, capture_output=True, text=True, check=True).stdout  # fmt: skip
-    line = next(ln for ln in out.splitlines() if ln.startswith("BENCHJSON "))
-    got: dict[str, Any] = json.loads(line[10:])
-    return got
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -92,7 +77,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {"branch": [], "baseline": []}
     for rep in range(args.reps):
         for name, code in (("branch", None), ("baseline", args.baseline)):
-            r = one(args.store, args.readers, code)
+            r = on_copy(CHILD, args.store, args.readers, code)
             runs[name].append(r)
             print(f"rep {rep} {name}: build {r['build_wall']:.1f} s wall, {r['cpu']:.1f} CPU s, "
                   f"{r['queries']} raw statements beside it (p50 {r['query_p50']:.2f} s) ({r['code']})", flush=True)  # fmt: skip

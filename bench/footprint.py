@@ -106,42 +106,8 @@ def own_rss(pid: int) -> int:
         return 0
 
 
-def tree_rss(pid: int, proportional: bool = False) -> int:
-    """Resident bytes of ``pid`` and all its descendants (from /proc/*/stat and statm).
-
-    ``proportional``: their PSS instead (smaps_rollup), where a page shared by n of them
-    counts 1/n in each: ``footfall serve``'s supervisor forks its worker, and the RSS sum
-    counts the modules both hold (about 130 MB) twice."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    total, todo, page = 0, [pid], os.sysconf("SC_PAGE_SIZE")
-    while todo:
-        p = todo.pop()
-        try:
-            if proportional:
-                rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
-                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
-            else:
-                total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
-        except (OSError, IndexError):
-            continue
-        todo.extend(children.get(p, []))
-    return total
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the live processes of ``pid``'s tree have used: where the
-    load's and the fold's time goes, beside the wall figures."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
+def _proc_stats() -> dict[int, list[str]]:
+    """Each live process's /proc/PID/stat fields after the command name (ppid is [1])."""
     stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -150,16 +116,48 @@ def tree_cpu(pid: int) -> float:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        stats[int(entry)] = fields
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0, [pid]
+        stats[int(entry)] = stat[stat.rindex(")") + 2 :].split()
+    return stats
+
+
+def _tree(pid: int, stats: dict[int, list[str]]) -> list[int]:
+    """``pid`` and all its live descendants."""
+    children: dict[int, list[int]] = {}
+    for p, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(p)
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        if p in stats:
-            total += int(stats[p][11]) + int(stats[p][12])  # utime, stime
+        out.append(p)
         todo.extend(children.get(p, []))
-    return total / tick
+    return out
+
+
+def tree_rss(pid: int, proportional: bool = False) -> int:
+    """Resident bytes of ``pid`` and all its descendants (from /proc/*/stat and statm).
+
+    ``proportional``: their PSS instead (smaps_rollup), where a page shared by n of them
+    counts 1/n in each: ``footfall serve``'s supervisor forks its worker, and the RSS sum
+    counts the modules both hold (about 130 MB) twice."""
+    total, page = 0, os.sysconf("SC_PAGE_SIZE")
+    for p in _tree(pid, _proc_stats()):
+        try:
+            if proportional:
+                rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+                total += int(rollup.split("\nPss:")[1].split()[0]) * 1024
+            else:
+                total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the live processes of ``pid``'s tree have used: where the
+    load's and the fold's time goes, beside the wall figures."""
+    stats = _proc_stats()
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) for p in _tree(pid, stats) if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")  # utime + stime, in clock ticks
 
 
 class Sampler(threading.Thread):

@@ -6,15 +6,22 @@ group). If the bench itself is killed, its ``finally`` blocks never run and the 
 holding a port, a data directory in /tmp and a core's worth of background work — would go
 on running and skew every later measurement. ``die_with_parent`` (a ``preexec_fn``) asks
 Linux to send the server SIGINT, its clean shutdown, when the bench goes away.
-``tree_rss_kb`` is what the benches report as a process tree's memory.
+``tree_rss_kb`` is what the benches report as a process tree's memory. ``on_copy`` runs
+a bench's child script on a copy of a DuckDB store, under a given tree's code.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 # Looked up here, before any fork: loading a library in the forked child of a process with
@@ -42,3 +49,20 @@ def tree_rss_kb(pid: int) -> int:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def on_copy(child: str, store: Path, arg: object, code: str | None) -> dict[str, Any]:
+    """Run ``child`` (a script printing one ``BENCHJSON {...}`` line) with a fresh copy of
+    the DuckDB file ``store`` and ``arg``, importing footfall from the tree ``code`` (or the
+    installed one); its JSON."""
+    with tempfile.TemporaryDirectory(prefix="bench-copy-") as tmp:
+        copy = Path(tmp) / "events.duckdb"
+        shutil.copy(store, copy)
+        env = dict(os.environ, PYTHONPATH=code or "")
+        # Run outside the tree: ``-c`` puts the working directory first on sys.path.
+        argv = [sys.executable, "-c", child, str(copy), str(arg)]
+        run = subprocess.run(argv, env=env, cwd=tmp, capture_output=True, text=True, check=True)
+    out = run.stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith("BENCHJSON "))
+    got: dict[str, Any] = json.loads(line[10:])
+    return got

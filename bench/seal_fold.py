@@ -16,15 +16,12 @@ appended, and the ratio to the baseline's median.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from procs import on_copy
 
 CHILD = """
 import json, sys, time, duckdb
@@ -46,18 +43,6 @@ print("BENCHJSON " + json.dumps(out))
 """
 
 
-def one(store: Path, rows: int, code: str | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="seal-fold-") as tmp:
-        copy = Path(tmp) / "events.duckdb"
-        shutil.copy(store, copy)
-        env = dict(os.environ, PYTHONPATH=code or "")
-        # Run outside the tree: ``-c`` puts the working directory first on sys.path.
-        out = subprocess.run([sys.executable, "-c", CHILD, str(copy), str(rows)], env=env,
-                             cwd=tmp, capture_output=True, text=True, check=True).stdout  # fmt: skip
-    line = next(ln for ln in out.splitlines() if ln.startswith("BENCHJSON "))
-    got: dict[str, Any] = json.loads(line[10:])
-    return got
-
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -69,7 +54,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {"branch": [], "baseline": []}
     for rep in range(args.reps):
         for name, code in (("branch", None), ("baseline", args.baseline)):
-            r = one(args.store, args.rows, code)
+            r = on_copy(CHILD, args.store, args.rows, code)
             runs[name].append(r)
             print(f"rep {rep} {name}: {r['cpu']:.2f} s CPU, {r['wall']:.2f} s wall, "
                   f"{int(r['visitors']):,} visitors, {int(r['appended']):,} reach rows written ({r['code']})", flush=True)  # fmt: skip

@@ -52,8 +52,8 @@ def capabilities(in_process: bool) -> Capabilities:
         first_days=True,
         events_by_source=True,
         # A round pays once for the stored visits it touches (a backlog's rounds touch the
-        # same active visitors each time) and for its inserts: 400,000 records cost ~8%
-        # less CPU an event than 300,000 for ~150 MB more at a backlog's peak
+        # same active visitors each time) and for its inserts: 400,000 records cost ~9%
+        # less CPU an event than 300,000 for ~150-200 MB more at a backlog's peak
         # (docs/benchmarks.md); FOOTFALL_BATCH_SIZE sets it for smaller workers.
         round_size=400_000,
     )
