@@ -84,7 +84,13 @@ def test_a_seal_of_many_pending_rows_runs_in_parts_and_keeps_each_parts_work(
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     # 30 visitors today, in three writer rounds: 30 pending rows, sealed 8 at a time.
     for r in range(3):
-        send(ff, [visit(f"h-{i}", 0) if i < 20 else visit(f"new-{r}-{i}", 0) for i in range(r * 10, r * 10 + 10)])
+        send(
+            ff,
+            [
+                visit(f"h-{i}", 0) if i < 20 else visit(f"new-{r}-{i}", 0)
+                for i in range(r * 10, r * 10 + 10)
+            ],
+        )
     pending = store.query("SELECT seq FROM rollup_pending ORDER BY seq")
     assert len(pending) == 30
     monkeypatch.setattr(duckdb_rollups_run, "SEAL_ROWS", 8)
