@@ -13,9 +13,6 @@ if TYPE_CHECKING:
     from footfall.runtime import Services
 
 DAY = 86_400.0
-# Seconds between two rollups runs while the writer is in a bulk load (runs take longer
-# than this at millions of events: then one follows the other).
-BULK_ROLLUP_SECONDS = 5.0
 
 
 def register_default_jobs(services: Services) -> None:
@@ -47,24 +44,15 @@ def register_default_jobs(services: Services) -> None:
             lambda: writer.lag() if writer is not None else s.queue.depth(),
         )
 
-    caps = s.store.capabilities
-    if caps.folds_during_load:
-        # Through a bulk load every few seconds, each run bounded (no second build, a few
-        # seal parts; store/duckdb/rollups_run.py), so the rollups follow the load and the
-        # panels are fast soon after it ends. Waiting for the end and building then took
-        # 389 s after the last ack at 10M events, with panels of 13 s and out-of-memory
-        # errors beside the build (docs/benchmarks.md, issue 25).
-        loading = activity()
-        s.scheduler.add(
-            "rollups", s.settings.rollup_interval_seconds,
-            lambda: run_rollups(s.store, s.meta, bulk=loading.busy()),
-            first_in=min(10.0, s.settings.rollup_interval_seconds),
-            soon_while=loading.busy, soon_seconds=BULK_ROLLUP_SECONDS,
-        )  # fmt: skip
-    elif caps.rollups or caps.daily_rollups:
+    if s.store.capabilities.rollups or s.store.capabilities.daily_rollups:
         # Not in the middle of a bulk load (looked at every 5 s; at most two hours late,
-        # about as long as a 10M-event load takes a small server): each run then refreshed
-        # what the next rows made stale at once and took the cores from the writer.
+        # about as long as a 10M-event load takes a small server): each run then built or
+        # sealed what the next rows made stale at once, took the cores from the writer
+        # and held its checkpoints off (1M events: a build mid-load, then a seal of the
+        # 98k visitors it missed, 326 s and 1.3 GB of spill, against one build of the
+        # whole load once the writer is done). Folding the load in as it came, every 5 s,
+        # cost a third of the load's rate and made the panels fast later (1M: 222 s after
+        # the last ack against 144 s; docs/benchmarks.md, issue 25).
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),

@@ -19,11 +19,10 @@ from footfall.store.base import EventStore
 log = logging.getLogger("footfall.jobs")
 
 
-def run_rollups(store: EventStore, meta: Metadata, bulk: bool = False) -> dict[str, Any]:
+def run_rollups(store: EventStore, meta: Metadata) -> dict[str, Any]:
     sites = {s.id: s.timezone for s in meta.list_sites()}
     started = time.perf_counter()
-    dialect = DIALECTS[store.capabilities.sql_dialect]
-    result = store.maintain_rollups(sites, spec(dialect), bulk=bulk)
+    result = store.maintain_rollups(sites, spec(DIALECTS[store.capabilities.sql_dialect]))
     took = time.perf_counter() - started
     if result.get("built"):
         log.info("rollups built for %s", ", ".join(result["built"]))

@@ -5,9 +5,7 @@ overlaps itself. ``run`` executes a job now (``footfall jobs run`` and the admin
 A job may name a condition to wait out (``wait_while``): while it holds, the job's turn
 is put off by ``retry_seconds`` instead of its whole interval (the compaction and the
 rollups wait for the end of a bulk load this way), but never for more than
-``max_wait_seconds`` in a row. A job may also name a condition under which it comes
-round sooner (``soon_while``, every ``soon_seconds``): the DuckDB rollups job folds a
-bulk load in as it comes this way. A job run by hand does not wait.
+``max_wait_seconds`` in a row. A job run by hand does not wait.
 """
 
 from __future__ import annotations
@@ -37,19 +35,6 @@ class Job:
     max_wait_seconds: float = 3600.0
     waited: int = 0  # turns put off by wait_while since the last run
     waiting_since: float = 0.0
-    soon_while: Callable[[], bool] | None = None
-    soon_seconds: float = 5.0
-
-    def interval(self) -> float:
-        """Seconds until the next turn: ``soon_seconds`` while ``soon_while`` holds."""
-        if self.soon_while is None:
-            return self.every_seconds
-        try:
-            soon = self.soon_while()
-        except Exception:  # a broken condition must not stop the job: its usual interval
-            log.exception("job %s: its soon condition failed", self.name)
-            soon = False
-        return min(self.soon_seconds, self.every_seconds) if soon else self.every_seconds
 
 
 class Scheduler:
@@ -69,13 +54,10 @@ class Scheduler:
         wait_while: Callable[[], bool] | None = None,
         retry_seconds: float = 60.0,
         max_wait_seconds: float = 3600.0,
-        soon_while: Callable[[], bool] | None = None,
-        soon_seconds: float = 5.0,
     ) -> None:
         self.jobs[name] = Job(
             name, every_seconds, func, time.monotonic() + first_in, wait_while=wait_while,
             retry_seconds=retry_seconds, max_wait_seconds=max_wait_seconds,
-            soon_while=soon_while, soon_seconds=soon_seconds,
         )  # fmt: skip
 
     def run(self, name: str) -> Any:
@@ -110,7 +92,7 @@ class Scheduler:
                     if self._put_off(job, now):
                         job.next_at = now + job.retry_seconds
                         continue
-                    job.next_at = now + job.interval()
+                    job.next_at = now + job.every_seconds
                     try:
                         self.run(job.name)
                     except Exception:  # noqa: S112 - logged in run(); keep the loop alive

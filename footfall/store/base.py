@@ -136,10 +136,6 @@ class Capabilities:
     # delete of events runs on it too): a source filter reads its source's rows only
     # (footfall/query/by_source.py).
     events_by_source: bool = False
-    # The rollups job folds a bulk load in as it comes (a run every few seconds, each
-    # bounded, ``maintain_rollups(bulk=True)``) instead of waiting for its end: a store
-    # whose first build after a 10M-event load took minutes (footfall/jobs/registry.py).
-    folds_during_load: bool = False
     # Most events a writer round stores when FOOTFALL_BATCH_SIZE leaves it to the store. A
     # round pays once for the stored visits it touches and for its inserts: ClickHouse
     # favours fewer, larger inserts; DuckDB's rounds stay smaller to bound the embedded
@@ -350,13 +346,9 @@ class EventStore(Protocol):
         """A query function whose statements all see one state of the store."""
         ...
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], spec: RollupSpec, bulk: bool = False
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """With ``capabilities.rollups``: build and seal the exact rollups of ``sites``
-        (id -> time zone) as ``spec`` describes; else nothing. ``bulk``: the writer is in
-        a bulk load, so a run does a bounded part of the work (when the store
-        ``folds_during_load``)."""
+        (id -> time zone) as ``spec`` describes; else nothing."""
         ...
 
     def interrupt_maintenance(self) -> None:

@@ -274,9 +274,7 @@ class ClickHouseStore:
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], spec: RollupSpec, bulk: bool = False
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the daily rollups for ``spec`` (once per layout version) and rebuild the
         days listed as dirty. ``sites``' time zones are not needed: days are UTC."""
         # Writers (here or in other processes) insert meanwhile: rollups.py's stamps keep

@@ -27,8 +27,6 @@ REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
 # Pending rows (one per visitor and writer round) a seal transaction takes at most.
 SEAL_ROWS = 40_000
-# Parts a run seals at most during a bulk load (each a few seconds at 10M events).
-BULK_SEAL_PARTS = 3
 
 
 def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
@@ -50,16 +48,12 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
              should_stop: Callable[[], bool] = lambda: False,
-             building: Callable[[], AbstractContextManager[None]] = nullcontext,
-             bulk: bool = False) -> dict[str, Any]:  # fmt: skip
+             building: Callable[[], AbstractContextManager[None]] = nullcontext) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction; each build runs inside ``building()``
-    (the store's queries give way to it: store/duckdb/priority.py). ``bulk``: the writer
-    is in a bulk load; a built site is not built again (the load's rows are sealed as
-    they come, a part at a time) and at most BULK_SEAL_PARTS parts are sealed, so runs
-    stay short and the next one takes what came meanwhile."""
+    (the store's queries give way to it: store/duckdb/priority.py)."""
     with cur_factory() as cur:
         rows = cur.execute(
             "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
@@ -69,8 +63,7 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     appended = dict(before)  # reach rows seals appended since the last build or re-sort
     built = []
     for site_id, tz in sites.items():
-        stale = state.get(site_id) != (tz, spec.version)
-        if stale or (not bulk and _rebuild_pays(cur_factory, site_id)):
+        if state.get(site_id) != (tz, spec.version) or _rebuild_pays(cur_factory, site_id):
             with building():
                 build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
@@ -83,9 +76,7 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     # touched days' events and its visitors' changed rows in DuckDB's memory, and after a
     # load's minute one seal ran out of it (448 MiB) and lost the whole run's work. A seal
     # recomputes its visitors' touched days from raw events, so parts give the same rows.
-    parts = 0
-    while upto is not None and not should_stop() and not (bulk and parts >= BULK_SEAL_PARTS):
-        parts += 1
+    while upto is not None and not should_stop():
         with cur_factory() as cur:
             part = cur.execute(
                 "SELECT max(seq) FROM (SELECT seq FROM rollup_pending WHERE seq <= ? ORDER BY seq LIMIT ?)",
@@ -109,8 +100,6 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
-    # Not during a bulk load: every run's seals append more than the re-sort's share, and
-    # a re-sort rewrites the current windows (most of the rows); the first run after it does.
-    resorted = [] if bulk else [site_id for site_id, tz in sites.items()
+    resorted = [site_id for site_id, tz in sites.items()
                 if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
     return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

@@ -41,7 +41,6 @@ CAPABILITIES = Capabilities(
     sql_dialect="duckdb",
     single_writer_process=True,
     rollups=True,
-    folds_during_load=True,
 )
 
 
@@ -346,13 +345,10 @@ class DuckDBStore:
         self._dirty = True
         return int(table.num_rows)
 
-    def maintain_rollups(
-        self, sites: Mapping[str, str], spec: RollupSpec, bulk: bool = False
-    ) -> dict[str, Any]:
+    def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
-        the writer added since the last run (footfall/store/duckdb/rollups.py); ``bulk``:
-        a bounded part of it (rollups_run.py). Runs beside the writer: it only appends to
-        ``rollup_pending``, which this never updates."""
+        the writer added since the last run (footfall/store/duckdb/rollups.py). Runs beside
+        the writer: it only appends to ``rollup_pending``, which this never updates."""
         with self._rollup_lock:
             self._maintaining = self._cursor()
             try:
@@ -362,7 +358,6 @@ class DuckDBStore:
                     spec,
                     lambda: self._closing,
                     self._priority.building,
-                    bulk,
                 )
             finally:
                 self._maintaining = None

@@ -115,26 +115,3 @@ def test_a_seal_of_many_pending_rows_runs_in_parts_and_keeps_each_parts_work(
     assert run_rollups(store, ff.services.meta)["sealed_visitors"] == 14
     assert len(parts) == 2 and store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
     compare(ff)
-
-
-def test_during_a_bulk_load_a_run_seals_a_few_parts_and_never_builds_again(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ff, store = footfall, footfall.services.store
-    assert isinstance(store, DuckDBStore)
-    monkeypatch.setattr(duckdb_rollups_run, "REBUILD_MIN_VISITORS", 10)
-    send(ff, history(20))
-    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    # 40 new visitors over the past month: outside a load, a build (as above).
-    send(ff, [visit(f"past-{i}", i % 30) for i in range(40)])
-    monkeypatch.setattr(duckdb_rollups_run, "SEAL_ROWS", 8)
-    monkeypatch.setattr(duckdb_rollups_run, "BULK_SEAL_PARTS", 2)
-    # In a bulk load: no build; two parts of 8 rows sealed, the rest left for the next run.
-    result = run_rollups(store, ff.services.meta, bulk=True)
-    assert result["built"] == [] and result["sealed_visitors"] == 16
-    assert store.query("SELECT count(*) FROM rollup_pending") == [(24,)]
-    compare(ff)
-    assert run_rollups(store, ff.services.meta, bulk=True)["sealed_visitors"] == 16
-    assert run_rollups(store, ff.services.meta, bulk=True)["sealed_visitors"] == 8
-    assert store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
-    compare(ff)
