@@ -10,7 +10,9 @@ would have made them.
 A body that cannot be read (Granian reports a malformed chunked body as a disconnect,
 which Starlette raises as ``ClientDisconnect`` from ``request.body()``, ``stream()`` and
 ``form()``) is a 400 on every route: the handler registered here answers it for all of
-Starlette's routes, and the collection handlers answer it themselves.
+Starlette's routes, and the collection handlers answer it themselves. A store that
+cannot answer a read for now (``StoreBusy``: short of memory beside a rollups build) is a
+503 with ``Retry-After`` on every route, not a 500.
 """
 
 from __future__ import annotations
@@ -27,11 +29,18 @@ from starlette.types import ExceptionHandler, Receive, Scope, Send
 from footfall import tracing
 from footfall.api import reqlog
 from footfall.api.responses import CORS_HEADERS, error, unreadable_body
+from footfall.store.base import StoreBusy
 
 log = logging.getLogger("footfall.collect")
 
 Handler = Callable[[Request], Awaitable[Response]]
 RawHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def store_busy(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreBusy)
+    log.warning("answered 503: %s", exc.reason)
+    return error(503, exc.reason, headers={"retry-after": str(exc.retry_after)})
 
 
 def _raw(handler: Handler) -> RawHandler:
@@ -61,7 +70,11 @@ class FootfallApp(Starlette):
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
         **kwargs: Any,
     ) -> None:
-        handlers = {ClientDisconnect: unreadable_body, **(exception_handlers or {})}
+        handlers = {
+            ClientDisconnect: unreadable_body,
+            StoreBusy: store_busy,
+            **(exception_handlers or {}),
+        }
         super().__init__(exception_handlers=handlers, **kwargs)
         self.fast_routes = fast_routes
         self._fast = {path: _raw(handler) for path, handler in fast_routes.items()}

@@ -97,6 +97,15 @@ VISIT_COLUMNS: tuple[str, ...] = (
 SESSION_FIRST_EVENT_COLUMNS: tuple[str, ...] = ("visitor_id", "user_id", "hostname", *VISIT_COLUMNS)
 
 
+class StoreBusy(Exception):
+    """The store cannot answer a read now for want of a resource it shares (memory held
+    by a rollups build, say) and may later: HTTP answers 503 with ``Retry-After``."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a backend can do; callers branch on these, never on the backend's name."""

@@ -157,11 +157,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
     dn, p_dn = _day_number(spec, "ts", zone, t_lo, t_hi)
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _ev AS SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, "
-        f"{_kinds_list(kinds)} AS kvs FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?",
-        [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi],
-    )
+    # Read where used (twice), not copied into a temp table: an event's values of every
+    # kind are ten strings, and a temp copy of a few days' events at 10M took most of
+    # DuckDB's 448 MiB beside a writer round (both ran out of memory mid-load).
+    ev = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs FROM events "
+          "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
+    p_ev = [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi]
     # reach: the pending visitors' bits outside their touched days, plus recomputed bits.
     span_mask = (
         "CASE WHEN greatest(p.lo_day - 32 * r.win, 0) > least(p.hi_day - 32 * r.win, 63) THEN 0::UBIGINT "
@@ -177,8 +178,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # touches (a load in time order sets one later bit in a few of a visitor's rows).
     # Copied into a temp table, not returned to Python: the first seal after a bulk load
     # would bring most of the table outside DuckDB's memory limit.
-    fresh = "(SELECT p.vno, x.dn, x.kvs FROM _ev x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}")
+    fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev)
     # The old rows that can change, read in the join below rather than copied first: those
     # with a fresh row's key (which may gain bits) and those with a bit on their visitor's
     # touched days (which may lose it). Every row of the touched visitors, as before, was
@@ -223,8 +224,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         [site_id],
     )
     cur.execute(
-        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', '(SELECT * FROM _ev WHERE dn IN (SELECT dn FROM _days))')})",
-        [site_id],
+        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', f'(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))')})",
+        [site_id, *p_ev],
     )
     # visit_daily: every visit starting on a touched day (a visit the writer changed has
     # its whole span in its visitor's pending row, so its start day is among them).
@@ -236,7 +237,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
-    # Temp tables hold memory until dropped; after a bulk load _ev is every event.
-    for temp in ("_rp", "_ev", "_chg", "_days"):
+    # Temp tables hold memory until dropped.
+    for temp in ("_rp", "_chg", "_days"):
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)

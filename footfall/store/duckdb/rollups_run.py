@@ -25,6 +25,8 @@ from footfall.store.duckdb.rollups_upkeep import compact, drop, resort
 # 16-26 s); a load in time order touches only its last days, and its seal stays cheap.
 REBUILD_SHARE = 0.3
 REBUILD_MIN_VISITORS = 20_000
+# Pending rows (one per visitor and writer round) a seal transaction takes at most.
+SEAL_ROWS = 40_000
 
 
 def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
@@ -70,13 +72,26 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
-        if upto is not None:
+    # In parts of at most SEAL_ROWS pending rows, one transaction each: a seal holds its
+    # touched days' events and its visitors' changed rows in DuckDB's memory, and after a
+    # load's minute one seal ran out of it (448 MiB) and lost the whole run's work. A seal
+    # recomputes its visitors' touched days from raw events, so parts give the same rows.
+    while upto is not None and not should_stop():
+        with cur_factory() as cur:
+            part = cur.execute(
+                "SELECT max(seq) FROM (SELECT seq FROM rollup_pending WHERE seq <= ? ORDER BY seq LIMIT ?)",
+                [int(upto), SEAL_ROWS]).fetchall()[0][0]  # fmt: skip
+            if part is None:
+                break
             for site_id, tz in sites.items():
-                visitors, rows_added = seal_site(cur, site_id, tz, spec, int(upto))
+                visitors, rows_added = seal_site(cur, site_id, tz, spec, int(part))
                 sealed += visitors
                 appended[site_id] = appended.get(site_id, 0) + rows_added
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
-            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(upto)])
+            cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(part)])
+        if part >= upto:
+            break
+    with cur_factory() as cur:
         for site_id in sites:
             compact(cur, site_id, current_window(sites[site_id]))
             if appended.get(site_id, 0) != before.get(site_id, 0):

@@ -30,7 +30,7 @@ from footfall.store.base import (
     SiteActivity,
 )
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, siteops, sizing
+from footfall.store.duckdb import forget, pressure, siteops, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
@@ -222,8 +222,11 @@ class DuckDBStore:
     # -- reading and maintenance -----------------------------------------------------------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._priority.reading(), self._gate.reading():
-            return self._cursor().execute(sql, list(params)).fetchall()
+        def read() -> list[tuple[Any, ...]]:
+            with self._priority.reading(), self._gate.reading():
+                return self._cursor().execute(sql, list(params)).fetchall()
+
+        return pressure.retrying(read)
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:
@@ -232,7 +235,7 @@ class DuckDBStore:
         with self._priority.reading(), self._gate.reading(), self._transaction() as cur:
 
             def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-                return cur.execute(sql, list(params)).fetchall()
+                return pressure.busy_on_oom(lambda: cur.execute(sql, list(params)).fetchall())
 
             yield run
 

@@ -73,3 +73,45 @@ def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
     send(ff, [visit(f"past-{i}", i % 30) for i in range(80)])
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     compare(ff)
+
+
+def test_a_seal_of_many_pending_rows_runs_in_parts_and_keeps_each_parts_work(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    send(ff, history(20))
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    # 30 visitors today, in three writer rounds: 30 pending rows, sealed 8 at a time.
+    for r in range(3):
+        send(
+            ff,
+            [
+                visit(f"h-{i}", 0) if i < 20 else visit(f"new-{r}-{i}", 0)
+                for i in range(r * 10, r * 10 + 10)
+            ],
+        )
+    pending = store.query("SELECT seq FROM rollup_pending ORDER BY seq")
+    assert len(pending) == 30
+    monkeypatch.setattr(duckdb_rollups_run, "SEAL_ROWS", 8)
+    parts: list[int] = []
+    real = duckdb_rollups_run.seal_site
+
+    def spy(cur: Any, site_id: str, tz: str, spec: Any, upto: int) -> Any:
+        parts.append(upto)
+        if len(parts) == 2:  # the store closes after the second part: the rest waits
+            monkeypatch.setattr(store, "_closing", True)
+        return real(cur, site_id, tz, spec, upto)
+
+    monkeypatch.setattr(duckdb_rollups_run, "seal_site", spy)
+    result = run_rollups(store, ff.services.meta)
+    # Two parts of 8 rows each ran, committed, and left the other 14 pending.
+    assert parts == [pending[7][0], pending[15][0]]
+    assert result["sealed_visitors"] == 16
+    assert store.query("SELECT count(*) FROM rollup_pending") == [(14,)]
+    compare(ff)
+    monkeypatch.setattr(store, "_closing", False)
+    parts.clear()
+    assert run_rollups(store, ff.services.meta)["sealed_visitors"] == 14
+    assert len(parts) == 2 and store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
+    compare(ff)
