@@ -271,6 +271,41 @@ def rows_of(page: Any, selector: str) -> list[str]:
     ]
 
 
+def test_a_panel_refused_with_503_asks_again_after_its_retry_after(ctx: Ctx, browser: Any) -> None:
+    """The store answers 503 with Retry-After when a rollups build holds its memory
+    (footfall/store/duckdb/pressure.py): the dashboard waits and asks again."""
+    page = owner_page(ctx, browser)
+    refused: list[str] = []
+    asked: list[float] = []
+
+    def busy_once(route: Any) -> None:
+        asked.append(time.monotonic())
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.post_data or "")
+        body = (
+            '{"success": false, "error": "the store is short of memory for this query; try again"}'
+        )
+        route.fulfill(
+            status=503, headers={"retry-after": "1"}, content_type="application/json", body=body
+        )
+
+    page.route("**/api/v2/query", busy_once)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
+    settled(page)
+    # The refused query was asked again, a second later, and every panel shows its numbers.
+    assert len(refused) == 1
+    again = [t for t in asked[1:] if t - asked[0] >= 0.9]
+    assert again, asked
+    assert stat(page, "visitors") == "11"
+    assert "Google" in page.inner_text("#list-sources")
+    assert page.locator("text=Could not load").count() == 0
+    ctx.errors[:] = [e for e in ctx.errors if not e.startswith("503 ")]
+    assert ctx.errors == []
+    page.context.close()
+
+
 def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: Any) -> None:
     page = owner_page(ctx, browser)
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))

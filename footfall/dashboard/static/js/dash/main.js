@@ -23,15 +23,35 @@ let generation = 0;
 let controller = null;
 const shown = { stats: null, chart: null, panels: {}, funnel: null };
 
-async function query(body, signal) {
-  const res = await fetch(cfg.queryUrl, {
-    method: 'POST', credentials: 'same-origin', signal,
-    headers: { 'content-type': 'application/json' },
-    // Imported aggregates (footfall import plausible-csv) count wherever they can.
-    body: JSON.stringify({ site_id: cfg.siteId, ...body, include: { imports: true, ...body.include } }),
+// A store short of memory beside a rollups build answers 503 with Retry-After: the panel
+// waits as told (at most 10 s) and asks again, up to BUSY_TRIES times in all.
+const BUSY_TRIES = 3;
+
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new DOMException('aborted', 'AbortError'));
+    }, { once: true });
   });
-  if (!res.ok) throw new Error('query failed: ' + res.status);
-  return res.json();
+}
+
+async function query(body, signal) {
+  for (let attempt = 1; ; attempt += 1) {
+    const res = await fetch(cfg.queryUrl, {
+      method: 'POST', credentials: 'same-origin', signal,
+      headers: { 'content-type': 'application/json' },
+      // Imported aggregates (footfall import plausible-csv) count wherever they can.
+      body: JSON.stringify({ site_id: cfg.siteId, ...body, include: { imports: true, ...body.include } }),
+    });
+    if (res.status === 503 && attempt < BUSY_TRIES) {
+      await pause(Math.min(10, Number(res.headers.get('retry-after')) || 2) * 1000, signal);
+      continue;
+    }
+    if (!res.ok) throw new Error('query failed: ' + res.status);
+    return res.json();
+  }
 }
 
 // -- filters -------------------------------------------------------------------------------
