@@ -5,6 +5,7 @@ sees only ``Transport``.
 Every request runs with ``SESSION_SETTINGS``, which make ClickHouse answer the way the
 port's SQL expects (and the DuckDB store answers): NULL for an aggregate over no rows and
 for the missing side of an outer join, ``FINAL`` applied to the replacing tables, UTC.
+An answer's statements (``read``) run in process with ``READ_SETTINGS`` besides.
 """
 
 from __future__ import annotations
@@ -42,10 +43,24 @@ SESSION_SETTINGS: dict[str, Any] = {
 }
 
 
+# An answer's statements in process (chdb) run on one thread each: a dashboard load asks
+# ten panels at once (six requests in flight) of the cores the engine shares with the app
+# and the writer, so a statement's second thread only splits the work and merges it again,
+# for more CPU per answer. The dashboard set at 10M: 6% less CPU one statement after
+# another, alternated in one process (bench/ch_statements.py --ab-setting max_threads=1,
+# docs/benchmarks.md). A server (HttpTransport) keeps its own settings: it has cores of
+# its own to spread a statement over. The writer's and the jobs' statements are not reads.
+READ_SETTINGS: dict[str, Any] = {"max_threads": 1}
+
+
 class Transport(Protocol):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """``arrow`` for an answer's statement (``ClickHouseStore.query``)."""
+        ...
 
     def arrow_batches(
         self, sql: str, params: Mapping[str, Any] | None = None
@@ -72,16 +87,20 @@ class ChdbTransport:
         self._all: list[Any] = []
         self._lock = threading.Lock()
 
-    def _con(self) -> Any:
-        con = getattr(self._local, "con", None)
+    def _con(self, reads: bool = False) -> Any:
+        """This thread's connection; ``reads``: its second one, for answers, with
+        ``READ_SETTINGS`` too (a session's settings are the connection's)."""
+        key = "reads" if reads else "con"
+        con = getattr(self._local, key, None)
         if con is None:
             con = self._connect(self.path)  # type: ignore[no-untyped-call]
-            for name, value in SESSION_SETTINGS.items():
+            settings = {**SESSION_SETTINGS, **(READ_SETTINGS if reads else {})}
+            for name, value in settings.items():
                 con.query(f"SET {name} = {value!r}")
             if self.database != "default":
                 con.query(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
                 con.query(f"USE `{self.database}`")
-            self._local.con = con
+            setattr(self._local, key, con)
             with self._lock:
                 self._all.append(con)
         return con
@@ -95,6 +114,12 @@ class ChdbTransport:
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         table: pa.Table = self._con().query(sql, "ArrowTable", params=self._params(params))
+        return table
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        table: pa.Table = self._con(reads=True).query(
+            sql, "ArrowTable", params=self._params(params)
+        )
         return table
 
     def arrow_batches(
@@ -156,6 +181,9 @@ class HttpTransport:
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         table: pa.Table = self._client().query_arrow(sql, parameters=dict(params or {}))
         return table
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return self.arrow(sql, params)
 
     def arrow_batches(
         self, sql: str, params: Mapping[str, Any] | None = None
