@@ -70,8 +70,9 @@ def expected(events: list[Event]) -> tuple[tuple[int, int], dict[str, tuple[int,
 
 @pytest.fixture
 def firsts_used(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each statement offered to the visitors' first days was answered there."""
-    return spy_on(monkeypatch, daily, "firsts_statement")
+    """Whether each statement offered to the visitors' first days was answered there (its
+    state read, alone or with the visits', allows them: ``firsts_of``)."""
+    return spy_on(monkeypatch, daily, "firsts_of")
 
 
 def answers(store: Any, used: list[bool], fast_path: bool) -> list[list[Any]]:
