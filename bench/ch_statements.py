@@ -93,8 +93,8 @@ def main() -> None:
             for on in modes if rep % 2 else modes[::-1]:
                 if args.ab:
                     store.capabilities = dataclasses.replace(base, **{args.ab: on})
-                if setting:  # this thread's session, which runs every statement here
-                    store.ch.command(f"SET {setting} = {value if on else 'DEFAULT'}")
+                if setting:  # the session of this thread's answers (the store's reads)
+                    store.ch.read(f"SET {setting} = {value if on else 'DEFAULT'}")
                 for name, body in queries:
                     label = name if on or not flag else f"{name} (no {flag})"
                     current[0] = label

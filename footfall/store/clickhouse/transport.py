@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from footfall.store.clickhouse.params import literal
+from footfall.store.duckdb import sizing
 
 SESSION_SETTINGS: dict[str, Any] = {
     "session_timezone": "UTC",
@@ -50,7 +51,23 @@ SESSION_SETTINGS: dict[str, Any] = {
 # another, alternated in one process (bench/ch_statements.py --ab-setting max_threads=1,
 # docs/benchmarks.md). A server (HttpTransport) keeps its own settings: it has cores of
 # its own to spread a statement over. The writer's and the jobs' statements are not reads.
-READ_SETTINGS: dict[str, Any] = {"max_threads": 1}
+# And they read decompressed blocks from the engine's uncompressed cache: the dashboard's
+# statements read the same few hundred thousand rows of the same columns each load, and
+# decompressing them was a third of their CPU (set CPU 470 -> 328 ms, alternated in one
+# process at 10M; the cache then held 185 MB). ClickHouse fills it only from reads of
+# under a million rows (``merge_tree_max_rows_to_use_cache``), so a big scan leaves it.
+READ_SETTINGS: dict[str, Any] = {"max_threads": 1, "use_uncompressed_cache": 1}
+# Its size, a server setting of the engine in process (given when this process first
+# opens the path): an eighth of RAM (or of the cgroup's limit), at most 256 MiB, beside
+# the DuckDB store's buffer pool of a quarter and 448 MiB (store/duckdb/sizing.py).
+CACHE_SHARE = 0.125
+CACHE_CAP = 256 << 20
+
+
+def cache_bytes(ram: int | None = None) -> int:
+    """The uncompressed cache's size in process for ``ram`` bytes (this machine's)."""
+    ram = sizing.physical_memory() if ram is None else ram
+    return min(CACHE_CAP, int(ram * CACHE_SHARE))
 
 
 class Transport(Protocol):
@@ -93,7 +110,7 @@ class ChdbTransport:
         key = "reads" if reads else "con"
         con = getattr(self._local, key, None)
         if con is None:
-            con = self._connect(self.path)  # type: ignore[no-untyped-call]
+            con = self._connect(f"{self.path}?uncompressed_cache_size={cache_bytes()}")  # type: ignore[no-untyped-call]
             settings = {**SESSION_SETTINGS, **(READ_SETTINGS if reads else {})}
             for name, value in settings.items():
                 con.query(f"SET {name} = {value!r}")
