@@ -86,9 +86,8 @@ def test_migrations_apply_once(tmp_path: Path, store_url: str) -> None:
         # LowCardinality and visit_days; insert stamps and the daily rollups rebuilt (9);
         # block numbers on events (10); the visits' insert stamps and their copy's gates (11);
         # the visitors' first days and their counts (12); the hourly rollups and the visit
-        # sums per hour (13); the events by source (14); the time index on events (15);
-        # the insert-stamp index on events and visits (16)
-        assert versions == [(i,) for i in range(1, 17)]
+        # sums per hour (13); the events by source (14); the time index on events (15)
+        assert versions == [(i,) for i in range(1, 16)]
         types = dict(store.query("SELECT name, type FROM system.columns WHERE table = 'events' "
                                  "AND database = currentDatabase()"))  # fmt: skip
         assert types["pathname"] == types["entry_page"] == "LowCardinality(Nullable(String))"
