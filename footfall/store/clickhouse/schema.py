@@ -195,16 +195,6 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (site_id, day, hour, visitor_id, ins)
 """
 
-STAMP_INDEX = [
-    sql
-    for table in ("events", "sessions")
-    for sql in (
-        f"ALTER TABLE {table} ADD INDEX IF NOT EXISTS inserted_span inserted "
-        "TYPE minmax GRANULARITY 1",
-        f"ALTER TABLE {table} MATERIALIZE INDEX inserted_span SETTINGS mutations_sync = 2",
-    )
-]
-
 # version -> statements; append, never edit an applied one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (1, (EVENTS, SESSIONS, DROPPED)),
@@ -313,13 +303,6 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "ALTER TABLE events MATERIALIZE INDEX ts_span SETTINGS mutations_sync = 2",
         ),
     ),
-    # Each granule's insert-stamp span, on events and on the visits, so an answer's read
-    # of what was stamped since the newest gate (query/daily.py ``_STATE``,
-    # query/visits.py) skips the granules written before it. ClickHouse's own per-part
-    # min/max skips only parts written wholly before it: once a merge has put rows of
-    # both sides into one part (a month's events do merge), that read took every
-    # granule of its range in the part (tests/store/clickhouse/test_stamp_index.py).
-    (16, tuple(STAMP_INDEX)),
 )
 
 LEDGER = """
