@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ch_statements.py --dir /tmp/footfall-bench-query/2000000-90d \
         [--reps 5] [--store chdb|duckdb] [--sql] [--only top_stats,pages] [--max-threads 1]
-        [--ab first_days]
+        [--ab first_days | --ab-setting max_threads=1]
 
 Runs each query of ``bench/query.py``'s dashboard set one after another ``--reps`` times
 on the ClickHouse copy kept under ``<dir>/clickhouse`` (or the DuckDB store), recording
@@ -11,7 +11,9 @@ threads count) and wall time; prints the median per query and per statement. The
 must exist (run ``bench/query.py --keep --store chdb`` once); its daily rollups are built
 here when missing, as the rollups job would. ``--ab FLAG`` runs every repetition twice,
 with the store's capability ``FLAG`` on and off (order alternating), and prints each
-query's median CPU both ways: a figure and its baseline from one process and one copy.
+query's median CPU both ways: a figure and its baseline from one process and one copy;
+``--ab-setting NAME=VALUE`` alternates a ClickHouse setting (on this thread's session)
+with its default the same way.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated query names")
     ap.add_argument("--max-threads", type=int, default=0, help="ClickHouse max_threads")
     ap.add_argument("--ab", default="", help="a Capabilities flag to alternate on and off")
+    ap.add_argument(
+        "--ab-setting",
+        default="",
+        help="NAME=VALUE: a ClickHouse setting to alternate with its default",
+    )
     args = ap.parse_args()
     if args.max_threads:
         from footfall.store.clickhouse import transport
@@ -73,7 +80,11 @@ def main() -> None:
     runner = QueryRunner(store)
     site = site_info(manifest)
     per_query: dict[str, list[float]] = defaultdict(list)
-    modes = [True, False] if args.ab else [True]
+    if args.ab and args.ab_setting:
+        sys.exit("--ab and --ab-setting: one at a time")
+    setting, _, value = args.ab_setting.partition("=")
+    flag = args.ab or (f"{setting}={value}" if setting else "")
+    modes = [True, False] if flag else [True]
     base = store.capabilities
     try:
         for rep in range(args.reps + 1):  # the first repetition warms caches: not counted
@@ -82,8 +93,10 @@ def main() -> None:
             for on in modes if rep % 2 else modes[::-1]:
                 if args.ab:
                     store.capabilities = dataclasses.replace(base, **{args.ab: on})
+                if setting:  # the session of this thread's answers (the store's reads)
+                    store.ch.read(f"SET {setting} = {value if on else 'DEFAULT'}")
                 for name, body in queries:
-                    label = name if on or not args.ab else f"{name} (no {args.ab})"
+                    label = name if on or not flag else f"{name} (no {flag})"
                     current[0] = label
                     c = time.process_time()
                     runner.run(parse_query(body), site)
@@ -91,8 +104,8 @@ def main() -> None:
                         per_query[label].append(time.process_time() - c)
     finally:
         store.close()
-    if args.ab:
-        _ab(per_query, args.ab)
+    if flag:
+        _ab(per_query, flag)
     total = 0.0
     print(f"{'query':<20} CPU ms (median of {args.reps})")
     for name, cpus in per_query.items():

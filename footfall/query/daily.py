@@ -53,15 +53,15 @@ def _days(scope: Scope) -> tuple[datetime, datetime] | None:
     return (lo, hi) if lo < hi else None
 
 
-def statement(
+def _usable(
     store: EventStore,
     scope: Scope,
     aliases: list[str],
     dims: tuple[str, ...],
     filters: tuple[Filter, ...],
-) -> Statement | None:
-    """The statement on the daily rollups equal to ``builder.aggregate`` on events, or
-    None when they cannot answer it exactly (or the store keeps none, or not yet)."""
+) -> tuple[Source, tuple[datetime, datetime], bool] | None:
+    """The rollup rows' source, the whole UTC days and whether the first days may answer,
+    or None when the daily rollups cannot answer exactly (or the store keeps none yet)."""
     if not store.capabilities.daily_rollups or not aliases or not set(aliases) <= ALIASES:
         return None
     if len(dims) > 1:
@@ -74,10 +74,43 @@ def statement(
         return None
     if store.rollup_state(scope.site_id) != ("UTC", DAILY_VERSION):
         return None
-    if store.capabilities.first_days and named <= {kind} and (kind or not named):
-        first = firsts_statement(store, scope, aliases, kind, filters, days)
-        if first is not None:
-            return first
+    firsts = store.capabilities.first_days and named <= {kind} and bool(kind or not named)
+    return source, days, firsts
+
+
+def firsts_days(
+    store: EventStore,
+    scope: Scope,
+    aliases: list[str],
+    dims: tuple[str, ...],
+    filters: tuple[Filter, ...],
+) -> tuple[datetime, datetime] | None:
+    """The whole UTC days :func:`statement` would answer from the first days (after
+    reading :func:`firsts_state`), or None when it would not try them."""
+    usable = _usable(store, scope, aliases, dims, filters)
+    return usable[1] if usable is not None and usable[2] else None
+
+
+def statement(
+    store: EventStore,
+    scope: Scope,
+    aliases: list[str],
+    dims: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    got: Firsts | bool | None = False,
+) -> Statement | None:
+    """The statement on the daily rollups equal to ``builder.aggregate`` on events, or
+    None when they cannot answer it exactly (or the store keeps none, or not yet).
+    ``got``: :func:`firsts_state` as read already (visits.py reads it with the visits')."""
+    usable = _usable(store, scope, aliases, dims, filters)
+    if usable is None:
+        return None
+    source, days, try_firsts = usable
+    kind = dims[0] if dims else ""
+    if try_firsts:
+        got = firsts_state(store, scope, days) if got is False else got
+        if isinstance(got, tuple):
+            return firsts_statement(scope, aliases, kind, filters, days, got)
     table, value, key, override = source
     vf, ef = "", ""
     vfp: list[object] = []
@@ -136,24 +169,41 @@ _STATE = (
 )
 
 
+Firsts = tuple[datetime, list[int]]  # (gate, visitors touched since it in the range)
+
+
+def firsts_state(store: EventStore, scope: Scope, days: tuple[datetime, datetime]) -> Firsts | None:
+    """The newest gate and the range's visitors touched since, or None when a day the
+    statement reads (the whole ``days`` and the day before them) is listed dirty, too
+    many visitors were touched, or no generation is published."""
+    lo, hi = days
+    site = scope.site_id
+    got = store.query(_STATE, [site, lo - timedelta(days=1), hi, site, scope.start, scope.end])
+    gate, dirty, ids = got[0] if got else (None, 1, None)
+    return firsts_of(gate, bool(dirty), ids)
+
+
+def firsts_of(gate: object, dirty: bool, ids: list[int] | None) -> Firsts | None:
+    """:func:`firsts_state` from its figures, however they were read."""
+    if not isinstance(gate, datetime) or dirty or len(ids or ()) > MAX_TOUCHED:
+        return None
+    return gate, sorted(ids or ())
+
+
 def firsts_statement(
-    store: EventStore,
     scope: Scope,
     aliases: list[str],
     kind: str,
     filters: tuple[Filter, ...],
     days: tuple[datetime, datetime],
-) -> Statement | None:
+    got: Firsts,
+) -> Statement:
     """``builder.aggregate`` on events for visitors, pageviews and events by nothing or by
-    ``kind``, from ``first_counts``/``first_days``; None when a day is dirty, too many
-    visitors were touched since the gate, or no generation is published."""
+    ``kind``, from ``first_counts``/``first_days`` as of ``got`` (:func:`firsts_state`)."""
     lo, hi = days
     a, b, before = lo.date(), hi.date(), lo.date() - timedelta(days=1)
     s, site = scope, scope.site_id
-    got = store.query(_STATE, [site, lo - timedelta(days=1), hi, site, s.start, s.end])
-    gate, dirty, ids = got[0] if got else (None, 1, None)
-    if not isinstance(gate, datetime) or dirty or len(ids or ()) > MAX_TOUCHED:
-        return None
+    gate, ids = got
     vf, ef = "", ""
     vfp: list[object] = []
     efp: list[object] = []
@@ -166,7 +216,7 @@ def firsts_statement(
     kp: list[object] = [site, gate, kind]
     value = f"toString({kinds()[kind]})"
     # Visitors touched since the gate: integers from the store, formatted by int().
-    touched = ", ".join(str(int(i)) for i in sorted(ids or ()))
+    touched = ", ".join(str(int(i)) for i in ids)
     raw = (f"SELECT {value} AS value, visitor_id, toInt64(name = 'pageview') AS pv, "
            "toInt64(name <> 'engagement') AS ev FROM events WHERE site_id = ? AND ")  # fmt: skip
     # The whole days' visitors, pageviews and events as of the gate.

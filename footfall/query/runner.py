@@ -169,8 +169,16 @@ class QueryRunner:
         ev = sorted({n.split(".")[1] for n in needs if n.startswith("events.")} | {"visitors"})
         plan = rollup.plan(self.store, scope, ev, dims, filters) if self.rollups else None
         ses = sorted(n.split(".")[1] for n in needs if n.startswith("sessions."))
-        # the range's visits from the store's copy ordered by start, if it keeps one
-        vstate = visits.state(self.store, scope) if self.rollups and ses else None
+        # the range's visits from the store's copy ordered by start, if it keeps one; read
+        # with the state of the events' first days when both are read (visits.states)
+        fdays = None
+        if self.rollups and ses and plan is None:
+            fdays = daily.firsts_days(self.store, scope, ev, dims, filters)
+        fstate: daily.Firsts | bool | None = False  # False: not read yet
+        if fdays is not None:
+            vstate, fstate = visits.states(self.store, scope, fdays)
+        else:
+            vstate = visits.state(self.store, scope) if self.rollups and ses else None
         vis = visits.source(self.store, scope, vstate) if vstate else None
         entered = entered_filters(dims, filters) if "sessions.bounces" in needs else None
         extra = entered[len(filters) :] if entered is not None else ()
@@ -193,7 +201,7 @@ class QueryRunner:
             self._merge(rows, tuple(ev), scope, dims, "events", out)
         elif self.rollups and (
             st := hourly.statement(self.store, scope, ev, dims, filters)
-            or daily.statement(self.store, scope, ev, dims, filters)
+            or daily.statement(self.store, scope, ev, dims, filters, fstate)
         ):
             self._fetch(st, scope, dims, "events", out)
         else:

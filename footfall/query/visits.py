@@ -13,8 +13,9 @@ answer equals the raw path's; the contract tests compare them.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
+from footfall.query import daily
 from footfall.query.builder import Params, Scope, Statement
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Filter
@@ -33,6 +34,18 @@ _TOUCHED = (
     "FROM sessions WHERE site_id = ? AND inserted >= g SETTINGS final = 0"
 )
 State = tuple[datetime, list[int], list[date]]  # (gate, touched visit ids, dirty UTC days)
+# The same and daily.py's ``_STATE`` (the range's visitors touched since the gate) in one
+# statement, for a query that reads both (top stats, entry pages): a statement's fixed
+# cost on chdb is a few ms, like either read. The dirty UTC days from the day before the
+# range's through its end: each reader takes its own days of them.
+_BOTH = (
+    "WITH (SELECT max(gate) FROM visit_gates) AS g SELECT toDateTime64(g, 3, 'UTC') AS gate, "
+    f"(SELECT groupUniqArray({MAX_TOUCHED + 1})(session_id) FROM sessions WHERE site_id = ? "
+    "AND inserted >= g) AS ids, (SELECT groupUniqArray(toDate(day)) FROM rollup_dirty "
+    "WHERE site_id = ? AND day >= ? AND day <= ?) AS dirty, "
+    f"groupUniqArray({daily.MAX_TOUCHED + 1})(visitor_id) AS visitors FROM events "
+    "WHERE site_id = ? AND ts >= ? AND ts < ? AND inserted >= g SETTINGS final = 0"
+)
 
 
 def state(store: EventStore, scope: Scope) -> State | None:
@@ -49,6 +62,30 @@ def state(store: EventStore, scope: Scope) -> State | None:
     if not isinstance(gate, datetime) or len(ids or ()) > MAX_TOUCHED:
         return None
     return gate, sorted(ids or ()), sorted(dirty or ())
+
+
+def states(
+    store: EventStore, scope: Scope, days: tuple[datetime, datetime]
+) -> tuple[State | None, daily.Firsts | None]:
+    """:func:`state` and ``daily.firsts_state(store, scope, days)`` read in one
+    statement, so of one moment."""
+    if not store.capabilities.visit_copy:
+        return None, daily.firsts_state(store, scope, days)
+    lo, hi = days
+    site, start, end = scope.site_id, scope.start, scope.end
+    first = min(lo - timedelta(days=1), start.replace(hour=0, minute=0, second=0, microsecond=0))
+    got = store.query(_BOTH, [site, site, first, max(hi, end), site, start, end])
+    gate, ids, dirty, visitors = got[0] if got else (None, None, None, None)
+    listed: list[date] = sorted(dirty or ())
+    # Each reader's days, as its own statement selects them (days are stored at midnight).
+    mine = [
+        d for d in listed if start.date() <= d and datetime.combine(d, time(), start.tzinfo) < end
+    ]
+    theirs = any(lo.date() - timedelta(days=1) <= d <= hi.date() for d in listed)
+    firsts = daily.firsts_of(gate, theirs, visitors)
+    if not isinstance(gate, datetime) or len(ids or ()) > MAX_TOUCHED:
+        return None, firsts
+    return (gate, sorted(ids or ()), mine), firsts
 
 
 def source(

@@ -190,7 +190,7 @@ class ClickHouseStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         text, named = bind(sql, params)
-        return _rows(plain(self.ch.arrow(text, named)))
+        return _rows(plain(self.ch.read(text, named)))
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:

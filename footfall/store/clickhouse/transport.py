@@ -5,6 +5,7 @@ sees only ``Transport``.
 Every request runs with ``SESSION_SETTINGS``, which make ClickHouse answer the way the
 port's SQL expects (and the DuckDB store answers): NULL for an aggregate over no rows and
 for the missing side of an outer join, ``FINAL`` applied to the replacing tables, UTC.
+An answer's statements (``read``) run in process with ``READ_SETTINGS`` besides.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from footfall.store.clickhouse.params import literal
+from footfall.store.duckdb import sizing
 
 SESSION_SETTINGS: dict[str, Any] = {
     "session_timezone": "UTC",
@@ -42,10 +44,40 @@ SESSION_SETTINGS: dict[str, Any] = {
 }
 
 
+# An answer's statements in process (chdb) run on one thread each: a dashboard load asks
+# ten panels at once (six requests in flight) of the cores the engine shares with the app
+# and the writer, so a statement's second thread only splits the work and merges it again,
+# for more CPU per answer. The dashboard set at 10M: 6% less CPU one statement after
+# another, alternated in one process (bench/ch_statements.py --ab-setting max_threads=1,
+# docs/benchmarks.md). A server (HttpTransport) keeps its own settings: it has cores of
+# its own to spread a statement over. The writer's and the jobs' statements are not reads.
+# And they read decompressed blocks from the engine's uncompressed cache: the dashboard's
+# statements read the same few hundred thousand rows of the same columns each load, and
+# decompressing them was a third of their CPU (set CPU 470 -> 328 ms, alternated in one
+# process at 10M; the cache then held 185 MB). ClickHouse fills it only from reads of
+# under a million rows (``merge_tree_max_rows_to_use_cache``), so a big scan leaves it.
+READ_SETTINGS: dict[str, Any] = {"max_threads": 1, "use_uncompressed_cache": 1}
+# Its size, a server setting of the engine in process (given when this process first
+# opens the path): an eighth of RAM (or of the cgroup's limit), at most 256 MiB, beside
+# the DuckDB store's buffer pool of a quarter and 448 MiB (store/duckdb/sizing.py).
+CACHE_SHARE = 0.125
+CACHE_CAP = 256 << 20
+
+
+def cache_bytes(ram: int | None = None) -> int:
+    """The uncompressed cache's size in process for ``ram`` bytes (this machine's)."""
+    ram = sizing.physical_memory() if ram is None else ram
+    return min(CACHE_CAP, int(ram * CACHE_SHARE))
+
+
 class Transport(Protocol):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """``arrow`` for an answer's statement (``ClickHouseStore.query``)."""
+        ...
 
     def arrow_batches(
         self, sql: str, params: Mapping[str, Any] | None = None
@@ -72,16 +104,20 @@ class ChdbTransport:
         self._all: list[Any] = []
         self._lock = threading.Lock()
 
-    def _con(self) -> Any:
-        con = getattr(self._local, "con", None)
+    def _con(self, reads: bool = False) -> Any:
+        """This thread's connection; ``reads``: its second one, for answers, with
+        ``READ_SETTINGS`` too (a session's settings are the connection's)."""
+        key = "reads" if reads else "con"
+        con = getattr(self._local, key, None)
         if con is None:
-            con = self._connect(self.path)  # type: ignore[no-untyped-call]
-            for name, value in SESSION_SETTINGS.items():
+            con = self._connect(f"{self.path}?uncompressed_cache_size={cache_bytes()}")  # type: ignore[no-untyped-call]
+            settings = {**SESSION_SETTINGS, **(READ_SETTINGS if reads else {})}
+            for name, value in settings.items():
                 con.query(f"SET {name} = {value!r}")
             if self.database != "default":
                 con.query(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
                 con.query(f"USE `{self.database}`")
-            self._local.con = con
+            setattr(self._local, key, con)
             with self._lock:
                 self._all.append(con)
         return con
@@ -95,6 +131,12 @@ class ChdbTransport:
 
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         table: pa.Table = self._con().query(sql, "ArrowTable", params=self._params(params))
+        return table
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        table: pa.Table = self._con(reads=True).query(
+            sql, "ArrowTable", params=self._params(params)
+        )
         return table
 
     def arrow_batches(
@@ -156,6 +198,9 @@ class HttpTransport:
     def arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         table: pa.Table = self._client().query_arrow(sql, parameters=dict(params or {}))
         return table
+
+    def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return self.arrow(sql, params)
 
     def arrow_batches(
         self, sql: str, params: Mapping[str, Any] | None = None

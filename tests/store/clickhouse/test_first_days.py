@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from footfall.meta.repo import SiteInfo
-from footfall.query import daily
+from footfall.query import daily, visits
 from footfall.query.dialects import CLICKHOUSE
 from footfall.query.rollup import spec
 from tests.contract.test_store_writes import open_parts
@@ -56,7 +56,11 @@ QUERIES = [
     {"metrics": ["visitors"], "dimensions": ["event:page"],
      "filters": [["is_not", "event:page", ["/y"]]]},
     {"metrics": ["visitors", "pageviews"], "dimensions": ["visit:device"]},
+    # Visits too: both states read in one statement (visits.states).
+    {"metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"]},
+    {"metrics": ["visitors", "visits"], "dimensions": ["visit:entry_page"]},
 ]  # fmt: skip
+BOTH = 2  # the queries above reading visits and first days
 LO, HI = ms(13, 23), ms(16, 23)
 
 
@@ -70,8 +74,9 @@ def expected(events: list[Event]) -> tuple[tuple[int, int], dict[str, tuple[int,
 
 @pytest.fixture
 def firsts_used(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each statement offered to the visitors' first days was answered there."""
-    return spy_on(monkeypatch, daily, "firsts_statement")
+    """Whether each statement offered to the visitors' first days was answered there (its
+    state read, alone or with the visits', allows them: ``firsts_of``)."""
+    return spy_on(monkeypatch, daily, "firsts_of")
 
 
 def answers(store: Any, used: list[bool], fast_path: bool) -> list[list[Any]]:
@@ -89,8 +94,13 @@ def check(got: list[list[Any]], events: list[Event]) -> None:
 
 
 def test_first_days_count_each_visitor_once(
-    tmp_path: Path, store_url: str, firsts_used: list[bool], ripen: Callable[[], None]
+    tmp_path: Path,
+    store_url: str,
+    firsts_used: list[bool],
+    ripen: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    both = spy_on(monkeypatch, visits, "states")
     spool, store = open_parts(tmp_path, store_url)
     try:
         write = writing(spool, store)
@@ -99,6 +109,7 @@ def test_first_days_count_each_visitor_once(
         assert store.maintain_rollups({"s": SITE.timezone}, spec(CLICKHOUSE))["built"]
         built = answers(store, firsts_used, True)
         check(built, EVENTS)
+        assert len(both) == BOTH
         # Visitors 1-8 (8's event on the 14th), 12 views; /a: 1, 3 (not 8: its /a is on
         # the 13th in Berlin); /y: 5, 6 (3 views: not 6's on the 17th in Berlin).
         assert built[0] == [((), (8, 12))]
