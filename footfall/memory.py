@@ -176,3 +176,17 @@ def resident_bytes() -> int:
 
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def physical_memory() -> int:
+    """Bytes of RAM, or of the cgroup's limit when the server runs in a smaller one (what
+    each store sizes its caches by)."""
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            raw = f.read().strip()
+        if raw.isdigit():
+            ram = min(ram, int(raw))
+    except OSError:
+        pass
+    return ram

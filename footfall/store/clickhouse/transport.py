@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from footfall.memory import physical_memory
 from footfall.store.clickhouse.params import literal
-from footfall.store.duckdb import sizing
 
 SESSION_SETTINGS: dict[str, Any] = {
     "session_timezone": "UTC",
@@ -66,7 +66,7 @@ CACHE_CAP = 256 << 20
 
 def cache_bytes(ram: int | None = None) -> int:
     """The uncompressed cache's size in process for ``ram`` bytes (this machine's)."""
-    ram = sizing.physical_memory() if ram is None else ram
+    ram = physical_memory() if ram is None else ram
     return min(CACHE_CAP, int(ram * CACHE_SHARE))
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from footfall.memory import physical_memory
+
 MIB = 1 << 20
 # A quarter of RAM leaves the rest to the site the server also runs, the page cache and
 # Python. The dashboard over 10M events peaks at ~370 MiB of process whatever the limit,
@@ -38,19 +40,6 @@ THREADS_CAP = 8
 # which then stacked under the next job's working set. Its background thread gives them
 # back within about a second (the same query: 402 MiB resident after it, 184 MiB with it).
 ALLOCATOR_SETTINGS = {"allocator_background_threads": True}
-
-
-def physical_memory() -> int:
-    """Bytes of RAM, or of the cgroup's limit when the server runs in a smaller one."""
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            raw = f.read().strip()
-        if raw.isdigit():
-            ram = min(ram, int(raw))
-    except OSError:
-        pass
-    return ram
 
 
 def default_memory_limit(ram: int | None = None) -> str:
