@@ -10,6 +10,7 @@ each statement sees exactly its own request's settings, as with a real server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -173,6 +174,10 @@ class Engine:
         except ClickHouseError:
             raise
         except Exception as exc:
+            # chdb hands what a refused statement had written (past its memory limit, say)
+            # to the connection's next statement: a throwaway one takes it.
+            with contextlib.suppress(Exception):
+                h.conn.query("SELECT 1", "TabSeparated")
             raise ClickHouseError.from_engine(exc) from None
 
     def _use(self, h: _Handle, database: str | None) -> None:

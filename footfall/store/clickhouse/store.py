@@ -20,7 +20,14 @@ from typing import Any
 import pyarrow as pa
 
 from footfall.store import imported
-from footfall.store.base import Capabilities, QueryFn, RollupSpec, Shares, SiteActivity
+from footfall.store.base import (
+    Capabilities,
+    QueryFn,
+    RollupSpec,
+    Shares,
+    SiteActivity,
+    StoreBusy,
+)
 from footfall.store.clickhouse import (
     by_source,
     firsts,
@@ -35,7 +42,12 @@ from footfall.store.clickhouse import (
 from footfall.store.clickhouse.params import bind, naive_utc
 from footfall.store.clickhouse.rows import Share, owners
 from footfall.store.clickhouse.target import ClickHouseTarget
-from footfall.store.clickhouse.transport import ChdbTransport, HttpTransport, Transport
+from footfall.store.clickhouse.transport import (
+    ChdbTransport,
+    HttpTransport,
+    Transport,
+    out_of_memory,
+)
 from footfall.store.clickhouse.write import ScratchTarget, plain, progress_of, version_of
 
 LAYOUT_TTL_SECONDS = 30.0
@@ -190,7 +202,12 @@ class ClickHouseStore:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         text, named = bind(sql, params)
-        return _rows(plain(self.ch.read(text, named)))
+        try:
+            return _rows(plain(self.ch.read(text, named)))
+        except Exception as exc:  # past the memory limit: busy, as the DuckDB store says
+            if out_of_memory(exc):
+                raise StoreBusy("the store is short of memory for this query; try again") from exc
+            raise
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:

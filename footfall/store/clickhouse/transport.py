@@ -10,6 +10,7 @@ An answer's statements (``read``) run in process with ``READ_SETTINGS`` besides.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -68,6 +69,13 @@ def cache_bytes(ram: int | None = None) -> int:
     """The uncompressed cache's size in process for ``ram`` bytes (this machine's)."""
     ram = physical_memory() if ram is None else ram
     return min(CACHE_CAP, int(ram * CACHE_SHARE))
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is ClickHouse refusing a statement past its memory limit
+    (MEMORY_LIMIT_EXCEEDED, code 241): chdb's error and clickhouse-connect's both carry
+    the server's text."""
+    return "Code: 241." in str(exc)
 
 
 class Transport(Protocol):
@@ -134,9 +142,16 @@ class ChdbTransport:
         return table
 
     def read(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        table: pa.Table = self._con(reads=True).query(
-            sql, "ArrowTable", params=self._params(params)
-        )
+        con = self._con(reads=True)
+        try:
+            table: pa.Table = con.query(sql, "ArrowTable", params=self._params(params))
+        except Exception as exc:
+            if out_of_memory(exc):
+                # chdb hands what the refused statement had written to the connection's
+                # next statement ("Invalid flatbuffers message"): a throwaway one takes it.
+                with contextlib.suppress(Exception):  # failing on that is its purpose
+                    con.query("SELECT 1", "ArrowTable")
+            raise
         return table
 
     def arrow_batches(

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from footfall.config import Settings
+from footfall.store.base import StoreBusy
 from footfall.store.clickhouse import transport
 from footfall.store.factory import open_store
 
@@ -42,5 +45,23 @@ def test_reads_run_on_one_thread_in_process_only(tmp_path: Path, store_url: str)
         )
         store._transport.command("INSERT INTO t VALUES (7)")  # type: ignore[attr-defined]
         assert store.query("SELECT x FROM t") == [(7,)]
+    finally:
+        store.close()
+
+
+def test_a_read_past_the_memory_limit_says_the_store_is_busy(
+    tmp_path: Path, store_url: str
+) -> None:
+    """ClickHouse refusing a read for memory (code 241) is ``StoreBusy`` (HTTP 503 with
+    Retry-After, as on DuckDB), not an error that answers 500."""
+    store = open_store(Settings(data_dir=tmp_path, store_url=store_url))
+    try:
+        big = "SELECT uniqExact(number) FROM numbers(3000000)"
+        with pytest.raises(StoreBusy):
+            store.query(f"{big} SETTINGS max_memory_usage = 4000000")
+        assert store.query(big) == [(3000000,)]
+        with pytest.raises(Exception, match="UNKNOWN_TABLE|Unknown table") as other:
+            store.query("SELECT * FROM no_such_table")
+        assert not isinstance(other.value, StoreBusy)
     finally:
         store.close()
