@@ -59,9 +59,15 @@ def state(store: EventStore, scope: Scope) -> State | None:
     site = scope.site_id
     got = store.query(_TOUCHED, [site, scope.start, scope.end, site])
     gate, ids, dirty = got[0] if got else (None, None, None)
+    return _state_of(gate, ids, sorted(dirty or ()))
+
+
+def _state_of(gate: object, ids: list[int] | None, dirty: list[date]) -> State | None:
+    """:func:`state` from its figures, however they were read: None when no copy is
+    published or too many visits were touched."""
     if not isinstance(gate, datetime) or len(ids or ()) > MAX_TOUCHED:
         return None
-    return gate, sorted(ids or ()), sorted(dirty or ())
+    return gate, sorted(ids or ()), dirty
 
 
 def states(
@@ -82,10 +88,7 @@ def states(
         d for d in listed if start.date() <= d and datetime.combine(d, time(), start.tzinfo) < end
     ]
     theirs = any(lo.date() - timedelta(days=1) <= d <= hi.date() for d in listed)
-    firsts = daily.firsts_of(gate, theirs, visitors)
-    if not isinstance(gate, datetime) or len(ids or ()) > MAX_TOUCHED:
-        return None, firsts
-    return (gate, sorted(ids or ()), mine), firsts
+    return _state_of(gate, ids, mine), daily.firsts_of(gate, theirs, visitors)
 
 
 def source(

@@ -101,7 +101,9 @@ class StoreBusy(Exception):
     """The store cannot answer a read now for want of a resource it shares (memory held
     by a rollups build, say) and may later: HTTP answers 503 with ``Retry-After``."""
 
-    def __init__(self, reason: str, retry_after: int = 5) -> None:
+    SHORT_OF_MEMORY = "the store is short of memory for this query; try again"
+
+    def __init__(self, reason: str = SHORT_OF_MEMORY, retry_after: int = 5) -> None:
         super().__init__(reason)
         self.reason, self.retry_after = reason, retry_after
 

@@ -4,6 +4,7 @@ client session ids, visits written in pieces) come out the same on DuckDB and Cl
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,16 @@ def record(i: int, **kw: object) -> SpoolRecord:
     )
     base.update(kw)
     return SpoolRecord(**base)  # type: ignore[arg-type]
+
+
+def out_of_order(n: int, seed: int) -> list[SpoolRecord]:
+    """``n`` records of 11 visitors at random times over three hours, so that later rounds
+    merge into (and re-stamp) the visits of earlier ones."""
+    rng = random.Random(seed)
+    return [
+        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
+        for i in range(n)
+    ]
 
 
 def open_parts(

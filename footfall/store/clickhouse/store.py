@@ -206,7 +206,7 @@ class ClickHouseStore:
             return _rows(plain(self.ch.read(text, named)))
         except Exception as exc:  # past the memory limit: busy, as the DuckDB store says
             if out_of_memory(exc):
-                raise StoreBusy("the store is short of memory for this query; try again") from exc
+                raise StoreBusy() from exc
             raise
 
     @contextmanager

@@ -39,10 +39,7 @@ def retrying(read: Callable[[], T]) -> T:
         except duckdb.OutOfMemoryException as exc:
             log.warning("read out of memory, trying again in %.1f s: %s", wait, str(exc)[:120])
             _sleep(wait)
-    try:
-        return read()
-    except duckdb.OutOfMemoryException as exc:
-        raise StoreBusy("the store is short of memory for this query; try again") from exc
+    return busy_on_oom(read)
 
 
 def busy_on_oom(read: Callable[[], T]) -> T:
@@ -51,4 +48,4 @@ def busy_on_oom(read: Callable[[], T]) -> T:
     try:
         return read()
     except duckdb.OutOfMemoryException as exc:
-        raise StoreBusy("the store is short of memory for this query; try again") from exc
+        raise StoreBusy() from exc

@@ -157,9 +157,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
     dn, p_dn = _day_number(spec, "ts", zone, t_lo, t_hi)
-    # Read where used (twice), not copied into a temp table: an event's values of every
-    # kind are ten strings, and a temp copy of a few days' events at 10M took most of
-    # DuckDB's 448 MiB beside a writer round (both ran out of memory mid-load).
+    # Read where used (twice), not copied into a temp table that held every touched day's
+    # events, ten strings each, in DuckDB's memory: the same rows at 0.97x the CPU
+    # (bench/seal_fold.py at 10M, docs/benchmarks.md).
     ev = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs FROM events "
           "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
     p_ev = [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi]

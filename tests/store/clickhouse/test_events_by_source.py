@@ -9,7 +9,6 @@ events say (literals worked out below), and what the same store answers from ``e
 from __future__ import annotations
 
 import dataclasses
-import random
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from footfall.query.model import parse_query
 from footfall.query.rollup import spec
 from footfall.query.runner import QueryRunner
 from footfall.queue.writer import Writer
-from tests.contract.test_store_writes import open_parts, record
+from tests.contract.test_store_writes import open_parts, out_of_order, record
 
 SITE = SiteInfo("s", "S", ("s.com",), "UTC", datetime(2023, 1, 1))
 GOOGLE, BING = "https://www.google.com/", "https://www.bing.com/"
@@ -167,11 +166,7 @@ def test_other_filters_read_events(tmp_path: Path, store_url: str, spied: list[b
 def test_round_stopped_between_deletes(tmp_path: Path, store_url: str, killed: str) -> None:
     """A round commits, then stops at one of its two deletes of the events it re-stamped:
     the next start deletes what is left, and the copy holds the events' rows again."""
-    rng = random.Random(5)
-    recs = [
-        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
-        for i in range(400)
-    ]
+    recs = out_of_order(400, 5)
     spool, store = open_parts(tmp_path, store_url)
     writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
     spool.append_sync([ENCODER.encode(r) for r in recs[:200]])

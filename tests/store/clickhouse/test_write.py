@@ -4,7 +4,6 @@ event is stored once, every visit counted once."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from footfall.ingest.record import ENCODER
 from footfall.queue.writer import Writer
 from footfall.store import open_store
 from footfall.store.base import EventStore
-from tests.contract.test_store_writes import open_parts, record
+from tests.contract.test_store_writes import open_parts, out_of_order, record
 
 
 def _fail_on(store: EventStore, table: str) -> None:
@@ -38,11 +37,7 @@ def test_a_round_stopped_part_way_is_replayed_exactly_once(
     store_url: str,
     stop_before: str,
 ) -> None:
-    rng = random.Random(7)
-    recs = [
-        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
-        for i in range(600)
-    ]
+    recs = out_of_order(600, 7)
     spool, store = open_parts(tmp_path, store_url)
     writer = Writer(spool, store, lambda s: ("s.com",), batch_size=200)
     spool.append_sync([ENCODER.encode(r) for r in recs[:300]])
@@ -100,11 +95,7 @@ def test_a_round_stopped_after_its_commit_has_its_restamps_settled(
 ) -> None:
     """The round commits its visits, then dies before deleting the older rows of the events
     it re-stamped: the next start deletes them, so no event is counted twice."""
-    rng = random.Random(5)
-    recs = [
-        record(i, ts=1_700_000_000_000 + rng.randrange(0, 3 * 3600_000), visitor_id=1 + i % 11)
-        for i in range(400)
-    ]
+    recs = out_of_order(400, 5)
     spool, store = open_parts(tmp_path, store_url)
     writer = Writer(spool, store, lambda s: ("s.com",), batch_size=10_000)
     spool.append_sync([ENCODER.encode(r) for r in recs[:200]])
