@@ -83,7 +83,11 @@ def test_serve_data_dir_flag(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "footfall.cli", "serve", "--data-dir", str(data),
          "--port", str(port)],
-        env={**os.environ, "FOOTFALL_DATA_DIR": str(tmp_path / "not-this")},
+        # The shutdown timeout as tests/serverproc.py sets it: Granian can hang a worker
+        # that gets Ctrl-C while its loop is busy (emmett-framework/granian#875), and the
+        # default 120 s outlasts this test's wait.
+        env={**os.environ, "FOOTFALL_DATA_DIR": str(tmp_path / "not-this"),
+             "FOOTFALL_SHUTDOWN_TIMEOUT_SECONDS": "10"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:

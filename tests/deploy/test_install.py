@@ -58,7 +58,10 @@ def test_the_image_install_steps_in_a_fresh_venv(tmp_path: Path) -> None:
     port = free_port()
     data = tmp_path / "data"
     server_env = {**env, "FOOTFALL_DATA_DIR": str(data), "FOOTFALL_PORT": str(port),
-                  "FOOTFALL_HOST": "127.0.0.1"}  # fmt: skip
+                  "FOOTFALL_HOST": "127.0.0.1",
+                  # as tests/serverproc.py: a Granian worker hung by the signal (granian#875)
+                  # is killed after 10 s, within this test's wait
+                  "FOOTFALL_SHUTDOWN_TIMEOUT_SECONDS": "10"}  # fmt: skip
     proc = subprocess.Popen([str(venv / "bin" / "footfall"), "serve"], env=server_env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path,
                             start_new_session=True)  # fmt: skip
