@@ -28,6 +28,7 @@ from footfall.store.base import (
     RollupSpec,
     Shares,
     SiteActivity,
+    StoreBusy,
 )
 from footfall.store.duckdb import compact as duckdb_compact
 from footfall.store.duckdb import forget, pressure, siteops, sizing
@@ -35,6 +36,7 @@ from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
 from footfall.store.duckdb.priority import BuildPriority
+from footfall.store.duckdb.revive import FATAL, REOPENING, Reviver
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -82,6 +84,7 @@ class DuckDBStore:
         self._rollup_states: dict[str, tuple[str, int]] | None = None  # rollup_state()
         self._gate = ReadGate()  # queries against the one swap of a compaction
         self._priority = BuildPriority()  # queries one at a time while a build runs
+        self._reviver = Reviver(self)  # the database reopened after a fatal error
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -159,7 +162,7 @@ class DuckDBStore:
         # 12-25% lower on one thread: the setting is the database's, and switching it while
         # another cursor's query ran left that query waiting forever (DuckDB 2.0; the
         # rollups job, found hung at shutdown).
-        with self._write_lock, self._transaction() as cur:
+        with self._reviving(), self._write_lock, self._transaction() as cur:
             yield _InPlace(cur)
             if fence is not None:
                 fence()  # raises: the transaction rolls back, nothing of the round stays
@@ -175,7 +178,7 @@ class DuckDBStore:
         # A checkpoint fails while another write transaction is open; the rollups job's
         # can last minutes (a first build), so wait for it rather than fail every round.
         if self._dirty and not self._rollup_lock.locked():
-            with self._write_lock:
+            with self._reviving(), self._write_lock:
                 self._cursor().execute("CHECKPOINT").fetchall()
             self._dirty = False
 
@@ -198,9 +201,21 @@ class DuckDBStore:
         except OSError:  # none since the last checkpoint, or ":memory:"
             return
         if wal >= sizing.CHECKPOINT_BYTES:
-            with self._write_lock:
+            with self._reviving(), self._write_lock:
                 self._cursor().execute("CHECKPOINT").fetchall()
             self._dirty = False
+
+    @contextmanager
+    def _reviving(self) -> Iterator[None]:
+        """Around a write: a fatal error reopens the database (revive.py), then goes on
+        to the caller, whose work is tried again from the queue or by the job's next run.
+        Outside the read gate and the locks, which the reopening waits on."""
+        seen = self._con
+        try:
+            yield
+        except FATAL as exc:
+            self._reviver.reopen(seen, exc)
+            raise
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -214,9 +229,12 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def read_progress(self) -> tuple[int, int] | None:
-        with self._gate.reading():
-            sql = 'SELECT segment, "offset" FROM writer_progress'
-            rows = self._cursor().execute(sql).fetchall()
+        def read() -> list[tuple[Any, ...]]:
+            with self._gate.reading():
+                sql = 'SELECT segment, "offset" FROM writer_progress'
+                return self._cursor().execute(sql).fetchall()
+
+        rows = self._reviver.read(read)
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     # -- reading and maintenance -----------------------------------------------------------
@@ -226,18 +244,25 @@ class DuckDBStore:
             with self._priority.reading(), self._gate.reading():
                 return self._cursor().execute(sql, list(params)).fetchall()
 
-        return pressure.retrying(read)
+        return self._reviver.read(lambda: pressure.retrying(read))
 
     @contextmanager
     def snapshot(self) -> Iterator[QueryFn]:
         """A query function whose statements all read one state of the store (one
-        read transaction), for answers assembled from several statements."""
-        with self._priority.reading(), self._gate.reading(), self._transaction() as cur:
+        read transaction), for answers assembled from several statements. After a fatal
+        error the database is reopened and the answer is ``StoreBusy`` (its statements
+        cannot be run again from here)."""
+        seen = self._con
+        try:
+            with self._priority.reading(), self._gate.reading(), self._transaction() as cur:
 
-            def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-                return pressure.busy_on_oom(lambda: cur.execute(sql, list(params)).fetchall())
+                def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                    return pressure.busy_on_oom(lambda: cur.execute(sql, list(params)).fetchall())
 
-            yield run
+                yield run
+        except FATAL as exc:
+            self._reviver.reopen(seen, exc)
+            raise StoreBusy(REOPENING) from exc
 
     def stream(
         self, sql: str, params: Sequence[Any] = (), batch_rows: int = 50_000
@@ -349,7 +374,7 @@ class DuckDBStore:
         """Build the rollups of ``sites`` (id -> time zone) that need it and fold in what
         the writer added since the last run (footfall/store/duckdb/rollups.py). Runs beside
         the writer: it only appends to ``rollup_pending``, which this never updates."""
-        with self._rollup_lock:
+        with self._reviving(), self._rollup_lock:
             self._maintaining = self._cursor()
             try:
                 return duckdb_rollups_run.maintain(
@@ -393,6 +418,10 @@ class DuckDBStore:
         return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
-        with self._gate.reading():
-            rows = self._cursor().execute("SELECT 1").fetchall()
-        return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path}
+        def read() -> list[tuple[Any, ...]]:
+            with self._gate.reading():
+                return self._cursor().execute("SELECT 1").fetchall()
+
+        rows = self._reviver.read(read)
+        return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path,
+                "reopened": self._reviver.reopened}  # fmt: skip
