@@ -1,34 +1,46 @@
-"""While the rollups job builds a site, the store's queries run one at a time.
+"""While the rollups job builds a site, the build's steps run alone and the store's
+queries take turns between them, with a quarter of the time.
 
 A build is what turns a bulk-loaded site's dashboard from raw events (seconds a panel at
 millions of events) into the rollups (milliseconds). DuckDB runs every statement of the
-process on one pool of threads, so while a build runs, each dashboard query running
-beside it takes an equal share of those threads: a dashboard loaded back to back (ten
-panels, six at a time, each a scan of every raw event) left the build a seventh of the
-CPU, and a 1M-event build that takes 9 s alone took 78 s (docs/benchmarks.md, issue 25).
-Queries one at a time give the build about half: the panels are slower while it runs
-and fast sooner (in process at 1M, six readers beside a build: the build ended in 0.50x
-the time, the readers ran a sixth as many statements; bench/build_beside_queries.py).
+process on one pool of threads and one memory limit, so a query running beside a build
+step takes a share of both: a dashboard loaded back to back (ten panels, six at a time,
+each a scan of every raw event) left a 1M-event build a seventh of the CPU (9 s alone,
+78 s beside it), and with queries one at a time a 10M-event build that takes 33 s alone
+in process took 377 s in ``footfall serve`` while the dashboard was polled
+(docs/benchmarks.md, issue 25).
 
-Only the store's reads (``query``, ``snapshot``) wait here; the writer, the jobs' own
-transactions and streamed exports (a stream may hold its read for minutes) do not.
+So while a build runs: a query waits while a step runs; a step waits for the one query
+running (queries run one at a time); between two steps, queries start only while the
+time they took during this build is under ``READ_SHARE`` of the time its steps took (the
+first one always may). The build ends in about 1/(1 - READ_SHARE) of its own time and
+the panels answer meanwhile, slower. Only the store's reads (``query``, ``snapshot``)
+wait here; the writer, the jobs' own transactions and streamed exports (a stream may hold
+its read for minutes) do not.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+# The share of a build's wall time the queries beside it may take.
+READ_SHARE = 0.25
+
 
 class BuildPriority:
-    """``building()`` around a build; ``reading()`` around a read. While any build runs, at
-    most one read runs at a time; a thread already reading passes (reads nest)."""
+    """``building()`` around a build, ``step()`` around each of its transactions,
+    ``reading()`` around a read. A thread already reading passes (reads nest)."""
 
     def __init__(self) -> None:
-        self._count = threading.Lock()
+        self._cond = threading.Condition()
         self._builds = 0
-        self._slot = threading.Lock()
+        self._stepping = False
+        self._reading = False  # the one query running during a build
+        self._step_time = 0.0  # this build's steps' and reads' wall seconds so far
+        self._read_time = 0.0
         self._local = threading.local()
 
     @property
@@ -37,24 +49,61 @@ class BuildPriority:
 
     @contextmanager
     def building(self) -> Iterator[None]:
-        with self._count:
+        with self._cond:
             self._builds += 1
+            self._step_time = self._read_time = 0.0
         try:
             yield
         finally:
-            with self._count:
+            with self._cond:
                 self._builds -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """One transaction of a build: waits for the running query, holds new ones back."""
+        with self._cond:
+            while self._reading or self._stepping:
+                self._cond.wait()
+            self._stepping = True
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._stepping = False
+                self._step_time += time.monotonic() - started
+                self._cond.notify_all()
+
+    def _may_read(self) -> bool:
+        if not self._builds:
+            return True
+        if self._stepping or self._reading:
+            return False
+        # Between steps: a query may start while the reads' share is under READ_SHARE
+        # (the build's first query always may: both are 0).
+        return self._read_time <= READ_SHARE * self._step_time
 
     @contextmanager
     def reading(self) -> Iterator[None]:
         if getattr(self._local, "held", False) or not self._builds:
-            # A read that starts before a build does not wait for it: the build gets its
-            # share as soon as the reads running at its start end.
+            # A read that starts before a build does not wait for it: the build's first
+            # step waits only for the reads that hold the one turn.
             yield
             return
-        with self._slot:
-            self._local.held = True
-            try:
-                yield
-            finally:
-                self._local.held = False
+        with self._cond:
+            while not self._may_read():
+                self._cond.wait()
+            self._reading = self._builds > 0
+            tracked = self._reading
+        self._local.held = True
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._local.held = False
+            if tracked:
+                with self._cond:
+                    self._reading = False
+                    self._read_time += time.monotonic() - started
+                    self._cond.notify_all()

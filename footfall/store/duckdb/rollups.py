@@ -179,7 +179,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # Copied into a temp table, not returned to Python: the first seal after a bulk load
     # would bring most of the table outside DuckDB's memory limit.
     fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev)
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev
+    )
     # The old rows that can change, read in the join below rather than copied first: those
     # with a fresh row's key (which may gain bits) and those with a bit on their visitor's
     # touched days (which may lose it). Every row of the touched visitors, as before, was

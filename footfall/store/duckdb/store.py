@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from contextlib import contextmanager, nullcontext
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from footfall.store.base import (
     StoreBusy,
 )
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, pressure, siteops, sizing
+from footfall.store.duckdb import forget, pressure, retention, siteops, sizing
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
@@ -190,10 +190,12 @@ class DuckDBStore:
         active"), and the writer goes on appending: beside a bulk load the WAL grew to 380
         MB and the rows it held back spilled 960 MB to ``<file>.tmp``. Between two of the
         job's transactions, and between two of the writer's rounds, one can."""
-        self._checkpoint_if_wal_large()
-        with self._transaction() as cur:
-            yield cur
-        self._checkpoint_if_wal_large()
+        # A build's steps run alone, the store's queries between them (priority.py).
+        with self._priority.step() if self._priority.active else nullcontext():
+            self._checkpoint_if_wal_large()
+            with self._transaction() as cur:
+                yield cur
+            self._checkpoint_if_wal_large()
 
     def _checkpoint_if_wal_large(self) -> None:
         try:
@@ -293,45 +295,11 @@ class DuckDBStore:
         self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
     ) -> int:
         """Delete raw events (and, ``with_sessions``, visits that ended) before ``cutoff``,
-        a day at a time; with ``site_id``, only that site's."""
-        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-        where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
-        sql = f"SELECT min(ts) FROM events WHERE {where}true"
-        oldest = self._cursor().execute(sql, args).fetchall()[0][0]
-        if oldest is None or oldest >= cutoff:
-            return 0
-        self._raw_deleted_before(cutoff, site_id)
-        deleted = 0
-        for upto in forget.day_batches(oldest, cutoff):
-            with self._write_lock, self._transaction() as cur:
-                sql = f"DELETE FROM events WHERE {where}ts < ?"
-                got = cur.execute(sql, [*args, upto]).fetchall()
-                deleted += int(got[0][0]) if got else 0
-                if with_sessions:
-                    cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
-        return deleted
+        a day at a time; with ``site_id``, only that site's (retention.py)."""
+        return retention.delete_events_before(self, cutoff, site_id, with_sessions)
 
     def delete_sessions_before(self, cutoff: datetime, site_id: str) -> int:
-        cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
-        sql = "SELECT min(end_ts) FROM sessions WHERE site_id = ?"
-        with self._gate.reading():  # not across a compaction's swap of the file
-            oldest = self._cursor().execute(sql, [site_id]).fetchall()[0][0]
-        if oldest is None or oldest >= cutoff:
-            return 0
-        self._raw_deleted_before(cutoff, site_id)
-        deleted = 0
-        for upto in forget.day_batches(oldest, cutoff):
-            with self._write_lock, self._transaction() as cur:
-                deleted += forget.delete_sessions_before(cur, site_id, upto)
-        return deleted
-
-    def _raw_deleted_before(self, cutoff: datetime, site_id: str | None) -> None:
-        """Note, before deleting, that raw rows before ``cutoff`` go while the rollups keep
-        them: queries then never trade the rollups for raw events before it."""
-        where, args = ("WHERE site_id = ?", [site_id]) if site_id is not None else ("", [])
-        with self._rollup_lock, self._write_lock, self._transaction() as cur:
-            sql = "UPDATE rollup_state SET raw_from = greatest(coalesce(raw_from, ?), ?) "
-            cur.execute(sql + where, [cutoff, cutoff, *args])
+        return retention.delete_sessions_before(self, cutoff, site_id)
 
     def delete_rollups_before(self, day: date, site_id: str) -> int:
         with self._rollup_lock, self._write_lock, self._transaction() as cur:
