@@ -28,6 +28,9 @@ log = logging.getLogger("footfall.jobs")
 BULK_EVENTS_PER_SECOND = 200.0
 # Records waiting in the queue beyond which the writer has a backlog.
 BACKLOG_RECORDS = 10_000
+# Seconds without a stored event after which a bulk load is over (a loader's pauses
+# between its batches are shorter: the senders here never paused 2 s).
+QUIET_SECONDS = 2.0
 
 
 class WriterActivity:
@@ -57,8 +60,16 @@ class WriterActivity:
         while len(looks) > 2 and now - looks[1][0] >= self.window:
             looks.popleft()
         then, before = looks[0]
-        if self.lag() >= BACKLOG_RECORDS:
+        lag = self.lag()
+        if lag >= BACKLOG_RECORDS:
             return True
+        # Nothing waiting, and nothing stored since a look QUIET_SECONDS ago: the load is
+        # over, though its events still weigh on the rate over the window (the first
+        # build after a 10M load started 12 s after the last event was acknowledged, 3.4
+        # s after it was stored, when the rollups looked every 5 s). A long writer round
+        # in the middle of a load has records waiting.
+        if not lag and any(t <= now - QUIET_SECONDS and c == count for t, c in looks):
+            return False
         return now > then and (count - before) / (now - then) > BULK_EVENTS_PER_SECOND
 
 

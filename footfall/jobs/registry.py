@@ -45,7 +45,7 @@ def register_default_jobs(services: Services) -> None:
         )
 
     if s.store.capabilities.rollups or s.store.capabilities.daily_rollups:
-        # Not in the middle of a bulk load (looked at every 5 s; at most two hours late,
+        # Not in the middle of a bulk load (looked at every second; at most two hours late,
         # about as long as a 10M-event load takes a small server): each run then built or
         # sealed what the next rows made stale at once, took the cores from the writer
         # and held its checkpoints off (1M events: a build mid-load, then a seal of the
@@ -56,7 +56,7 @@ def register_default_jobs(services: Services) -> None:
         s.scheduler.add(
             "rollups", s.settings.rollup_interval_seconds, lambda: run_rollups(s.store, s.meta),
             first_in=min(10.0, s.settings.rollup_interval_seconds),
-            wait_while=activity().busy, retry_seconds=5.0, max_wait_seconds=7200.0,
+            wait_while=activity().busy, retry_seconds=1.0, max_wait_seconds=7200.0,
         )  # fmt: skip
 
     def rollups_unsettled() -> bool:

@@ -44,6 +44,27 @@ def test_a_bulk_load_or_a_backlog_is_busy_a_quiet_site_is_not() -> None:
     assert not activity.busy()
 
 
+def test_the_end_of_a_load_shows_two_quiet_seconds_after_its_last_event() -> None:
+    """Looked at every second (the rollups job): the load's rate over the last 5 s stays
+    high for seconds after it ends; two seconds with nothing stored and nothing waiting
+    end it. A long writer round in the middle of a load (records waiting) does not."""
+    clock, written, lag = Clock(), [0], [0]
+    activity = WriterActivity(lambda: written[0], lambda: lag[0], clock)
+    for _ in range(10):  # 20,000 events a second
+        clock.now += 1
+        written[0] += 20_000
+        assert activity.busy()
+    clock.now += 1  # the last event stored a second ago: not yet
+    assert activity.busy()
+    clock.now += 1  # two quiet seconds (the window's rate is still 40,000/s)
+    assert not activity.busy()
+    written[0] += 20_000  # the load goes on after a long writer round ...
+    for _ in range(3):
+        clock.now += 1
+        lag[0] = 5_000  # ... with records waiting during the next one
+        assert activity.busy()
+
+
 def test_a_job_waits_while_its_condition_holds_but_runs_at_once_by_hand() -> None:
     busy = threading.Event()
     busy.set()
