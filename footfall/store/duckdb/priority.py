@@ -10,10 +10,10 @@ each a scan of every raw event) left a 1M-event build a seventh of the CPU (9 s 
 in process took 377 s in ``footfall serve`` while the dashboard was polled
 (docs/benchmarks.md, issue 25).
 
-So while a build runs: a query waits while a step runs; a step waits for the one query
-running (queries run one at a time); between two steps, queries start only while the
-time they took during this build is under ``READ_SHARE`` of the time its steps took (the
-first one always may). The build ends in about 1/(1 - READ_SHARE) of its own time and
+So while a build runs: a query waits while a step runs; a step waits for the queries
+running (one at a time once the build has begun); between two steps, queries start only
+while the time they took during this build is under ``READ_SHARE`` of the time its steps
+took (the first one always may). The build ends in about 1/(1 - READ_SHARE) of its own time and
 the panels answer meanwhile, slower. Only the store's reads (``query``, ``snapshot``)
 wait here; the writer, the jobs' own transactions and streamed exports (a stream may hold
 its read for minutes) do not.
@@ -38,7 +38,7 @@ class BuildPriority:
         self._cond = threading.Condition()
         self._builds = 0
         self._stepping = False
-        self._reading = False  # the one query running during a build
+        self._running = 0  # reads running now, whether or not a build runs
         self._step_time = 0.0  # this build's steps' and reads' wall seconds so far
         self._read_time = 0.0
         self._local = threading.local()
@@ -61,9 +61,11 @@ class BuildPriority:
 
     @contextmanager
     def step(self) -> Iterator[None]:
-        """One transaction of a build: waits for the running query, holds new ones back."""
+        """One transaction of a build: waits for the running reads (those begun before
+        the build too: a first step beside a dashboard's panels ran out of memory), holds
+        new ones back."""
         with self._cond:
-            while self._reading or self._stepping:
+            while self._running or self._stepping:
                 self._cond.wait()
             self._stepping = True
         started = time.monotonic()
@@ -78,7 +80,7 @@ class BuildPriority:
     def _may_read(self) -> bool:
         if not self._builds:
             return True
-        if self._stepping or self._reading:
+        if self._stepping or self._running:
             return False
         # Between steps: a query may start while the reads' share is under READ_SHARE
         # (the build's first query always may: both are 0).
@@ -86,24 +88,22 @@ class BuildPriority:
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        if getattr(self._local, "held", False) or not self._builds:
-            # A read that starts before a build does not wait for it: the build's first
-            # step waits only for the reads that hold the one turn.
+        if getattr(self._local, "held", False):
             yield
             return
         with self._cond:
             while not self._may_read():
                 self._cond.wait()
-            self._reading = self._builds > 0
-            tracked = self._reading
+            self._running += 1
+            during = self._builds > 0
         self._local.held = True
         started = time.monotonic()
         try:
             yield
         finally:
             self._local.held = False
-            if tracked:
-                with self._cond:
-                    self._reading = False
+            with self._cond:
+                self._running -= 1
+                if during and self._builds:
                     self._read_time += time.monotonic() - started
-                    self._cond.notify_all()
+                self._cond.notify_all()

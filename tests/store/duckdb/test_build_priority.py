@@ -163,6 +163,34 @@ def test_a_build_step_waits_for_the_running_read_and_holds_the_next_back(
             thread.join(5)
 
 
+def test_a_builds_first_step_waits_for_the_reads_begun_before_it() -> None:
+    """A dashboard's panels already running when a build starts: its first step waits for
+    them (beside them, a first step after a 10M load ran out of DuckDB's memory)."""
+    prio = BuildPriority()
+    in_read, end_read, stepped = (threading.Event() for _ in range(3))
+
+    def reader() -> None:
+        with prio.reading():
+            in_read.set()
+            end_read.wait(5)
+
+    def stepper() -> None:
+        with prio.step():
+            stepped.set()
+
+    r = threading.Thread(target=reader)
+    r.start()
+    assert in_read.wait(5)
+    with prio.building():
+        s = threading.Thread(target=stepper)
+        s.start()
+        assert not stepped.wait(0.3)
+        end_read.set()
+        assert stepped.wait(5)
+        r.join(5)
+        s.join(5)
+
+
 def test_a_thread_reading_during_a_build_reads_again_without_waiting() -> None:
     prio = BuildPriority()
     done = threading.Event()
