@@ -62,9 +62,7 @@ def events(rng: random.Random, n_visits: int, days_back: int, prefix: str) -> li
         ref, ua = rng.choice(REFS), rng.choice(AGENTS)
         at = NOW - timedelta(days=rng.randint(0, days_back), minutes=rng.randint(0, 23 * 60))
         for i in range(rng.choice([1, 1, 2, 3, 6])):
-            name = (
-                "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "engagement"])
-            )
+            name = "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "engagement"])
             out.append({
                 "event_type": name, "path": rng.choice(PAGES), "visitor_id": visitor,
                 "timestamp": at.isoformat(), "url": "https://example.com/", "referrer": ref if i == 0 else "",
@@ -94,13 +92,7 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
         out.append({"metrics": ["visitors", "pageviews"], "dimensions": [dim], "date_range": "30d"})
     visit = ["visits", "bounce_rate", "visit_duration"]
     for dim in rollup.visit_kinds():  # the visit sums: total, per visit dimension, by day
-        out.append(
-            {
-                "metrics": ["visitors", *visit],
-                "dimensions": [dim] if dim else [],
-                "date_range": "7d",
-            }
-        )
+        out.append({"metrics": ["visitors", *visit], "dimensions": [dim] if dim else [], "date_range": "7d"})
     out.append({"metrics": ["visitors", *visit], "dimensions": ["time:day"], "date_range": "30d"})
     out.append({"metrics": visit, "dimensions": ["visit:country"], "date_range": "28d",
                 "filters": [["is_not", "visit:country", ["US"]]]})  # fmt: skip
@@ -121,9 +113,7 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
     for a, b in edges:
         days = [(rollup.EPOCH + timedelta(days=d)).isoformat() for d in (a, b)]
         for dims in ([], ["event:page"], ["visit:country"]):
-            out.append(
-                {"metrics": ["visitors", "pageviews"], "dimensions": dims, "date_range": days}
-            )
+            out.append({"metrics": ["visitors", "pageviews"], "dimensions": dims, "date_range": days})
     return [{**q, "site_id": site_id, "date": today.isoformat()} for q in out]
 
 
@@ -387,43 +377,4 @@ def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
     assert len(steps) > 3 * whole_steps  # the window's ~600 events in parts of ~40
     assert rows() == whole
-    compare(ff)
-
-
-def _visit(visitor: str, start: datetime, minutes: list[int], ref: str) -> list[dict[str, Any]]:
-    return [{"event_type": "pageview", "path": PAGES[i % len(PAGES)], "visitor_id": visitor,
-             "url": "https://example.com" + PAGES[i % len(PAGES)], "referrer": ref if i == 0 else "",
-             "timestamp": (start + timedelta(minutes=m)).isoformat(), "user_agent": AGENTS[i % 2],
-             "event_id": str(uuid.uuid4())} for i, m in enumerate(minutes)]  # fmt: skip
-
-
-@pytest.mark.parametrize("sessions_kept_shorter", [False, True])
-def test_a_build_counts_visit_dimensions_from_the_visits_days_exactly(
-    footfall: Footfall, sessions_kept_shorter: bool
-) -> None:
-    """A build reads a visit dimension's days off the visits (rollups_build.py): a visit
-    across midnight counts on both days; one across the retention cutoff only on the days
-    whose events remain; and a site whose visits were deleted before its events builds
-    those from the events. Every answer is the raw one."""
-    ff = footfall
-    ff.services.meta.update_site(ff.site_id, timezone="UTC")
-    midnight = datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), UTC)
-    cutoff = midnight - timedelta(days=4) + timedelta(minutes=5)
-    sent = events(random.Random(11), 60, 20, "v")
-    sent += _visit("night", midnight - timedelta(minutes=20), [0, 10, 25, 35], REFS[0])
-    sent += _visit("edge", cutoff - timedelta(minutes=15), [0, 20, 30], REFS[2])
-    sent += _visit("old", cutoff - timedelta(days=2), [0, 3], REFS[3])
-    assert ff.send_batch(sent).status_code == 202
-    ff.flush()
-    store = ff.services.store
-    if sessions_kept_shorter:  # the visits go, their events stay (a table's own retention)
-        store.delete_sessions_before(
-            (midnight - timedelta(days=1)).replace(tzinfo=None), ff.site_id
-        )
-    else:  # the events before the cutoff go, and the visits that ended before it
-        store.delete_events_before(cutoff.replace(tzinfo=None), ff.site_id)
-        c = cutoff.replace(tzinfo=None)
-        across = "SELECT count(*) FROM sessions WHERE start_ts < ? AND end_ts >= ?"
-        assert store.query(across, [c, c]) == [(1,)]  # its row stays, its first event went
-    run_rollups(store, ff.services.meta)
     compare(ff)

@@ -49,19 +49,6 @@ def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "")
             f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who}) WHERE {where})")  # fmt: skip
 
 
-def _visit_days_source(dn_start: str, dn_end: str, kinds: Mapping[str, str], where: str,
-                       first: int, who: str = "") -> str:  # fmt: skip
-    """Like :func:`_events_source` for visit kinds, from the visits (site, span: three
-    parameters after the two day numbers'): a visit's events lie on every local day from
-    its first event's to its last's (gaps under 30 minutes skip no day), and carry the
-    visit's values (stamped), so each (visit, day) gives the rows its events would, from a
-    fourth of the rows. Days before ``first`` (the site's first remaining event's) are
-    left out: retention deleted their events, and a visit across the cutoff keeps its row."""
-    return (f"(SELECT * FROM (SELECT visitor_id, unnest(range(greatest(d0, {first}), d1 + 1)) AS dn, kvs "
-            f"FROM (SELECT visitor_id, {dn_start} AS d0, {dn_end} AS d1, {_kinds_list(kinds)} AS kvs "
-            f"FROM sessions WHERE site_id = ? AND end_ts >= ? AND start_ts < ?{who})) WHERE {where})")  # fmt: skip
-
-
 def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
     """``daily`` rows of local days [a, b) in block ``w``: the additive sums from the
     ``src`` events (three parameters), the distinct visitors counted off the reach rows of
@@ -107,16 +94,10 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                         "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
         per_day = dict(cur.execute("SELECT ts::DATE AS d, count(*) FROM events "
                                    "WHERE site_id = ? GROUP BY d", [site_id]).fetchall())  # fmt: skip
-        # The visits cover the events unless retention deleted visits whose events remain
-        # (a site keeping visits for fewer days than events): then every kind reads events.
-        first_visit = cur.execute("SELECT min(start_ts) FROM sessions WHERE site_id = ?",
-                                  [site_id]).fetchall()[0][0]  # fmt: skip
     if lo is not None:
         dn, params = _day_number(spec, "ts", zone, lo, hi)
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
-        dn_end, p_end = _day_number(spec, "end_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
-        by_visit = spec.visit_kinds if first_visit is not None and first_visit <= lo else {}
         steps = [
             ("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds
         ]
@@ -135,17 +116,13 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 # bucket: a visitor's rows are whole in one part, each part sorted.
                 for p in range(parts):
                     who = f" AND hash(visitor_id) % {parts} = {p}" if parts > 1 else ""
-                    days = f"dn >= {32 * w} AND dn < {32 * w + span}"
-                    if kind in by_visit:  # a visit kind: from the visits' days (the same rows)
-                        src = _visit_days_source(dn_start, dn_end, {kind: by_visit[kind]}, days, first, who)
-                        src_params = [*p_start, *p_end, site_id, t_lo, t_hi]
-                    else:
-                        src = _events_source(dn, {kind: kinds[kind]}, days, who)
-                        src_params = [*params, site_id, t_lo, t_hi]
+                    src = _events_source(
+                        dn, {kind: kinds[kind]}, f"dn >= {32 * w} AND dn < {32 * w + span}", who
+                    )
                     run_step(cur_factory, [
                         (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
                          f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id ORDER BY {REACH_ORDER}",
-                         [site_id, *src_params, site_id]),
+                         [site_id, *params, site_id, t_lo, t_hi, site_id]),
                     ], should_stop)  # fmt: skip
                 rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                 run_step(cur_factory, [
