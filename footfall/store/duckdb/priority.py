@@ -13,7 +13,8 @@ in process took 377 s in ``footfall serve`` while the dashboard was polled
 So while a build runs: a query waits while a step runs; a step waits for the queries
 running (one at a time once the build has begun); between two steps, queries start only
 while the time they took during this build is under ``READ_SHARE`` of the time its steps
-took (the first one always may). The build ends in about 1/(1 - READ_SHARE) of its own time and
+took (the first one always may); a query that waited ``MAX_WAIT`` runs beside the step,
+one at a time. The build ends in about 1/(1 - READ_SHARE) of its own time and
 the panels answer meanwhile, slower. Only the store's reads (``query``, ``snapshot``)
 wait here; the writer, the jobs' own transactions and streamed exports (a stream may hold
 its read for minutes) do not.
@@ -28,6 +29,9 @@ from contextlib import contextmanager
 
 # The share of a build's wall time the queries beside it may take.
 READ_SHARE = 0.25
+# Seconds a query waits for its turn at most: then it runs beside the step (still one at
+# a time), so a panel is never held for the whole build (a proxy's 60 s would cut it).
+MAX_WAIT = 20.0
 
 
 class BuildPriority:
@@ -77,10 +81,14 @@ class BuildPriority:
                 self._step_time += time.monotonic() - started
                 self._cond.notify_all()
 
-    def _may_read(self) -> bool:
+    def _may_read(self, overdue: bool) -> bool:
         if not self._builds:
             return True
-        if self._stepping or self._running:
+        if self._running:
+            return False
+        if overdue:
+            return True
+        if self._stepping:
             return False
         # Between steps: a query may start while the reads' share is under READ_SHARE
         # (the build's first query always may: both are 0).
@@ -91,9 +99,10 @@ class BuildPriority:
         if getattr(self._local, "held", False):
             yield
             return
+        deadline = time.monotonic() + MAX_WAIT
         with self._cond:
-            while not self._may_read():
-                self._cond.wait()
+            while not self._may_read(overdue=(left := deadline - time.monotonic()) <= 0):
+                self._cond.wait(timeout=max(left, 0.05) if left > 0 else None)
             self._running += 1
             during = self._builds > 0
         self._local.held = True

@@ -191,6 +191,35 @@ def test_a_builds_first_step_waits_for_the_reads_begun_before_it() -> None:
         s.join(5)
 
 
+def test_a_query_waits_no_longer_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long step does not hold a panel for ever: past MAX_WAIT it runs beside it."""
+    monkeypatch.setattr(priority, "MAX_WAIT", 0.3)
+    prio = BuildPriority()
+    stepping, end_step, read = (threading.Event() for _ in range(3))
+
+    def stepper() -> None:
+        with prio.step():
+            stepping.set()
+            end_step.wait(10)
+
+    def reader() -> None:
+        with prio.reading():
+            read.set()
+
+    with prio.building():
+        s = threading.Thread(target=stepper)
+        s.start()
+        assert stepping.wait(5)
+        r = threading.Thread(target=reader)
+        r.start()
+        assert not read.wait(0.1)  # within its bound it waits for the step
+        assert read.wait(5)  # then runs beside it
+        assert not end_step.is_set()
+        end_step.set()
+        s.join(5)
+        r.join(5)
+
+
 def test_a_thread_reading_during_a_build_reads_again_without_waiting() -> None:
     prio = BuildPriority()
     done = threading.Event()
