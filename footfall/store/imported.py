@@ -12,7 +12,12 @@ reports that ask for them (``include.imports``, :mod:`footfall.query.imported`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
 
 KINDS = (
     "visitors", "pages", "entry_pages", "exit_pages", "sources", "devices", "browsers",
@@ -47,6 +52,18 @@ def duckdb_ddl() -> str:
         f"import_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, date DATE NOT NULL, {dims}, "
         f"{counts})"
     )
+
+
+def duckdb_replace(cur: duckdb.DuckDBPyConnection, site_id: str, import_id: str,
+                   table: pa.Table) -> None:  # fmt: skip
+    """Replace one import's rows with ``table`` (conformed), inside the caller's DuckDB
+    transaction: an import run again replaces its rows whole."""
+    cur.execute(
+        "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?", [site_id, import_id]
+    )
+    cur.register("_imported", table)
+    cur.execute("INSERT INTO imported_stats SELECT * FROM _imported")
+    cur.unregister("_imported")
 
 
 def clickhouse_ddl() -> str:

@@ -22,6 +22,7 @@ import duckdb
 
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups import EPOCH, seal_site
+from footfall.store.duckdb.rollups_upkeep import drop
 
 PERSON_COLUMNS = ("user_id", "visitor_id")
 
@@ -117,6 +118,16 @@ def delete_rollups_before(cur: duckdb.DuckDBPyConnection, site_id: str, day: dat
         site_id,
     )
     return n
+
+
+def delete_site(cur: duckdb.DuckDBPyConnection, site_id: str) -> int:
+    """Every stored row of one site (events, visits, drop counts, imported figures,
+    rollups), inside the caller's transaction; how many events went."""
+    got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
+    for table in ("sessions", "dropped_events", "imported_stats"):
+        cur.execute(f"DELETE FROM {table} WHERE site_id = ?", [site_id])
+    drop(cur, site_id)
+    return int(got[0][0]) if got else 0
 
 
 def day_batches(oldest: datetime, cutoff: datetime) -> list[datetime]:

@@ -31,7 +31,7 @@ from footfall.store.base import (
     StoreBusy,
 )
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, pressure, retention, siteops, sizing
+from footfall.store.duckdb import forget, pressure, retention, siteops, sizing, streams
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
@@ -272,24 +272,7 @@ class DuckDBStore:
         """Arrow batches read lazily, on a cursor of its own: the consumer (a streaming HTTP
         response) may pull each batch from a different thread."""
         with self._gate.reading(local=False):
-            yield from self._stream(sql, params, batch_rows)
-
-    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        cur = self.con.cursor()
-        try:
-            # A relation streams; a DB-API result (cursor.execute) would copy every row first.
-            rel = cur.sql(sql, params=list(params))
-            if rel is None:
-                raise ValueError("stream() needs a statement that returns rows")
-            reader = rel.to_arrow_reader(batch_rows)
-            empty = True
-            for batch in reader:
-                empty = False
-                yield batch
-            if empty:  # consumers learn the columns even when there are no rows
-                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
-        finally:
-            cur.close()
+            yield from streams.batches(self.con, sql, params, batch_rows)
 
     def delete_events_before(
         self, cutoff: datetime, site_id: str | None = None, *, with_sessions: bool = True
@@ -317,24 +300,14 @@ class DuckDBStore:
         """Delete every stored row of one site (events, visits, drop counts); returns the
         number of events deleted."""
         with self._rollup_lock, self._write_lock, self._transaction() as cur:
-            got = cur.execute("DELETE FROM events WHERE site_id = ?", [site_id]).fetchall()
-            cur.execute("DELETE FROM sessions WHERE site_id = ?", [site_id])
-            cur.execute("DELETE FROM dropped_events WHERE site_id = ?", [site_id])
-            cur.execute("DELETE FROM imported_stats WHERE site_id = ?", [site_id])
-            duckdb_rollups_upkeep.drop(cur, site_id)
+            deleted = forget.delete_site(cur, site_id)
         self._rollup_states = None
-        return int(got[0][0]) if got else 0
+        return deleted
 
     def write_imported(self, site_id: str, import_id: str, rows: pa.Table) -> int:
         table = imported.conform(rows, site_id, import_id)
         with self._write_lock, self._transaction() as cur:
-            cur.execute(
-                "DELETE FROM imported_stats WHERE site_id = ? AND import_id = ?",
-                [site_id, import_id],
-            )
-            cur.register("_imported", table)
-            cur.execute("INSERT INTO imported_stats SELECT * FROM _imported")
-            cur.unregister("_imported")
+            imported.duckdb_replace(cur, site_id, import_id, table)
         self._dirty = True
         return int(table.num_rows)
 
