@@ -5,8 +5,11 @@ after noting in ``rollup_state.raw_from`` that the rollups keep what raw rows lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import duckdb
 
 from footfall.store.duckdb import forget
 
@@ -23,18 +26,14 @@ def delete_events_before(
     where, args = ("site_id = ? AND ", [site_id]) if site_id is not None else ("", [])
     sql = f"SELECT min(ts) FROM events WHERE {where}true"
     oldest = store._cursor().execute(sql, args).fetchall()[0][0]
-    if oldest is None or oldest >= cutoff:
-        return 0
-    raw_deleted_before(store, cutoff, site_id)
-    deleted = 0
-    for upto in forget.day_batches(oldest, cutoff):
-        with store._write_lock, store._transaction() as cur:
-            sql = f"DELETE FROM events WHERE {where}ts < ?"
-            got = cur.execute(sql, [*args, upto]).fetchall()
-            deleted += int(got[0][0]) if got else 0
-            if with_sessions:
-                cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
-    return deleted
+
+    def delete(cur: duckdb.DuckDBPyConnection, upto: datetime) -> int:
+        got = cur.execute(f"DELETE FROM events WHERE {where}ts < ?", [*args, upto]).fetchall()
+        if with_sessions:
+            cur.execute(f"DELETE FROM sessions WHERE {where}end_ts < ?", [*args, upto])
+        return int(got[0][0]) if got else 0
+
+    return _by_days(store, oldest, cutoff, site_id, delete)
 
 
 def delete_sessions_before(store: DuckDBStore, cutoff: datetime, site_id: str) -> int:
@@ -42,13 +41,31 @@ def delete_sessions_before(store: DuckDBStore, cutoff: datetime, site_id: str) -
     sql = "SELECT min(end_ts) FROM sessions WHERE site_id = ?"
     with store._gate.reading():  # not across a compaction's swap of the file
         oldest = store._cursor().execute(sql, [site_id]).fetchall()[0][0]
+    return _by_days(
+        store,
+        oldest,
+        cutoff,
+        site_id,
+        lambda cur, upto: forget.delete_sessions_before(cur, site_id, upto),
+    )
+
+
+def _by_days(
+    store: DuckDBStore,
+    oldest: datetime | None,
+    cutoff: datetime,
+    site_id: str | None,
+    delete: Callable[[duckdb.DuckDBPyConnection, datetime], int],
+) -> int:
+    """``delete(cur, upto)`` for each day's end from ``oldest`` to ``cutoff``, a
+    transaction each, after noting that raw rows before ``cutoff`` go; how many went."""
     if oldest is None or oldest >= cutoff:
         return 0
     raw_deleted_before(store, cutoff, site_id)
     deleted = 0
     for upto in forget.day_batches(oldest, cutoff):
         with store._write_lock, store._transaction() as cur:
-            deleted += forget.delete_sessions_before(cur, site_id, upto)
+            deleted += delete(cur, upto)
     return deleted
 
 

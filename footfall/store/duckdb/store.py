@@ -231,15 +231,20 @@ class DuckDBStore:
         cur.execute("COMMIT")
 
     def read_progress(self) -> tuple[int, int] | None:
-        def read() -> list[tuple[Any, ...]]:
-            with self._gate.reading():
-                sql = 'SELECT segment, "offset" FROM writer_progress'
-                return self._cursor().execute(sql).fetchall()
-
-        rows = self._reviver.read(read)
+        rows = self._small_read('SELECT segment, "offset" FROM writer_progress')
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
     # -- reading and maintenance -----------------------------------------------------------
+
+    def _small_read(self, sql: str) -> list[tuple[Any, ...]]:
+        """A read that waits for nothing but a compaction's swap (health, the writer's
+        progress, the rollup states: never behind a build), run again after a reopening."""
+
+        def read() -> list[tuple[Any, ...]]:
+            with self._gate.reading():
+                return self._cursor().execute(sql).fetchall()
+
+        return self._reviver.read(read)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         def read() -> list[tuple[Any, ...]]:
@@ -254,16 +259,19 @@ class DuckDBStore:
         read transaction), for answers assembled from several statements. After a fatal
         error the database is reopened and the answer is ``StoreBusy`` (its statements
         cannot be run again from here)."""
-        seen = self._con
         try:
-            with self._priority.reading(), self._gate.reading(), self._transaction() as cur:
+            with (
+                self._reviving(),
+                self._priority.reading(),
+                self._gate.reading(),
+                self._transaction() as cur,
+            ):
 
                 def run(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
                     return pressure.busy_on_oom(lambda: cur.execute(sql, list(params)).fetchall())
 
                 yield run
         except FATAL as exc:
-            self._reviver.reopen(seen, exc)
             raise StoreBusy(REOPENING) from exc
 
     def stream(
@@ -334,9 +342,7 @@ class DuckDBStore:
         # delete_site_data (this process owns the store), which forget the copy.
         states = self._rollup_states
         if states is None:
-            sql = "SELECT site_id, timezone, version FROM rollup_state"
-            with self._gate.reading():
-                rows = self._cursor().execute(sql).fetchall()
+            rows = self._small_read("SELECT site_id, timezone, version FROM rollup_state")
             states = self._rollup_states = {r[0]: (r[1], int(r[2])) for r in rows}
         return states.get(site_id)
 
@@ -359,10 +365,6 @@ class DuckDBStore:
         return siteops.property_keys(self.query, site_id, event, limit)
 
     def health(self) -> dict[str, Any]:
-        def read() -> list[tuple[Any, ...]]:
-            with self._gate.reading():
-                return self._cursor().execute("SELECT 1").fetchall()
-
-        rows = self._reviver.read(read)
+        rows = self._small_read("SELECT 1")
         return {"backend": "duckdb", "ok": rows == [(1,)], "path": self.path,
                 "reopened": self._reviver.reopened}  # fmt: skip

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
@@ -121,103 +121,84 @@ def test_queries_beside_a_build_take_about_a_quarter_of_its_time(
     assert not prio.active
 
 
+class Holder:
+    """A thread inside ``enter()`` (a read or a build step): ``inside`` is set once it is
+    in; it leaves when ``release`` is set (at once without one), after ``then()``."""
+
+    def __init__(
+        self,
+        enter: Callable[[], AbstractContextManager[None]],
+        release: threading.Event | None = None,
+        then: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.inside = threading.Event()
+
+        def run() -> None:
+            with enter():
+                self.inside.set()
+                if release is not None:
+                    release.wait(10)
+                then()
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+
+
 def test_a_build_step_waits_for_the_running_read_and_holds_the_next_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [0.0]
     monkeypatch.setattr(priority.time, "monotonic", lambda: clock[0])
     prio = BuildPriority()
-    in_read, end_read, stepped, end_step, read_again = (threading.Event() for _ in range(5))
+    end_read, end_step = threading.Event(), threading.Event()
 
-    def reader() -> None:
-        with prio.reading():
-            in_read.set()
-            end_read.wait(5)
-            clock[0] += 0.5
-
-    def stepper() -> None:
-        with prio.step():
-            stepped.set()
-            end_step.wait(5)
-            clock[0] += 4.0
-
-    def second() -> None:
-        with prio.reading():
-            read_again.set()
+    def advance(seconds: float) -> Callable[[], None]:
+        return lambda: clock.__setitem__(0, clock[0] + seconds)
 
     with prio.building():
-        r = threading.Thread(target=reader)
-        r.start()
-        assert in_read.wait(5)
-        s = threading.Thread(target=stepper)
-        s.start()
-        assert not stepped.wait(0.3)  # the step waits for the read holding the turn
+        reader = Holder(prio.reading, end_read, advance(0.5))
+        assert reader.inside.wait(5)
+        step = Holder(prio.step, end_step, advance(4.0))
+        assert not step.inside.wait(0.3)  # the step waits for the read holding the turn
         end_read.set()
-        assert stepped.wait(5)
-        t = threading.Thread(target=second)
-        t.start()
-        assert not read_again.wait(0.3)  # a read waits while the step runs
+        assert step.inside.wait(5)
+        second = Holder(prio.reading)
+        assert not second.inside.wait(0.3)  # a read waits while the step runs
         end_step.set()
-        assert read_again.wait(5)  # then its turn: 0.5 s of reads against 4 s of steps
-        for thread in (r, s, t):
-            thread.join(5)
+        assert second.inside.wait(5)  # then its turn: 0.5 s of reads against 4 s of steps
+        for held in (reader, step, second):
+            held.thread.join(5)
 
 
 def test_a_builds_first_step_waits_for_the_reads_begun_before_it() -> None:
     """A dashboard's panels already running when a build starts: its first step waits for
     them (beside them, a first step after a 10M load ran out of DuckDB's memory)."""
-    prio = BuildPriority()
-    in_read, end_read, stepped = (threading.Event() for _ in range(3))
-
-    def reader() -> None:
-        with prio.reading():
-            in_read.set()
-            end_read.wait(5)
-
-    def stepper() -> None:
-        with prio.step():
-            stepped.set()
-
-    r = threading.Thread(target=reader)
-    r.start()
-    assert in_read.wait(5)
+    prio, end_read = BuildPriority(), threading.Event()
+    reader = Holder(prio.reading, end_read)
+    assert reader.inside.wait(5)
     with prio.building():
-        s = threading.Thread(target=stepper)
-        s.start()
-        assert not stepped.wait(0.3)
+        step = Holder(prio.step)
+        assert not step.inside.wait(0.3)
         end_read.set()
-        assert stepped.wait(5)
-        r.join(5)
-        s.join(5)
+        assert step.inside.wait(5)
+        reader.thread.join(5)
+        step.thread.join(5)
 
 
 def test_a_query_waits_no_longer_than_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """A long step does not hold a panel for ever: past MAX_WAIT it runs beside it."""
     monkeypatch.setattr(priority, "MAX_WAIT", 0.3)
-    prio = BuildPriority()
-    stepping, end_step, read = (threading.Event() for _ in range(3))
-
-    def stepper() -> None:
-        with prio.step():
-            stepping.set()
-            end_step.wait(10)
-
-    def reader() -> None:
-        with prio.reading():
-            read.set()
-
+    prio, end_step = BuildPriority(), threading.Event()
     with prio.building():
-        s = threading.Thread(target=stepper)
-        s.start()
-        assert stepping.wait(5)
-        r = threading.Thread(target=reader)
-        r.start()
-        assert not read.wait(0.1)  # within its bound it waits for the step
-        assert read.wait(5)  # then runs beside it
+        step = Holder(prio.step, end_step)
+        assert step.inside.wait(5)
+        reader = Holder(prio.reading)
+        assert not reader.inside.wait(0.1)  # within its bound it waits for the step
+        assert reader.inside.wait(5)  # then runs beside it
         assert not end_step.is_set()
         end_step.set()
-        s.join(5)
-        r.join(5)
+        step.thread.join(5)
+        reader.thread.join(5)
 
 
 def test_a_thread_reading_during_a_build_reads_again_without_waiting() -> None:
