@@ -85,14 +85,24 @@ def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 
         GROUP BY ALL"""
 
 
-def _daily_select(kvs: str, source: str) -> str:
+def _daily_counts(kvs: str, source: str) -> str:
+    """(kind, day, value, pageviews, events) of ``source`` events: the additive day sums.
+    Their distinct visitors come from the ``reach`` side (:func:`_daily_join`): a distinct
+    count over a day's raw events per value held every value's visitor set in DuckDB's
+    memory, and a seal of one day at 10M events ran out of 448 MiB in it."""
     return f"""
         SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value,
-               count(DISTINCT visitor_id) AS visitors,
                count(*) FILTER (WHERE name = 'pageview') AS pageviews,
                count(*) FILTER (WHERE name <> 'engagement') AS events
-        FROM (SELECT visitor_id, dn, name, unnest({kvs}) AS kv FROM {source})
+        FROM (SELECT dn, name, unnest({kvs}) AS kv FROM {source})
         GROUP BY ALL"""
+
+
+def _daily_join(counts: str, seen: str) -> str:
+    """``daily`` rows: the day sums ``counts`` with the visitors of ``seen`` (kind, day,
+    value, visitors)."""
+    return (f"SELECT c.kind, c.day, c.value, coalesce(v.visitors, 0), c.pageviews, c.events FROM ({counts}) c "
+            f"LEFT JOIN ({seen}) v ON v.kind = c.kind AND v.day = c.day AND v.value IS NOT DISTINCT FROM c.value")  # fmt: skip
 
 
 def _visit_select(kvs: str, source: str, sums: Mapping[str, str]) -> str:
@@ -129,6 +139,70 @@ def _midnight(day: int, zone: ZoneInfo) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
+def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str, p_ev: list[Any],
+                wins: tuple[int, int]) -> int:  # fmt: skip
+    """The seal's ``reach`` rows of one kind: the pending visitors (``_rp``) recomputed from
+    ``ev``, their raw events on the touched days (``p_ev`` its parameters); returns how
+    many rows it appended."""
+    w_lo, w_hi = wins
+    # reach: the pending visitors' bits outside their touched days, plus recomputed bits.
+    span_mask = (
+        "CASE WHEN greatest(p.lo_day - 32 * r.win, 0) > least(p.hi_day - 32 * r.win, 63) THEN 0::UBIGINT "
+        "WHEN least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) >= 63 "
+        f"THEN {FULL}::UBIGINT "
+        "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
+        "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
+    )
+    # The visitors' rows in the touched windows, and their bits on the touched days
+    # recomputed from raw events: a row's new bits are its old ones outside its visitor's
+    # touched days plus the fresh ones. Only the rows that change are deleted and written
+    # again, so a fold costs what the new events change, not every row of each visitor it
+    # touches (a load in time order sets one later bit in a few of a visitor's rows).
+    # Copied into a temp table, not returned to Python: the first seal after a bulk load
+    # would bring most of the table outside DuckDB's memory limit.
+    fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev
+    )
+    # The old rows that can change, read in the join below rather than copied first: those
+    # with a fresh row's key (which may gain bits) and those with a bit on their visitor's
+    # touched days (which may lose it). Every row of the touched visitors, as before, was
+    # 6.3M rows for a fold of 100k events in time order at 2M, of which 1.7M can change.
+    old_rows = ("(SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r SEMI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind "
+                "AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value WHERE r.site_id = ? AND r.kind = ? AND r.win BETWEEN ? AND ? "
+                "UNION ALL SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r JOIN _rp p ON r.vno = p.vno "
+                f"ANTI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value "
+                f"WHERE r.site_id = ? AND r.kind = ? AND r.win BETWEEN ? AND ? AND (r.days & ({span_mask})) <> 0)")  # fmt: skip
+    # Old and fresh rows side by side by one join on the key, not a hash aggregate of both
+    # (on that fold: 11.6 of the seal's 24.8 CPU seconds; a union and two joins had cost
+    # 3x the aggregate when every old row of the visitors was read).
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE _chg AS SELECT * FROM ("
+        "SELECT r.kind, r.win, r.value, r.vno, r.old_days, "
+        f"(coalesce(r.old_days, 0::UBIGINT) & ~({span_mask})) | coalesce(r.fresh_days, 0::UBIGINT) AS new_days "
+        "FROM (SELECT coalesce(o.kind, f.kind) AS kind, coalesce(o.win, f.win) AS win, "
+        "CASE WHEN o.vno IS NULL THEN f.value ELSE o.value END AS value, coalesce(o.vno, f.vno) AS vno, "
+        f"o.days AS old_days, f.days AS fresh_days FROM {old_rows} o FULL JOIN _fresh f "
+        "ON o.vno = f.vno AND o.kind = f.kind AND o.win = f.win AND o.value IS NOT DISTINCT FROM f.value) r "
+        "JOIN _rp p ON p.vno = r.vno) WHERE new_days IS DISTINCT FROM old_days",
+        [site_id, kind, w_lo, w_hi, site_id, kind, w_lo, w_hi],
+    )
+    cur.execute("DROP TABLE _fresh")
+    cur.execute(
+        "DELETE FROM reach USING (SELECT * FROM _chg WHERE old_days IS NOT NULL) c WHERE reach.site_id = ? "
+        "AND reach.kind = ? AND reach.win BETWEEN ? AND ? AND reach.kind = c.kind AND reach.win = c.win AND reach.value IS NOT DISTINCT FROM c.value AND reach.vno = c.vno",
+        [site_id, kind, w_lo, w_hi],
+    )
+    # By (kind, window), so each query finds its rows in the appended tail by min/max; not
+    # by days within them too (half the insert's CPU on that fold): the re-sort does that.
+    appended = int(cur.execute(
+        "INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win",
+        [site_id]).fetchall()[0][0])  # fmt: skip
+    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_delta('_chg')})", [site_id])
+    cur.execute("DROP TABLE _chg")
+    return appended
+
+
 def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec: RollupSpec,
               upto: int) -> tuple[int, int]:  # fmt: skip
     """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups;
@@ -160,63 +234,18 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # Read where used (twice), not copied into a temp table that held every touched day's
     # events, ten strings each, in DuckDB's memory: the same rows at 0.97x the CPU
     # (bench/seal_fold.py at 10M, docs/benchmarks.md).
-    ev = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs FROM events "
-          "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
+    def events_of(of: Mapping[str, str]) -> str:
+        return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(of)} AS kvs FROM events "
+                "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
+
+    ev = events_of(kinds)
     p_ev = [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi]
-    # reach: the pending visitors' bits outside their touched days, plus recomputed bits.
-    span_mask = (
-        "CASE WHEN greatest(p.lo_day - 32 * r.win, 0) > least(p.hi_day - 32 * r.win, 63) THEN 0::UBIGINT "
-        "WHEN least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) >= 63 "
-        f"THEN {FULL}::UBIGINT "
-        "ELSE (((1::UBIGINT) << (least(p.hi_day - 32 * r.win, 63) - greatest(p.lo_day - 32 * r.win, 0) + 1)::UBIGINT) - 1) "
-        "<< greatest(p.lo_day - 32 * r.win, 0)::UBIGINT END"
-    )
-    # The visitors' rows in the touched windows, and their bits on the touched days
-    # recomputed from raw events: a row's new bits are its old ones outside its visitor's
-    # touched days plus the fresh ones. Only the rows that change are deleted and written
-    # again, so a fold costs what the new events change, not every row of each visitor it
-    # touches (a load in time order sets one later bit in a few of a visitor's rows).
-    # Copied into a temp table, not returned to Python: the first seal after a bulk load
-    # would bring most of the table outside DuckDB's memory limit.
-    fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev
-    )
-    # The old rows that can change, read in the join below rather than copied first: those
-    # with a fresh row's key (which may gain bits) and those with a bit on their visitor's
-    # touched days (which may lose it). Every row of the touched visitors, as before, was
-    # 6.3M rows for a fold of 100k events in time order at 2M, of which 1.7M can change.
-    old_rows = ("(SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r SEMI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind "
-                "AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value WHERE r.site_id = ? AND r.win BETWEEN ? AND ? "
-                "UNION ALL SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r JOIN _rp p ON r.vno = p.vno "
-                f"ANTI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value "
-                f"WHERE r.site_id = ? AND r.win BETWEEN ? AND ? AND (r.days & ({span_mask})) <> 0)")  # fmt: skip
-    # Old and fresh rows side by side by one join on the key, not a hash aggregate of both
-    # (on that fold: 11.6 of the seal's 24.8 CPU seconds; a union and two joins had cost
-    # 3x the aggregate when every old row of the visitors was read).
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _chg AS SELECT * FROM ("
-        "SELECT r.kind, r.win, r.value, r.vno, r.old_days, "
-        f"(coalesce(r.old_days, 0::UBIGINT) & ~({span_mask})) | coalesce(r.fresh_days, 0::UBIGINT) AS new_days "
-        "FROM (SELECT coalesce(o.kind, f.kind) AS kind, coalesce(o.win, f.win) AS win, "
-        "CASE WHEN o.vno IS NULL THEN f.value ELSE o.value END AS value, coalesce(o.vno, f.vno) AS vno, "
-        f"o.days AS old_days, f.days AS fresh_days FROM {old_rows} o FULL JOIN _fresh f "
-        "ON o.vno = f.vno AND o.kind = f.kind AND o.win = f.win AND o.value IS NOT DISTINCT FROM f.value) r "
-        "JOIN _rp p ON p.vno = r.vno) WHERE new_days IS DISTINCT FROM old_days",
-        [site_id, w_lo, w_hi, site_id, w_lo, w_hi],
-    )
-    cur.execute("DROP TABLE _fresh")
-    cur.execute(
-        "DELETE FROM reach USING (SELECT * FROM _chg WHERE old_days IS NOT NULL) c WHERE reach.site_id = ? "
-        "AND reach.win BETWEEN ? AND ? AND reach.kind = c.kind AND reach.win = c.win AND reach.value IS NOT DISTINCT FROM c.value AND reach.vno = c.vno",
-        [site_id, w_lo, w_hi],
-    )
-    # By (kind, window), so each query finds its rows in the appended tail by min/max; not
-    # by days within them too (half the insert's CPU on that fold): the re-sort does that.
-    appended = cur.execute(
-        "INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win",
-        [site_id]).fetchall()[0][0]  # fmt: skip
-    cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_delta('_chg')})", [site_id])
+    # reach, one kind at a time: each statement's joins hold a tenth of the rows (all kinds
+    # at once, a seal of a day's 40k visitors at 10M events ran out of 448 MiB), and the
+    # old rows are read from that kind's row groups only.
+    appended = 0
+    for kind, expr in kinds.items():
+        appended += _seal_reach(cur, site_id, kind, events_of({kind: expr}), p_ev, (w_lo, w_hi))
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -225,10 +254,12 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         "DELETE FROM daily WHERE site_id = ? AND day IN (SELECT DATE '1970-01-01' + dn::INTEGER FROM _days)",
         [site_id],
     )
-    cur.execute(
-        f"INSERT INTO daily SELECT ?, * FROM ({_daily_select('kvs', f'(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))')})",
-        [site_id, *p_ev],
-    )
+    # Each reach row with bit d set has one (d, prev) pair in reach_firsts, so a day's
+    # visitors per value are a sum over the window whose bits 0-31 hold the day.
+    seen = ("SELECT kind, DATE '1970-01-01' + (32 * win + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
+            "FROM reach_firsts WHERE site_id = ? AND d < 32 AND 32 * win + d IN (SELECT dn FROM _days) GROUP BY ALL")  # fmt: skip
+    counts = _daily_counts("kvs", f"(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))")
+    cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_join(counts, seen)})", [site_id, *p_ev, site_id])
     # visit_daily: every visit starting on a touched day (a visit the writer changed has
     # its whole span in its visitor's pending row, so its start day is among them).
     cur.execute(
@@ -240,6 +271,6 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
     # Temp tables hold memory until dropped.
-    for temp in ("_rp", "_chg", "_days"):
+    for temp in ("_rp", "_days"):
         cur.execute(f"DROP TABLE IF EXISTS {temp}")
     return int(span[2]), int(appended)

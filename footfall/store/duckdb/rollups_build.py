@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups import (
     Interrupted,
-    _daily_select,
+    _daily_counts,
+    _daily_join,
     _day_number,
     _kinds_list,
     _local_day,
@@ -57,13 +58,12 @@ def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
     seconds; the rows grouped by (value, days) are a fraction of the events. A visitor
     not numbered yet (first seen during the build) has no reach rows: its events are
     pending, so queries read those days raw and the seal after the build counts it."""
-    counts = _daily_select("kvs", src).replace("count(DISTINCT visitor_id)", "0")
+    counts = _daily_counts("kvs", src)
     bits = f"list_filter(range({a - 32 * w}, {b - 32 * w}), lambda i: ((days >> i::UBIGINT) & 1::UBIGINT) = 1)"
     seen = (f"SELECT kind, DATE '1970-01-01' + ({32 * w} + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
             f"FROM (SELECT kind, value, n, unnest({bits}) AS d FROM {patterns('(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)')}) "
             "GROUP BY ALL")  # fmt: skip
-    return (f"SELECT c.kind, c.day, c.value, coalesce(v.visitors, 0), c.pageviews, c.events FROM ({counts}) c "
-            f"LEFT JOIN ({seen}) v ON v.kind = c.kind AND v.day = c.day AND v.value IS NOT DISTINCT FROM c.value")  # fmt: skip
+    return _daily_join(counts, seen)
 
 
 def _parts(per_day: Mapping[date, int], lo: datetime, hi: datetime) -> int:

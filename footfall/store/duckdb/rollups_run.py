@@ -48,12 +48,14 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
              should_stop: Callable[[], bool] = lambda: False,
-             building: Callable[[], AbstractContextManager[None]] = nullcontext) -> dict[str, Any]:  # fmt: skip
+             building: Callable[[], AbstractContextManager[None]] = nullcontext,
+             checkpoint: Callable[[], None] = lambda: None) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction; each build runs inside ``building()``
-    (the store's queries give way to it: store/duckdb/priority.py)."""
+    (the store's queries give way to it: store/duckdb/priority.py); ``checkpoint()``
+    folds the WAL into the file between two transactions."""
     with cur_factory() as cur:
         rows = cur.execute(
             "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
@@ -101,5 +103,5 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
         for site_id in gone:
             drop(cur, site_id)
     resorted = [site_id for site_id, tz in sites.items()
-                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop)]  # fmt: skip
+                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop, checkpoint)]  # fmt: skip
     return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

@@ -203,9 +203,12 @@ class DuckDBStore:
         except OSError:  # none since the last checkpoint, or ":memory:"
             return
         if wal >= sizing.CHECKPOINT_BYTES:
-            with self._reviving(), self._write_lock:
-                self._cursor().execute("CHECKPOINT").fetchall()
-            self._dirty = False
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        with self._reviving(), self._write_lock:
+            self._cursor().execute("CHECKPOINT").fetchall()
+        self._dirty = False
 
     @contextmanager
     def _reviving(self) -> Iterator[None]:
@@ -332,6 +335,7 @@ class DuckDBStore:
                     spec,
                     lambda: self._closing,
                     self._priority.building,
+                    self._checkpoint,
                 )
             finally:
                 self._maintaining = None

@@ -4,16 +4,25 @@ are sealed rather than built again. Every answer stays the raw events' (``compar
 
 from __future__ import annotations
 
+import random
+import shutil
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
+from footfall.query.rollup import spec
 from footfall.store.duckdb import DuckDBStore
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from tests.conftest import Footfall
-from tests.query.test_rollups import compare
-from tests.store.duckdb.test_footprint import visit
+from tests.query.test_rollups import NOW, compare, events
+from tests.store.duckdb.test_footprint import answers, visit
+
+# Where the seal of all kinds at once ran out (at 48 and 64 MiB it fit by other plans).
+SMALL_LIMIT = "96MiB"
 
 
 def send(ff: Footfall, events: list[dict[str, Any]]) -> None:
@@ -115,3 +124,46 @@ def test_a_seal_of_many_pending_rows_runs_in_parts_and_keeps_each_parts_work(
     assert run_rollups(store, ff.services.meta)["sealed_visitors"] == 14
     assert len(parts) == 2 and store.query("SELECT count(*) FROM rollup_pending") == [(0,)]
     compare(ff)
+
+
+def test_a_seal_of_a_busy_day_fits_a_small_memory_limit(
+    footfall: Footfall, settings: Settings, tmp_path: Path
+) -> None:
+    """A seal recomputes its visitors' touched days: one kind at a time, and the days'
+    visitors counted off reach_firsts, not a distinct count of every kind's values at once
+    (a seal of a day's 100k visitors at 10M events ran out of 448 MiB in both)."""
+    ff, store = footfall, footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    send(ff, events(random.Random(5), 300, 2, "busy-"))
+    # The same visits again under other visitors and pages, as a site many times busier.
+    copies = "range(1, 150) t(k)"
+    store.con.execute(
+        "INSERT INTO events SELECT e.* REPLACE (uuid() AS event_id, xor(visitor_id, (k * 1099511627776)::UBIGINT) AS visitor_id, "
+        f"xor(session_id, (k * 1099511627776)::UBIGINT) AS session_id, pathname || '/' || (k % 40) AS pathname) FROM events e, {copies}"
+    )
+    store.con.execute(
+        "INSERT INTO sessions SELECT s.* REPLACE (xor(visitor_id, (k * 1099511627776)::UBIGINT) AS visitor_id, "
+        f"xor(session_id, (k * 1099511627776)::UBIGINT) AS session_id) FROM sessions s, {copies}"
+    )
+    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
+    expected = answers(store, ff)
+    # Every visitor of the last two days touched again, as a load in time order leaves them.
+    store.con.execute(
+        "INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) SELECT site_id, visitor_id, min(ts), max(ts) "
+        "FROM events WHERE ts >= ? GROUP BY ALL",
+        [(NOW - timedelta(days=2)).replace(tzinfo=None)],
+    )
+    store.con.execute("CHECKPOINT")
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(settings.data_dir / "events.duckdb", copy)
+    small = DuckDBStore(copy, threads=1, memory_limit=SMALL_LIMIT)
+    small.open()
+    try:
+        site = ff.services.meta.get_site(ff.site_id)
+        assert site is not None
+        result = small.maintain_rollups({ff.site_id: site.timezone}, spec())
+        assert result["sealed_visitors"] > 10_000
+        assert small.query("SELECT count(*) FROM rollup_pending") == [(0,)]
+        assert answers(small, ff) == expected
+    finally:
+        small.close()
