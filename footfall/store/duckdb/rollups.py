@@ -164,35 +164,27 @@ def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev
     )
-    # The old rows that can change, read in the join below rather than copied first: those
-    # with a fresh row's key (which may gain bits) and those with a bit on their visitor's
-    # touched days (which may lose it). Every row of the touched visitors, as before, was
-    # 6.3M rows for a fold of 100k events in time order at 2M, of which 1.7M can change.
-    old_rows = ("(SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r SEMI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind "
-                "AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value WHERE r.site_id = ? AND r.kind = ? AND r.win BETWEEN ? AND ? "
-                "UNION ALL SELECT r.kind, r.win, r.value, r.vno, r.days FROM reach r JOIN _rp p ON r.vno = p.vno "
-                f"ANTI JOIN _fresh f ON r.vno = f.vno AND r.kind = f.kind AND r.win = f.win AND r.value IS NOT DISTINCT FROM f.value "
-                f"WHERE r.site_id = ? AND r.kind = ? AND r.win BETWEEN ? AND ? AND (r.days & ({span_mask})) <> 0)")  # fmt: skip
-    # Old and fresh rows side by side by one join on the key, not a hash aggregate of both
-    # (on that fold: 11.6 of the seal's 24.8 CPU seconds; a union and two joins had cost
-    # 3x the aggregate when every old row of the visitors was read).
+    # The visitors' old rows, by one scan of the kind's rows in the touched windows joined
+    # on the visitor (streamed through the join with the fresh rows, not copied), each
+    # with its row id for the delete below. Those that change are the ones with a fresh
+    # row's key (which may gain bits) and those with a bit on their visitor's touched days
+    # (which may lose it). Two scans for those two kinds of rows and a third for the
+    # delete by key were half of a seal's CPU at 10M events.
+    old_rows = ("(SELECT r.rowid AS rid, r.kind, r.win, r.value, r.vno, r.days FROM reach r SEMI JOIN _rp p ON r.vno = p.vno "
+                "WHERE r.site_id = ? AND r.kind = ? AND r.win BETWEEN ? AND ?)")  # fmt: skip
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _chg AS SELECT * FROM ("
-        "SELECT r.kind, r.win, r.value, r.vno, r.old_days, "
+        "SELECT r.kind, r.win, r.value, r.vno, r.rid, r.old_days, "
         f"(coalesce(r.old_days, 0::UBIGINT) & ~({span_mask})) | coalesce(r.fresh_days, 0::UBIGINT) AS new_days "
         "FROM (SELECT coalesce(o.kind, f.kind) AS kind, coalesce(o.win, f.win) AS win, "
         "CASE WHEN o.vno IS NULL THEN f.value ELSE o.value END AS value, coalesce(o.vno, f.vno) AS vno, "
-        f"o.days AS old_days, f.days AS fresh_days FROM {old_rows} o FULL JOIN _fresh f "
+        f"o.rid, o.days AS old_days, f.days AS fresh_days FROM {old_rows} o FULL JOIN _fresh f "
         "ON o.vno = f.vno AND o.kind = f.kind AND o.win = f.win AND o.value IS NOT DISTINCT FROM f.value) r "
         "JOIN _rp p ON p.vno = r.vno) WHERE new_days IS DISTINCT FROM old_days",
-        [site_id, kind, w_lo, w_hi, site_id, kind, w_lo, w_hi],
-    )
-    cur.execute("DROP TABLE _fresh")
-    cur.execute(
-        "DELETE FROM reach USING (SELECT * FROM _chg WHERE old_days IS NOT NULL) c WHERE reach.site_id = ? "
-        "AND reach.kind = ? AND reach.win BETWEEN ? AND ? AND reach.kind = c.kind AND reach.win = c.win AND reach.value IS NOT DISTINCT FROM c.value AND reach.vno = c.vno",
         [site_id, kind, w_lo, w_hi],
     )
+    cur.execute("DROP TABLE _fresh")
+    cur.execute("DELETE FROM reach WHERE rowid IN (SELECT rid FROM _chg WHERE rid IS NOT NULL)")
     # By (kind, window), so each query finds its rows in the appended tail by min/max; not
     # by days within them too (half the insert's CPU on that fold): the re-sort does that.
     appended = int(cur.execute(
