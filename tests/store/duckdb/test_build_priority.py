@@ -215,3 +215,33 @@ def test_a_thread_reading_during_a_build_reads_again_without_waiting() -> None:
         t.join(5)
     assert done.is_set()
     assert not prio.active
+
+
+def test_fast_queries_beside_a_build_are_not_held_to_its_share(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Panels that answer in a fraction of a second from raw events (a site of a few
+    million events) go on between the steps; once one is slow, the share holds again."""
+    clock = [0.0]
+    monkeypatch.setattr(priority.time, "monotonic", lambda: clock[0])
+    prio = BuildPriority()
+
+    def read(seconds: float) -> Holder:
+        return Holder(prio.reading, then=lambda: clock.__setitem__(0, clock[0] + seconds))
+
+    with prio.building():
+        with prio.step():
+            clock[0] += 0.5
+        for _ in range(5):  # 1.5 s of reads against 0.5 s of steps: each fast, each goes
+            held = read(0.3)
+            assert held.inside.wait(5)
+            held.thread.join(5)
+        slow = read(1.5)
+        assert slow.inside.wait(5)
+        slow.thread.join(5)
+        held = read(0.3)
+        assert not held.inside.wait(0.3)  # after a slow one, over the share: it waits
+        with prio.step():
+            clock[0] += 12.0  # 3.0 s of reads against 12.5 s of steps: under a quarter
+        assert held.inside.wait(5)
+        held.thread.join(5)
