@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import date, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pyarrow as pa
 
 from footfall.store import imported
 from footfall.store.base import (
-    RENAMED_VALUES,
     Capabilities,
     EventPieces,
     QueryFn,
@@ -31,9 +29,8 @@ from footfall.store.base import (
     StoreBusy,
 )
 from footfall.store.duckdb import compact as duckdb_compact
-from footfall.store.duckdb import forget, pressure, retention, siteops, sizing, streams
+from footfall.store.duckdb import connect, forget, pressure, retention, siteops, sizing, streams
 from footfall.store.duckdb import rollups_run as duckdb_rollups_run
-from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.gate import ReadGate
 from footfall.store.duckdb.priority import BuildPriority
 from footfall.store.duckdb.revive import FATAL, REOPENING, Reviver
@@ -94,30 +91,9 @@ class DuckDBStore:
             # What a compaction stopped before its swap left (compact.py); the file is whole.
             Path(f"{self.path}.compact").unlink(missing_ok=True)
             Path(f"{self.path}.compact.wal").unlink(missing_ok=True)
-        self._con = duckdb.connect(self.path)
-        # How much WAL before a checkpoint: sizing.py says why not more or less.
-        self._con.execute("SET checkpoint_threshold = ?", [sizing.CHECKPOINT_THRESHOLD])
-        # Sized for a small server unless configured (sizing.py says why).
-        self._con.execute(f"SET threads = {int(self.threads or sizing.default_threads())}")
-        limit = self.memory_limit or sizing.default_memory_limit()
-        self._con.execute("SET memory_limit = ?", [limit])
-        for name, value in sizing.ALLOCATOR_SETTINGS.items():
-            self._con.execute(f"SET {name} = ?", [value])
+        self._con = connect.open_database(self.path, self.threads, self.memory_limit)
         self._dirty = False
         self._rollup_states = None
-        self._con.execute(
-            resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text()
-        )
-        duckdb_rollups_upkeep.upgrade_layout(self._con)
-        self._con.execute(
-            resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text()
-        )
-        self._con.execute(imported.duckdb_ddl())
-        # Values stored before Footfall took Plausible's names ("desktop" is "Desktop"):
-        # rewritten in place; once done, each is a scan of one column finding nothing.
-        for table in ("events", "sessions"):
-            for column, old, new in RENAMED_VALUES:
-                self._con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", [new, old])
 
     def migrate(self) -> list[int]:
         """The DuckDB schema is applied at ``open`` (CREATE ... IF NOT EXISTS, ADD COLUMN
