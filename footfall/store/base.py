@@ -357,6 +357,11 @@ class EventStore(Protocol):
         """Shutdown: stop a running ``maintain_rollups`` as soon as possible."""
         ...
 
+    def building_rollups(self) -> bool:
+        """Whether a rollups build runs now, which the store's queries make way for (the
+        dashboard says its panels may be slow meanwhile)."""
+        ...
+
     def rollup_state(self, site_id: str) -> tuple[str, int] | None:
         """With ``capabilities.rollups``: the time zone and layout version the site's
         rollups were built for, None when they are not built."""

@@ -306,6 +306,37 @@ def test_a_panel_refused_with_503_asks_again_after_its_retry_after(ctx: Ctx, bro
     page.context.close()
 
 
+def test_the_dashboard_says_why_panels_are_slow_while_the_rollups_are_built(
+    ctx: Ctx, browser: Any
+) -> None:
+    """Answers given while a rollups build runs carry x-footfall-rollups: building (the
+    server's side: tests/api/test_query_rollups_header.py); the dashboard then says the
+    panels are slower for now, and stops saying it once answers come without it."""
+    page = owner_page(ctx, browser)
+    building = [True]
+
+    def marked(route: Any) -> None:
+        response = route.fetch()
+        headers = dict(response.headers)
+        if building[0]:
+            headers["x-footfall-rollups"] = "building"
+        route.fulfill(response=response, headers=headers)
+
+    page.route("**/api/v2/query", marked)
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))
+    settled(page)
+    notice = page.locator("#rollups-notice")
+    assert notice.is_visible()
+    assert "folded into the rollups" in notice.inner_text()
+    assert stat(page, "visitors") == "11"  # the numbers are there all the same
+    building[0] = False
+    page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=30d"))
+    settled(page)
+    assert not notice.is_visible()
+    assert ctx.errors == []
+    page.context.close()
+
+
 def test_pages_load_time_tab_and_details_with_time_on_page(ctx: Ctx, browser: Any) -> None:
     page = owner_page(ctx, browser)
     page.goto(ctx.server.url(f"/sites/{ctx.site_id}?period=7d"))

@@ -291,6 +291,10 @@ class ClickHouseStore:
 
     # -- rollups (daily, rollups.py) and health ------------------------------------------
 
+    def building_rollups(self) -> bool:
+        """Never in the way of queries: the daily rollups are built by ClickHouse itself."""
+        return False
+
     def maintain_rollups(self, sites: Mapping[str, str], spec: RollupSpec) -> dict[str, Any]:
         """Build the daily rollups for ``spec`` (once per layout version) and rebuild the
         days listed as dirty. ``sites``' time zones are not needed: days are UTC."""

@@ -317,6 +317,9 @@ class DuckDBStore:
                 self._maintaining = None
                 self._rollup_states = None  # a build or drop may have changed them
 
+    def building_rollups(self) -> bool:
+        return self._priority.active
+
     def rollup_state(self, site_id: str) -> tuple[str, int] | None:
         # Every query plan asks this; the table changes only in maintain_rollups and
         # delete_site_data (this process owns the store), which forget the copy.

@@ -50,6 +50,9 @@ async function query(body, signal) {
       continue;
     }
     if (!res.ok) throw new Error('query failed: ' + res.status);
+    // The server marks answers given while a rollups build runs: say why panels are slow.
+    const notice = document.getElementById('rollups-notice');
+    if (notice) notice.hidden = res.headers.get('x-footfall-rollups') !== 'building';
     return res.json();
   }
 }
