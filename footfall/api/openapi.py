@@ -97,8 +97,11 @@ def report_paths() -> Obj:
         "/api/stats": _read("Seed summary for a day or range", days),
         "/api/v2/query": {"post": op(
             "Query metrics by dimensions, filters and date range (Plausible Stats API v2 shape)",
-            "Stats", {"200": {"description": "results, meta, query"}}, 400, 401, 404,
-            body="QueryBody", security=BEARER)},
+            "Stats", {"200": {"description": "results, meta, query", "headers": {
+                "x-footfall-rollups": {"description": "`building` when answered while a "
+                                       "rollups build runs (exact, slower until it ends)",
+                                       "schema": {"type": "string", "enum": ["building"]}}}}},
+            400, 401, 404, body="QueryBody", security=BEARER)},
         "/api/v1/summary": _read("Top stats with change against the previous period",
                                  [*PERIOD, IMPORTS], SUMMARY_DATA),
         "/api/v1/trends": _read("Time series, every bucket zero-filled",

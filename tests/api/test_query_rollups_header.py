@@ -32,3 +32,9 @@ def test_answers_during_a_rollups_build_say_so(footfall: Footfall) -> None:
         during.json()["results"] == quiet.json()["results"] == [{"metrics": [1], "dimensions": []}]
     )
     assert "x-footfall-rollups" not in ask(ff).headers
+
+
+def test_the_header_is_documented(footfall: Footfall) -> None:
+    doc = footfall.client.get("/api/openapi.json").json()
+    ok = doc["paths"]["/api/v2/query"]["post"]["responses"]["200"]
+    assert ok["headers"]["x-footfall-rollups"]["schema"]["enum"] == ["building"]
