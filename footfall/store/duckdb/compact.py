@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from footfall.store.duckdb.rollups_upkeep import REACH_ORDER
+
 if TYPE_CHECKING:
     from footfall.store.duckdb.store import DuckDBStore
 
@@ -44,7 +46,7 @@ BY_DAY = {"events": ("ts", "visitor_id, ts"), "sessions": ("start_ts", "visitor_
 # given order): all of ``reach`` sorted at once spilled 4.6 GB to the temp directory at
 # 10M events, beside a 1.2 GB file; one (site, kind, window) is at most a 64-day window of
 # one kind's rows.
-BY_GROUP = {"reach": ("site_id, kind, win", "days, vno")}
+BY_GROUP = {"reach": ("site_id, kind, win", REACH_ORDER)}
 # Tables rewritten in a chosen order; every other table is copied as it is.
 ORDER_BY = {
     "visitor_numbers": "site_id, vno",
@@ -164,11 +166,10 @@ def _copy_by_day(cur: duckdb.DuckDBPyConnection, source: str, table: str) -> Non
 
 def _copy_by_group(cur: duckdb.DuckDBPyConnection, source: str, table: str) -> None:
     keys, order = BY_GROUP[table]
-    names = [k.strip() for k in keys.split(",")]
     groups = cur.execute(
         f'SELECT DISTINCT {keys} FROM "{source}"."{table}" ORDER BY ALL'
     ).fetchall()
-    match = " AND ".join(f"{name} = ?" for name in names)
+    match = " AND ".join(f"{name} = ?" for name in keys.split(", "))
     for group in groups:
         cur.execute(
             f'INSERT INTO footfall_compact."{table}" SELECT * FROM "{source}"."{table}" '

@@ -185,10 +185,11 @@ def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str
     )
     cur.execute("DROP TABLE _fresh")
     cur.execute("DELETE FROM reach WHERE rowid IN (SELECT rid FROM _chg WHERE rid IS NOT NULL)")
-    # By (kind, window), so each query finds its rows in the appended tail by min/max; not
-    # by days within them too (half the insert's CPU on that fold): the re-sort does that.
+    # By window (this is one kind's), so each query finds its rows in the appended tail by
+    # min/max; not by days within them too (half the insert's CPU on that fold): the
+    # re-sort does that.
     appended = int(cur.execute(
-        "INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY kind, win",
+        "INSERT INTO reach SELECT ?, kind, win, value, vno, new_days FROM _chg WHERE new_days <> 0 ORDER BY win",
         [site_id]).fetchall()[0][0])  # fmt: skip
     cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_delta('_chg')})", [site_id])
     cur.execute("DROP TABLE _chg")
