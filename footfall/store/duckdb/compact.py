@@ -10,7 +10,10 @@ also stores rows in the order that compresses best and that queries prune by:
   64-bit random ``visitor_id`` and ``session_id`` become runs and deltas instead of
   incompressible values in time order; every row group still covers about one day, so
   the time-range scans skip by min/max as before;
-* ``sessions`` likewise by (site, start day, visitor);
+* ``sessions`` by (site, start time): a visit is one row, so a visitor's rows rarely
+  meet and visitor order buys its id little (6.6 against 8.6 bytes a row), while its
+  five timestamps then lie near their neighbours' (4.4-4.5 bytes each against 4.9-5.0;
+  start 2.8): 48.6 against 51.4 bytes a visit on the footprint bench's 2M events;
 * the rollups in the order their queries read them (rollups_upkeep.py).
 
 The writer appends events in time order, which stores the ids as random values again,
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 # Tables rewritten one (site, UTC day) at a time, each day's rows in the given order: the
 # order is (site, day, ...) and each sort stays a day's size (a whole table's would spill
 # gigabytes at 10M events).
-BY_DAY = {"events": ("ts", "visitor_id, ts"), "sessions": ("start_ts", "visitor_id, start_ts")}
+BY_DAY = {"events": ("ts", "visitor_id, ts"), "sessions": ("start_ts", "start_ts, visitor_id")}
 # Tables rewritten one group at a time (the groups in order, each group's rows in the
 # given order): all of ``reach`` sorted at once spilled 4.6 GB to the temp directory at
 # 10M events, beside a 1.2 GB file; one (site, kind, window) is at most a 64-day window of
