@@ -17,13 +17,17 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from footfall.queue.base import RETRY_AFTER_SECONDS, QueueFull
-from footfall.queue.spool.read import SpoolReading
+from footfall.queue.base import RETRY_AFTER_SECONDS, Cursor, QueueFull
+from footfall.queue.spool.read import Position, SpoolReading
 from footfall.queue.spool.recent import RecentRounds
 from footfall.queue.spool.segments import frame, fsync_dir, pwrite_all
 
 # One logger for the whole spool, under the name it has always had.
 log = logging.getLogger("footfall.queue.spool")
+# A segment being appended to is closed once a release reaches its end and it holds this
+# much: a consumed segment is then deleted, while light traffic does not start a new file
+# for every few records.
+ROTATE_CONSUMED_BYTES = 1 << 20
 
 
 class SpoolFull(QueueFull):
@@ -232,6 +236,24 @@ class SpoolAppending(SpoolReading):
             # the last one and the next open() truncates what does not check out.
             log.error("spool: cannot truncate failed write; appends disabled: %s", exc)
             self._broken = exc
+
+    def release(self, upto: Cursor) -> None:
+        self._rotate_if_consumed(Position(*upto))
+        super().release(upto)
+
+    def _rotate_if_consumed(self, upto: Position) -> None:
+        """Start a new segment when ``upto`` is the end of the one being appended to and
+        that one holds ``ROTATE_CONSUMED_BYTES`` or more, so that ``release`` deletes it:
+        otherwise a store idle after a bulk load keeps up to a whole segment (64 MB) of
+        records it has stored, as much as 6 bytes an event at 10M events."""
+        with self._lock:
+            end = self._ends.get(self._current)
+        if end is None or end < ROTATE_CONSUMED_BYTES or upto != (self._current, end):
+            return
+        with self._write_lock:  # no round is being written meanwhile
+            if self._fd is None or self._broken is not None or self._size != end:
+                return  # closed, broken, or records appended since: released later
+            self._rotate()
 
     def _rotate(self) -> None:
         new = self._current + 1

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from footfall.queue.spool import Position, Spool, SpoolFull
+from footfall.queue.spool import append as spool_append
 from footfall.queue.spool.segments import HEADER_SIZE, list_segments, segment_name
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -274,6 +275,33 @@ async def test_release_deletes_consumed_segments_but_not_the_current_one(tmp_pat
     assert seg_files(tmp_path) == [spool.end_position().segment]
     spool.append_sync([b"still works"])
     assert spool.read(spool.first_position(), 10)[0][-1] == b"still works"
+    await spool.close()
+
+
+async def test_a_consumed_segment_being_appended_to_is_deleted_once_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a bulk load the writer has stored everything: the last segment's records
+    # should not stay on disk (up to a whole segment) until the next records come.
+    monkeypatch.setattr(spool_append, "ROTATE_CONSUMED_BYTES", 1_000)
+    spool = opened(tmp_path, segment_bytes=100_000)
+    spool.append_sync([payload(i, 40) for i in range(10)])  # ~480 bytes: small, kept
+    records, pos = read_all(spool)
+    spool.release(pos)
+    assert seg_files(tmp_path) == [pos.segment]
+    spool.append_sync([payload(i, 40) for i in range(10, 30)])
+    records, pos = read_all(spool, pos)
+    assert records == [payload(i, 40) for i in range(10, 30)]
+    spool.release(pos)
+    assert spool.size_bytes() == 0
+    assert seg_files(tmp_path) == [pos.segment + 1]
+    assert os.path.getsize(tmp_path / segment_name(pos.segment + 1)) == 0
+    # Appends go on in the new segment; the released position still reads them.
+    await spool.append([b"after"])
+    assert spool.read(pos, 10)[0] == [b"after"]
+    await spool.close()
+    spool = opened(tmp_path, segment_bytes=100_000)  # and after a restart
+    assert spool.read(pos, 10)[0] == [b"after"]
     await spool.close()
 
 
