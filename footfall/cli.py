@@ -71,7 +71,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
+    from footfall import memory
     from footfall.logs import granian_config as granian_logs
+
+    # glibc's arena cap (footfall/memory.py), here before Granian starts its threads and
+    # forks the worker: the worker's own threads start before the app factory can set it,
+    # and each took an arena (a 10M-event load peaked at 1,008-1,014 MiB against 932 with
+    # the cap from the start). The variable covers a worker started afresh rather than forked.
+    memory.limit_arenas()
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(memory.ARENAS))
 
     # The app factory reads Settings from the environment in the worker process.
     os.environ["FOOTFALL_HOST"], os.environ["FOOTFALL_PORT"] = settings.host, str(settings.port)

@@ -9,7 +9,9 @@ memory is Python's and glibc's. Three things held memory nobody used
   core. During a 1M-event load the worker's glibc heap held 250 MiB of which 160 MiB
   was free. :class:`Trimmer` gives free pages back (``malloc_trim``) once 32 MiB more
   are free than after its last trim, and :func:`limit_arenas` caps the arenas at two
-  (the threads that allocate from Python take turns on the GIL anyway).
+  (the threads that allocate from Python take turns on the GIL anyway). ``footfall
+  serve`` sets the cap before Granian forks its worker, whose server threads start before
+  the app factory runs: set only there, a 10M-event load peaked ~80 MiB higher.
 - pyarrow imports pandas, when it is installed, the first time it converts Python
   objects (``pa.array``, ``pa.table`` of a dict): about 50 MiB in a process that never
   makes a data frame. :func:`keep_pandas_out` has pyarrow look for pandas once while
