@@ -247,12 +247,15 @@ class SpoolAppending(SpoolReading):
         otherwise a store idle after a bulk load keeps up to a whole segment (64 MB) of
         records it has stored, as much as 6 bytes an event at 10M events."""
         with self._lock:
-            end = self._ends.get(self._current)
-        if end is None or end < ROTATE_CONSUMED_BYTES or upto != (self._current, end):
+            current = self._current
+            end = self._ends.get(current)
+        if end is None or end < ROTATE_CONSUMED_BYTES or upto != (current, end):
             return
         with self._write_lock:  # no round is being written meanwhile
-            if self._fd is None or self._broken is not None or self._size != end:
-                return  # closed, broken, or records appended since: released later
+            if self._fd is None or self._broken is not None:
+                return  # closed or broken: nothing to start
+            if self._current != current or self._size != end:
+                return  # rotated, or records appended since: released later
             self._rotate()
 
     def _rotate(self) -> None:
