@@ -32,7 +32,7 @@ from footfall.query.dimensions import dimension
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.period import local_midnight_utc
-from footfall.query.rollup_pending import too_pending, visitors_sql
+from footfall.query.rollup_pending import too_pending, visitors_sql, window_of
 from footfall.query.timebuckets import local_day_number
 from footfall.store.base import EventStore, RollupSpec
 
@@ -51,7 +51,7 @@ DAILY_COLUMNS = ("visit:source", "visit:channel", "visit:country", "visit:device
 DAILY_VERSION = 5  # bump when what the daily rollups keep changes (5: visitor_hours)
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 6  # the layout the store builds; bump when what a build writes changes
+VERSION = 7  # the layout the store builds; bump when what a build writes changes (7: windows opened lazily)
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 
@@ -229,8 +229,9 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
     # has thousands of values, and this Python holds the GIL parallel panels share).
     visitors: dict[Any, int] = {}
     if "visitors" in aliases:
+        win = window_of(q, scope.site_id, p.first)
         sql, params = visitors_sql(
-            scope, p.kind, p.first, p.last, expr, (vf, vfp, ef, efp), pending
+            scope, p.kind, p.first, p.last, win, expr, (vf, vfp, ef, efp), pending
         )
         visitors = {value: int(n) for value, n in q(sql, params)}
     sums = [a for a in aliases if a != "visitors"]

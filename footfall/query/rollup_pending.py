@@ -55,15 +55,29 @@ def too_pending(q: Any, scope: Scope) -> bool:
     return raw_from is None or raw_from <= scope.start.replace(tzinfo=None)
 
 
-def visitors_sql(scope: Scope, kind: str, first: date, last: date, expr: str, f: tuple[str, list[Any], str, list[Any]],
-                  pending: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:  # fmt: skip
-    """Visitors per value. The rollups are exact for every visitor the writer has not
-    touched since the last seal; for a touched one (``rollup_pending``) they are used only
-    for the days before the first day it touched, and its raw events from that day on are
-    added (see the formula below). ``pending`` is the touched time span, if any."""
-    vf, vfp, ef, efp = f
+def window_of(q: Any, site_id: str, first: date) -> int:
+    """The ``reach`` window a range starting on ``first`` is read from: the one starting in
+    its block, or while that is not built (its next block has no sealed events yet), the
+    one before it, which holds the block in bits 32-63 (store/duckdb/rollups.py
+    ``open_windows``). ``q`` runs a statement in the answer's read transaction."""
     win = _day(first) // 32
-    lo_bit, hi_bit = _day(first) - 32 * win, _day(last) - 32 * win
+    built = q("SELECT count(*) FROM (SELECT 1 FROM reach_firsts WHERE site_id = ? AND kind = '' AND win = ? LIMIT 1)",
+              [site_id, win])[0][0]  # fmt: skip
+    return win if built else win - 1
+
+
+def visitors_sql(scope: Scope, kind: str, first: date, last: date, win: int, expr: str,
+                 f: tuple[str, list[Any], str, list[Any]],
+                 pending: tuple[datetime, datetime] | None) -> tuple[str, list[Any]]:  # fmt: skip
+    """Visitors per value, read from ``reach`` window ``win`` (:func:`window_of`). The
+    rollups are exact for every visitor the writer has not touched since the last seal;
+    for a touched one (``rollup_pending``) they are used only for the days before the
+    first day it touched, and its raw events from that day on are added (see the formula
+    below). ``pending`` is the touched time span, if any."""
+    vf, vfp, ef, efp = f
+    # Days past the window's end have no sealed events (else it would not be the one read):
+    # only touched visitors' raw events can be there, and those are added below.
+    lo_bit, hi_bit = _day(first) - 32 * win, min(_day(last) - 32 * win, 63)
     mask = ((1 << (hi_bit - lo_bit + 1)) - 1) << lo_bit
     # reach is sorted by days within each (kind, window): a row with a day in the range has
     # days >= 2**lo_bit, which skips the row groups of those seen only before it by min/max.

@@ -9,6 +9,10 @@ reach(site_id, kind, win, value, vno, days)
     one row per (kind, 64-day window, value, visitor); bit i of ``days`` says the visitor
     had an event with that value on site-local day 32*win + i. Every day lies in two
     windows, so a range of up to 33 days is a filtered ``count(*)`` of one window's rows.
+    The window starting in a block is built only once the next block has events (while
+    it would hold the same rows as the window before, which holds the block in bits
+    32-63 and answers every range it would): the current data is kept once, not twice
+    (``rollups_upkeep.open_windows``; readers take the window before, ``query/rollup_pending.window_of``).
     Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py). A visitor
     is named by its number in ``visitor_numbers`` (given at its first build or seal).
 reach_firsts(site_id, kind, win, value, d, prev, n)
@@ -50,8 +54,10 @@ import duckdb
 
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups_upkeep import (
+    day_window,
     firsts_delta,
     number_visitors,
+    open_windows,
 )
 
 FULL = (1 << 64) - 1
@@ -140,7 +146,7 @@ def _midnight(day: int, zone: ZoneInfo) -> datetime:
 
 
 def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str, p_ev: list[Any],
-                wins: tuple[int, int]) -> int:  # fmt: skip
+                wins: tuple[int, int], built: set[int]) -> int:  # fmt: skip
     """The seal's ``reach`` rows of one kind: the pending visitors (``_rp``) recomputed from
     ``ev``, their raw events on the touched days (``p_ev`` its parameters); returns how
     many rows it appended."""
@@ -161,8 +167,11 @@ def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str
     # Copied into a temp table, not returned to Python: the first seal after a bulk load
     # would bring most of the table outside DuckDB's memory limit.
     fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    # A day's window that starts in its block only where built (open_windows).
+    listed = ", ".join(str(w) for w in sorted(built))
+    win = f"unnest(CASE WHEN dn // 32 IN ({listed}) THEN [dn // 32, dn // 32 - 1] ELSE [dn // 32 - 1] END)"
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, who='vno')}", p_ev
+        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, win, who='vno')}", p_ev
     )
     # The visitors' old rows, by one scan of the kind's rows in the touched windows joined
     # on the visitor (streamed through the join with the fresh rows, not copied), each
@@ -220,6 +229,10 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     w_lo, w_hi, d_lo, d_hi = cur.execute(
         "SELECT min(lo_day) // 32 - 1, max(hi_day) // 32, min(lo_day), max(hi_day) FROM _rp"
     ).fetchall()[0]
+    # Every block a visitor's touched span reaches needs the window before it (its days'
+    # lower window); the one starting at the block is written only if already built.
+    blocks = cur.execute("SELECT DISTINCT unnest(range(lo_day // 32, hi_day // 32 + 1)) FROM _rp").fetchall()
+    built = open_windows(cur, site_id, kinds, w_lo, w_hi, [int(b[0]) - 1 for b in blocks])
     # Raw events of those days: a local day starts at most 25 hours (a DST day) before
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
@@ -238,7 +251,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # old rows are read from that kind's row groups only.
     appended = 0
     for kind, expr in kinds.items():
-        appended += _seal_reach(cur, site_id, kind, events_of({kind: expr}), p_ev, (w_lo, w_hi))
+        appended += _seal_reach(cur, site_id, kind, events_of({kind: expr}), p_ev, (w_lo, w_hi), built)
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -248,9 +261,10 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
         [site_id],
     )
     # Each reach row with bit d set has one (d, prev) pair in reach_firsts, so a day's
-    # visitors per value are a sum over the window whose bits 0-31 hold the day.
+    # visitors per value are a sum over one window that holds the day.
     seen = ("SELECT kind, DATE '1970-01-01' + (32 * win + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
-            "FROM reach_firsts WHERE site_id = ? AND d < 32 AND 32 * win + d IN (SELECT dn FROM _days) GROUP BY ALL")  # fmt: skip
+            f"FROM reach_firsts WHERE site_id = ? AND win BETWEEN {w_lo} AND {w_hi} AND {day_window(built)} "
+            "AND 32 * win + d IN (SELECT dn FROM _days) GROUP BY ALL")  # fmt: skip
     counts = _daily_counts("kvs", f"(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))")
     cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_join(counts, seen)})", [site_id, *p_ev, site_id])
     # visit_daily: every visit starting on a touched day (a visit the writer changed has

@@ -51,10 +51,10 @@ def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "")
 
 
 def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
-    """``daily`` rows of local days [a, b) in block ``w``: the additive sums from the
-    ``src`` events (three parameters), the distinct visitors counted off the
-    ``reach_firsts`` rows of window ``w`` just built (three more: site, kind, window): a
-    reach row with bit d has one (d, prev) pair there, and bits 0-31 are the block's days.
+    """``daily`` rows of local days [a, b): the additive sums from the ``src`` events
+    (three parameters), the distinct visitors counted off the ``reach_firsts`` rows of
+    window ``w`` just built, one that holds those days (three more: site, kind, window): a
+    reach row with bit d has one (d, prev) pair there.
     A distinct count over the raw events was 2.5 of a 1M build's 14 CPU seconds; with the
     window's reach rows grouped by (value, days) instead, the day sums of a 10M build took
     13.5 of its 86, with reach_firsts 11.5 (bench/query.py's 28-day store). A visitor not numbered
@@ -92,15 +92,21 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
         ).fetchall()[0]
         number_visitors(cur, site_id, "SELECT visitor_id, min(ts) AS first FROM events "
                         "WHERE site_id = ? GROUP BY visitor_id", [site_id])  # fmt: skip
-        per_day = dict(cur.execute("SELECT ts::DATE AS d, count(*) FROM events "
-                                   "WHERE site_id = ? GROUP BY d", [site_id]).fetchall())  # fmt: skip
+        per_day: dict[date, int] = {}
+        blocks: set[int] = set()
+        if lo is not None:
+            dn, params = _day_number(spec, "ts", zone, lo, hi)
+            for d, b, n in cur.execute(f"SELECT ts::DATE, ({dn}) // 32, count(*) FROM events WHERE site_id = ? GROUP BY ALL",
+                                       [*params, site_id]).fetchall():  # fmt: skip
+                per_day[d] = per_day.get(d, 0) + n
+                blocks.add(int(b))
     if lo is not None:
-        dn, params = _day_number(spec, "ts", zone, lo, hi)
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
-        steps = [
-            ("reach", kind, w) for w in range(first // 32 - 1, last // 32 + 1) for kind in kinds
-        ]
+        # A day's two windows start in its block and the one before; the one starting in
+        # a block is built only when the block after it has events (rollups.open_windows).
+        wins = sorted({b - 1 for b in blocks})
+        steps = [("reach", kind, w) for w in wins for kind in kinds]
         steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
         steps += [("visit_daily", "", b) for b in range(first // 32, last // 32 + 1)]
         for table, kind, w in steps:
@@ -142,8 +148,9 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                                             [site_id, *p_start, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
                 else:
                     src = _events_source(dn, {kind: kinds[kind]}, f"dn >= {a} AND dn < {b}")
-                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_from_reach(src, w, a, b)})",
-                                            [site_id, *params, site_id, p_lo, p_hi, site_id, kind, w])], should_stop)  # fmt: skip
+                    held = w if w in wins else w - 1  # a window that holds the block's days
+                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_from_reach(src, held, a, b)})",
+                                            [site_id, *params, site_id, p_lo, p_hi, site_id, kind, held])], should_stop)  # fmt: skip
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
                     [site_id, timezone, datetime.now(UTC).replace(tzinfo=None), spec.version])  # fmt: skip

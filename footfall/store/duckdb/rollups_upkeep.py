@@ -120,6 +120,46 @@ def firsts_delta(changes: str) -> str:
         WHERE n <> 0"""
 
 
+def built_windows(cur: duckdb.DuckDBPyConnection, site_id: str, lo: int, hi: int) -> set[int]:
+    """The site's windows in [lo, hi] that hold rows (every row has a site-total twin)."""
+    rows = cur.execute("SELECT DISTINCT win FROM reach_firsts WHERE site_id = ? AND kind = '' AND win BETWEEN ? AND ?",
+                       [site_id, lo, hi]).fetchall()  # fmt: skip
+    return {int(r[0]) for r in rows}
+
+
+def open_windows(cur: duckdb.DuckDBPyConnection, site_id: str, kinds: Iterable[str], lo: int, hi: int,
+                 needed: Iterable[int]) -> set[int]:  # fmt: skip
+    """Make sure each window in ``needed`` exists, and return the site's windows in [lo, hi].
+
+    Window ``w`` is built only once its upper block (``w + 1``) has events: until then the
+    window before it holds every row it would (its block ``w`` in bits 32-63) and answers
+    every range it would, so building it too only doubled the current data's rows. The
+    first events sealed in block ``w + 1`` open it here: window ``w - 1``'s rows with a day
+    in block ``w``, shifted down, are exactly its rows on that block, and the seal then
+    adds the new days (rollups.py has the rule the readers follow)."""
+    have = built_windows(cur, site_id, lo, hi)
+    for w in sorted(set(needed) - have):
+        for kind in kinds:
+            cur.execute(
+                "INSERT INTO reach SELECT site_id, kind, ?, value, vno, days >> 32 FROM reach "
+                f"WHERE site_id = ? AND kind = ? AND win = ? AND days >= ?::UBIGINT ORDER BY {REACH_ORDER}",
+                [w, site_id, kind, w - 1, 1 << 32],
+            )
+            rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
+            cur.execute(f"INSERT INTO reach_firsts SELECT ?, * FROM ({firsts_select(patterns(rows))}) ORDER BY d, value",
+                        [site_id, site_id, kind, w])  # fmt: skip
+        have.add(w)
+    return have
+
+
+def day_window(wins: Iterable[int]) -> str:
+    """SQL: whether a ``reach_firsts`` row (win, d) is the one counted for its day 32 * win + d
+    among windows ``wins``: the window starting in the day's block if built, else the one
+    before it (where the day is in bits 32-63). Either holds every visitor of the day."""
+    listed = ", ".join(str(w) for w in sorted(wins)) or "NULL"
+    return f"(CASE WHEN (32 * win + d) // 32 IN ({listed}) THEN d < 32 ELSE d >= 32 END)"
+
+
 def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> None:
     """Sum a site's reach_firsts rows once seals have appended enough removals. Nearly
     every seal lands in the current windows (``win`` and the next), which are also what
@@ -147,7 +187,7 @@ def compact(cur: duckdb.DuckDBPyConnection, site_id: str, win: int) -> None:
 def resort(cur_factory: Any, site_id: str, win: int, kinds: Iterable[str], appended: int,
            should_stop: Callable[[], bool] = lambda: False,
            checkpoint: Callable[[], None] = lambda: None) -> bool:  # fmt: skip
-    """Re-sort the site's current windows of ``reach`` (``win`` and the next) when
+    """Re-sort the site's current windows of ``reach`` (``win`` and the next, if built) when
     ``appended`` (rows seals added since the last build or re-sort) makes it worth it;
     True if it did. One transaction per
     kind and window, as a build writes them, so no step holds a large table in memory and
