@@ -272,10 +272,8 @@ _RAW_SUMS = {"pageviews": "count(*) FILTER (WHERE name = 'pageview')",
 def _by_day(
     q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date], runs: list[Scope]
 ) -> Rows:
-    # A day can have several rows: a writer round folded in adds its own (rollups_fold.py).
-    sums = ", ".join(f"sum({a})::BIGINT" for a in aliases)
-    sql = (f"SELECT day, {sums} FROM daily WHERE site_id = ? AND kind = '' AND day BETWEEN ? AND ?"
-           f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''} GROUP BY day")  # fmt: skip
+    sql = (f"SELECT day, {', '.join(aliases)} FROM daily WHERE site_id = ? AND kind = '' AND day BETWEEN ? AND ?"
+           f"{' AND day NOT IN (' + ', '.join('?' * len(dirty)) + ')' if dirty else ''}")  # fmt: skip
     rows: Rows = list(q(sql, [scope.site_id, p.first, p.last, *dirty]))
     for run in runs:  # touched days: the raw statement over just those days
         st = builder.aggregate(run, "events", list(aliases), ("time:day",), ())

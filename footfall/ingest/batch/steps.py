@@ -229,17 +229,6 @@ def write(
         f"SELECT site_id, visitor_id, start_ts AS lo, end_ts AS hi FROM {merged} UNION ALL "
         "SELECT site_id, visitor_id, start_ts, end_ts FROM _old) GROUP BY ALL"
     )
-    # The visitors whose stored events this batch rewrites (re-stamps, or moves to another
-    # visit): for the others it only adds events, which a DuckDB store's rollups can fold
-    # in as they come (store/duckdb/rollups_fold.py).
-    cur.execute(
-        "CREATE OR REPLACE TEMP TABLE _rewritten AS "
-        + (f"SELECT site_id, {'visitor' if fast else 'visitor_id'} AS visitor_id FROM {visits} "
-           "UNION SELECT o.site_id, o.visitor_id FROM _old o "
-           f"WHERE (o.site_id, o.session_id) IN (SELECT (site_id, session_id) FROM {visits}) "
-           "OR (o.site_id, o.session_id) IN (SELECT (site_id, drop_id) FROM _merges)"
-           if n else "SELECT site_id, visitor_id FROM rollup_pending LIMIT 0")
-    )  # fmt: skip
     if n:
         # The time range only lets the scan skip what cannot match.
         target.touch_visits(f"SELECT site_id, session_id FROM {visits}")

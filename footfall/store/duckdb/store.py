@@ -34,7 +34,6 @@ from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb.gate import ReadGate
 from footfall.store.duckdb.priority import BuildPriority
 from footfall.store.duckdb.revive import FATAL, REOPENING, Reviver
-from footfall.store.duckdb.rollups_fold import RoundFolder
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -45,13 +44,10 @@ CAPABILITIES = Capabilities(
 
 
 class _InPlace:
-    """``BatchTarget`` on the store's own tables: every stored row is already visible.
-    With ``stage``, the new events are kept in ``_round_events`` for the rollups' fold."""
+    """``BatchTarget`` on the store's own tables: every stored row is already visible."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection, stage: bool = False) -> None:
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
         self.cur = cur
-        self.stage = stage
-        self.staged = False
 
     def neighbours(self, lo: datetime, hi: datetime, since: datetime) -> None:
         pass
@@ -60,9 +56,6 @@ class _InPlace:
         pass
 
     def insert_events(self, select: str, pieces: EventPieces | None = None) -> int:
-        if self.stage:
-            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE _round_events AS {select}")
-            self.staged, select = True, "SELECT * FROM _round_events"
         return int(self.cur.execute(f"INSERT INTO events BY NAME {select}").fetchall()[0][0])
 
     def insert_visits(self, select: str) -> None:
@@ -89,7 +82,6 @@ class DuckDBStore:
         self._gate = ReadGate()  # queries against the one swap of a compaction
         self._priority = BuildPriority()  # queries one at a time while a build runs
         self._reviver = Reviver(self)  # the database reopened after a fatal error
-        self._folder = RoundFolder(self._rollup_lock)  # large writer rounds into the rollups
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -147,13 +139,7 @@ class DuckDBStore:
         # another cursor's query ran left that query waiting forever (DuckDB 2.0; the
         # rollups job, found hung at shutdown).
         with self._reviving(), self._write_lock, self._transaction() as cur:
-            seq_from = self._folder.begin(cur)
-            target = _InPlace(cur, stage=seq_from is not None)
-            yield target
-            if target.staged and seq_from is not None:
-                if self._folder.fold(cur, "_round_events", seq_from):
-                    self._rollup_states = None
-                cur.execute("DROP TABLE _round_events")
+            yield _InPlace(cur)
             if fence is not None:
                 fence()  # raises: the transaction rolls back, nothing of the round stays
             if progress is not None:
@@ -330,9 +316,6 @@ class DuckDBStore:
             finally:
                 self._maintaining = None
                 self._rollup_states = None  # a build or drop may have changed them
-
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        self._folder.spec, self._folder.timezone_of = spec, timezone_of
 
     def building_rollups(self) -> bool:
         return self._priority.active
