@@ -58,7 +58,7 @@ def too_pending(q: Any, scope: Scope) -> bool:
 def window_of(q: Any, site_id: str, first: date) -> int:
     """The ``reach`` window a range starting on ``first`` is read from: the one starting in
     its block, or while that is not built (its next block has no sealed events yet), the
-    one before it, which holds the block in bits 32-63 (store/duckdb/rollups.py
+    one before it, which holds the block in bits 32-63 (store/duckdb/rollups_upkeep.py
     ``open_windows``). ``q`` runs a statement in the answer's read transaction."""
     win = _day(first) // 32
     built = q("SELECT count(*) FROM (SELECT 1 FROM reach_firsts WHERE site_id = ? AND kind = '' AND win = ? LIMIT 1)",

@@ -104,7 +104,7 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
         # A day's two windows start in its block and the one before; the one starting in
-        # a block is built only when the block after it has events (rollups.open_windows).
+        # a block is built only when the block after it has events (rollups_upkeep.open_windows).
         wins = sorted({b - 1 for b in blocks})
         steps = [("reach", kind, w) for w in wins for kind in kinds]
         steps += [("daily", kind, b) for b in range(first // 32, last // 32 + 1) for kind in kinds]
