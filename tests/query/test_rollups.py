@@ -344,6 +344,13 @@ def test_the_window_starting_in_the_last_block_is_built_once_the_next_block_has_
     summed = ("SELECT kind, win, value, d, prev, sum(n) FROM reach_firsts GROUP BY ALL "
               "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
     assert store.query(summed) == firsts_of(store)
+    same_as_a_build(ff)
+
+
+def same_as_a_build(ff: Footfall) -> None:
+    """The site's ``reach`` rows (visitors by id) and day sums are what a build from the raw
+    events makes (the site is built again, as after a layout change)."""
+    store = ff.services.store
     rows = ("SELECT r.kind, r.win, r.value, n.visitor_id, r.days FROM reach r JOIN visitor_numbers n "
             "USING (site_id, vno) ORDER BY ALL")  # fmt: skip
     daily = "SELECT * EXCLUDE (site_id) FROM daily ORDER BY ALL"

@@ -80,10 +80,9 @@ def _kinds_list(kinds: Mapping[str, str]) -> str:
     return f"[{items}]"
 
 
-def _reach_select(kvs: str, source: str, win: str = "unnest([dn // 32, dn // 32 - 1])",
-                  who: str = "visitor_id") -> str:  # fmt: skip
+def _reach_select(kvs: str, source: str, win: str, who: str = "visitor_id") -> str:
     """(kind, win, value, ``who``, days) from ``source`` rows (``who``, dn, ...); ``kvs`` is
-    the list of {k, v} structs on those rows; by default both windows of a day."""
+    the list of {k, v} structs on those rows, ``win`` the SQL of a row's window(s)."""
     return f"""
         SELECT kind, win, value, {who}, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
         FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win

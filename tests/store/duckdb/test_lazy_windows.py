@@ -14,7 +14,17 @@ from typing import Any
 from footfall.jobs.rollups import run_rollups
 from footfall.query import rollup
 from tests.conftest import Footfall
-from tests.query.test_rollups import AGENTS, NOW, PAGES, REFS, TODAY, compare, pending
+from tests.query.test_rollups import (
+    AGENTS,
+    NOW,
+    PAGES,
+    REFS,
+    TODAY,
+    compare,
+    pending,
+    same_as_a_build,
+    windows,
+)
 
 EPOCH = rollup.EPOCH
 
@@ -47,10 +57,6 @@ def ranges(site_id: str, starts: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def windows(ff: Footfall) -> set[int]:
-    return {int(r[0]) for r in ff.services.store.query("SELECT DISTINCT win FROM reach")}
-
-
 def test_a_month_without_events_between_two_is_read_and_filled_exactly(footfall: Footfall) -> None:
     ff, rng = footfall, random.Random(21)
     t = (TODAY - EPOCH).days
@@ -77,12 +83,4 @@ def test_a_month_without_events_between_two_is_read_and_filled_exactly(footfall:
     assert pending(ff) == 0
     assert windows(ff) == {b - 1, b, b + 1}
     compare(ff, bodies=bodies)
-    store = ff.services.store
-    rows = ("SELECT r.kind, r.win, r.value, n.visitor_id, r.days FROM reach r JOIN visitor_numbers n "
-            "USING (site_id, vno) ORDER BY ALL")  # fmt: skip
-    sums = "SELECT kind, day, value, visitors, pageviews, events FROM daily ORDER BY ALL"
-    sealed = store.query(rows), store.query(sums)
-    store.query("UPDATE rollup_state SET version = ?", [rollup.VERSION - 1])
-    store._rollup_states = None  # type: ignore[attr-defined]
-    assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    assert (store.query(rows), store.query(sums)) == sealed
+    same_as_a_build(ff)
