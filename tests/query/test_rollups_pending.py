@@ -32,15 +32,17 @@ def send(ff: Footfall, batch: list[dict[str, Any]]) -> None:
 
 @pytest.fixture
 def corrections(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the correction statements built (one per visitors answer corrected)."""
+    """Counts the visitors answers corrected for pending visitors (read from the bitmaps
+    with a touched span)."""
     calls: list[int] = []
-    real = rollup_pending.visitors_sql
+    real = rollup_pending.visitors
 
     def spy(*a: Any, **k: Any) -> Any:
-        calls.append(1)
+        if a[-1] is not None:
+            calls.append(1)
         return real(*a, **k)
 
-    monkeypatch.setattr("footfall.query.rollup.visitors_sql", spy)
+    monkeypatch.setattr("footfall.query.rollup.visitors", spy)
     return calls
 
 
