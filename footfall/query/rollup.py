@@ -190,8 +190,12 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
             return _visit_sums(q, scope, p, aliases, dirty, runs)
         if p.by_day:
             return _by_day(q, scope, p, aliases, dirty, runs)
-        # the touched span (quarter hours: the same local days, which is all it is used for)
-        pending = (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else None
+        # The span of the visitors whose day bitmaps are not folded yet (quarter hours: the
+        # same local days, which is all it is used for); the other pending rows' days are
+        # dirty for the sums only.
+        lo, hi = q(f"SELECT min({quarter('lo')}), max({quarter('hi')}) FROM rollup_pending WHERE site_id = ? "
+                   "AND NOT coalesce(folded, false)", [scope.site_id])[0]  # fmt: skip
+        pending = (lo, hi) if lo is not None else None
         return _grouped(q, scope, p, aliases, dirty, runs, pending)
 
 

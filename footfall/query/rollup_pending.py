@@ -45,7 +45,7 @@ def too_pending(q: Any, scope: Scope) -> bool:
     site is pending, and the raw events still hold the whole range. ``q`` runs a
     statement in the answer's read transaction."""
     rows, numbered, raw_from = q(
-        "SELECT (SELECT count(*) FROM rollup_pending WHERE site_id = ?), "
+        "SELECT (SELECT count(*) FROM rollup_pending WHERE site_id = ? AND NOT coalesce(folded, false)), "
         "(SELECT count(*) FROM visitor_numbers WHERE site_id = ?), "
         "(SELECT max(raw_from) FROM rollup_state WHERE site_id = ?)",
         [scope.site_id] * 3,
@@ -65,36 +65,39 @@ def _by_value(rows: list[tuple[Any, ...]]) -> dict[Any, list[tuple[int, int, byt
     return out
 
 
-def _union(days: list[tuple[int, int, bytes]]) -> BitMap:
-    return BitMap.union(*(BitMap.deserialize(bits) for _, _, bits in days)) if len(days) > 1 else BitMap.deserialize(days[0][2])
-
-
 def visitors(q: Any, scope: Scope, kind: str, first: date, last: date, expr: str,
              f: tuple[str, list[Any], str, list[Any]],
              pending: tuple[datetime, datetime] | None) -> dict[Any, int]:  # fmt: skip
     """Visitors per value over the local days [first, last]: the cardinality of the union
-    of each value's day bitmaps. The bitmaps are exact for every visitor the writer has not
-    touched since the last seal; a touched one (``rollup_pending``) counts from them only on
-    the days before the first day it touched, and from its raw events from that day on.
-    ``pending`` is the touched time span, if any; ``q`` runs a statement in the answer's
+    of each value's day bitmaps, summed off ``day_firsts`` while no visitor the range
+    holds is pending, else from the bitmaps. The bitmaps are exact for every visitor the writer has not
+    touched since the last seal; a touched one (``rollup_pending``, not ``folded`` by a
+    writer round) counts from them only on the days before the first day it touched, and
+    from its raw events from that day on. ``pending`` is those rows' time span, if any; ``q`` runs a statement in the answer's
     read transaction."""
     vf, vfp, ef, efp = f
-    rows = q(f"SELECT value, day, n, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
-             [scope.site_id, kind, _day(first), _day(last), *vfp])  # fmt: skip
-    by_value = _by_value(rows)
     start = None
     if pending is not None:
         lo, hi = pending
         start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone))
-    if start is None or start >= scope.end:  # nothing touched in the range
-        return {v: days[0][1] if len(days) == 1 else len(_union(days)) for v, days in by_value.items()}
+    if start is None or start >= scope.end:
+        # Nothing touched in the range: each visitor counted on its first day there, a
+        # day it was not seen on in the days of the range before (store/duckdb/firsts.py).
+        counted = q(f"SELECT value, sum(n) FROM day_firsts WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ? "
+                    f"AND (gap = 0 OR gap > day - ?){vf} GROUP BY value",
+                    [scope.site_id, kind, _day(first), _day(last), _day(first), *vfp])  # fmt: skip
+        return {value: int(n) for value, n in counted if n}
+    rows = q(f"SELECT value, day, n, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
+             [scope.site_id, kind, _day(first), _day(last), *vfp])  # fmt: skip
+    by_value = _by_value(rows)
     pad = timedelta(days=2)
     dn_lo, p_lo = local_day_number("lo", scope.zone, lo - pad, hi + pad, scope.dialect)
     dn_ts, p_ts = local_day_number("e.ts", scope.zone, start - pad, scope.end + pad, scope.dialect)
     # The touched visitors (a visitor not numbered yet is in no bitmap), each with the first
     # day it touched, and their raw (value, visitor) pairs from that day on in the range.
     p_sql = (f"SELECT r.visitor_id, n.vno, min({dn_lo}) AS lo_day FROM rollup_pending r LEFT JOIN visitor_numbers n "
-             f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? GROUP BY r.visitor_id, n.vno")  # fmt: skip
+             f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? AND NOT coalesce(r.folded, false) "
+             "GROUP BY r.visitor_id, n.vno")  # fmt: skip
     touched = q(f"SELECT vno, lo_day FROM ({p_sql}) WHERE vno IS NOT NULL", [*p_lo, scope.site_id])
     raw = q(f"WITH p AS ({p_sql}) SELECT DISTINCT {expr} AS value, e.visitor_id, p.vno FROM events e JOIN p ON e.visitor_id = p.visitor_id "
             f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}",

@@ -89,14 +89,14 @@ def pending_by_day(rows: Iterable[tuple[int, int, int]]) -> dict[int, BitMap]:
 
 
 def fold(cur: duckdb.DuckDBPyConnection, site_id: str, gone: Mapping[int, BitMap],
-         fresh: Mapping[Key, BitMap]) -> int:  # fmt: skip
+         fresh: Mapping[Key, BitMap]) -> set[Key]:  # fmt: skip
     """Recompute some visitors on some days: ``gone`` maps each day to the visitors
     recomputed on it, ``fresh`` holds their bitmaps there from raw events. The stored
     bitmaps of those days lose the visitors and gain ``fresh``; only the rows that change
-    are rewritten. Returns how many rows were written."""
+    are rewritten. Returns the keys that changed (an emptied bitmap's row is removed)."""
     days = sorted(gone)
     if not days:
-        return 0
+        return set()
     stored = cur.execute(
         "SELECT rowid, kind, day, value, bits FROM day_bitmaps WHERE site_id = ? AND day IN (SELECT unnest(?::INTEGER[]))",
         [site_id, days],
@@ -120,7 +120,8 @@ def fold(cur: duckdb.DuckDBPyConnection, site_id: str, gone: Mapping[int, BitMap
             changed[key] = bm
     if dropped:
         cur.execute("DELETE FROM day_bitmaps WHERE rowid IN (SELECT unnest(?::BIGINT[]))", [dropped])
-    return write(cur, site_id, changed)
+    write(cur, site_id, changed)
+    return set(changed)
 
 
 def members(cur: duckdb.DuckDBPyConnection, site_id: str, days: tuple[int, int] | None = None) -> BitMap:

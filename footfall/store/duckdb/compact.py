@@ -50,6 +50,7 @@ BY_GROUP = {"day_bitmaps": ("site_id, kind", "day, value")}
 # Tables rewritten in a chosen order; every other table is copied as it is.
 ORDER_BY = {
     "visitor_numbers": "site_id, vno",
+    "day_firsts": "site_id, kind, day, value",
     "daily": "site_id, kind, day, value",
     "visit_daily": "site_id, kind, day, value",
 }

@@ -99,6 +99,7 @@ def delete_rollups_before(cur: duckdb.DuckDBPyConnection, site_id: str, day: dat
     n = _count(cur, "DELETE FROM daily WHERE site_id = ? AND day < ?", site_id, day)
     n += _count(cur, "DELETE FROM visit_daily WHERE site_id = ? AND day < ?", site_id, day)
     n += _count(cur, "DELETE FROM day_bitmaps WHERE site_id = ? AND day < ?", site_id, dn)
+    n += _count(cur, "DELETE FROM day_firsts WHERE site_id = ? AND day < ?", site_id, dn)
     # Numbers no bitmap names any more go too, or visitor_numbers would grow with every
     # visitor ever seen. A visitor who comes back gets a new number, which no bitmap of
     # the old one holds.

@@ -10,6 +10,10 @@ day_bitmaps(site_id, kind, day, value, n, bits)
     with that value that day, and its cardinality ``n`` (bitmaps.py). A range's visitors
     per value are the cardinality of the union of its days' bitmaps. A visitor is named by
     its number in ``visitor_numbers`` (given at its first build or seal).
+day_firsts(site_id, kind, day, value, gap, n)
+    how many of a day's visitors were last seen with the value ``gap`` days before: a
+    range's visitors per value are a filtered sum of these (firsts.py), kept with the
+    bitmaps they come from.
 daily(site_id, kind, day, value, visitors, pageviews, events)
     per site-local day: distinct visitors (the day's ``n``) and the additive counts.
 visit_daily(site_id, kind, day, value, visits, bounces, duration_ms)
@@ -43,6 +47,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from footfall.store.base import RollupSpec
+from footfall.store.duckdb import firsts
 from footfall.store.duckdb.bitmaps import bitmaps_of, fold, pending_by_day
 from footfall.store.duckdb.rollups_upkeep import number_visitors
 
@@ -128,9 +133,10 @@ def _midnight(day: int, zone: ZoneInfo) -> datetime:
 
 
 def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec: RollupSpec,
-              upto: int) -> int:  # fmt: skip
-    """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups;
-    returns how many visitors."""
+              upto: int, sums: bool = True) -> int:  # fmt: skip
+    """Fold one site's pending visitors (rows with ``seq <= upto``) into its rollups: the
+    day bitmaps of those not folded yet, and with ``sums`` the day sums of every row's
+    days; returns how many visitors."""
     zone, kinds = ZoneInfo(timezone), spec.kinds
     span = cur.execute(
         "SELECT min(lo), max(hi), count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ? AND seq <= ?",
@@ -141,30 +147,45 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     lo, hi = span[0], span[1]
     dn_lo, p_lo = _day_number(spec, "lo", zone, lo, hi)
     dn_hi, p_hi = _day_number(spec, "hi", zone, lo, hi)
-    pending = "FROM rollup_pending WHERE site_id = ? AND seq <= ? GROUP BY visitor_id"
-    number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {pending}", [site_id, upto])
+    rows = "FROM rollup_pending WHERE site_id = ? AND seq <= ?"
+    # Each visitor's touched days; ``todo``: its day bitmaps are still to fold.
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT p.*, n.vno FROM (SELECT visitor_id, min({dn_lo}) AS lo_day, "
-        f"max({dn_hi}) AS hi_day {pending}) p JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = p.visitor_id",
-        [*p_lo, *p_hi, site_id, upto, site_id],
+        f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day, "
+        f"bool_or(NOT coalesce(folded, false)) AS todo {rows} GROUP BY visitor_id",
+        [*p_lo, *p_hi, site_id, upto],
     )
     d_lo, d_hi = cur.execute("SELECT min(lo_day), max(hi_day) FROM _rp").fetchall()[0]
     # Raw events of those days: a local day starts at most 25 hours (a DST day) before
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
     dn, p_dn = _day_number(spec, "ts", zone, t_lo, t_hi)
-    # Read where used (twice), not copied into a temp table that held every touched day's
-    # events, ten strings each, in DuckDB's memory.
+    # Read where used, not copied into a temp table that held every touched day's events,
+    # ten strings each, in DuckDB's memory.
     ev = (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs FROM events "
           "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
     p_ev = [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi]
-    # The visitors' bitmaps on their touched days, from their raw events there; the stored
-    # bitmaps of those days lose them and gain these (bitmaps.fold).
-    mine = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
-    fresh = bitmaps_of(cur, _bitmap_rows("kvs", mine), p_ev)
-    fold(cur, site_id, pending_by_day(cur.execute("SELECT vno, lo_day, hi_day FROM _rp").fetchall()), fresh)
-    # daily: every touched day recomputed from all of its raw events, its visitors from
-    # the bitmaps just written.
+    if cur.execute("SELECT count(*) FROM _rp WHERE todo").fetchall()[0][0]:
+        number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {rows} GROUP BY visitor_id", [site_id, upto])
+        cur.execute("CREATE OR REPLACE TEMP TABLE _todo AS SELECT p.visitor_id, p.lo_day, p.hi_day, n.vno FROM _rp p "
+                    "JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = p.visitor_id WHERE p.todo", [site_id])  # fmt: skip
+        # The visitors' bitmaps on their touched days, from their raw events there; the
+        # stored bitmaps of those days lose them and gain these (bitmaps.fold).
+        mine = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _todo p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+        fresh = bitmaps_of(cur, _bitmap_rows("kvs", mine), p_ev)
+        changed = fold(cur, site_id, pending_by_day(cur.execute("SELECT vno, lo_day, hi_day FROM _todo").fetchall()), fresh)
+        firsts.refresh(cur, site_id, changed)
+        cur.execute("DROP TABLE _todo")
+    if sums:
+        _seal_sums(cur, site_id, zone, spec, ev, p_ev, (t_lo, t_hi))
+    cur.execute("DROP TABLE IF EXISTS _rp")
+    return int(span[2])
+
+
+def _seal_sums(cur: duckdb.DuckDBPyConnection, site_id: str, zone: ZoneInfo, spec: RollupSpec,
+               ev: str, p_ev: list[Any], times: tuple[datetime, datetime]) -> None:  # fmt: skip
+    """The day sums of every day a pending visitor touched (``_rp``), recomputed from all
+    of the day's raw events (``ev``) and visits, the visitors from the bitmaps."""
+    t_lo, t_hi = times
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
     )
@@ -185,7 +206,4 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
     cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
-    # Temp tables hold memory until dropped.
-    for temp in ("_rp", "_days"):
-        cur.execute(f"DROP TABLE IF EXISTS {temp}")
-    return int(span[2])
+    cur.execute("DROP TABLE _days")

@@ -2,7 +2,8 @@
 """A site's first (or repeated) build of the exact rollups from all its raw events.
 
 rollups.py describes the tables; this module fills them for one site, one step per
-transaction (a kind's bitmaps over a run of days, or a 32-day block of the day sums), each
+transaction (a kind's bitmaps, then their firsts, over a run of days, or a 32-day block
+of the day sums), each
 step over at most about STEP_EVENTS events, so that each statement's aggregate stays within
 DuckDB's memory limit whatever the site's size. The state row is written last: queries
 read the rollups only once a build is complete.
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from footfall.store.base import RollupSpec
+from footfall.store.duckdb import firsts
 from footfall.store.duckdb.bitmaps import bitmaps_of, write
 from footfall.store.duckdb.rollups import (
     Interrupted,
@@ -91,7 +93,9 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
     if lo is not None:
         dn_start, p_start = _day_number(spec, "start_ts", zone, lo, hi)
         first, last = _local_day(lo, zone), _local_day(hi, zone)
-        steps: list[tuple[str, str, int, int]] = [("bitmaps", kind, a, b) for a, b in _runs(per_day) for kind in kinds]
+        runs = _runs(per_day)
+        steps: list[tuple[str, str, int, int]] = [("bitmaps", kind, a, b) for a, b in runs for kind in kinds]
+        steps += [("firsts", kind, a, b) for a, b in runs for kind in kinds]
         blocks = [(32 * w, 32 * w + 32) for w in range(first // 32, last // 32 + 1)]
         steps += [("daily", kind, a, b) for a, b in blocks for kind in kinds]
         steps += [("visit_daily", "", a, b) for a, b in blocks]
@@ -111,6 +115,12 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                     write(cur, site_id, bitmaps_of(cur, sql, p))
 
                 run_step(cur_factory, step, should_stop)
+            elif table == "firsts":
+
+                def counts(cur: duckdb.DuckDBPyConnection, kind: str = kind, a: int = a, b: int = b) -> None:
+                    firsts.build_days(cur, site_id, kind, a, b)
+
+                run_step(cur_factory, counts, should_stop)
             elif table == "visit_daily":
                 visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {a} AND dn < {b}")
                 run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",

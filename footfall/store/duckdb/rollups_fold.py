@@ -1,19 +1,23 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
-"""Sealing a site's pending visitors in a writer round's own transaction.
+"""Folding a writer round's visitors into a site's day bitmaps in the round's own
+transaction.
 
 A bulk load (or an import through the writer) used to leave its events pending until the
 rollups job built or sealed them after the load, and the dashboard read raw events
 meanwhile: 44-72 s of slow panels after a 10M load (issue 25). With day bitmaps a seal
-costs what its visitors' touched days hold (rollups.py ``seal_site``), so the store seals
-a site in the round that brings its pending rows to ``FOLD_MIN_ROWS``: the round's events
-are in the rollups when they become visible, and the queries' correction for the visitors
-the writer touched stays small while a load goes on. Smaller rounds (a site's everyday
-traffic) wait for the job, or for a round that crosses the mark; many more pending rows
-than ``FOLD_MAX_ROWS`` (left while the job held the rollups) are the job's, in parts.
+costs what its visitors' events on their touched days are (rollups.py ``seal_site``), so
+every round folds the visitors it touched into a built site's bitmaps and their firsts
+(firsts.py) before it commits: when its events become visible, the dashboard counts their
+visitors from the rollups, with no correction from raw events. The rows stay in
+``rollup_pending``, marked ``folded``: the additive day sums of their days are read from
+raw events (a day's events per panel) until the job recomputes them, which done in every
+round doubled a fold's cost. More unfolded rows than ``FOLD_MAX_ROWS`` (left while the job
+held the rollups) are the job's, in parts.
 
-A site with no rollups yet whose events fit ``START_MAX_EVENTS`` (its first events come
-in a bulk load, say) is started here: every visitor of it listed as pending and sealed into
-empty rollups, which is what a build makes.
+A site with no rollups yet is started here once a round leaves ``START_MIN_ROWS`` of its
+visitors pending, if its events fit ``START_MAX_EVENTS`` (its first events come in a bulk
+load, say): every visitor of it listed as pending and sealed into empty rollups, which is
+what a build makes. A smaller new site waits for the job's build (within its first run).
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ import duckdb
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups import seal_site
 
-FOLD_MIN_ROWS = 5_000
 FOLD_MAX_ROWS = 200_000
+START_MIN_ROWS = 5_000
 START_MAX_EVENTS = 500_000
 
 
@@ -68,22 +72,29 @@ class RoundFolder:
         try:
             rows = cur.execute(
                 "SELECT p.site_id, p.n, p.upto, r.timezone, r.version FROM (SELECT site_id, count(*) AS n, max(seq) AS upto "
-                "FROM rollup_pending GROUP BY site_id) p LEFT JOIN rollup_state r USING (site_id) WHERE p.n >= ?",
-                [FOLD_MIN_ROWS],
+                "FROM rollup_pending WHERE NOT coalesce(folded, false) GROUP BY site_id) p LEFT JOIN rollup_state r USING (site_id)"
             ).fetchall()  # fmt: skip
             for site_id, n, upto, tz, version in rows:
-                if tz is None:  # never built: started here if small, by the job if not
+                if tz is None:  # never built: started here if large and small enough, else by the job
+                    if n < START_MIN_ROWS:
+                        continue
                     tz = self.timezone_of(site_id)
                     stored = cur.execute("SELECT count(*) FROM events WHERE site_id = ?", [site_id]).fetchall()[0][0]
                     if tz is None or stored > START_MAX_EVENTS:
                         continue
                     start(cur, site_id, tz, spec)
                     upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
+                    seal_site(cur, site_id, tz, spec, int(upto))
+                    cur.execute("DELETE FROM rollup_pending WHERE site_id = ? AND seq <= ?", [site_id, int(upto)])
                     started = True
-                elif version != spec.version or tz != self.timezone_of(site_id) or n > FOLD_MAX_ROWS:
+                    continue
+                if version != spec.version or tz != self.timezone_of(site_id) or n > FOLD_MAX_ROWS:
                     continue  # to be built again, or a backlog: the job's
-                seal_site(cur, site_id, tz, spec, int(upto))
-                cur.execute("DELETE FROM rollup_pending WHERE site_id = ? AND seq <= ?", [site_id, int(upto)])
+                # The bitmaps only: the day sums of the touched days are additive, read
+                # from raw events until the job recomputes them (one day's events per
+                # panel), where recomputing them every round doubled a fold's cost.
+                seal_site(cur, site_id, tz, spec, int(upto), sums=False)
+                cur.execute("UPDATE rollup_pending SET folded = true WHERE site_id = ? AND seq <= ?", [site_id, int(upto)])
         except duckdb.Error:
             self._skip_next = True
             raise

@@ -35,7 +35,7 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
     with cur_factory() as cur:
         pending, known, lo, hi = cur.execute(
             "SELECT count(DISTINCT visitor_id), (SELECT count(*) FROM visitor_numbers WHERE site_id = ?), min(lo), max(hi) "
-            "FROM rollup_pending WHERE site_id = ?", [site_id, site_id]).fetchall()[0]  # fmt: skip
+            "FROM rollup_pending WHERE site_id = ? AND NOT coalesce(folded, false)", [site_id, site_id]).fetchall()[0]  # fmt: skip
         if pending < REBUILD_MIN_VISITORS or pending < REBUILD_SHARE * known:
             return False
         # The seal reads the touched local days' events: a day around the span.

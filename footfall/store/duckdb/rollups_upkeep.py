@@ -15,7 +15,7 @@ import duckdb
 log = logging.getLogger("footfall.jobs")
 
 # The tables a build fills for a site (drop() clears these and the site's pending rows).
-BUILT_TABLES = ("rollup_state", "day_bitmaps", "daily", "visit_daily", "visitor_numbers")
+BUILT_TABLES = ("rollup_state", "day_bitmaps", "day_firsts", "daily", "visit_daily", "visitor_numbers")
 # A build step that runs out of DuckDB's memory waits and runs again, this many times:
 # while a first build runs, the dashboard's queries read raw events under the same memory
 # limit; at 10M events a build step failed at 512 MiB and the whole build, 12 minutes

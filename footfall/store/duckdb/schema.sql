@@ -21,6 +21,17 @@ CREATE TABLE IF NOT EXISTS day_bitmaps (
     n INTEGER NOT NULL,
     bits BLOB NOT NULL
 );
+-- day_firsts: how many of a day_bitmaps row's visitors were last seen with the value
+-- ``gap`` days before (1-32; 0: not within 32 days); a range's visitors per value are a
+-- filtered sum of these (footfall/store/duckdb/firsts.py).
+CREATE TABLE IF NOT EXISTS day_firsts (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    day INTEGER NOT NULL,
+    value VARCHAR,
+    gap SMALLINT NOT NULL,
+    n INTEGER NOT NULL
+);
 -- Each visitor of a built site by a small number, in order of first appearance: the
 -- bitmaps hold the numbers (32 bits, nearby for visitors of the same days).
 CREATE TABLE IF NOT EXISTS visitor_numbers (
@@ -64,6 +75,9 @@ CREATE TABLE IF NOT EXISTS rollup_pending (
     lo TIMESTAMP NOT NULL,
     hi TIMESTAMP NOT NULL
 );
+-- Whether the visitor's day bitmaps were sealed in a writer round (rollups_fold.py): then
+-- only the day sums of its span wait for the rollups job.
+ALTER TABLE rollup_pending ADD COLUMN IF NOT EXISTS folded BOOLEAN DEFAULT false;
 -- Sites whose rollups are built, and the zone their days are in.
 CREATE TABLE IF NOT EXISTS rollup_state (
     site_id VARCHAR PRIMARY KEY,

@@ -70,7 +70,7 @@ def test_a_day_after_a_visitors_history_rewrites_only_the_rows_it_changes(
 
 
 def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch, no_round_folds: None
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)

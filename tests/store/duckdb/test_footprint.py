@@ -252,7 +252,7 @@ def test_a_store_with_the_reach_layout_is_rebuilt_into_day_bitmaps(
 
 
 def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch, no_round_folds: None
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)

@@ -29,6 +29,7 @@ from tests.query.test_rollups import (
     same_as_a_build,
     site_days,
     site_days_reference,
+    unfolded,
 )
 from tests.reference import split_visits
 
@@ -36,7 +37,7 @@ from tests.reference import split_visits
 @pytest.fixture
 def footfall(footfall: Footfall, monkeypatch: pytest.MonkeyPatch) -> Footfall:
     # (tests/store/duckdb/conftest.py: the job runs only when a test runs it; site in ZONE)
-    monkeypatch.setattr(rollups_fold, "FOLD_MIN_ROWS", 1)  # every round is sealed
+    monkeypatch.setattr(rollups_fold, "START_MIN_ROWS", 1)  # a new site starts in its first round
     return footfall
 
 
@@ -67,7 +68,7 @@ def test_rounds_are_sealed_as_they_are_stored_and_answer_as_raw_events(footfall:
     base = sorted(events(rng, 150, 40, "a"), key=lambda e: e["timestamp"])
     send(ff, base)
     assert store.rollup_state(ff.site_id) == (ZONE, rollup.VERSION)
-    assert pending(ff) == 0  # sealed, no job run
+    assert pending(ff) > 0 and unfolded(ff) == 0  # folded, no job run; the day sums wait
     compare(ff, with_funnels=True)
     # New visits today, visits going on (a longer visit, no longer a bounce), and late
     # events that re-stamp stored visits (their old entry page and source must go).
@@ -75,10 +76,12 @@ def test_rounds_are_sealed_as_they_are_stored_and_answer_as_raw_events(footfall:
                  "timestamp": (datetime.fromisoformat(e["timestamp"]) + timedelta(minutes=3)).isoformat()}
                 for e in base[-20:]]  # fmt: skip
     send(ff, events(rng, 30, 0, "b") + going_on + late_events(rng, base))
-    assert pending(ff) == 0
+    assert unfolded(ff) == 0
     compare(ff, with_funnels=True)
     assert site_days(store) == site_days_reference(store, ZONE)
-    assert run_rollups(store, ff.services.meta) == {"built": [], "sealed_visitors": 0, "dropped": []}
+    assert run_rollups(store, ff.services.meta)["built"] == []  # the day sums only
+    assert pending(ff) == 0
+    compare(ff)
     same_as_a_build(ff)
 
 
@@ -87,10 +90,10 @@ def test_a_round_stored_while_the_job_runs_is_sealed_by_it(footfall: Footfall) -
     store = ff.services.store
     assert isinstance(store, DuckDBStore)
     send(ff, sorted(events(rng, 60, 20, "a"), key=lambda e: e["timestamp"]))
-    assert pending(ff) == 0
+    assert unfolded(ff) == 0
     with store._rollup_lock:  # the job holds it: DuckDB would abort one of two rewrites
         send(ff, events(rng, 20, 0, "b"))
-    assert pending(ff) > 0
+    assert unfolded(ff) > 0
     compare(ff)
     run_rollups(store, ff.services.meta)
     assert pending(ff) == 0
@@ -128,30 +131,34 @@ def test_a_fold_that_fails_loses_nothing_and_its_round_is_stored_unsealed(
     monkeypatch.setattr(rollups_fold, "seal_site", once)
     extra = events(rng, 20, 0, "b")
     send(ff, extra)
-    assert calls["seal"] == 1  # the retried round was stored without a seal
+    assert calls["seal"] == 1  # the retried round was stored without a fold
     assert store.query("SELECT count(*) FROM events") == [(len(base) + len(extra),)]
-    assert pending(ff) > 0
+    assert unfolded(ff) > 0
     compare(ff)
     run_rollups(store, ff.services.meta)
     compare(ff)
     same_as_a_build(ff)
 
 
-def test_a_bulk_load_is_sealed_in_its_rounds_once_enough_visitors_are_pending(
+def test_a_new_site_waits_for_enough_pending_visitors_to_start_in_a_round(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small rounds wait (their visitors pending, corrected from raw events); the round
-    that brings the site's pending rows to FOLD_MIN_ROWS seals them all."""
-    ff, rng = footfall, random.Random(8)
-    send(ff, sorted(events(rng, 60, 20, "a"), key=lambda e: e["timestamp"]))
-    monkeypatch.setattr(rollups_fold, "FOLD_MIN_ROWS", 20)
+    """A new site's rounds leave its visitors pending until one brings them to
+    START_MIN_ROWS; that round starts its rollups, and later rounds fold each."""
+    ff, rng, store = footfall, random.Random(8), footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    monkeypatch.setattr(rollups_fold, "START_MIN_ROWS", 20)
     today = [e for e in events(rng, 60, 0, "c") if datetime.fromisoformat(e["timestamp"]) <= NOW]
     visitors = sorted({e["visitor_id"] for e in today})
     assert len(visitors) >= 20
     send(ff, [e for e in today if e["visitor_id"] in visitors[:8]])
-    assert pending(ff) == 8
-    compare(ff)
+    assert store.rollup_state(ff.site_id) is None and unfolded(ff) == 8
+    compare(ff, expect_rollups=False)
     send(ff, [e for e in today if e["visitor_id"] not in visitors[:8]])
+    assert store.rollup_state(ff.site_id) == (ZONE, rollup.VERSION)
     assert pending(ff) == 0
+    send(ff, events(rng, 10, 3, "d"))
+    assert pending(ff) > 0 and unfolded(ff) == 0
     compare(ff)
+    run_rollups(store, ff.services.meta)  # the day sums
     same_as_a_build(ff)
