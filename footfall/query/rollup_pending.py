@@ -20,6 +20,7 @@ from typing import Any
 
 from pyroaring import BitMap
 
+from footfall.query import rollup_union
 from footfall.query.builder import Scope
 from footfall.query.period import local_midnight_utc
 from footfall.query.timebuckets import local_day_number
@@ -55,16 +56,6 @@ def too_pending(q: Any, scope: Scope) -> bool:
     return raw_from is None or raw_from <= scope.start.replace(tzinfo=None)
 
 
-def _by_value(rows: list[tuple[Any, ...]]) -> dict[Any, list[tuple[int, int, bytes]]]:
-    """(value, day, n, bits) rows as each value's (day, n, bits), by day."""
-    out: dict[Any, list[tuple[int, int, bytes]]] = {}
-    for value, day, n, bits in rows:
-        out.setdefault(value, []).append((int(day), int(n), bits))
-    for days in out.values():
-        days.sort(key=lambda r: r[0])
-    return out
-
-
 def visitors(q: Any, scope: Scope, kind: str, first: date, last: date, expr: str,
              f: tuple[str, list[Any], str, list[Any]],
              pending: tuple[datetime, datetime] | None) -> dict[Any, int]:  # fmt: skip
@@ -80,55 +71,52 @@ def visitors(q: Any, scope: Scope, kind: str, first: date, last: date, expr: str
     if pending is not None:
         lo, hi = pending
         start = max(scope.start, local_midnight_utc(_in_zone(lo, scope), scope.zone))
-    if start is None or start >= scope.end:
-        # Nothing touched in the range: each visitor counted on its first day there, a
-        # day it was not seen on in the days of the range before (store/duckdb/firsts.py).
-        counted = q(f"SELECT value, sum(n) FROM day_firsts WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ? "
-                    f"AND (gap = 0 OR gap > day - ?){vf} GROUP BY value",
-                    [scope.site_id, kind, _day(first), _day(last), _day(first), *vfp])  # fmt: skip
-        return {value: int(n) for value, n in counted if n}
-    rows = q(f"SELECT value, day, n, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
-             [scope.site_id, kind, _day(first), _day(last), *vfp])  # fmt: skip
-    by_value = _by_value(rows)
+    # Each visitor counted on its first day in the range, a day it was not seen on in the
+    # days of the range before (store/duckdb/firsts.py): exact for every visitor not
+    # pending, and what the stored bitmaps say for the others.
+    counted = {value: int(n) for value, n in q(
+        f"SELECT value, sum(n) FROM day_firsts WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ? "
+        f"AND (gap = 0 OR gap > day - ?){vf} GROUP BY value",
+        [scope.site_id, kind, _day(first), _day(last), _day(first), *vfp])}  # fmt: skip
+    if start is None or start >= scope.end:  # nothing touched in the range
+        return {value: n for value, n in counted.items() if n}
+    raw_from = q("SELECT max(raw_from) FROM rollup_state WHERE site_id = ?", [scope.site_id])[0][0]
+    if pending is not None and raw_from is not None and raw_from > scope.start.replace(tzinfo=None):
+        return rollup_union.visitors(q, scope, kind, first, last, expr, f, pending, start)
+    # The touched visitors P (a visitor not numbered yet is in no bitmap), each with the
+    # first day it touched. Their stored membership is taken out and their raw one put in:
+    # answer = counted - |U ∩ P| + |raw(P)|, where U ∩ P is, per visitor, its raw events
+    # before its first touched day (the bitmaps are exact there) and the stored bitmaps
+    # from that day on (a few days: what the writer touched since the last fold).
     pad = timedelta(days=2)
     dn_lo, p_lo = local_day_number("lo", scope.zone, lo - pad, hi + pad, scope.dialect)
-    dn_ts, p_ts = local_day_number("e.ts", scope.zone, start - pad, scope.end + pad, scope.dialect)
-    # The touched visitors (a visitor not numbered yet is in no bitmap), each with the first
-    # day it touched, and their raw (value, visitor) pairs from that day on in the range.
+    dn_ts, p_ts = local_day_number("e.ts", scope.zone, scope.start - pad, scope.end + pad, scope.dialect)
     p_sql = (f"SELECT r.visitor_id, n.vno, min({dn_lo}) AS lo_day FROM rollup_pending r LEFT JOIN visitor_numbers n "
              f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? AND NOT coalesce(r.folded, false) "
              "GROUP BY r.visitor_id, n.vno")  # fmt: skip
     touched = q(f"SELECT vno, lo_day FROM ({p_sql}) WHERE vno IS NOT NULL", [*p_lo, scope.site_id])
-    raw = q(f"WITH p AS ({p_sql}) SELECT DISTINCT {expr} AS value, e.visitor_id, p.vno FROM events e JOIN p ON e.visitor_id = p.visitor_id "
-            f"WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ? AND {dn_ts} >= p.lo_day{ef}",
-            [*p_lo, scope.site_id, scope.site_id, start, scope.end, *p_ts, *efp])  # fmt: skip
-    everyone = BitMap(int(vno) for vno, _ in touched)
-    since: dict[int, BitMap] = {}  # first touched day -> those visitors
-    for vno, lo_day in touched:
-        since.setdefault(int(lo_day), BitMap()).add(int(vno))
-    firsts = sorted(d for d in since if d > _day(first))  # before the range: nothing kept
-    raw_numbered: dict[Any, BitMap] = {}
-    raw_new: dict[Any, set[int]] = {}
-    for value, visitor_id, vno in raw:
-        if vno is None:
-            raw_new.setdefault(value, set()).add(int(visitor_id))
-        else:
-            raw_numbered.setdefault(value, BitMap()).add(int(vno))
+    raw = q(f"WITH p AS ({p_sql}) SELECT DISTINCT {expr} AS value, e.visitor_id, p.vno, {dn_ts} < p.lo_day AS before "
+            f"FROM events e JOIN p ON e.visitor_id = p.visitor_id WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?{ef}",
+            [*p_lo, scope.site_id, *p_ts, scope.site_id, scope.start, scope.end, *efp])  # fmt: skip
+    exact: dict[Any, set[int]] = {}
+    stored: dict[Any, BitMap] = {}
+    for value, visitor_id, vno, before in raw:
+        exact.setdefault(value, set()).add(int(visitor_id))
+        if before and vno is not None:
+            stored.setdefault(value, BitMap()).add(int(vno))
+    first_touched = min((int(d) for _, d in touched), default=_day(last) + 1)
+    rows = q(f"SELECT value, day, n, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
+             [scope.site_id, kind, max(_day(first), first_touched), _day(last), *vfp])  # fmt: skip
+    upto: dict[int, BitMap] = {}  # day -> the touched visitors whose first touched day is on or before it
+    for day in {int(r[1]) for r in rows}:
+        upto[day] = BitMap(int(vno) for vno, d in touched if int(d) <= day)
+    for value, day, _, bits in rows:
+        mine = BitMap.deserialize(bits) & upto[int(day)]
+        if mine:
+            stored.setdefault(value, BitMap()).update(mine)
     out: dict[Any, int] = {}
-    for value in by_value.keys() | raw_numbered.keys() | raw_new.keys():
-        days = by_value.get(value, [])
-        bms = [(day, BitMap.deserialize(bits)) for day, _, bits in days]
-        union = BitMap.union(*(bm for _, bm in bms)) if bms else BitMap()
-        # The touched visitors' days before their first touched one: a prefix union per
-        # such day (a few: the days the writer touched since the last seal).
-        kept, prefix, i = BitMap(), BitMap(), 0
-        for d in firsts:
-            while i < len(bms) and bms[i][0] < d:
-                prefix |= bms[i][1]
-                i += 1
-            kept |= prefix & since[d]
-        kept |= raw_numbered.get(value, BitMap())
-        n = union.difference_cardinality(everyone) + len(kept) + len(raw_new.get(value, ()))
+    for value in counted.keys() | exact.keys():
+        n = counted.get(value, 0) - len(stored.get(value, ())) + len(exact.get(value, ()))
         if n > 0:
             out[value] = n
     return out
