@@ -163,8 +163,10 @@ class Settings:
     )
     rollup_interval_seconds: float = _doc(
         60.0,
-        "How often new events are folded into the exact rollups the dashboard reads; until "
-        "then their days are read from raw events (always exact, slower on big sites).",
+        "How often the rollups job folds new events' day sums (pageviews, visits, ...) into the "
+        "exact rollups the dashboard reads, and builds new sites' rollups; until then those "
+        "days' sums are read from raw events (always exact). The writer folds visitors in as "
+        "it stores them.",
     )
     # -- logs, e-mail reports and alerts (footfall/logs.py, footfall/mail/) --------------
     log_format: str = _doc(

@@ -138,16 +138,15 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     day bitmaps of those not folded yet, and with ``sums`` the day sums of every row's
     days; returns how many visitors."""
     zone, kinds = ZoneInfo(timezone), spec.kinds
-    span = cur.execute(
-        "SELECT min(lo), max(hi), count(DISTINCT visitor_id) FROM rollup_pending WHERE site_id = ? AND seq <= ?",
-        [site_id, upto],
-    ).fetchall()[0]
+    # Without the sums, only the rows not folded yet: those folded earlier stay pending for
+    # the job, and a round of a bulk load would read their days' events again.
+    rows = "FROM rollup_pending WHERE site_id = ? AND seq <= ?" + ("" if sums else " AND NOT coalesce(folded, false)")
+    span = cur.execute(f"SELECT min(lo), max(hi), count(DISTINCT visitor_id) {rows}", [site_id, upto]).fetchall()[0]
     if span[0] is None:
         return 0
     lo, hi = span[0], span[1]
     dn_lo, p_lo = _day_number(spec, "lo", zone, lo, hi)
     dn_hi, p_hi = _day_number(spec, "hi", zone, lo, hi)
-    rows = "FROM rollup_pending WHERE site_id = ? AND seq <= ?"
     # Each visitor's touched days; ``todo``: its day bitmaps are still to fold.
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _rp AS SELECT visitor_id, min({dn_lo}) AS lo_day, max({dn_hi}) AS hi_day, "
@@ -165,7 +164,8 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
           "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
     p_ev = [*p_dn, site_id, t_lo, t_hi, d_lo, d_hi]
     if cur.execute("SELECT count(*) FROM _rp WHERE todo").fetchall()[0][0]:
-        number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {rows} GROUP BY visitor_id", [site_id, upto])
+        number_visitors(cur, site_id, f"SELECT visitor_id, min(lo) AS first {rows} AND NOT coalesce(folded, false) "
+                        "GROUP BY visitor_id", [site_id, upto])  # fmt: skip
         cur.execute("CREATE OR REPLACE TEMP TABLE _todo AS SELECT p.visitor_id, p.lo_day, p.hi_day, n.vno FROM _rp p "
                     "JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = p.visitor_id WHERE p.todo", [site_id])  # fmt: skip
         # The visitors' bitmaps on their touched days, from their raw events there; the
