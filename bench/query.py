@@ -251,7 +251,8 @@ def measure_rollups(
 ) -> dict[str, Any]:
     """Build the exact rollups (footfall/store/duckdb/rollups.py) as ``footfall serve``'s
     rollups job would on first start and time the seals of the last day's visitors, in
-    hourly turns (which leaves the day bitmaps rewritten as on a live site). Then, as
+    hourly turns (which leaves reach with the tail of appended rows a live site has, up to
+    the point where the job re-sorts it). Then, as
     on a live site between two seals (every 60 s by default), mark the visitors active in
     the data's last ``PENDING_MINUTES`` as touched: the set reads their days from raw
     events, and today's sums (pageviews, events, visitors by day) from raw events too."""
@@ -276,7 +277,7 @@ def measure_rollups(
         store.query("DELETE FROM rollup_pending WHERE site_id = ?", [site])
         hours = [h for (h,) in store.query("SELECT DISTINCT date_trunc('hour', ts) AS h FROM events "
                                            "WHERE site_id = ? AND ts >= ? ORDER BY h", [site, today])]  # fmt: skip
-        touched, seal_s = 0, 0.0
+        touched, seal_s, resorted = 0, 0.0, False
         for h in hours:
             store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
                         "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
@@ -286,8 +287,14 @@ def measure_rollups(
                 store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0]
             )
             t = time.perf_counter()
-            store.maintain_rollups(sites, spec())
+            resorted |= bool(store.maintain_rollups(sites, spec()).get("resorted"))
             seal_s += time.perf_counter() - t
+        # Seals append their rows after the built ones; the rollups job re-sorts the current
+        # windows once those are 1% of them (rollups_upkeep.py). Say which state the
+        # set is measured in: just re-sorted, or with that many appended rows to scan too.
+        tail = int(
+            store.query("SELECT sealed_rows FROM rollup_state WHERE site_id = ?", [site])[0][0]
+        )
         store.query("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
                     "SELECT site_id, visitor_id, min(ts), max(ts) FROM events WHERE site_id = ? "
                     "AND visitor_id IN (SELECT visitor_id FROM events WHERE site_id = ? AND ts >= "
@@ -296,21 +303,23 @@ def measure_rollups(
         pending = int(
             store.query("SELECT count(*) FROM rollup_pending WHERE site_id = ?", [site])[0][0]
         )
-        bitmap_rows = int(store.query("SELECT count(*) FROM day_bitmaps WHERE site_id = ?", [site])[0][0])
+        reach_rows = int(store.query("SELECT count(*) FROM reach WHERE site_id = ?", [site])[0][0])
         daily_rows = int(store.query("SELECT count(*) FROM daily WHERE site_id = ?", [site])[0][0])
         store.idle()
     finally:
         store.close()
     size = (root / "data" / "events.duckdb").stat().st_size
     if built:
-        log(f"rollups built in {build_s:.0f} s: day bitmaps {bitmap_rows:,} rows, daily {daily_rows:,} rows; "
+        log(f"rollups built in {build_s:.0f} s: reach {reach_rows:,} rows, daily {daily_rows:,} rows; "
             f"store now {size / 1e6:,.0f} MB")  # fmt: skip
     else:
-        log(f"rollups already built: day bitmaps {bitmap_rows:,} rows, daily {daily_rows:,} rows")
-    log(f"seals of the last day's {touched:,} visitors in {len(hours)} turns: {seal_s:.2f} s; "
-        f"{pending:,} visitors of the last {PENDING_MINUTES} minutes left pending")  # fmt: skip
+        log(f"rollups already built: reach {reach_rows:,} rows, daily {daily_rows:,} rows")
+    log(f"seals of the last day's {touched:,} visitors in {len(hours)} turns: {seal_s:.2f} s"
+        f"{' (with a re-sort of the current windows)' if resorted else ''}; reach rows appended "
+        f"since the last re-sort: {tail:,}; {pending:,} visitors of the last {PENDING_MINUTES} "
+        "minutes left pending")  # fmt: skip
     return {"built": bool(built), "build_s": build_s if built else None, "seal_s": seal_s,
-            "touched_visitors": touched, "pending_visitors": pending, "bitmap_rows": bitmap_rows, "daily_rows": daily_rows,
+            "touched_visitors": touched, "resorted": resorted, "appended_rows": tail, "pending_visitors": pending, "reach_rows": reach_rows, "daily_rows": daily_rows,
             "bytes": size}  # fmt: skip
 
 
@@ -1036,7 +1045,7 @@ def measure_http(args: argparse.Namespace, manifest: dict[str, Any], root: Path,
     import duckdb
 
     con = duckdb.connect(str(root / "data" / "events.duckdb"))
-    for table in ("events", "sessions", "dropped_events", "day_bitmaps", "daily", "rollup_pending"):
+    for table in ("events", "sessions", "dropped_events", "reach", "daily", "rollup_pending"):
         con.execute(f"DELETE FROM {table} WHERE site_id = ?", [manifest["ingest_site_id"]])
     con.execute("CHECKPOINT")
     con.close()
@@ -1091,9 +1100,10 @@ def report(args: argparse.Namespace, manifest: dict[str, Any], res: dict[str, An
     ro = res.get("rollups")
     if ro:
         print("exact rollups: " + (f"built in {ro['build_s']:.0f} s" if ro["built"] else "reused")
-              + f", day bitmaps {ro['bitmap_rows']:,} rows, daily {ro['daily_rows']:,} rows, store "
+              + f", reach {ro['reach_rows']:,} rows, daily {ro['daily_rows']:,} rows, store "
               f"{ro['bytes'] / 1e6:,.0f} MB; seals of the last day ({ro['touched_visitors']:,} visitors, hourly) "
-              f"{ro['seal_s']:.2f} s; "
+              f"{ro['seal_s']:.2f} s{' with a re-sort' if ro.get('resorted') else ''}, "
+              f"{ro.get('appended_rows', 0):,} reach rows appended since the last re-sort; "
               f"then {ro.get('pending_visitors', 0):,} visitors of the last "
               f"{PENDING_MINUTES} min pending (read raw, with today's sums), as between seals")  # fmt: skip
     else:

@@ -49,9 +49,6 @@ class TimedCursor:
         CPU[key] += time.process_time() - began
         return out
 
-    def __getattr__(self, name: str) -> Any:  # sql, register, ...: untimed
-        return getattr(self.cur, name)
-
 
 def timed(label: str, fn: Any) -> Any:
     wall, cpu = time.perf_counter(), time.process_time()

@@ -163,10 +163,8 @@ class Settings:
     )
     rollup_interval_seconds: float = _doc(
         60.0,
-        "How often the rollups job folds new events' day sums (pageviews, visits, ...) into the "
-        "exact rollups the dashboard reads, and builds new sites' rollups; until then those "
-        "days' sums are read from raw events (always exact). The writer folds visitors in as "
-        "it stores them.",
+        "How often new events are folded into the exact rollups the dashboard reads; until "
+        "then their days are read from raw events (always exact, slower on big sites).",
     )
     # -- logs, e-mail reports and alerts (footfall/logs.py, footfall/mail/) --------------
     log_format: str = _doc(

@@ -23,8 +23,6 @@ from footfall.jobs.scheduler import Scheduler
 from footfall.memory import Trimmer
 from footfall.meta.repo import Metadata
 from footfall.meta.salts import SaltStore
-from footfall.query.dialects import DIALECTS
-from footfall.query.rollup import spec as rollup_spec
 from footfall.query.runner import QueryRunner
 from footfall.queue import open_queue
 from footfall.queue.base import EventQueue
@@ -65,8 +63,6 @@ class Services:
         sites = SiteCache(meta)
         salts = SaltStore(meta)
         store = open_store(settings)
-        # Bulk loads are folded into the rollups as the writer stores them (issue 25).
-        store.fold_rounds(rollup_spec(DIALECTS[store.capabilities.sql_dialect]), sites.timezone_of)
         queue = open_queue(settings)
         writer = (
             None

@@ -118,6 +118,7 @@ def test_ctrl_c_flushes_everything_and_cli_works_beside_the_server(tmp_path: Pat
         "built": [],
         "sealed_visitors": 0,
         "dropped": [],
+        "resorted": [],
     }
 
 

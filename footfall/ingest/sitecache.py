@@ -58,10 +58,6 @@ class SiteCache:
         site = self.get(site_id)
         return site.domains if site else ()
 
-    def timezone_of(self, site_id: str) -> str | None:
-        site = self.get(site_id)
-        return site.timezone if site else None
-
     def rules(self, site_id: str) -> SiteRules:
         """The site's privacy and exclusion rules, compiled once per ``ttl``."""
         now = time.monotonic()

@@ -79,11 +79,12 @@ SETTLED_VISITORS = 5_000
 
 def rollups_settling(result: Any) -> bool:
     """Whether the rollups job's latest run (``result``, None before the first) says it
-    is still folding a load in: it built a site, or sealed many visitors.
+    is still folding a load in: it built or re-sorted a site, or sealed many visitors.
     The next run after a load has nothing left to do."""
     if not isinstance(result, dict):
         return False
-    return bool(result.get("built")) or int(result.get("sealed_visitors", 0)) >= SETTLED_VISITORS
+    busy = result.get("built") or result.get("resorted")
+    return bool(busy) or int(result.get("sealed_visitors", 0)) >= SETTLED_VISITORS
 
 
 @runtime_checkable

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (SQL reads better unwrapped)
 """Answers from the exact rollups, for the queries that can use them.
 
-The store keeps ``day_bitmaps`` and ``daily`` (footfall/store/duckdb/rollups.py explains them)
+The store keeps ``reach`` and ``daily`` (footfall/store/duckdb/rollups.py explains them)
 for the dimensions below. A query is answered here instead of from raw events when every
 part of it allows that: its range is whole site-local days, at most 33 of them; it asks
 only visitors, pageviews and events of events; it groups by nothing, by one rolled-up
@@ -32,11 +32,11 @@ from footfall.query.dimensions import dimension
 from footfall.query.metrics import session_aggregates
 from footfall.query.model import Condition, Filter, Logical
 from footfall.query.period import local_midnight_utc
-from footfall.query.rollup_pending import too_pending, visitors
+from footfall.query.rollup_pending import too_pending, visitors_sql, window_of
 from footfall.query.timebuckets import local_day_number
 from footfall.store.base import EventStore, RollupSpec
 
-# Dimensions with rollups: the dashboard's panels. Each costs bitmaps in ``day_bitmaps`` and
+# Dimensions with rollups: the dashboard's panels. Each costs rows in ``reach`` and
 # work in every seal, so add one only for a panel that needs it.
 ROLLUP_DIMENSIONS = ("event:page", "event:name", "visit:entry_page", "visit:source", "visit:channel",
                      "visit:country", "visit:device", "visit:browser", "visit:os")  # fmt: skip
@@ -51,7 +51,7 @@ DAILY_COLUMNS = ("visit:source", "visit:channel", "visit:country", "visit:device
 DAILY_VERSION = 5  # bump when what the daily rollups keep changes (5: visitor_hours)
 ALIASES = frozenset({"visitors", "pageviews", "events"})
 VISIT_ALIASES = ("visits", "bounces", "duration_ms")  # additive per visit
-VERSION = 8  # the layout the store builds; bump when what a build writes changes (8: day bitmaps)
+VERSION = 7  # the layout the store builds; bump when what a build writes changes (7: windows opened lazily)
 MAX_DAYS = 33
 EPOCH = date(1970, 1, 1)
 
@@ -108,7 +108,7 @@ def _conditions(f: Filter) -> list[Condition]:
 class Plan:
     kind: str  # '' for no grouping or by day
     by_day: bool
-    table: str  # "events" (day_bitmaps, daily) or "sessions" (visit_daily)
+    table: str  # "events" (reach, daily) or "sessions" (visit_daily)
     first: date
     last: date
     filters: tuple[Filter, ...]
@@ -190,12 +190,8 @@ def fetch(store: EventStore, scope: Scope, p: Plan, aliases: list[str]) -> Rows:
             return _visit_sums(q, scope, p, aliases, dirty, runs)
         if p.by_day:
             return _by_day(q, scope, p, aliases, dirty, runs)
-        # The span of the visitors whose day bitmaps are not folded yet (quarter hours: the
-        # same local days, which is all it is used for); the other pending rows' days are
-        # dirty for the sums only.
-        lo, hi = q(f"SELECT min({quarter('lo')}), max({quarter('hi')}) FROM rollup_pending WHERE site_id = ? "
-                   "AND NOT coalesce(folded, false)", [scope.site_id])[0]  # fmt: skip
-        pending = (lo, hi) if lo is not None else None
+        # the touched span (quarter hours: the same local days, which is all it is used for)
+        pending = (min(lo for lo, _ in spans), max(hi for _, hi in spans)) if spans else None
         return _grouped(q, scope, p, aliases, dirty, runs, pending)
 
 
@@ -231,9 +227,13 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
     rw, rwp = _raw_where(scope, runs) if runs else ("", [])
     # Column-wise: visitors per value, and the sums per value as one list (a pages panel
     # has thousands of values, and this Python holds the GIL parallel panels share).
-    counted: dict[Any, int] = {}
+    visitors: dict[Any, int] = {}
     if "visitors" in aliases:
-        counted = visitors(q, scope, p.kind, p.first, p.last, expr, (vf, vfp, ef, efp), pending)
+        win = window_of(q, scope.site_id, p.first)
+        sql, params = visitors_sql(
+            scope, p.kind, p.first, p.last, win, expr, (vf, vfp, ef, efp), pending
+        )
+        visitors = {value: int(n) for value, n in q(sql, params)}
     sums = [a for a in aliases if a != "visitors"]
     totals: dict[Any, list[int]] = {}
     if sums:
@@ -258,11 +258,11 @@ def _grouped(q: Any, scope: Scope, p: Plan, aliases: list[str], dirty: list[date
 
     def row(value: Any) -> tuple[Any, ...]:
         acc = iter(totals.get(value, zero))  # the sums, in the aliases' order
-        return tuple(counted.get(value, 0) if a == "visitors" else next(acc) for a in aliases)
+        return tuple(visitors.get(value, 0) if a == "visitors" else next(acc) for a in aliases)
 
     if not p.kind:
         return [row("")]
-    return [(value, *row(value)) for value in {**counted, **totals}]
+    return [(value, *row(value)) for value in {**visitors, **totals}]
 
 
 _RAW_SUMS = {"pageviews": "count(*) FILTER (WHERE name = 'pageview')",

@@ -357,13 +357,6 @@ class EventStore(Protocol):
         """Shutdown: stop a running ``maintain_rollups`` as soon as possible."""
         ...
 
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        """With ``capabilities.rollups``: fold large writer rounds (a bulk load) into the
-        rollups as ``spec`` describes, in the round's transaction, so the dashboard reads
-        them as soon as the events are visible; ``timezone_of`` gives a site's time zone
-        (None: unknown). Else nothing."""
-        ...
-
     def building_rollups(self) -> bool:
         """Whether a rollups build runs now, which the store's queries make way for (the
         dashboard says its panels may be slow meanwhile)."""

@@ -138,9 +138,9 @@ def test_a_served_store_puts_its_rollups_and_compaction_off_during_a_bulk_load(
         # scheduler's lock keeps its own rollups runs from replacing these results.)
         rollups = jobs["rollups"]
         with services.scheduler._lock:
-            rollups.last_result = {"built": ["s"], "sealed_visitors": 0}
+            rollups.last_result = {"built": ["s"], "sealed_visitors": 0, "resorted": []}
             assert jobs["compact"].wait_while()
-            rollups.last_result = {"built": [], "sealed_visitors": 90_000}
+            rollups.last_result = {"built": [], "sealed_visitors": 90_000, "resorted": []}
             assert jobs["compact"].wait_while()
-            rollups.last_result = {"built": [], "sealed_visitors": 3}
+            rollups.last_result = {"built": [], "sealed_visitors": 3, "resorted": []}
             assert not jobs["compact"].wait_while()

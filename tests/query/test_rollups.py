@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from pyroaring import BitMap
 
 from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
@@ -22,7 +22,9 @@ from footfall.query import funnels, rollup
 from footfall.query.model import parse_query
 from footfall.query.reports import Scope
 from footfall.query.runner import QueryRunner
+from footfall.store.duckdb import rollups as duckdb_rollups
 from footfall.store.duckdb import rollups_build as duckdb_rollups_build
+from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb.rollups import Interrupted
 from tests.conftest import Footfall, make_settings
 from tests.reference import split_visits
@@ -166,41 +168,27 @@ def compare(ff: Footfall, expect_rollups: bool = True, with_funnels: bool = Fals
         assert tables == ({"events", "sessions"} if expect_rollups else set())
 
 
-def bitmap_rows(store: Any) -> list[tuple[Any, ...]]:
-    """The stored day bitmaps decoded: (kind, day, value, n, sorted visitor ids)."""
-    ids = dict(store.query("SELECT vno, visitor_id FROM visitor_numbers"))
-    out = []
-    for kind, day, value, n, bits in store.query("SELECT kind, day, value, n, bits FROM day_bitmaps"):
-        out.append((kind, day, value, n, tuple(sorted(ids[v] for v in BitMap.deserialize(bits)))))
-    return sorted(out)
-
-
-def site_days_reference(store: Any, zone: str) -> dict[int, set[int]]:
-    """Plain Python: per site-local day, the visitors with any event that day."""
-    out: dict[int, set[int]] = {}
-    for visitor, ts in store.query("SELECT visitor_id, ts FROM events"):
-        day = (ts.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).date() - rollup.EPOCH).days
-        out.setdefault(day, set()).add(visitor)
-    return out
-
-
-def site_days(store: Any) -> dict[int, set[int]]:
-    return {day: set(ids) for kind, day, _, n, ids in bitmap_rows(store) if kind == ""}
+def firsts_of(store: Any) -> list[tuple[Any, ...]]:
+    """reach_firsts as its definition makes it from reach's rows: per (kind, window, value),
+    how many rows have bit d set with prev the bit set before it (-1: none)."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for kind, win, value, days in store.query("SELECT kind, win, value, days FROM reach"):
+        bits = [i for i in range(64) if days >> i & 1]
+        for j, d in enumerate(bits):
+            out[(kind, win, value, d, bits[j - 1] if j else -1)] += 1
+    return sorted(((*k, n) for k, n in out.items()), key=lambda r: tuple((x is None, x) for x in r))
 
 
 def pending(ff: Footfall) -> int:
     return int(ff.services.store.query("SELECT count(*) FROM rollup_pending")[0][0])
 
 
-def unfolded(ff: Footfall) -> int:
-    """Pending rows whose day bitmaps no writer round has folded in."""
-    return int(ff.services.store.query("SELECT count(*) FROM rollup_pending WHERE NOT folded")[0][0])
-
-
 def test_rollups_equal_raw_through_build_touch_and_seal(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, rng = footfall, random.Random(7)
+    for ratio in ("COMPACT_RATIO", "CURRENT_COMPACT_RATIO"):  # never, until asked below
+        monkeypatch.setattr(duckdb_rollups_upkeep, ratio, 2.0)
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     base = events(rng, 150, 40, "a")
     for i in range(0, len(base), 200):
@@ -233,14 +221,56 @@ def test_rollups_equal_raw_through_build_touch_and_seal(
     compare(ff)
     run_rollups(ff.services.store, ff.services.meta)  # sealing again changes nothing
     compare(ff)
-    # Each day's site-total bitmap holds exactly the visitors with an event that day (a
-    # plain-Python count of the raw events), its n their number; and the sealed bitmaps
-    # are what a build from scratch makes.
+    # The seals appended the first-day rows they removed; summed, reach_firsts is what the
+    # definition makes of reach's rows (a plain-Python reference), before and after compacting.
     store = ff.services.store
-    assert site_days(store) == site_days_reference(store, ZONE)
-    assert all(n == len(ids) for _, _, _, n, ids in bitmap_rows(store))
-    same_as_a_build(ff)
+    assert store.query("SELECT count(*) FROM reach_firsts WHERE n < 0")[0][0] > 0
+    summed = ("SELECT kind, win, value, d, prev, sum(n) FROM reach_firsts GROUP BY ALL "
+              "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
+    assert store.query(summed) == firsts_of(store)
+    # The current windows are compacted on their own first; older ones keep their removals.
+    win = duckdb_rollups.current_window(ZONE)
+    removed = "SELECT win >= ?, count(*) FROM reach_firsts WHERE n < 0 GROUP BY ALL ORDER BY ALL"
+    before = dict(store.query(removed, [win]))
+    assert before.get(True)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "CURRENT_COMPACT_RATIO", 0.0)
+    run_rollups(store, ff.services.meta)
+    assert dict(store.query(removed, [win])) == {k: n for k, n in before.items() if not k}
+    assert store.query(summed) == firsts_of(store)
     compare(ff)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "COMPACT_RATIO", 0.0)
+    run_rollups(store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM reach_firsts WHERE n <= 0")[0][0] == 0
+    assert store.query(summed) == firsts_of(store)
+    compare(ff)
+    exact = "SELECT kind, win, value, days, count(*) FROM reach GROUP BY ALL ORDER BY ALL"
+
+    # The seals appended their rows after the built ones, every kind mixed. Re-sorting the
+    # current windows (due here at once) puts each (kind, window) back in one run of rows,
+    # changes no answer, and resets the count of appended rows.
+    runs = ("SELECT kind, win, max(rowid) - min(rowid) + 1 = count(*) FROM reach "
+            "WHERE win >= ? GROUP BY ALL ORDER BY ALL")  # fmt: skip
+    assert not all(row[2] for row in store.query(runs, [win]))
+    appended = store.query("SELECT sealed_rows FROM rollup_state")[0][0]
+    assert appended > 0
+    before = store.query(exact)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "RESORT_MIN_ROWS", appended)
+    monkeypatch.setattr(duckdb_rollups_upkeep, "RESORT_RATIO", 0.0)
+    # Closing the store stops a re-sort between two pieces: each piece is whole, answers
+    # stay exact, and the re-sort is still due.
+    stops = iter([False, True])
+    kinds = rollup.spec().kinds
+    assert not duckdb_rollups_upkeep.resort(store._transaction, ff.site_id, win, kinds, appended,
+                                            lambda: next(stops, True))  # fmt: skip
+    assert store.query(exact) == before
+    assert store.query("SELECT sealed_rows FROM rollup_state")[0][0] == appended
+    compare(ff)
+    assert run_rollups(store, ff.services.meta)["resorted"] == [ff.site_id]
+    assert all(row[2] for row in store.query(runs, [win]))
+    assert store.query(exact) == before
+    assert store.query("SELECT sealed_rows FROM rollup_state")[0][0] == 0
+    compare(ff)
+    assert run_rollups(store, ff.services.meta)["resorted"] == []  # nothing appended since
 
     # Another time zone: the rollups are not used until rebuilt in that zone.
     ff.services.meta.update_site(ff.site_id, timezone="Asia/Kolkata")
@@ -272,21 +302,33 @@ def edge_queries(site_id: str, today: date) -> list[dict[str, Any]]:
     return out
 
 
-def test_late_events_over_many_days_and_the_first_of_a_new_day_are_sealed_exactly(
+def windows(ff: Footfall) -> set[int]:
+    return {int(r[0]) for r in ff.services.store.query("SELECT DISTINCT win FROM reach")}
+
+
+def test_the_window_starting_in_the_last_block_is_built_once_the_next_block_has_events(
     footfall: Footfall,
 ) -> None:
-    """Ranges of 1 to 33 days starting anywhere around a month's boundary stay the raw
-    answers while late events (weeks back) and today's first events are pending and after
-    they are sealed, and the sealed rollups are what a build from scratch makes."""
+    """A day lies in two 64-day windows; the one starting in the newest block with events
+    would hold the same rows as the window before it (which holds that block in its upper
+    half), so it is built only once events come in the block after it. The answers stay
+    the raw ones before, while and after the first events of the new block are pending and
+    sealed, and the sealed rollups are what a build from scratch makes."""
     ff, rng = footfall, random.Random(11)
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     t = (TODAY - rollup.EPOCH).days
+    b0 = t // 32  # today's block
+    # Events only in the block before today's (a day of margin either side of local days).
     base = events(rng, 120, min(t % 32 + 20, 55), "a", back_from=t % 32 + 2)
     assert ff.send_batch(base).status_code == 202
     ff.flush()
     assert run_rollups(ff.services.store, ff.services.meta)["built"] == [ff.site_id]
+    assert windows(ff) == {b0 - 2}  # not b0 - 1 too: its rows would be b0 - 2's again
     bodies = edge_queries(ff.site_id, TODAY)
     compare(ff, bodies=bodies)
+
+    # The first events of today's block (and late ones in the block before), pending, then
+    # sealed: the seal opens window b0 - 1 from b0 - 2's upper half and adds the new days.
     more = events(rng, 40, t % 32, "a", back_from=0) + events(rng, 20, t % 32 + 20, "a", back_from=t % 32 + 2)
     now_visit = events(rng, 1, 0, "c")[0]
     more.append({**now_visit, "timestamp": NOW.isoformat()})
@@ -296,21 +338,27 @@ def test_late_events_over_many_days_and_the_first_of_a_new_day_are_sealed_exactl
     compare(ff, bodies=bodies)
     assert run_rollups(ff.services.store, ff.services.meta)["built"] == []
     assert pending(ff) == 0
+    assert windows(ff) == {b0 - 2, b0 - 1}
     compare(ff, bodies=bodies)
-    assert site_days(ff.services.store) == site_days_reference(ff.services.store, ZONE)
+    store = ff.services.store
+    summed = ("SELECT kind, win, value, d, prev, sum(n) FROM reach_firsts GROUP BY ALL "
+              "HAVING sum(n) <> 0 ORDER BY ALL")  # fmt: skip
+    assert store.query(summed) == firsts_of(store)
     same_as_a_build(ff)
 
 
 def same_as_a_build(ff: Footfall) -> None:
-    """The site's day bitmaps (visitors by id), their firsts and the day sums are what a
-    build from the raw events makes (the site is built again, as after a layout change)."""
+    """The site's ``reach`` rows (visitors by id) and day sums are what a build from the raw
+    events makes (the site is built again, as after a layout change)."""
     store = ff.services.store
-    tables = [f"SELECT * EXCLUDE (site_id) FROM {t} ORDER BY ALL" for t in ("day_firsts", "daily", "visit_daily")]
-    sealed = bitmap_rows(store), [store.query(sql) for sql in tables]
+    rows = ("SELECT r.kind, r.win, r.value, n.visitor_id, r.days FROM reach r JOIN visitor_numbers n "
+            "USING (site_id, vno) ORDER BY ALL")  # fmt: skip
+    daily = "SELECT * EXCLUDE (site_id) FROM daily ORDER BY ALL"
+    sealed = store.query(rows), store.query(daily)
     store.query("UPDATE rollup_state SET version = ?", [rollup.VERSION - 1])
     store._rollup_states = None
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    assert (bitmap_rows(store), [store.query(sql) for sql in tables]) == sealed
+    assert (store.query(rows), store.query(daily)) == sealed
 
 
 def test_a_store_from_before_the_version_column_opens_and_rebuilds(tmp_path: Path) -> None:
@@ -362,7 +410,7 @@ def test_rollup_figures_match_a_plain_count_and_outlive_retention(footfall: Foot
     assert raw["results"] == []
     # Deleting the site's data deletes its rollups too.
     ff.services.store.delete_site_data(ff.site_id)
-    for table in ("day_bitmaps", "visitor_numbers", "daily", "visit_daily", "rollup_state"):
+    for table in ("reach", "reach_firsts", "daily", "visit_daily", "rollup_state"):
         assert ff.services.store.query(f"SELECT count(*) FROM {table}")[0][0] == 0
 
 
@@ -380,9 +428,9 @@ def test_a_closing_store_stops_a_build_and_queries_stay_on_raw_events(footfall: 
 def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
     footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past STEP_EVENTS a bitmaps step runs over fewer days, which keeps a step within the
-    memory limit at 100M events; the tables hold the same rows as a build in whole steps,
-    and answers equal the raw path's."""
+    """Past STEP_EVENTS a build step runs in parts (reach by buckets of visitors, the day
+    sums by runs of days), which keeps a step within the memory limit at 100M events; the
+    tables hold the same rows as a build in whole steps, and answers equal the raw path's."""
     ff, rng, store = footfall, random.Random(11), footfall.services.store
     ff.services.meta.update_site(ff.site_id, timezone=ZONE)
     base = events(rng, 150, 40, "a")
@@ -394,7 +442,7 @@ def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
     monkeypatch.setattr(
         duckdb_rollups_build, "run_step", lambda *a, **k: (steps.append(1), real_step(*a, **k))
     )
-    tables = ["day_bitmaps", "daily", "visit_daily", "visitor_numbers"]
+    tables = ["reach", "reach_firsts", "daily", "visit_daily", "visitor_numbers"]
 
     def rows() -> dict[str, list[tuple[Any, ...]]]:
         return {t: store.query(f"SELECT * FROM {t} ORDER BY ALL") for t in tables}
@@ -406,6 +454,6 @@ def test_a_build_in_parts_writes_the_rows_of_a_build_in_one(
     store._rollup_states = None  # as on opening such a file: built again
     steps.clear()
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    assert len(steps) > 3 * whole_steps  # ~600 events over 40 days in runs of ~40
+    assert len(steps) > 3 * whole_steps  # the window's ~600 events in parts of ~40
     assert rows() == whole
     compare(ff)

@@ -311,9 +311,6 @@ class ClickHouseStore:
     def interrupt_maintenance(self) -> None:
         pass
 
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        pass  # the daily rollups are refreshed by the job (no reach rollups to fold)
-
     def rollup_state(self, site_id: str) -> tuple[str, int] | None:
         """('UTC', layout version) once the daily rollups are built (for every site)."""
         read_at, version = self._layout

@@ -14,6 +14,7 @@ import duckdb
 
 from footfall.store import imported
 from footfall.store.base import RENAMED_VALUES
+from footfall.store.duckdb import rollups_upkeep as duckdb_rollups_upkeep
 from footfall.store.duckdb import sizing
 
 
@@ -28,6 +29,7 @@ def open_database(path: str, threads: int, memory_limit: str) -> duckdb.DuckDBPy
     for name, value in sizing.ALLOCATOR_SETTINGS.items():
         con.execute(f"SET {name} = ?", [value])
     con.execute(resources.files("footfall.ingest.batch").joinpath("tables.sql").read_text())
+    duckdb_rollups_upkeep.upgrade_layout(con)
     con.execute(resources.files("footfall.store.duckdb").joinpath("schema.sql").read_text())
     con.execute(imported.duckdb_ddl())
     # Values stored before Footfall took Plausible's names ("desktop" is "Desktop"):

@@ -9,8 +9,8 @@ exactly those the 30-minute rule would have made had the person's events never b
 The rollups that counted those events are rebuilt for the days they touched, in the same
 transaction: the affected visitors and spans are listed in ``rollup_pending`` exactly as
 the writer lists what it adds, and the site is sealed at once (footfall/store/duckdb/
-rollups.py ``seal_site`` recomputes those visitors on those days and those days' sums from
-the raw events that remain), so no rollup row keeps the person's visitor id afterwards, and
+rollups.py ``seal_site`` recomputes those visitors' bits and those days' sums from the
+raw events that remain), so no rollup row keeps the person's visitor id afterwards, and
 every report reads what it would had the events never been sent.
 """
 
@@ -19,11 +19,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import duckdb
-import pyarrow as pa
-from pyroaring import BitMap
 
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb.bitmaps import holding, members
 from footfall.store.duckdb.rollups import EPOCH, seal_site
 from footfall.store.duckdb.rollups_upkeep import drop
 
@@ -47,14 +44,11 @@ def delete_person(
         "WHERE site_id = ? AND session_id IN (SELECT session_id FROM _gone) GROUP BY visitor_id",
         [site_id],
     )
-    # The bitmaps name visitors by number (visitor_numbers); a local day is within a day
-    # of the UTC one.
-    vnos = BitMap(int(r[0]) for r in cur.execute(
-        "SELECT vno FROM visitor_numbers WHERE site_id = ? AND visitor_id IN (SELECT visitor_id FROM _gone_span)",
-        [site_id]).fetchall())  # fmt: skip
-    span = cur.execute("SELECT min(lo)::DATE - DATE '1970-01-01' - 1, max(hi)::DATE - DATE '1970-01-01' + 1 FROM _gone_span").fetchall()[0]
-    days = (int(span[0]), int(span[1])) if span[0] is not None else (0, -1)
-    rows_before = holding(cur, site_id, vnos, days)
+    # reach names visitors by number (visitor_numbers)
+    visitors = ("(SELECT vno FROM visitor_numbers WHERE site_id = ? AND visitor_id IN "
+                "(SELECT visitor_id FROM _gone_span))")  # fmt: skip
+    in_reach = f"SELECT count(*) FROM reach WHERE site_id = ? AND vno IN {visitors}"
+    reach_before = _count(cur, in_reach, site_id, site_id)
     sessions = _count(
         cur,
         "DELETE FROM sessions WHERE site_id = ? AND session_id IN (SELECT session_id FROM _gone)",
@@ -72,18 +66,26 @@ def delete_person(
             [site_id],
         )
         upto = int(cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0])
-        seal_site(cur, site_id, state[0][0], spec, upto)
+        _, appended = seal_site(cur, site_id, state[0][0], spec, upto)
         cur.execute("DELETE FROM rollup_pending WHERE site_id = ? AND seq <= ?", [site_id, upto])
-    rows_after = holding(cur, site_id, vnos, days)
-    # A visitor no bitmap holds any more loses its number too: no rollup row or number
-    # keeps the person's visitor id.
-    _drop_numbers(cur, site_id, vnos - members(cur, site_id))
+        cur.execute(
+            "UPDATE rollup_state SET sealed_rows = coalesce(sealed_rows, 0) + ? WHERE site_id = ?",
+            [appended, site_id],
+        )
+    reach_after = _count(cur, in_reach, site_id, site_id)
+    # A visitor none of whose rows remain loses its number too: no rollup row or
+    # number keeps the person's visitor id.
+    cur.execute(
+        "DELETE FROM visitor_numbers WHERE site_id = ? AND visitor_id IN (SELECT visitor_id FROM _gone_span) "
+        "AND vno NOT IN (SELECT vno FROM reach WHERE site_id = ?)",
+        [site_id, site_id],
+    )
     cur.execute("DROP TABLE _gone")
     cur.execute("DROP TABLE _gone_span")
     return {
         "events": events,
         "sessions": sessions,
-        "rollup_rows": max(rows_before - rows_after, 0),
+        "rollup_rows": max(reach_before - reach_after, 0),
     }
 
 
@@ -93,30 +95,29 @@ def delete_sessions_before(cur: duckdb.DuckDBPyConnection, site_id: str, upto: d
 
 
 def delete_rollups_before(cur: duckdb.DuckDBPyConnection, site_id: str, day: date) -> int:
-    """Rollup rows of ``site_id`` for site-local days before ``day``: the day sums, the day
-    bitmaps, and the visitor numbers only those bitmaps named."""
+    """Rollup rows of ``site_id`` for site-local days before ``day``: the day sums, the
+    64-day ``reach`` windows that end before it (a window still holding a kept day stays
+    whole, so ranges after the cutoff keep their exact visitor counts), and the visitor
+    numbers only those windows named."""
     dn = (day - EPOCH).days
     n = _count(cur, "DELETE FROM daily WHERE site_id = ? AND day < ?", site_id, day)
     n += _count(cur, "DELETE FROM visit_daily WHERE site_id = ? AND day < ?", site_id, day)
-    n += _count(cur, "DELETE FROM day_bitmaps WHERE site_id = ? AND day < ?", site_id, dn)
-    n += _count(cur, "DELETE FROM day_firsts WHERE site_id = ? AND day < ?", site_id, dn)
-    # Numbers no bitmap names any more go too, or visitor_numbers would grow with every
-    # visitor ever seen. A visitor who comes back gets a new number, which no bitmap of
-    # the old one holds.
-    known = BitMap(int(r[0]) for r in cur.execute("SELECT vno FROM visitor_numbers WHERE site_id = ?", [site_id]).fetchall())
-    n += _drop_numbers(cur, site_id, known - members(cur, site_id))
+    # Window ``win`` holds days [32 * win, 32 * win + 64).
+    n += _count(cur, "DELETE FROM reach WHERE site_id = ? AND 32 * win + 64 <= ?", site_id, dn)
+    n += _count(
+        cur, "DELETE FROM reach_firsts WHERE site_id = ? AND 32 * win + 64 <= ?", site_id, dn
+    )
+    # Numbers no reach row names any more go too, or visitor_numbers would grow with every
+    # visitor ever seen. A visitor who comes back gets a new number: the windows are
+    # counted one at a time, and none still holds the old one.
+    n += _count(
+        cur,
+        "DELETE FROM visitor_numbers WHERE site_id = ? AND vno NOT IN "
+        "(SELECT vno FROM reach WHERE site_id = ?)",
+        site_id,
+        site_id,
+    )
     return n
-
-
-def _drop_numbers(cur: duckdb.DuckDBPyConnection, site_id: str, vnos: BitMap) -> int:
-    """Delete these visitor numbers of the site; how many went."""
-    if not vnos:
-        return 0
-    cur.register("_gone_numbers", pa.table({"vno": pa.array(vnos.to_array(), pa.uint32())}))
-    try:
-        return _count(cur, "DELETE FROM visitor_numbers WHERE site_id = ? AND vno IN (SELECT vno FROM _gone_numbers)", site_id)
-    finally:
-        cur.unregister("_gone_numbers")
 
 
 def delete_site(cur: duckdb.DuckDBPyConnection, site_id: str) -> int:

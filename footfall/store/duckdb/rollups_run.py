@@ -2,7 +2,8 @@
 """A run of the DuckDB rollups job: build the sites that need it, seal the rest.
 
 :func:`maintain` decides per site between a build and a seal (rollups.py does both), then
-drops deleted sites' rows.
+does the upkeep (rollups_upkeep.py): summing ``reach_firsts``, re-sorting the current
+windows, dropping deleted sites' rows.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from datetime import timedelta
 from typing import Any
 
 from footfall.store.base import RollupSpec
-from footfall.store.duckdb.rollups import seal_site
+from footfall.store.duckdb.rollups import current_window, seal_site
 from footfall.store.duckdb.rollups_build import build
-from footfall.store.duckdb.rollups_upkeep import drop
+from footfall.store.duckdb.rollups_upkeep import compact, drop, resort
 
 # A seal recomputes its visitors' touched days from raw events and rewrites the reach
 # rows that change; a build recomputes every visitor a (kind, window) at a time. After a
@@ -35,7 +36,7 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
     with cur_factory() as cur:
         pending, known, lo, hi = cur.execute(
             "SELECT count(DISTINCT visitor_id), (SELECT count(*) FROM visitor_numbers WHERE site_id = ?), min(lo), max(hi) "
-            "FROM rollup_pending WHERE site_id = ? AND NOT coalesce(folded, false)", [site_id, site_id]).fetchall()[0]  # fmt: skip
+            "FROM rollup_pending WHERE site_id = ?", [site_id, site_id]).fetchall()[0]  # fmt: skip
         if pending < REBUILD_MIN_VISITORS or pending < REBUILD_SHARE * known:
             return False
         # The seal reads the touched local days' events: a day around the span.
@@ -47,27 +48,34 @@ def _rebuild_pays(cur_factory: Any, site_id: str) -> bool:
 
 def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
              should_stop: Callable[[], bool] = lambda: False,
-             building: Callable[[], AbstractContextManager[None]] = nullcontext) -> dict[str, Any]:  # fmt: skip
+             building: Callable[[], AbstractContextManager[None]] = nullcontext,
+             checkpoint: Callable[[], None] = lambda: None) -> dict[str, Any]:  # fmt: skip
     """Build the sites that need it, then seal every built site's pending visitors.
 
     ``sites`` maps each site id to its time zone; ``cur_factory()`` returns a context
     manager giving a cursor inside one transaction; each build runs inside ``building()``
-    (the store's queries give way to it: store/duckdb/priority.py)."""
+    (the store's queries give way to it: store/duckdb/priority.py); ``checkpoint()``
+    folds the WAL into the file between two transactions."""
     with cur_factory() as cur:
-        rows = cur.execute("SELECT site_id, timezone, version FROM rollup_state").fetchall()
-    state = {site_id: (tz, version) for site_id, tz, version in rows}
+        rows = cur.execute(
+            "SELECT site_id, timezone, version, sealed_rows FROM rollup_state"
+        ).fetchall()
+    state = {site_id: (tz, version) for site_id, tz, version, _ in rows}
+    before = {site_id: int(n or 0) for site_id, _, _, n in rows}
+    appended = dict(before)  # reach rows seals appended since the last build or re-sort
     built = []
     for site_id, tz in sites.items():
         if state.get(site_id) != (tz, spec.version) or _rebuild_pays(cur_factory, site_id):
             with building():
                 build(cur_factory, site_id, tz, spec, should_stop)
             state[site_id] = (tz, spec.version)
+            appended[site_id] = 0
             built.append(site_id)
     sealed = 0
     with cur_factory() as cur:
         upto = cur.execute("SELECT max(seq) FROM rollup_pending").fetchall()[0][0]
     # In parts of at most SEAL_ROWS pending rows, one transaction each: a seal holds its
-    # touched days' events and its visitors' numbers in DuckDB's memory, and after a
+    # touched days' events and its visitors' changed rows in DuckDB's memory, and after a
     # load's minute one seal ran out of it (448 MiB) and lost the whole run's work. A seal
     # recomputes its visitors' touched days from raw events, so parts give the same rows.
     while upto is not None and not should_stop():
@@ -78,13 +86,22 @@ def maintain(cur_factory: Any, sites: Mapping[str, str], spec: RollupSpec,
             if part is None:
                 break
             for site_id, tz in sites.items():
-                sealed += seal_site(cur, site_id, tz, spec, int(part))
+                visitors, rows_added = seal_site(cur, site_id, tz, spec, int(part))
+                sealed += visitors
+                appended[site_id] = appended.get(site_id, 0) + rows_added
             # Rows of unknown (deleted) sites go too; a built site's rows are folded in.
             cur.execute("DELETE FROM rollup_pending WHERE seq <= ?", [int(part)])
         if part >= upto:
             break
     with cur_factory() as cur:
+        for site_id in sites:
+            compact(cur, site_id, current_window(sites[site_id]))
+            if appended.get(site_id, 0) != before.get(site_id, 0):
+                cur.execute("UPDATE rollup_state SET sealed_rows = ? WHERE site_id = ?",
+                            [appended[site_id], site_id])  # fmt: skip
         gone = [s for s in state if s not in sites]
         for site_id in gone:
             drop(cur, site_id)
-    return {"built": built, "sealed_visitors": sealed, "dropped": gone}
+    resorted = [site_id for site_id, tz in sites.items()
+                if resort(cur_factory, site_id, current_window(tz), spec.kinds, appended.get(site_id, 0), should_stop, checkpoint)]  # fmt: skip
+    return {"built": built, "sealed_visitors": sealed, "dropped": gone, "resorted": resorted}

@@ -8,43 +8,42 @@ CREATE TABLE IF NOT EXISTS writer_progress (
     "offset" BIGINT NOT NULL
 );
 
--- Exact rollups for the dashboard's distinct counts (footfall/store/duckdb/rollups.py).
--- day_bitmaps: the visitors (by their numbers in visitor_numbers) who had an event with
--- ``value`` (of ``kind``) on site-local day ``day`` (days since 1970-01-01), as a
--- serialized roaring bitmap, with ``n`` its cardinality; a range's visitors per value are
--- the cardinality of the union of its days' bitmaps.
-CREATE TABLE IF NOT EXISTS day_bitmaps (
+-- Exact rollups for the dashboard's distinct counts (footfall/store/rollups.py).
+-- reach: bit i of ``days`` says the visitor numbered ``vno`` (visitor_numbers) had an
+-- event with ``value`` (of ``kind``) on site-local day 32*win + i; every day lies in two
+-- 64-day windows, so any range of up to 33 days is one window's filtered count(*).
+-- daily: per site-local day, additive sums.
+CREATE TABLE IF NOT EXISTS reach (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
-    day INTEGER NOT NULL,
+    win INTEGER NOT NULL,
     value VARCHAR,
-    n INTEGER NOT NULL,
-    bits BLOB NOT NULL
+    vno UINTEGER NOT NULL,
+    days UBIGINT NOT NULL
 );
--- day_firsts: how many of a day_bitmaps row's visitors were last seen with the value
--- ``gap`` days before (1-32; 0: not within 32 days); a range's visitors per value are a
--- filtered sum of these (footfall/store/duckdb/firsts.py).
-CREATE TABLE IF NOT EXISTS day_firsts (
-    site_id VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,
-    day INTEGER NOT NULL,
-    value VARCHAR,
-    gap SMALLINT NOT NULL,
-    n INTEGER NOT NULL
-);
--- Each visitor of a built site by a small number, in order of first appearance: the
--- bitmaps hold the numbers (32 bits, nearby for visitors of the same days).
+-- Each visitor of a built site by a small number, in order of first appearance: reach
+-- holds the number, which compresses to a few bits a row where the random 64-bit id
+-- took 8 bytes (issue 25: most of the file at 10M events).
 CREATE TABLE IF NOT EXISTS visitor_numbers (
     site_id VARCHAR NOT NULL,
     visitor_id UBIGINT NOT NULL,
     vno UINTEGER NOT NULL
 );
--- Layouts up to 7 kept a row per (kind, 64-day window, value, visitor) with a bitmask of
--- days, and counts of those rows' first days; layout 8 rebuilds into day_bitmaps.
-DROP TABLE IF EXISTS reach;
-DROP TABLE IF EXISTS reach_firsts;
+-- reach_firsts: how many reach rows have bit ``d`` set with ``prev`` the bit set before it
+-- (-1: none); a row has a day in the range [a, b] exactly when one of its bits has
+-- a <= d <= b and prev < a (its first day in the range), so a range's visitors per value
+-- are one filtered sum of these (n < 0: removed by a seal, until compacted).
+CREATE TABLE IF NOT EXISTS reach_firsts (
+    site_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    win INTEGER NOT NULL,
+    value VARCHAR,
+    d SMALLINT NOT NULL,
+    prev SMALLINT NOT NULL,
+    n BIGINT NOT NULL
+);
+-- rollups layout 3 counted (value, days) patterns instead; layout 4 rebuilds without them.
 DROP TABLE IF EXISTS reach_counts;
--- daily: per site-local day, the distinct visitors and the additive sums.
 CREATE TABLE IF NOT EXISTS daily (
     site_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,
@@ -75,9 +74,6 @@ CREATE TABLE IF NOT EXISTS rollup_pending (
     lo TIMESTAMP NOT NULL,
     hi TIMESTAMP NOT NULL
 );
--- Whether the visitor's day bitmaps were sealed in a writer round (rollups_fold.py): then
--- only the day sums of its span wait for the rollups job.
-ALTER TABLE rollup_pending ADD COLUMN IF NOT EXISTS folded BOOLEAN DEFAULT false;
 -- Sites whose rollups are built, and the zone their days are in.
 CREATE TABLE IF NOT EXISTS rollup_state (
     site_id VARCHAR PRIMARY KEY,
@@ -86,6 +82,8 @@ CREATE TABLE IF NOT EXISTS rollup_state (
 );
 -- The rollups' layout version a site was built with (older ones are rebuilt).
 ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS version INTEGER DEFAULT 1;
+-- reach rows the seals appended since the last build or re-sort (rollups_upkeep.py).
+ALTER TABLE rollup_state ADD COLUMN IF NOT EXISTS sealed_rows BIGINT DEFAULT 0;
 -- Raw events (and visits) before this instant may have been deleted by retention while the
 -- rollups keep them: a query must not fall back from the rollups to raw events before it
 -- (footfall/query/rollup_pending.py). A build, from the raw events left, clears it.

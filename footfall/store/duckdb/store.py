@@ -34,7 +34,6 @@ from footfall.store.duckdb import rollups_run as duckdb_rollups_run
 from footfall.store.duckdb.gate import ReadGate
 from footfall.store.duckdb.priority import BuildPriority
 from footfall.store.duckdb.revive import FATAL, REOPENING, Reviver
-from footfall.store.duckdb.rollups_fold import RoundFolder
 
 CAPABILITIES = Capabilities(
     name="duckdb",
@@ -83,7 +82,6 @@ class DuckDBStore:
         self._gate = ReadGate()  # queries against the one swap of a compaction
         self._priority = BuildPriority()  # queries one at a time while a build runs
         self._reviver = Reviver(self)  # the database reopened after a fatal error
-        self._folder = RoundFolder(self._rollup_lock)  # writer rounds sealed into the rollups
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -140,10 +138,8 @@ class DuckDBStore:
         # 12-25% lower on one thread: the setting is the database's, and switching it while
         # another cursor's query ran left that query waiting forever (DuckDB 2.0; the
         # rollups job, found hung at shutdown).
-        started = False
         with self._reviving(), self._write_lock, self._transaction() as cur:
             yield _InPlace(cur)
-            started = self._folder.fold(cur)
             if fence is not None:
                 fence()  # raises: the transaction rolls back, nothing of the round stays
             if progress is not None:
@@ -151,8 +147,6 @@ class DuckDBStore:
                 sql = 'UPDATE writer_progress SET segment = ?, "offset" = ? WHERE id = 1'
                 if not cur.execute(sql, list(progress)).fetchall()[0][0]:
                     cur.execute("INSERT INTO writer_progress VALUES (1, ?, ?)", list(progress))
-        if started:
-            self._rollup_states = None  # read again: a site's rollups began in the round
         self._dirty = True
 
     def idle(self) -> None:
@@ -317,13 +311,11 @@ class DuckDBStore:
                     spec,
                     lambda: self._closing,
                     self._priority.building,
+                    self._checkpoint,
                 )
             finally:
                 self._maintaining = None
                 self._rollup_states = None  # a build or drop may have changed them
-
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        self._folder.spec, self._folder.timezone_of = spec, timezone_of
 
     def building_rollups(self) -> bool:
         return self._priority.active

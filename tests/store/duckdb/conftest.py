@@ -23,10 +23,3 @@ def footfall(footfall: Footfall) -> Footfall:
     footfall.services.scheduler.jobs.pop("rollups")
     footfall.services.meta.update_site(footfall.site_id, timezone=ZONE)
     return footfall
-
-
-@pytest.fixture
-def no_round_folds(footfall: Footfall) -> None:
-    """No writer round folds its visitors into the day bitmaps: they stay pending for the
-    rollups job (as while it runs), for tests of the job's own choices."""
-    footfall.services.store._folder.spec = None  # type: ignore[attr-defined]

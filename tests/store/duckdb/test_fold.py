@@ -1,5 +1,5 @@
-"""Folding new events into the DuckDB rollups (issue 25): a seal rewrites only the day
-bitmaps the new events change, and pending visitors whose days hold few of the site's events
+"""Folding new events into the DuckDB rollups (issue 25): a seal rewrites only the rows
+the new events change, and pending visitors whose days hold few of the site's events
 are sealed rather than built again. Every answer stays the raw events' (``compare``)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyroaring import BitMap
 
 from footfall.config import Settings
 from footfall.jobs.rollups import run_rollups
@@ -51,26 +50,23 @@ def test_a_day_after_a_visitors_history_rewrites_only_the_rows_it_changes(
     assert isinstance(store, DuckDBStore)
     send(ff, history(30))
     assert run_rollups(store, ff.services.meta)["built"] == [ff.site_id]
-    rows = "SELECT rowid, kind, day, value, bits FROM day_bitmaps"
-    before = {r[0]: r[1:] for r in store.query(rows)}
+    firsts = store.query("SELECT count(*) FROM reach_firsts")[0][0]
     send(ff, [visit("h-3", 0)])  # a known visitor, today: after all of its days
     result = run_rollups(store, ff.services.meta)
     assert result["built"] == [] and result["sealed_visitors"] == 1
-    # The visit has one value of each of the 10 kinds (the site, page, event name and 7
-    # visit dimensions) on a day with no bitmap yet: 10 rows are added, each holding just
-    # that visitor, and every row of the visitor's 5 earlier days stays as it was.
-    after = {r[0]: r[1:] for r in store.query(rows)}
-    assert {k: v for k, v in after.items() if k in before} == before
-    added = [v for k, v in after.items() if k not in before]
-    number = store.query("SELECT vno FROM visitor_numbers WHERE visitor_id = "
-                         "(SELECT visitor_id FROM events WHERE ts = (SELECT max(ts) FROM events))")[0][0]  # fmt: skip
-    assert len(added) == 10 and {day for _, day, _, _ in added} == {max(d for _, d, _, _ in after.values())}
-    assert all(list(BitMap.deserialize(bits)) == [number] for *_, bits in added)
+    # Today lies in two 64-day windows, but the one starting in today's block is not built
+    # while no later block has events; the visit has one value of each of the 10 kinds
+    # (the site, page, event name and 7 visit dimensions): 10 rows change, of the
+    # visitor's rows for 5 pages and 5 days, and each adds one count at (today, its last
+    # day before) to reach_firsts, none removed.
+    assert store.query("SELECT sealed_rows FROM rollup_state") == [(10,)]
+    assert store.query("SELECT count(*) FROM reach_firsts")[0][0] == firsts + 10
+    assert store.query("SELECT count(*) FROM reach_firsts WHERE n < 0") == [(0,)]
     compare(ff)
 
 
 def test_a_load_in_time_order_is_sealed_one_of_past_days_is_built(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch, no_round_folds: None
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)
@@ -134,9 +130,9 @@ def test_a_seal_of_many_pending_rows_runs_in_parts_and_keeps_each_parts_work(
 def test_a_seal_of_a_busy_day_fits_a_small_memory_limit(
     footfall: Footfall, settings: Settings, tmp_path: Path
 ) -> None:
-    """A seal recomputes its visitors' touched days, the days' visitors counted off the
-    bitmaps, not by a distinct count of every kind's values at once (a seal of a day's
-    100k visitors at 10M events ran out of 448 MiB in it)."""
+    """A seal recomputes its visitors' touched days: one kind at a time, and the days'
+    visitors counted off reach_firsts, not a distinct count of every kind's values at once
+    (a seal of a day's 100k visitors at 10M events ran out of 448 MiB in both)."""
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)
     send(ff, events(random.Random(5), 300, 2, "busy-"))

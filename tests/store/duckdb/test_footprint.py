@@ -9,12 +9,11 @@ import shutil
 import threading
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pyroaring import BitMap
 
 from footfall.config import Settings
 from footfall.jobs.compact import run_compact
@@ -227,7 +226,7 @@ def test_events_appended_in_time_order_are_sorted_by_the_next_compaction(
     assert run_compact(store, 0.95)["compacted"] is False
 
 
-def test_a_store_with_the_reach_layout_is_rebuilt_into_day_bitmaps(
+def test_a_store_with_the_old_reach_layout_is_rebuilt_with_visitor_numbers(
     footfall: Footfall, settings: Settings
 ) -> None:
     ff, store = footfall, footfall.services.store
@@ -235,24 +234,24 @@ def test_a_store_with_the_reach_layout_is_rebuilt_into_day_bitmaps(
     load(ff, 6, 200)
     run_rollups(ff.services.store, ff.services.meta)
     expected = answers(store, ff, rollups=False)
-    # The tables of layout 7, with the site built in it.
+    # reach as the layout before visitor numbers stored it (64-bit ids).
+    store.con.execute("DROP TABLE reach")
     store.con.execute("CREATE TABLE reach (site_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, "
-                      "win INTEGER NOT NULL, value VARCHAR, vno UINTEGER NOT NULL, days UBIGINT NOT NULL)")  # fmt: skip
-    store.con.execute("CREATE TABLE reach_firsts (site_id VARCHAR, kind VARCHAR, win INTEGER, value VARCHAR, "
-                      "d SMALLINT, prev SMALLINT, n BIGINT)")  # fmt: skip
-    store.con.execute("UPDATE rollup_state SET version = 7")
+                      "win INTEGER NOT NULL, value VARCHAR, visitor_id UBIGINT NOT NULL, "
+                      "days UBIGINT NOT NULL)")  # fmt: skip
     store.close()
     store.open()
-    tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()")}
-    assert "reach" not in tables and "reach_firsts" not in tables and "day_bitmaps" in tables
-    assert answers(store, ff) == expected  # raw events until rebuilt
-    assert run_rollups(ff.services.store, ff.services.meta)["built"] == [ff.site_id]
+    columns = store.query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'reach'")
+    assert ("vno",) in columns and ("visitor_id",) not in columns
+    assert store.query("SELECT count(*) FROM rollup_state") == [(0,)]  # built again
+    run_rollups(ff.services.store, ff.services.meta)
+    assert store.query("SELECT count(*) FROM rollup_state")[0][0] >= 1
     assert answers(store, ff) == expected
     compare(ff)
 
 
 def test_a_bulk_load_is_folded_in_by_a_build_not_a_seal(
-    footfall: Footfall, monkeypatch: pytest.MonkeyPatch, no_round_folds: None
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ff, store = footfall, footfall.services.store
     assert isinstance(store, DuckDBStore)
@@ -278,7 +277,7 @@ def visit(visitor: str, days_ago: int) -> dict[str, Any]:
             "event_id": str(uuid.uuid4())}  # fmt: skip
 
 
-def test_rollup_retention_also_forgets_the_visitor_numbers_of_deleted_days(
+def test_rollup_retention_also_forgets_the_visitor_numbers_of_deleted_windows(
     footfall: Footfall,
 ) -> None:
     ff, store = footfall, footfall.services.store
@@ -290,15 +289,11 @@ def test_rollup_retention_also_forgets_the_visitor_numbers_of_deleted_days(
     run_rollups(store, ff.services.meta)
     numbers = "SELECT count(*) FROM visitor_numbers"
     assert store.query(numbers) == [(41,)]
-    # Rollups older than 30 days go.
+    # Rollups older than 30 days go: every 64-day window holding day -100 ends by day -36.
     store.delete_rollups_before(TODAY - timedelta(days=30), ff.site_id)
-    assert store.query(numbers) == [(21,)]  # the 20 seen only on deleted days are gone
-    assert store.query("SELECT count(*) FROM day_bitmaps WHERE day < ?",
-                       [(TODAY - timedelta(days=30) - date(1970, 1, 1)).days]) == [(0,)]  # fmt: skip
-    held = BitMap()
-    for (bits,) in store.query("SELECT bits FROM day_bitmaps"):
-        held |= BitMap.deserialize(bits)
-    assert held == BitMap(v for (v,) in store.query("SELECT vno FROM visitor_numbers"))
+    assert store.query(numbers) == [(21,)]  # the 20 seen only in deleted windows are gone
+    named = "SELECT count(*) FROM visitor_numbers WHERE vno NOT IN (SELECT vno FROM reach)"
+    assert store.query(named) == [(0,)]
     # One of them comes back (a new number), with one known visitor: counted exactly.
     assert ff.send_batch([visit("old-0", 0), visit("both", 0)]).status_code == 202
     ff.flush()
