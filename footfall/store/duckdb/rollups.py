@@ -13,7 +13,8 @@ reach(site_id, kind, win, value, vno, days)
     it would hold the same rows as the window before, which holds the block in bits
     32-63 and answers every range it would): the current data is kept once, not twice
     (``rollups_upkeep.open_windows``; readers take the window before, ``query/rollup_pending.window_of``).
-    Each (kind, window) is written sorted by ``days`` (see rollups_upkeep.py). A visitor
+    A build writes each (kind, window) as one run of rows; the compaction after a bulk
+    load and the re-sort after seals order it by ``days`` (see rollups_upkeep.py). A visitor
     is named by its number in ``visitor_numbers`` (given at its first build or seal).
 reach_firsts(site_id, kind, win, value, d, prev, n)
     how many ``reach`` rows have bit ``d`` set with ``prev`` their previous set bit (-1:

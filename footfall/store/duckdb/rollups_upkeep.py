@@ -15,6 +15,8 @@ The order within a (kind, window) is by ``days``: a row with a day in a range st
 bit a has days >= 2**a, so the correction skips by min/max the row groups of visitors
 seen only before the range (about a third of a window for a 30-day range). Within equal
 ``days`` the rows go by visitor number, so ``vno`` is stored as small deltas.
+A build writes each (kind, window) unsorted (the sort was a third of its CPU): the
+compaction after a bulk load sorts it (compact.py ``BY_GROUP``).
 Windows before the current two are only touched by late events, so their tails stay small.
 """
 
