@@ -65,9 +65,10 @@ class Services:
         sites = SiteCache(meta)
         salts = SaltStore(meta)
         store = open_store(settings)
-        # Bulk loads are folded into the rollups as the writer stores them (issue 25).
-        store.fold_rounds(rollup_spec(DIALECTS[store.capabilities.sql_dialect]), sites.timezone_of)
         queue = open_queue(settings)
+        # The writer's rounds are folded into the rollups as it stores them (issue 25).
+        spec = rollup_spec(DIALECTS[store.capabilities.sql_dialect])
+        store.fold_rounds(spec, sites.timezone_of, queue.depth)
         writer = (
             None
             if queue.consumed_by_workers

@@ -95,28 +95,31 @@ def visitors(q: Any, scope: Scope, kind: str, first: date, last: date, expr: str
              f"ON n.site_id = r.site_id AND n.visitor_id = r.visitor_id WHERE r.site_id = ? AND NOT coalesce(r.folded, false) "
              "GROUP BY r.visitor_id, n.vno")  # fmt: skip
     touched = q(f"SELECT vno, lo_day FROM ({p_sql}) WHERE vno IS NOT NULL", [*p_lo, scope.site_id])
-    raw = q(f"WITH p AS ({p_sql}) SELECT DISTINCT {expr} AS value, e.visitor_id, p.vno, {dn_ts} < p.lo_day AS before "
-            f"FROM events e JOIN p ON e.visitor_id = p.visitor_id WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?{ef}",
-            [*p_lo, scope.site_id, *p_ts, scope.site_id, scope.start, scope.end, *efp])  # fmt: skip
-    exact: dict[Any, set[int]] = {}
-    stored: dict[Any, BitMap] = {}
-    for value, visitor_id, vno, before in raw:
-        exact.setdefault(value, set()).add(int(visitor_id))
-        if before and vno is not None:
-            stored.setdefault(value, BitMap()).add(int(vno))
+    # Their stored membership from their first touched day on, from those days' bitmaps.
     first_touched = min((int(d) for _, d in touched), default=_day(last) + 1)
-    rows = q(f"SELECT value, day, n, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
+    rows = q(f"SELECT value, day, bits FROM day_bitmaps WHERE site_id = ? AND kind = ? AND day BETWEEN ? AND ?{vf}",
              [scope.site_id, kind, max(_day(first), first_touched), _day(last), *vfp])  # fmt: skip
     upto: dict[int, BitMap] = {}  # day -> the touched visitors whose first touched day is on or before it
     for day in {int(r[1]) for r in rows}:
         upto[day] = BitMap(int(vno) for vno, d in touched if int(d) <= day)
-    for value, day, _, bits in rows:
+    values: list[Any] = []
+    numbers: list[int] = []
+    for value, day, bits in rows:
         mine = BitMap.deserialize(bits) & upto[int(day)]
-        if mine:
-            stored.setdefault(value, BitMap()).update(mine)
-    out: dict[Any, int] = {}
-    for value in counted.keys() | exact.keys():
-        n = counted.get(value, 0) - len(stored.get(value, ())) + len(exact.get(value, ()))
-        if n > 0:
-            out[value] = n
-    return out
+        values += [value] * len(mine)
+        numbers += mine.to_array()
+    # The rest in one statement: per value, the touched visitors' raw membership in the
+    # range, and their stored one (raw events before their first touched day, and the
+    # pairs above), counted in DuckDB rather than row by row here (97k touched visitors'
+    # rows took 9 s a dashboard set in Python at 10M events).
+    sql = (f"WITH p AS ({p_sql}), r AS MATERIALIZED (SELECT DISTINCT {expr} AS value, e.visitor_id, p.vno, {dn_ts} < p.lo_day AS before "
+           f"FROM events e JOIN p ON e.visitor_id = p.visitor_id WHERE e.site_id = ? AND e.ts >= ? AND e.ts < ?{ef}) "
+           "SELECT value, sum(raw)::BIGINT, sum(stored)::BIGINT FROM ("
+           "SELECT value, count(DISTINCT visitor_id) AS raw, 0 AS stored FROM r GROUP BY value UNION ALL "
+           "SELECT value, 0, count(DISTINCT vno) FROM (SELECT value, vno FROM r WHERE before AND vno IS NOT NULL "
+           "UNION ALL SELECT unnest(?::VARCHAR[]), unnest(?::UINTEGER[])) GROUP BY value) GROUP BY value")  # fmt: skip
+    changes = q(sql, [*p_lo, scope.site_id, *p_ts, scope.site_id, scope.start, scope.end, *efp, values, numbers])
+    out = dict(counted)
+    for value, raw, stored in changes:
+        out[value] = out.get(value, 0) - int(stored) + int(raw)
+    return {value: n for value, n in out.items() if n > 0}

@@ -357,11 +357,13 @@ class EventStore(Protocol):
         """Shutdown: stop a running ``maintain_rollups`` as soon as possible."""
         ...
 
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        """With ``capabilities.rollups``: fold large writer rounds (a bulk load) into the
-        rollups as ``spec`` describes, in the round's transaction, so the dashboard reads
-        them as soon as the events are visible; ``timezone_of`` gives a site's time zone
-        (None: unknown). Else nothing."""
+    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None],
+                    waiting: Callable[[tuple[int, int]], int]) -> None:  # fmt: skip
+        """With ``capabilities.rollups``: fold writer rounds into the rollups as ``spec``
+        describes, in the round's transaction, so the dashboard reads them as soon as the
+        events are visible; ``timezone_of`` gives a site's time zone (None: unknown),
+        ``waiting`` how many records the queue holds after a position (a round's
+        progress). Else nothing."""
         ...
 
     def building_rollups(self) -> bool:

@@ -311,7 +311,8 @@ class ClickHouseStore:
     def interrupt_maintenance(self) -> None:
         pass
 
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
+    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None],
+                    waiting: Callable[[tuple[int, int]], int]) -> None:  # fmt: skip
         pass  # the daily rollups are refreshed by the job (no reach rollups to fold)
 
     def rollup_state(self, site_id: str) -> tuple[str, int] | None:

@@ -30,7 +30,17 @@ import duckdb
 from footfall.store.base import RollupSpec
 from footfall.store.duckdb.rollups import seal_site
 
-FOLD_MAX_ROWS = 200_000
+# A round with more records waiting after it folds once its site's unfolded rows reach
+# FOLD_ROWS (a bulk load: a fold pays a refresh of the firsts over 33 days of the values it
+# touched, ~1.6 s at 10M whatever its size, so folding every round of 150,000 events made
+# each take 6-11 s); a round that leaves the queue empty folds whatever is unfolded, so
+# the last round of a load is visible with its visitors in the rollups.
+FOLD_ROWS = 100_000
+# A fold of at least SUMS_ROWS rows recomputes the day sums of its days too and ends its
+# rows (in a bulk load the rollups job waits the load out, so it would leave every day's
+# sums to raw events until then); a smaller one leaves the sums to the job.
+SUMS_ROWS = 20_000
+FOLD_MAX_ROWS = 400_000
 START_MIN_ROWS = 5_000
 START_MAX_EVENTS = 500_000
 
@@ -56,12 +66,14 @@ class RoundFolder:
     def __init__(self, lock: threading.Lock) -> None:
         self.spec: RollupSpec | None = None
         self.timezone_of: Callable[[str], str | None] = lambda site_id: None
+        self.waiting: Callable[[tuple[int, int]], int] = lambda after: 0  # records after a position
         self._lock = lock
         self._skip_next = False
 
-    def fold(self, cur: duckdb.DuckDBPyConnection) -> bool:
-        """Before a round commits: seal the sites its pending rows qualify; True if a
-        site's rollups started (its state row is new)."""
+    def fold(self, cur: duckdb.DuckDBPyConnection, progress: tuple[int, int] | None = None) -> bool:
+        """Before a round commits (``progress``: the queue position after it): fold the
+        sites its pending rows qualify; True if a site's rollups started (its state row
+        is new)."""
         spec = self.spec
         if spec is None or self._skip_next:
             self._skip_next = False
@@ -70,6 +82,7 @@ class RoundFolder:
             return False
         started = False
         try:
+            drained = progress is None or self.waiting(progress) == 0
             rows = cur.execute(
                 "SELECT p.site_id, p.n, p.upto, r.timezone, r.version FROM (SELECT site_id, count(*) AS n, max(seq) AS upto "
                 "FROM rollup_pending WHERE NOT coalesce(folded, false) GROUP BY site_id) p LEFT JOIN rollup_state r USING (site_id)"
@@ -90,9 +103,15 @@ class RoundFolder:
                     continue
                 if version != spec.version or tz != self.timezone_of(site_id) or n > FOLD_MAX_ROWS:
                     continue  # to be built again, or a backlog: the job's
+                if not drained and n < FOLD_ROWS:
+                    continue  # more of a load to come: folded with it
+                if n >= SUMS_ROWS:
+                    seal_site(cur, site_id, tz, spec, int(upto))
+                    cur.execute("DELETE FROM rollup_pending WHERE site_id = ? AND seq <= ?", [site_id, int(upto)])
+                    continue
                 # The bitmaps only: the day sums of the touched days are additive, read
                 # from raw events until the job recomputes them (one day's events per
-                # panel), where recomputing them every round doubled a fold's cost.
+                # panel), where recomputing a day's sums every round doubled its cost.
                 seal_site(cur, site_id, tz, spec, int(upto), sums=False)
                 cur.execute("UPDATE rollup_pending SET folded = true WHERE site_id = ? AND seq <= ?", [site_id, int(upto)])
         except duckdb.Error:

@@ -143,7 +143,7 @@ class DuckDBStore:
         started = False
         with self._reviving(), self._write_lock, self._transaction() as cur:
             yield _InPlace(cur)
-            started = self._folder.fold(cur)
+            started = self._folder.fold(cur, progress)
             if fence is not None:
                 fence()  # raises: the transaction rolls back, nothing of the round stays
             if progress is not None:
@@ -322,8 +322,10 @@ class DuckDBStore:
                 self._maintaining = None
                 self._rollup_states = None  # a build or drop may have changed them
 
-    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None]) -> None:
-        self._folder.spec, self._folder.timezone_of = spec, timezone_of
+    def fold_rounds(self, spec: RollupSpec, timezone_of: Callable[[str], str | None],
+                    waiting: Callable[[tuple[int, int]], int]) -> None:  # fmt: skip
+        folder = self._folder
+        folder.spec, folder.timezone_of, folder.waiting = spec, timezone_of, waiting
 
     def building_rollups(self) -> bool:
         return self._priority.active

@@ -162,3 +162,40 @@ def test_a_new_site_waits_for_enough_pending_visitors_to_start_in_a_round(
     compare(ff)
     run_rollups(store, ff.services.meta)  # the day sums
     same_as_a_build(ff)
+
+
+def test_rounds_of_a_backlog_fold_in_batches_and_the_last_one_folds_the_rest(
+    footfall: Footfall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While records wait after a round (a bulk load), its site's visitors are folded only
+    once FOLD_ROWS of them are unfolded, with the day sums when the fold holds SUMS_ROWS;
+    the round that leaves the queue empty folds whatever is left, so the load's last events
+    become visible with their visitors in the rollups."""
+    ff, rng, store = footfall, random.Random(9), footfall.services.store
+    assert isinstance(store, DuckDBStore)
+    send(ff, sorted(events(rng, 60, 20, "a"), key=lambda e: e["timestamp"]))
+    assert unfolded(ff) == 0
+    monkeypatch.setattr(store._folder, "waiting", lambda after: 1)  # a backlog behind each round
+    monkeypatch.setattr(rollups_fold, "FOLD_ROWS", 30)
+    monkeypatch.setattr(rollups_fold, "SUMS_ROWS", 30)
+    folds: list[bool] = []  # each fold: with the day sums?
+    real = rollups_fold.seal_site
+
+    def spy(*a: Any, sums: bool = True) -> int:
+        folds.append(sums)
+        return real(*a, sums=sums)
+
+    monkeypatch.setattr(rollups_fold, "seal_site", spy)
+    batch = sorted(events(rng, 80, 2, "b"), key=lambda e: e["timestamp"])
+    send(ff, batch[:20])
+    assert 0 < unfolded(ff) < 30 and folds == []
+    compare(ff)  # the unfolded visitors corrected from raw events
+    send(ff, batch[20:])  # past FOLD_ROWS: folded with the day sums, the rows ended
+    assert folds == [True] and unfolded(ff) < 30
+    compare(ff)
+    monkeypatch.setattr(store._folder, "waiting", lambda after: 0)  # the queue drained
+    send(ff, events(rng, 5, 0, "c"))
+    assert folds[-1] is False and pending(ff) > 0 and unfolded(ff) == 0  # the sums: the job's
+    compare(ff)
+    run_rollups(store, ff.services.meta)
+    same_as_a_build(ff)
