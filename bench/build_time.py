@@ -12,14 +12,16 @@ file's size after a checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
+import sys
 import time
 from pathlib import Path
 
-import footfall
-from footfall.query.rollup import spec
-from footfall.store.duckdb import DuckDBStore
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from procs import open_copy  # noqa: E402
+
+import footfall  # noqa: E402
+from footfall.query.rollup import spec  # noqa: E402
 
 
 def main() -> None:
@@ -27,12 +29,7 @@ def main() -> None:
     ap.add_argument("--store", default="/tmp/footfall-bench-query/10000000-28d", type=Path)
     ap.add_argument("--copy", default="/tmp/build-time.duckdb", type=Path)
     args = ap.parse_args()
-    manifest = json.loads((args.store / "manifest.json").read_text())
-    for old in args.copy.parent.glob(args.copy.name + "*"):
-        old.unlink()
-    shutil.copy(args.store / "data" / "events.duckdb", args.copy)
-    store = DuckDBStore(args.copy, threads=2, memory_limit="448MiB")
-    store.open()
+    store, manifest = open_copy(args.store, args.copy)
     store.con.execute("DELETE FROM rollup_state")
     store.con.execute("CHECKPOINT")
     store._rollup_states = None

@@ -66,3 +66,17 @@ def on_copy(child: str, store: Path, arg: object, code: str | None) -> dict[str,
     line = next(ln for ln in out.splitlines() if ln.startswith("BENCHJSON "))
     got: dict[str, Any] = json.loads(line[10:])
     return got
+
+
+def open_copy(store_dir: Path, copy: Path) -> tuple[Any, dict[str, Any]]:
+    """A DuckDB store opened on a fresh copy of a ``bench/query.py`` store's file, with the
+    server's small defaults (448 MiB, 2 threads), and the store's manifest."""
+    from footfall.store.duckdb import DuckDBStore
+
+    manifest = json.loads((store_dir / "manifest.json").read_text())
+    for old in copy.parent.glob(copy.name + "*"):
+        old.unlink()
+    shutil.copy(store_dir / "data" / "events.duckdb", copy)
+    store = DuckDBStore(copy, threads=2, memory_limit="448MiB")
+    store.open()
+    return store, manifest

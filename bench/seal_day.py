@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
-import shutil
 import sys
 import time
 from datetime import timedelta
@@ -27,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from procs import open_copy  # noqa: E402
 from query import InProcess, dashboard_set, site_info  # noqa: E402
 
 from footfall.query.rollup import spec  # noqa: E402
 from footfall.query.runner import QueryRunner  # noqa: E402
-from footfall.store.duckdb import DuckDBStore  # noqa: E402
 from footfall.store.duckdb import rollups as duckdb_rollups  # noqa: E402
 
 CPU: dict[str, float] = collections.defaultdict(float)
@@ -63,12 +61,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--copy", default="/tmp/seal-day.duckdb", type=Path)
     args = ap.parse_args()
-    manifest = json.loads((args.store / "manifest.json").read_text())
-    for old in args.copy.parent.glob(args.copy.name + "*"):
-        old.unlink()
-    shutil.copy(args.store / "data" / "events.duckdb", args.copy)
-    store = DuckDBStore(args.copy, threads=2, memory_limit="448MiB")
-    store.open()
+    store, manifest = open_copy(args.store, args.copy)
     site, tz, con = manifest["site_id"], manifest["tz"], store.con
     cut = store.query("SELECT max(ts) FROM events")[0][0] - timedelta(hours=args.hours)
     con.execute("CREATE TABLE _held AS SELECT * FROM events WHERE ts >= ?", [cut])
