@@ -7,7 +7,8 @@ holding a port, a data directory in /tmp and a core's worth of background work â
 on running and skew every later measurement. ``die_with_parent`` (a ``preexec_fn``) asks
 Linux to send the server SIGINT, its clean shutdown, when the bench goes away.
 ``tree_rss_kb`` is what the benches report as a process tree's memory. ``on_copy`` runs
-a bench's child script on a copy of a DuckDB store, under a given tree's code.
+a bench's child script on a copy of a DuckDB store, under a given tree's code;
+``open_copy`` opens such a copy in the bench's own process.
 """
 
 from __future__ import annotations
