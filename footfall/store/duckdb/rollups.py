@@ -72,15 +72,6 @@ def _day_number(
     return spec.day_number(column, zone, lo - timedelta(days=2), hi + timedelta(days=2))
 
 
-def _kinds_list(kinds: Mapping[str, str]) -> str:
-    """A list of {k, v} structs, one per kind, to unnest an event into its kinds' values."""
-    items = ", ".join(
-        "{'k': '" + k.replace("'", "''") + "', 'v': CAST(" + expr + " AS VARCHAR)}"
-        for k, expr in kinds.items()
-    )
-    return f"[{items}]"
-
-
 def _reach_select(kvs: str, source: str, win: str, who: str = "visitor_id") -> str:
     """(kind, win, value, ``who``, days) from ``source`` rows (``who``, dn, ...); ``kvs`` is
     the list of {k, v} structs on those rows, ``win`` the SQL of a row's window(s)."""
@@ -91,17 +82,33 @@ def _reach_select(kvs: str, source: str, win: str, who: str = "visitor_id") -> s
         GROUP BY ALL"""
 
 
-def _daily_counts(kvs: str, source: str) -> str:
-    """(kind, day, value, pageviews, events) of ``source`` events: the additive day sums.
-    Their distinct visitors come from the ``reach`` side (:func:`_daily_join`): a distinct
-    count over a day's raw events per value held every value's visitor set in DuckDB's
-    memory, and a seal of one day at 10M events ran out of 448 MiB in it."""
-    return f"""
-        SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value,
-               count(*) FILTER (WHERE name = 'pageview') AS pageviews,
-               count(*) FILTER (WHERE name <> 'engagement') AS events
-        FROM (SELECT dn, name, unnest({kvs}) AS kv FROM {source})
-        GROUP BY ALL"""
+def _kinds_columns(kinds: Mapping[str, str]) -> str:
+    """Each kind's value as a column ``v0``, ``v1``, ... in the order of ``kinds``, for
+    :func:`_by_kind`."""
+    return ", ".join(f"CAST({expr} AS VARCHAR) AS v{i}" for i, expr in enumerate(kinds.values()))
+
+
+def _by_kind(kinds: Mapping[str, str], aggs: str, source: str) -> str:
+    """(kind, day, value, *``aggs``) of ``source`` rows (``dn`` and the kinds' columns of
+    :func:`_kinds_columns`): one grouping set per kind over one scan. Unnesting a list of
+    (kind, value) structs into a row per kind took 2.2-2.6x the CPU (a 32-day block of
+    10M events: 7.1-8.0 against 3.1-3.9 CPU s, the same rows)."""
+    names = [k.replace("'", "''") for k in kinds]
+    kind = " ".join(f"WHEN grouping(v{i}) = 0 THEN '{k}'" for i, k in enumerate(names))
+    value = " ".join(f"WHEN grouping(v{i}) = 0 THEN v{i}" for i in range(len(names)))
+    sets = ", ".join(f"(dn, v{i})" for i in range(len(names)))
+    return (f"SELECT CASE {kind} END AS kind, DATE '1970-01-01' + dn AS day, CASE {value} END AS value, {aggs} "
+            f"FROM {source} GROUP BY GROUPING SETS ({sets})")  # fmt: skip
+
+
+def _daily_counts(kinds: Mapping[str, str], source: str) -> str:
+    """(kind, day, value, pageviews, events) of ``source`` events (``dn``, ``name`` and the
+    kinds' columns): the additive day sums. Their distinct visitors come from the ``reach``
+    side (:func:`_daily_join`): a distinct count over a day's raw events per value held
+    every value's visitor set in DuckDB's memory, and a seal of one day at 10M events ran
+    out of 448 MiB in it."""
+    return _by_kind(kinds, "count(*) FILTER (WHERE name = 'pageview') AS pageviews, "
+                    "count(*) FILTER (WHERE name <> 'engagement') AS events", source)  # fmt: skip
 
 
 def _daily_join(counts: str, seen: str) -> str:
@@ -111,18 +118,15 @@ def _daily_join(counts: str, seen: str) -> str:
             f"LEFT JOIN ({seen}) v ON v.kind = c.kind AND v.day = c.day AND v.value IS NOT DISTINCT FROM c.value")  # fmt: skip
 
 
-def _visit_select(kvs: str, source: str, sums: Mapping[str, str]) -> str:
-    """(kind, day, value, *sums) of ``source`` visits (with ``dn``, their start day)."""
-    aggs = ", ".join(f"{sql} AS {alias}" for alias, sql in sums.items())
-    return f"""
-        SELECT kv.k AS kind, DATE '1970-01-01' + dn AS day, kv.v AS value, {aggs}
-        FROM (SELECT *, unnest({kvs}) AS kv FROM {source})
-        GROUP BY kv.k, dn, kv.v"""
+def _visit_select(kinds: Mapping[str, str], source: str, sums: Mapping[str, str]) -> str:
+    """(kind, day, value, *sums) of ``source`` visits (:func:`_visits_source`: ``dn``, their
+    start day, and the kinds' columns)."""
+    return _by_kind(kinds, ", ".join(f"{sql} AS {alias}" for alias, sql in sums.items()), source)
 
 
 def _visits_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
     """Sessions with their start day (``dn``) and their kinds' values, for _visit_select."""
-    return (f"(SELECT * FROM (SELECT *, {dn} AS dn, {_kinds_list(kinds)} AS kvs FROM sessions "
+    return (f"(SELECT * FROM (SELECT *, {dn} AS dn, {_kinds_columns(kinds)} FROM sessions "
             f"WHERE site_id = ? AND start_ts >= ? AND start_ts < ?) WHERE {where})")  # fmt: skip
 
 
@@ -166,7 +170,9 @@ def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str
     # touches (a load in time order sets one later bit in a few of a visitor's rows).
     # Copied into a temp table, not returned to Python: the first seal after a bulk load
     # would bring most of the table outside DuckDB's memory limit.
-    fresh = f"(SELECT p.vno, x.dn, x.kvs FROM {ev} x JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)"
+    quoted = kind.replace("'", "''")
+    fresh = (f"(SELECT p.vno, x.dn, [{{'k': '{quoted}', 'v': x.v0}}] AS kvs FROM {ev} x "
+             "JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)")  # fmt: skip
     # A day's window that starts in its block only where built (open_windows).
     listed = ", ".join(str(w) for w in sorted(built))
     win = f"unnest(CASE WHEN dn // 32 IN ({listed}) THEN [dn // 32, dn // 32 - 1] ELSE [dn // 32 - 1] END)"
@@ -241,7 +247,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # events, ten strings each, in DuckDB's memory: the same rows at 0.97x the CPU
     # (bench/seal_fold.py at 10M, docs/benchmarks.md).
     def events_of(of: Mapping[str, str]) -> str:
-        return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(of)} AS kvs FROM events "
+        return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_columns(of)} FROM events "
                 "WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE dn BETWEEN ? AND ?)")  # fmt: skip
 
     ev = events_of(kinds)
@@ -265,7 +271,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     seen = ("SELECT kind, DATE '1970-01-01' + (32 * win + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
             f"FROM reach_firsts WHERE site_id = ? AND win BETWEEN {w_lo} AND {w_hi} AND {day_window(built)} "
             "AND 32 * win + d IN (SELECT dn FROM _days) GROUP BY ALL")  # fmt: skip
-    counts = _daily_counts("kvs", f"(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))")
+    counts = _daily_counts(kinds, f"(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))")
     cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_join(counts, seen)})", [site_id, *p_ev, site_id])
     # visit_daily: every visit starting on a touched day (a visit the writer changed has
     # its whole span in its visitor's pending row, so its start day is among them).
@@ -275,7 +281,7 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     )
     dn_start, p_start = _day_number(spec, "start_ts", zone, t_lo, t_hi)
     visits = _visits_source(dn_start, spec.visit_kinds, "dn IN (SELECT dn FROM _days)")
-    cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+    cur.execute(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select(spec.visit_kinds, visits, spec.visit_sums)})",
                 [site_id, *p_start, site_id, t_lo, t_hi])  # fmt: skip
     # Temp tables hold memory until dropped.
     for temp in ("_rp", "_days"):

@@ -21,10 +21,9 @@ from footfall.store.duckdb.rollups import (
     _daily_counts,
     _daily_join,
     _day_number,
-    _kinds_list,
+    _kinds_columns,
     _local_day,
     _midnight,
-    _reach_select,
     _visit_select,
     _visits_source,
 )
@@ -42,14 +41,31 @@ from footfall.store.duckdb.rollups_upkeep import (
 STEP_EVENTS = 12_000_000
 
 
-def _events_source(dn: str, kinds: Mapping[str, str], where: str, who: str = "") -> str:
-    """Events (visitor_id, dn, name, kvs) of a site and time span (three parameters), on the
-    local days ``where`` names, of the visitors ``who`` names (an ``AND ...`` or empty)."""
-    return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_list(kinds)} AS kvs "
-            f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who}) WHERE {where})")  # fmt: skip
+def _events_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
+    """Events (visitor_id, dn, name, and the kinds' columns v0, v1, ...) of a site and time
+    span (three parameters), on the local days ``where`` names."""
+    return (f"(SELECT * FROM (SELECT visitor_id, {dn} AS dn, name, {_kinds_columns(kinds)} "
+            f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE {where})")  # fmt: skip
 
 
-def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
+def _reach_rows(dn: str, expr: str, w: int, span: int, who: str) -> str:
+    """(value, visitor_id, days) of one kind's window ``w``: each visitor's days with the
+    value, from the events of a site and time span (three parameters, twice) on the
+    window's local days. The group is by a number per value (a join with the span's
+    distinct values), not the string, and leaves the constant kind and window out: over
+    the footprint bench's 10M events (9.8M pairs of page and visitor) the step's select
+    took 2.5 CPU s, against 3.9 grouped by the string and 6.4 by (kind, window, string)."""
+    events = (f"(SELECT visitor_id, {dn} AS dn, CAST({expr} AS VARCHAR) AS value "
+              f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who})")  # fmt: skip
+    ids = (f"(SELECT value, (row_number() OVER ())::INTEGER AS id FROM (SELECT DISTINCT CAST({expr} AS VARCHAR) AS value "
+           "FROM events WHERE site_id = ? AND ts >= ? AND ts < ?))")  # fmt: skip
+    return (f"WITH ids AS MATERIALIZED {ids} "
+            f"SELECT ids.value, g.visitor_id, g.days FROM (SELECT ids.id, e.visitor_id, bit_or((1::UBIGINT) << (e.dn - {32 * w})::UBIGINT) AS days "
+            f"FROM {events} e JOIN ids ON ids.value = e.value WHERE e.dn >= {32 * w} AND e.dn < {32 * w + span} "
+            "GROUP BY ids.id, e.visitor_id) g JOIN ids ON ids.id = g.id")  # fmt: skip
+
+
+def _daily_from_reach(kinds: Mapping[str, str], src: str, w: int, a: int, b: int) -> str:
     """``daily`` rows of local days [a, b), every kind's: the additive sums from the
     ``src`` events (three parameters), the distinct visitors counted off the
     ``reach_firsts`` rows of window ``w`` just built, one that holds those days (two more:
@@ -64,7 +80,7 @@ def _daily_from_reach(src: str, w: int, a: int, b: int) -> str:
     seen = (f"SELECT kind, DATE '1970-01-01' + ({32 * w} + d)::INTEGER AS day, value, sum(n)::BIGINT AS visitors "
             f"FROM reach_firsts WHERE site_id = ? AND win = ? AND d >= {a - 32 * w} AND d < {b - 32 * w} "
             "GROUP BY ALL")  # fmt: skip
-    return _daily_join(_daily_counts("kvs", src), seen)
+    return _daily_join(_daily_counts(kinds, src), seen)
 
 
 def _parts(per_day: Mapping[date, int], lo: datetime, hi: datetime) -> int:
@@ -126,13 +142,10 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 # the seals, puts each (kind, window) in that order.
                 for p in range(parts):
                     who = f" AND hash(visitor_id) % {parts} = {p}" if parts > 1 else ""
-                    src = _events_source(
-                        dn, {kind: kinds[kind]}, f"dn >= {32 * w} AND dn < {32 * w + span}", who
-                    )
                     run_step(cur_factory, [
-                        (f"INSERT INTO reach SELECT ?, r.kind, r.win, r.value, n.vno, r.days FROM ({_reach_select('kvs', src, str(w))}) r "
+                        (f"INSERT INTO reach SELECT ?, ?, {w}, r.value, n.vno, r.days FROM ({_reach_rows(dn, kinds[kind], w, span, who)}) r "
                          f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id",
-                         [site_id, *params, site_id, t_lo, t_hi, site_id]),
+                         [site_id, kind, site_id, t_lo, t_hi, *params, site_id, t_lo, t_hi, site_id]),
                     ], should_stop)  # fmt: skip
                 rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                 run_step(cur_factory, [
@@ -148,12 +161,12 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 p_hi = _midnight(b, zone) + timedelta(hours=1)
                 if table == "visit_daily":
                     visits = _visits_source(dn_start, spec.visit_kinds, f"dn >= {a} AND dn < {b}")
-                    run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select('kvs', visits, spec.visit_sums)})",
+                    run_step(cur_factory, [(f"INSERT INTO visit_daily SELECT ?, * FROM ({_visit_select(spec.visit_kinds, visits, spec.visit_sums)})",
                                             [site_id, *p_start, site_id, p_lo, p_hi])], should_stop)  # fmt: skip
                 else:
                     src = _events_source(dn, kinds, f"dn >= {a} AND dn < {b}")
                     held = w if w in wins else w - 1  # a window that holds the block's days
-                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_from_reach(src, held, a, b)})",
+                    run_step(cur_factory, [(f"INSERT INTO daily SELECT ?, * FROM ({_daily_from_reach(kinds, src, held, a, b)})",
                                             [site_id, *params, site_id, p_lo, p_hi, site_id, held])], should_stop)  # fmt: skip
     with cur_factory() as cur:
         cur.execute("INSERT OR REPLACE INTO rollup_state (site_id, timezone, built_at, version) VALUES (?, ?, ?, ?)",
