@@ -8,11 +8,13 @@ on running and skew every later measurement. ``die_with_parent`` (a ``preexec_fn
 Linux to send the server SIGINT, its clean shutdown, when the bench goes away.
 ``tree_rss_kb`` is what the benches report as a process tree's memory. ``on_copy`` runs
 a bench's child script on a copy of a DuckDB store, under a given tree's code;
-``open_copy`` opens such a copy in the bench's own process.
+``open_copy`` opens such a copy in the bench's own process; ``compile_trees`` writes the
+``.pyc`` files of the code a server will run, so its start is timed as a restart's.
 """
 
 from __future__ import annotations
 
+import compileall
 import ctypes
 import json
 import os
@@ -81,3 +83,15 @@ def open_copy(store_dir: Path, copy: Path) -> tuple[Any, dict[str, Any]]:
     store = DuckDBStore(copy, threads=2, memory_limit="448MiB")
     store.open()
     return store, manifest
+
+
+def compile_trees(pythonpath: str | None, root: Path) -> None:
+    """Write the ``.pyc`` files of each ``footfall`` package a server would import (``root``'s
+    and any on ``pythonpath``), as pip does when it installs the package and as a server's
+    first start does where Python may write them: a start time is measured as a restart's.
+    (The machines these benches run on set PYTHONDONTWRITEBYTECODE, and every start there
+    compiled the whole package again: 2.0 against 1.8 s to health at 10M.)"""
+    trees = [Path(p) for p in (pythonpath or "").split(os.pathsep) if p] + [root]
+    for tree in trees:
+        if (tree / "footfall").is_dir():
+            compileall.compile_dir(str(tree / "footfall"), quiet=1)
