@@ -54,7 +54,8 @@ def _reach_rows(dn: str, expr: str, w: int, span: int, who: str) -> str:
     window's local days. The group is by a number per value (a join with the span's
     distinct values), not the string, and leaves the constant kind and window out: over
     the footprint bench's 10M events (9.8M pairs of page and visitor) the step's select
-    took 2.5 CPU s, against 3.9 grouped by the string and 6.4 by (kind, window, string)."""
+    took 2.5 CPU s, against 3.9 grouped by the string and 6.4 by (kind, window, string).
+    The join drops NULL values: a kind's SQL gives '' for none (query/rollup.py ``kinds``)."""
     events = (f"(SELECT visitor_id, {dn} AS dn, CAST({expr} AS VARCHAR) AS value "
               f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who})")  # fmt: skip
     ids = (f"(SELECT value, (row_number() OVER ())::INTEGER AS id FROM (SELECT DISTINCT CAST({expr} AS VARCHAR) AS value "
