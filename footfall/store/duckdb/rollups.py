@@ -72,14 +72,15 @@ def _day_number(
     return spec.day_number(column, zone, lo - timedelta(days=2), hi + timedelta(days=2))
 
 
-def _reach_select(kvs: str, source: str, win: str, who: str = "visitor_id") -> str:
-    """(kind, win, value, ``who``, days) from ``source`` rows (``who``, dn, ...); ``kvs`` is
-    the list of {k, v} structs on those rows, ``win`` the SQL of a row's window(s)."""
+def _reach_select(kind: str, source: str, win: str, who: str = "visitor_id") -> str:
+    """(kind, win, value, ``who``, days) of one kind from ``source`` rows (``who``, dn, and
+    the kind's value as ``v0``: :func:`_kinds_columns`); ``win`` is the SQL of a row's
+    window(s)."""
+    quoted = kind.replace("'", "''")
     return f"""
-        SELECT kind, win, value, {who}, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
-        FROM (SELECT kv.k AS kind, kv.v AS value, {who}, dn, {win} AS win
-              FROM (SELECT {who}, dn, unnest({kvs}) AS kv FROM {source}))
-        GROUP BY ALL"""
+        SELECT '{quoted}' AS kind, win, value, {who}, bit_or((1::UBIGINT) << (dn - 32 * win)::UBIGINT) AS days
+        FROM (SELECT v0 AS value, {who}, dn, {win} AS win FROM {source})
+        GROUP BY win, value, {who}"""
 
 
 def _kinds_columns(kinds: Mapping[str, str]) -> str:
@@ -170,14 +171,13 @@ def _seal_reach(cur: duckdb.DuckDBPyConnection, site_id: str, kind: str, ev: str
     # touches (a load in time order sets one later bit in a few of a visitor's rows).
     # Copied into a temp table, not returned to Python: the first seal after a bulk load
     # would bring most of the table outside DuckDB's memory limit.
-    quoted = kind.replace("'", "''")
-    fresh = (f"(SELECT p.vno, x.dn, [{{'k': '{quoted}', 'v': x.v0}}] AS kvs FROM {ev} x "
+    fresh = (f"(SELECT p.vno, x.dn, x.v0 FROM {ev} x "
              "JOIN _rp p ON x.visitor_id = p.visitor_id WHERE x.dn BETWEEN p.lo_day AND p.hi_day)")  # fmt: skip
     # A day's window that starts in its block only where built (open_windows).
     listed = ", ".join(str(w) for w in sorted(built))
     win = f"unnest(CASE WHEN dn // 32 IN ({listed}) THEN [dn // 32, dn // 32 - 1] ELSE [dn // 32 - 1] END)"
     cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select('kvs', fresh, win, who='vno')}", p_ev
+        f"CREATE OR REPLACE TEMP TABLE _fresh AS {_reach_select(kind, fresh, win, who='vno')}", p_ev
     )
     # The visitors' old rows, by one scan of the kind's rows in the touched windows joined
     # on the visitor (streamed through the join with the fresh rows, not copied), each
