@@ -473,13 +473,18 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
         "count(*) FILTER (WHERE interactive) AS ia FROM _chk GROUP BY session_id"
     )
     out: list[tuple[str, bool, str]] = []
-    asked = {name: body.get("metrics", []) for name, body in dashboard_set(site, manifest["end_date"], range_days)}
+    asked = {
+        name: body.get("metrics", [])
+        for name, body in dashboard_set(site, manifest["end_date"], range_days)
+    }
 
     def q(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = con.execute(sql, params).fetchall()
         return rows
 
-    def top_stats(a: date, b: date, event_filter: str = "TRUE", entered: str = "TRUE") -> dict[str, Any]:
+    def top_stats(
+        a: date, b: date, event_filter: str = "TRUE", entered: str = "TRUE"
+    ) -> dict[str, Any]:
         """``entered``: the page filter read on the entry page (``s.entry``), which is
         what bounce rate is over under an event:page filter (docs/design.md, metrics)."""
         ev = (f"FROM _chk e JOIN _chk_s s USING (session_id) WHERE e.day BETWEEN ? AND ? "
@@ -534,8 +539,11 @@ def check(store: Any, manifest: dict[str, Any], range_days: int,
         out.append((name, ok, detail))
 
     compare_top("top_stats", "TRUE")
-    compare_top("top_stats_filtered", "s.src = 'Google' AND contains(e.pathname, '/blog')",
-                "contains(s.entry, '/blog')")
+    compare_top(
+        "top_stats_filtered",
+        "s.src = 'Google' AND contains(e.pathname, '/blog')",
+        "contains(s.entry, '/blog')",
+    )
 
     # time series: every day of the range, visitors and pageviews
     raw = {
