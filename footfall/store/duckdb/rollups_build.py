@@ -10,6 +10,7 @@ read the rollups only once a build is complete.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -39,6 +40,8 @@ from footfall.store.duckdb.rollups_upkeep import (
 # (70M in a 64-day window) one (kind, window) of `reach` ran out of the default memory
 # limit (448 MiB) in every retry, and the site stayed on raw events.
 STEP_EVENTS = 12_000_000
+# A kind's SQL that is a stored column (query/rollup.py ``kinds``: NULL read as '').
+_COLUMN = re.compile(r"coalesce\(\w+, ''\)")
 
 
 def _events_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
@@ -48,22 +51,32 @@ def _events_source(dn: str, kinds: Mapping[str, str], where: str) -> str:
             f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?) WHERE {where})")  # fmt: skip
 
 
-def _reach_rows(dn: str, expr: str, w: int, span: int, who: str) -> str:
-    """(value, visitor_id, days) of one kind's window ``w``: each visitor's days with the
-    value, from the events of a site and time span (three parameters, twice) on the
-    window's local days. The group is by a number per value (a join with the span's
-    distinct values), not the string, and leaves the constant kind and window out: over
-    the footprint bench's 10M events (9.8M pairs of page and visitor) the step's select
-    took 2.5 CPU s, against 3.9 grouped by the string and 6.4 by (kind, window, string).
-    The join drops NULL values: a kind's SQL gives '' for none (query/rollup.py ``kinds``)."""
+def _reach_rows(dn: str, p_dn: list[Any], expr: str, w: int, span: int, who: str,
+                span_params: list[Any]) -> tuple[str, list[Any]]:  # fmt: skip
+    """(value, visitor_id, days) of one kind's window ``w``, and its parameters: each
+    visitor's days with the value, from the events of a site and time span
+    (``span_params``: site, from, to) on the window's local days (``dn``, ``p_dn``). A
+    stored column's values are grouped by a number per value (a join with the span's
+    distinct values), not the string, leaving the constant kind and window out: over the
+    footprint bench's 10M events (9.8M pairs of page and visitor) the step's select took
+    2.5 CPU s, against 3.9 grouped by the string and 6.4 by (kind, window, string). A
+    computed value (the channel's CASE) would be computed twice that way, and is grouped
+    by its text. The join drops NULL values: a kind's SQL gives '' for none
+    (query/rollup.py ``kinds``)."""
     events = (f"(SELECT visitor_id, {dn} AS dn, CAST({expr} AS VARCHAR) AS value "
               f"FROM events WHERE site_id = ? AND ts >= ? AND ts < ?{who})")  # fmt: skip
+    days = f"bit_or((1::UBIGINT) << (e.dn - {32 * w})::UBIGINT) AS days"
+    in_window = f"e.dn >= {32 * w} AND e.dn < {32 * w + span}"
+    if not _COLUMN.fullmatch(expr):
+        return (f"SELECT e.value, e.visitor_id, {days} FROM {events} e WHERE {in_window} GROUP BY e.value, e.visitor_id",
+                [*p_dn, *span_params])  # fmt: skip
     ids = (f"(SELECT value, (row_number() OVER ())::INTEGER AS id FROM (SELECT DISTINCT CAST({expr} AS VARCHAR) AS value "
            "FROM events WHERE site_id = ? AND ts >= ? AND ts < ?))")  # fmt: skip
     return (f"WITH ids AS MATERIALIZED {ids} "
-            f"SELECT ids.value, g.visitor_id, g.days FROM (SELECT ids.id, e.visitor_id, bit_or((1::UBIGINT) << (e.dn - {32 * w})::UBIGINT) AS days "
-            f"FROM {events} e JOIN ids ON ids.value = e.value WHERE e.dn >= {32 * w} AND e.dn < {32 * w + span} "
-            "GROUP BY ids.id, e.visitor_id) g JOIN ids ON ids.id = g.id")  # fmt: skip
+            f"SELECT ids.value, g.visitor_id, g.days FROM (SELECT ids.id, e.visitor_id, {days} "
+            f"FROM {events} e JOIN ids ON ids.value = e.value WHERE {in_window} "
+            "GROUP BY ids.id, e.visitor_id) g JOIN ids ON ids.id = g.id",
+            [*span_params, *p_dn, *span_params])  # fmt: skip
 
 
 def _daily_from_reach(kinds: Mapping[str, str], src: str, w: int, a: int, b: int) -> str:
@@ -143,10 +156,13 @@ def build(cur_factory: Any, site_id: str, timezone: str, spec: RollupSpec,
                 # the seals, puts each (kind, window) in that order.
                 for p in range(parts):
                     who = f" AND hash(visitor_id) % {parts} = {p}" if parts > 1 else ""
+                    rows_sql, p_rows = _reach_rows(
+                        dn, params, kinds[kind], w, span, who, [site_id, t_lo, t_hi]
+                    )
                     run_step(cur_factory, [
-                        (f"INSERT INTO reach SELECT ?, ?, {w}, r.value, n.vno, r.days FROM ({_reach_rows(dn, kinds[kind], w, span, who)}) r "
+                        (f"INSERT INTO reach SELECT ?, ?, {w}, r.value, n.vno, r.days FROM ({rows_sql}) r "
                          f"JOIN visitor_numbers n ON n.site_id = ? AND n.visitor_id = r.visitor_id",
-                         [site_id, kind, site_id, t_lo, t_hi, *params, site_id, t_lo, t_hi, site_id]),
+                         [site_id, kind, *p_rows, site_id]),
                     ], should_stop)  # fmt: skip
                 rows = "(SELECT * FROM reach WHERE site_id = ? AND kind = ? AND win = ?)"
                 run_step(cur_factory, [
