@@ -72,7 +72,7 @@ class TextFormatter(logging.Formatter):
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override, unused-ignore]
     def stream(self) -> Any:
         return sys.stderr
 

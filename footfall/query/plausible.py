@@ -200,7 +200,7 @@ def include_and_compare(
                 raise FieldError("include.comparisons", "an object {mode, date_range?}, and no "
                                  "top-level compare beside it")  # fmt: skip
             mode = value.get("mode")
-            compare = mode if mode != "custom" else value  # type: ignore[assignment]
+            compare = mode if mode != "custom" else value  # type: ignore[assignment, unused-ignore]
             include[key] = dict(value)
         elif isinstance(value, bool):
             include[key] = value
@@ -215,7 +215,7 @@ def include_and_compare(
 
 def _compare(value: str | dict[str, Any] | None) -> str | tuple[str, str] | None:
     if value is None or value in ("previous_period", "year_over_year"):
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value, unused-ignore]
     if isinstance(value, dict) and value.get("mode") == "custom":
         rng = value.get("date_range")
         if isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, str) for v in rng):

@@ -114,7 +114,7 @@ class RedisLive:
             pipe = self.link.sync.pipeline(transaction=False)
             for site_id, visitors in latest.items():
                 key = self.link.key("live", site_id)
-                pipe.zadd(key, visitors, gt=True)  # type: ignore[arg-type]
+                pipe.zadd(key, visitors, gt=True)  # type: ignore[arg-type, unused-ignore]
                 pipe.zremrangebyscore(key, "-inf", f"({now - WINDOW_MS}")
                 pipe.pexpire(key, WINDOW_MS + 60_000)
             pipe.execute()
