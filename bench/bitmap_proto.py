@@ -46,7 +46,9 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def groups(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
+def groups(
+    con: duckdb.DuckDBPyConnection, sql: str
+) -> tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]:
     """(value, dn, vno) rows of ``sql`` sorted, as the group keys and each group's slice."""
     t = con.sql(f"SELECT value, dn, vno FROM ({sql}) ORDER BY value, dn, vno").to_arrow_table()
     encoded = t.column("value").combine_chunks().dictionary_encode()
@@ -63,7 +65,9 @@ def groups(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[Any], np.ndar
     return values, dn[starts], vno, np.append(starts, len(vno))
 
 
-def add(bitmaps: Bitmaps, rows: tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]) -> set[tuple[str, int]]:
+def add(
+    bitmaps: Bitmaps, rows: tuple[list[Any], np.ndarray, np.ndarray, np.ndarray]
+) -> set[tuple[str, int]]:
     """OR each group's visitors into its bitmap; the keys touched."""
     values, dn, vno, bounds = rows  # values and dn: one per group
     touched = set()
@@ -84,7 +88,9 @@ def answer(bitmaps: Bitmaps, lo: int, hi: int) -> dict[str, int]:
     for (value, d), bm in bitmaps.items():
         if lo <= d <= hi:
             by_value.setdefault(value, []).append(bm)
-    return {v: len(BitMap.union(*bms)) if len(bms) > 1 else len(bms[0]) for v, bms in by_value.items()}
+    return {
+        v: len(BitMap.union(*bms)) if len(bms) > 1 else len(bms[0]) for v, bms in by_value.items()
+    }
 
 
 def main() -> None:
@@ -102,10 +108,14 @@ def main() -> None:
     dn = f"(timezone('{tz}', ts::TIMESTAMPTZ)::DATE - DATE '1970-01-01')"
     t = time.perf_counter()
     con.execute(f"CREATE TEMP TABLE ev AS SELECT * FROM events WHERE site_id = '{site}'")
-    cut = con.execute(f"SELECT min(ts) FROM (SELECT ts FROM ev ORDER BY ts DESC LIMIT {args.round})").fetchall()[0][0]
+    cut = con.execute(
+        f"SELECT min(ts) FROM (SELECT ts FROM ev ORDER BY ts DESC LIMIT {args.round})"
+    ).fetchall()[0][0]
     con.execute("CREATE TEMP TABLE vn AS SELECT visitor_id, row_number() OVER (ORDER BY min(ts), visitor_id)::UINTEGER AS vno "
                 "FROM ev GROUP BY visitor_id")  # fmt: skip
-    print(f"copied and numbered in {time.perf_counter() - t:.1f} s; held back from {cut}", flush=True)
+    print(
+        f"copied and numbered in {time.perf_counter() - t:.1f} s; held back from {cut}", flush=True
+    )
     every: dict[str, Bitmaps] = {}
     t, c = time.perf_counter(), time.process_time()
     for kind, expr in kinds().items():
@@ -113,10 +123,13 @@ def main() -> None:
                "WHERE ts < ?")  # fmt: skip
         every[kind] = {}
         add(every[kind], groups(con, sql.replace("?", f"TIMESTAMP '{cut}'")))
-    print(f"build: {time.perf_counter() - t:.1f} s wall, {time.process_time() - c:.1f} CPU s; "
-          f"{sum(len(b) for b in every.values()):,} bitmaps, "
-          f"{sum(len(bm.serialize()) for b in every.values() for bm in b.values()) / 1e6:.0f} MB serialized, "
-          f"peak RSS {rss_mib():.0f} MiB", flush=True)
+    print(
+        f"build: {time.perf_counter() - t:.1f} s wall, {time.process_time() - c:.1f} CPU s; "
+        f"{sum(len(b) for b in every.values()):,} bitmaps, "
+        f"{sum(len(bm.serialize()) for b in every.values() for bm in b.values()) / 1e6:.0f} MB serialized, "
+        f"peak RSS {rss_mib():.0f} MiB",
+        flush=True,
+    )
 
     def check(label: str, until: str) -> None:
         total = 0.0
@@ -128,7 +141,10 @@ def main() -> None:
             want = dict(con.execute(f"SELECT CAST({expr} AS VARCHAR), count(DISTINCT visitor_id) FROM ev "
                                     f"WHERE {dn} BETWEEN {lo} AND {hi} AND {until} GROUP BY 1").fetchall())  # fmt: skip
             assert got == want, (kind, label)
-            print(f"  {label} {kind or '(site)'}: {len(got):,} values, {took * 1000:.0f} ms", flush=True)
+            print(
+                f"  {label} {kind or '(site)'}: {len(got):,} values, {took * 1000:.0f} ms",
+                flush=True,
+            )
         print(f"{label}: every kind exact, {total * 1000:.0f} ms in all", flush=True)
 
     check("before the round", f"ts < TIMESTAMP '{cut}'")
@@ -155,7 +171,10 @@ def main() -> None:
             assert got == answer(every[kind], lo, hi), kind
         return total
 
-    print(f"every kind read from the stored rows and unioned: {', '.join(f'{from_store() * 1000:.0f}' for _ in range(3))} ms", flush=True)
+    print(
+        f"every kind read from the stored rows and unioned: {', '.join(f'{from_store() * 1000:.0f}' for _ in range(3))} ms",
+        flush=True,
+    )
     # Fewer, larger reads: a bitmap per (kind, value, 7-day week) beside the days', so a
     # range is its whole weeks and the days at its edges.
     t = time.perf_counter()
@@ -167,8 +186,11 @@ def main() -> None:
     wk = pa.table({"kind": [k[0] for k in weeks], "value": [k[1] for k in weeks], "wk": [k[2] for k in weeks],
                    "bits": [bm.serialize() for bm in weeks.values()]})  # fmt: skip
     con.execute("CREATE TEMP TABLE vw AS SELECT * FROM wk ORDER BY kind, wk, value")
-    print(f"week bitmaps: {len(wk):,}, {sum(len(x) for x in wk.column('bits').to_pylist()) / 1e6:.0f} MB, "
-          f"{time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"week bitmaps: {len(wk):,}, {sum(len(x) for x in wk.column('bits').to_pylist()) / 1e6:.0f} MB, "
+        f"{time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     w_lo, w_hi = -(-lo // 7), (hi + 1) // 7 - 1  # the whole weeks inside [lo, hi]
 
     def with_weeks() -> float:
@@ -184,7 +206,10 @@ def main() -> None:
             assert got == answer(every[kind], lo, hi), kind
         return total
 
-    print(f"every kind from week and day rows: {', '.join(f'{with_weeks() * 1000:.0f}' for _ in range(3))} ms", flush=True)
+    print(
+        f"every kind from week and day rows: {', '.join(f'{with_weeks() * 1000:.0f}' for _ in range(3))} ms",
+        flush=True,
+    )
     # The held round, as a writer round: grouped in DuckDB, ORed in, the touched bitmaps
     # serialized (what a store would write back).
     # The round's events alone, as the writer holds them (its hand-over file).
@@ -195,7 +220,10 @@ def main() -> None:
     written: list[tuple[str, str, int, bytes]] = []
     for kind, expr in kinds().items():
         g = time.perf_counter()
-        rows = groups(con, f"SELECT DISTINCT CAST({expr} AS VARCHAR) AS value, {dn} AS dn, vn.vno FROM rnd JOIN vn USING (visitor_id)")
+        rows = groups(
+            con,
+            f"SELECT DISTINCT CAST({expr} AS VARCHAR) AS value, {dn} AS dn, vn.vno FROM rnd JOIN vn USING (visitor_id)",
+        )
         o = time.perf_counter()
         touched = add(every[kind], rows)
         s = time.perf_counter()
@@ -216,7 +244,10 @@ def main() -> None:
           f"grouping {grouped:.2f} s, ORs {ORed:.2f} s, serializing {touched_n:,} touched bitmaps "
           f"({touched_bytes / 1e6:.1f} MB) {ser:.2f} s", flush=True)  # fmt: skip
     check("after the round", "true")
-    print(f"every kind read from the stored rows and unioned: {from_store() * 1000:.0f} ms", flush=True)
+    print(
+        f"every kind read from the stored rows and unioned: {from_store() * 1000:.0f} ms",
+        flush=True,
+    )
     print(f"peak RSS {rss_mib():.0f} MiB")
 
 

@@ -66,7 +66,6 @@ print("BENCHJSON " + json.dumps(out))
 """
 
 
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", required=True, type=Path, help="a DuckDB file with built rollups")

@@ -561,7 +561,11 @@ def report(runs: dict[str, list[dict[str, Any]]], events: int) -> None:
         ("last ack -> all visible (s)", "visible_s", lambda v: f"{v:.1f}"),
         ("last ack -> every panel <= 1 s (s)", "fast_dashboard_s", lambda v: f"{v:.1f}"),
         ("server tree CPU during the load (s)", "load_cpu_s", lambda v: f"{v:,.1f}"),
-        ("server tree CPU an event during the load (us)", "load_cpu_us_event", lambda v: f"{v:,.0f}"),
+        (
+            "server tree CPU an event during the load (us)",
+            "load_cpu_us_event",
+            lambda v: f"{v:,.0f}",
+        ),
         ("server tree CPU, last ack -> fast dashboard (s)", "after_cpu_s", lambda v: f"{v:,.1f}"),
         (
             "first set after the load: slowest panel (ms)",

@@ -51,7 +51,10 @@ class TimedCursor:
 def timed(label: str, fn: Any) -> Any:
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
-    print(f"{label}: {time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} CPU s", flush=True)
+    print(
+        f"{label}: {time.perf_counter() - wall:.1f} s wall, {time.process_time() - cpu:.1f} CPU s",
+        flush=True,
+    )
     return out
 
 
@@ -71,7 +74,9 @@ def main() -> None:
     con.execute("CHECKPOINT")
     store._rollup_states = None
     timed("build", lambda: store.maintain_rollups({site: tz}, spec()))
-    held, visitors = con.execute("SELECT count(*), count(DISTINCT visitor_id) FROM _held").fetchall()[0]
+    held, visitors = con.execute(
+        "SELECT count(*), count(DISTINCT visitor_id) FROM _held"
+    ).fetchall()[0]
     print(f"held back: {held:,} events of {visitors:,} visitors", flush=True)
     con.execute("INSERT INTO events SELECT * FROM _held")
     con.execute("INSERT INTO rollup_pending (site_id, visitor_id, lo, hi) "
@@ -85,7 +90,10 @@ def main() -> None:
     def show(label: str) -> None:
         for _ in range(2):
             wall, times, _ = sets.parallel()
-            print(f"set {label}: {wall:.2f} s wall, {sets.cpu[-1]:.1f} CPU s, slowest panel {max(times.values()):.2f} s", flush=True)
+            print(
+                f"set {label}: {wall:.2f} s wall, {sets.cpu[-1]:.1f} CPU s, slowest panel {max(times.values()):.2f} s",
+                flush=True,
+            )
 
     show("while pending")
 

@@ -131,7 +131,14 @@ async def update_goal(request: Request, p: SitePrefs, site: str) -> tuple[int, A
     b = await _body(request, GoalBody)
     assert isinstance(b, GoalBody)
     goal = await run_in_threadpool(
-        p.update_goal, site, goal_id, b.name, b.kind, b.target, b.prop_key, b.prop_value,
+        p.update_goal,
+        site,
+        goal_id,
+        b.name,
+        b.kind,
+        b.target,
+        b.prop_key,
+        b.prop_value,
         b.currency,
     )
     return (200, goal_json(goal)) if goal else (404, None)

@@ -162,7 +162,12 @@ def _site_config(meta: Metadata, site: SiteInfo, exported: dict[str, Any]) -> No
     for g in exported.get("goals", []):
         if g["name"] not in have:
             have[g["name"]] = prefs.create_goal(
-                site.id, g["name"], g["kind"], g["target"], g["prop_key"], g["prop_value"],
+                site.id,
+                g["name"],
+                g["kind"],
+                g["target"],
+                g["prop_key"],
+                g["prop_value"],
                 g.get("currency", ""),  # exports made before revenue goals have none
             )
     funnels = {f.name for f in prefs.funnels(site.id)}

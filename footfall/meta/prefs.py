@@ -100,7 +100,13 @@ def _privacy(row: SiteSettings) -> PrivacyInfo:
 
 def _goal(row: Goal) -> GoalInfo:
     return GoalInfo(
-        row.id, row.site_id, row.name, row.kind, row.target, row.prop_key, row.prop_value,
+        row.id,
+        row.site_id,
+        row.name,
+        row.kind,
+        row.target,
+        row.prop_key,
+        row.prop_value,
         row.currency or "",
     )
 

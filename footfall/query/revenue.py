@@ -45,8 +45,7 @@ WHOLE = {"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "XAF", "XOF", "BIF", "
 WARNINGS = {
     "no_single_revenue_currency": "Revenue metrics are null as there are multiple currencies "
     "for the selected event:goals.",
-    "no_revenue_goals_matching": "Revenue metrics are null as there are no matching revenue "
-    "goals.",
+    "no_revenue_goals_matching": "Revenue metrics are null as there are no matching revenue goals.",
 }
 STEPS = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"),
          (Decimal(10) ** 3, "K"))  # fmt: skip

@@ -31,10 +31,19 @@ def rows(footfall: Footfall, site_id: str | None = None) -> list[tuple[Any, ...]
 
 
 def test_short_and_long_keys_are_counted(footfall: Footfall) -> None:
-    short = {"n": "pageview", "u": "https://example.com/a?utm_source=x", "d": "example.com",
-             "r": "https://news.example.org/"}
-    long = {"name": "Signup", "url": "https://www.example.com/b", "domain": "example.com",
-            "props": {"plan": "pro", "seats": 3, "trial": True}, "interactive": False}
+    short = {
+        "n": "pageview",
+        "u": "https://example.com/a?utm_source=x",
+        "d": "example.com",
+        "r": "https://news.example.org/",
+    }
+    long = {
+        "name": "Signup",
+        "url": "https://www.example.com/b",
+        "domain": "example.com",
+        "props": {"plan": "pro", "seats": 3, "trial": True},
+        "interactive": False,
+    }
     for body in (short, long):
         r = post(footfall, body)
         assert (r.status_code, r.text) == (202, "ok")
@@ -49,8 +58,12 @@ def test_short_and_long_keys_are_counted(footfall: Footfall) -> None:
 
 
 def test_application_json_and_revenue(footfall: Footfall) -> None:
-    body = {"n": "Purchase", "u": "https://example.com/checkout", "d": "example.com",
-            "revenue": {"currency": "EUR", "amount": "12.50"}}
+    body = {
+        "n": "Purchase",
+        "u": "https://example.com/checkout",
+        "d": "example.com",
+        "revenue": {"currency": "EUR", "amount": "12.50"},
+    }
     assert post(footfall, body, ctype="application/json").status_code == 202
     (row,) = rows(footfall)
     assert row[0] == "Purchase" and float(row[5]) == 12.5
@@ -139,10 +152,28 @@ def test_hash_mode_keeps_the_fragment(footfall: Footfall) -> None:
         ({"n": "pageview", "u": "not a url", "d": "example.com"}, "url"),
         ({"n": 5, "u": "https://example.com/", "d": "example.com"}, "name"),
         ({"n": "x", "u": "https://example.com/", "d": "example.com", "p": [1]}, "props"),
-        ({"n": "x", "u": "https://example.com/", "d": "example.com", "p": {"a": {"b": 1}}}, "props"),
-        ({"n": "x", "u": "https://example.com/", "d": "example.com",
-          "p": {f"k{i}": i for i in range(31)}}, "props"),
-        ({"n": "x", "u": "https://example.com/", "d": "example.com", "revenue": {"amount": "lots"}}, "revenue"),
+        (
+            {"n": "x", "u": "https://example.com/", "d": "example.com", "p": {"a": {"b": 1}}},
+            "props",
+        ),
+        (
+            {
+                "n": "x",
+                "u": "https://example.com/",
+                "d": "example.com",
+                "p": {f"k{i}": i for i in range(31)},
+            },
+            "props",
+        ),
+        (
+            {
+                "n": "x",
+                "u": "https://example.com/",
+                "d": "example.com",
+                "revenue": {"amount": "lots"},
+            },
+            "revenue",
+        ),
         ({"n": "x" * 200, "u": "https://example.com/", "d": "example.com"}, "name"),
         ({"n": "x", "u": "https://example.com/" + "a" * 3000, "d": "example.com"}, "url"),
     ],

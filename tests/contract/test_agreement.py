@@ -197,8 +197,14 @@ def test_filtered_reports_funnel_visits_and_journeys_agree(apps: dict[str, Any])
         ("/api/v1/summary", {"filters": '[["contains", "event:page", ["blog"]]]'}),
         ("/api/v1/funnel", {"funnel_id": apps["funnel"]}),
         ("/api/v1/funnel", {"funnel_id": apps["funnel"], "filters": flt}),
-        ("/api/v1/funnel", {"funnel_id": apps["funnel"], "breakdown": "visit:browser",
-                            "compare": "previous_period"}),  # fmt: skip
+        (
+            "/api/v1/funnel",
+            {
+                "funnel_id": apps["funnel"],
+                "breakdown": "visit:browser",
+                "compare": "previous_period",
+            },
+        ),  # fmt: skip
         ("/api/v1/journey", {"user_id": "u1"}),
         ("/api/v1/journey", {"visitor_id": "0"}),
     ]:
@@ -306,7 +312,10 @@ def test_exports_agree(apps: dict[str, Any]) -> None:
 PRODUCT = [
     ("/api/v1/retention", {"interval": "week"}),
     ("/api/v1/retention", {"interval": "day"}),
-    ("/api/v1/retention", {"interval": "month", "filters": '[["is", "visit:browser", ["Firefox"]]]'}),
+    (
+        "/api/v1/retention",
+        {"interval": "month", "filters": '[["is", "visit:browser", ["Firefox"]]]'},
+    ),
     ("/api/v1/paths", {"page": "/pricing"}),
     ("/api/v1/paths", {"page": "/", "direction": "previous"}),
     ("/api/v1/paths", {"page": "/docs", "filters": '[["is", "visit:source", ["Google"]]]'}),

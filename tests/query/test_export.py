@@ -24,7 +24,9 @@ from tests.query.test_reports import TODAY, World, build, sessionize
 def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
     from tests.conftest import make_settings
 
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("e")), store_url=store_url, flush_interval_ms=20))
+    app = create_app(
+        make_settings(Path(tmp_path_factory.mktemp("e")), store_url=store_url, flush_interval_ms=20)
+    )
     with TestClient(app) as client:
         w = World(client, app)
         events = build(seed=5, visits=30)
@@ -34,8 +36,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[
 
 
 def fetch(w: World, fmt: str, status: int = 200, **params: Any) -> Any:
-    r = w.client.get("/api/v1/export", params={"site_id": w.site_id, "format": fmt, **params},
-                     headers={"Authorization": f"Bearer {w.token}"})
+    r = w.client.get(
+        "/api/v1/export",
+        params={"site_id": w.site_id, "format": fmt, **params},
+        headers={"Authorization": f"Bearer {w.token}"},
+    )
     assert r.status_code == status, r.text
     return r
 
@@ -53,7 +58,11 @@ def rows_of(fmt: str, body: bytes) -> list[dict[str, Any]]:
 
 
 def when(value: Any) -> datetime:
-    return value.astimezone(UTC) if isinstance(value, datetime) else datetime.fromisoformat(value).astimezone(UTC)
+    return (
+        value.astimezone(UTC)
+        if isinstance(value, datetime)
+        else datetime.fromisoformat(value).astimezone(UTC)
+    )
 
 
 def number(value: Any) -> int | None:
@@ -67,7 +76,9 @@ def test_raw_events_round_trip(world: dict[str, Any], fmt: str) -> None:
     got = {row["event_id"]: row for row in rows_of(fmt, r.content)}
     sent = world["events"]
     assert set(got) == {e["event_id"] for e in sent}
-    assert list(next(iter(got.values()))) == [name for name, _ in EVENT_COLUMNS]  # every column, in order
+    assert list(next(iter(got.values()))) == [
+        name for name, _ in EVENT_COLUMNS
+    ]  # every column, in order
     visitor_ids: dict[str, set[str]] = {}
     for e in sent:
         row = got[e["event_id"]]
@@ -87,8 +98,12 @@ def test_raw_events_round_trip(world: dict[str, Any], fmt: str) -> None:
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_raw_events_of_one_day_and_of_an_empty_period(world: dict[str, Any], fmt: str) -> None:
     got = rows_of(fmt, fetch(world["w"], fmt, period="day", date=TODAY.isoformat()).content)
-    assert sorted(r["event_id"] for r in got) == sorted(e["event_id"] for e in world["events"] if e["at"].date() == TODAY)
-    empty = fetch(world["w"], fmt, period="custom", **{"from": "2025-01-01", "to": "2025-01-02"}).content
+    assert sorted(r["event_id"] for r in got) == sorted(
+        e["event_id"] for e in world["events"] if e["at"].date() == TODAY
+    )
+    empty = fetch(
+        world["w"], fmt, period="custom", **{"from": "2025-01-01", "to": "2025-01-02"}
+    ).content
     assert rows_of(fmt, empty) == []
     if fmt == "csv":
         assert empty.decode().splitlines()[0].startswith('"event_id","site_id","ts"')
@@ -97,22 +112,44 @@ def test_raw_events_of_one_day_and_of_an_empty_period(world: dict[str, Any], fmt
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_query_export_matches_the_query(world: dict[str, Any], fmt: str) -> None:
     w = world["w"]
-    body = {"site_id": w.site_id, "metrics": ["visitors", "pageviews", "bounce_rate"],
-            "dimensions": ["visit:browser"], "date_range": "30d"}
-    r = w.client.post("/api/v1/export", params={"format": fmt}, json=body, headers={"Authorization": f"Bearer {w.token}"})
+    body = {
+        "site_id": w.site_id,
+        "metrics": ["visitors", "pageviews", "bounce_rate"],
+        "dimensions": ["visit:browser"],
+        "date_range": "30d",
+    }
+    r = w.client.post(
+        "/api/v1/export",
+        params={"format": fmt},
+        json=body,
+        headers={"Authorization": f"Bearer {w.token}"},
+    )
     assert r.status_code == 200, r.text
     got = rows_of(fmt, r.content)
     evs = world["events"]
     want = []
     for b in sorted({e["v_browser"] for e in evs}):
         mine = [e for e in evs if e["v_browser"] == b]
-        want.append((b, len({e["visitor_id"] for e in mine}), sum(e["event_type"] == "pageview" for e in mine)))
-    assert sorted((row["visit:browser"], int(row["visitors"]), int(row["pageviews"])) for row in got) == want
+        want.append(
+            (
+                b,
+                len({e["visitor_id"] for e in mine}),
+                sum(e["event_type"] == "pageview" for e in mine),
+            )
+        )
+    assert (
+        sorted((row["visit:browser"], int(row["visitors"]), int(row["pageviews"])) for row in got)
+        == want
+    )
     assert all(0 <= float(row["bounce_rate"]) <= 100 for row in got)
 
 
-BAD_GET = [({"format": "xlsx"}, "format"), ({"format": "csv; rm -rf /"}, "format"), ({"period": "1 OR 1=1"}, "period"),
-           ({"filters": "[[["}, "filters")]
+BAD_GET = [
+    ({"format": "xlsx"}, "format"),
+    ({"format": "csv; rm -rf /"}, "format"),
+    ({"period": "1 OR 1=1"}, "period"),
+    ({"filters": "[[["}, "filters"),
+]
 
 
 @pytest.mark.parametrize(("params", "field"), BAD_GET)
@@ -126,14 +163,20 @@ def test_bad_query_exports(world: dict[str, Any]) -> None:
     w = world["w"]
     auth = {"Authorization": f"Bearer {w.token}"}
     good = {"site_id": w.site_id, "metrics": ["visitors"], "date_range": "7d"}
-    cases = [({"format": "xml"}, good, "format"), ({"format": "csv"}, {**good, "metrics": ["nope"]}, "metrics"),
-             ({"format": "csv"}, b"{not json", "body"), ({"format": "csv"}, {"metrics": ["visitors"]}, "site_id")]
+    cases = [
+        ({"format": "xml"}, good, "format"),
+        ({"format": "csv"}, {**good, "metrics": ["nope"]}, "metrics"),
+        ({"format": "csv"}, b"{not json", "body"),
+        ({"format": "csv"}, {"metrics": ["visitors"]}, "site_id"),
+    ]
     for params, body, field in cases:
         kw = {"content": body} if isinstance(body, bytes) else {"json": body}
         r = w.client.post("/api/v1/export", params=params, headers=auth, **kw)
         assert r.status_code == 400 and r.json()["details"][0]["field"] == field, r.text
     assert w.client.post("/api/v1/export", json=good).status_code == 401
-    r = w.client.post("/api/v1/export", json=good, headers={"Authorization": f"Bearer {w.other_token}"})
+    r = w.client.post(
+        "/api/v1/export", json=good, headers={"Authorization": f"Bearer {w.other_token}"}
+    )
     assert r.status_code == 404
     assert fetch(world["w"], "csv").status_code == 200
     r = w.client.get("/api/v1/export", params={"site_id": w.other_id}, headers=auth)
@@ -150,32 +193,66 @@ def test_csv_exports_neutralise_formulas(tmp_path: Path, store_url: str) -> None
     app = create_app(make_settings(tmp_path, store_url=store_url))
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {ADMIN}"}
-        site = client.post("/api/site/create", json={"name": "X", "domains": ["example.com"]}, headers=auth).json()
-        token = client.post("/api/tokens", json={"site_id": site["site_id"]}, headers=auth).json()["token"]
-        check_formulas(Footfall(client, app.state.services, site["site_id"], site["api_key"], token))
+        site = client.post(
+            "/api/site/create", json={"name": "X", "domains": ["example.com"]}, headers=auth
+        ).json()
+        token = client.post("/api/tokens", json={"site_id": site["site_id"]}, headers=auth).json()[
+            "token"
+        ]
+        check_formulas(
+            Footfall(client, app.state.services, site["site_id"], site["api_key"], token)
+        )
 
 
 def check_formulas(footfall: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     for i, text in enumerate(FORMULAS):
-        r = footfall.send({"event_type": text, "path": f"/p{i}", "url": f"https://example.com/p{i}",
-                           "title": text, "metadata": {"cell": text}, "visitor_id": f"v{i}",
-                           "timestamp": now.isoformat()})
+        r = footfall.send(
+            {
+                "event_type": text,
+                "path": f"/p{i}",
+                "url": f"https://example.com/p{i}",
+                "title": text,
+                "metadata": {"cell": text},
+                "visitor_id": f"v{i}",
+                "timestamp": now.isoformat(),
+            }
+        )
         assert r.status_code == 202, r.text
     footfall.flush()
     auth = {"Authorization": f"Bearer {footfall.token}"}
-    raw = footfall.client.get("/api/v1/export", params={"site_id": footfall.site_id, "format": "csv"}, headers=auth)
+    raw = footfall.client.get(
+        "/api/v1/export", params={"site_id": footfall.site_id, "format": "csv"}, headers=auth
+    )
     assert raw.status_code == 200, raw.text
     rows = list(csv.DictReader(io.StringIO(raw.content.decode(), newline="")))
     assert sorted(r["name"] for r in rows) == sorted("'" + t for t in FORMULAS)
     assert sorted(r["title"] for r in rows) == sorted("'" + t for t in FORMULAS)
-    assert {r["pathname"] for r in rows} == {f"/p{i}" for i in range(len(FORMULAS))}  # safe text untouched
-    assert sorted(json.loads(r["props"])["cell"] for r in rows) == sorted(FORMULAS)  # JSON text starts with {
-    body = {"site_id": footfall.site_id, "metrics": ["events"], "dimensions": ["event:name"], "date_range": "7d"}
-    query = footfall.client.post("/api/v1/export", params={"format": "csv"}, json=body, headers=auth)
+    assert {r["pathname"] for r in rows} == {
+        f"/p{i}" for i in range(len(FORMULAS))
+    }  # safe text untouched
+    assert sorted(json.loads(r["props"])["cell"] for r in rows) == sorted(
+        FORMULAS
+    )  # JSON text starts with {
+    body = {
+        "site_id": footfall.site_id,
+        "metrics": ["events"],
+        "dimensions": ["event:name"],
+        "date_range": "7d",
+    }
+    query = footfall.client.post(
+        "/api/v1/export", params={"format": "csv"}, json=body, headers=auth
+    )
     assert query.status_code == 200, query.text
-    got = {r["event:name"]: r["events"] for r in csv.DictReader(io.StringIO(query.content.decode(), newline=""))}
+    got = {
+        r["event:name"]: r["events"]
+        for r in csv.DictReader(io.StringIO(query.content.decode(), newline=""))
+    }
     assert got == {"'" + t: "1" for t in FORMULAS}
     # Formats that no spreadsheet evaluates keep the text as sent.
-    jsonl = footfall.client.get("/api/v1/export", params={"site_id": footfall.site_id, "format": "jsonl"}, headers=auth)
-    assert sorted(json.loads(line)["name"] for line in jsonl.content.decode().splitlines()) == sorted(FORMULAS)
+    jsonl = footfall.client.get(
+        "/api/v1/export", params={"site_id": footfall.site_id, "format": "jsonl"}, headers=auth
+    )
+    assert sorted(
+        json.loads(line)["name"] for line in jsonl.content.decode().splitlines()
+    ) == sorted(FORMULAS)

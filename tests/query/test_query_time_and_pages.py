@@ -33,9 +33,13 @@ def last_dst_end(now: datetime) -> date:
 
 
 @pytest.fixture(scope="module")
-def app_client(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[tuple[TestClient, Any]]:
+def app_client(
+    tmp_path_factory: pytest.TempPathFactory, store_url: str
+) -> Iterator[tuple[TestClient, Any]]:
     # Accept timestamps up to 400 days old so the DST change is always reachable.
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("t")), store_url=store_url, max_past_days=400))
+    app = create_app(
+        make_settings(Path(tmp_path_factory.mktemp("t")), store_url=store_url, max_past_days=400)
+    )
     with TestClient(app) as client:
         yield client, app
 
@@ -44,7 +48,9 @@ def make_site(client: TestClient, tz: str) -> tuple[str, str]:
     auth = {"Authorization": f"Bearer {ADMIN}"}
     # A domain belongs to one site: each site of this module's app gets its own.
     domain = f"t{uuid.uuid4().hex[:8]}.com"
-    r = client.post("/api/site/create", json={"name": "T", "domains": [domain], "timezone": tz}, headers=auth)
+    r = client.post(
+        "/api/site/create", json={"name": "T", "domains": [domain], "timezone": tz}, headers=auth
+    )
     return r.json()["site_id"], r.json()["api_key"]
 
 
@@ -58,7 +64,11 @@ def send(client: TestClient, app: Any, key: str, events: list[dict[str, Any]]) -
 
 
 def query(client: TestClient, site: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = client.post("/api/v2/query", json={"site_id": site, **body}, headers={"Authorization": f"Bearer {ADMIN}"})
+    r = client.post(
+        "/api/v2/query",
+        json={"site_id": site, **body},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -67,7 +77,9 @@ def test_days_and_hours_in_site_zone_across_dst_end(app_client: tuple[TestClient
     client, app = app_client
     site, key = make_site(client, "America/New_York")
     sunday = last_dst_end(datetime.now(UTC))
-    midnight_edt = datetime(sunday.year, sunday.month, sunday.day, 4, 0, tzinfo=UTC)  # 00:00 EDT on the Sunday
+    midnight_edt = datetime(
+        sunday.year, sunday.month, sunday.day, 4, 0, tzinfo=UTC
+    )  # 00:00 EDT on the Sunday
     at = [
         midnight_edt - timedelta(minutes=1),  # Saturday 23:59 EDT
         midnight_edt + timedelta(minutes=30),  # Sunday 00:30 EDT
@@ -76,23 +88,58 @@ def test_days_and_hours_in_site_zone_across_dst_end(app_client: tuple[TestClient
         midnight_edt + timedelta(hours=24, minutes=30),  # Sunday 23:30 EST (a 25-hour day)
         midnight_edt + timedelta(hours=25, minutes=30),  # Monday 00:30 EST
     ]
-    send(client, app, key, [{"path": f"/{i}", "visitor_id": f"v{i}", "timestamp": t.isoformat()} for i, t in enumerate(at)])
+    send(
+        client,
+        app,
+        key,
+        [
+            {"path": f"/{i}", "visitor_id": f"v{i}", "timestamp": t.isoformat()}
+            for i, t in enumerate(at)
+        ],
+    )
     sat, mon = sunday - timedelta(days=1), sunday + timedelta(days=1)
-    days = query(client, site, {"metrics": ["pageviews", "visits"], "dimensions": ["time:day"],
-                                "date_range": [sat.isoformat(), mon.isoformat()], "include": {"time_labels": True}})
+    days = query(
+        client,
+        site,
+        {
+            "metrics": ["pageviews", "visits"],
+            "dimensions": ["time:day"],
+            "date_range": [sat.isoformat(), mon.isoformat()],
+            "include": {"time_labels": True},
+        },
+    )
     assert {tuple(r["dimensions"]): r["metrics"] for r in days["results"]} == {
-        (sat.isoformat(),): [1, 1], (sunday.isoformat(),): [4, 4], (mon.isoformat(),): [1, 1]}
+        (sat.isoformat(),): [1, 1],
+        (sunday.isoformat(),): [4, 4],
+        (mon.isoformat(),): [1, 1],
+    }
     assert days["meta"]["time_labels"] == [sat.isoformat(), sunday.isoformat(), mon.isoformat()]
-    hours = query(client, site, {"metrics": ["pageviews"], "dimensions": ["time:hour"],
-                                 "date_range": [sunday.isoformat(), sunday.isoformat()]})
+    hours = query(
+        client,
+        site,
+        {
+            "metrics": ["pageviews"],
+            "dimensions": ["time:hour"],
+            "date_range": [sunday.isoformat(), sunday.isoformat()],
+        },
+    )
     got = {r["dimensions"][0][11:13]: r["metrics"][0] for r in hours["results"]}
     assert got == {"00": 1, "01": 2, "23": 1}  # both 01:30s land in local hour 01
     # Weeks start on Monday: Saturday and Sunday fall in the week before Monday's, which
     # began before the range, so it is labelled with the range's first day (Plausible's).
-    weeks = query(client, site, {"metrics": ["pageviews"], "dimensions": ["time:week"],
-                                     "date_range": [sat.isoformat(), mon.isoformat()]})
+    weeks = query(
+        client,
+        site,
+        {
+            "metrics": ["pageviews"],
+            "dimensions": ["time:week"],
+            "date_range": [sat.isoformat(), mon.isoformat()],
+        },
+    )
     assert {r["dimensions"][0]: r["metrics"][0] for r in weeks["results"]} == {
-        sat.isoformat(): 5, mon.isoformat(): 1}
+        sat.isoformat(): 5,
+        mon.isoformat(): 1,
+    }
 
 
 def test_time_on_page_scroll_depth_and_load_time(app_client: tuple[TestClient, Any]) -> None:
@@ -117,19 +164,30 @@ def test_time_on_page_scroll_depth_and_load_time(app_client: tuple[TestClient, A
         {"event_type": "engagement", "path": "/docs", "visitor_id": "c", "timestamp": at(20), "scroll_depth": 30},
     ])  # fmt: skip
     day = t0.date().isoformat()
-    got = query(client, site, {"metrics": ["time_on_page", "scroll_depth", "load_time_p50", "load_time_p90"],
-                               "dimensions": ["event:page"], "date_range": [day, day]})
+    got = query(
+        client,
+        site,
+        {
+            "metrics": ["time_on_page", "scroll_depth", "load_time_p50", "load_time_p90"],
+            "dimensions": ["event:page"],
+            "date_range": [day, day],
+        },
+    )
     docs = {tuple(r["dimensions"]): r["metrics"] for r in got["results"]}[("/docs",)]
     assert docs[0] == 80  # mean of 40 s (engaged, A) and 120 s (gap, B); C unknown
     assert docs[1] == 55  # mean of max scroll per visit: A 80, C 30
     assert docs[2] == 200  # p50 of the /docs load times 100, 200, 400
     assert docs[3] == 360  # p90 of 100, 200, 400 (linear interpolation)
-    total = query(client, site, {"metrics": ["pageviews", "events", "bounce_rate"], "date_range": [day, day]})
+    total = query(
+        client, site, {"metrics": ["pageviews", "events", "bounce_rate"], "date_range": [day, day]}
+    )
     # engagement events are neither events nor interactive: C (one pageview + engagement) bounced
     assert total["results"][0]["metrics"] == [5, 5, 33.3]
 
 
-def test_bot_events_are_counted_and_realtime_sees_the_last_30_minutes(app_client: tuple[TestClient, Any]) -> None:
+def test_bot_events_are_counted_and_realtime_sees_the_last_30_minutes(
+    app_client: tuple[TestClient, Any],
+) -> None:
     client, app = app_client
     site, key = make_site(client, "UTC")
     now = datetime.now(UTC)
@@ -139,7 +197,9 @@ def test_bot_events_are_counted_and_realtime_sees_the_last_30_minutes(app_client
         {"path": "/", "user_agent": BOT, "timestamp": (now - timedelta(minutes=3)).isoformat()},
         {"path": "/", "user_agent": BOT, "timestamp": (now - timedelta(minutes=2)).isoformat()},
     ])  # fmt: skip
-    got = query(client, site, {"metrics": ["visitors", "pageviews", "bot_events"], "date_range": "day"})
+    got = query(
+        client, site, {"metrics": ["visitors", "pageviews", "bot_events"], "date_range": "day"}
+    )
     today_events = [t for t in (5, 40) if (now - timedelta(minutes=t)).date() == now.date()]
     bots_today = sum((now - timedelta(minutes=t)).date() == now.date() for t in (3, 2))
     assert got["results"][0]["metrics"] == [len(today_events), len(today_events), bots_today]
@@ -147,7 +207,9 @@ def test_bot_events_are_counted_and_realtime_sees_the_last_30_minutes(app_client
     assert realtime["results"][0]["metrics"] == [1]
 
 
-def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tuple[TestClient, Any]) -> None:
+def test_revenue_totals_and_averages_per_goal_source_and_period(
+    app_client: tuple[TestClient, Any],
+) -> None:
     client, app = app_client
     site, key = make_site(client, "UTC")
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -198,4 +260,6 @@ def test_revenue_totals_and_averages_per_goal_source_and_period(app_client: tupl
     hourly = query(client, site, {**body, "metrics": ["total_revenue"], "dimensions": ["time:hour"],
                                   "compare": "previous_period"})  # fmt: skip
     assert sum(Decimal(str(r["metrics"][0])) for r in hourly["results"]) == Decimal("75.04")
-    assert [r["comparison"]["metrics"] for r in hourly["results"]] == [[0.0]] * len(hourly["results"])
+    assert [r["comparison"]["metrics"] for r in hourly["results"]] == [[0.0]] * len(
+        hourly["results"]
+    )

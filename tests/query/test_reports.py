@@ -22,14 +22,20 @@ from tests.reference import half_up, split_visits
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-SOURCES = [("https://www.google.com/search?q=a", "Google"), ("", "Direct / None"), ("https://t.co/abc", "Twitter")]
+SOURCES = [
+    ("https://www.google.com/search?q=a", "Google"),
+    ("", "Direct / None"),
+    ("https://t.co/abc", "Twitter"),
+]
 PLACES = [("8.8.8.8", "US"), ("81.2.69.160", "GB"), ("5.9.0.1", "DE")]
-AGENTS = [(CHROME, "Chrome", "Desktop"), (FIREFOX, "Firefox", "Desktop"), (IPHONE, "Safari", "Mobile")]
+AGENTS = [
+    (CHROME, "Chrome", "Desktop"),
+    (FIREFOX, "Firefox", "Desktop"),
+    (IPHONE, "Safari", "Mobile"),
+]
 PAGES = ["/", "/pricing", "/blog/a", "/docs"]
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
-
-
 
 
 def build(seed: int = 7, visits: int = 50) -> list[dict[str, Any]]:
@@ -44,15 +50,30 @@ def build(seed: int = 7, visits: int = 50) -> list[dict[str, Any]]:
         user = f"user-{n % 5}" if n % 3 == 0 else None
         at = NOW - timedelta(days=rng.randint(0, 9), minutes=rng.randint(60, 600))
         for i in range(rng.choice([1, 1, 2, 3, 4])):
-            kind = "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "download"])
-            events.append({
-                "event_type": kind, "path": rng.choice(PAGES), "at": at, "visitor_id": visitor,
-                "referrer": ref if i == 0 else "https://example.com/", "ip": ip, "user_agent": ua,
-                "event_id": str(uuid.UUID(int=rng.getrandbits(128))), "user_id": user,
-                "metadata": {"plan": rng.choice(["free", "pro"])} if kind == "signup" else None,
-                "load_time_ms": rng.choice([None, 100, 250, 400, 1200]) if kind == "pageview" else None,
-                "_source": source, "_country": country, "_browser": browser, "_device": device,
-            })
+            kind = (
+                "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "download"])
+            )
+            events.append(
+                {
+                    "event_type": kind,
+                    "path": rng.choice(PAGES),
+                    "at": at,
+                    "visitor_id": visitor,
+                    "referrer": ref if i == 0 else "https://example.com/",
+                    "ip": ip,
+                    "user_agent": ua,
+                    "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "user_id": user,
+                    "metadata": {"plan": rng.choice(["free", "pro"])} if kind == "signup" else None,
+                    "load_time_ms": rng.choice([None, 100, 250, 400, 1200])
+                    if kind == "pageview"
+                    else None,
+                    "_source": source,
+                    "_country": country,
+                    "_browser": browser,
+                    "_device": device,
+                }
+            )
             at += timedelta(minutes=rng.choice([1, 4, 9]))
     return events
 
@@ -72,7 +93,11 @@ def sessionize(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def wire(e: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in e.items() if not k.startswith(("_", "v_")) and k not in ("at", "visit") and v is not None}
+    body = {
+        k: v
+        for k, v in e.items()
+        if not k.startswith(("_", "v_")) and k not in ("at", "visit") and v is not None
+    }
     body["timestamp"] = e["at"].isoformat()
     body["url"] = "https://example.com" + e["path"]
     return body
@@ -82,17 +107,32 @@ class World:
     def __init__(self, client: TestClient, app: Any) -> None:
         self.client, self.app = client, app
         auth = {"Authorization": f"Bearer {ADMIN}"}
-        site = client.post("/api/site/create", json={"name": "R", "domains": ["example.com"]}, headers=auth).json()
-        other = client.post("/api/site/create", json={"name": "O", "domains": ["other.org"]}, headers=auth).json()
-        self.site_id, self.api_key, self.other_id = site["site_id"], site["api_key"], other["site_id"]
-        self.token = client.post("/api/tokens", json={"site_id": self.site_id}, headers=auth).json()["token"]
-        self.other_token = client.post("/api/tokens", json={"site_id": self.other_id}, headers=auth).json()["token"]
+        site = client.post(
+            "/api/site/create", json={"name": "R", "domains": ["example.com"]}, headers=auth
+        ).json()
+        other = client.post(
+            "/api/site/create", json={"name": "O", "domains": ["other.org"]}, headers=auth
+        ).json()
+        self.site_id, self.api_key, self.other_id = (
+            site["site_id"],
+            site["api_key"],
+            other["site_id"],
+        )
+        self.token = client.post(
+            "/api/tokens", json={"site_id": self.site_id}, headers=auth
+        ).json()["token"]
+        self.other_token = client.post(
+            "/api/tokens", json={"site_id": self.other_id}, headers=auth
+        ).json()["token"]
         self.other_key = other["api_key"]
 
     def send(self, events: list[dict[str, Any]], key: str | None = None) -> None:
         for i in range(0, len(events), 200):
-            r = self.client.post("/api/events", json={"events": [wire(e) for e in events[i : i + 200]]},
-                                 headers={"x-api-key": key or self.api_key})
+            r = self.client.post(
+                "/api/events",
+                json={"events": [wire(e) for e in events[i : i + 200]]},
+                headers={"x-api-key": key or self.api_key},
+            )
             assert r.status_code == 202 and r.json()["rejected"] == [], r.text
         assert self.app.state.services.writer.wait_idle(15)
 
@@ -111,7 +151,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("r")), store_url=store_url, flush_interval_ms=20))
+    app = create_app(
+        make_settings(Path(tmp_path_factory.mktemp("r")), store_url=store_url, flush_interval_ms=20)
+    )
     with TestClient(app) as client:
         w = World(client, app)
         events = build()
@@ -133,14 +175,22 @@ def top_stats(events: list[dict[str, Any]], visits: list[list[dict[str, Any]]]) 
     bounces = sum(1 for v in vs if len(v) == 1)
     dur = sum((v[-1]["at"] - v[0]["at"]).total_seconds() for v in vs)
     n = len(vs)
-    return {"total_views": pv, "unique_visitors": len({e["visitor_id"] for e in events}), "sessions_count": n,
-            "avg_session_duration": int(half_up(Decimal(dur) / n, 0)) if n else 0,
-            "avg_pages_per_session": half_up(Decimal(pv) / n, 2) if n else 0.0,
-            "bounce_rate": half_up(Decimal(100 * bounces) / n, 1) if n else 0.0}
+    return {
+        "total_views": pv,
+        "unique_visitors": len({e["visitor_id"] for e in events}),
+        "sessions_count": n,
+        "avg_session_duration": int(half_up(Decimal(dur) / n, 0)) if n else 0,
+        "avg_pages_per_session": half_up(Decimal(pv) / n, 2) if n else 0.0,
+        "bounce_rate": half_up(Decimal(100 * bounces) / n, 1) if n else 0.0,
+    }
 
 
 def change(cur: Any, prev: Any) -> float | None:
-    return None if not prev else half_up((Decimal(str(cur)) - Decimal(str(prev))) / Decimal(str(prev)) * 100, 1)
+    return (
+        None
+        if not prev
+        else half_up((Decimal(str(cur)) - Decimal(str(prev))) / Decimal(str(prev)) * 100, 1)
+    )
 
 
 def test_summary_with_change(world: dict[str, Any]) -> None:
@@ -151,27 +201,45 @@ def test_summary_with_change(world: dict[str, Any]) -> None:
     for k, v in cur.items():
         assert got[k] == v, k
         assert got["change_" + k] == change(v, prev[k]), k
-    assert got["period"] == {"from": (TODAY - timedelta(days=6)).isoformat(), "to": TODAY.isoformat()}
+    assert got["period"] == {
+        "from": (TODAY - timedelta(days=6)).isoformat(),
+        "to": TODAY.isoformat(),
+    }
     assert got["comparison_period"]["to"] == (TODAY - timedelta(days=7)).isoformat()
     # Nothing in the previous period: every change is null, never a division by zero.
-    got = world["w"].data("/api/v1/summary", period="custom", **{"from": "2025-01-01", "to": "2025-01-07"})
+    got = world["w"].data(
+        "/api/v1/summary", period="custom", **{"from": "2025-01-01", "to": "2025-01-07"}
+    )
     assert all(got[f"change_{k}"] is None for k in cur)
 
 
 def test_trends_zero_filled(world: dict[str, Any]) -> None:
     first = TODAY - timedelta(days=12)
-    got = world["w"].data("/api/v1/trends", period="custom", interval="day", metrics="visitors,pageviews",
-                          **{"from": first.isoformat(), "to": TODAY.isoformat()})
-    assert [b["date"] for b in got["series"]] == [(first + timedelta(days=i)).isoformat() for i in range(13)]
+    got = world["w"].data(
+        "/api/v1/trends",
+        period="custom",
+        interval="day",
+        metrics="visitors,pageviews",
+        **{"from": first.isoformat(), "to": TODAY.isoformat()},
+    )
+    assert [b["date"] for b in got["series"]] == [
+        (first + timedelta(days=i)).isoformat() for i in range(13)
+    ]
     for b in got["series"]:
         evs = [e for e in world["events"] if e["at"].date().isoformat() == b["date"]]
-        assert b == {"date": b["date"], "visitors": len({e["visitor_id"] for e in evs}),
-                     "pageviews": sum(e["event_type"] == "pageview" for e in evs)}
+        assert b == {
+            "date": b["date"],
+            "visitors": len({e["visitor_id"] for e in evs}),
+            "pageviews": sum(e["event_type"] == "pageview" for e in evs),
+        }
     assert got["series"][0] == {"date": first.isoformat(), "visitors": 0, "pageviews": 0}
-    hours = world["w"].data("/api/v1/trends", period="day", interval="hour", metrics="pageviews", date=TODAY.isoformat())
+    hours = world["w"].data(
+        "/api/v1/trends", period="day", interval="hour", metrics="pageviews", date=TODAY.isoformat()
+    )
     assert len(hours["series"]) == 24
     assert sum(b["pageviews"] for b in hours["series"]) == sum(
-        e["event_type"] == "pageview" for e in days(world["events"], 0, 0))
+        e["event_type"] == "pageview" for e in days(world["events"], 0, 0)
+    )
 
 
 def test_pages_with_entries_and_exits(world: dict[str, Any]) -> None:
@@ -180,22 +248,34 @@ def test_pages_with_entries_and_exits(world: dict[str, Any]) -> None:
     want = []
     for page in PAGES:
         mine = [e for e in evs if e["path"] == page]
-        want.append({"path": page, "pageviews": sum(e["event_type"] == "pageview" for e in mine),
-                     "visitors": len({e["visitor_id"] for e in mine}),
-                     "entries": sum(v[0]["v_entry"] == page for v in visits),
-                     "exits": sum(v[0]["v_exit"] == page for v in visits)})
+        want.append(
+            {
+                "path": page,
+                "pageviews": sum(e["event_type"] == "pageview" for e in mine),
+                "visitors": len({e["visitor_id"] for e in mine}),
+                "entries": sum(v[0]["v_entry"] == page for v in visits),
+                "exits": sum(v[0]["v_exit"] == page for v in visits),
+            }
+        )
     want.sort(key=lambda r: (-r["pageviews"], r["path"]))
     assert got == want
     entry = world["w"].data("/api/v1/pages", period="30d", kind="entry")
-    assert {r["path"]: r["entries"] for r in entry} == {r["path"]: r["entries"] for r in want if r["entries"]}
+    assert {r["path"]: r["entries"] for r in entry} == {
+        r["path"]: r["entries"] for r in want if r["entries"]
+    }
     exits = world["w"].data("/api/v1/pages", period="30d", kind="exit", limit="2")
     assert len(exits) == 2 and exits[0]["exits"] == max(r["exits"] for r in want)
 
 
-@pytest.mark.parametrize(("path", "by", "key"), [
-    ("/api/v1/devices", "browser", "v_browser"), ("/api/v1/devices", "device", "v_device"),
-    ("/api/v1/sources", "source", "v_source"), ("/api/v1/countries", "country", "v_country"),
-])
+@pytest.mark.parametrize(
+    ("path", "by", "key"),
+    [
+        ("/api/v1/devices", "browser", "v_browser"),
+        ("/api/v1/devices", "device", "v_device"),
+        ("/api/v1/sources", "source", "v_source"),
+        ("/api/v1/countries", "country", "v_country"),
+    ],
+)
 def test_breakdowns_with_percentage(world: dict[str, Any], path: str, by: str, key: str) -> None:
     evs = world["events"]
     got = world["w"].data(path, period="30d", by=by)
@@ -203,8 +283,12 @@ def test_breakdowns_with_percentage(world: dict[str, Any], path: str, by: str, k
     want = {}
     for value in {e[key] for e in evs}:
         visitors = len({e["visitor_id"] for e in evs if e[key] == value})
-        want[value] = {"name": value, "visitors": visitors, "visits": len({e["visit"] for e in evs if e[key] == value}),
-                       "percentage": half_up(Decimal(100 * visitors) / total, 1)}
+        want[value] = {
+            "name": value,
+            "visitors": visitors,
+            "visits": len({e["visit"] for e in evs if e[key] == value}),
+            "percentage": half_up(Decimal(100 * visitors) / total, 1),
+        }
     assert {r["name"]: r for r in got} == want
 
 
@@ -213,9 +297,14 @@ def test_breakdown_with_json_filters(world: dict[str, Any]) -> None:
     got = world["w"].data("/api/v1/sources", period="30d", by="source", filters=flt)
     evs = [e for e in world["events"] if e["v_country"] == "US" and "blog" in e["path"]]
     total = len({e["visitor_id"] for e in evs})
-    want = {s: len({e["visitor_id"] for e in evs if e["v_source"] == s}) for s in {e["v_source"] for e in evs}}
+    want = {
+        s: len({e["visitor_id"] for e in evs if e["v_source"] == s})
+        for s in {e["v_source"] for e in evs}
+    }
     assert {r["name"]: r["visitors"] for r in got} == want
-    assert {r["name"]: r["percentage"] for r in got} == {s: half_up(Decimal(100 * n) / total, 1) for s, n in want.items()}
+    assert {r["name"]: r["percentage"] for r in got} == {
+        s: half_up(Decimal(100 * n) / total, 1) for s, n in want.items()
+    }
 
 
 def test_custom_events_and_property_breakdown(world: dict[str, Any]) -> None:
@@ -226,14 +315,22 @@ def test_custom_events_and_property_breakdown(world: dict[str, Any]) -> None:
     for name in {e["event_type"] for e in custom}:
         mine = [e for e in custom if e["event_type"] == name]
         visitors = len({e["visitor_id"] for e in mine})
-        want[name] = {"name": name, "visitors": visitors, "events": len(mine),
-                      "percentage": half_up(Decimal(100 * visitors) / total, 1)}
+        want[name] = {
+            "name": name,
+            "visitors": visitors,
+            "events": len(mine),
+            "percentage": half_up(Decimal(100 * visitors) / total, 1),
+        }
     assert {r["name"]: r for r in got} == want
     signups = [e for e in custom if e["event_type"] == "signup"]
     got = world["w"].data("/api/v1/events", period="30d", name="signup", property="plan")
     assert {r["value"]: (r["visitors"], r["events"]) for r in got} == {
-        p: (len({e["visitor_id"] for e in signups if e["metadata"]["plan"] == p}),
-            sum(e["metadata"]["plan"] == p for e in signups)) for p in {e["metadata"]["plan"] for e in signups}}
+        p: (
+            len({e["visitor_id"] for e in signups if e["metadata"]["plan"] == p}),
+            sum(e["metadata"]["plan"] == p for e in signups),
+        )
+        for p in {e["metadata"]["plan"] for e in signups}
+    }
 
 
 def quantile_cont(values: list[int], q: float) -> float:
@@ -247,7 +344,11 @@ def quantile_cont(values: list[int], q: float) -> float:
 def test_performance_percentiles(world: dict[str, Any]) -> None:
     got = {r["path"]: r for r in world["w"].data("/api/v1/performance", period="30d", limit="100")}
     for page in PAGES:
-        loads = [e["load_time_ms"] for e in world["events"] if e["path"] == page and e["load_time_ms"] is not None]
+        loads = [
+            e["load_time_ms"]
+            for e in world["events"]
+            if e["path"] == page and e["load_time_ms"] is not None
+        ]
         if not loads:
             assert page not in got
             continue
@@ -262,13 +363,24 @@ def test_realtime_last_five_minutes(tmp_path: Path) -> None:
     with TestClient(app) as client:
         w = World(client, app)
         now = datetime.now(UTC)
-        recent = [{"event_type": "pageview", "path": p, "at": now - timedelta(minutes=m), "visitor_id": v,
-                   "ip": "8.8.8.8", "user_agent": CHROME}
-                  for p, m, v in [("/a", 2, "x"), ("/a", 1, "y"), ("/b", 3, "y"), ("/old", 10, "z")]]
+        recent = [
+            {
+                "event_type": "pageview",
+                "path": p,
+                "at": now - timedelta(minutes=m),
+                "visitor_id": v,
+                "ip": "8.8.8.8",
+                "user_agent": CHROME,
+            }
+            for p, m, v in [("/a", 2, "x"), ("/a", 1, "y"), ("/b", 3, "y"), ("/old", 10, "z")]
+        ]
         w.send(recent)
         w.send([{**recent[0], "visitor_id": "elsewhere"}], key=w.other_key)
         got = w.data("/api/v1/realtime")
-        assert got == {"current_visitors": 2, "pages": [{"path": "/a", "visitors": 2}, {"path": "/b", "visitors": 1}]}
+        assert got == {
+            "current_visitors": 2,
+            "pages": [{"path": "/a", "visitors": 2}, {"path": "/b", "visitors": 1}],
+        }
 
 
 BAD = [
@@ -297,15 +409,30 @@ BAD = [
 
 
 @pytest.mark.parametrize(("path", "params", "field"), BAD, ids=[f"{p}-{f}" for p, _, f in BAD])
-def test_bad_input_is_400_naming_the_field(world: dict[str, Any], path: str, params: dict[str, str], field: str) -> None:
+def test_bad_input_is_400_naming_the_field(
+    world: dict[str, Any], path: str, params: dict[str, str], field: str
+) -> None:
     body = world["w"].get(path, status=400, **params)
     assert body["success"] is False and body["error"]
     assert body["details"][0]["field"] == field, body
 
 
-@pytest.mark.parametrize("path", ["/api/v1/summary", "/api/v1/trends", "/api/v1/pages", "/api/v1/devices",
-                                  "/api/v1/sources", "/api/v1/countries", "/api/v1/events", "/api/v1/realtime",
-                                  "/api/v1/performance", "/api/v1/sessions", "/api/v1/journey"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/summary",
+        "/api/v1/trends",
+        "/api/v1/pages",
+        "/api/v1/devices",
+        "/api/v1/sources",
+        "/api/v1/countries",
+        "/api/v1/events",
+        "/api/v1/realtime",
+        "/api/v1/performance",
+        "/api/v1/sessions",
+        "/api/v1/journey",
+    ],
+)
 def test_auth_like_v2_query(world: dict[str, Any], path: str) -> None:
     w = world["w"]
     assert w.get(path, status=401, token=None)["success"] is False

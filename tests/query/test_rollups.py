@@ -62,9 +62,13 @@ def events(rng: random.Random, n_visits: int, days_back: int, prefix: str,
     for n in range(n_visits):
         visitor = f"{prefix}{rng.randrange(n_visits * 2 // 3 + 1)}"  # some come back
         ref, ua = rng.choice(REFS), rng.choice(AGENTS)
-        at = NOW - timedelta(days=rng.randint(back_from, days_back), minutes=rng.randint(0, 23 * 60))
+        at = NOW - timedelta(
+            days=rng.randint(back_from, days_back), minutes=rng.randint(0, 23 * 60)
+        )
         for i in range(rng.choice([1, 1, 2, 3, 6])):
-            name = "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "engagement"])
+            name = (
+                "pageview" if i == 0 or rng.random() < 0.7 else rng.choice(["signup", "engagement"])
+            )
             out.append({
                 "event_type": name, "path": rng.choice(PAGES), "visitor_id": visitor,
                 "timestamp": at.isoformat(), "url": "https://example.com/", "referrer": ref if i == 0 else "",
@@ -94,7 +98,13 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
         out.append({"metrics": ["visitors", "pageviews"], "dimensions": [dim], "date_range": "30d"})
     visit = ["visits", "bounce_rate", "visit_duration"]
     for dim in rollup.visit_kinds():  # the visit sums: total, per visit dimension, by day
-        out.append({"metrics": ["visitors", *visit], "dimensions": [dim] if dim else [], "date_range": "7d"})
+        out.append(
+            {
+                "metrics": ["visitors", *visit],
+                "dimensions": [dim] if dim else [],
+                "date_range": "7d",
+            }
+        )
     out.append({"metrics": ["visitors", *visit], "dimensions": ["time:day"], "date_range": "30d"})
     out.append({"metrics": visit, "dimensions": ["visit:country"], "date_range": "28d",
                 "filters": [["is_not", "visit:country", ["US"]]]})  # fmt: skip
@@ -115,7 +125,9 @@ def queries(site_id: str, today: date) -> list[dict[str, Any]]:
     for a, b in edges:
         days = [(rollup.EPOCH + timedelta(days=d)).isoformat() for d in (a, b)]
         for dims in ([], ["event:page"], ["visit:country"]):
-            out.append({"metrics": ["visitors", "pageviews"], "dimensions": dims, "date_range": days})
+            out.append(
+                {"metrics": ["visitors", "pageviews"], "dimensions": dims, "date_range": days}
+            )
     return [{**q, "site_id": site_id, "date": today.isoformat()} for q in out]
 
 
@@ -296,7 +308,9 @@ def edge_queries(site_id: str, today: date) -> list[dict[str, Any]]:
         for length in (0, 4, 31, 32):
             days = [(rollup.EPOCH + timedelta(days=d)).isoformat() for d in (a, a + length)]
             for dims in ([], ["event:page"], ["visit:country"], ["time:day"]):
-                metrics = ["visitors", "pageviews"] if dims else ["visitors", "visits", "bounce_rate"]
+                metrics = (
+                    ["visitors", "pageviews"] if dims else ["visitors", "visits", "bounce_rate"]
+                )
                 out.append({"metrics": metrics, "dimensions": dims, "date_range": days,
                             "site_id": site_id, "date": today.isoformat()})  # fmt: skip
     return out
@@ -341,7 +355,9 @@ def test_the_window_starting_in_the_last_block_is_built_once_the_next_block_has_
 
     # The first events of today's block (and late ones in the block before), pending, then
     # sealed: the seal opens window b0 - 1 from b0 - 2's upper half and adds the new days.
-    more = events(rng, 40, t % 32, "a", back_from=0) + events(rng, 20, t % 32 + 20, "a", back_from=t % 32 + 2)
+    more = events(rng, 40, t % 32, "a", back_from=0) + events(
+        rng, 20, t % 32 + 20, "a", back_from=t % 32 + 2
+    )
     now_visit = events(rng, 1, 0, "c")[0]
     more.append({**now_visit, "timestamp": NOW.isoformat()})
     seal_late(ff, more, bodies)

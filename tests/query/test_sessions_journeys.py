@@ -24,22 +24,48 @@ def iso(at: datetime) -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, store_url: str) -> Iterator[dict[str, Any]]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("s")), store_url=store_url, flush_interval_ms=20))
+    app = create_app(
+        make_settings(Path(tmp_path_factory.mktemp("s")), store_url=store_url, flush_interval_ms=20)
+    )
     with TestClient(app) as client:
         w = World(client, app)
         events = build(seed=11, visits=40)
         visits = sessionize(events)
-        assert len({v[0]["at"] for v in visits}) == len(visits), "starts must be unique to match visits"
+        assert len({v[0]["at"] for v in visits}) == len(visits), (
+            "starts must be unique to match visits"
+        )
         w.send(events)
-        w.send([{"event_type": "pageview", "path": "/x", "at": datetime.now(UTC) - timedelta(hours=2),
-                 "visitor_id": "stranger", "ip": "8.8.8.8", "user_agent": CHROME}], key=w.other_key)
-        yield {"w": w, "events": events, "visits": visits, "by_start": {iso(v[0]["at"]): v for v in visits}}
+        w.send(
+            [
+                {
+                    "event_type": "pageview",
+                    "path": "/x",
+                    "at": datetime.now(UTC) - timedelta(hours=2),
+                    "visitor_id": "stranger",
+                    "ip": "8.8.8.8",
+                    "user_agent": CHROME,
+                }
+            ],
+            key=w.other_key,
+        )
+        yield {
+            "w": w,
+            "events": events,
+            "visits": visits,
+            "by_start": {iso(v[0]["at"]): v for v in visits},
+        }
 
 
 def all_pages(w: World, limit: int, **params: Any) -> list[dict[str, Any]]:
     out, cursor = [], None
     while True:
-        page = w.data("/api/v1/sessions", period="30d", limit=str(limit), **({"cursor": cursor} if cursor else {}), **params)
+        page = w.data(
+            "/api/v1/sessions",
+            period="30d",
+            limit=str(limit),
+            **({"cursor": cursor} if cursor else {}),
+            **params,
+        )
         assert len(page["sessions"]) <= limit
         out += page["sessions"]
         cursor = page["next_cursor"]
@@ -49,12 +75,20 @@ def all_pages(w: World, limit: int, **params: Any) -> list[dict[str, Any]]:
 
 def expected(v: list[dict[str, Any]]) -> dict[str, Any]:
     pages = [e["path"] for e in v if e["event_type"] == "pageview"]
-    return {"start": iso(v[0]["at"]), "end": iso(v[-1]["at"]),
-            "duration": round((v[-1]["at"] - v[0]["at"]).total_seconds()),
-            "pageviews": len(pages), "events": len(v), "entry_page": pages[0] if pages else None,
-            "exit_page": pages[-1] if pages else None, "source": v[0]["v_source"],
-            "device": v[0]["v_device"], "browser": v[0]["v_browser"], "country": v[0]["v_country"],
-            "user_id": v[0]["user_id"]}
+    return {
+        "start": iso(v[0]["at"]),
+        "end": iso(v[-1]["at"]),
+        "duration": round((v[-1]["at"] - v[0]["at"]).total_seconds()),
+        "pageviews": len(pages),
+        "events": len(v),
+        "entry_page": pages[0] if pages else None,
+        "exit_page": pages[-1] if pages else None,
+        "source": v[0]["v_source"],
+        "device": v[0]["v_device"],
+        "browser": v[0]["v_browser"],
+        "country": v[0]["v_country"],
+        "user_id": v[0]["user_id"],
+    }
 
 
 def test_sessions_newest_first_across_pages(world: dict[str, Any]) -> None:
@@ -69,11 +103,18 @@ def test_sessions_newest_first_across_pages(world: dict[str, Any]) -> None:
 
 SESSION_FILTERS = {
     "source": ([["is", "visit:source", ["Google"]]], lambda v: v[0]["v_source"] == "Google"),
-    "page": ([["is", "event:page", ["/pricing"]]], lambda v: any(e["path"] == "/pricing" for e in v)),
+    "page": (
+        [["is", "event:page", ["/pricing"]]],
+        lambda v: any(e["path"] == "/pricing" for e in v),
+    ),
     "page-regex-and-source": (
         [["matches", "event:page", ["^/blog"]], ["is_not", "visit:source", ["Twitter"]]],
-        lambda v: any(e["path"].startswith("/blog") for e in v) and v[0]["v_source"] != "Twitter"),
-    "signup": ([["is", "event:name", ["signup"]]], lambda v: any(e["event_type"] == "signup" for e in v)),
+        lambda v: any(e["path"].startswith("/blog") for e in v) and v[0]["v_source"] != "Twitter",
+    ),
+    "signup": (
+        [["is", "event:name", ["signup"]]],
+        lambda v: any(e["event_type"] == "signup" for e in v),
+    ),
 }
 
 
@@ -91,13 +132,32 @@ def test_new_sessions_never_shift_later_pages(tmp_path: Path) -> None:
     with TestClient(app) as client:
         w = World(client, app)
         now = datetime.now(UTC).replace(microsecond=0)
-        old = [{"event_type": "pageview", "path": f"/{i}", "at": now - timedelta(hours=2, minutes=i),
-                "visitor_id": f"old{i}", "ip": "8.8.8.8", "user_agent": CHROME} for i in range(10)]
+        old = [
+            {
+                "event_type": "pageview",
+                "path": f"/{i}",
+                "at": now - timedelta(hours=2, minutes=i),
+                "visitor_id": f"old{i}",
+                "ip": "8.8.8.8",
+                "user_agent": CHROME,
+            }
+            for i in range(10)
+        ]
         w.send(old)
         before = all_pages(w, 3)
         first = w.data("/api/v1/sessions", period="30d", limit="3")
         # Newer visits arrive, and one that started at exactly the same time as the cursor row.
-        w.send([{**old[0], "visitor_id": f"new{i}", "path": "/new", "at": now - timedelta(minutes=i)} for i in range(4)])
+        w.send(
+            [
+                {
+                    **old[0],
+                    "visitor_id": f"new{i}",
+                    "path": "/new",
+                    "at": now - timedelta(minutes=i),
+                }
+                for i in range(4)
+            ]
+        )
         w.send([{**old[2], "visitor_id": "same-start", "path": "/tie"}])
         rest, cursor = [], first["next_cursor"]
         while cursor:
@@ -107,7 +167,9 @@ def test_new_sessions_never_shift_later_pages(tmp_path: Path) -> None:
         tie = [s for s in rest if s["entry_page"] == "/tie"]
         assert [s for s in rest if s["entry_page"] != "/tie"] == before[3:]
         assert all(s["entry_page"] != "/new" for s in rest)
-        assert len(tie) <= 1  # ordered by (start, id): it lands before or after the cursor, once at most
+        assert (
+            len(tie) <= 1
+        )  # ordered by (start, id): it lands before or after the cursor, once at most
 
 
 def test_timeline_in_time_order(world: dict[str, Any]) -> None:
@@ -117,8 +179,15 @@ def test_timeline_in_time_order(world: dict[str, Any]) -> None:
     got = w.data(f"/api/v1/sessions/{longest['session_id']}")
     v = world["by_start"][longest["start"]]
     assert got["session"] == longest
-    assert got["events"] == [{"name": e["event_type"], "pathname": e["path"], "ts": iso(e["at"]),
-                              "props": e["metadata"] or {}} for e in v]
+    assert got["events"] == [
+        {
+            "name": e["event_type"],
+            "pathname": e["path"],
+            "ts": iso(e["at"]),
+            "props": e["metadata"] or {},
+        }
+        for e in v
+    ]
 
 
 def test_timeline_of_another_sites_session_is_404(world: dict[str, Any]) -> None:
@@ -129,7 +198,12 @@ def test_timeline_of_another_sites_session_is_404(world: dict[str, Any]) -> None
     w.get(f"/api/v1/sessions/{sid}", status=404)
     w.get(f"/api/v1/sessions/{sid}", status=404, site_id=w.other_id)
     w.get(f"/api/v1/sessions/{sid}", status=401, token=None)
-    assert w.get(f"/api/v1/sessions/{sid}", token=w.other_token, site_id=w.other_id)["data"]["events"][0]["pathname"] == "/x"
+    assert (
+        w.get(f"/api/v1/sessions/{sid}", token=w.other_token, site_id=w.other_id)["data"]["events"][
+            0
+        ]["pathname"]
+        == "/x"
+    )
 
 
 def test_journey_by_user(world: dict[str, Any]) -> None:
@@ -140,15 +214,18 @@ def test_journey_by_user(world: dict[str, Any]) -> None:
         assert [s["start"] for s in got] == [iso(v[0]["at"]) for v in want]
         for s, v in zip(got, want):
             assert [(e["name"], e["pathname"], e["ts"]) for e in s["events"]] == [
-                (e["event_type"], e["path"], iso(e["at"])) for e in v]
+                (e["event_type"], e["path"], iso(e["at"])) for e in v
+            ]
 
 
 def test_journey_by_visitor(world: dict[str, Any]) -> None:
     w = world["w"]
     sessions = all_pages(w, 100)
     visitor_of = {s["start"]: s["visitor_id"] for s in sessions}
-    name = max({e["visitor_id"] for e in world["events"]},
-               key=lambda n: sum(v[0]["visitor_id"] == n for v in world["visits"]))
+    name = max(
+        {e["visitor_id"] for e in world["events"]},
+        key=lambda n: sum(v[0]["visitor_id"] == n for v in world["visits"]),
+    )
     want = [v for v in world["visits"] if v[0]["visitor_id"] == name]
     vid = visitor_of[iso(want[0][0]["at"])]
     got = w.data("/api/v1/journey", visitor_id=vid)["sessions"]
@@ -187,7 +264,11 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "params", "field"), BAD, ids=[f"{p}-{f}-{i}" for i, (p, _, f) in enumerate(BAD)])
-def test_bad_input_is_400_naming_the_field(world: dict[str, Any], path: str, params: dict[str, str], field: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "params", "field"), BAD, ids=[f"{p}-{f}-{i}" for i, (p, _, f) in enumerate(BAD)]
+)
+def test_bad_input_is_400_naming_the_field(
+    world: dict[str, Any], path: str, params: dict[str, str], field: str
+) -> None:
     body = world["w"].get(path, status=400, **params)
     assert body["success"] is False and body["details"][0]["field"] == field, body

@@ -56,6 +56,8 @@ def test_footfall_migrate_applies_the_clickhouse_schema_once(tmp_path: Path) -> 
     first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert first.stdout.strip().endswith("event store (clickhouse): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15")
+    assert first.stdout.strip().endswith(
+        "event store (clickhouse): 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"
+    )
     assert second.stdout.strip().endswith("event store (clickhouse): none pending")
     assert (tmp_path / "clickhouse").is_dir()

@@ -237,12 +237,15 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     ).fetchall()[0]
     # Every block a visitor's touched span reaches needs the window before it (its days'
     # lower window); the one starting at the block is written only if already built.
-    blocks = cur.execute("SELECT DISTINCT unnest(range(lo_day // 32, hi_day // 32 + 1)) FROM _rp").fetchall()
+    blocks = cur.execute(
+        "SELECT DISTINCT unnest(range(lo_day // 32, hi_day // 32 + 1)) FROM _rp"
+    ).fetchall()
     built = open_windows(cur, site_id, kinds, w_lo, w_hi, [int(b[0]) - 1 for b in blocks])
     # Raw events of those days: a local day starts at most 25 hours (a DST day) before
     # any instant in it and ends at most 25 hours after.
     t_lo, t_hi = lo - timedelta(hours=26), hi + timedelta(hours=26)
     dn, p_dn = _day_number(spec, "ts", zone, t_lo, t_hi)
+
     # Read where used (twice), not copied into a temp table that held every touched day's
     # events, ten strings each, in DuckDB's memory: the same rows at 0.97x the CPU
     # (bench/seal_fold.py at 10M, docs/benchmarks.md).
@@ -257,7 +260,9 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
     # old rows are read from that kind's row groups only.
     appended = 0
     for kind, expr in kinds.items():
-        appended += _seal_reach(cur, site_id, kind, events_of({kind: expr}), p_ev, (w_lo, w_hi), built)
+        appended += _seal_reach(
+            cur, site_id, kind, events_of({kind: expr}), p_ev, (w_lo, w_hi), built
+        )
     # daily: every touched day recomputed from all of its raw events.
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE _days AS SELECT DISTINCT unnest(range(lo_day, hi_day + 1)) AS dn FROM _rp"
@@ -272,7 +277,10 @@ def seal_site(cur: duckdb.DuckDBPyConnection, site_id: str, timezone: str, spec:
             f"FROM reach_firsts WHERE site_id = ? AND win BETWEEN {w_lo} AND {w_hi} AND {day_window(built)} "
             "AND 32 * win + d IN (SELECT dn FROM _days) GROUP BY ALL")  # fmt: skip
     counts = _daily_counts(kinds, f"(SELECT * FROM {ev} WHERE dn IN (SELECT dn FROM _days))")
-    cur.execute(f"INSERT INTO daily SELECT ?, * FROM ({_daily_join(counts, seen)})", [site_id, *p_ev, site_id])
+    cur.execute(
+        f"INSERT INTO daily SELECT ?, * FROM ({_daily_join(counts, seen)})",
+        [site_id, *p_ev, site_id],
+    )
     # visit_daily: every visit starting on a touched day (a visit the writer changed has
     # its whole span in its visitor's pending row, so its start day is among them).
     cur.execute(

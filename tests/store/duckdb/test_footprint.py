@@ -92,8 +92,7 @@ def test_memory_a_query_freed_goes_back_to_the_system(tmp_path: Path) -> None:
     store.open()
     try:
         store.query(
-            "CREATE TEMP TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s"
-            " FROM range(2000000)"
+            "CREATE TEMP TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(2000000)"
         )
         held = rss_anon()  # the table itself stays in the buffer pool
         top = store.query("SELECT s, count(*) AS n FROM t GROUP BY s ORDER BY n DESC, s LIMIT 1")

@@ -35,7 +35,9 @@ def on_days(rng: random.Random, days: range, n: int, prefix: str) -> list[dict[s
     out = []
     for _ in range(n):
         day = EPOCH + timedelta(days=rng.choice(days))
-        at = NOW.replace(year=day.year, month=day.month, day=day.day, hour=12) + timedelta(minutes=rng.randint(0, 300))
+        at = NOW.replace(year=day.year, month=day.month, day=day.day, hour=12) + timedelta(
+            minutes=rng.randint(0, 300)
+        )
         visitor, ua = f"{prefix}{rng.randrange(n // 3 + 1)}", rng.choice(AGENTS)
         for i in range(rng.choice([1, 2, 3])):
             path = rng.choice(PAGES)
@@ -62,14 +64,25 @@ def test_a_month_without_events_between_two_is_read_and_filled_exactly(footfall:
     t = (TODAY - EPOCH).days
     b = t // 32 - 3  # blocks b and b + 2 have events, b + 1 none (yet)
     first = max(32 * b + 5, t - 115)
-    base = on_days(rng, range(first, 32 * b + 32), 80, "a") + on_days(rng, range(32 * b + 67, 32 * b + 85), 80, "a")
+    base = on_days(rng, range(first, 32 * b + 32), 80, "a") + on_days(
+        rng, range(32 * b + 67, 32 * b + 85), 80, "a"
+    )
     assert ff.send_batch(base).status_code == 202
     ff.flush()
     assert run_rollups(ff.services.store, ff.services.meta)["built"] == [ff.site_id]
     # Block b is held by window b - 1, block b + 2 by window b + 1; window b (blocks b and
     # b + 1) would only repeat b - 1's rows.
     assert windows(ff) == {b - 1, b + 1}
-    starts = [first, 32 * b + 20, 32 * b + 31, 32 * b + 32, 32 * b + 50, 32 * b + 63, 32 * b + 64, 32 * b + 70]
+    starts = [
+        first,
+        32 * b + 20,
+        32 * b + 31,
+        32 * b + 32,
+        32 * b + 50,
+        32 * b + 63,
+        32 * b + 64,
+        32 * b + 70,
+    ]
     bodies = ranges(ff.site_id, starts)
     compare(ff, bodies=bodies)
     # Late events fill block b + 1: pending, then sealed, which opens window b from window

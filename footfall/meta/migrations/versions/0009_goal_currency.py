@@ -21,9 +21,7 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "goals", sa.Column("currency", sa.String(3), nullable=False, server_default="")
-    )
+    op.add_column("goals", sa.Column("currency", sa.String(3), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
