@@ -29,11 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import open_copy  # noqa: E402
+from procs import hold_back, open_copy  # noqa: E402
 
 from footfall.config import Settings  # noqa: E402
 from footfall.query.rollup import spec  # noqa: E402
-from footfall.store.duckdb import compact as duckdb_compact  # noqa: E402
 
 
 def sizes(store: Any, path: Path) -> dict[str, Any]:
@@ -65,12 +64,7 @@ def main() -> None:
         con.execute("UPDATE events SET visitor_id = hash(visitor_id, CAST(ts AS DATE))")
     end = store.query("SELECT max(ts) FROM events")[0][0]
     start = (end - timedelta(days=args.days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    con.execute("CREATE TABLE _held AS SELECT * FROM events WHERE ts >= ? ORDER BY ts", [start])
-    con.execute("DELETE FROM events WHERE ts >= ?", [start])
-    con.execute("DELETE FROM rollup_state")
-    con.execute("DELETE FROM rollup_pending")
-    con.execute("CHECKPOINT")
-    store._rollup_states = None
+    hold_back(store, start)
     t = time.perf_counter()
     store.maintain_rollups({site: tz}, spec())
     print(f"build of the events before {start}: {time.perf_counter() - t:.1f} s", flush=True)
@@ -93,13 +87,10 @@ def main() -> None:
         return con
 
     # The rewrite the compaction job makes after a bulk load and its build (it sorts
-    # `reach`, which the build writes unsorted): due here whatever its policy says, since
-    # the copy's own state counts the held events as sorted already.
-    policy, duckdb_compact.due = duckdb_compact.due, lambda use, ratio: True
-    try:
-        compacted = store.compact(free_ratio)
-    finally:
-        duckdb_compact.due = policy
+    # `reach`, which the build writes unsorted): its own policy finds it due once the
+    # copy's count of sorted events is gone, as a store that was never compacted has none.
+    con.execute("DELETE FROM compact_state")
+    compacted = store.compact(free_ratio)
     print(f"compaction after it: {compacted.get('seconds', 0):.1f} s", flush=True)
     before = sizes(store, args.copy)
     print(f"start: {before['events']:,} events, {before['bytes_per_event']:.1f} bytes an event, "

@@ -85,6 +85,19 @@ def open_copy(store_dir: Path, copy: Path) -> tuple[Any, dict[str, Any]]:
     return store, manifest
 
 
+def hold_back(store: Any, since: Any) -> None:
+    """Move the events from ``since`` on into table ``_held`` of the same file, and drop
+    the rollups' state and pending rows, so the next rollups run builds the site from the
+    rest (bench/seal_day.py, bench/days_of_seals.py add the held events back after it)."""
+    con = store.con
+    con.execute("CREATE TABLE _held AS SELECT * FROM events WHERE ts >= ? ORDER BY ts", [since])
+    con.execute("DELETE FROM events WHERE ts >= ?", [since])
+    con.execute("DELETE FROM rollup_state")
+    con.execute("DELETE FROM rollup_pending")
+    con.execute("CHECKPOINT")
+    store._rollup_states = None
+
+
 def compile_trees(pythonpath: str | None, root: Path) -> None:
     """Write the ``.pyc`` files of each ``footfall`` package a server would import (``root``'s
     and any on ``pythonpath``), as pip does when it installs the package and as a server's

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from procs import open_copy  # noqa: E402
+from procs import hold_back, open_copy  # noqa: E402
 from query import InProcess, dashboard_set, site_info  # noqa: E402
 
 from footfall.query.rollup import spec  # noqa: E402
@@ -66,13 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     store, manifest = open_copy(args.store, args.copy)
     site, tz, con = manifest["site_id"], manifest["tz"], store.con
-    cut = store.query("SELECT max(ts) FROM events")[0][0] - timedelta(hours=args.hours)
-    con.execute("CREATE TABLE _held AS SELECT * FROM events WHERE ts >= ?", [cut])
-    con.execute("DELETE FROM events WHERE ts >= ?", [cut])
-    con.execute("DELETE FROM rollup_state")
-    con.execute("DELETE FROM rollup_pending")
-    con.execute("CHECKPOINT")
-    store._rollup_states = None
+    hold_back(store, store.query("SELECT max(ts) FROM events")[0][0] - timedelta(hours=args.hours))
     timed("build", lambda: store.maintain_rollups({site: tz}, spec()))
     held, visitors = con.execute(
         "SELECT count(*), count(DISTINCT visitor_id) FROM _held"

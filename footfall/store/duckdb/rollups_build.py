@@ -40,7 +40,9 @@ from footfall.store.duckdb.rollups_upkeep import (
 # (70M in a 64-day window) one (kind, window) of `reach` ran out of the default memory
 # limit (448 MiB) in every retry, and the site stayed on raw events.
 STEP_EVENTS = 12_000_000
-# A kind's SQL that is a stored column (query/rollup.py ``kinds``: NULL read as '').
+# A kind's SQL that is a stored column (query/rollup.py ``kinds``: NULL read as ''). Any
+# other SQL is grouped by its text (_reach_rows): the same rows, so a kind this misreads
+# costs speed, never an answer.
 _COLUMN = re.compile(r"coalesce\(\w+, ''\)")
 
 
